@@ -1,0 +1,94 @@
+//! A new task: its first record, history and `task.created` event. A request
+//! that is rejected on arrival is created and failed in one write.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::definition::TaskType;
+use super::events::{EventType, TaskEvent};
+use super::history::HistoryEntry;
+use super::ids::TaskInstanceId;
+use super::state_machine::{Action, IllegalTransition, transition};
+use super::task::{DeadlineKind, TaskInstance, TaskStatus};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub task_instance_id: TaskInstanceId,
+    pub definition_name: String,
+    pub definition_version: u32,
+    pub task_type: Option<TaskType>,
+    pub workflow_instance_id: String,
+    pub step_id: String,
+    pub input: Value,
+    pub context: Value,
+    pub priority: i32,
+    pub trace_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Creation {
+    pub task: TaskInstance,
+    pub history: Vec<HistoryEntry>,
+    pub events: Vec<TaskEvent>,
+}
+
+impl Creation {
+    /// A CREATED task whose input-validation message is due by `redeliver_at`.
+    pub fn new(new: NewTask, now: DateTime<Utc>, redeliver_at: DateTime<Utc>) -> Self {
+        let task = TaskInstance {
+            task_instance_id: new.task_instance_id,
+            definition_name: new.definition_name,
+            definition_version: new.definition_version,
+            task_type: new.task_type,
+            workflow_instance_id: new.workflow_instance_id,
+            step_id: new.step_id,
+            status: TaskStatus::Created,
+            input: new.input,
+            context: new.context,
+            output: None,
+            error: None,
+            attempt: 0,
+            priority: new.priority,
+            assignee: None,
+            due_at: None,
+            deadlines: BTreeMap::from([(DeadlineKind::Redeliver, redeliver_at)]),
+            created_at: now,
+            updated_at: now,
+            attempt_started_at: None,
+            finished_at: None,
+            completed_by: None,
+            trace_id: new.trace_id,
+            version: 1,
+        };
+        let history = HistoryEntry {
+            version: 1,
+            at: now,
+            action: "created".into(),
+            from: None,
+            to: TaskStatus::Created,
+            attempt: 0,
+            actor: None,
+            attempt_started_at: None,
+            duration_ms: None,
+            outcome: None,
+            details: Value::Null,
+        };
+        let event = TaskEvent::about(EventType::Created, &task, now);
+        Self {
+            task,
+            history: vec![history],
+            events: vec![event],
+        }
+    }
+
+    /// Applies a further transition before anything is written.
+    pub fn then(mut self, action: Action, now: DateTime<Utc>) -> Result<Self, IllegalTransition> {
+        let t = transition(&self.task, action, now)?;
+        self.task = t.task;
+        self.history.push(t.history);
+        self.events.extend(t.events);
+        Ok(self)
+    }
+}

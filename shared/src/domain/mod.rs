@@ -1,0 +1,28 @@
+//! The domain: what tasks and definitions are and how tasks move. No I/O here.
+
+pub mod creation;
+pub mod definition;
+pub mod envelope;
+pub mod events;
+pub mod history;
+pub mod ids;
+pub mod manual;
+pub mod request;
+pub mod retry;
+pub mod schema;
+pub mod state_machine;
+pub mod task;
+pub mod task_error;
+
+pub use creation::{Creation, NewTask};
+pub use definition::{Implementation, Limits, TaskDefinition, TaskType};
+pub use envelope::{Envelope, Stage};
+pub use events::{EVENT_SOURCE, EventType, TaskEvent};
+pub use history::HistoryEntry;
+pub use ids::{DefinitionName, DefinitionRef, TaskInstanceId};
+pub use manual::{Assignee, AssigneeType};
+pub use request::{ExecutionRequest, RejectedRequest};
+pub use retry::RetryPolicy;
+pub use state_machine::{Action, IllegalTransition, RetryWait, Transition, transition};
+pub use task::{DeadlineKind, TaskInstance, TaskStatus};
+pub use task_error::TaskError;

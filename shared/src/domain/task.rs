@@ -1,0 +1,165 @@
+//! Task instances: one run of one step of one workflow instance.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::definition::TaskType;
+use super::ids::TaskInstanceId;
+use super::manual::Assignee;
+use super::task_error::TaskError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    /// Recorded by the router; input not yet validated.
+    Created,
+    /// Input valid; waiting for an executor (or for manual assignment).
+    Queued,
+    /// An executor holds the lease and is running an attempt.
+    Running,
+    /// An attempt produced output that is waiting for output validation.
+    OutputPending,
+    /// Failed attempt; the next one is due later than a queue delay can carry.
+    RetryWait,
+    /// A manual task with an assignee, not yet claimed.
+    Assigned,
+    /// A manual task a person has claimed.
+    Claimed,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 11] = [
+        Self::Created,
+        Self::Queued,
+        Self::Running,
+        Self::OutputPending,
+        Self::RetryWait,
+        Self::Assigned,
+        Self::Claimed,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+    ];
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Cancelled | Self::TimedOut
+        )
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Queued => "QUEUED",
+            Self::Running => "RUNNING",
+            Self::OutputPending => "OUTPUT_PENDING",
+            Self::RetryWait => "RETRY_WAIT",
+            Self::Assigned => "ASSIGNED",
+            Self::Claimed => "CLAIMED",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+            Self::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a task is in the deadline index. A task may wait on several at once;
+/// the index holds the earliest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeadlineKind {
+    /// The queue message of the current stage may have been lost: send it again.
+    Redeliver,
+    /// The running attempt's lease ends: the executor died or hung.
+    Lease,
+    /// A retry waiting longer than a queue delay is due.
+    RetryAt,
+    /// A manual task's reminder is due.
+    Reminder,
+    /// A manual task's next escalation step is due.
+    Escalation,
+    /// A manual task is overdue.
+    Due,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskInstance {
+    pub task_instance_id: TaskInstanceId,
+    /// The definition's name as requested (kept even when it named nothing).
+    pub definition_name: String,
+    /// The resolved version; 0 when the definition could not be resolved.
+    pub definition_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<TaskType>,
+    pub workflow_instance_id: String,
+    pub step_id: String,
+    pub status: TaskStatus,
+    #[serde(default)]
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    /// Attempts started so far.
+    pub attempt: u32,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<Assignee>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// Pending deadlines; empty means the task is not in the deadline index.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deadlines: BTreeMap<DeadlineKind, DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Bumped by every transition; transitions are conditional on it.
+    pub version: u64,
+}
+
+impl TaskInstance {
+    /// The definition as `name:version`.
+    pub fn definition_ref(&self) -> String {
+        format!("{}:{}", self.definition_name, self.definition_version)
+    }
+
+    /// The earliest pending deadline, which is what the deadline index holds.
+    pub fn next_deadline(&self) -> Option<(DeadlineKind, DateTime<Utc>)> {
+        self.deadlines
+            .iter()
+            .min_by_key(|(_, at)| **at)
+            .map(|(kind, at)| (*kind, *at))
+    }
+}

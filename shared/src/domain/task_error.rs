@@ -1,0 +1,45 @@
+//! The error a task ends with: a stable code, a message for people, and details
+//! for machines. Codes are strings so integrations can add their own.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
+pub const OUTPUT_VALIDATION_ERROR: &str = "OUTPUT_VALIDATION_ERROR";
+pub const EXECUTION_ERROR: &str = "EXECUTION_ERROR";
+pub const TIMEOUT: &str = "TIMEOUT";
+pub const INTEGRATION_ERROR: &str = "INTEGRATION_ERROR";
+pub const UNKNOWN_DEFINITION: &str = "UNKNOWN_DEFINITION";
+pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
+pub const MEMORY_LIMIT: &str = "MEMORY_LIMIT";
+pub const CANCELLED: &str = "CANCELLED";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskError {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub details: Value,
+}
+
+impl TaskError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
