@@ -1,0 +1,93 @@
+//! Key layout of the single table (docs/data-model.md has the whole picture).
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Assignee, AssigneeType, TaskInstanceId, TaskStatus};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+pub const ITEM_TYPE: &str = "itemType";
+pub const EXPIRES_AT: &str = "expiresAt";
+
+pub const INBOX_INDEX: &str = "inbox";
+pub const WORKFLOW_INDEX: &str = "workflow";
+pub const DEADLINE_INDEX: &str = "deadlines";
+
+/// Attributes the table adds to a record; never part of the record itself.
+pub const TABLE_ATTRIBUTES: [&str; 10] = [
+    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, ITEM_TYPE, EXPIRES_AT,
+];
+
+pub const TASK_SK: &str = "TASK";
+pub const HISTORY_PREFIX: &str = "H#";
+pub const OUTBOX_PREFIX: &str = "OUTBOX#";
+pub const VERSION_PREFIX: &str = "V#";
+
+pub fn task_pk(id: TaskInstanceId) -> String {
+    format!("TASK#{id}")
+}
+
+pub fn history_sk(version: u64) -> String {
+    format!("{HISTORY_PREFIX}{version:012}")
+}
+
+pub fn outbox_sk(event_id: &str) -> String {
+    format!("{OUTBOX_PREFIX}{event_id}")
+}
+
+pub fn definition_pk(name: &str) -> String {
+    format!("DEF#{name}")
+}
+
+pub fn definition_sk(version: u32) -> String {
+    format!("{VERSION_PREFIX}{version:010}")
+}
+
+pub fn idempotency_pk(key: &str) -> String {
+    format!("IDEM#{key}")
+}
+
+pub fn inbox_pk(assignee: &Assignee) -> String {
+    let kind = match assignee.kind {
+        AssigneeType::User => "USER",
+        AssigneeType::Group => "GROUP",
+    };
+    format!("ASSIGNEE#{kind}#{}", assignee.id)
+}
+
+/// Status first, so an inbox can be read for one status with `begins_with`.
+pub fn inbox_sk(status: TaskStatus, id: TaskInstanceId) -> String {
+    format!("{status}#{id}")
+}
+
+pub fn workflow_pk(workflow_instance_id: &str) -> String {
+    format!("WF#{workflow_instance_id}")
+}
+
+pub fn workflow_sk(id: TaskInstanceId) -> String {
+    format!("TASK#{id}")
+}
+
+pub fn deadline_pk(shard: u16) -> String {
+    format!("DUE#{shard}")
+}
+
+/// Milliseconds zero-padded so that string order is time order.
+pub fn deadline_sk(at: DateTime<Utc>, suffix: &str) -> String {
+    format!("{:015}#{suffix}", at.timestamp_millis().max(0))
+}
+
+/// The smallest sort key strictly after every entry due at `now`.
+pub fn deadline_upper_bound(now: DateTime<Utc>) -> String {
+    format!("{:015}$", now.timestamp_millis().max(0))
+}
+
+pub fn deadline_millis(sk: &str) -> Option<i64> {
+    sk.split('#').next()?.parse().ok()
+}

@@ -1,0 +1,11 @@
+//! DynamoDB adapters over the single table.
+
+pub mod attributes;
+mod definition_store;
+mod errors;
+pub mod keys;
+mod task_item;
+mod task_store;
+
+pub use definition_store::DynamoDefinitionStore;
+pub use task_store::{DEFAULT_DEADLINE_SHARDS, DynamoTaskStore};

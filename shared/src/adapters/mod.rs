@@ -1,0 +1,9 @@
+//! Adapters: the ports over AWS services, named by technology.
+
+pub mod dynamo;
+pub mod eventbridge;
+pub mod sqs;
+
+pub use dynamo::{DynamoDefinitionStore, DynamoTaskStore};
+pub use eventbridge::EventBridgePublisher;
+pub use sqs::SqsQueueSender;

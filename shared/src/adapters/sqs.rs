@@ -1,0 +1,163 @@
+//! `QueueSender` over SQS: batches of at most 10 messages and 256 KiB,
+//! retrying only the entries SQS did not take.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use crate::ports::{OutgoingMessage, QueueError, QueueSender};
+
+pub const MAX_BATCH_MESSAGES: usize = 10;
+/// The classic SQS payload limit, for one message and for one batch. Kept
+/// although SQS now takes 1 MiB, so the same code fits every region and emulator.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+pub const MAX_DELAY_SECONDS: u32 = 900;
+const SEND_ROUNDS: u32 = 4;
+
+#[derive(Clone)]
+pub struct SqsQueueSender {
+    client: Client,
+}
+
+impl SqsQueueSender {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// Splits messages into batches within the count and size limits.
+pub fn batches(messages: &[OutgoingMessage]) -> Result<Vec<Vec<usize>>, QueueError> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0;
+    for (i, message) in messages.iter().enumerate() {
+        let size = message.body.len();
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(QueueError::Rejected(format!(
+                "message of {size} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit"
+            )));
+        }
+        if message.delay_seconds > MAX_DELAY_SECONDS {
+            return Err(QueueError::Rejected(format!(
+                "delay of {}s exceeds the {MAX_DELAY_SECONDS}s SQS maximum",
+                message.delay_seconds
+            )));
+        }
+        match out.last_mut() {
+            Some(batch)
+                if batch.len() < MAX_BATCH_MESSAGES && bytes + size <= MAX_PAYLOAD_BYTES =>
+            {
+                batch.push(i);
+                bytes += size;
+            }
+            _ => {
+                out.push(vec![i]);
+                bytes = size;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl QueueSender for SqsQueueSender {
+    async fn send(
+        &self,
+        queue_url: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<(), QueueError> {
+        for batch in batches(&messages)? {
+            let mut pending = batch;
+            for round in 0..SEND_ROUNDS {
+                let entries = pending
+                    .iter()
+                    .map(|&i| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(&messages[i].body)
+                            .delay_seconds(messages[i].delay_seconds as i32)
+                            .build()
+                            .map_err(|e| QueueError::Rejected(e.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let out = self
+                    .client
+                    .send_message_batch()
+                    .queue_url(queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        QueueError::Unavailable(format!(
+                            "SendMessageBatch: {}",
+                            DisplayErrorContext(e)
+                        ))
+                    })?;
+                if let Some(fault) = out.failed().iter().find(|f| f.sender_fault()) {
+                    return Err(QueueError::Rejected(format!(
+                        "{}: {}",
+                        fault.code(),
+                        fault.message().unwrap_or_default()
+                    )));
+                }
+                pending = out
+                    .failed()
+                    .iter()
+                    .filter_map(|f| f.id().parse().ok())
+                    .collect();
+                if pending.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50 << round)).await;
+            }
+            if !pending.is_empty() {
+                return Err(QueueError::Unavailable(format!(
+                    "{} message(s) not accepted by SQS",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(bytes: usize) -> OutgoingMessage {
+        OutgoingMessage {
+            body: "x".repeat(bytes),
+            delay_seconds: 0,
+        }
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten_messages() {
+        let messages: Vec<_> = (0..23).map(|_| message(10)).collect();
+        let sizes: Vec<usize> = batches(&messages).unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 10, 3]);
+    }
+
+    #[test]
+    fn batches_stay_within_the_payload_limit() {
+        let messages: Vec<_> = (0..4).map(|_| message(100 * 1024)).collect();
+        let sizes: Vec<usize> = batches(&messages).unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![2, 2]);
+    }
+
+    #[test]
+    fn oversized_messages_and_delays_are_rejected() {
+        assert!(matches!(
+            batches(&[message(MAX_PAYLOAD_BYTES + 1)]),
+            Err(QueueError::Rejected(_))
+        ));
+        let late = OutgoingMessage {
+            body: "x".into(),
+            delay_seconds: 901,
+        };
+        assert!(matches!(batches(&[late]), Err(QueueError::Rejected(_))));
+    }
+}

@@ -1,0 +1,129 @@
+//! Deployment configuration, read once per cold start from the environment.
+//! Every variable is listed in the README.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+/// Queue URLs of the pipeline's work queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrls {
+    pub requests: String,
+    pub validate: String,
+    pub execute: String,
+    pub manual: String,
+}
+
+/// Timings and caps that are the deployment's, not a definition's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// A task whose stage message has not been acted on this long gets it
+    /// re-sent by the sweeper (the message may have been lost).
+    pub redeliver_after: Duration,
+    /// Slack added to an attempt's timeout before its lease counts as expired.
+    pub lease_grace: Duration,
+    /// Cap on any definition's `timeoutSeconds` (keep under the executor's function timeout).
+    pub max_task_timeout: Duration,
+    /// Caps on the JavaScript sandbox.
+    pub js_max_memory_bytes: u64,
+    pub js_max_stack_bytes: u64,
+    /// System-function permissions this deployment grants at most.
+    pub system_permissions: Vec<String>,
+    /// Queues the `queue.send` system function may write to (URLs).
+    pub allowed_queues: Vec<String>,
+    pub deadline_shards: u16,
+    /// Delay before the sweeper republishes an event whose publisher died.
+    pub outbox_grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            redeliver_after: Duration::from_secs(300),
+            lease_grace: Duration::from_secs(10),
+            max_task_timeout: Duration::from_secs(840),
+            js_max_memory_bytes: 64 * 1024 * 1024,
+            js_max_stack_bytes: 1024 * 1024,
+            system_permissions: Vec::new(),
+            allowed_queues: Vec::new(),
+            deadline_shards: crate::adapters::dynamo::DEFAULT_DEADLINE_SHARDS,
+            outbox_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub table_name: String,
+    pub event_bus_name: String,
+    pub queues: QueueUrls,
+    pub settings: Settings,
+}
+
+fn required(name: &str) -> Result<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .with_context(|| format!("environment variable {name} is required"))
+}
+
+fn seconds(name: &str, default: Duration) -> Result<Duration> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .with_context(|| format!("{name} must be a non-negative number of seconds, got {v:?}")),
+        _ => Ok(default),
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .ok()
+            .with_context(|| format!("{name} must be a number, got {v:?}")),
+        _ => Ok(default),
+    }
+}
+
+fn list(name: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self> {
+        let d = Settings::default();
+        Ok(Self {
+            table_name: required("TEL_TABLE_NAME")?,
+            event_bus_name: required("TEL_EVENT_BUS_NAME")?,
+            queues: QueueUrls {
+                requests: required("TEL_REQUESTS_QUEUE_URL")?,
+                validate: required("TEL_VALIDATE_QUEUE_URL")?,
+                execute: required("TEL_EXECUTE_QUEUE_URL")?,
+                manual: required("TEL_MANUAL_QUEUE_URL")?,
+            },
+            settings: Settings {
+                redeliver_after: seconds("TEL_REDELIVER_AFTER_SECONDS", d.redeliver_after)?,
+                lease_grace: seconds("TEL_LEASE_GRACE_SECONDS", d.lease_grace)?,
+                max_task_timeout: seconds("TEL_MAX_TASK_TIMEOUT_SECONDS", d.max_task_timeout)?,
+                js_max_memory_bytes: number("TEL_JS_MAX_MEMORY_BYTES", d.js_max_memory_bytes)?,
+                js_max_stack_bytes: number("TEL_JS_MAX_STACK_BYTES", d.js_max_stack_bytes)?,
+                system_permissions: list("TEL_SYSTEM_PERMISSIONS"),
+                allowed_queues: list("TEL_ALLOWED_QUEUES"),
+                deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
+                outbox_grace: seconds("TEL_OUTBOX_GRACE_SECONDS", d.outbox_grace)?,
+            },
+        })
+    }
+}

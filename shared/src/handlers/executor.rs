@@ -1,0 +1,151 @@
+//! executor (execute queue): claims a QUEUED task with a conditional write
+//! (QUEUED → RUNNING, attempt + 1, lease until now + timeout), runs it through
+//! its `Runner`, and passes the output on to output validation or the failure
+//! on to the retry policy. A duplicate or stale message does nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::LambdaEvent;
+use serde_json::json;
+use tracing::info;
+
+use super::attempts::retry_or_fail;
+use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
+use super::services::{ApplyError, Services};
+use crate::domain::task_error::{EXECUTION_ERROR, TIMEOUT, UNKNOWN_DEFINITION};
+use crate::domain::{Action, Envelope, Stage, TaskError, TaskStatus};
+use crate::runners::{RunError, RunJob, Runners};
+
+/// Largest output kept when a definition sets no `limits.maxOutputBytes`.
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 256 * 1024;
+/// Slack for a runner to report its own timeout before the executor gives up on it.
+const RUNNER_GRACE: Duration = Duration::from_secs(1);
+
+pub struct Executor {
+    services: Arc<Services>,
+    runners: Runners,
+}
+
+impl Executor {
+    pub fn new(services: Arc<Services>, runners: Runners) -> Self {
+        Self { services, runners }
+    }
+
+    async fn execute(&self, message: SqsMessage) -> Result<(), Redeliver> {
+        let envelope =
+            Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
+        record_task_id(envelope.task_instance_id);
+        match self.attempt(&envelope).await {
+            Err(e) if e.is_superseded() => {
+                info!(reason = %e, "task moved on concurrently; nothing to do");
+                Ok(())
+            }
+            other => other.map_err(Redeliver::because),
+        }
+    }
+
+    async fn attempt(&self, envelope: &Envelope) -> Result<(), ApplyError> {
+        let s = &self.services;
+        let Some(task) = s.tasks.get(envelope.task_instance_id).await? else {
+            return Err(crate::ports::StoreError::Unavailable(format!(
+                "task {} does not exist",
+                envelope.task_instance_id
+            ))
+            .into());
+        };
+        if envelope.stage != Stage::Execute
+            || task.status != TaskStatus::Queued
+            || task.attempt != envelope.attempt
+        {
+            info!(status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale execute message ignored");
+            return Ok(());
+        }
+        let Some(loaded) = s
+            .definitions
+            .exact(&task.definition_name, task.definition_version)
+            .await?
+        else {
+            let error = TaskError::new(
+                UNKNOWN_DEFINITION,
+                format!("definition {} no longer exists", task.definition_ref()),
+            );
+            return s.apply(&task, Action::Fail { error }).await.map(|_| ());
+        };
+        let definition = &loaded.definition;
+        let timeout = Duration::from_secs(u64::from(definition.timeout_seconds))
+            .min(s.settings.max_task_timeout);
+        let lease_until = s.now() + timeout + s.settings.lease_grace;
+        let running = s.apply(&task, Action::Start { lease_until }).await?;
+        info!(attempt = running.attempt, definition = %running.definition_ref(), "attempt started");
+
+        let job = RunJob {
+            task: &running,
+            definition,
+            timeout,
+        };
+        let outcome =
+            match tokio::time::timeout(timeout + RUNNER_GRACE, self.runners.run(job)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(RunError::retryable(TaskError::new(
+                    TIMEOUT,
+                    format!("the attempt ran past its {}s timeout", timeout.as_secs()),
+                ))),
+            };
+        let max_output = definition
+            .limits
+            .max_output_bytes
+            .unwrap_or(DEFAULT_MAX_OUTPUT_BYTES);
+        let outcome = outcome.and_then(|output| {
+            let bytes = output.to_string().len() as u64;
+            if bytes > max_output {
+                return Err(RunError::permanent(
+                    TaskError::new(
+                        EXECUTION_ERROR,
+                        format!("the output takes {bytes} bytes; the limit is {max_output}"),
+                    )
+                    .with_details(json!({ "bytes": bytes, "limitBytes": max_output })),
+                ));
+            }
+            Ok(output)
+        });
+        match outcome {
+            Ok(output) => {
+                let produced = s
+                    .apply(
+                        &running,
+                        Action::ProduceOutput {
+                            output,
+                            redeliver_at: s.redeliver_at(),
+                        },
+                    )
+                    .await?;
+                s.send_stage(&produced, Stage::Output, 0).await?;
+                info!(
+                    attempt = produced.attempt,
+                    "attempt succeeded; output sent to validation"
+                );
+            }
+            Err(failure) => {
+                retry_or_fail(s, &running, &definition.retry, failure).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SqsHandler for Executor {
+    fn name(&self) -> &'static str {
+        "executor"
+    }
+
+    async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        Ok(for_each_record(self.name(), event.payload, |m| self.execute(m)).await)
+    }
+}

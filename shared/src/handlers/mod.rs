@@ -1,0 +1,18 @@
+//! Handler logic of every function. Lambda `main`s and the local runner call
+//! these same handlers.
+
+pub mod attempts;
+pub mod batch;
+pub mod definitions;
+pub mod executor;
+pub mod router;
+pub mod services;
+pub mod sweeper;
+pub mod validator;
+
+pub use batch::{Redeliver, SqsHandler};
+pub use executor::Executor;
+pub use router::Router;
+pub use services::{ApplyError, Services};
+pub use sweeper::{SweepReport, Sweeper};
+pub use validator::Validator;

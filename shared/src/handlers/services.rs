@@ -1,0 +1,122 @@
+//! What every handler works with, built once per cold start: the stores, the
+//! bus, the queues, the clock and the deployment settings. `apply` is the one
+//! way handlers change a task: plan the transition, write it with its history
+//! and outbox events, then publish the events.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+use super::definitions::DefinitionCache;
+use crate::clock::Clock;
+use crate::config::{QueueUrls, Settings};
+use crate::domain::{
+    Action, Envelope, IllegalTransition, Stage, TaskEvent, TaskInstance, TaskInstanceId, transition,
+};
+use crate::ports::{
+    BusEvent, EventPublisher, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
+};
+
+#[derive(Clone)]
+pub struct Services {
+    pub tasks: Arc<dyn TaskStore>,
+    pub definitions: Arc<DefinitionCache>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub queues: Arc<dyn QueueSender>,
+    pub queue_urls: QueueUrls,
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The task's status does not allow the action: a late or duplicate message.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl ApplyError {
+    /// Someone else moved the task first, or it had already moved on: nothing to do.
+    pub fn is_superseded(&self) -> bool {
+        matches!(self, Self::Illegal(_)) || matches!(self, Self::Store(e) if e.is_conflict())
+    }
+}
+
+impl Services {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// When the sweeper should re-send a stage message sent now.
+    pub fn redeliver_at(&self) -> DateTime<Utc> {
+        self.redeliver_after(self.now())
+    }
+
+    pub fn redeliver_after(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at + self.settings.redeliver_after
+    }
+
+    /// Plans, writes and announces one transition.
+    pub async fn apply(
+        &self,
+        task: &TaskInstance,
+        action: Action,
+    ) -> Result<TaskInstance, ApplyError> {
+        let planned = transition(task, action, self.now())?;
+        self.tasks.commit(&planned).await?;
+        self.announce(planned.task.task_instance_id, &planned.events)
+            .await;
+        Ok(planned.task)
+    }
+
+    /// Publishes events already in the outbox and clears them. A failure is
+    /// logged and left to the sweeper, which republishes from the outbox:
+    /// the state change is already durable.
+    pub async fn announce(&self, id: TaskInstanceId, events: &[TaskEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let bus_events: Vec<BusEvent> = events.iter().map(BusEvent::from).collect();
+        if let Err(e) = self.publisher.publish(&bus_events).await {
+            warn!(task_instance_id = %id, error = %e, "events not published; the sweeper will republish them from the outbox");
+            return;
+        }
+        let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+        if let Err(e) = self.tasks.clear_outbox(id, &ids).await {
+            warn!(task_instance_id = %id, error = %e, "outbox not cleared; events may be published again (same event ids)");
+        }
+    }
+
+    pub fn queue_for(&self, stage: Stage) -> &str {
+        match stage {
+            Stage::Input | Stage::Output => &self.queue_urls.validate,
+            Stage::Execute => &self.queue_urls.execute,
+            Stage::Assign => &self.queue_urls.manual,
+        }
+    }
+
+    /// Sends the task's next stage message, optionally delayed.
+    pub async fn send_stage(
+        &self,
+        task: &TaskInstance,
+        stage: Stage,
+        delay_seconds: u32,
+    ) -> Result<(), QueueError> {
+        let envelope = Envelope {
+            task_instance_id: task.task_instance_id,
+            stage,
+            attempt: task.attempt,
+            trace_id: task.trace_id.clone(),
+        };
+        let message = OutgoingMessage {
+            body: envelope.to_body(),
+            delay_seconds,
+        };
+        self.queues.send(self.queue_for(stage), vec![message]).await
+    }
+}

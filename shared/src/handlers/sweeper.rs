@@ -1,0 +1,202 @@
+//! timeout-sweeper (on a schedule): reads only the sparse deadline index, so
+//! a sweep costs in proportion to what is due, not to what is stored. It
+//! times out attempts whose lease ran out, resumes long retry waits, re-sends
+//! stage messages that may have been lost, and republishes events whose
+//! publisher died. Every action is a conditional write, so sweeps may overlap.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::attempts::retry_or_fail;
+use super::services::{ApplyError, Services};
+use crate::domain::task_error::TIMEOUT;
+use crate::domain::{
+    Action, DeadlineKind, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus, TaskType,
+};
+use crate::ports::{BusEvent, DueItem};
+use crate::runners::RunError;
+
+/// Due entries taken from each shard per sweep; the rest wait for the next one.
+pub const DEFAULT_BATCH_PER_SHARD: i32 = 100;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Index entries read (the cost of the sweep).
+    pub due_read: usize,
+    pub leases_expired: usize,
+    pub retries_resumed: usize,
+    pub redelivered: usize,
+    pub events_republished: usize,
+    /// Entries another sweeper or handler got to first.
+    pub superseded: usize,
+    pub errors: usize,
+}
+
+pub struct Sweeper {
+    services: Arc<Services>,
+    batch_per_shard: i32,
+}
+
+impl Sweeper {
+    pub fn new(services: Arc<Services>) -> Self {
+        Self {
+            services,
+            batch_per_shard: DEFAULT_BATCH_PER_SHARD,
+        }
+    }
+
+    pub async fn sweep(&self) -> SweepReport {
+        let mut report = SweepReport::default();
+        let now = self.services.now();
+        for shard in 0..self.services.settings.deadline_shards {
+            let due = match self
+                .services
+                .tasks
+                .due(shard, now, self.batch_per_shard)
+                .await
+            {
+                Ok(due) => due,
+                Err(e) => {
+                    warn!(shard, error = %e, "deadline shard not read");
+                    report.errors += 1;
+                    continue;
+                }
+            };
+            report.due_read += due.len();
+            for item in due {
+                self.handle(item, &mut report).await;
+            }
+        }
+        if report != SweepReport::default() {
+            info!(report = ?report, "sweep done");
+        }
+        report
+    }
+
+    async fn handle(&self, item: DueItem, report: &mut SweepReport) {
+        let outcome = match item {
+            DueItem::Outbox {
+                task_instance_id,
+                event_id,
+                ..
+            } => self.republish(task_instance_id, &event_id, report).await,
+            DueItem::Task {
+                task_instance_id, ..
+            } => self.act(task_instance_id, report).await,
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.is_superseded() => report.superseded += 1,
+            Err(e) => {
+                warn!(error = %e, "due entry not handled; the next sweep retries it");
+                report.errors += 1;
+            }
+        }
+    }
+
+    async fn republish(
+        &self,
+        id: TaskInstanceId,
+        event_id: &str,
+        report: &mut SweepReport,
+    ) -> Result<(), ApplyError> {
+        let s = &self.services;
+        let Some(event) = s.tasks.outbox_event(id, event_id).await? else {
+            return Ok(());
+        };
+        s.publisher
+            .publish(&[BusEvent::from(&event)])
+            .await
+            .map_err(|e| crate::ports::StoreError::Unavailable(e.to_string()))?;
+        s.tasks.clear_outbox(id, &[event.event_id]).await?;
+        report.events_republished += 1;
+        Ok(())
+    }
+
+    async fn act(&self, id: TaskInstanceId, report: &mut SweepReport) -> Result<(), ApplyError> {
+        let s = &self.services;
+        let Some(task) = s.tasks.get(id).await? else {
+            return Ok(());
+        };
+        let Some((kind, at)) = task.next_deadline() else {
+            return Ok(());
+        };
+        if at > s.now() {
+            return Ok(());
+        }
+        match (kind, task.status) {
+            (DeadlineKind::Lease, TaskStatus::Running) => {
+                self.expire_lease(&task).await?;
+                report.leases_expired += 1;
+            }
+            (DeadlineKind::RetryAt, TaskStatus::RetryWait) => {
+                let queued = s
+                    .apply(
+                        &task,
+                        Action::ResumeRetry {
+                            redeliver_at: s.redeliver_at(),
+                        },
+                    )
+                    .await?;
+                s.send_stage(&queued, Stage::Execute, 0).await?;
+                report.retries_resumed += 1;
+            }
+            (
+                DeadlineKind::Redeliver,
+                status @ (TaskStatus::Created | TaskStatus::Queued | TaskStatus::OutputPending),
+            ) => {
+                let stage = match (status, task.task_type) {
+                    (TaskStatus::Created, _) => Stage::Input,
+                    (TaskStatus::OutputPending, _) => Stage::Output,
+                    (_, Some(TaskType::Manual)) => Stage::Assign,
+                    _ => Stage::Execute,
+                };
+                // Move the deadline first: of two overlapping sweeps only one sends.
+                let moved = s
+                    .apply(
+                        &task,
+                        Action::Redeliver {
+                            redeliver_at: s.redeliver_at(),
+                        },
+                    )
+                    .await?;
+                s.send_stage(&moved, stage, 0).await?;
+                info!(task_instance_id = %id, ?stage, "stage message re-sent");
+                report.redelivered += 1;
+            }
+            (kind, status) => {
+                warn!(task_instance_id = %id, ?kind, %status, "deadline this sweeper does not act on");
+            }
+        }
+        Ok(())
+    }
+
+    async fn expire_lease(&self, task: &TaskInstance) -> Result<(), ApplyError> {
+        let s = &self.services;
+        let error = TaskError::new(
+            TIMEOUT,
+            format!(
+                "attempt {} did not finish within its lease: the executor stopped or hung",
+                task.attempt
+            ),
+        );
+        let policy = match s
+            .definitions
+            .exact(&task.definition_name, task.definition_version)
+            .await?
+        {
+            Some(loaded) => loaded.definition.retry.clone(),
+            None => crate::domain::RetryPolicy {
+                max_attempts: 1,
+                ..Default::default()
+            },
+        };
+        info!(task_instance_id = %task.task_instance_id, attempt = task.attempt, "lease expired");
+        retry_or_fail(s, task, &policy, RunError::retryable(error))
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,36 @@
+use async_trait::async_trait;
+
+use crate::domain::{EVENT_SOURCE, TaskEvent};
+
+/// One event for the bus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: String,
+}
+
+impl From<&TaskEvent> for BusEvent {
+    fn from(event: &TaskEvent) -> Self {
+        Self {
+            source: EVENT_SOURCE.to_owned(),
+            detail_type: event.detail_type().to_owned(),
+            detail: serde_json::to_string(event).expect("events always serialise"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Too large for the bus, or otherwise refused for what it is: retrying will not help.
+    #[error("event rejected: {0}")]
+    Rejected(String),
+    /// Some events were not accepted after retries; the indexes are into the input.
+    #[error("{} event(s) not published: {message}", failed.len())]
+    Unavailable { failed: Vec<usize>, message: String },
+}
+
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError>;
+}

@@ -1,0 +1,12 @@
+//! Ports: the narrow capabilities handlers need, named by what they do.
+//! Adapters implement them over AWS; unit tests use in-memory versions.
+
+mod definition_store;
+mod event_publisher;
+mod queue;
+mod task_store;
+
+pub use definition_store::DefinitionStore;
+pub use event_publisher::{BusEvent, EventPublisher, PublishError};
+pub use queue::{OutgoingMessage, QueueError, QueueSender};
+pub use task_store::{Created, DueItem, Page, PageRequest, StoreError, TaskStore};

@@ -1,0 +1,23 @@
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    /// 0 to 900 seconds (the SQS maximum).
+    pub delay_seconds: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("message rejected: {0}")]
+    Rejected(String),
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait QueueSender: Send + Sync {
+    /// Sends every message or returns an error; batching is the adapter's business.
+    async fn send(&self, queue_url: &str, messages: Vec<OutgoingMessage>)
+    -> Result<(), QueueError>;
+}

@@ -1,0 +1,131 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Assignee, Creation, HistoryEntry, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
+    Transition,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The task was not in the status and version the transition expected:
+    /// someone else moved it first. Re-read and decide.
+    #[error(
+        "task {task_instance_id} was changed concurrently (expected {expected_status} at version {expected_version})"
+    )]
+    Conflict {
+        task_instance_id: TaskInstanceId,
+        expected_status: TaskStatus,
+        expected_version: u64,
+    },
+    /// A definition version already exists with other content.
+    #[error(
+        "definition {name} version {version} already exists with different content; versions are immutable"
+    )]
+    VersionExists { name: String, version: u32 },
+    /// Throttling, network trouble, a service error: worth retrying later.
+    #[error("the task store is unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that no longer reads as what it should be.
+    #[error("stored item is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub task: TaskInstance,
+    /// False when the task already existed: creation is idempotent.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: Option<i32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Something in the deadline index whose time has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueItem {
+    Task {
+        task_instance_id: TaskInstanceId,
+        at_millis: i64,
+    },
+    /// An event written with its state change but not yet confirmed published.
+    Outbox {
+        task_instance_id: TaskInstanceId,
+        event_id: String,
+        at_millis: i64,
+    },
+}
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Writes a new task with its history and events. If the id (or the
+    /// idempotency key) is already taken, writes nothing and returns the
+    /// existing task with `created: false`.
+    async fn create(
+        &self,
+        creation: &Creation,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, StoreError>;
+
+    async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError>;
+
+    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// Writes a transition if the task is still in the expected status and
+    /// version, together with its history entry and its events (in the
+    /// outbox); otherwise `StoreError::Conflict`.
+    async fn commit(&self, transition: &Transition) -> Result<(), StoreError>;
+
+    /// Forgets outbox entries once their events are published.
+    async fn clear_outbox(
+        &self,
+        id: TaskInstanceId,
+        event_ids: &[String],
+    ) -> Result<(), StoreError>;
+
+    /// An outbox event not yet confirmed published.
+    async fn outbox_event(
+        &self,
+        id: TaskInstanceId,
+        event_id: &str,
+    ) -> Result<Option<TaskEvent>, StoreError>;
+
+    /// Tasks of one workflow instance, oldest first.
+    async fn tasks_of_workflow(
+        &self,
+        workflow_instance_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError>;
+
+    /// Tasks held by one user or group, optionally of one status, oldest first.
+    async fn inbox(
+        &self,
+        assignee: &Assignee,
+        status: Option<TaskStatus>,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError>;
+
+    /// Entries of one deadline-index shard due at or before `now`, earliest first.
+    async fn due(
+        &self,
+        shard: u16,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<DueItem>, StoreError>;
+}
