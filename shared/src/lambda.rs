@@ -40,3 +40,13 @@ pub async fn run_sqs<H: SqsHandler>(handler: H) -> Result<(), lambda_runtime::Er
     }))
     .await
 }
+
+/// Serves the sweeper to the Lambda runtime; the schedule's event is ignored.
+pub async fn run_sweeper(sweeper: crate::handlers::Sweeper) -> Result<(), lambda_runtime::Error> {
+    let sweeper = Arc::new(sweeper);
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
+        let sweeper = sweeper.clone();
+        async move { Ok::<_, lambda_runtime::Error>(sweeper.sweep().await) }
+    }))
+    .await
+}

@@ -8,5 +8,6 @@ pub mod config;
 pub mod domain;
 pub mod handlers;
 pub mod lambda;
+pub mod local;
 pub mod ports;
 pub mod runners;

@@ -1,1 +1,312 @@
+//! Test support: a fresh stack per test on the emulator at `AWS_ENDPOINT_URL`,
+//! a queue subscribed to the stack's bus to observe events, and the local
+//! runner to drive the pipeline.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde_json::Value;
+use tel_shared::bootstrap;
+use tel_shared::config::Settings;
+use tel_shared::domain::{TaskDefinition, TaskInstance, TaskInstanceId};
+use tel_shared::handlers::Services;
+use tel_shared::local::{LocalRunner, LocalStack, RunnerOptions, Template, provision};
+use tokio::time::Instant;
+
+/// The emulator's endpoint; tests need it set (scripts/test does that).
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at the emulator: run `localstack/emulator.sh start` or `scripts/test`")
+}
+
+pub async fn sdk() -> SdkConfig {
+    // Fixed dummy credentials: the emulator accepts anything, AWS is never reached.
+    unsafe {
+        std::env::set_var(
+            "AWS_ACCESS_KEY_ID",
+            std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
+        );
+        std::env::set_var(
+            "AWS_SECRET_ACCESS_KEY",
+            std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+        );
+    }
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(
+            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        ))
+        .endpoint_url(endpoint())
+        .load()
+        .await
+}
+
+pub fn random_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A stack of its own for one test.
+pub struct TestStack {
+    pub sdk: SdkConfig,
+    pub stack: LocalStack,
+    pub services: Arc<Services>,
+}
+
+impl TestStack {
+    /// Queues redeliver after 2 s and dead-letter after 3 receives, so failure paths are quick.
+    pub async fn new() -> Result<Self> {
+        Self::with(
+            BTreeMap::from([
+                ("VisibilityTimeoutSeconds".into(), "2".into()),
+                ("MaxReceiveCount".into(), "3".into()),
+            ]),
+            Settings::default(),
+        )
+        .await
+    }
+
+    pub async fn with(overrides: BTreeMap<String, String>, settings: Settings) -> Result<Self> {
+        init_logs();
+        let sdk = sdk().await;
+        let stack = provision(&sdk, &Template::embedded(), &random_name("t"), &overrides).await?;
+        let mut config = stack.config()?;
+        config.settings = settings;
+        let services = Arc::new(bootstrap::services(&sdk, &config));
+        Ok(Self {
+            sdk,
+            stack,
+            services,
+        })
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    pub fn queue_url(&self, logical_id: &str) -> String {
+        self.stack
+            .queue(logical_id)
+            .expect("queue in template")
+            .url
+            .clone()
+    }
+
+    /// Runs router, validator, executor and sweeper against this stack.
+    pub fn run_pipeline(&self) -> Result<LocalRunner> {
+        let runners = bootstrap::runners(&self.sdk, &self.services);
+        self.run_pipeline_with(runners)
+    }
+
+    pub fn run_pipeline_with(&self, runners: tel_shared::runners::Runners) -> Result<LocalRunner> {
+        let options = RunnerOptions {
+            pollers_per_function: 2,
+            batch_size: 10,
+            wait_seconds: 1,
+            sweep_every: Duration::from_millis(500),
+        };
+        LocalRunner::start(
+            &self.sdk,
+            &self.stack,
+            self.services.clone(),
+            runners,
+            &options,
+        )
+    }
+
+    pub async fn register(&self, definition: Value) -> Result<TaskDefinition> {
+        let parsed =
+            TaskDefinition::parse(definition).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        Ok(self.services.definitions.store().register(parsed).await?)
+    }
+
+    /// Sends raw message bodies to the requests queue in one batch.
+    pub async fn send_requests(&self, bodies: &[String]) -> Result<()> {
+        let messages = bodies
+            .iter()
+            .map(|b| tel_shared::ports::OutgoingMessage {
+                body: b.clone(),
+                delay_seconds: 0,
+            })
+            .collect();
+        self.services
+            .queues
+            .send(&self.queue_url("RequestsQueue"), messages)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn task(&self, id: TaskInstanceId) -> Result<TaskInstance> {
+        self.services.tasks.get(id).await?.context("task not found")
+    }
+
+    /// Subscribes a fresh queue to every lifecycle event of this stack's bus.
+    pub async fn watch_events(&self) -> Result<EventWatcher> {
+        EventWatcher::subscribe(
+            &self.sdk,
+            &self.stack.event_bus_name,
+            r#"{"source":["task-execution-layer"]}"#,
+        )
+        .await
+    }
+}
+
+/// A queue subscribed to the bus through a rule: what a consumer sees.
+pub struct EventWatcher {
+    sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    seen: Vec<Value>,
+}
+
+impl EventWatcher {
+    pub async fn subscribe(sdk: &SdkConfig, bus: &str, pattern: &str) -> Result<Self> {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let events = aws_sdk_eventbridge::Client::new(sdk);
+        let name = random_name("watch");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await?
+            .queue_url
+            .context("url")?;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes
+            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .context("arn")?;
+        events
+            .put_rule()
+            .name(&name)
+            .event_bus_name(bus)
+            .event_pattern(pattern)
+            .send()
+            .await?;
+        events
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("watch")
+                    .arn(arn)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        Ok(Self {
+            sqs,
+            queue_url,
+            seen: Vec::new(),
+        })
+    }
+
+    /// Reads whatever arrived, waiting up to `wait` for at least one more.
+    pub async fn drain(&mut self, wait: Duration) -> Result<&[Value]> {
+        let deadline = Instant::now() + wait;
+        let before = self.seen.len();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await?;
+            let messages = out.messages.unwrap_or_default();
+            for m in &messages {
+                self.seen
+                    .push(serde_json::from_str(m.body.as_deref().unwrap_or("null"))?);
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .send()
+                    .await?;
+            }
+            if (messages.is_empty() && self.seen.len() > before) || Instant::now() >= deadline {
+                return Ok(&self.seen);
+            }
+            if messages.is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Waits for the first event (envelope) that matches.
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.seen.iter().find(|e| matches(e)) {
+                return Ok(found.clone());
+            }
+            if Instant::now() >= deadline {
+                let types: Vec<String> = self
+                    .seen
+                    .iter()
+                    .map(|e| format!("{} {}", e["detail-type"], e["detail"]["taskInstanceId"]))
+                    .collect();
+                bail!("no matching event within {timeout:?}; saw {types:?}");
+            }
+            self.drain(Duration::from_millis(300)).await?;
+        }
+    }
+
+    /// Waits for `detail-type` about `task` (or about any task when `None`).
+    pub async fn wait_for_type(
+        &mut self,
+        detail_type: &str,
+        task: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Value> {
+        self.wait_for(timeout, |e| {
+            e["detail-type"] == detail_type
+                && task.is_none_or(|t| e["detail"]["taskInstanceId"] == t)
+        })
+        .await
+    }
+
+    /// Every event seen so far.
+    pub fn seen(&self) -> &[Value] {
+        &self.seen
+    }
+
+    pub fn count(&self, detail_type: &str, task: &str) -> usize {
+        self.seen
+            .iter()
+            .filter(|e| e["detail-type"] == detail_type && e["detail"]["taskInstanceId"] == task)
+            .count()
+    }
+}
+
+/// An execution request body.
+pub fn request(definition: &str, input: Value) -> Value {
+    serde_json::json!({
+        "taskInstanceId": TaskInstanceId::new().to_string(),
+        "taskDefinitionId": definition,
+        "workflowInstanceId": random_name("wf"),
+        "stepId": "step-1",
+        "input": input,
+    })
+}

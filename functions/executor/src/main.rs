@@ -1,1 +1,11 @@
-fn main() {}
+//! executor Lambda function: configuration, clients and runners once, then the shared handler.
+
+use tel_shared::handlers::Executor;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tel_shared::lambda::init_tracing();
+    let (sdk, services) = tel_shared::bootstrap::from_env().await?;
+    let runners = tel_shared::bootstrap::runners(&sdk, &services);
+    tel_shared::lambda::run_sqs(Executor::new(services, runners)).await
+}

@@ -1,0 +1,12 @@
+//! Running the whole stack on one machine: provisioning from the SAM
+//! template, and a runner that plays Lambda's part for every function.
+
+pub mod poller;
+pub mod provision;
+pub mod runner;
+pub mod template;
+
+pub use poller::Poller;
+pub use provision::{LocalStack, provision};
+pub use runner::{LocalRunner, RunnerOptions};
+pub use template::Template;

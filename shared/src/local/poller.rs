@@ -1,0 +1,150 @@
+//! Plays Lambda's SQS event source mapping locally: long-polls a queue,
+//! builds a real `SqsEvent`, calls the same handler the Lambda binary calls,
+//! deletes only the records the handler did not report as failed, and leaves
+//! the failures to the queue's visibility timeout and redrive policy.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use lambda_runtime::{Context, LambdaEvent};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use crate::handlers::SqsHandler;
+
+#[derive(Clone)]
+pub struct Poller {
+    pub sqs: Client,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub region: String,
+    pub handler: Arc<dyn SqsHandler>,
+    /// Messages per batch, 1 to 10.
+    pub batch_size: i32,
+    /// Long-poll wait, 0 to 20 seconds.
+    pub wait_seconds: i32,
+}
+
+/// What one poll did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PollOutcome {
+    pub received: usize,
+    pub deleted: usize,
+    pub failed: usize,
+}
+
+impl Poller {
+    /// Polls until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                outcome = self.poll_once() => {
+                    if let Err(e) = outcome {
+                        warn!(queue = %self.queue_url, error = %e, "poll failed");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One receive, one handler call, one delete of what succeeded.
+    pub async fn poll_once(&self) -> anyhow::Result<PollOutcome> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(self.batch_size.clamp(1, 10))
+            .wait_time_seconds(self.wait_seconds.clamp(0, 20))
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(PollOutcome::default());
+        }
+        let receipts: HashMap<String, String> = messages
+            .iter()
+            .filter_map(|m| Some((m.message_id.clone()?, m.receipt_handle.clone()?)))
+            .collect();
+        let mut event = SqsEvent::default();
+        event.records = messages.into_iter().map(|m| self.record(m)).collect();
+        let received = event.records.len();
+        let failed: HashSet<String> = match self
+            .handler
+            .handle(LambdaEvent::new(event, Context::default()))
+            .await
+        {
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
+            // A function error fails the whole batch, as in Lambda.
+            Err(e) => {
+                warn!(function = self.handler.name(), error = %e, "handler failed the whole batch");
+                receipts.keys().cloned().collect()
+            }
+        };
+        let done: Vec<(&String, &String)> = receipts
+            .iter()
+            .filter(|(id, _)| !failed.contains(*id))
+            .collect();
+        for chunk in done.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, receipt))| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(*receipt)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+                })?;
+        }
+        debug!(
+            function = self.handler.name(),
+            received,
+            failed = failed.len(),
+            "batch handled"
+        );
+        Ok(PollOutcome {
+            received,
+            deleted: done.len(),
+            failed: failed.len(),
+        })
+    }
+
+    fn record(&self, message: Message) -> SqsMessage {
+        let mut record = SqsMessage::default();
+        record.attributes = message
+            .attributes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v))
+            .collect();
+        record.message_id = message.message_id;
+        record.receipt_handle = message.receipt_handle;
+        record.body = message.body;
+        record.md5_of_body = message.md5_of_body;
+        record.event_source = Some("aws:sqs".to_owned());
+        record.event_source_arn = Some(self.queue_arn.clone());
+        record.aws_region = Some(self.region.clone());
+        record
+    }
+}

@@ -1,0 +1,99 @@
+//! The local runner: every function of the pipeline against one stack, each
+//! with its own pollers, and the sweeper on a timer, in one process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::poller::Poller;
+use super::provision::LocalStack;
+use crate::handlers::{Executor, Router, Services, SqsHandler, Sweeper, Validator};
+use crate::runners::Runners;
+
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Concurrent pollers per function (Lambda's concurrency, locally).
+    pub pollers_per_function: usize,
+    pub batch_size: i32,
+    pub wait_seconds: i32,
+    pub sweep_every: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            pollers_per_function: 2,
+            batch_size: 10,
+            wait_seconds: 1,
+            sweep_every: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct LocalRunner {
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl LocalRunner {
+    pub fn start(
+        sdk: &SdkConfig,
+        stack: &LocalStack,
+        services: Arc<Services>,
+        runners: Runners,
+        options: &RunnerOptions,
+    ) -> anyhow::Result<Self> {
+        let (shutdown, watcher) = watch::channel(false);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let functions: Vec<(&str, Arc<dyn SqsHandler>)> = vec![
+            ("RequestsQueue", Arc::new(Router::new(services.clone()))),
+            ("ValidateQueue", Arc::new(Validator::new(services.clone()))),
+            (
+                "ExecuteQueue",
+                Arc::new(Executor::new(services.clone(), runners)),
+            ),
+        ];
+        let mut tasks = Vec::new();
+        for (queue_id, handler) in functions {
+            let queue = stack.queue(queue_id)?;
+            for _ in 0..options.pollers_per_function.max(1) {
+                let poller = Poller {
+                    sqs: sqs.clone(),
+                    queue_url: queue.url.clone(),
+                    queue_arn: queue.arn.clone(),
+                    region: stack.region.clone(),
+                    handler: handler.clone(),
+                    batch_size: options.batch_size,
+                    wait_seconds: options.wait_seconds,
+                };
+                tasks.push(tokio::spawn(poller.run(watcher.clone())));
+            }
+            info!(function = handler.name(), queue = %queue.name, pollers = options.pollers_per_function, "function running");
+        }
+        let sweeper = Sweeper::new(services);
+        let every = options.sweep_every;
+        let mut stop = watcher.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = ticker.tick() => { sweeper.sweep().await; }
+                }
+            }
+        }));
+        Ok(Self { shutdown, tasks })
+    }
+
+    /// Stops polling; in-flight batches finish first.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The DynamoDB store against the emulator: conditional transitions,
+//! idempotent creation, the three indexes, and definition versions.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use tel_shared::domain::{
+    Action, Assignee, AssigneeType, Creation, DeadlineKind, DefinitionName, DefinitionRef, NewTask,
+    TaskDefinition, TaskInstanceId, TaskStatus, transition,
+};
+use tel_shared::ports::{DueItem, PageRequest, StoreError};
+use tel_tests::TestStack;
+
+fn new_task(workflow: &str) -> NewTask {
+    NewTask {
+        task_instance_id: TaskInstanceId::new(),
+        definition_name: "double".into(),
+        definition_version: 1,
+        task_type: None,
+        workflow_instance_id: workflow.into(),
+        step_id: "s".into(),
+        input: json!({ "n": 1 }),
+        context: Value::Null,
+        priority: 0,
+        trace_id: None,
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_transitions_from_one_state_one_wins_one_conflicts() {
+    let t = TestStack::new().await.unwrap();
+    let now = Utc::now();
+    let creation = Creation::new(new_task("wf"), now, now);
+    t.services.tasks.create(&creation, None).await.unwrap();
+    let queued = transition(
+        &creation.task,
+        Action::AcceptInput { redeliver_at: now },
+        now,
+    )
+    .unwrap();
+    t.services.tasks.commit(&queued).await.unwrap();
+
+    // Two executors read the same QUEUED task and both try to start it.
+    let first = transition(&queued.task, Action::Start { lease_until: now }, now).unwrap();
+    let second = transition(&queued.task, Action::Start { lease_until: now }, now).unwrap();
+    let (a, b) = tokio::join!(
+        t.services.tasks.commit(&first),
+        t.services.tasks.commit(&second)
+    );
+    let outcomes = [a, b];
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let lost = outcomes.into_iter().find_map(Result::err).unwrap();
+    assert!(
+        matches!(
+            lost,
+            StoreError::Conflict {
+                expected_status: TaskStatus::Queued,
+                expected_version: 2,
+                ..
+            }
+        ),
+        "{lost:?}"
+    );
+
+    let stored = t.task(creation.task.task_instance_id).await.unwrap();
+    assert_eq!(
+        (stored.status, stored.attempt, stored.version),
+        (TaskStatus::Running, 1, 3)
+    );
+    let history = t
+        .services
+        .tasks
+        .history(stored.task_instance_id)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec!["created", "inputAccepted", "started"],
+        "one history entry per winning transition"
+    );
+}
+
+#[tokio::test]
+async fn creating_an_existing_task_returns_it_unchanged() {
+    let t = TestStack::new().await.unwrap();
+    let now = Utc::now();
+    let creation = Creation::new(new_task("wf"), now, now);
+    let first = t.services.tasks.create(&creation, None).await.unwrap();
+    assert!(first.created);
+    let mut again = creation.clone();
+    again.task.input = json!({ "n": 99 });
+    let second = t.services.tasks.create(&again, None).await.unwrap();
+    assert!(!second.created);
+    assert_eq!(second.task.input, json!({ "n": 1 }));
+    assert_eq!(
+        t.services
+            .tasks
+            .history(creation.task.task_instance_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_maps_a_repeated_request_to_the_first_task() {
+    let t = TestStack::new().await.unwrap();
+    let now = Utc::now();
+    let first = Creation::new(new_task("wf"), now, now);
+    let second = Creation::new(new_task("wf"), now, now);
+    assert_ne!(first.task.task_instance_id, second.task.task_instance_id);
+    let a = t
+        .services
+        .tasks
+        .create(&first, Some("sqs:message-1"))
+        .await
+        .unwrap();
+    let b = t
+        .services
+        .tasks
+        .create(&second, Some("sqs:message-1"))
+        .await
+        .unwrap();
+    assert!(a.created && !b.created);
+    assert_eq!(b.task.task_instance_id, first.task.task_instance_id);
+    assert!(
+        t.services
+            .tasks
+            .get(second.task.task_instance_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn the_workflow_index_lists_a_workflows_tasks_in_order_with_pages() {
+    let t = TestStack::new().await.unwrap();
+    let now = Utc::now();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let c = Creation::new(new_task("wf-a"), now, now);
+        ids.push(c.task.task_instance_id);
+        t.services.tasks.create(&c, None).await.unwrap();
+    }
+    t.services
+        .tasks
+        .create(&Creation::new(new_task("wf-b"), now, now), None)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = t
+            .services
+            .tasks
+            .tasks_of_workflow(
+                "wf-a",
+                PageRequest {
+                    limit: Some(2),
+                    cursor,
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|t| t.task_instance_id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids);
+}
+
+#[tokio::test]
+async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
+    let t = TestStack::new().await.unwrap();
+    let now = Utc::now();
+    let finance = Assignee {
+        kind: AssigneeType::Group,
+        id: "finance".into(),
+    };
+    let alice = Assignee {
+        kind: AssigneeType::User,
+        id: "alice".into(),
+    };
+    let mut assigned = Vec::new();
+    for who in [&finance, &finance, &alice] {
+        let c = Creation::new(new_task("wf"), now, now)
+            .then(Action::AcceptInput { redeliver_at: now }, now)
+            .unwrap()
+            .then(
+                Action::Assign {
+                    assignee: who.clone(),
+                    due_at: None,
+                    deadlines: BTreeMap::new(),
+                    escalated: false,
+                    by: None,
+                },
+                now,
+            )
+            .unwrap();
+        t.services.tasks.create(&c, None).await.unwrap();
+        assigned.push(c.task);
+    }
+    // Alice claims the first finance task: it leaves the group's inbox for hers.
+    let claimed = transition(&assigned[0], Action::Claim { by: "alice".into() }, now).unwrap();
+    t.services.tasks.commit(&claimed).await.unwrap();
+
+    let group = t
+        .services
+        .tasks
+        .inbox(&finance, None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        group
+            .items
+            .iter()
+            .map(|t| t.task_instance_id)
+            .collect::<Vec<_>>(),
+        vec![assigned[1].task_instance_id]
+    );
+    let hers = t
+        .services
+        .tasks
+        .inbox(&alice, None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(hers.items.len(), 2);
+    let hers_claimed = t
+        .services
+        .tasks
+        .inbox(&alice, Some(TaskStatus::Claimed), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        hers_claimed
+            .items
+            .iter()
+            .map(|t| t.task_instance_id)
+            .collect::<Vec<_>>(),
+        vec![assigned[0].task_instance_id]
+    );
+    let bob = Assignee {
+        kind: AssigneeType::User,
+        id: "bob".into(),
+    };
+    assert!(
+        t.services
+            .tasks
+            .inbox(&bob, None, PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_index_holds_only_pending_deadlines_and_returns_due_ones() {
+    let t = TestStack::new().await.unwrap();
+    let shards = t.services.settings.deadline_shards;
+    let now = Utc::now();
+    let past = now - Duration::seconds(5);
+    let future = now + Duration::hours(1);
+    let due = Creation::new(new_task("wf"), now, past);
+    let later = Creation::new(new_task("wf"), now, future);
+    for c in [&due, &later] {
+        t.services.tasks.create(c, None).await.unwrap();
+    }
+    let due_ids = all_due_tasks(&t, shards).await;
+    assert!(due_ids.contains(&due.task.task_instance_id));
+    assert!(
+        !due_ids.contains(&later.task.task_instance_id),
+        "not due yet"
+    );
+
+    // A terminal transition clears the deadline, and the task leaves the index.
+    let failed = transition(
+        &due.task,
+        Action::Fail {
+            error: tel_shared::domain::TaskError::new("EXECUTION_ERROR", "x"),
+        },
+        now,
+    )
+    .unwrap();
+    assert!(failed.task.deadlines.is_empty());
+    t.services.tasks.commit(&failed).await.unwrap();
+    let due_after = all_due_tasks(&t, shards).await;
+    assert!(!due_after.contains(&due.task.task_instance_id));
+
+    // A transition that moves the deadline moves the index entry with it.
+    let started = transition(&later.task, Action::AcceptInput { redeliver_at: past }, now).unwrap();
+    assert_eq!(
+        started.task.next_deadline().unwrap().0,
+        DeadlineKind::Redeliver
+    );
+    t.services.tasks.commit(&started).await.unwrap();
+    assert!(
+        all_due_tasks(&t, shards)
+            .await
+            .contains(&later.task.task_instance_id)
+    );
+}
+
+async fn all_due_tasks(t: &TestStack, shards: u16) -> Vec<TaskInstanceId> {
+    let mut ids = Vec::new();
+    for shard in 0..shards {
+        for item in t.services.tasks.due(shard, Utc::now(), 100).await.unwrap() {
+            if let DueItem::Task {
+                task_instance_id, ..
+            } = item
+            {
+                ids.push(task_instance_id);
+            }
+        }
+    }
+    ids
+}
+
+#[tokio::test]
+async fn definition_versions_are_immutable_and_latest_resolves() {
+    let t = TestStack::new().await.unwrap();
+    let store = t.services.definitions.store();
+    let v1 = json!({ "name": "double", "type": "automated", "implementation": { "kind": "javascript", "source": "export default (i) => i" } });
+    let mut v2 = v1.clone();
+    v2["timeoutSeconds"] = json!(5);
+    let first = store
+        .register(TaskDefinition::parse(v1.clone()).unwrap())
+        .await
+        .unwrap();
+    let second = store
+        .register(TaskDefinition::parse(v2).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((first.version, second.version), (1, 2));
+    // The same content as the latest version registers nothing new.
+    let again = store
+        .register(TaskDefinition::parse(v1.clone()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.version, 3,
+        "v1's content differs from the latest (v2), so it is a new version"
+    );
+    let same = store
+        .register(TaskDefinition::parse(v1.clone()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(same.version, 3);
+    // An explicit version that exists with other content is refused.
+    let mut clash = v1.clone();
+    clash["version"] = json!(1);
+    clash["timeoutSeconds"] = json!(9);
+    let err = store
+        .register(TaskDefinition::parse(clash).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::VersionExists { version: 1, .. }),
+        "{err}"
+    );
+
+    let name = DefinitionName::parse("double").unwrap();
+    let latest = store
+        .get(&DefinitionRef {
+            name: name.clone(),
+            version: None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.version, 3);
+    let exact = store
+        .get(&DefinitionRef::parse("double:2").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exact.timeout_seconds, 5);
+    assert_eq!(store.versions(&name).await.unwrap(), vec![1, 2, 3]);
+    assert!(
+        store
+            .get(&DefinitionRef::parse("missing").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
