@@ -1,0 +1,494 @@
+//! Automated tasks end to end: a request on the requests queue, the local
+//! runner playing Lambda for router, validator and executor, and the outcome
+//! observed as events on a queue subscribed to the bus.
+
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::DateTime;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use tel_shared::domain::{Action, Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
+use tel_shared::handlers::{Router, SqsHandler};
+use tel_tests::{TestStack, request};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn js(name: &str, source: &str, extra: Value) -> Value {
+    let mut def = json!({
+        "name": name,
+        "type": "automated",
+        "implementation": { "kind": "javascript", "source": source },
+        "inputSchema": { "type": "object", "required": ["n"], "properties": { "n": { "type": "number" } } },
+        "outputSchema": { "type": "object", "required": ["doubled"], "properties": { "doubled": { "type": "number" } } },
+        "retry": { "maxAttempts": 1 }
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        def[k] = v.clone();
+    }
+    def
+}
+
+fn id_of(body: &Value) -> String {
+    body["taskInstanceId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn outcomes_of_success_invalid_input_invalid_output_and_unknown_definition() {
+    let t = TestStack::new().await.unwrap();
+    t.register(js(
+        "double",
+        "export default (i) => ({ doubled: i.n * 2 })",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    t.register(js(
+        "bad-output",
+        "export default (i) => ({ doubled: 'not a number' })",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+
+    let ok = request("double", json!({ "n": 21 }));
+    let invalid_input = request("double", json!({ "n": "21", "extra": true }));
+    let invalid_output = request("bad-output", json!({ "n": 1 }));
+    let unknown = request("no-such-definition", json!({}));
+    let bodies: Vec<String> = [&ok, &invalid_input, &invalid_output, &unknown]
+        .iter()
+        .map(|b| b.to_string())
+        .collect();
+    t.send_requests(&bodies).await.unwrap();
+
+    let completed = events
+        .wait_for_type("task.completed", Some(&id_of(&ok)), WAIT)
+        .await
+        .unwrap();
+    let d = &completed["detail"];
+    assert_eq!(d["output"], json!({ "doubled": 42 }));
+    assert_eq!(d["attempts"], 1);
+    assert_eq!(d["workflowInstanceId"], ok["workflowInstanceId"]);
+    assert_eq!(d["stepId"], "step-1");
+    assert_eq!(d["definition"], "double:1");
+    assert!(d["durationMs"].as_i64().unwrap() >= 0);
+
+    let failed = events
+        .wait_for_type("task.failed", Some(&id_of(&invalid_input)), WAIT)
+        .await
+        .unwrap();
+    let error = &failed["detail"]["error"];
+    assert_eq!(error["code"], "VALIDATION_ERROR");
+    let errors = error["details"]["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["instancePath"], "/n");
+    assert_eq!(errors[0]["schemaPath"], "/properties/n/type");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not of type \"number\""),
+        "{errors:?}"
+    );
+
+    let failed = events
+        .wait_for_type("task.failed", Some(&id_of(&invalid_output)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["error"]["code"], "OUTPUT_VALIDATION_ERROR");
+    assert_eq!(
+        failed["detail"]["error"]["details"]["errors"][0]["instancePath"],
+        "/doubled"
+    );
+
+    let failed = events
+        .wait_for_type("task.failed", Some(&id_of(&unknown)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["error"]["code"], "UNKNOWN_DEFINITION");
+    assert!(
+        failed["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-definition")
+    );
+
+    let task = t
+        .task(TaskInstanceId::parse(&id_of(&ok)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(task.status, TaskStatus::Completed);
+    let history = t
+        .services
+        .tasks
+        .history(task.task_instance_id)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "created",
+            "inputAccepted",
+            "started",
+            "outputProduced",
+            "completed"
+        ]
+    );
+    let attempt = &history[3];
+    assert_eq!(attempt.outcome.as_deref(), Some("succeeded"));
+    assert!(attempt.duration_ms.is_some() && attempt.attempt_started_at.is_some());
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_json_in_a_batch_does_not_stop_the_good_messages() {
+    let t = TestStack::new().await.unwrap();
+    t.register(js(
+        "double",
+        "export default (i) => ({ doubled: i.n * 2 })",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let good = [
+        request("double", json!({ "n": 1 })),
+        request("double", json!({ "n": 2 })),
+    ];
+    let no_step = json!({ "taskDefinitionId": "double", "input": {} });
+    let missing_field = json!({ "workflowInstanceId": "wf-x", "stepId": "s-x", "input": {} });
+    let bodies = vec![
+        good[0].to_string(),
+        "{ this is not json".to_owned(),
+        no_step.to_string(),
+        missing_field.to_string(),
+        good[1].to_string(),
+    ];
+    t.send_requests(&bodies).await.unwrap();
+    for g in &good {
+        events
+            .wait_for_type("task.completed", Some(&id_of(g)), WAIT)
+            .await
+            .unwrap();
+    }
+    // The request that names its workflow step is recorded as FAILED and announced.
+    let failed = events
+        .wait_for(WAIT, |e| {
+            e["detail-type"] == "task.failed" && e["detail"]["workflowInstanceId"] == "wf-x"
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["error"]["code"], "VALIDATION_ERROR");
+    assert!(
+        failed["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("taskDefinitionId is required")
+    );
+    // The two that identify nothing end in the dead-letter queue (3 receives, 2 s apart).
+    let dlq = t.queue_url("RequestsDeadLetterQueue");
+    let mut dead = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while dead.len() < 2 && tokio::time::Instant::now() < deadline {
+        let out = t
+            .sqs()
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        dead.extend(
+            out.messages
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.body),
+        );
+    }
+    dead.sort();
+    let mut expected = vec![no_step.to_string(), "{ this is not json".to_owned()];
+    expected.sort();
+    assert_eq!(dead, expected);
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn a_throwing_script_is_retried_per_policy_then_fails_with_its_attempts() {
+    let t = TestStack::new().await.unwrap();
+    let retry = json!({ "retry": { "maxAttempts": 3, "backoff": "fixed", "initialDelaySeconds": 0, "jitter": "none" } });
+    t.register(js(
+        "thrower",
+        "export default () => { throw new Error('always broken'); }",
+        retry,
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let body = request("thrower", json!({ "n": 1 }));
+    t.send_requests(&[body.to_string()]).await.unwrap();
+    let id = id_of(&body);
+    let failed = events
+        .wait_for_type("task.failed", Some(&id), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["attempts"], 3);
+    assert_eq!(failed["detail"]["error"]["code"], "EXECUTION_ERROR");
+    assert!(
+        failed["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error: always broken")
+    );
+    assert_eq!(events.count("task.retry_scheduled", &id), 2);
+    assert_eq!(events.count("task.started", &id), 3);
+
+    let history = t
+        .services
+        .tasks
+        .history(TaskInstanceId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    let attempts: Vec<(u32, Option<&str>)> = history
+        .iter()
+        .filter(|h| h.outcome.is_some())
+        .map(|h| (h.attempt, h.outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![
+            (1, Some("failed")),
+            (2, Some("failed")),
+            (3, Some("failed"))
+        ]
+    );
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn sandbox_limits_end_tasks_with_clear_errors() {
+    let t = TestStack::new().await.unwrap();
+    t.register(js(
+        "spin",
+        "export default () => { for (;;) {} }",
+        json!({ "timeoutSeconds": 1 }),
+    ))
+    .await
+    .unwrap();
+    t.register(js(
+        "bomb",
+        "export default () => { const a = []; for (;;) a.push(new Array(10000).fill(a.length)); }",
+        json!({ "limits": { "memoryBytes": 8388608 } }),
+    ))
+    .await
+    .unwrap();
+    let probe = "export default () => ({ doubled: 0, seen: [typeof require, typeof fetch, typeof process, typeof setTimeout] })";
+    t.register(js(
+        "probe",
+        probe,
+        json!({ "outputSchema": { "type": "object" } }),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let spin = request("spin", json!({ "n": 1 }));
+    let bomb = request("bomb", json!({ "n": 1 }));
+    let probe = request("probe", json!({ "n": 1 }));
+    t.send_requests(&[spin.to_string(), bomb.to_string(), probe.to_string()])
+        .await
+        .unwrap();
+
+    let failed = events
+        .wait_for_type("task.failed", Some(&id_of(&spin)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["error"]["code"], "TIMEOUT");
+    let started = events
+        .wait_for_type("task.started", Some(&id_of(&spin)), WAIT)
+        .await
+        .unwrap();
+    let ran = at(&failed) - at(&started);
+    assert!(
+        ran < chrono::Duration::milliseconds(2000),
+        "timeout 1 s ended after {ran}"
+    );
+    assert_eq!(events.count("task.timed_out", &id_of(&spin)), 1);
+
+    let failed = events
+        .wait_for_type("task.failed", Some(&id_of(&bomb)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["error"]["code"], "MEMORY_LIMIT");
+    assert!(
+        failed["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("8388608 bytes")
+    );
+
+    let done = events
+        .wait_for_type("task.completed", Some(&id_of(&probe)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        done["detail"]["output"]["seen"],
+        json!(["undefined", "undefined", "undefined", "undefined"])
+    );
+    runner.stop().await;
+}
+
+fn at(event: &Value) -> DateTime<chrono::Utc> {
+    event["detail"]["occurredAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn duplicate_requests_make_one_task_and_one_completion() {
+    let t = TestStack::new().await.unwrap();
+    t.register(js(
+        "double",
+        "export default (i) => ({ doubled: i.n * 2 })",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+
+    // The same SQS message handled twice (a redelivery), with no taskInstanceId of its own.
+    let mut anonymous = request("double", json!({ "n": 5 }));
+    anonymous.as_object_mut().unwrap().remove("taskInstanceId");
+    let mut record = SqsMessage::default();
+    record.message_id = Some("message-7".into());
+    record.body = Some(anonymous.to_string());
+    let mut event = SqsEvent::default();
+    event.records = vec![record.clone(), record];
+    let router = Router::new(t.services.clone());
+    let response = router
+        .handle(LambdaEvent::new(event.clone(), Default::default()))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    router
+        .handle(LambdaEvent::new(event, Default::default()))
+        .await
+        .unwrap();
+
+    // The same request (same taskInstanceId) sent twice as two messages.
+    let named = request("double", json!({ "n": 6 }));
+    t.send_requests(&[named.to_string(), named.to_string()])
+        .await
+        .unwrap();
+    let runner = t.run_pipeline().unwrap();
+
+    let done = events
+        .wait_for_type("task.completed", Some(&id_of(&named)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(done["detail"]["output"]["doubled"], 12);
+    let wf = anonymous["workflowInstanceId"].as_str().unwrap();
+    let first = events
+        .wait_for(WAIT, |e| {
+            e["detail-type"] == "task.completed" && e["detail"]["workflowInstanceId"] == wf
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    events.drain(Duration::from_millis(500)).await.unwrap();
+    assert_eq!(events.count("task.completed", &id_of(&named)), 1);
+    assert_eq!(events.count("task.created", &id_of(&named)), 1);
+    let anonymous_id = first["detail"]["taskInstanceId"].as_str().unwrap();
+    assert_eq!(events.count("task.completed", anonymous_id), 1);
+    let of_workflow = t
+        .services
+        .tasks
+        .tasks_of_workflow(wf, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        of_workflow.items.len(),
+        1,
+        "one task for the redelivered message"
+    );
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_execute_messages_run_the_task_once() {
+    let t = TestStack::new().await.unwrap();
+    let def = t
+        .register(js(
+            "double",
+            "export default (i) => ({ doubled: i.n * 2 })",
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let now = chrono::Utc::now();
+    let creation = Creation::new(
+        NewTask {
+            task_instance_id: TaskInstanceId::new(),
+            definition_name: "double".into(),
+            definition_version: def.version,
+            task_type: Some(def.task_type),
+            workflow_instance_id: "wf".into(),
+            step_id: "s".into(),
+            input: json!({ "n": 4 }),
+            context: Value::Null,
+            priority: 0,
+            trace_id: None,
+        },
+        now,
+        now + chrono::Duration::minutes(5),
+    )
+    .then(
+        Action::AcceptInput {
+            redeliver_at: now + chrono::Duration::minutes(5),
+        },
+        now,
+    )
+    .unwrap();
+    t.services.tasks.create(&creation, None).await.unwrap();
+    let envelope = Envelope {
+        task_instance_id: creation.task.task_instance_id,
+        stage: Stage::Execute,
+        attempt: 0,
+        trace_id: None,
+    };
+    let messages = (0..3)
+        .map(|_| tel_shared::ports::OutgoingMessage {
+            body: envelope.to_body(),
+            delay_seconds: 0,
+        })
+        .collect();
+    t.services
+        .queues
+        .send(&t.queue_url("ExecuteQueue"), messages)
+        .await
+        .unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let id = creation.task.task_instance_id.to_string();
+    events
+        .wait_for_type("task.completed", Some(&id), WAIT)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    events.drain(Duration::from_millis(500)).await.unwrap();
+    assert_eq!(events.count("task.started", &id), 1);
+    let history = t
+        .services
+        .tasks
+        .history(creation.task.task_instance_id)
+        .await
+        .unwrap();
+    assert_eq!(history.iter().filter(|h| h.action == "started").count(), 1);
+    runner.stop().await;
+}
