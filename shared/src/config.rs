@@ -101,9 +101,26 @@ fn list(name: &str) -> Vec<String> {
         .collect()
 }
 
+impl Settings {
+    /// The settings from `TEL_*` variables, defaults where unset.
+    pub fn from_env() -> Result<Self> {
+        let d = Self::default();
+        Ok(Self {
+            redeliver_after: seconds("TEL_REDELIVER_AFTER_SECONDS", d.redeliver_after)?,
+            lease_grace: seconds("TEL_LEASE_GRACE_SECONDS", d.lease_grace)?,
+            max_task_timeout: seconds("TEL_MAX_TASK_TIMEOUT_SECONDS", d.max_task_timeout)?,
+            js_max_memory_bytes: number("TEL_JS_MAX_MEMORY_BYTES", d.js_max_memory_bytes)?,
+            js_max_stack_bytes: number("TEL_JS_MAX_STACK_BYTES", d.js_max_stack_bytes)?,
+            system_permissions: list("TEL_SYSTEM_PERMISSIONS"),
+            allowed_queues: list("TEL_ALLOWED_QUEUES"),
+            deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
+            outbox_grace: seconds("TEL_OUTBOX_GRACE_SECONDS", d.outbox_grace)?,
+        })
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self> {
-        let d = Settings::default();
         Ok(Self {
             table_name: required("TEL_TABLE_NAME")?,
             event_bus_name: required("TEL_EVENT_BUS_NAME")?,
@@ -113,17 +130,7 @@ impl Config {
                 execute: required("TEL_EXECUTE_QUEUE_URL")?,
                 manual: required("TEL_MANUAL_QUEUE_URL")?,
             },
-            settings: Settings {
-                redeliver_after: seconds("TEL_REDELIVER_AFTER_SECONDS", d.redeliver_after)?,
-                lease_grace: seconds("TEL_LEASE_GRACE_SECONDS", d.lease_grace)?,
-                max_task_timeout: seconds("TEL_MAX_TASK_TIMEOUT_SECONDS", d.max_task_timeout)?,
-                js_max_memory_bytes: number("TEL_JS_MAX_MEMORY_BYTES", d.js_max_memory_bytes)?,
-                js_max_stack_bytes: number("TEL_JS_MAX_STACK_BYTES", d.js_max_stack_bytes)?,
-                system_permissions: list("TEL_SYSTEM_PERMISSIONS"),
-                allowed_queues: list("TEL_ALLOWED_QUEUES"),
-                deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
-                outbox_grace: seconds("TEL_OUTBOX_GRACE_SECONDS", d.outbox_grace)?,
-            },
+            settings: Settings::from_env()?,
         })
     }
 }

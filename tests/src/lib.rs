@@ -13,7 +13,8 @@ use tel_shared::bootstrap;
 use tel_shared::config::Settings;
 use tel_shared::domain::{TaskDefinition, TaskInstance, TaskInstanceId};
 use tel_shared::handlers::Services;
-use tel_shared::local::{LocalRunner, LocalStack, RunnerOptions, Template, provision};
+use tel_shared::local::event_tap::LIFECYCLE_PATTERN;
+use tel_shared::local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Template, provision};
 use tokio::time::Instant;
 
 /// The emulator's endpoint; tests need it set (scripts/test does that).
@@ -154,67 +155,20 @@ impl TestStack {
 
     /// Subscribes a fresh queue to every lifecycle event of this stack's bus.
     pub async fn watch_events(&self) -> Result<EventWatcher> {
-        EventWatcher::subscribe(
-            &self.sdk,
-            &self.stack.event_bus_name,
-            r#"{"source":["task-execution-layer"]}"#,
-        )
-        .await
+        EventWatcher::subscribe(&self.sdk, &self.stack.event_bus_name, LIFECYCLE_PATTERN).await
     }
 }
 
 /// A queue subscribed to the bus through a rule: what a consumer sees.
 pub struct EventWatcher {
-    sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
+    tap: EventTap,
     seen: Vec<Value>,
 }
 
 impl EventWatcher {
     pub async fn subscribe(sdk: &SdkConfig, bus: &str, pattern: &str) -> Result<Self> {
-        let sqs = aws_sdk_sqs::Client::new(sdk);
-        let events = aws_sdk_eventbridge::Client::new(sdk);
-        let name = random_name("watch");
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await?
-            .queue_url
-            .context("url")?;
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await?
-            .attributes
-            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .context("arn")?;
-        events
-            .put_rule()
-            .name(&name)
-            .event_bus_name(bus)
-            .event_pattern(pattern)
-            .send()
-            .await?;
-        events
-            .put_targets()
-            .rule(&name)
-            .event_bus_name(bus)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("watch")
-                    .arn(arn)
-                    .build()?,
-            )
-            .send()
-            .await?;
-        Ok(Self {
-            sqs,
-            queue_url,
-            seen: Vec::new(),
-        })
+        let tap = EventTap::subscribe(sdk, bus, &random_name("watch"), pattern).await?;
+        Ok(Self { tap, seen: Vec::new() })
     }
 
     /// Reads whatever arrived, waiting up to `wait` for at least one more.
@@ -222,25 +176,8 @@ impl EventWatcher {
         let deadline = Instant::now() + wait;
         let before = self.seen.len();
         loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await?;
-            let messages = out.messages.unwrap_or_default();
-            for m in &messages {
-                self.seen
-                    .push(serde_json::from_str(m.body.as_deref().unwrap_or("null"))?);
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                    .send()
-                    .await?;
-            }
+            let messages = self.tap.receive(0).await?;
+            self.seen.extend(messages.iter().cloned());
             if (messages.is_empty() && self.seen.len() > before) || Instant::now() >= deadline {
                 return Ok(&self.seen);
             }

@@ -372,7 +372,7 @@ fn parse_retry(raw: Option<RawRetry>, problems: &mut Problems) -> RetryPolicy {
     let Some(raw) = raw else { return defaults };
     let max_attempts = match raw.max_attempts {
         None => defaults.max_attempts,
-        Some(n) => u32::try_from(n).unwrap_or(0).min(u32::MAX),
+        Some(n) => u32::try_from(n).unwrap_or(0),
     };
     if let Some(n) = raw.max_attempts
         && !(1..=i64::from(super::retry::MAX_ATTEMPTS_LIMIT)).contains(&n)

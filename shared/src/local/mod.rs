@@ -1,11 +1,13 @@
 //! Running the whole stack on one machine: provisioning from the SAM
 //! template, and a runner that plays Lambda's part for every function.
 
+pub mod event_tap;
 pub mod poller;
 pub mod provision;
 pub mod runner;
 pub mod template;
 
+pub use event_tap::EventTap;
 pub use poller::Poller;
 pub use provision::{LocalStack, provision};
 pub use runner::{LocalRunner, RunnerOptions};

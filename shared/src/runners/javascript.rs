@@ -2,7 +2,9 @@
 //! heap limit, a stack limit and a wall-clock deadline enforced by the
 //! interrupt handler (which scripts cannot catch). The sandbox has no
 //! filesystem, network, process, timers or module loading: only the
-//! language, a deeply frozen `input`, and a `console` whose lines are captured.
+//! language, a deeply frozen `input`, a frozen `task` (id, workflow, step,
+//! definition, attempt) as the second argument, and a `console` whose lines
+//! are captured.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -90,11 +92,12 @@ impl LogBuffer {
 pub fn run_script(
     source: &str,
     input: &Value,
+    task: &Value,
     limits: &SandboxLimits,
 ) -> Result<ScriptOutput, ScriptFailure> {
     let logs = Arc::new(Mutex::new(LogBuffer::default()));
     let timed_out = Arc::new(AtomicBool::new(false));
-    let result = run_in_sandbox(source, input, limits, logs.clone(), timed_out.clone());
+    let result = run_in_sandbox(source, input, task, limits, logs.clone(), timed_out.clone());
     let logs = logs.lock().map(|mut l| l.take()).unwrap_or_default();
     match result {
         Ok(output) => Ok(ScriptOutput { output, logs }),
@@ -148,6 +151,7 @@ fn classify(message: String, limits: &SandboxLimits, timed_out: bool) -> (TaskEr
 fn run_in_sandbox(
     source: &str,
     input: &Value,
+    task: &Value,
     limits: &SandboxLimits,
     logs: Arc<Mutex<LogBuffer>>,
     timed_out: Arc<AtomicBool>,
@@ -180,6 +184,7 @@ fn run_in_sandbox(
         let prelude: Function = step!(ctx.eval(PRELUDE))?;
         let freeze: Function = step!(prelude.call((sink,)))?;
         let frozen: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(input.to_string()))?,)))?;
+        let task: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(task.to_string()))?,)))?;
         // A plain `function main` is not exported from a module: export it under an alias.
         let module_source = format!("{source}\n;export const {MAIN_ALIAS} = typeof main === 'function' ? main : undefined;\n");
         let (module, evaluated) = step!(Module::declare(ctx.clone(), "task.js", module_source).and_then(Module::eval))?;
@@ -191,7 +196,7 @@ fn run_in_sandbox(
                 .into_function()
                 .ok_or("the script must `export default` a function or define `function main(input)`")?,
         };
-        let mut result: rquickjs::Value = step!(entry.call((frozen,)))?;
+        let mut result: rquickjs::Value = step!(entry.call((frozen, task)))?;
         if let Some(promise) = result.as_promise() {
             result = match promise.finish::<rquickjs::Value>() {
                 Err(rquickjs::Error::WouldBlock) => {
@@ -273,7 +278,14 @@ impl Runner for JavascriptRunner {
             timeout: job.timeout,
         };
         let input = job.task.input.clone();
-        let outcome = tokio::task::spawn_blocking(move || run_script(&source, &input, &limits))
+        let task = json!({
+            "taskInstanceId": job.task.task_instance_id,
+            "workflowInstanceId": job.task.workflow_instance_id,
+            "stepId": job.task.step_id,
+            "definition": job.task.definition_ref(),
+            "attempt": job.task.attempt,
+        });
+        let outcome = tokio::task::spawn_blocking(move || run_script(&source, &input, &task, &limits))
             .await
             .map_err(|e| {
                 RunError::retryable(TaskError::new(
@@ -323,7 +335,7 @@ mod tests {
     }
 
     fn run(source: &str, input: Value) -> Result<ScriptOutput, ScriptFailure> {
-        run_script(source, &input, &limits())
+        run_script(source, &input, &json!({ "attempt": 2 }), &limits())
     }
 
     #[test]
@@ -334,6 +346,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.output, json!({ "doubled": 42 }));
+    }
+
+    #[test]
+    fn the_second_argument_describes_the_task() {
+        let out = run("export default (input, task) => task.attempt", json!({})).unwrap();
+        assert_eq!(out.output, json!(2));
     }
 
     #[test]
@@ -396,6 +414,7 @@ mod tests {
             "export default () => { while (true) { try { while (true) {} } catch (e) {} } }";
         let failure = run_script(
             source,
+            &json!({}),
             &json!({}),
             &SandboxLimits {
                 timeout: Duration::from_millis(300),

@@ -1,0 +1,144 @@
+//! `tel dev` and `tel provision`: the whole stack on this machine.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::Value;
+use tel_shared::bootstrap;
+use tel_shared::config::Settings;
+use tel_shared::local::{LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack};
+
+use super::events::{open_tap, print};
+use crate::environment;
+
+#[derive(Args)]
+pub struct ProvisionArgs {
+    /// Prefix of every resource name.
+    #[arg(long, default_value = "tel-dev")]
+    stack: String,
+    /// Template parameter overrides, `Name=value`.
+    #[arg(long = "parameter", value_parser = parse_parameter)]
+    parameters: Vec<(String, String)>,
+}
+
+#[derive(Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    provision: ProvisionArgs,
+    /// Concurrent pollers per function.
+    #[arg(long, default_value_t = 2)]
+    pollers: usize,
+    /// Seconds between sweeps.
+    #[arg(long, default_value_t = 2.0)]
+    sweep_every: f64,
+    /// Register examples/definitions, submit examples/requests, and show each outcome.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: stop once every demo task has finished.
+    #[arg(long)]
+    exit_after_demo: bool,
+}
+
+fn parse_parameter(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected Name=value, got {text:?}"))
+}
+
+async fn create(args: &ProvisionArgs) -> Result<(aws_config::SdkConfig, LocalStack)> {
+    let sdk = bootstrap::sdk_config().await;
+    // Local queues redeliver after 30 s rather than the template's production 180 s.
+    let mut overrides = BTreeMap::from([("VisibilityTimeoutSeconds".to_owned(), "30".to_owned())]);
+    overrides.extend(args.parameters.iter().cloned());
+    let stack = provision_stack(&sdk, &Template::embedded(), &args.stack, &overrides).await?;
+    Ok((sdk, stack))
+}
+
+fn env_vars(stack: &LocalStack) -> Vec<(String, String)> {
+    let mut vars = vec![("AWS_ENDPOINT_URL".to_owned(), std::env::var("AWS_ENDPOINT_URL").unwrap_or_default())];
+    vars.extend(stack.env_vars());
+    vars
+}
+
+pub async fn provision(args: ProvisionArgs) -> Result<()> {
+    let (_, stack) = create(&args).await?;
+    for (key, value) in env_vars(&stack) {
+        println!("export {key}='{value}'");
+    }
+    Ok(())
+}
+
+pub async fn run(args: DevArgs) -> Result<()> {
+    let (sdk, stack) = create(&args.provision).await?;
+    let mut config = stack.config()?;
+    config.settings = Settings::from_env()?;
+    let services = Arc::new(bootstrap::services(&sdk, &config));
+    let runners = bootstrap::runners(&sdk, &services);
+    let options = RunnerOptions {
+        pollers_per_function: args.pollers,
+        sweep_every: Duration::from_secs_f64(args.sweep_every.max(0.1)),
+        ..RunnerOptions::default()
+    };
+    let tap = open_tap(&sdk, &stack.event_bus_name).await?;
+    let runner = LocalRunner::start(&sdk, &stack, services.clone(), runners, &options)?;
+    let env_file = environment::write_dev_env(&env_vars(&stack))?;
+    eprintln!("tel is running on {} (stack {}).", std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(), stack.stack_name);
+    eprintln!("In another shell: `source {}` and use `cargo run -p tel -- submit|task|watch`. Ctrl-C stops.", env_file.display());
+
+    let mut waiting: HashSet<String> = HashSet::new();
+    if args.demo {
+        waiting = demo(&services, &config.queues.requests).await?;
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            events = tap.receive(1) => {
+                for event in events? {
+                    print(&event);
+                    let terminal = matches!(event["detail-type"].as_str(), Some("task.completed" | "task.failed" | "task.cancelled"));
+                    if terminal && let Some(id) = event["detail"]["taskInstanceId"].as_str() {
+                        waiting.remove(id);
+                    }
+                }
+                if args.demo && args.exit_after_demo && waiting.is_empty() {
+                    eprintln!("every demo task has finished");
+                    break;
+                }
+            }
+        }
+    }
+    tap.close().await;
+    runner.stop().await;
+    Ok(())
+}
+
+/// Registers the example definitions and submits the example requests; returns the task ids.
+async fn demo(services: &tel_shared::handlers::Services, requests_queue: &str) -> Result<HashSet<String>> {
+    let root = environment::repo_root()?;
+    for file in files_in(root.join("examples/definitions"))? {
+        let definition = super::definitions::register_file(services.definitions.store().as_ref(), &file).await?;
+        eprintln!("registered {}", definition.reference());
+    }
+    let mut ids = HashSet::new();
+    for file in files_in(root.join("examples/requests"))? {
+        let body: Value = serde_yaml::from_str(&std::fs::read_to_string(&file)?).with_context(|| format!("{}", file.display()))?;
+        let id = super::submit::submit(services, requests_queue, body).await?;
+        eprintln!("submitted {} as {id}", file.file_name().unwrap_or_default().to_string_lossy());
+        ids.insert(id.to_string());
+    }
+    Ok(ids)
+}
+
+fn files_in(dir: PathBuf) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "yaml" | "yml")))
+        .collect();
+    files.sort();
+    Ok(files)
+}

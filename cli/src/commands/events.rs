@@ -1,0 +1,29 @@
+//! `tel watch`: lifecycle events as they arrive.
+
+use anyhow::Result;
+use tel_shared::local::EventTap;
+use tel_shared::local::event_tap::{LIFECYCLE_PATTERN, describe};
+
+/// A tap with a name of its own, so several watchers can run at once.
+pub async fn open_tap(sdk: &aws_config::SdkConfig, bus: &str) -> Result<EventTap> {
+    let name = format!("tel-watch-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    EventTap::subscribe(sdk, bus, &name, LIFECYCLE_PATTERN).await
+}
+
+pub fn print(envelope: &serde_json::Value) {
+    println!("{}  {}", chrono::Local::now().format("%H:%M:%S%.3f"), describe(envelope));
+}
+
+pub async fn watch_forever() -> Result<()> {
+    let (sdk, config, _) = super::services().await?;
+    let tap = open_tap(&sdk, &config.event_bus_name).await?;
+    eprintln!("watching {} (Ctrl-C to stop)", config.event_bus_name);
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            events = tap.receive(1) => events?.iter().for_each(print),
+        }
+    }
+    tap.close().await;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The subcommands.
+
+mod definitions;
+mod dev;
+mod events;
+mod submit;
+mod tasks;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::environment;
+
+#[derive(Parser)]
+#[command(name = "tel", version, about = "Task Execution Layer: local stack and CLI")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole stack locally: emulator (if AWS_ENDPOINT_URL is unset), resources, every function.
+    Dev(dev::DevArgs),
+    /// Create the template's resources under a stack name and print the variables to reach them.
+    Provision(dev::ProvisionArgs),
+    /// Register and show task definitions.
+    #[command(subcommand)]
+    Definitions(definitions::DefinitionsCommand),
+    /// Submit an execution request to the requests queue.
+    Submit(submit::SubmitArgs),
+    /// Show a task with its history.
+    Task(tasks::TaskArgs),
+    /// Print lifecycle events as they arrive on the bus.
+    Watch,
+}
+
+impl Cli {
+    /// Completes the environment (from `.tel/dev.env`, or by starting the
+    /// emulator for `tel dev`). Returns whether an emulator was started.
+    pub fn prepare_environment(&self) -> Result<bool> {
+        let mut started = false;
+        if matches!(self.command, Command::Dev(_)) {
+            if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+                environment::start_emulator()?;
+                started = true;
+            }
+        } else {
+            environment::load_dev_env();
+        }
+        if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+            environment::default_local_credentials();
+        }
+        if std::env::var_os("RUST_LOG").is_none() {
+            // Events are the interesting output; handler logs on demand with RUST_LOG=info.
+            // SAFETY: no other thread exists yet.
+            unsafe { std::env::set_var("RUST_LOG", "warn") };
+        }
+        Ok(started)
+    }
+
+    pub async fn run(self) -> Result<()> {
+        tel_shared::lambda::init_tracing();
+        match self.command {
+            Command::Dev(args) => dev::run(args).await,
+            Command::Provision(args) => dev::provision(args).await,
+            Command::Definitions(command) => definitions::run(command).await,
+            Command::Submit(args) => submit::run(args).await,
+            Command::Task(args) => tasks::run(args).await,
+            Command::Watch => events::watch_forever().await,
+        }
+    }
+}
+
+/// Services for the stack the environment names.
+pub async fn services() -> Result<(aws_config::SdkConfig, tel_shared::config::Config, tel_shared::handlers::Services)> {
+    let config = tel_shared::config::Config::from_env().map_err(|e| anyhow::anyhow!("{e}; run `tel dev` first or source .tel/dev.env"))?;
+    let sdk = tel_shared::bootstrap::sdk_config().await;
+    let services = tel_shared::bootstrap::services(&sdk, &config);
+    Ok((sdk, config, services))
+}

@@ -1,0 +1,80 @@
+//! Where the CLI finds the stack: the environment, completed from
+//! `.tel/dev.env` (written by `tel dev`) for anything unset.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+pub const DEV_ENV: &str = ".tel/dev.env";
+
+/// The repository root: the nearest ancestor holding `localstack/emulator.sh`.
+pub fn repo_root() -> Result<PathBuf> {
+    let start = std::env::current_dir()?;
+    start
+        .ancestors()
+        .find(|dir| dir.join("localstack/emulator.sh").is_file())
+        .map(Path::to_path_buf)
+        .context("run tel from inside the tel repository (no localstack/emulator.sh above the current directory)")
+}
+
+/// Sets variables from `.tel/dev.env` that the environment does not already set.
+pub fn load_dev_env() {
+    let Ok(root) = repo_root() else { return };
+    let Ok(text) = std::fs::read_to_string(root.join(DEV_ENV)) else { return };
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("export ");
+        if let Some((key, value)) = line.split_once('=')
+            && !key.starts_with('#')
+            && std::env::var_os(key).is_none()
+        {
+            // SAFETY: called before any other thread starts (first thing in `run`).
+            unsafe { std::env::set_var(key, value.trim_matches('\'')) };
+        }
+    }
+}
+
+/// Dummy credentials and a region for emulators, where none are configured.
+pub fn default_local_credentials() {
+    for (key, value) in [("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")] {
+        if std::env::var_os(key).is_none() {
+            // SAFETY: called before any other thread starts.
+            unsafe { std::env::set_var(key, value) };
+        }
+    }
+}
+
+pub fn write_dev_env(vars: &[(String, String)]) -> Result<PathBuf> {
+    let path = repo_root()?.join(DEV_ENV);
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    let mut text = String::from("# Written by `tel dev`: `source .tel/dev.env` to reach the local stack.\n");
+    for (key, value) in vars {
+        text.push_str(&format!("export {key}='{value}'\n"));
+    }
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Starts the emulator (installing it if needed) and points `AWS_ENDPOINT_URL` at it.
+pub fn start_emulator() -> Result<()> {
+    let root = repo_root()?;
+    let out = std::process::Command::new(root.join("localstack/emulator.sh"))
+        .arg("start")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running localstack/emulator.sh")?;
+    anyhow::ensure!(out.status.success(), "localstack/emulator.sh start failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let endpoint = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("AWS_ENDPOINT_URL="))
+        .context("emulator.sh printed no endpoint")?;
+    // SAFETY: called before any other thread starts.
+    unsafe { std::env::set_var("AWS_ENDPOINT_URL", endpoint.trim()) };
+    Ok(())
+}
+
+pub fn stop_emulator() {
+    if let Ok(root) = repo_root() {
+        let _ = std::process::Command::new(root.join("localstack/emulator.sh")).arg("stop").status();
+    }
+}
