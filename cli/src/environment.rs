@@ -20,7 +20,9 @@ pub fn repo_root() -> Result<PathBuf> {
 /// Sets variables from `.tel/dev.env` that the environment does not already set.
 pub fn load_dev_env() {
     let Ok(root) = repo_root() else { return };
-    let Ok(text) = std::fs::read_to_string(root.join(DEV_ENV)) else { return };
+    let Ok(text) = std::fs::read_to_string(root.join(DEV_ENV)) else {
+        return;
+    };
     for line in text.lines() {
         let line = line.trim().trim_start_matches("export ");
         if let Some((key, value)) = line.split_once('=')
@@ -35,7 +37,11 @@ pub fn load_dev_env() {
 
 /// Dummy credentials and a region for emulators, where none are configured.
 pub fn default_local_credentials() {
-    for (key, value) in [("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")] {
+    for (key, value) in [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ] {
         if std::env::var_os(key).is_none() {
             // SAFETY: called before any other thread starts.
             unsafe { std::env::set_var(key, value) };
@@ -46,7 +52,8 @@ pub fn default_local_credentials() {
 pub fn write_dev_env(vars: &[(String, String)]) -> Result<PathBuf> {
     let path = repo_root()?.join(DEV_ENV);
     std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-    let mut text = String::from("# Written by `tel dev`: `source .tel/dev.env` to reach the local stack.\n");
+    let mut text =
+        String::from("# Written by `tel dev`: `source .tel/dev.env` to reach the local stack.\n");
     for (key, value) in vars {
         text.push_str(&format!("export {key}='{value}'\n"));
     }
@@ -75,6 +82,8 @@ pub fn start_emulator() -> Result<()> {
 
 pub fn stop_emulator() {
     if let Ok(root) = repo_root() {
-        let _ = std::process::Command::new(root.join("localstack/emulator.sh")).arg("stop").status();
+        let _ = std::process::Command::new(root.join("localstack/emulator.sh"))
+            .arg("stop")
+            .status();
     }
 }

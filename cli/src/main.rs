@@ -10,7 +10,9 @@ fn main() -> anyhow::Result<()> {
     let cli = commands::Cli::parse();
     // The environment is settled before any thread exists.
     let started_emulator = cli.prepare_environment()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(cli.run());
     if started_emulator {
         environment::stop_emulator();

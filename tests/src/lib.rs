@@ -168,7 +168,10 @@ pub struct EventWatcher {
 impl EventWatcher {
     pub async fn subscribe(sdk: &SdkConfig, bus: &str, pattern: &str) -> Result<Self> {
         let tap = EventTap::subscribe(sdk, bus, &random_name("watch"), pattern).await?;
-        Ok(Self { tap, seen: Vec::new() })
+        Ok(Self {
+            tap,
+            seen: Vec::new(),
+        })
     }
 
     /// Reads whatever arrived, waiting up to `wait` for at least one more.

@@ -21,20 +21,32 @@ pub async fn run(command: DefinitionsCommand) -> Result<()> {
         DefinitionsCommand::Register { files } => {
             for file in files {
                 let registered = register_file(store.as_ref(), &file).await?;
-                println!("{}  registered from {}", registered.reference(), file.display());
+                println!(
+                    "{}  registered from {}",
+                    registered.reference(),
+                    file.display()
+                );
             }
         }
         DefinitionsCommand::Show { reference } => {
             let reference = DefinitionRef::parse(&reference).map_err(anyhow::Error::msg)?;
-            let definition = store.get(&reference).await?.with_context(|| format!("no definition {reference}"))?;
+            let definition = store
+                .get(&reference)
+                .await?
+                .with_context(|| format!("no definition {reference}"))?;
             println!("{}", serde_json::to_string_pretty(&definition)?);
         }
     }
     Ok(())
 }
 
-pub async fn register_file(store: &dyn tel_shared::ports::DefinitionStore, file: &std::path::Path) -> Result<TaskDefinition> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let definition = TaskDefinition::parse_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+pub async fn register_file(
+    store: &dyn tel_shared::ports::DefinitionStore,
+    file: &std::path::Path,
+) -> Result<TaskDefinition> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let definition = TaskDefinition::parse_text(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     Ok(store.register(definition).await?)
 }

@@ -10,7 +10,9 @@ use clap::Args;
 use serde_json::Value;
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
-use tel_shared::local::{LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack};
+use tel_shared::local::{
+    LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack,
+};
 
 use super::events::{open_tap, print};
 use crate::environment;
@@ -59,7 +61,10 @@ async fn create(args: &ProvisionArgs) -> Result<(aws_config::SdkConfig, LocalSta
 }
 
 fn env_vars(stack: &LocalStack) -> Vec<(String, String)> {
-    let mut vars = vec![("AWS_ENDPOINT_URL".to_owned(), std::env::var("AWS_ENDPOINT_URL").unwrap_or_default())];
+    let mut vars = vec![(
+        "AWS_ENDPOINT_URL".to_owned(),
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+    )];
     vars.extend(stack.env_vars());
     vars
 }
@@ -86,8 +91,15 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let tap = open_tap(&sdk, &stack.event_bus_name).await?;
     let runner = LocalRunner::start(&sdk, &stack, services.clone(), runners, &options)?;
     let env_file = environment::write_dev_env(&env_vars(&stack))?;
-    eprintln!("tel is running on {} (stack {}).", std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(), stack.stack_name);
-    eprintln!("In another shell: `source {}` and use `cargo run -p tel -- submit|task|watch`. Ctrl-C stops.", env_file.display());
+    eprintln!(
+        "tel is running on {} (stack {}).",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+        stack.stack_name
+    );
+    eprintln!(
+        "In another shell: `source {}` and use `cargo run -p tel -- submit|task|watch`. Ctrl-C stops.",
+        env_file.display()
+    );
 
     let mut waiting: HashSet<String> = HashSet::new();
     if args.demo {
@@ -117,17 +129,25 @@ pub async fn run(args: DevArgs) -> Result<()> {
 }
 
 /// Registers the example definitions and submits the example requests; returns the task ids.
-async fn demo(services: &tel_shared::handlers::Services, requests_queue: &str) -> Result<HashSet<String>> {
+async fn demo(
+    services: &tel_shared::handlers::Services,
+    requests_queue: &str,
+) -> Result<HashSet<String>> {
     let root = environment::repo_root()?;
     for file in files_in(root.join("examples/definitions"))? {
-        let definition = super::definitions::register_file(services.definitions.store().as_ref(), &file).await?;
+        let definition =
+            super::definitions::register_file(services.definitions.store().as_ref(), &file).await?;
         eprintln!("registered {}", definition.reference());
     }
     let mut ids = HashSet::new();
     for file in files_in(root.join("examples/requests"))? {
-        let body: Value = serde_yaml::from_str(&std::fs::read_to_string(&file)?).with_context(|| format!("{}", file.display()))?;
+        let body: Value = serde_yaml::from_str(&std::fs::read_to_string(&file)?)
+            .with_context(|| format!("{}", file.display()))?;
         let id = super::submit::submit(services, requests_queue, body).await?;
-        eprintln!("submitted {} as {id}", file.file_name().unwrap_or_default().to_string_lossy());
+        eprintln!(
+            "submitted {} as {id}",
+            file.file_name().unwrap_or_default().to_string_lossy()
+        );
         ids.insert(id.to_string());
     }
     Ok(ids)
@@ -137,7 +157,12 @@ fn files_in(dir: PathBuf) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "yaml" | "yml")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("json" | "yaml" | "yml")
+            )
+        })
         .collect();
     files.sort();
     Ok(files)

@@ -6,12 +6,19 @@ use tel_shared::local::event_tap::{LIFECYCLE_PATTERN, describe};
 
 /// A tap with a name of its own, so several watchers can run at once.
 pub async fn open_tap(sdk: &aws_config::SdkConfig, bus: &str) -> Result<EventTap> {
-    let name = format!("tel-watch-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let name = format!(
+        "tel-watch-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     EventTap::subscribe(sdk, bus, &name, LIFECYCLE_PATTERN).await
 }
 
 pub fn print(envelope: &serde_json::Value) {
-    println!("{}  {}", chrono::Local::now().format("%H:%M:%S%.3f"), describe(envelope));
+    println!(
+        "{}  {}",
+        chrono::Local::now().format("%H:%M:%S%.3f"),
+        describe(envelope)
+    );
 }
 
 pub async fn watch_forever() -> Result<()> {

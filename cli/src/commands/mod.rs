@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use crate::environment;
 
 #[derive(Parser)]
-#[command(name = "tel", version, about = "Task Execution Layer: local stack and CLI")]
+#[command(
+    name = "tel",
+    version,
+    about = "Task Execution Layer: local stack and CLI"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,8 +77,13 @@ impl Cli {
 }
 
 /// Services for the stack the environment names.
-pub async fn services() -> Result<(aws_config::SdkConfig, tel_shared::config::Config, tel_shared::handlers::Services)> {
-    let config = tel_shared::config::Config::from_env().map_err(|e| anyhow::anyhow!("{e}; run `tel dev` first or source .tel/dev.env"))?;
+pub async fn services() -> Result<(
+    aws_config::SdkConfig,
+    tel_shared::config::Config,
+    tel_shared::handlers::Services,
+)> {
+    let config = tel_shared::config::Config::from_env()
+        .map_err(|e| anyhow::anyhow!("{e}; run `tel dev` first or source .tel/dev.env"))?;
     let sdk = tel_shared::bootstrap::sdk_config().await;
     let services = tel_shared::bootstrap::services(&sdk, &config);
     Ok((sdk, config, services))

@@ -36,28 +36,46 @@ pub async fn run(args: SubmitArgs) -> Result<()> {
 
 fn build(args: SubmitArgs) -> Result<Value> {
     let mut body = match &args.file {
-        Some(file) => serde_yaml::from_str::<Value>(&std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?)?,
+        Some(file) => serde_yaml::from_str::<Value>(
+            &std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
+        )?,
         None => json!({}),
     };
-    let Some(fields) = body.as_object_mut() else { bail!("a request must be an object") };
+    let Some(fields) = body.as_object_mut() else {
+        bail!("a request must be an object")
+    };
     if let Some(d) = args.definition {
         fields.insert("taskDefinitionId".into(), d.into());
     }
     if let Some(input) = args.input {
-        fields.insert("input".into(), serde_json::from_str(&input).context("--input must be JSON")?);
+        fields.insert(
+            "input".into(),
+            serde_json::from_str(&input).context("--input must be JSON")?,
+        );
     }
     if let Some(p) = args.priority {
         fields.insert("priority".into(), p.into());
     }
-    let workflow = args.workflow.unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4().simple()));
-    fields.entry("workflowInstanceId").or_insert(workflow.into());
-    fields.entry("stepId").or_insert(args.step.unwrap_or_else(|| "step-1".into()).into());
+    let workflow = args
+        .workflow
+        .unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4().simple()));
+    fields
+        .entry("workflowInstanceId")
+        .or_insert(workflow.into());
+    fields
+        .entry("stepId")
+        .or_insert(args.step.unwrap_or_else(|| "step-1".into()).into());
     fields.entry("input").or_insert(json!({}));
     Ok(body)
 }
 
 /// Sends one request and returns its task id (assigning one if it had none).
-pub async fn submit(services: &tel_shared::handlers::Services, requests_queue: &str, mut body: Value) -> Result<TaskInstanceId> {
+pub async fn submit(
+    services: &tel_shared::handlers::Services,
+    requests_queue: &str,
+    mut body: Value,
+) -> Result<TaskInstanceId> {
     let id = match body.get("taskInstanceId").and_then(Value::as_str) {
         Some(id) => TaskInstanceId::parse(id).map_err(anyhow::Error::msg)?,
         None => {
@@ -68,6 +86,15 @@ pub async fn submit(services: &tel_shared::handlers::Services, requests_queue: &
     };
     // Catch mistakes here rather than in the dead-letter queue.
     ExecutionRequest::parse(body.clone()).map_err(|r| anyhow::anyhow!(r.error.message))?;
-    services.queues.send(requests_queue, vec![OutgoingMessage { body: body.to_string(), delay_seconds: 0 }]).await?;
+    services
+        .queues
+        .send(
+            requests_queue,
+            vec![OutgoingMessage {
+                body: body.to_string(),
+                delay_seconds: 0,
+            }],
+        )
+        .await?;
     Ok(id)
 }

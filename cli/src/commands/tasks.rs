@@ -15,19 +15,44 @@ pub struct TaskArgs {
 pub async fn run(args: TaskArgs) -> Result<()> {
     let (_, _, services) = super::services().await?;
     let id = TaskInstanceId::parse(&args.id).map_err(anyhow::Error::msg)?;
-    let task = services.tasks.get(id).await?.with_context(|| format!("no task {id}"))?;
+    let task = services
+        .tasks
+        .get(id)
+        .await?
+        .with_context(|| format!("no task {id}"))?;
     let history = services.tasks.history(id).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "task": task, "history": history }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "task": task, "history": history }))?
+        );
         return Ok(());
     }
     println!("{}", serde_json::to_string_pretty(&task)?);
     println!("\nhistory:");
     for entry in history {
-        let from = entry.from.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-        let took = entry.duration_ms.map(|d| format!(" ({d} ms, {})", entry.outcome.as_deref().unwrap_or(""))).unwrap_or_default();
-        let details = if entry.details.is_null() { String::new() } else { format!("  {}", entry.details) };
-        println!("  v{:<3} {}  {:<15} {:>14} -> {:<14} attempt {}{took}{details}", entry.version, entry.at.format("%H:%M:%S%.3f"), entry.action, from, entry.to, entry.attempt);
+        let from = entry
+            .from
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        let took = entry
+            .duration_ms
+            .map(|d| format!(" ({d} ms, {})", entry.outcome.as_deref().unwrap_or("")))
+            .unwrap_or_default();
+        let details = if entry.details.is_null() {
+            String::new()
+        } else {
+            format!("  {}", entry.details)
+        };
+        println!(
+            "  v{:<3} {}  {:<15} {:>14} -> {:<14} attempt {}{took}{details}",
+            entry.version,
+            entry.at.format("%H:%M:%S%.3f"),
+            entry.action,
+            from,
+            entry.to,
+            entry.attempt
+        );
     }
     Ok(())
 }

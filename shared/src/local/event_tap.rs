@@ -19,10 +19,21 @@ pub const LIFECYCLE_PATTERN: &str = r#"{"source":["task-execution-layer"]}"#;
 
 impl EventTap {
     /// Creates queue and rule, both called `name`.
-    pub async fn subscribe(sdk: &SdkConfig, bus_name: &str, name: &str, pattern: &str) -> Result<Self> {
+    pub async fn subscribe(
+        sdk: &SdkConfig,
+        bus_name: &str,
+        name: &str,
+        pattern: &str,
+    ) -> Result<Self> {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let events = aws_sdk_eventbridge::Client::new(sdk);
-        let queue_url = sqs.create_queue().queue_name(name).send().await?.queue_url.context("CreateQueue returned no URL")?;
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await?
+            .queue_url
+            .context("CreateQueue returned no URL")?;
         let arn = sqs
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -32,9 +43,24 @@ impl EventTap {
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
             .context("queue has no ARN")?;
-        events.put_rule().name(name).event_bus_name(bus_name).event_pattern(pattern).send().await?;
-        let target = aws_sdk_eventbridge::types::Target::builder().id("tap").arn(arn).build()?;
-        events.put_targets().rule(name).event_bus_name(bus_name).targets(target).send().await?;
+        events
+            .put_rule()
+            .name(name)
+            .event_bus_name(bus_name)
+            .event_pattern(pattern)
+            .send()
+            .await?;
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("tap")
+            .arn(arn)
+            .build()?;
+        events
+            .put_targets()
+            .rule(name)
+            .event_bus_name(bus_name)
+            .targets(target)
+            .send()
+            .await?;
         Ok(Self {
             sqs,
             events,
@@ -56,9 +82,16 @@ impl EventTap {
             .await?;
         let mut events = Vec::new();
         for message in out.messages.unwrap_or_default() {
-            events.push(serde_json::from_str(message.body.as_deref().unwrap_or("null"))?);
+            events.push(serde_json::from_str(
+                message.body.as_deref().unwrap_or("null"),
+            )?);
             if let Some(receipt) = message.receipt_handle {
-                self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await?;
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await?;
             }
         }
         Ok(events)
@@ -66,9 +99,27 @@ impl EventTap {
 
     /// Removes the rule and the queue.
     pub async fn close(self) {
-        let _ = self.events.remove_targets().rule(&self.rule_name).event_bus_name(&self.bus_name).ids("tap").send().await;
-        let _ = self.events.delete_rule().name(&self.rule_name).event_bus_name(&self.bus_name).send().await;
-        let _ = self.sqs.delete_queue().queue_url(&self.queue_url).send().await;
+        let _ = self
+            .events
+            .remove_targets()
+            .rule(&self.rule_name)
+            .event_bus_name(&self.bus_name)
+            .ids("tap")
+            .send()
+            .await;
+        let _ = self
+            .events
+            .delete_rule()
+            .name(&self.rule_name)
+            .event_bus_name(&self.bus_name)
+            .send()
+            .await;
+        let _ = self
+            .sqs
+            .delete_queue()
+            .queue_url(&self.queue_url)
+            .send()
+            .await;
     }
 }
 
@@ -79,7 +130,10 @@ pub fn describe(envelope: &Value) -> String {
     let short = id.get(id.len().saturating_sub(8)..).unwrap_or(id);
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let extra = match envelope["detail-type"].as_str().unwrap_or_default() {
-        "task.completed" => format!("output={} attempts={} {}ms", d["output"], d["attempts"], d["durationMs"]),
+        "task.completed" => format!(
+            "output={} attempts={} {}ms",
+            d["output"], d["attempts"], d["durationMs"]
+        ),
         "task.failed" | "task.timed_out" => {
             let fields: Vec<String> = d["error"]["details"]["errors"]
                 .as_array()
@@ -87,15 +141,31 @@ pub fn describe(envelope: &Value) -> String {
                 .flatten()
                 .map(|e| format!("{} {}", text(&e["instancePath"]), text(&e["message"])))
                 .collect();
-            let fields = if fields.is_empty() { String::new() } else { format!(" [{}]", fields.join("; ")) };
-            format!("{}: {}{fields}", text(&d["error"]["code"]), first_line(&text(&d["error"]["message"])))
+            let fields = if fields.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", fields.join("; "))
+            };
+            format!(
+                "{}: {}{fields}",
+                text(&d["error"]["code"]),
+                first_line(&text(&d["error"]["message"]))
+            )
         }
-        "task.retry_scheduled" => format!("{} at {}", text(&d["error"]["code"]), text(&d["retryAt"])),
+        "task.retry_scheduled" => {
+            format!("{} at {}", text(&d["error"]["code"]), text(&d["retryAt"]))
+        }
         "task.started" => format!("attempt {}", d["attempt"]),
-        "task.assigned" | "task.claimed" | "task.escalated" => format!("{} {}", text(&d["assigneeType"]), text(&d["assigneeId"])),
+        "task.assigned" | "task.claimed" | "task.escalated" => {
+            format!("{} {}", text(&d["assigneeType"]), text(&d["assigneeId"]))
+        }
         _ => String::new(),
     };
-    format!("{:<22} …{short} {:<16} {extra}", envelope["detail-type"].as_str().unwrap_or("?"), text(&d["definition"]))
+    format!(
+        "{:<22} …{short} {:<16} {extra}",
+        envelope["detail-type"].as_str().unwrap_or("?"),
+        text(&d["definition"])
+    )
 }
 
 fn first_line(text: &str) -> &str {

@@ -285,14 +285,15 @@ impl Runner for JavascriptRunner {
             "definition": job.task.definition_ref(),
             "attempt": job.task.attempt,
         });
-        let outcome = tokio::task::spawn_blocking(move || run_script(&source, &input, &task, &limits))
-            .await
-            .map_err(|e| {
-                RunError::retryable(TaskError::new(
-                    EXECUTION_ERROR,
-                    format!("the sandbox thread failed: {e}"),
-                ))
-            })?;
+        let outcome =
+            tokio::task::spawn_blocking(move || run_script(&source, &input, &task, &limits))
+                .await
+                .map_err(|e| {
+                    RunError::retryable(TaskError::new(
+                        EXECUTION_ERROR,
+                        format!("the sandbox thread failed: {e}"),
+                    ))
+                })?;
         let logs = match &outcome {
             Ok(out) => &out.logs,
             Err(failure) => &failure.logs,
