@@ -1,0 +1,287 @@
+//! What the sweeper repairs: attempts whose executor died, retries too long
+//! for a queue delay, stage messages lost after their write, and events whose
+//! publisher died between the write and the publish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::{Value, json};
+use tel_shared::clock::ManualClock;
+use tel_shared::domain::{
+    Action, Creation, NewTask, TaskDefinition, TaskInstance, TaskInstanceId, TaskStatus,
+};
+use tel_shared::handlers::{Services, Sweeper};
+use tel_shared::ports::{BusEvent, EventPublisher, PublishError};
+use tel_tests::TestStack;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn double(t: &TestStack, extra: Value) -> TaskDefinition {
+    let mut def = json!({
+        "name": "double",
+        "type": "automated",
+        "implementation": { "kind": "javascript", "source": "export default (i) => ({ doubled: i.n * 2 })" },
+        "outputSchema": { "type": "object", "required": ["doubled"] },
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        def[k] = v.clone();
+    }
+    t.register(def).await.unwrap()
+}
+
+fn new_task(def: &TaskDefinition) -> NewTask {
+    NewTask {
+        task_instance_id: TaskInstanceId::new(),
+        definition_name: def.name.to_string(),
+        definition_version: def.version,
+        task_type: Some(def.task_type),
+        workflow_instance_id: "wf".into(),
+        step_id: "s".into(),
+        input: json!({ "n": 3 }),
+        context: Value::Null,
+        priority: 0,
+        trace_id: None,
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_whose_executor_died_is_timed_out_and_retried_to_completion() {
+    let t = TestStack::new().await.unwrap();
+    let def = double(
+        &t,
+        json!({ "retry": { "maxAttempts": 2, "initialDelaySeconds": 0 } }),
+    )
+    .await;
+    let mut events = t.watch_events().await.unwrap();
+    // An executor claimed the task and died: RUNNING, attempt 1, lease already over.
+    let now = Utc::now();
+    let creation = Creation::new(new_task(&def), now, now)
+        .then(Action::AcceptInput { redeliver_at: now }, now)
+        .unwrap()
+        .then(
+            Action::Start {
+                lease_until: now - chrono::Duration::seconds(1),
+            },
+            now,
+        )
+        .unwrap();
+    t.services.tasks.create(&creation, None).await.unwrap();
+    let id = creation.task.task_instance_id.to_string();
+
+    let runner = t.run_pipeline().unwrap();
+    let done = events
+        .wait_for_type("task.completed", Some(&id), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(done["detail"]["attempts"], 2);
+    assert_eq!(done["detail"]["output"]["doubled"], 6);
+    let timed_out = events
+        .wait_for_type("task.timed_out", Some(&id), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(timed_out["detail"]["error"]["code"], "TIMEOUT");
+    assert!(
+        timed_out["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within its lease")
+    );
+    let history = t
+        .services
+        .tasks
+        .history(creation.task.task_instance_id)
+        .await
+        .unwrap();
+    let first = history
+        .iter()
+        .find(|h| h.attempt == 1 && h.outcome.is_some())
+        .unwrap();
+    assert_eq!(first.outcome.as_deref(), Some("timedOut"));
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn a_lease_expiry_without_retries_left_fails_the_task() {
+    let t = TestStack::new().await.unwrap();
+    let def = double(&t, json!({ "retry": { "maxAttempts": 1 } })).await;
+    let now = Utc::now();
+    let creation = Creation::new(new_task(&def), now, now)
+        .then(Action::AcceptInput { redeliver_at: now }, now)
+        .unwrap()
+        .then(
+            Action::Start {
+                lease_until: now - chrono::Duration::seconds(1),
+            },
+            now,
+        )
+        .unwrap();
+    t.services.tasks.create(&creation, None).await.unwrap();
+    let sweeper = Sweeper::new(t.services.clone());
+    let (a, b) = tokio::join!(sweeper.sweep(), sweeper.sweep());
+    assert_eq!(
+        a.leases_expired + b.leases_expired,
+        1,
+        "overlapping sweeps act once: {a:?} {b:?}"
+    );
+    let task = t.task(creation.task.task_instance_id).await.unwrap();
+    assert_eq!(task.status, TaskStatus::Failed);
+    assert_eq!(task.error.unwrap().code, "TIMEOUT");
+    assert!(task.deadlines.is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_longer_than_a_queue_delay_waits_in_the_deadline_index() {
+    let t = TestStack::new().await.unwrap();
+    let retry = json!({ "retry": { "maxAttempts": 2, "backoff": "fixed", "initialDelaySeconds": 3600, "jitter": "none" } });
+    let flaky = json!({
+        "name": "flaky", "type": "automated",
+        "implementation": { "kind": "javascript", "source": "export default (i, task) => { if (task.attempt < 2) throw new Error('not yet'); return { ok: true }; }" },
+        "retry": retry["retry"],
+    });
+    t.register(flaky).await.unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let body = tel_tests::request("flaky", json!({}));
+    t.send_requests(&[body.to_string()]).await.unwrap();
+    let id = body["taskInstanceId"].as_str().unwrap().to_owned();
+    let scheduled = events
+        .wait_for_type("task.retry_scheduled", Some(&id), WAIT)
+        .await
+        .unwrap();
+    let task = t.task(TaskInstanceId::parse(&id).unwrap()).await.unwrap();
+    assert_eq!(task.status, TaskStatus::RetryWait);
+    let retry_at: chrono::DateTime<Utc> = scheduled["detail"]["retryAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_at > Utc::now() + chrono::Duration::minutes(59));
+
+    // An hour later, by the clock the sweeper reads.
+    let clock = Arc::new(ManualClock::new(
+        Utc::now() + chrono::Duration::seconds(3601),
+    ));
+    let later = Arc::new(Services {
+        clock,
+        ..(*t.services).clone()
+    });
+    let report = Sweeper::new(later).sweep().await;
+    assert_eq!(report.retries_resumed, 1, "{report:?}");
+    let done = events
+        .wait_for_type("task.completed", Some(&id), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(done["detail"]["attempts"], 2);
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn a_stage_message_lost_after_its_write_is_sent_again() {
+    let t = TestStack::new().await.unwrap();
+    let def = double(&t, json!({})).await;
+    let mut events = t.watch_events().await.unwrap();
+    // The router wrote the task, then died before sending it to validation.
+    let now = Utc::now();
+    let creation = Creation::new(new_task(&def), now, now + chrono::Duration::minutes(5));
+    t.services.tasks.create(&creation, None).await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        t.task(creation.task.task_instance_id).await.unwrap().status,
+        TaskStatus::Created,
+        "nothing moves it before its deadline"
+    );
+
+    let clock = Arc::new(ManualClock::new(Utc::now() + chrono::Duration::minutes(6)));
+    let later = Arc::new(Services {
+        clock,
+        ..(*t.services).clone()
+    });
+    let report = Sweeper::new(later).sweep().await;
+    assert_eq!(report.redelivered, 1, "{report:?}");
+    let id = creation.task.task_instance_id.to_string();
+    events
+        .wait_for_type("task.completed", Some(&id), WAIT)
+        .await
+        .unwrap();
+    runner.stop().await;
+}
+
+/// A publisher that dies before publishing: the process crashed between the write and the publish.
+struct DeadPublisher;
+
+#[async_trait]
+impl EventPublisher for DeadPublisher {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
+        Err(PublishError::Unavailable {
+            failed: (0..events.len()).collect(),
+            message: "process killed".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn events_whose_publisher_died_are_delivered_later_exactly_once() {
+    let t = TestStack::with(
+        Default::default(),
+        tel_shared::config::Settings {
+            outbox_grace: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let def = double(&t, json!({})).await;
+    let mut events = t.watch_events().await.unwrap();
+    let dying = Services {
+        publisher: Arc::new(DeadPublisher),
+        ..(*t.services).clone()
+    };
+    let now = Utc::now();
+    let creation = Creation::new(new_task(&def), now, now + chrono::Duration::minutes(5));
+    dying.tasks.create(&creation, None).await.unwrap();
+    dying
+        .announce(creation.task.task_instance_id, &creation.events)
+        .await;
+    let queued: TaskInstance = dying
+        .apply(
+            &creation.task,
+            Action::AcceptInput {
+                redeliver_at: now + chrono::Duration::minutes(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.status, TaskStatus::Queued);
+    events.drain(Duration::from_millis(500)).await.unwrap();
+    assert!(events.seen().is_empty(), "nothing was published");
+
+    let sweeper = Sweeper::new(t.services.clone());
+    let (a, b) = tokio::join!(sweeper.sweep(), sweeper.sweep());
+    assert!(a.events_republished + b.events_republished >= 1);
+    let id = creation.task.task_instance_id.to_string();
+    let created = events
+        .wait_for_type("task.created", Some(&id), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(created["detail"]["eventId"], creation.events[0].event_id);
+    // Once the outbox is cleared, later sweeps publish nothing more.
+    let again = sweeper.sweep().await;
+    assert_eq!(again.events_republished, 0, "{again:?}");
+    events.drain(Duration::from_millis(500)).await.unwrap();
+    let mut ids: Vec<&str> = events
+        .seen()
+        .iter()
+        .map(|e| e["detail"]["eventId"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids,
+        vec![creation.events[0].event_id.as_str()],
+        "one distinct event id: {:?}",
+        events.seen()
+    );
+}
