@@ -2,6 +2,7 @@
 
 pub mod dynamo;
 pub mod eventbridge;
+pub mod memory;
 pub mod sqs;
 
 pub use dynamo::{DynamoDefinitionStore, DynamoTaskStore};

@@ -2,6 +2,7 @@
 //! template, and a runner that plays Lambda's part for every function.
 
 pub mod event_tap;
+pub mod in_process;
 pub mod poller;
 pub mod provision;
 pub mod runner;

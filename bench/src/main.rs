@@ -1,0 +1,47 @@
+//! `tel-bench`: the numbers in README.md, reproduced by hand.
+//!
+//!   cargo run --release -p tel-bench -- inprocess   handlers' own cost per task, no I/O
+//!   cargo run --release -p tel-bench -- schema      JSON Schema validations per second
+//!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
+
+mod e2e;
+mod inprocess;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Router + validator + executor + output validation for a small JS task, over in-memory ports.
+    Inprocess {
+        #[arg(long, default_value_t = 2000)]
+        tasks: usize,
+    },
+    /// Compiled-schema validation of valid and invalid instances.
+    Schema {
+        #[arg(long, default_value_t = 200_000)]
+        iterations: usize,
+    },
+    /// The pipeline on the emulator at AWS_ENDPOINT_URL, and the emulator's raw SQS and DynamoDB rates.
+    E2e {
+        #[arg(long, default_value_t = 300)]
+        tasks: usize,
+        #[arg(long, default_value_t = 4)]
+        pollers: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().bench {
+        Bench::Inprocess { tasks } => inprocess::run(tasks).await,
+        Bench::Schema { iterations } => inprocess::schema(iterations),
+        Bench::E2e { tasks, pollers } => e2e::run(tasks, pollers).await,
+    }
+}

@@ -1,0 +1,193 @@
+//! In-memory versions of the ports, for unit tests of handler logic and for
+//! the in-process benchmark (no I/O). Not for production: nothing is durable.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Assignee, Creation, DefinitionName, DefinitionRef, HistoryEntry, TaskDefinition, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
+    Transition,
+};
+use crate::ports::{
+    BusEvent, Created, DefinitionStore, DueItem, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError, QueueError, QueueSender,
+    StoreError, TaskStore,
+};
+
+#[derive(Default)]
+struct Tables {
+    tasks: HashMap<TaskInstanceId, TaskInstance>,
+    history: HashMap<TaskInstanceId, Vec<HistoryEntry>>,
+    outbox: HashMap<(TaskInstanceId, String), TaskEvent>,
+    keys: HashMap<String, TaskInstanceId>,
+}
+
+#[derive(Default)]
+pub struct InMemoryTaskStore {
+    tables: Mutex<Tables>,
+}
+
+fn sorted_page(mut items: Vec<TaskInstance>) -> Page<TaskInstance> {
+    items.sort_by_key(|t| t.task_instance_id);
+    Page { items, next_cursor: None }
+}
+
+#[async_trait]
+impl TaskStore for InMemoryTaskStore {
+    async fn create(&self, creation: &Creation, idempotency_key: Option<&str>) -> Result<Created, StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        let id = creation.task.task_instance_id;
+        if let Some(existing) = t.tasks.get(&id) {
+            return Ok(Created { task: existing.clone(), created: false });
+        }
+        if let Some(key) = idempotency_key
+            && let Some(first) = t.keys.get(key).copied()
+        {
+            return Ok(Created { task: t.tasks[&first].clone(), created: false });
+        }
+        t.tasks.insert(id, creation.task.clone());
+        t.history.insert(id, creation.history.clone());
+        for event in &creation.events {
+            t.outbox.insert((id, event.event_id.clone()), event.clone());
+        }
+        if let Some(key) = idempotency_key {
+            t.keys.insert(key.to_owned(), id);
+        }
+        Ok(Created { task: creation.task.clone(), created: true })
+    }
+
+    async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
+        Ok(self.tables.lock().expect("lock").tasks.get(&id).cloned())
+    }
+
+    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(self.tables.lock().expect("lock").history.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        let id = transition.task.task_instance_id;
+        let current = t.tasks.get(&id);
+        if current.is_none_or(|c| c.status != transition.expected_status || c.version != transition.expected_version) {
+            return Err(StoreError::Conflict {
+                task_instance_id: id,
+                expected_status: transition.expected_status,
+                expected_version: transition.expected_version,
+            });
+        }
+        t.tasks.insert(id, transition.task.clone());
+        t.history.entry(id).or_default().push(transition.history.clone());
+        for event in &transition.events {
+            t.outbox.insert((id, event.event_id.clone()), event.clone());
+        }
+        Ok(())
+    }
+
+    async fn clear_outbox(&self, id: TaskInstanceId, event_ids: &[String]) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        for event_id in event_ids {
+            t.outbox.remove(&(id, event_id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn outbox_event(&self, id: TaskInstanceId, event_id: &str) -> Result<Option<TaskEvent>, StoreError> {
+        Ok(self.tables.lock().expect("lock").outbox.get(&(id, event_id.to_owned())).cloned())
+    }
+
+    async fn tasks_of_workflow(&self, workflow_instance_id: &str, _page: PageRequest) -> Result<Page<TaskInstance>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        Ok(sorted_page(t.tasks.values().filter(|x| x.workflow_instance_id == workflow_instance_id).cloned().collect()))
+    }
+
+    async fn inbox(&self, assignee: &Assignee, status: Option<TaskStatus>, _page: PageRequest) -> Result<Page<TaskInstance>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        let matches = |x: &&TaskInstance| x.assignee.as_ref() == Some(assignee) && status.is_none_or(|s| x.status == s);
+        Ok(sorted_page(t.tasks.values().filter(matches).cloned().collect()))
+    }
+
+    async fn due(&self, _shard: u16, now: DateTime<Utc>, limit: i32) -> Result<Vec<DueItem>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        let mut due: Vec<DueItem> = t
+            .tasks
+            .values()
+            .filter_map(|x| x.next_deadline().filter(|(_, at)| *at <= now).map(|(_, at)| (x.task_instance_id, at)))
+            .map(|(id, at)| DueItem::Task { task_instance_id: id, at_millis: at.timestamp_millis() })
+            .collect();
+        due.truncate(limit.max(0) as usize);
+        Ok(due)
+    }
+}
+
+#[derive(Default)]
+pub struct InMemoryDefinitionStore {
+    versions: Mutex<HashMap<String, Vec<TaskDefinition>>>,
+}
+
+#[async_trait]
+impl DefinitionStore for InMemoryDefinitionStore {
+    async fn register(&self, definition: TaskDefinition) -> Result<TaskDefinition, StoreError> {
+        let mut all = self.versions.lock().expect("lock");
+        let versions = all.entry(definition.name.to_string()).or_default();
+        let next = definition.clone().at_version(versions.len() as u32 + 1);
+        versions.push(next.clone());
+        Ok(next)
+    }
+
+    async fn get(&self, reference: &DefinitionRef) -> Result<Option<TaskDefinition>, StoreError> {
+        let all = self.versions.lock().expect("lock");
+        let versions = all.get(reference.name.as_str());
+        Ok(match reference.version {
+            Some(v) => versions.and_then(|vs| vs.iter().find(|d| d.version == v)).cloned(),
+            None => versions.and_then(|vs| vs.last()).cloned(),
+        })
+    }
+
+    async fn versions(&self, name: &DefinitionName) -> Result<Vec<u32>, StoreError> {
+        let all = self.versions.lock().expect("lock");
+        Ok(all.get(name.as_str()).map(|vs| vs.iter().map(|d| d.version).collect()).unwrap_or_default())
+    }
+}
+
+/// Keeps what was sent, by queue URL, until taken.
+#[derive(Default)]
+pub struct RecordingQueue {
+    sent: Mutex<Vec<(String, OutgoingMessage)>>,
+}
+
+impl RecordingQueue {
+    pub fn take(&self) -> Vec<(String, OutgoingMessage)> {
+        std::mem::take(&mut *self.sent.lock().expect("lock"))
+    }
+}
+
+#[async_trait]
+impl QueueSender for RecordingQueue {
+    async fn send(&self, queue_url: &str, messages: Vec<OutgoingMessage>) -> Result<(), QueueError> {
+        let mut sent = self.sent.lock().expect("lock");
+        sent.extend(messages.into_iter().map(|m| (queue_url.to_owned(), m)));
+        Ok(())
+    }
+}
+
+/// Keeps every event published.
+#[derive(Default)]
+pub struct RecordingPublisher {
+    published: Mutex<Vec<BusEvent>>,
+}
+
+impl RecordingPublisher {
+    pub fn take(&self) -> Vec<BusEvent> {
+        std::mem::take(&mut *self.published.lock().expect("lock"))
+    }
+}
+
+#[async_trait]
+impl EventPublisher for RecordingPublisher {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
+        self.published.lock().expect("lock").extend_from_slice(events);
+        Ok(())
+    }
+}
