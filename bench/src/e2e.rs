@@ -19,7 +19,10 @@ use crate::inprocess::{definition, order};
 use crate::stats::summarize;
 
 pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
-    anyhow::ensure!(std::env::var_os("AWS_ENDPOINT_URL").is_some(), "set AWS_ENDPOINT_URL (localstack/emulator.sh start)");
+    anyhow::ensure!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "set AWS_ENDPOINT_URL (localstack/emulator.sh start)"
+    );
     let sdk = bootstrap::sdk_config().await;
     let name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let overrides = BTreeMap::from([("VisibilityTimeoutSeconds".to_owned(), "30".to_owned())]);
@@ -29,10 +32,29 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
     let (put_rate, get_rate) = dynamo_ceiling(&sdk, &stack.table_name, 500).await?;
 
     let services = Arc::new(bootstrap::services(&sdk, &stack.config()?));
-    services.definitions.store().register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?).await?;
-    let tap = EventTap::subscribe(&sdk, &stack.event_bus_name, &format!("{name}-tap"), LIFECYCLE_PATTERN).await?;
-    let options = RunnerOptions { pollers_per_function: pollers, ..RunnerOptions::default() };
-    let runner = LocalRunner::start(&sdk, &stack, services.clone(), bootstrap::runners(&sdk, &services), &options)?;
+    services
+        .definitions
+        .store()
+        .register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?)
+        .await?;
+    let tap = EventTap::subscribe(
+        &sdk,
+        &stack.event_bus_name,
+        &format!("{name}-tap"),
+        LIFECYCLE_PATTERN,
+    )
+    .await?;
+    let options = RunnerOptions {
+        pollers_per_function: pollers,
+        ..RunnerOptions::default()
+    };
+    let runner = LocalRunner::start(
+        &sdk,
+        &stack,
+        services.clone(),
+        bootstrap::runners(&sdk, &services),
+        &options,
+    )?;
 
     let mut submitted = HashMap::new();
     let started = Instant::now();
@@ -43,9 +65,15 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
             let id = uuid::Uuid::now_v7().to_string();
             let body = json!({ "taskInstanceId": id, "taskDefinitionId": "bench-order", "workflowInstanceId": format!("wf-{i}"), "stepId": "s", "input": order(i) });
             submitted.insert(id, Utc::now());
-            messages.push(OutgoingMessage { body: body.to_string(), delay_seconds: 0 });
+            messages.push(OutgoingMessage {
+                body: body.to_string(),
+                delay_seconds: 0,
+            });
         }
-        services.queues.send(&stack.config()?.queues.requests, messages).await?;
+        services
+            .queues
+            .send(&stack.config()?.queues.requests, messages)
+            .await?;
     }
     let mut latencies = Vec::new();
     let mut last = start_time;
@@ -54,8 +82,13 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
             if event["detail-type"] != "task.completed" {
                 continue;
             }
-            let id = event["detail"]["taskInstanceId"].as_str().unwrap_or_default();
-            let at: chrono::DateTime<Utc> = event["detail"]["occurredAt"].as_str().unwrap_or_default().parse()?;
+            let id = event["detail"]["taskInstanceId"]
+                .as_str()
+                .unwrap_or_default();
+            let at: chrono::DateTime<Utc> = event["detail"]["occurredAt"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()?;
             if let Some(sent) = submitted.get(id) {
                 latencies.push((at - *sent).to_std().unwrap_or_default());
                 last = last.max(at);
@@ -67,40 +100,72 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
     let span = (last - start_time).to_std()?.as_secs_f64();
     let completed = latencies.len();
     println!("emulator ceiling (same run, one client, sequential calls):");
-    println!("  SQS send+receive+delete in batches of 10: {sqs_rate:.0} messages/s ({sqs_calls:.0} API calls/s)");
+    println!(
+        "  SQS send+receive+delete in batches of 10: {sqs_rate:.0} messages/s ({sqs_calls:.0} API calls/s)"
+    );
     println!("  DynamoDB PutItem: {put_rate:.0}/s, GetItem: {get_rate:.0}/s");
     println!("pipeline on the local stack ({pollers} pollers per function, JS task):");
-    println!("  {completed}/{tasks} completed in {span:.1}s: {:.1} tasks/s", completed as f64 / span);
+    println!(
+        "  {completed}/{tasks} completed in {span:.1}s: {:.1} tasks/s",
+        completed as f64 / span
+    );
     println!("  request sent → task.completed: {}", summarize(latencies));
     stack.destroy(&sdk).await?;
     Ok(())
 }
 
 /// Messages/s through send, receive and delete, all in batches of 10; and API calls/s.
-async fn sqs_ceiling(sdk: &aws_config::SdkConfig, queue_url: &str, messages: usize) -> anyhow::Result<(f64, f64)> {
+async fn sqs_ceiling(
+    sdk: &aws_config::SdkConfig,
+    queue_url: &str,
+    messages: usize,
+) -> anyhow::Result<(f64, f64)> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let started = Instant::now();
     let mut calls = 0usize;
     for chunk in 0..messages / 10 {
         let entries = (0..10)
-            .map(|i| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(format!("{chunk}-{i}")).build())
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("{chunk}-{i}"))
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        sqs.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await?;
+        sqs.send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
         calls += 1;
     }
     let mut received = 0;
     while received < messages / 10 * 10 {
-        let out = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await?;
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await?;
         calls += 1;
         let batch = out.messages.unwrap_or_default();
         received += batch.len();
         let entries = batch
             .iter()
             .enumerate()
-            .map(|(i, m)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(m.receipt_handle.clone().unwrap_or_default()).build())
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if !entries.is_empty() {
-            sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await?;
+            sqs.delete_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await?;
             calls += 1;
         }
     }
@@ -109,19 +174,42 @@ async fn sqs_ceiling(sdk: &aws_config::SdkConfig, queue_url: &str, messages: usi
 }
 
 /// PutItem/s and GetItem/s, sequential.
-async fn dynamo_ceiling(sdk: &aws_config::SdkConfig, table: &str, items: usize) -> anyhow::Result<(f64, f64)> {
+async fn dynamo_ceiling(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    items: usize,
+) -> anyhow::Result<(f64, f64)> {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let key = |i: usize| (AttributeValue::S(format!("BENCH#{i}")), AttributeValue::S("X".into()));
+    let key = |i: usize| {
+        (
+            AttributeValue::S(format!("BENCH#{i}")),
+            AttributeValue::S("X".into()),
+        )
+    };
     let started = Instant::now();
     for i in 0..items {
         let (pk, sk) = key(i);
-        dynamo.put_item().table_name(table).item("PK", pk).item("SK", sk).item("v", AttributeValue::N(i.to_string())).send().await?;
+        dynamo
+            .put_item()
+            .table_name(table)
+            .item("PK", pk)
+            .item("SK", sk)
+            .item("v", AttributeValue::N(i.to_string()))
+            .send()
+            .await?;
     }
     let put = items as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
     for i in 0..items {
         let (pk, sk) = key(i);
-        dynamo.get_item().table_name(table).key("PK", pk).key("SK", sk).consistent_read(true).send().await?;
+        dynamo
+            .get_item()
+            .table_name(table)
+            .key("PK", pk)
+            .key("SK", sk)
+            .consistent_read(true)
+            .send()
+            .await?;
     }
     let get = items as f64 / started.elapsed().as_secs_f64();
     Ok((put, get))

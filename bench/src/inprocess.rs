@@ -47,9 +47,17 @@ pub fn order(i: usize) -> Value {
 
 pub async fn run(tasks: usize) -> anyhow::Result<()> {
     let pipeline = InProcessPipeline::new(Settings::default(), |_| {
-        Runners::default().with(Arc::new(JavascriptRunner { max_memory_bytes: 32 << 20, max_stack_bytes: 512 << 10 }))
+        Runners::default().with(Arc::new(JavascriptRunner {
+            max_memory_bytes: 32 << 20,
+            max_stack_bytes: 512 << 10,
+        }))
     });
-    pipeline.services.definitions.store().register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?).await?;
+    pipeline
+        .services
+        .definitions
+        .store()
+        .register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?)
+        .await?;
     let request = |i| ExecutionRequest {
         task_instance_id: None,
         definition: DefinitionRef::parse("bench-order").expect("valid"),
@@ -68,15 +76,28 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         let t0 = Instant::now();
         let task = pipeline.run(request(i)).await?;
         samples.push(t0.elapsed());
-        anyhow::ensure!(task.status == TaskStatus::Completed, "task ended {}", task.status);
+        anyhow::ensure!(
+            task.status == TaskStatus::Completed,
+            "task ended {}",
+            task.status
+        );
         pipeline.publisher.take();
     }
     let elapsed = started.elapsed();
-    println!("in-process pipeline (router+validator+executor+output validation, JS task, in-memory ports)");
+    println!(
+        "in-process pipeline (router+validator+executor+output validation, JS task, in-memory ports)"
+    );
     println!("  per task: {}", summarize(samples));
-    println!("  throughput: {:.0} tasks/s on one thread", tasks as f64 / elapsed.as_secs_f64());
+    println!(
+        "  throughput: {:.0} tasks/s on one thread",
+        tasks as f64 / elapsed.as_secs_f64()
+    );
 
-    let limits = SandboxLimits { memory_bytes: 32 << 20, stack_bytes: 512 << 10, timeout: Duration::from_secs(5) };
+    let limits = SandboxLimits {
+        memory_bytes: 32 << 20,
+        stack_bytes: 512 << 10,
+        timeout: Duration::from_secs(5),
+    };
     let input = order(1);
     let task = json!({ "attempt": 1 });
     let mut samples = Vec::with_capacity(tasks);
@@ -106,7 +127,11 @@ pub fn schema(iterations: usize) -> anyhow::Result<()> {
     let (invalid_time, errors) = time(&|| compiled.violations(&invalid).len());
     let rate = |d: Duration| iterations as f64 / d.as_secs_f64();
     println!("schema validation (order schema, compiled once)");
-    println!("  valid instance, is_valid:        {:>10.0}/s  ({:.0} ns each)", rate(valid_time), valid_time.as_nanos() as f64 / iterations as f64);
+    println!(
+        "  valid instance, is_valid:        {:>10.0}/s  ({:.0} ns each)",
+        rate(valid_time),
+        valid_time.as_nanos() as f64 / iterations as f64
+    );
     println!(
         "  invalid instance, all {} errors: {:>10.0}/s  ({:.0} ns each)",
         errors / iterations,

@@ -28,8 +28,10 @@ pub fn services(sdk: &SdkConfig, config: &Config) -> Services {
         .with_deadline_shards(config.settings.deadline_shards)
         .with_outbox_grace(config.settings.outbox_grace);
     let definitions = DynamoDefinitionStore::new(dynamo, &config.table_name);
+    let tasks = Arc::new(tasks);
     Services {
-        tasks: Arc::new(tasks),
+        tasks: tasks.clone(),
+        assignment: tasks,
         definitions: Arc::new(DefinitionCache::new(Arc::new(definitions))),
         publisher: Arc::new(EventBridgePublisher::new(
             aws_sdk_eventbridge::Client::new(sdk),

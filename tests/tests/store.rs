@@ -1,8 +1,6 @@
 //! The DynamoDB store against the emulator: conditional transitions,
 //! idempotent creation, the three indexes, and definition versions.
 
-use std::collections::BTreeMap;
-
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use tel_shared::domain::{
@@ -200,7 +198,7 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
                 Action::Assign {
                     assignee: who.clone(),
                     due_at: None,
-                    deadlines: BTreeMap::new(),
+                    schedule: None,
                     escalated: false,
                     by: None,
                 },

@@ -8,16 +8,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Assignee, Creation, DefinitionName, DefinitionRef, HistoryEntry, TaskDefinition, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
-    Transition,
+    Assignee, Creation, DefinitionName, DefinitionRef, HistoryEntry, TaskDefinition, TaskEvent,
+    TaskInstance, TaskInstanceId, TaskStatus, Transition,
 };
 use crate::ports::{
-    BusEvent, Created, DefinitionStore, DueItem, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError, QueueError, QueueSender,
-    StoreError, TaskStore,
+    AssignmentState, BusEvent, Created, DefinitionStore, DueItem, EventPublisher, OutgoingMessage,
+    Page, PageRequest, PublishError, QueueError, QueueSender, StoreError, TaskStore,
 };
 
 #[derive(Default)]
 struct Tables {
+    counters: HashMap<String, u64>,
     tasks: HashMap<TaskInstanceId, TaskInstance>,
     history: HashMap<TaskInstanceId, Vec<HistoryEntry>>,
     outbox: HashMap<(TaskInstanceId, String), TaskEvent>,
@@ -31,21 +32,34 @@ pub struct InMemoryTaskStore {
 
 fn sorted_page(mut items: Vec<TaskInstance>) -> Page<TaskInstance> {
     items.sort_by_key(|t| t.task_instance_id);
-    Page { items, next_cursor: None }
+    Page {
+        items,
+        next_cursor: None,
+    }
 }
 
 #[async_trait]
 impl TaskStore for InMemoryTaskStore {
-    async fn create(&self, creation: &Creation, idempotency_key: Option<&str>) -> Result<Created, StoreError> {
+    async fn create(
+        &self,
+        creation: &Creation,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, StoreError> {
         let mut t = self.tables.lock().expect("lock");
         let id = creation.task.task_instance_id;
         if let Some(existing) = t.tasks.get(&id) {
-            return Ok(Created { task: existing.clone(), created: false });
+            return Ok(Created {
+                task: existing.clone(),
+                created: false,
+            });
         }
         if let Some(key) = idempotency_key
             && let Some(first) = t.keys.get(key).copied()
         {
-            return Ok(Created { task: t.tasks[&first].clone(), created: false });
+            return Ok(Created {
+                task: t.tasks[&first].clone(),
+                created: false,
+            });
         }
         t.tasks.insert(id, creation.task.clone());
         t.history.insert(id, creation.history.clone());
@@ -55,7 +69,10 @@ impl TaskStore for InMemoryTaskStore {
         if let Some(key) = idempotency_key {
             t.keys.insert(key.to_owned(), id);
         }
-        Ok(Created { task: creation.task.clone(), created: true })
+        Ok(Created {
+            task: creation.task.clone(),
+            created: true,
+        })
     }
 
     async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
@@ -63,14 +80,23 @@ impl TaskStore for InMemoryTaskStore {
     }
 
     async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError> {
-        Ok(self.tables.lock().expect("lock").history.get(&id).cloned().unwrap_or_default())
+        Ok(self
+            .tables
+            .lock()
+            .expect("lock")
+            .history
+            .get(&id)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
         let mut t = self.tables.lock().expect("lock");
         let id = transition.task.task_instance_id;
         let current = t.tasks.get(&id);
-        if current.is_none_or(|c| c.status != transition.expected_status || c.version != transition.expected_version) {
+        if current.is_none_or(|c| {
+            c.status != transition.expected_status || c.version != transition.expected_version
+        }) {
             return Err(StoreError::Conflict {
                 task_instance_id: id,
                 expected_status: transition.expected_status,
@@ -78,14 +104,21 @@ impl TaskStore for InMemoryTaskStore {
             });
         }
         t.tasks.insert(id, transition.task.clone());
-        t.history.entry(id).or_default().push(transition.history.clone());
+        t.history
+            .entry(id)
+            .or_default()
+            .push(transition.history.clone());
         for event in &transition.events {
             t.outbox.insert((id, event.event_id.clone()), event.clone());
         }
         Ok(())
     }
 
-    async fn clear_outbox(&self, id: TaskInstanceId, event_ids: &[String]) -> Result<(), StoreError> {
+    async fn clear_outbox(
+        &self,
+        id: TaskInstanceId,
+        event_ids: &[String],
+    ) -> Result<(), StoreError> {
         let mut t = self.tables.lock().expect("lock");
         for event_id in event_ids {
             t.outbox.remove(&(id, event_id.clone()));
@@ -93,31 +126,93 @@ impl TaskStore for InMemoryTaskStore {
         Ok(())
     }
 
-    async fn outbox_event(&self, id: TaskInstanceId, event_id: &str) -> Result<Option<TaskEvent>, StoreError> {
-        Ok(self.tables.lock().expect("lock").outbox.get(&(id, event_id.to_owned())).cloned())
+    async fn outbox_event(
+        &self,
+        id: TaskInstanceId,
+        event_id: &str,
+    ) -> Result<Option<TaskEvent>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .expect("lock")
+            .outbox
+            .get(&(id, event_id.to_owned()))
+            .cloned())
     }
 
-    async fn tasks_of_workflow(&self, workflow_instance_id: &str, _page: PageRequest) -> Result<Page<TaskInstance>, StoreError> {
+    async fn tasks_of_workflow(
+        &self,
+        workflow_instance_id: &str,
+        _page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
         let t = self.tables.lock().expect("lock");
-        Ok(sorted_page(t.tasks.values().filter(|x| x.workflow_instance_id == workflow_instance_id).cloned().collect()))
+        Ok(sorted_page(
+            t.tasks
+                .values()
+                .filter(|x| x.workflow_instance_id == workflow_instance_id)
+                .cloned()
+                .collect(),
+        ))
     }
 
-    async fn inbox(&self, assignee: &Assignee, status: Option<TaskStatus>, _page: PageRequest) -> Result<Page<TaskInstance>, StoreError> {
+    async fn inbox(
+        &self,
+        assignee: &Assignee,
+        status: Option<TaskStatus>,
+        _page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
         let t = self.tables.lock().expect("lock");
-        let matches = |x: &&TaskInstance| x.assignee.as_ref() == Some(assignee) && status.is_none_or(|s| x.status == s);
-        Ok(sorted_page(t.tasks.values().filter(matches).cloned().collect()))
+        let matches = |x: &&TaskInstance| {
+            x.assignee.as_ref() == Some(assignee) && status.is_none_or(|s| x.status == s)
+        };
+        Ok(sorted_page(
+            t.tasks.values().filter(matches).cloned().collect(),
+        ))
     }
 
-    async fn due(&self, _shard: u16, now: DateTime<Utc>, limit: i32) -> Result<Vec<DueItem>, StoreError> {
+    async fn due(
+        &self,
+        _shard: u16,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<DueItem>, StoreError> {
         let t = self.tables.lock().expect("lock");
         let mut due: Vec<DueItem> = t
             .tasks
             .values()
-            .filter_map(|x| x.next_deadline().filter(|(_, at)| *at <= now).map(|(_, at)| (x.task_instance_id, at)))
-            .map(|(id, at)| DueItem::Task { task_instance_id: id, at_millis: at.timestamp_millis() })
+            .filter_map(|x| {
+                x.next_deadline()
+                    .filter(|(_, at)| *at <= now)
+                    .map(|(_, at)| (x.task_instance_id, at))
+            })
+            .map(|(id, at)| DueItem::Task {
+                task_instance_id: id,
+                at_millis: at.timestamp_millis(),
+            })
             .collect();
         due.truncate(limit.max(0) as usize);
         Ok(due)
+    }
+}
+
+#[async_trait]
+impl AssignmentState for InMemoryTaskStore {
+    async fn next_turn(&self, counter: &str) -> Result<u64, StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        let turns = t.counters.entry(counter.to_owned()).or_default();
+        *turns += 1;
+        Ok(*turns)
+    }
+
+    async fn open_tasks(&self, user: &str) -> Result<u64, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        let open = |x: &&TaskInstance| {
+            matches!(x.status, TaskStatus::Assigned | TaskStatus::Claimed)
+                && x.assignee
+                    .as_ref()
+                    .is_some_and(|a| a.kind == crate::domain::AssigneeType::User && a.id == user)
+        };
+        Ok(t.tasks.values().filter(open).count() as u64)
     }
 }
 
@@ -140,14 +235,19 @@ impl DefinitionStore for InMemoryDefinitionStore {
         let all = self.versions.lock().expect("lock");
         let versions = all.get(reference.name.as_str());
         Ok(match reference.version {
-            Some(v) => versions.and_then(|vs| vs.iter().find(|d| d.version == v)).cloned(),
+            Some(v) => versions
+                .and_then(|vs| vs.iter().find(|d| d.version == v))
+                .cloned(),
             None => versions.and_then(|vs| vs.last()).cloned(),
         })
     }
 
     async fn versions(&self, name: &DefinitionName) -> Result<Vec<u32>, StoreError> {
         let all = self.versions.lock().expect("lock");
-        Ok(all.get(name.as_str()).map(|vs| vs.iter().map(|d| d.version).collect()).unwrap_or_default())
+        Ok(all
+            .get(name.as_str())
+            .map(|vs| vs.iter().map(|d| d.version).collect())
+            .unwrap_or_default())
     }
 }
 
@@ -165,7 +265,11 @@ impl RecordingQueue {
 
 #[async_trait]
 impl QueueSender for RecordingQueue {
-    async fn send(&self, queue_url: &str, messages: Vec<OutgoingMessage>) -> Result<(), QueueError> {
+    async fn send(
+        &self,
+        queue_url: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<(), QueueError> {
         let mut sent = self.sent.lock().expect("lock");
         sent.extend(messages.into_iter().map(|m| (queue_url.to_owned(), m)));
         Ok(())
@@ -187,7 +291,10 @@ impl RecordingPublisher {
 #[async_trait]
 impl EventPublisher for RecordingPublisher {
     async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
-        self.published.lock().expect("lock").extend_from_slice(events);
+        self.published
+            .lock()
+            .expect("lock")
+            .extend_from_slice(events);
         Ok(())
     }
 }

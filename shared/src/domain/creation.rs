@@ -53,6 +53,7 @@ impl Creation {
             priority: new.priority,
             assignee: None,
             due_at: None,
+            manual: None,
             deadlines: BTreeMap::from([(DeadlineKind::Redeliver, redeliver_at)]),
             created_at: now,
             updated_at: now,

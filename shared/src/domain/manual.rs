@@ -1,8 +1,13 @@
 //! Settings of manual tasks: who gets the task, when it is due, reminders,
 //! escalation, what happens when it is overdue, and form hints.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::task::DeadlineKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -140,5 +145,146 @@ impl ManualSettings {
             }
         }
         problems
+    }
+}
+
+/// Where a manual task is in its reminder and escalation schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManualProgress {
+    /// First assignment: reminders count from here.
+    pub assigned_at: DateTime<Utc>,
+    /// Latest assignment (first or by escalation): the next escalation step counts from here.
+    pub last_assigned_at: DateTime<Utc>,
+    pub reminders_sent: u32,
+    /// Escalation steps taken so far.
+    pub escalation_level: u32,
+}
+
+impl ManualProgress {
+    pub fn start(at: DateTime<Utc>) -> Self {
+        Self {
+            assigned_at: at,
+            last_assigned_at: at,
+            reminders_sent: 0,
+            escalation_level: 0,
+        }
+    }
+}
+
+fn after(at: DateTime<Utc>, seconds: u64) -> DateTime<Utc> {
+    at + Duration::seconds(
+        i64::try_from(seconds)
+            .unwrap_or(i64::MAX / 1000)
+            .min(100 * 365 * 86_400),
+    )
+}
+
+impl ManualSettings {
+    /// The deadlines a manual task waits on: its due time, its next reminder
+    /// and its next escalation step, each only while there is one.
+    pub fn deadlines(
+        &self,
+        progress: &ManualProgress,
+        due_at: Option<DateTime<Utc>>,
+    ) -> BTreeMap<DeadlineKind, DateTime<Utc>> {
+        let mut deadlines = BTreeMap::new();
+        if let Some(due) = due_at {
+            deadlines.insert(DeadlineKind::Due, due);
+        }
+        let mut reminders = self.reminders.clone();
+        reminders.sort_unstable();
+        if let Some(seconds) = reminders.get(progress.reminders_sent as usize) {
+            deadlines.insert(
+                DeadlineKind::Reminder,
+                after(progress.assigned_at, *seconds),
+            );
+        }
+        if let Some(step) = self.escalation.get(progress.escalation_level as usize) {
+            deadlines.insert(
+                DeadlineKind::Escalation,
+                after(progress.last_assigned_at, step.after_seconds),
+            );
+        }
+        deadlines
+    }
+
+    /// The due time: the RFC 3339 time at `dueAtPath` in `{input, context}`
+    /// when it holds one, else `dueInSeconds` after `now`.
+    pub fn due_at(&self, document: &Value, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.due_at_path
+            .as_deref()
+            .and_then(|path| document.pointer(path))
+            .and_then(Value::as_str)
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|| self.due_in_seconds.map(|s| after(now, s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings() -> ManualSettings {
+        serde_json::from_value(json!({
+            "assignment": { "strategy": "group", "id": "finance" },
+            "dueInSeconds": 3600,
+            "dueAtPath": "/input/dueDate",
+            "reminders": [1800, 600],
+            "escalation": [
+                { "afterSeconds": 900, "to": { "type": "USER", "id": "manager" } },
+                { "afterSeconds": 300, "to": { "type": "GROUP", "id": "directors" } }
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn deadlines_follow_progress_through_both_schedules() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let s = settings();
+        let mut p = ManualProgress::start(t0);
+        let d = s.deadlines(&p, Some(t0 + Duration::hours(1)));
+        assert_eq!(
+            d[&DeadlineKind::Reminder],
+            t0 + Duration::seconds(600),
+            "reminders in time order"
+        );
+        assert_eq!(d[&DeadlineKind::Escalation], t0 + Duration::seconds(900));
+        assert_eq!(d[&DeadlineKind::Due], t0 + Duration::hours(1));
+        p.reminders_sent = 1;
+        p.escalation_level = 1;
+        p.last_assigned_at = t0 + Duration::seconds(900);
+        let d = s.deadlines(&p, None);
+        assert_eq!(d[&DeadlineKind::Reminder], t0 + Duration::seconds(1800));
+        assert_eq!(
+            d[&DeadlineKind::Escalation],
+            t0 + Duration::seconds(1200),
+            "the next step counts from the last assignment"
+        );
+        p.reminders_sent = 2;
+        p.escalation_level = 2;
+        assert!(s.deadlines(&p, None).is_empty());
+    }
+
+    #[test]
+    fn the_due_time_comes_from_the_request_or_the_default() {
+        let now = Utc::now();
+        let s = settings();
+        let from_input = s
+            .due_at(
+                &json!({ "input": { "dueDate": "2030-05-01T12:00:00Z" } }),
+                now,
+            )
+            .unwrap();
+        assert_eq!(from_input.to_rfc3339(), "2030-05-01T12:00:00+00:00");
+        assert_eq!(
+            s.due_at(&json!({ "input": { "dueDate": "soon" } }), now),
+            Some(now + Duration::seconds(3600))
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::events::{EventType, TaskEvent};
 use super::history::HistoryEntry;
-use super::manual::Assignee;
+use super::manual::{Assignee, ManualProgress, ManualSettings};
 use super::task::{DeadlineKind, TaskInstance, TaskStatus};
 use super::task_error::{TIMEOUT, TaskError};
 
@@ -62,12 +62,19 @@ pub enum Action {
     Fail {
         error: TaskError,
     },
+    /// Gives a manual task to a user or group: first assignment, escalation
+    /// (`escalated`), or a reassignment by an admin. `schedule` sets its
+    /// reminder and escalation deadlines.
     Assign {
         assignee: Assignee,
         due_at: Option<DateTime<Utc>>,
-        deadlines: BTreeMap<DeadlineKind, DateTime<Utc>>,
+        schedule: Option<ManualSettings>,
         escalated: bool,
         by: Option<String>,
+    },
+    /// A reminder of a manual task fell due.
+    Remind {
+        schedule: ManualSettings,
     },
     Claim {
         by: String,
@@ -79,9 +86,11 @@ pub enum Action {
         reason: String,
         by: Option<String>,
     },
-    /// A manual task passed its due time.
+    /// A manual task passed its due time: it ends TIMED_OUT, or COMPLETED
+    /// with the definition's default output.
     TimeOut {
         error: TaskError,
+        default_output: Option<Value>,
     },
     /// A failed or timed-out task runs again from input validation.
     Rerun {
@@ -105,6 +114,7 @@ impl Action {
                 escalated: true, ..
             } => "escalated",
             Self::Assign { .. } => "assigned",
+            Self::Remind { .. } => "reminded",
             Self::Claim { .. } => "claimed",
             Self::Unclaim { .. } => "unclaimed",
             Self::Cancel { .. } => "cancelled",
@@ -143,7 +153,21 @@ pub fn target(from: TaskStatus, action: &Action) -> Option<TaskStatus> {
         (Action::Claim { .. }, Assigned) => Claimed,
         (Action::Unclaim { .. }, Claimed) => Assigned,
         (Action::Cancel { .. }, s) if !s.is_terminal() => Cancelled,
-        (Action::TimeOut { .. }, Assigned | Claimed) => TimedOut,
+        (Action::Remind { .. }, Assigned | Claimed) => from,
+        (
+            Action::TimeOut {
+                default_output: None,
+                ..
+            },
+            Assigned | Claimed,
+        ) => TimedOut,
+        (
+            Action::TimeOut {
+                default_output: Some(_),
+                ..
+            },
+            Assigned | Claimed,
+        ) => Completed,
         (Action::Rerun { .. }, Failed | TimedOut) => Created,
         _ => return None,
     };
@@ -266,7 +290,7 @@ pub fn transition(
         Action::Assign {
             assignee,
             due_at,
-            deadlines,
+            schedule,
             escalated,
             by,
         } => {
@@ -274,7 +298,19 @@ pub fn transition(
             if due_at.is_some() {
                 next.due_at = due_at;
             }
-            next.deadlines = deadlines;
+            let mut progress = task.manual.unwrap_or_else(|| ManualProgress::start(now));
+            progress.last_assigned_at = now;
+            if escalated {
+                progress.escalation_level += 1;
+            }
+            next.manual = Some(progress);
+            next.deadlines = match &schedule {
+                Some(schedule) => schedule.deadlines(&progress, next.due_at),
+                None => next
+                    .due_at
+                    .map(|d| deadline(DeadlineKind::Due, d))
+                    .unwrap_or_default(),
+            };
             history.actor = by;
             history.details = json!({ "assignee": assignee });
             let kind = if escalated {
@@ -285,6 +321,17 @@ pub fn transition(
             let mut event = TaskEvent::about(kind, &next, now);
             event.assignee_type = Some(assignee.kind);
             event.assignee_id = Some(assignee.id);
+            events.push(event);
+        }
+        Action::Remind { schedule } => {
+            let mut progress = task.manual.unwrap_or_else(|| ManualProgress::start(now));
+            progress.reminders_sent += 1;
+            next.manual = Some(progress);
+            next.deadlines = schedule.deadlines(&progress, next.due_at);
+            history.details = json!({ "reminder": progress.reminders_sent });
+            let mut event = TaskEvent::about(EventType::Reminder, &next, now);
+            event.assignee_type = next.assignee.as_ref().map(|a| a.kind);
+            event.assignee_id = next.assignee.as_ref().map(|a| a.id.clone());
             events.push(event);
         }
         Action::Claim { by } => {
@@ -314,13 +361,29 @@ pub fn transition(
             event.reason = Some(reason);
             events.push(event);
         }
-        Action::TimeOut { error } => {
+        Action::TimeOut {
+            error,
+            default_output,
+        } => {
             finish(&mut next, now);
             history.details = json!({ "error": error });
             let mut event = TaskEvent::about(EventType::TimedOut, &next, now);
             event.error = Some(error.clone());
             events.push(event);
-            next.error = Some(error);
+            match default_output {
+                Some(output) => {
+                    next.output = Some(output);
+                    let mut event = TaskEvent::about(EventType::Completed, &next, now);
+                    event.output = next.output.clone();
+                    event.attempts = Some(next.attempt);
+                    event.duration_ms = Some(millis_between(next.created_at, now));
+                    events.push(event);
+                }
+                None => {
+                    next.error = Some(error);
+                    events.push(failed_event(&next, now));
+                }
+            }
         }
         Action::Rerun { by, redeliver_at } => {
             next.attempt = 0;
@@ -419,6 +482,7 @@ mod tests {
             priority: 0,
             assignee: None,
             due_at: None,
+            manual: None,
             deadlines: BTreeMap::new(),
             created_at: now,
             updated_at: now,

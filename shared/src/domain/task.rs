@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::definition::TaskType;
 use super::ids::TaskInstanceId;
-use super::manual::Assignee;
+use super::manual::{Assignee, ManualProgress};
 use super::task_error::TaskError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -132,6 +132,9 @@ pub struct TaskInstance {
     pub assignee: Option<Assignee>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
+    /// Reminder and escalation progress of a manual task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<ManualProgress>,
     /// Pending deadlines; empty means the task is not in the deadline index.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub deadlines: BTreeMap<DeadlineKind, DateTime<Utc>>,

@@ -13,6 +13,7 @@ pub const UNKNOWN_DEFINITION: &str = "UNKNOWN_DEFINITION";
 pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
 pub const MEMORY_LIMIT: &str = "MEMORY_LIMIT";
 pub const CANCELLED: &str = "CANCELLED";
+pub const ASSIGNMENT_ERROR: &str = "ASSIGNMENT_ERROR";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

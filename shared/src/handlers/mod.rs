@@ -1,10 +1,12 @@
 //! Handler logic of every function. Lambda `main`s and the local runner call
 //! these same handlers.
 
+pub mod assignment;
 pub mod attempts;
 pub mod batch;
 pub mod definitions;
 pub mod executor;
+pub mod manual_assign;
 pub mod router;
 pub mod services;
 pub mod sweeper;
@@ -12,6 +14,7 @@ pub mod validator;
 
 pub use batch::{Redeliver, SqsHandler};
 pub use executor::Executor;
+pub use manual_assign::ManualAssign;
 pub use router::Router;
 pub use services::{ApplyError, Services};
 pub use sweeper::{SweepReport, Sweeper};

@@ -14,6 +14,7 @@ use crate::config::{QueueUrls, Settings};
 use crate::domain::{
     Action, Envelope, IllegalTransition, Stage, TaskEvent, TaskInstance, TaskInstanceId, transition,
 };
+use crate::ports::AssignmentState;
 use crate::ports::{
     BusEvent, EventPublisher, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
 };
@@ -21,6 +22,7 @@ use crate::ports::{
 #[derive(Clone)]
 pub struct Services {
     pub tasks: Arc<dyn TaskStore>,
+    pub assignment: Arc<dyn AssignmentState>,
     pub definitions: Arc<DefinitionCache>,
     pub publisher: Arc<dyn EventPublisher>,
     pub queues: Arc<dyn QueueSender>,

@@ -1,7 +1,8 @@
 //! timeout-sweeper (on a schedule): reads only the sparse deadline index, so
 //! a sweep costs in proportion to what is due, not to what is stored. It
 //! times out attempts whose lease ran out, resumes long retry waits, re-sends
-//! stage messages that may have been lost, and republishes events whose
+//! stage messages that may have been lost, sends manual tasks' reminders,
+//! escalates them and acts on their due time, and republishes events whose
 //! publisher died. Every action is a conditional write, so sweeps may overlap.
 
 use std::sync::Arc;
@@ -11,12 +12,16 @@ use tracing::{info, warn};
 
 use super::attempts::retry_or_fail;
 use super::services::{ApplyError, Services};
+use crate::domain::manual::OnDue;
 use crate::domain::task_error::TIMEOUT;
 use crate::domain::{
     Action, DeadlineKind, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus, TaskType,
 };
 use crate::ports::{BusEvent, DueItem};
 use crate::runners::RunError;
+
+/// Actions on one task in one sweep (each moves at least one deadline on).
+const MAX_ACTIONS_PER_TASK: usize = 8;
 
 /// Due entries taken from each shard per sweep; the rest wait for the next one.
 pub const DEFAULT_BATCH_PER_SHARD: i32 = 100;
@@ -30,6 +35,10 @@ pub struct SweepReport {
     pub retries_resumed: usize,
     pub redelivered: usize,
     pub events_republished: usize,
+    pub reminders: usize,
+    pub escalations: usize,
+    /// Manual tasks past their due time.
+    pub overdue: usize,
     /// Entries another sweeper or handler got to first.
     pub superseded: usize,
     pub errors: usize,
@@ -118,63 +127,137 @@ impl Sweeper {
 
     async fn act(&self, id: TaskInstanceId, report: &mut SweepReport) -> Result<(), ApplyError> {
         let s = &self.services;
-        let Some(task) = s.tasks.get(id).await? else {
+        let Some(mut task) = s.tasks.get(id).await? else {
             return Ok(());
         };
-        let Some((kind, at)) = task.next_deadline() else {
-            return Ok(());
-        };
-        if at > s.now() {
-            return Ok(());
-        }
-        match (kind, task.status) {
-            (DeadlineKind::Lease, TaskStatus::Running) => {
-                self.expire_lease(&task).await?;
-                report.leases_expired += 1;
+        // One task may have several deadlines due at once (a reminder and an
+        // escalation): act on each, earliest first, each a conditional write.
+        for _ in 0..MAX_ACTIONS_PER_TASK {
+            let now = s.now();
+            let due: Vec<DeadlineKind> = task
+                .deadlines
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(k, _)| *k)
+                .collect();
+            if due.is_empty() {
+                return Ok(());
             }
-            (DeadlineKind::RetryAt, TaskStatus::RetryWait) => {
-                let queued = s
-                    .apply(
-                        &task,
-                        Action::ResumeRetry {
-                            redeliver_at: s.redeliver_at(),
-                        },
-                    )
-                    .await?;
-                s.send_stage(&queued, Stage::Execute, 0).await?;
-                report.retries_resumed += 1;
-            }
-            (
-                DeadlineKind::Redeliver,
-                status @ (TaskStatus::Created | TaskStatus::Queued | TaskStatus::OutputPending),
-            ) => {
-                let stage = match (status, task.task_type) {
-                    (TaskStatus::Created, _) => Stage::Input,
-                    (TaskStatus::OutputPending, _) => Stage::Output,
-                    (_, Some(TaskType::Manual)) => Stage::Assign,
-                    _ => Stage::Execute,
-                };
-                // Move the deadline first: of two overlapping sweeps only one sends.
-                let moved = s
-                    .apply(
-                        &task,
-                        Action::Redeliver {
-                            redeliver_at: s.redeliver_at(),
-                        },
-                    )
-                    .await?;
-                s.send_stage(&moved, stage, 0).await?;
-                info!(task_instance_id = %id, ?stage, "stage message re-sent");
-                report.redelivered += 1;
-            }
-            (kind, status) => {
-                warn!(task_instance_id = %id, ?kind, %status, "deadline this sweeper does not act on");
-            }
+            task = match task.status {
+                TaskStatus::Running if due.contains(&DeadlineKind::Lease) => {
+                    report.leases_expired += 1;
+                    self.expire_lease(&task).await?
+                }
+                TaskStatus::RetryWait if due.contains(&DeadlineKind::RetryAt) => {
+                    let queued = s
+                        .apply(
+                            &task,
+                            Action::ResumeRetry {
+                                redeliver_at: s.redeliver_at(),
+                            },
+                        )
+                        .await?;
+                    s.send_stage(&queued, Stage::Execute, 0).await?;
+                    report.retries_resumed += 1;
+                    queued
+                }
+                status @ (TaskStatus::Created | TaskStatus::Queued | TaskStatus::OutputPending)
+                    if due.contains(&DeadlineKind::Redeliver) =>
+                {
+                    let stage = match (status, task.task_type) {
+                        (TaskStatus::Created, _) => Stage::Input,
+                        (TaskStatus::OutputPending, _) => Stage::Output,
+                        (_, Some(TaskType::Manual)) => Stage::Assign,
+                        _ => Stage::Execute,
+                    };
+                    // Move the deadline first: of two overlapping sweeps only one sends.
+                    let moved = s
+                        .apply(
+                            &task,
+                            Action::Redeliver {
+                                redeliver_at: s.redeliver_at(),
+                            },
+                        )
+                        .await?;
+                    s.send_stage(&moved, stage, 0).await?;
+                    info!(task_instance_id = %id, ?stage, "stage message re-sent");
+                    report.redelivered += 1;
+                    moved
+                }
+                TaskStatus::Assigned | TaskStatus::Claimed => {
+                    self.manual_deadline(&task, &due, report).await?
+                }
+                status => {
+                    warn!(task_instance_id = %id, ?due, %status, "deadline this sweeper does not act on");
+                    return Ok(());
+                }
+            };
         }
         Ok(())
     }
 
-    async fn expire_lease(&self, task: &TaskInstance) -> Result<(), ApplyError> {
+    /// A manual task's due time, escalation or reminder, in that order of precedence.
+    async fn manual_deadline(
+        &self,
+        task: &TaskInstance,
+        due: &[DeadlineKind],
+        report: &mut SweepReport,
+    ) -> Result<TaskInstance, ApplyError> {
+        let s = &self.services;
+        let settings = s
+            .definitions
+            .exact(&task.definition_name, task.definition_version)
+            .await?
+            .and_then(|loaded| loaded.definition.manual.clone())
+            .ok_or_else(|| {
+                crate::ports::StoreError::Corrupt(format!(
+                    "{} has no manual settings",
+                    task.definition_ref()
+                ))
+            })?;
+        if due.contains(&DeadlineKind::Due) {
+            let due_at = task.due_at.map(|d| d.to_rfc3339()).unwrap_or_default();
+            let error = TaskError::new(
+                TIMEOUT,
+                format!("the task was not completed by its due time {due_at}"),
+            );
+            let default_output = match &settings.on_due {
+                OnDue::Fail => None,
+                OnDue::Complete { output } => Some(output.clone()),
+            };
+            let ended = s
+                .apply(
+                    task,
+                    Action::TimeOut {
+                        error,
+                        default_output,
+                    },
+                )
+                .await?;
+            report.overdue += 1;
+            return Ok(ended);
+        }
+        if due.contains(&DeadlineKind::Escalation) {
+            let level = task.manual.map_or(0, |p| p.escalation_level) as usize;
+            if let Some(step) = settings.escalation.get(level) {
+                let action = Action::Assign {
+                    assignee: step.to.clone(),
+                    due_at: None,
+                    schedule: Some(settings.clone()),
+                    escalated: true,
+                    by: None,
+                };
+                let escalated = s.apply(task, action).await?;
+                report.escalations += 1;
+                return Ok(escalated);
+            }
+        }
+        let reminded = s.apply(task, Action::Remind { schedule: settings }).await?;
+        report.reminders += 1;
+        Ok(reminded)
+    }
+
+    async fn expire_lease(&self, task: &TaskInstance) -> Result<TaskInstance, ApplyError> {
         let s = &self.services;
         let error = TaskError::new(
             TIMEOUT,
@@ -195,8 +278,6 @@ impl Sweeper {
             },
         };
         info!(task_instance_id = %task.task_instance_id, attempt = task.attempt, "lease expired");
-        retry_or_fail(s, task, &policy, RunError::retryable(error))
-            .await
-            .map(|_| ())
+        retry_or_fail(s, task, &policy, RunError::retryable(error)).await
     }
 }

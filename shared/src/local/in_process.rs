@@ -7,7 +7,9 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 
-use crate::adapters::memory::{InMemoryDefinitionStore, InMemoryTaskStore, RecordingPublisher, RecordingQueue};
+use crate::adapters::memory::{
+    InMemoryDefinitionStore, InMemoryTaskStore, RecordingPublisher, RecordingQueue,
+};
 use crate::clock::SystemClock;
 use crate::config::{QueueUrls, Settings};
 use crate::domain::{ExecutionRequest, TaskInstance};
@@ -29,9 +31,13 @@ impl InProcessPipeline {
     pub fn new(settings: Settings, runners: impl FnOnce(&Services) -> Runners) -> Self {
         let queue = Arc::new(RecordingQueue::default());
         let publisher = Arc::new(RecordingPublisher::default());
+        let tasks = Arc::new(InMemoryTaskStore::default());
         let services = Arc::new(Services {
-            tasks: Arc::new(InMemoryTaskStore::default()),
-            definitions: Arc::new(DefinitionCache::new(Arc::new(InMemoryDefinitionStore::default()))),
+            tasks: tasks.clone(),
+            assignment: tasks,
+            definitions: Arc::new(DefinitionCache::new(Arc::new(
+                InMemoryDefinitionStore::default(),
+            ))),
             publisher: publisher.clone(),
             queues: queue.clone(),
             queue_urls: QueueUrls {
@@ -71,16 +77,30 @@ impl InProcessPipeline {
                     _ => continue,
                 };
                 let mut record = SqsMessage::default();
-                let n = self.next_message.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let n = self
+                    .next_message
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 record.message_id = Some(format!("m-{n}"));
                 record.body = Some(message.body);
                 let mut event = SqsEvent::default();
                 event.records = vec![record];
-                let response = handler.handle(LambdaEvent::new(event, Default::default())).await.map_err(|e| anyhow::anyhow!(e))?;
-                anyhow::ensure!(response.batch_item_failures.is_empty(), "{} reported a failed record", handler.name());
+                let response = handler
+                    .handle(LambdaEvent::new(event, Default::default()))
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                anyhow::ensure!(
+                    response.batch_item_failures.is_empty(),
+                    "{} reported a failed record",
+                    handler.name()
+                );
             }
         }
-        Ok(self.services.tasks.get(task.task_instance_id).await?.expect("the task exists"))
+        Ok(self
+            .services
+            .tasks
+            .get(task.task_instance_id)
+            .await?
+            .expect("the task exists"))
     }
 }
 
@@ -94,7 +114,10 @@ mod tests {
 
     fn pipeline() -> InProcessPipeline {
         InProcessPipeline::new(Settings::default(), |_| {
-            Runners::default().with(Arc::new(JavascriptRunner { max_memory_bytes: 32 << 20, max_stack_bytes: 512 << 10 }))
+            Runners::default().with(Arc::new(JavascriptRunner {
+                max_memory_bytes: 32 << 20,
+                max_stack_bytes: 512 << 10,
+            }))
         })
     }
 
@@ -123,8 +146,16 @@ mod tests {
         let task = p.run(request("double", json!({ "n": 4 }))).await.unwrap();
         assert_eq!(task.status, TaskStatus::Completed);
         assert_eq!(task.output, Some(json!({ "n": 8 })));
-        let types: Vec<String> = p.publisher.take().into_iter().map(|e| e.detail_type).collect();
-        assert_eq!(types, vec!["task.created", "task.started", "task.completed"]);
+        let types: Vec<String> = p
+            .publisher
+            .take()
+            .into_iter()
+            .map(|e| e.detail_type)
+            .collect();
+        assert_eq!(
+            types,
+            vec!["task.created", "task.started", "task.completed"]
+        );
 
         let rejected = p.run(request("double", json!({}))).await.unwrap();
         assert_eq!(rejected.status, TaskStatus::Failed);

@@ -11,7 +11,7 @@ use tracing::info;
 
 use super::poller::Poller;
 use super::provision::LocalStack;
-use crate::handlers::{Executor, Router, Services, SqsHandler, Sweeper, Validator};
+use crate::handlers::{Executor, ManualAssign, Router, Services, SqsHandler, Sweeper, Validator};
 use crate::runners::Runners;
 
 #[derive(Debug, Clone)]
@@ -56,6 +56,7 @@ impl LocalRunner {
                 "ExecuteQueue",
                 Arc::new(Executor::new(services.clone(), runners)),
             ),
+            ("ManualQueue", Arc::new(ManualAssign::new(services.clone()))),
         ];
         let mut tasks = Vec::new();
         for (queue_id, handler) in functions {

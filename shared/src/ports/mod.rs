@@ -1,11 +1,13 @@
 //! Ports: the narrow capabilities handlers need, named by what they do.
 //! Adapters implement them over AWS; unit tests use in-memory versions.
 
+mod assignment_state;
 mod definition_store;
 mod event_publisher;
 mod queue;
 mod task_store;
 
+pub use assignment_state::AssignmentState;
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use queue::{OutgoingMessage, QueueError, QueueSender};

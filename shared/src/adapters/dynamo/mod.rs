@@ -1,5 +1,6 @@
 //! DynamoDB adapters over the single table.
 
+mod assignment_state;
 pub mod attributes;
 mod definition_store;
 mod errors;

@@ -1,0 +1,108 @@
+//! manual-assign (manual queue): gives a QUEUED manual task to a user or a
+//! group by the definition's strategy, sets its due time and its reminder and
+//! escalation deadlines, and announces `task.assigned`. Duplicates do nothing.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::LambdaEvent;
+use tracing::info;
+
+use super::assignment::{AssignError, choose, request_document};
+use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
+use super::services::{ApplyError, Services};
+use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
+use crate::domain::{Action, Envelope, Stage, TaskError, TaskStatus};
+
+pub struct ManualAssign {
+    services: Arc<Services>,
+}
+
+impl ManualAssign {
+    pub fn new(services: Arc<Services>) -> Self {
+        Self { services }
+    }
+
+    async fn assign(&self, message: SqsMessage) -> Result<(), Redeliver> {
+        let envelope =
+            Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
+        record_task_id(envelope.task_instance_id);
+        match self.try_assign(&envelope).await {
+            Err(e) if e.is_superseded() => {
+                info!(reason = %e, "task moved on concurrently; nothing to do");
+                Ok(())
+            }
+            other => other.map_err(Redeliver::because),
+        }
+    }
+
+    async fn try_assign(&self, envelope: &Envelope) -> Result<(), ApplyError> {
+        let s = &self.services;
+        let Some(task) = s.tasks.get(envelope.task_instance_id).await? else {
+            return Err(crate::ports::StoreError::Unavailable(format!(
+                "task {} does not exist",
+                envelope.task_instance_id
+            ))
+            .into());
+        };
+        if envelope.stage != Stage::Assign || task.status != TaskStatus::Queued {
+            info!(status = %task.status, "stale assignment message ignored");
+            return Ok(());
+        }
+        let Some(loaded) = s
+            .definitions
+            .exact(&task.definition_name, task.definition_version)
+            .await?
+        else {
+            let error = TaskError::new(
+                UNKNOWN_DEFINITION,
+                format!("definition {} no longer exists", task.definition_ref()),
+            );
+            return s.apply(&task, Action::Fail { error }).await.map(|_| ());
+        };
+        let Some(settings) = loaded.definition.manual.clone() else {
+            let error = TaskError::new(
+                VALIDATION_ERROR,
+                format!("{} is not a manual task", task.definition_ref()),
+            );
+            return s.apply(&task, Action::Fail { error }).await.map(|_| ());
+        };
+        let assignee = match choose(&settings.assignment, &task, s.assignment.as_ref()).await {
+            Ok(assignee) => assignee,
+            Err(AssignError::Unassignable(error)) => {
+                return s.apply(&task, Action::Fail { error }).await.map(|_| ());
+            }
+            Err(AssignError::Store(e)) => return Err(e.into()),
+        };
+        let due_at = settings.due_at(&request_document(&task), s.now());
+        let assigned = s
+            .apply(
+                &task,
+                Action::Assign {
+                    assignee,
+                    due_at,
+                    schedule: Some(settings),
+                    escalated: false,
+                    by: None,
+                },
+            )
+            .await?;
+        info!(assignee = ?assigned.assignee, due_at = ?assigned.due_at, "task assigned");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SqsHandler for ManualAssign {
+    fn name(&self) -> &'static str {
+        "manual-assign"
+    }
+
+    async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        Ok(for_each_record(self.name(), event.payload, |m| self.assign(m)).await)
+    }
+}
