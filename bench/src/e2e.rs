@@ -18,7 +18,7 @@ use tel_shared::ports::OutgoingMessage;
 use crate::inprocess::{definition, order};
 use crate::stats::summarize;
 
-pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
+pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "set AWS_ENDPOINT_URL (localstack/emulator.sh start)"
@@ -28,7 +28,7 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
     let overrides = BTreeMap::from([("VisibilityTimeoutSeconds".to_owned(), "30".to_owned())]);
     let stack = provision(&sdk, &Template::embedded(), &name, &overrides).await?;
 
-    let (sqs_rate, sqs_calls) = sqs_ceiling(&sdk, &stack.queue("ManualQueue")?.url, 1000).await?;
+    let (sqs_rate, sqs_calls) = sqs_ceiling(&sdk, &stack.queue("ManualQueue")?.url, 100).await?;
     let (put_rate, get_rate) = dynamo_ceiling(&sdk, &stack.table_name, 500).await?;
 
     let services = Arc::new(bootstrap::services(&sdk, &stack.config()?));
@@ -56,39 +56,34 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
         &options,
     )?;
 
+    // Closed loop: at most `in_flight` tasks queued at once. moto's SQS does
+    // O(queue depth) work per call, so a deep backlog would measure moto, not tel.
+    let requests_queue = stack.config()?.queues.requests;
     let mut submitted = HashMap::new();
+    let mut latencies = Vec::new();
     let started = Instant::now();
     let start_time = Utc::now();
-    for chunk in (0..tasks).collect::<Vec<_>>().chunks(10) {
+    let mut last = start_time;
+    let mut next = 0;
+    while latencies.len() < tasks && started.elapsed() < Duration::from_secs(900) {
+        let room = in_flight.saturating_sub(next - latencies.len()).min(tasks - next);
         let mut messages = Vec::new();
-        for &i in chunk {
+        for i in next..next + room {
             let id = uuid::Uuid::now_v7().to_string();
             let body = json!({ "taskInstanceId": id, "taskDefinitionId": "bench-order", "workflowInstanceId": format!("wf-{i}"), "stepId": "s", "input": order(i) });
             submitted.insert(id, Utc::now());
-            messages.push(OutgoingMessage {
-                body: body.to_string(),
-                delay_seconds: 0,
-            });
+            messages.push(OutgoingMessage { body: body.to_string(), delay_seconds: 0 });
         }
-        services
-            .queues
-            .send(&stack.config()?.queues.requests, messages)
-            .await?;
-    }
-    let mut latencies = Vec::new();
-    let mut last = start_time;
-    while latencies.len() < tasks && started.elapsed() < Duration::from_secs(600) {
+        next += room;
+        if !messages.is_empty() {
+            services.queues.send(&requests_queue, messages).await?;
+        }
         for event in tap.receive(1).await? {
             if event["detail-type"] != "task.completed" {
                 continue;
             }
-            let id = event["detail"]["taskInstanceId"]
-                .as_str()
-                .unwrap_or_default();
-            let at: chrono::DateTime<Utc> = event["detail"]["occurredAt"]
-                .as_str()
-                .unwrap_or_default()
-                .parse()?;
+            let id = event["detail"]["taskInstanceId"].as_str().unwrap_or_default();
+            let at: chrono::DateTime<Utc> = event["detail"]["occurredAt"].as_str().unwrap_or_default().parse()?;
             if let Some(sent) = submitted.get(id) {
                 latencies.push((at - *sent).to_std().unwrap_or_default());
                 last = last.max(at);
@@ -104,7 +99,7 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
         "  SQS send+receive+delete in batches of 10: {sqs_rate:.0} messages/s ({sqs_calls:.0} API calls/s)"
     );
     println!("  DynamoDB PutItem: {put_rate:.0}/s, GetItem: {get_rate:.0}/s");
-    println!("pipeline on the local stack ({pollers} pollers per function, JS task):");
+    println!("pipeline on the local stack ({pollers} pollers per function, at most {in_flight} tasks in flight, JS task):");
     println!(
         "  {completed}/{tasks} completed in {span:.1}s: {:.1} tasks/s",
         completed as f64 / span
@@ -114,63 +109,38 @@ pub async fn run(tasks: usize, pollers: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Messages/s through send, receive and delete, all in batches of 10; and API calls/s.
-async fn sqs_ceiling(
-    sdk: &aws_config::SdkConfig,
-    queue_url: &str,
-    messages: usize,
-) -> anyhow::Result<(f64, f64)> {
+/// Messages/s through send, receive and delete, each in batches of 10, the
+/// queue never deeper than one batch; and API calls/s.
+async fn sqs_ceiling(sdk: &aws_config::SdkConfig, queue_url: &str, rounds: usize) -> anyhow::Result<(f64, f64)> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let started = Instant::now();
-    let mut calls = 0usize;
-    for chunk in 0..messages / 10 {
+    let (mut calls, mut moved) = (0usize, 0usize);
+    for round in 0..rounds {
         let entries = (0..10)
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(format!("{chunk}-{i}"))
-                    .build()
-            })
+            .map(|i| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(format!("{round}-{i}")).build())
             .collect::<Result<Vec<_>, _>>()?;
-        sqs.send_message_batch()
-            .queue_url(queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await?;
-        calls += 1;
-    }
-    let mut received = 0;
-    while received < messages / 10 * 10 {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await?;
-        calls += 1;
-        let batch = out.messages.unwrap_or_default();
-        received += batch.len();
-        let entries = batch
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if !entries.is_empty() {
-            sqs.delete_message_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await?;
+        sqs.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await?;
+        let mut received = 0;
+        while received < 10 {
+            let out = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await?;
+            let batch = out.messages.unwrap_or_default();
+            received += batch.len();
+            let entries = batch
+                .iter()
+                .enumerate()
+                .map(|(i, m)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(m.receipt_handle.clone().unwrap_or_default()).build())
+                .collect::<Result<Vec<_>, _>>()?;
             calls += 1;
+            if !entries.is_empty() {
+                sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await?;
+                calls += 1;
+            }
         }
+        calls += 1;
+        moved += received;
     }
     let secs = started.elapsed().as_secs_f64();
-    Ok((received as f64 / secs, calls as f64 / secs))
+    Ok((moved as f64 / secs, calls as f64 / secs))
 }
 
 /// PutItem/s and GetItem/s, sequential.

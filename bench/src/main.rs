@@ -34,6 +34,9 @@ enum Bench {
         tasks: usize,
         #[arg(long, default_value_t = 4)]
         pollers: usize,
+        /// Tasks submitted but not yet completed, at most.
+        #[arg(long, default_value_t = 20)]
+        in_flight: usize,
     },
 }
 
@@ -42,6 +45,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
         Bench::Inprocess { tasks } => inprocess::run(tasks).await,
         Bench::Schema { iterations } => inprocess::schema(iterations),
-        Bench::E2e { tasks, pollers } => e2e::run(tasks, pollers).await,
+        Bench::E2e { tasks, pollers, in_flight } => e2e::run(tasks, pollers, in_flight).await,
     }
 }

@@ -215,7 +215,7 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
     let group = t
         .services
         .tasks
-        .inbox(&finance, None, PageRequest::default())
+        .inbox(std::slice::from_ref(&finance), None, PageRequest::default())
         .await
         .unwrap();
     assert_eq!(
@@ -229,14 +229,14 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
     let hers = t
         .services
         .tasks
-        .inbox(&alice, None, PageRequest::default())
+        .inbox(std::slice::from_ref(&alice), None, PageRequest::default())
         .await
         .unwrap();
     assert_eq!(hers.items.len(), 2);
     let hers_claimed = t
         .services
         .tasks
-        .inbox(&alice, Some(TaskStatus::Claimed), PageRequest::default())
+        .inbox(std::slice::from_ref(&alice), Some(TaskStatus::Claimed), PageRequest::default())
         .await
         .unwrap();
     assert_eq!(
@@ -254,7 +254,7 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
     assert!(
         t.services
             .tasks
-            .inbox(&bob, None, PageRequest::default())
+            .inbox(std::slice::from_ref(&bob), None, PageRequest::default())
             .await
             .unwrap()
             .items

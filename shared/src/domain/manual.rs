@@ -149,7 +149,7 @@ impl ManualSettings {
 }
 
 /// Where a manual task is in its reminder and escalation schedules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManualProgress {
     /// First assignment: reminders count from here.
@@ -159,6 +159,9 @@ pub struct ManualProgress {
     pub reminders_sent: u32,
     /// Escalation steps taken so far.
     pub escalation_level: u32,
+    /// Who held the task before it was claimed; unclaiming gives it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Assignee>,
 }
 
 impl ManualProgress {
@@ -168,6 +171,7 @@ impl ManualProgress {
             last_assigned_at: at,
             reminders_sent: 0,
             escalation_level: 0,
+            pool: None,
         }
     }
 }

@@ -60,6 +60,8 @@ pub struct RequestBody {
 }
 
 pub const MAX_PRIORITY: i64 = 9;
+/// Ids become parts of index keys, which DynamoDB caps at 1 KiB.
+pub const MAX_ID_LENGTH: usize = 256;
 
 impl ExecutionRequest {
     /// Parses a queue message body. An EventBridge envelope (`detail-type`
@@ -103,6 +105,10 @@ impl ExecutionRequest {
         };
         let mut required =
             |field: &'static str, value: &Option<String>| match value.as_deref().map(str::trim) {
+                Some(v) if v.len() > MAX_ID_LENGTH => {
+                    problems.push((field, format!("must be at most {MAX_ID_LENGTH} characters")));
+                    String::new()
+                }
                 Some(v) if !v.is_empty() => v.to_owned(),
                 _ => {
                     problems.push((
@@ -182,7 +188,7 @@ fn identity_of(object: &Map<String, Value>) -> Option<RequestIdentity> {
             .get(k)
             .and_then(Value::as_str)
             .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LENGTH)
     };
     let task_instance_id = match text("taskInstanceId") {
         Some(id) => Some(TaskInstanceId::parse(id).ok()?),

@@ -131,7 +131,7 @@ pub fn target(from: TaskStatus, action: &Action) -> Option<TaskStatus> {
         (Action::AcceptInput { .. }, Created) => Queued,
         (Action::Start { .. }, Queued) => Running,
         (Action::ProduceOutput { .. }, Running) => OutputPending,
-        (Action::Complete { .. }, OutputPending | Claimed) => Completed,
+        (Action::Complete { .. }, OutputPending | Assigned | Claimed) => Completed,
         (
             Action::ScheduleRetry {
                 wait: RetryWait::Queue,
@@ -298,12 +298,13 @@ pub fn transition(
             if due_at.is_some() {
                 next.due_at = due_at;
             }
-            let mut progress = task.manual.unwrap_or_else(|| ManualProgress::start(now));
+            let mut progress = task.manual.clone().unwrap_or_else(|| ManualProgress::start(now));
             progress.last_assigned_at = now;
+            progress.pool = None;
             if escalated {
                 progress.escalation_level += 1;
             }
-            next.manual = Some(progress);
+            next.manual = Some(progress.clone());
             next.deadlines = match &schedule {
                 Some(schedule) => schedule.deadlines(&progress, next.due_at),
                 None => next
@@ -324,17 +325,20 @@ pub fn transition(
             events.push(event);
         }
         Action::Remind { schedule } => {
-            let mut progress = task.manual.unwrap_or_else(|| ManualProgress::start(now));
+            let mut progress = task.manual.clone().unwrap_or_else(|| ManualProgress::start(now));
             progress.reminders_sent += 1;
-            next.manual = Some(progress);
             next.deadlines = schedule.deadlines(&progress, next.due_at);
             history.details = json!({ "reminder": progress.reminders_sent });
+            next.manual = Some(progress);
             let mut event = TaskEvent::about(EventType::Reminder, &next, now);
             event.assignee_type = next.assignee.as_ref().map(|a| a.kind);
             event.assignee_id = next.assignee.as_ref().map(|a| a.id.clone());
             events.push(event);
         }
         Action::Claim { by } => {
+            let mut progress = task.manual.clone().unwrap_or_else(|| ManualProgress::start(now));
+            progress.pool = task.assignee.clone();
+            next.manual = Some(progress);
             next.assignee = Some(Assignee {
                 kind: super::manual::AssigneeType::User,
                 id: by.clone(),
@@ -347,8 +351,15 @@ pub fn transition(
             events.push(event);
         }
         Action::Unclaim { by } => {
+            // Back to whoever held it before the claim (a group, usually).
+            if let Some(pool) = next.manual.as_mut().and_then(|p| p.pool.take()) {
+                next.assignee = Some(pool);
+            }
             history.actor = Some(by);
-            events.push(TaskEvent::about(EventType::Unclaimed, &next, now));
+            let mut event = TaskEvent::about(EventType::Unclaimed, &next, now);
+            event.assignee_type = next.assignee.as_ref().map(|a| a.kind);
+            event.assignee_id = next.assignee.as_ref().map(|a| a.id.clone());
+            events.push(event);
         }
         Action::Cancel { reason, by } => {
             if from == Running {

@@ -238,7 +238,7 @@ impl Sweeper {
             return Ok(ended);
         }
         if due.contains(&DeadlineKind::Escalation) {
-            let level = task.manual.map_or(0, |p| p.escalation_level) as usize;
+            let level = task.manual.as_ref().map_or(0, |p| p.escalation_level) as usize;
             if let Some(step) = settings.escalation.get(level) {
                 let action = Action::Assign {
                     assignee: step.to.clone(),

@@ -113,10 +113,11 @@ pub trait TaskStore: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError>;
 
-    /// Tasks held by one user or group, optionally of one status, oldest first.
+    /// Tasks held by any of `assignees` (a user and their groups), optionally
+    /// of one status, ordered by status then age; each task once, across pages.
     async fn inbox(
         &self,
-        assignee: &Assignee,
+        assignees: &[Assignee],
         status: Option<TaskStatus>,
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError>;

@@ -4,6 +4,7 @@ mod assignment_state;
 pub mod attributes;
 mod definition_store;
 mod errors;
+mod inbox;
 pub mod keys;
 mod task_item;
 mod task_store;

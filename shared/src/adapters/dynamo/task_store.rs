@@ -365,23 +365,11 @@ impl TaskStore for DynamoTaskStore {
 
     async fn inbox(
         &self,
-        assignee: &Assignee,
+        assignees: &[Assignee],
         status: Option<TaskStatus>,
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INBOX_INDEX)
-            .expression_attribute_values(":pk", s(inbox_pk(assignee)));
-        query = match status {
-            Some(status) => query
-                .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :status)")
-                .expression_attribute_values(":status", s(format!("{status}#"))),
-            None => query.key_condition_expression("GSI1PK = :pk"),
-        };
-        self.task_page(query, page).await
+        super::inbox::merged_inbox(self, assignees, status, page).await
     }
 
     async fn due(

@@ -1,0 +1,148 @@
+//! Working a manual task: claim, unclaim, complete; and the admin actions:
+//! reassign, cancel, retry. Authorization first (403), then the task's
+//! status (409); a lost race is a 409 too.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::body;
+use super::problem::Problem;
+use super::tasks::{actions_for, load};
+use super::ApiState;
+use crate::domain::{Action, Assignee, Stage, TaskInstance, TaskStatus, TaskType};
+
+fn respond(task: &TaskInstance, caller: &Caller) -> Json<Value> {
+    Json(json!({ "task": task, "actions": actions_for(task, caller) }))
+}
+
+fn require_status(task: &TaskInstance, allowed: &[TaskStatus], doing: &str) -> Result<(), Problem> {
+    if allowed.contains(&task.status) {
+        Ok(())
+    } else {
+        Err(Problem::conflict(format!("cannot {doing} a task in status {}", task.status)))
+    }
+}
+
+fn require_admin(caller: &Caller, doing: &str) -> Result<(), Problem> {
+    if caller.admin {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!("only admins may {doing} tasks")))
+    }
+}
+
+fn holds(task: &TaskInstance, caller: &Caller) -> bool {
+    task.assignee.as_ref().is_some_and(|a| caller.holds(a))
+}
+
+pub async fn claim(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+    let task = load(&state, &id, &caller).await?;
+    if !holds(&task, &caller) {
+        return Err(Problem::forbidden("only the assignee, or a member of the assigned group, may claim this task"));
+    }
+    require_status(&task, &[TaskStatus::Assigned], "claim")?;
+    let claimed = state.services.apply(&task, Action::Claim { by: caller.user.clone() }).await?;
+    Ok(respond(&claimed, &caller))
+}
+
+pub async fn unclaim(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+    let task = load(&state, &id, &caller).await?;
+    if !(holds(&task, &caller) || caller.admin) {
+        return Err(Problem::forbidden("only the person who claimed this task, or an admin, may unclaim it"));
+    }
+    require_status(&task, &[TaskStatus::Claimed], "unclaim")?;
+    let released = state.services.apply(&task, Action::Unclaim { by: caller.user.clone() }).await?;
+    Ok(respond(&released, &caller))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Completion {
+    output: Value,
+}
+
+pub async fn complete(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, bytes: Bytes) -> Result<Json<Value>, Problem> {
+    let Completion { output } = body::typed(&bytes)?;
+    let task = load(&state, &id, &caller).await?;
+    if !holds(&task, &caller) {
+        return Err(Problem::forbidden("only the assignee, or a member of the assigned group, may complete this task"));
+    }
+    require_status(&task, &[TaskStatus::Assigned, TaskStatus::Claimed], "complete")?;
+    let loaded = state
+        .services
+        .definitions
+        .exact(&task.definition_name, task.definition_version)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("definition {} no longer exists", task.definition_ref())))?;
+    let violations = loaded.output.violations(&output);
+    if !violations.is_empty() {
+        let errors: Vec<Value> = violations
+            .iter()
+            .map(|v| json!({ "pointer": v.instance_path, "schemaPath": v.schema_path, "message": v.message }))
+            .collect();
+        return Err(Problem::invalid("OUTPUT_VALIDATION_ERROR", format!("the output does not match the form: {} error(s)", errors.len()))
+            .with_errors(Value::Array(errors)));
+    }
+    let done = state
+        .services
+        .apply(&task, Action::Complete { output: Some(output), by: Some(caller.user.clone()) })
+        .await?;
+    Ok(respond(&done, &caller))
+}
+
+pub async fn reassign(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, bytes: Bytes) -> Result<Json<Value>, Problem> {
+    require_admin(&caller, "reassign")?;
+    let assignee: Assignee = body::typed(&bytes)?;
+    if assignee.id.trim().is_empty() {
+        return Err(Problem::bad_request("the assignee id must not be empty"));
+    }
+    let task = load(&state, &id, &caller).await?;
+    if task.task_type != Some(TaskType::Manual) {
+        return Err(Problem::conflict("only manual tasks can be reassigned"));
+    }
+    require_status(&task, &[TaskStatus::Queued, TaskStatus::Assigned, TaskStatus::Claimed], "reassign")?;
+    let schedule = state
+        .services
+        .definitions
+        .exact(&task.definition_name, task.definition_version)
+        .await?
+        .and_then(|l| l.definition.manual.clone());
+    let action = Action::Assign { assignee, due_at: None, schedule, escalated: false, by: Some(caller.user.clone()) };
+    let moved = state.services.apply(&task, action).await?;
+    Ok(respond(&moved, &caller))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Cancellation {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn cancel(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, bytes: Bytes) -> Result<Json<Value>, Problem> {
+    require_admin(&caller, "cancel")?;
+    let Cancellation { reason } = body::typed(&bytes)?;
+    let task = load(&state, &id, &caller).await?;
+    if task.status.is_terminal() {
+        return Err(Problem::conflict(format!("the task is already {}", task.status)));
+    }
+    let reason = reason.unwrap_or_else(|| format!("cancelled by {}", caller.user));
+    let cancelled = state.services.apply(&task, Action::Cancel { reason, by: Some(caller.user.clone()) }).await?;
+    Ok(respond(&cancelled, &caller))
+}
+
+pub async fn retry(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<impl IntoResponse, Problem> {
+    require_admin(&caller, "retry")?;
+    let task = load(&state, &id, &caller).await?;
+    require_status(&task, &[TaskStatus::Failed, TaskStatus::TimedOut], "retry")?;
+    let s = &state.services;
+    let rerun = s.apply(&task, Action::Rerun { by: Some(caller.user.clone()), redeliver_at: s.redeliver_at() }).await?;
+    s.send_stage(&rerun, Stage::Input, 0).await.map_err(|e| Problem::unavailable(e.to_string()))?;
+    Ok((StatusCode::ACCEPTED, respond(&rerun, &caller)))
+}

@@ -1,0 +1,255 @@
+//! Who is calling. Behind API Gateway the JWT authorizer has verified the
+//! token and the handler reads its claims from the request context; served
+//! anywhere else the API verifies the bearer token itself (an HS256 key, or
+//! the keys of a JWKS file). Admins are the members of a configurable group.
+
+use std::collections::HashMap;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::problem::Problem;
+use crate::domain::{Assignee, AssigneeType};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub admin: bool,
+}
+
+impl Caller {
+    /// Whether the caller is `assignee`, or a member of it when it is a group.
+    pub fn holds(&self, assignee: &Assignee) -> bool {
+        match assignee.kind {
+            AssigneeType::User => assignee.id == self.user,
+            AssigneeType::Group => self.groups.iter().any(|g| *g == assignee.id),
+        }
+    }
+}
+
+/// How tokens are checked.
+#[derive(Clone)]
+pub enum Verifier {
+    /// API Gateway's JWT authorizer already verified the token.
+    Gateway,
+    /// One shared HS256 key (local development).
+    Hs256(DecodingKey),
+    /// The keys of a JWKS document, by `kid` (RS256/ES256 and friends).
+    Jwks(JwkSet),
+}
+
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub verifier: Verifier,
+    /// The claim listing the caller's groups, e.g. `cognito:groups`.
+    pub groups_claim: String,
+    pub admin_group: String,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl AuthConfig {
+    /// From `TEL_AUTH_MODE` (`gateway` | `hs256` | `jwks`), `TEL_JWT_HS256_SECRET`,
+    /// `TEL_JWT_JWKS_FILE`, `TEL_JWT_ISSUER`, `TEL_JWT_AUDIENCE`,
+    /// `TEL_GROUPS_CLAIM` (default `cognito:groups`), `TEL_ADMIN_GROUP` (default `tel-admins`).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let verifier = match var("TEL_AUTH_MODE").as_deref().unwrap_or("gateway") {
+            "gateway" => Verifier::Gateway,
+            "hs256" => {
+                let secret = var("TEL_JWT_HS256_SECRET").ok_or_else(|| anyhow::anyhow!("TEL_AUTH_MODE=hs256 needs TEL_JWT_HS256_SECRET"))?;
+                Verifier::Hs256(DecodingKey::from_secret(secret.as_bytes()))
+            }
+            "jwks" => {
+                let file = var("TEL_JWT_JWKS_FILE").ok_or_else(|| anyhow::anyhow!("TEL_AUTH_MODE=jwks needs TEL_JWT_JWKS_FILE"))?;
+                Verifier::Jwks(serde_json::from_str(&std::fs::read_to_string(&file)?)?)
+            }
+            other => anyhow::bail!("TEL_AUTH_MODE must be gateway, hs256 or jwks, got {other:?}"),
+        };
+        Ok(Self {
+            verifier,
+            groups_claim: var("TEL_GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".into()),
+            admin_group: var("TEL_ADMIN_GROUP").unwrap_or_else(|| "tel-admins".into()),
+            issuer: var("TEL_JWT_ISSUER"),
+            audience: var("TEL_JWT_AUDIENCE"),
+        })
+    }
+
+    pub fn hs256(secret: &str) -> Self {
+        Self {
+            verifier: Verifier::Hs256(DecodingKey::from_secret(secret.as_bytes())),
+            groups_claim: "cognito:groups".into(),
+            admin_group: "tel-admins".into(),
+            issuer: None,
+            audience: None,
+        }
+    }
+
+    fn caller_from_claims(&self, claims: &HashMap<String, Value>) -> Result<Caller, Problem> {
+        let user = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Problem::unauthenticated("the token has no subject (sub)"))?
+            .to_owned();
+        let groups = match claims.get(&self.groups_claim) {
+            Some(Value::Array(items)) => items.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect(),
+            Some(Value::String(text)) => gateway_list(text),
+            _ => Vec::new(),
+        };
+        let admin = groups.iter().any(|g| *g == self.admin_group);
+        Ok(Caller { user, groups, admin })
+    }
+
+    fn verify(&self, token: &str) -> Result<HashMap<String, Value>, Problem> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| Problem::unauthenticated(format!("malformed token: {e}")))?;
+        let (key, algorithm) = match &self.verifier {
+            Verifier::Hs256(key) => (key.clone(), Algorithm::HS256),
+            Verifier::Jwks(set) => {
+                let jwk = match header.kid.as_deref() {
+                    Some(kid) => set.find(kid),
+                    None if set.keys.len() == 1 => set.keys.first(),
+                    None => None,
+                }
+                .ok_or_else(|| Problem::unauthenticated("no key in the JWKS matches the token's kid"))?;
+                let key = DecodingKey::from_jwk(jwk).map_err(|e| Problem::unauthenticated(format!("unusable JWKS key: {e}")))?;
+                (key, header.alg)
+            }
+            Verifier::Gateway => return Err(Problem::unauthenticated("no verified claims from the gateway")),
+        };
+        if header.alg != algorithm || matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) && matches!(self.verifier, Verifier::Jwks(_)) {
+            return Err(Problem::unauthenticated(format!("tokens signed with {:?} are not accepted", header.alg)));
+        }
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 5;
+        match &self.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| Problem::unauthenticated(format!("invalid token: {e}")))
+    }
+
+    /// The caller of a request: from the gateway's verified claims, or from
+    /// the bearer token, verified here.
+    pub fn caller(&self, parts: &Parts) -> Result<Caller, Problem> {
+        if let Verifier::Gateway = self.verifier {
+            let claims = gateway_claims(parts).ok_or_else(|| Problem::unauthenticated("no JWT claims in the request context"))?;
+            return self.caller_from_claims(&claims);
+        }
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .ok_or_else(|| Problem::unauthenticated("send `Authorization: Bearer <token>`"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| Problem::unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+        let claims = self.verify(token.trim())?;
+        self.caller_from_claims(&claims)
+    }
+}
+
+/// API Gateway flattens list claims to text like `[a b c]`.
+fn gateway_list(text: &str) -> Vec<String> {
+    text.trim_start_matches('[')
+        .trim_end_matches(']')
+        .split([' ', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn gateway_claims(parts: &Parts) -> Option<HashMap<String, Value>> {
+    use lambda_http::request::RequestContext;
+    match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => {
+            let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
+            Some(claims.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        }
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// Lets handlers take `Caller` as an argument.
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync + AsRef<AuthConfig>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        state.as_ref().caller(parts)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DevClaims {
+    sub: String,
+    exp: i64,
+    iat: i64,
+    #[serde(rename = "cognito:groups")]
+    groups: Vec<String>,
+}
+
+/// Mints an HS256 token for local development (`tel token`).
+pub fn mint_dev_token(secret: &str, user: &str, groups: &[String], ttl_seconds: i64) -> anyhow::Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = DevClaims {
+        sub: user.to_owned(),
+        exp: now + ttl_seconds,
+        iat: now,
+        groups: groups.to_vec(),
+    };
+    Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(token: Option<&str>) -> Parts {
+        let mut builder = axum::http::Request::builder();
+        if let Some(t) = token {
+            builder = builder.header("Authorization", format!("Bearer {t}"));
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn a_minted_token_identifies_its_user_groups_and_admin_rights() {
+        let auth = AuthConfig::hs256("secret");
+        let token = mint_dev_token("secret", "u-1", &["finance".into(), "tel-admins".into()], 60).unwrap();
+        let caller = auth.caller(&parts(Some(&token))).unwrap();
+        assert_eq!(caller, Caller { user: "u-1".into(), groups: vec!["finance".into(), "tel-admins".into()], admin: true });
+    }
+
+    #[test]
+    fn missing_forged_and_expired_tokens_are_refused() {
+        let auth = AuthConfig::hs256("secret");
+        assert_eq!(auth.caller(&parts(None)).unwrap_err().status, 401);
+        let forged = mint_dev_token("other", "u-1", &[], 60).unwrap();
+        assert!(auth.caller(&parts(Some(&forged))).unwrap_err().detail.contains("InvalidSignature"));
+        let expired = mint_dev_token("secret", "u-1", &[], -120).unwrap();
+        assert!(auth.caller(&parts(Some(&expired))).unwrap_err().detail.contains("ExpiredSignature"));
+    }
+
+    #[test]
+    fn gateway_list_claims_are_split() {
+        assert_eq!(gateway_list("[finance tel-admins]"), vec!["finance", "tel-admins"]);
+        assert_eq!(gateway_list("finance"), vec!["finance"]);
+    }
+}

@@ -1,0 +1,88 @@
+//! The HTTP API: submit requests, read tasks and inboxes, work manual tasks
+//! (claim, complete, …), manage definitions. One axum router, served by the
+//! `api` Lambda function behind API Gateway and by the local runner on 127.0.0.1.
+
+mod actions;
+pub mod auth;
+mod body;
+mod definitions;
+pub mod form;
+pub mod openapi;
+pub mod problem;
+mod tasks;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::handlers::{Router as RequestRouter, Services};
+use auth::AuthConfig;
+use problem::Problem;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub services: Arc<Services>,
+    pub requests: Arc<RequestRouter>,
+    pub auth: Arc<AuthConfig>,
+}
+
+impl AsRef<AuthConfig> for ApiState {
+    fn as_ref(&self) -> &AuthConfig {
+        &self.auth
+    }
+}
+
+impl ApiState {
+    pub fn new(services: Arc<Services>, auth: AuthConfig) -> Self {
+        Self {
+            requests: Arc::new(RequestRouter::new(services.clone())),
+            services,
+            auth: Arc::new(auth),
+        }
+    }
+}
+
+/// Every route, as the OpenAPI document lists them (checked by a test).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/tasks"),
+    ("GET", "/tasks"),
+    ("GET", "/tasks/{id}"),
+    ("GET", "/tasks/{id}/form"),
+    ("POST", "/tasks/{id}/claim"),
+    ("POST", "/tasks/{id}/unclaim"),
+    ("POST", "/tasks/{id}/complete"),
+    ("POST", "/tasks/{id}/reassign"),
+    ("POST", "/tasks/{id}/cancel"),
+    ("POST", "/tasks/{id}/retry"),
+    ("PUT", "/definitions/{name}"),
+    ("GET", "/definitions/{name}"),
+    ("GET", "/definitions/{name}/versions/{version}"),
+    ("GET", "/openapi.json"),
+];
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/tasks", post(tasks::submit).get(tasks::inbox))
+        .route("/tasks/{id}", get(tasks::show))
+        .route("/tasks/{id}/form", get(tasks::form))
+        .route("/tasks/{id}/claim", post(actions::claim))
+        .route("/tasks/{id}/unclaim", post(actions::unclaim))
+        .route("/tasks/{id}/complete", post(actions::complete))
+        .route("/tasks/{id}/reassign", post(actions::reassign))
+        .route("/tasks/{id}/cancel", post(actions::cancel))
+        .route("/tasks/{id}/retry", post(actions::retry))
+        .route("/definitions/{name}", put(definitions::register).get(definitions::latest))
+        .route("/definitions/{name}/versions/{version}", get(definitions::version))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "this route does not take that method")
+        })
+        .with_state(state)
+}
+
+/// Serves the API on a local address until `shutdown` resolves (the local runner's way).
+pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
