@@ -26,7 +26,7 @@ PY
 }
 
 install() {
-  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/pip" freeze 2>/dev/null | grep -qx 'moto==5.2.5'; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import sys, moto, flask_cors; sys.exit(moto.__version__ != '5.2.5')" 2>/dev/null; then
     return
   fi
   echo "installing moto server into $venv" >&2
@@ -41,7 +41,8 @@ start() {
     return
   fi
   install
-  nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  # Our launcher: moto server plus the DynamoDB transaction fixes in moto_server.py.
+  nohup "$venv/bin/python" "$root/localstack/moto_server.py" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
     if answers; then

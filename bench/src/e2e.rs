@@ -11,7 +11,6 @@ use chrono::Utc;
 use serde_json::json;
 use tel_shared::bootstrap;
 use tel_shared::domain::TaskDefinition;
-use tel_shared::local::event_tap::LIFECYCLE_PATTERN;
 use tel_shared::local::{EventTap, LocalRunner, RunnerOptions, Template, provision};
 use tel_shared::ports::OutgoingMessage;
 
@@ -37,11 +36,13 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         .store()
         .register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?)
         .await?;
+    // Only completions: the loop reads fewer events and refills sooner.
+    let completions = r#"{"source":["task-execution-layer"],"detail-type":["task.completed"]}"#;
     let tap = EventTap::subscribe(
         &sdk,
         &stack.event_bus_name,
         &format!("{name}-tap"),
-        LIFECYCLE_PATTERN,
+        completions,
     )
     .await?;
     let options = RunnerOptions {
@@ -66,13 +67,18 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     let mut last = start_time;
     let mut next = 0;
     while latencies.len() < tasks && started.elapsed() < Duration::from_secs(900) {
-        let room = in_flight.saturating_sub(next - latencies.len()).min(tasks - next);
+        let room = in_flight
+            .saturating_sub(next - latencies.len())
+            .min(tasks - next);
         let mut messages = Vec::new();
         for i in next..next + room {
             let id = uuid::Uuid::now_v7().to_string();
             let body = json!({ "taskInstanceId": id, "taskDefinitionId": "bench-order", "workflowInstanceId": format!("wf-{i}"), "stepId": "s", "input": order(i) });
             submitted.insert(id, Utc::now());
-            messages.push(OutgoingMessage { body: body.to_string(), delay_seconds: 0 });
+            messages.push(OutgoingMessage {
+                body: body.to_string(),
+                delay_seconds: 0,
+            });
         }
         next += room;
         if !messages.is_empty() {
@@ -82,8 +88,13 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
             if event["detail-type"] != "task.completed" {
                 continue;
             }
-            let id = event["detail"]["taskInstanceId"].as_str().unwrap_or_default();
-            let at: chrono::DateTime<Utc> = event["detail"]["occurredAt"].as_str().unwrap_or_default().parse()?;
+            let id = event["detail"]["taskInstanceId"]
+                .as_str()
+                .unwrap_or_default();
+            let at: chrono::DateTime<Utc> = event["detail"]["occurredAt"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()?;
             if let Some(sent) = submitted.get(id) {
                 latencies.push((at - *sent).to_std().unwrap_or_default());
                 last = last.max(at);
@@ -99,7 +110,9 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         "  SQS send+receive+delete in batches of 10: {sqs_rate:.0} messages/s ({sqs_calls:.0} API calls/s)"
     );
     println!("  DynamoDB PutItem: {put_rate:.0}/s, GetItem: {get_rate:.0}/s");
-    println!("pipeline on the local stack ({pollers} pollers per function, at most {in_flight} tasks in flight, JS task):");
+    println!(
+        "pipeline on the local stack ({pollers} pollers per function, at most {in_flight} tasks in flight, JS task):"
+    );
     println!(
         "  {completed}/{tasks} completed in {span:.1}s: {:.1} tasks/s",
         completed as f64 / span
@@ -111,28 +124,55 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
 
 /// Messages/s through send, receive and delete, each in batches of 10, the
 /// queue never deeper than one batch; and API calls/s.
-async fn sqs_ceiling(sdk: &aws_config::SdkConfig, queue_url: &str, rounds: usize) -> anyhow::Result<(f64, f64)> {
+async fn sqs_ceiling(
+    sdk: &aws_config::SdkConfig,
+    queue_url: &str,
+    rounds: usize,
+) -> anyhow::Result<(f64, f64)> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let started = Instant::now();
     let (mut calls, mut moved) = (0usize, 0usize);
     for round in 0..rounds {
         let entries = (0..10)
-            .map(|i| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(format!("{round}-{i}")).build())
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("{round}-{i}"))
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        sqs.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await?;
+        sqs.send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
         let mut received = 0;
         while received < 10 {
-            let out = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await?;
+            let out = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await?;
             let batch = out.messages.unwrap_or_default();
             received += batch.len();
             let entries = batch
                 .iter()
                 .enumerate()
-                .map(|(i, m)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(m.receipt_handle.clone().unwrap_or_default()).build())
+                .map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                        .build()
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             calls += 1;
             if !entries.is_empty() {
-                sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await?;
+                sqs.delete_message_batch()
+                    .queue_url(queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await?;
                 calls += 1;
             }
         }

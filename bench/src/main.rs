@@ -45,6 +45,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
         Bench::Inprocess { tasks } => inprocess::run(tasks).await,
         Bench::Schema { iterations } => inprocess::schema(iterations),
-        Bench::E2e { tasks, pollers, in_flight } => e2e::run(tasks, pollers, in_flight).await,
+        Bench::E2e {
+            tasks,
+            pollers,
+            in_flight,
+        } => e2e::run(tasks, pollers, in_flight).await,
     }
 }

@@ -17,6 +17,8 @@ use tel_shared::local::event_tap::LIFECYCLE_PATTERN;
 use tel_shared::local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Template, provision};
 use tokio::time::Instant;
 
+pub mod api;
+
 /// The emulator's endpoint; tests need it set (scripts/test does that).
 pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at the emulator: run `localstack/emulator.sh start` or `scripts/test`")

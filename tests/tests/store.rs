@@ -236,7 +236,11 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
     let hers_claimed = t
         .services
         .tasks
-        .inbox(std::slice::from_ref(&alice), Some(TaskStatus::Claimed), PageRequest::default())
+        .inbox(
+            std::slice::from_ref(&alice),
+            Some(TaskStatus::Claimed),
+            PageRequest::default(),
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
+use tel_shared::api::ApiState;
+use tel_shared::api::auth::AuthConfig;
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
 use tel_shared::local::{
@@ -43,6 +45,9 @@ pub struct DevArgs {
     /// With --demo: stop once every demo task has finished.
     #[arg(long)]
     exit_after_demo: bool,
+    /// Port of the local HTTP API on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8787, env = "TEL_API_PORT")]
+    api_port: u16,
 }
 
 fn parse_parameter(text: &str) -> Result<(String, String), String> {
@@ -89,15 +94,31 @@ pub async fn run(args: DevArgs) -> Result<()> {
         ..RunnerOptions::default()
     };
     let tap = open_tap(&sdk, &stack.event_bus_name).await?;
-    let runner = LocalRunner::start(&sdk, &stack, services.clone(), runners, &options)?;
-    let env_file = environment::write_dev_env(&env_vars(&stack))?;
+    let mut runner = LocalRunner::start(&sdk, &stack, services.clone(), runners, &options)?;
+    // The local API verifies tokens itself, with a key made for this run (`tel token` mints with it).
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.api_port))
+        .await
+        .context("binding the local API port (choose another with --api-port)")?;
+    let api_url = format!("http://{}", listener.local_addr()?);
+    runner.serve_api(
+        listener,
+        ApiState::new(services.clone(), AuthConfig::hs256(&secret)),
+    );
+    let mut vars = env_vars(&stack);
+    vars.extend([
+        ("TEL_API_URL".to_owned(), api_url.clone()),
+        ("TEL_AUTH_MODE".to_owned(), "hs256".to_owned()),
+        ("TEL_JWT_HS256_SECRET".to_owned(), secret),
+    ]);
+    let env_file = environment::write_dev_env(&vars)?;
     eprintln!(
-        "tel is running on {} (stack {}).",
+        "tel is running on {} (stack {}), API at {api_url}.",
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
         stack.stack_name
     );
     eprintln!(
-        "In another shell: `source {}` and use `cargo run -p tel -- submit|task|watch`. Ctrl-C stops.",
+        "In another shell: `source {}`, then `cargo run -p tel -- submit|task|watch|token`. Ctrl-C stops.",
         env_file.display()
     );
 

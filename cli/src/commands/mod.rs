@@ -5,6 +5,7 @@ mod dev;
 mod events;
 mod submit;
 mod tasks;
+mod token;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Task(tasks::TaskArgs),
     /// Print lifecycle events as they arrive on the bus.
     Watch,
+    /// Mint a development token for the local API (HS256 key from .tel/dev.env).
+    Token(token::TokenArgs),
 }
 
 impl Cli {
@@ -72,6 +75,7 @@ impl Cli {
             Command::Submit(args) => submit::run(args).await,
             Command::Task(args) => tasks::run(args).await,
             Command::Watch => events::watch_forever().await,
+            Command::Token(args) => token::run(args),
         }
     }
 }

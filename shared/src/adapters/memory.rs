@@ -155,10 +155,20 @@ impl TaskStore for InMemoryTaskStore {
         ))
     }
 
-    async fn inbox(&self, assignees: &[Assignee], status: Option<TaskStatus>, _page: PageRequest) -> Result<Page<TaskInstance>, StoreError> {
+    async fn inbox(
+        &self,
+        assignees: &[Assignee],
+        status: Option<TaskStatus>,
+        _page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
         let t = self.tables.lock().expect("lock");
-        let matches = |x: &&TaskInstance| x.assignee.as_ref().is_some_and(|a| assignees.contains(a)) && status.is_none_or(|s| x.status == s);
-        Ok(sorted_page(t.tasks.values().filter(matches).cloned().collect()))
+        let matches = |x: &&TaskInstance| {
+            x.assignee.as_ref().is_some_and(|a| assignees.contains(a))
+                && status.is_none_or(|s| x.status == s)
+        };
+        Ok(sorted_page(
+            t.tasks.values().filter(matches).cloned().collect(),
+        ))
     }
 
     async fn due(

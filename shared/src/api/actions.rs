@@ -10,11 +10,11 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ApiState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use super::tasks::{actions_for, load};
-use super::ApiState;
 use crate::domain::{Action, Assignee, Stage, TaskInstance, TaskStatus, TaskType};
 
 fn respond(task: &TaskInstance, caller: &Caller) -> Json<Value> {
@@ -25,7 +25,10 @@ fn require_status(task: &TaskInstance, allowed: &[TaskStatus], doing: &str) -> R
     if allowed.contains(&task.status) {
         Ok(())
     } else {
-        Err(Problem::conflict(format!("cannot {doing} a task in status {}", task.status)))
+        Err(Problem::conflict(format!(
+            "cannot {doing} a task in status {}",
+            task.status
+        )))
     }
 }
 
@@ -41,23 +44,51 @@ fn holds(task: &TaskInstance, caller: &Caller) -> bool {
     task.assignee.as_ref().is_some_and(|a| caller.holds(a))
 }
 
-pub async fn claim(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub async fn claim(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     let task = load(&state, &id, &caller).await?;
     if !holds(&task, &caller) {
-        return Err(Problem::forbidden("only the assignee, or a member of the assigned group, may claim this task"));
+        return Err(Problem::forbidden(
+            "only the assignee, or a member of the assigned group, may claim this task",
+        ));
     }
     require_status(&task, &[TaskStatus::Assigned], "claim")?;
-    let claimed = state.services.apply(&task, Action::Claim { by: caller.user.clone() }).await?;
+    let claimed = state
+        .services
+        .apply(
+            &task,
+            Action::Claim {
+                by: caller.user.clone(),
+            },
+        )
+        .await?;
     Ok(respond(&claimed, &caller))
 }
 
-pub async fn unclaim(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub async fn unclaim(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     let task = load(&state, &id, &caller).await?;
     if !(holds(&task, &caller) || caller.admin) {
-        return Err(Problem::forbidden("only the person who claimed this task, or an admin, may unclaim it"));
+        return Err(Problem::forbidden(
+            "only the person who claimed this task, or an admin, may unclaim it",
+        ));
     }
     require_status(&task, &[TaskStatus::Claimed], "unclaim")?;
-    let released = state.services.apply(&task, Action::Unclaim { by: caller.user.clone() }).await?;
+    let released = state
+        .services
+        .apply(
+            &task,
+            Action::Unclaim {
+                by: caller.user.clone(),
+            },
+        )
+        .await?;
     Ok(respond(&released, &caller))
 }
 
@@ -67,36 +98,69 @@ struct Completion {
     output: Value,
 }
 
-pub async fn complete(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, bytes: Bytes) -> Result<Json<Value>, Problem> {
+pub async fn complete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, Problem> {
     let Completion { output } = body::typed(&bytes)?;
     let task = load(&state, &id, &caller).await?;
     if !holds(&task, &caller) {
-        return Err(Problem::forbidden("only the assignee, or a member of the assigned group, may complete this task"));
+        return Err(Problem::forbidden(
+            "only the assignee, or a member of the assigned group, may complete this task",
+        ));
     }
-    require_status(&task, &[TaskStatus::Assigned, TaskStatus::Claimed], "complete")?;
+    require_status(
+        &task,
+        &[TaskStatus::Assigned, TaskStatus::Claimed],
+        "complete",
+    )?;
     let loaded = state
         .services
         .definitions
         .exact(&task.definition_name, task.definition_version)
         .await?
-        .ok_or_else(|| Problem::not_found(format!("definition {} no longer exists", task.definition_ref())))?;
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "definition {} no longer exists",
+                task.definition_ref()
+            ))
+        })?;
     let violations = loaded.output.violations(&output);
     if !violations.is_empty() {
         let errors: Vec<Value> = violations
             .iter()
             .map(|v| json!({ "pointer": v.instance_path, "schemaPath": v.schema_path, "message": v.message }))
             .collect();
-        return Err(Problem::invalid("OUTPUT_VALIDATION_ERROR", format!("the output does not match the form: {} error(s)", errors.len()))
-            .with_errors(Value::Array(errors)));
+        return Err(Problem::invalid(
+            "OUTPUT_VALIDATION_ERROR",
+            format!(
+                "the output does not match the form: {} error(s)",
+                errors.len()
+            ),
+        )
+        .with_errors(Value::Array(errors)));
     }
     let done = state
         .services
-        .apply(&task, Action::Complete { output: Some(output), by: Some(caller.user.clone()) })
+        .apply(
+            &task,
+            Action::Complete {
+                output: Some(output),
+                by: Some(caller.user.clone()),
+            },
+        )
         .await?;
     Ok(respond(&done, &caller))
 }
 
-pub async fn reassign(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, bytes: Bytes) -> Result<Json<Value>, Problem> {
+pub async fn reassign(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, Problem> {
     require_admin(&caller, "reassign")?;
     let assignee: Assignee = body::typed(&bytes)?;
     if assignee.id.trim().is_empty() {
@@ -106,14 +170,28 @@ pub async fn reassign(State(state): State<ApiState>, caller: Caller, Path(id): P
     if task.task_type != Some(TaskType::Manual) {
         return Err(Problem::conflict("only manual tasks can be reassigned"));
     }
-    require_status(&task, &[TaskStatus::Queued, TaskStatus::Assigned, TaskStatus::Claimed], "reassign")?;
+    require_status(
+        &task,
+        &[
+            TaskStatus::Queued,
+            TaskStatus::Assigned,
+            TaskStatus::Claimed,
+        ],
+        "reassign",
+    )?;
     let schedule = state
         .services
         .definitions
         .exact(&task.definition_name, task.definition_version)
         .await?
         .and_then(|l| l.definition.manual.clone());
-    let action = Action::Assign { assignee, due_at: None, schedule, escalated: false, by: Some(caller.user.clone()) };
+    let action = Action::Assign {
+        assignee,
+        due_at: None,
+        schedule,
+        escalated: false,
+        by: Some(caller.user.clone()),
+    };
     let moved = state.services.apply(&task, action).await?;
     Ok(respond(&moved, &caller))
 }
@@ -125,24 +203,55 @@ struct Cancellation {
     reason: Option<String>,
 }
 
-pub async fn cancel(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, bytes: Bytes) -> Result<Json<Value>, Problem> {
+pub async fn cancel(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, Problem> {
     require_admin(&caller, "cancel")?;
     let Cancellation { reason } = body::typed(&bytes)?;
     let task = load(&state, &id, &caller).await?;
     if task.status.is_terminal() {
-        return Err(Problem::conflict(format!("the task is already {}", task.status)));
+        return Err(Problem::conflict(format!(
+            "the task is already {}",
+            task.status
+        )));
     }
     let reason = reason.unwrap_or_else(|| format!("cancelled by {}", caller.user));
-    let cancelled = state.services.apply(&task, Action::Cancel { reason, by: Some(caller.user.clone()) }).await?;
+    let cancelled = state
+        .services
+        .apply(
+            &task,
+            Action::Cancel {
+                reason,
+                by: Some(caller.user.clone()),
+            },
+        )
+        .await?;
     Ok(respond(&cancelled, &caller))
 }
 
-pub async fn retry(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<impl IntoResponse, Problem> {
+pub async fn retry(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, Problem> {
     require_admin(&caller, "retry")?;
     let task = load(&state, &id, &caller).await?;
     require_status(&task, &[TaskStatus::Failed, TaskStatus::TimedOut], "retry")?;
     let s = &state.services;
-    let rerun = s.apply(&task, Action::Rerun { by: Some(caller.user.clone()), redeliver_at: s.redeliver_at() }).await?;
-    s.send_stage(&rerun, Stage::Input, 0).await.map_err(|e| Problem::unavailable(e.to_string()))?;
+    let rerun = s
+        .apply(
+            &task,
+            Action::Rerun {
+                by: Some(caller.user.clone()),
+                redeliver_at: s.redeliver_at(),
+            },
+        )
+        .await?;
+    s.send_stage(&rerun, Stage::Input, 0)
+        .await
+        .map_err(|e| Problem::unavailable(e.to_string()))?;
     Ok((StatusCode::ACCEPTED, respond(&rerun, &caller)))
 }

@@ -27,7 +27,7 @@ impl Caller {
     pub fn holds(&self, assignee: &Assignee) -> bool {
         match assignee.kind {
             AssigneeType::User => assignee.id == self.user,
-            AssigneeType::Group => self.groups.iter().any(|g| *g == assignee.id),
+            AssigneeType::Group => self.groups.contains(&assignee.id),
         }
     }
 }
@@ -62,11 +62,14 @@ impl AuthConfig {
         let verifier = match var("TEL_AUTH_MODE").as_deref().unwrap_or("gateway") {
             "gateway" => Verifier::Gateway,
             "hs256" => {
-                let secret = var("TEL_JWT_HS256_SECRET").ok_or_else(|| anyhow::anyhow!("TEL_AUTH_MODE=hs256 needs TEL_JWT_HS256_SECRET"))?;
+                let secret = var("TEL_JWT_HS256_SECRET").ok_or_else(|| {
+                    anyhow::anyhow!("TEL_AUTH_MODE=hs256 needs TEL_JWT_HS256_SECRET")
+                })?;
                 Verifier::Hs256(DecodingKey::from_secret(secret.as_bytes()))
             }
             "jwks" => {
-                let file = var("TEL_JWT_JWKS_FILE").ok_or_else(|| anyhow::anyhow!("TEL_AUTH_MODE=jwks needs TEL_JWT_JWKS_FILE"))?;
+                let file = var("TEL_JWT_JWKS_FILE")
+                    .ok_or_else(|| anyhow::anyhow!("TEL_AUTH_MODE=jwks needs TEL_JWT_JWKS_FILE"))?;
                 Verifier::Jwks(serde_json::from_str(&std::fs::read_to_string(&file)?)?)
             }
             other => anyhow::bail!("TEL_AUTH_MODE must be gateway, hs256 or jwks, got {other:?}"),
@@ -98,16 +101,24 @@ impl AuthConfig {
             .ok_or_else(|| Problem::unauthenticated("the token has no subject (sub)"))?
             .to_owned();
         let groups = match claims.get(&self.groups_claim) {
-            Some(Value::Array(items)) => items.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|g| g.as_str().map(str::to_owned))
+                .collect(),
             Some(Value::String(text)) => gateway_list(text),
             _ => Vec::new(),
         };
-        let admin = groups.iter().any(|g| *g == self.admin_group);
-        Ok(Caller { user, groups, admin })
+        let admin = groups.contains(&self.admin_group);
+        Ok(Caller {
+            user,
+            groups,
+            admin,
+        })
     }
 
     fn verify(&self, token: &str) -> Result<HashMap<String, Value>, Problem> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| Problem::unauthenticated(format!("malformed token: {e}")))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| Problem::unauthenticated(format!("malformed token: {e}")))?;
         let (key, algorithm) = match &self.verifier {
             Verifier::Hs256(key) => (key.clone(), Algorithm::HS256),
             Verifier::Jwks(set) => {
@@ -116,14 +127,29 @@ impl AuthConfig {
                     None if set.keys.len() == 1 => set.keys.first(),
                     None => None,
                 }
-                .ok_or_else(|| Problem::unauthenticated("no key in the JWKS matches the token's kid"))?;
-                let key = DecodingKey::from_jwk(jwk).map_err(|e| Problem::unauthenticated(format!("unusable JWKS key: {e}")))?;
+                .ok_or_else(|| {
+                    Problem::unauthenticated("no key in the JWKS matches the token's kid")
+                })?;
+                let key = DecodingKey::from_jwk(jwk)
+                    .map_err(|e| Problem::unauthenticated(format!("unusable JWKS key: {e}")))?;
                 (key, header.alg)
             }
-            Verifier::Gateway => return Err(Problem::unauthenticated("no verified claims from the gateway")),
+            Verifier::Gateway => {
+                return Err(Problem::unauthenticated(
+                    "no verified claims from the gateway",
+                ));
+            }
         };
-        if header.alg != algorithm || matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) && matches!(self.verifier, Verifier::Jwks(_)) {
-            return Err(Problem::unauthenticated(format!("tokens signed with {:?} are not accepted", header.alg)));
+        if header.alg != algorithm
+            || matches!(
+                algorithm,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) && matches!(self.verifier, Verifier::Jwks(_))
+        {
+            return Err(Problem::unauthenticated(format!(
+                "tokens signed with {:?} are not accepted",
+                header.alg
+            )));
         }
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -144,7 +170,8 @@ impl AuthConfig {
     /// the bearer token, verified here.
     pub fn caller(&self, parts: &Parts) -> Result<Caller, Problem> {
         if let Verifier::Gateway = self.verifier {
-            let claims = gateway_claims(parts).ok_or_else(|| Problem::unauthenticated("no JWT claims in the request context"))?;
+            let claims = gateway_claims(parts)
+                .ok_or_else(|| Problem::unauthenticated("no JWT claims in the request context"))?;
             return self.caller_from_claims(&claims);
         }
         let header = parts
@@ -155,7 +182,9 @@ impl AuthConfig {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| Problem::unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| {
+                Problem::unauthenticated("the Authorization header must be `Bearer <token>`")
+            })?;
         let claims = self.verify(token.trim())?;
         self.caller_from_claims(&claims)
     }
@@ -177,7 +206,12 @@ fn gateway_claims(parts: &Parts) -> Option<HashMap<String, Value>> {
     match parts.extensions.get::<RequestContext>()? {
         RequestContext::ApiGatewayV2(context) => {
             let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
-            Some(claims.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+            Some(
+                claims
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )
         }
         #[allow(unreachable_patterns)]
         _ => None,
@@ -206,7 +240,12 @@ struct DevClaims {
 }
 
 /// Mints an HS256 token for local development (`tel token`).
-pub fn mint_dev_token(secret: &str, user: &str, groups: &[String], ttl_seconds: i64) -> anyhow::Result<String> {
+pub fn mint_dev_token(
+    secret: &str,
+    user: &str,
+    groups: &[String],
+    ttl_seconds: i64,
+) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
     let claims = DevClaims {
         sub: user.to_owned(),
@@ -214,7 +253,11 @@ pub fn mint_dev_token(secret: &str, user: &str, groups: &[String], ttl_seconds: 
         iat: now,
         groups: groups.to_vec(),
     };
-    Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )?)
 }
 
 #[cfg(test)]
@@ -232,9 +275,22 @@ mod tests {
     #[test]
     fn a_minted_token_identifies_its_user_groups_and_admin_rights() {
         let auth = AuthConfig::hs256("secret");
-        let token = mint_dev_token("secret", "u-1", &["finance".into(), "tel-admins".into()], 60).unwrap();
+        let token = mint_dev_token(
+            "secret",
+            "u-1",
+            &["finance".into(), "tel-admins".into()],
+            60,
+        )
+        .unwrap();
         let caller = auth.caller(&parts(Some(&token))).unwrap();
-        assert_eq!(caller, Caller { user: "u-1".into(), groups: vec!["finance".into(), "tel-admins".into()], admin: true });
+        assert_eq!(
+            caller,
+            Caller {
+                user: "u-1".into(),
+                groups: vec!["finance".into(), "tel-admins".into()],
+                admin: true
+            }
+        );
     }
 
     #[test]
@@ -242,14 +298,27 @@ mod tests {
         let auth = AuthConfig::hs256("secret");
         assert_eq!(auth.caller(&parts(None)).unwrap_err().status, 401);
         let forged = mint_dev_token("other", "u-1", &[], 60).unwrap();
-        assert!(auth.caller(&parts(Some(&forged))).unwrap_err().detail.contains("InvalidSignature"));
+        assert!(
+            auth.caller(&parts(Some(&forged)))
+                .unwrap_err()
+                .detail
+                .contains("InvalidSignature")
+        );
         let expired = mint_dev_token("secret", "u-1", &[], -120).unwrap();
-        assert!(auth.caller(&parts(Some(&expired))).unwrap_err().detail.contains("ExpiredSignature"));
+        assert!(
+            auth.caller(&parts(Some(&expired)))
+                .unwrap_err()
+                .detail
+                .contains("ExpiredSignature")
+        );
     }
 
     #[test]
     fn gateway_list_claims_are_split() {
-        assert_eq!(gateway_list("[finance tel-admins]"), vec!["finance", "tel-admins"]);
+        assert_eq!(
+            gateway_list("[finance tel-admins]"),
+            vec!["finance", "tel-admins"]
+        );
         assert_eq!(gateway_list("finance"), vec!["finance"]);
     }
 }

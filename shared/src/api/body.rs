@@ -11,11 +11,13 @@ pub fn json(bytes: &Bytes) -> Result<Value, Problem> {
     if bytes.is_empty() {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(bytes).map_err(|e| Problem::bad_request(format!("the body is not JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| Problem::bad_request(format!("the body is not JSON: {e}")))
 }
 
 pub fn typed<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Problem> {
-    serde_path_to_error::deserialize(json(bytes)?).map_err(|e| Problem::bad_request(format!("{}: {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(json(bytes)?)
+        .map_err(|e| Problem::bad_request(format!("{}: {}", e.path(), e.inner())))
 }
 
 pub fn task_id(text: &str) -> Result<TaskInstanceId, Problem> {
@@ -24,5 +26,7 @@ pub fn task_id(text: &str) -> Result<TaskInstanceId, Problem> {
 
 /// `a=1&b=2` → pairs, percent-decoded.
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }

@@ -7,13 +7,18 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
+use super::ApiState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use super::ApiState;
 use crate::domain::{DefinitionName, DefinitionRef, TaskDefinition};
 
-pub async fn register(State(state): State<ApiState>, caller: Caller, Path(name): Path<String>, bytes: Bytes) -> Result<impl IntoResponse, Problem> {
+pub async fn register(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Problem> {
     if !caller.admin {
         return Err(Problem::forbidden("only admins may register definitions"));
     }
@@ -26,14 +31,30 @@ pub async fn register(State(state): State<ApiState>, caller: Caller, Path(name):
             fields.insert("name".into(), Value::String(name.clone()));
         }
         Some(Value::String(given)) if *given == name => {}
-        Some(other) => return Err(Problem::bad_request(format!("the body names {other}, the path {name:?}"))),
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "the body names {other}, the path {name:?}"
+            )));
+        }
     }
     let definition = TaskDefinition::parse(value).map_err(|e| {
-        let errors: Vec<Value> = e.problems.iter().map(|p| json!({ "path": p.path, "message": p.message })).collect();
+        let errors: Vec<Value> = e
+            .problems
+            .iter()
+            .map(|p| json!({ "path": p.path, "message": p.message }))
+            .collect();
         Problem::invalid("INVALID_DEFINITION", e.to_string()).with_errors(Value::Array(errors))
     })?;
-    let registered = state.services.definitions.store().register(definition).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(&registered).expect("definitions serialise"))))
+    let registered = state
+        .services
+        .definitions
+        .store()
+        .register(definition)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(&registered).expect("definitions serialise")),
+    ))
 }
 
 async fn fetch(state: &ApiState, reference: DefinitionRef) -> Result<Json<Value>, Problem> {
@@ -44,7 +65,12 @@ async fn fetch(state: &ApiState, reference: DefinitionRef) -> Result<Json<Value>
         .get(&reference)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no definition {reference}")))?;
-    let versions = state.services.definitions.store().versions(&reference.name).await?;
+    let versions = state
+        .services
+        .definitions
+        .store()
+        .versions(&reference.name)
+        .await?;
     let mut body = serde_json::to_value(&definition).expect("definitions serialise");
     body["versions"] = json!(versions);
     Ok(Json(body))
@@ -54,11 +80,37 @@ fn name(text: &str) -> Result<DefinitionName, Problem> {
     DefinitionName::parse(text).map_err(|_| Problem::not_found(format!("no definition {text}")))
 }
 
-pub async fn latest(State(state): State<ApiState>, _caller: Caller, Path(text): Path<String>) -> Result<Json<Value>, Problem> {
-    fetch(&state, DefinitionRef { name: name(&text)?, version: None }).await
+pub async fn latest(
+    State(state): State<ApiState>,
+    _caller: Caller,
+    Path(text): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    fetch(
+        &state,
+        DefinitionRef {
+            name: name(&text)?,
+            version: None,
+        },
+    )
+    .await
 }
 
-pub async fn version(State(state): State<ApiState>, _caller: Caller, Path((text, version)): Path<(String, String)>) -> Result<Json<Value>, Problem> {
-    let version = version.parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| Problem::not_found(format!("no version {version}")))?;
-    fetch(&state, DefinitionRef { name: name(&text)?, version: Some(version) }).await
+pub async fn version(
+    State(state): State<ApiState>,
+    _caller: Caller,
+    Path((text, version)): Path<(String, String)>,
+) -> Result<Json<Value>, Problem> {
+    let version = version
+        .parse::<u32>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| Problem::not_found(format!("no version {version}")))?;
+    fetch(
+        &state,
+        DefinitionRef {
+            name: name(&text)?,
+            version: Some(version),
+        },
+    )
+    .await
 }

@@ -33,7 +33,14 @@ impl Hints {
                 _ => None,
             }
         };
-        let names = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().filter_map(Value::as_str).filter_map(keep).collect() };
+        let names = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(keep)
+                .collect()
+        };
         let map = |field: &str| -> Map<String, Value> {
             ui.get(field)
                 .and_then(Value::as_object)
@@ -47,7 +54,15 @@ impl Hints {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .map(|s| (s.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(), names(s.get("fields").unwrap_or(&Value::Null))))
+            .map(|s| {
+                (
+                    s.get("title")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    names(s.get("fields").unwrap_or(&Value::Null)),
+                )
+            })
             .filter(|(_, fields)| !fields.is_empty())
             .collect();
         Self {
@@ -103,15 +118,29 @@ fn ui_for(schema: &Value, hints: &Hints, readonly: bool) -> (Value, Value) {
         if readonly {
             options.insert("readonly".into(), json!(true));
         }
-        return (json!({ "type": "VerticalLayout", "elements": [{ "type": "Control", "scope": "#", "options": options }] }), schema);
+        return (
+            json!({ "type": "VerticalLayout", "elements": [{ "type": "Control", "scope": "#", "options": options }] }),
+            schema,
+        );
     };
     for (name, help) in &hints.help {
         if let Some(property) = properties.get_mut(name).and_then(Value::as_object_mut) {
             property.entry("description").or_insert(help.clone());
         }
     }
-    let mut names: Vec<String> = hints.order.iter().filter(|n| properties.contains_key(*n)).cloned().collect();
-    names.extend(properties.keys().filter(|k| !names.contains(k)).cloned().collect::<Vec<_>>());
+    let mut names: Vec<String> = hints
+        .order
+        .iter()
+        .filter(|n| properties.contains_key(*n))
+        .cloned()
+        .collect();
+    names.extend(
+        properties
+            .keys()
+            .filter(|k| !names.contains(k))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     let control = |name: &str| {
         let property = &properties[name];
         let label = hints
@@ -119,13 +148,19 @@ fn ui_for(schema: &Value, hints: &Hints, readonly: bool) -> (Value, Value) {
             .get(name)
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .or_else(|| property.get("title").and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| {
+                property
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| humanize(name));
         let mut options = widget_options(hints.widgets.get(name).and_then(Value::as_str));
         if readonly {
             options.insert("readonly".into(), json!(true));
         }
-        let mut element = json!({ "type": "Control", "scope": format!("#/properties/{name}"), "label": label });
+        let mut element =
+            json!({ "type": "Control", "scope": format!("#/properties/{name}"), "label": label });
         if !options.is_empty() {
             element["options"] = Value::Object(options);
         }
@@ -134,14 +169,26 @@ fn ui_for(schema: &Value, hints: &Hints, readonly: bool) -> (Value, Value) {
     let mut placed: Vec<&str> = Vec::new();
     let mut elements = Vec::new();
     for (title, fields) in &hints.sections {
-        let controls: Vec<Value> = names.iter().filter(|n| fields.contains(n)).map(|n| control(n)).collect();
+        let controls: Vec<Value> = names
+            .iter()
+            .filter(|n| fields.contains(n))
+            .map(|n| control(n))
+            .collect();
         placed.extend(fields.iter().map(String::as_str));
         if !controls.is_empty() {
             elements.push(json!({ "type": "Group", "label": title, "elements": controls }));
         }
     }
-    elements.extend(names.iter().filter(|n| !placed.contains(&n.as_str())).map(|n| control(n)));
-    (json!({ "type": "VerticalLayout", "elements": elements }), schema)
+    elements.extend(
+        names
+            .iter()
+            .filter(|n| !placed.contains(&n.as_str()))
+            .map(|n| control(n)),
+    );
+    (
+        json!({ "type": "VerticalLayout", "elements": elements }),
+        schema,
+    )
 }
 
 /// Initial data for the output side: what was already produced, else the schema's defaults.
@@ -160,9 +207,14 @@ fn initial_output(task: &TaskInstance, schema: &Value) -> Value {
 }
 
 pub fn render(task: &TaskInstance, definition: &TaskDefinition, actions: &[&str]) -> Value {
-    let ui = definition.manual.as_ref().map(|m| m.ui_components.clone()).unwrap_or(Value::Null);
+    let ui = definition
+        .manual
+        .as_ref()
+        .map(|m| m.ui_components.clone())
+        .unwrap_or(Value::Null);
     let (input_ui, input_schema) = ui_for(&definition.input_schema, &Hints::from(&ui, true), true);
-    let (output_ui, output_schema) = ui_for(&definition.output_schema, &Hints::from(&ui, false), false);
+    let (output_ui, output_schema) =
+        ui_for(&definition.output_schema, &Hints::from(&ui, false), false);
     json!({
         "taskInstanceId": task.task_instance_id,
         "definition": task.definition_ref(),
@@ -226,7 +278,8 @@ mod tests {
         let now = chrono::Utc::now();
         let mut task = Creation::new(
             NewTask {
-                task_instance_id: TaskInstanceId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
+                task_instance_id: TaskInstanceId::parse("01900000-0000-7000-8000-000000000001")
+                    .unwrap(),
                 definition_name: "approve-expense".into(),
                 definition_version: 3,
                 task_type: None,
@@ -280,6 +333,9 @@ mod tests {
                 "data": { "costCentre": "ops" }
             })
         );
-        assert_eq!(form["submit"]["href"], "/tasks/01900000-0000-7000-8000-000000000001/complete");
+        assert_eq!(
+            form["submit"]["href"],
+            "/tasks/01900000-0000-7000-8000-000000000001/complete"
+        );
     }
 }

@@ -72,17 +72,33 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}/reassign", post(actions::reassign))
         .route("/tasks/{id}/cancel", post(actions::cancel))
         .route("/tasks/{id}/retry", post(actions::retry))
-        .route("/definitions/{name}", put(definitions::register).get(definitions::latest))
-        .route("/definitions/{name}/versions/{version}", get(definitions::version))
+        .route(
+            "/definitions/{name}",
+            put(definitions::register).get(definitions::latest),
+        )
+        .route(
+            "/definitions/{name}/versions/{version}",
+            get(definitions::version),
+        )
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
-            Problem::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "this route does not take that method")
+            Problem::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "this route does not take that method",
+            )
         })
         .with_state(state)
 }
 
 /// Serves the API on a local address until `shutdown` resolves (the local runner's way).
-pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -169,7 +169,10 @@ mod tests {
                 documented.push((method.to_uppercase(), path.clone()));
             }
         }
-        let mut served: Vec<(String, String)> = crate::api::ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        let mut served: Vec<(String, String)> = crate::api::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
         documented.sort();
         served.sort();
         assert_eq!(documented, served);

@@ -26,7 +26,10 @@ pub struct Problem {
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
         Self {
-            kind: format!("https://tel.dev/problems/{}", code.to_lowercase().replace('_', "-")),
+            kind: format!(
+                "https://tel.dev/problems/{}",
+                code.to_lowercase().replace('_', "-")
+            ),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: detail.into(),
@@ -73,9 +76,10 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(self)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, "application/problem+json".parse().expect("valid header"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            "application/problem+json".parse().expect("valid header"),
+        );
         response
     }
 }

@@ -1,10 +1,10 @@
 //! Submitting requests, reading tasks and inboxes, and manual-task forms.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
@@ -25,7 +25,11 @@ pub fn actions_for(task: &TaskInstance, caller: &Caller) -> Vec<&'static str> {
         _ => {}
     }
     if caller.admin {
-        if matches!(task.status, TaskStatus::Queued | TaskStatus::Assigned | TaskStatus::Claimed) && task.task_type == Some(TaskType::Manual) {
+        if matches!(
+            task.status,
+            TaskStatus::Queued | TaskStatus::Assigned | TaskStatus::Claimed
+        ) && task.task_type == Some(TaskType::Manual)
+        {
             actions.push("reassign");
         }
         if !task.status.is_terminal() {
@@ -45,14 +49,24 @@ pub fn may_view(task: &TaskInstance, caller: &Caller) -> bool {
 
 pub async fn load(state: &ApiState, id: &str, caller: &Caller) -> Result<TaskInstance, Problem> {
     let id = body::task_id(id)?;
-    let task = state.services.tasks.get(id).await?.ok_or_else(|| Problem::not_found(format!("no task {id}")))?;
+    let task = state
+        .services
+        .tasks
+        .get(id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no task {id}")))?;
     if !may_view(&task, caller) {
         return Err(Problem::forbidden("this task is assigned to someone else"));
     }
     Ok(task)
 }
 
-pub async fn submit(State(state): State<ApiState>, caller: Caller, headers: HeaderMap, bytes: Bytes) -> Result<impl IntoResponse, Problem> {
+pub async fn submit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Problem> {
     let request = ExecutionRequest::parse(body::json(&bytes)?).map_err(|r| {
         let mut problem = Problem::invalid("VALIDATION_ERROR", r.error.message);
         if !r.error.details.is_null() {
@@ -60,41 +74,83 @@ pub async fn submit(State(state): State<ApiState>, caller: Caller, headers: Head
         }
         problem
     })?;
-    if state.services.definitions.resolve(&request.definition).await?.is_none() {
-        return Err(Problem::invalid("UNKNOWN_DEFINITION", format!("no task definition {} is registered", request.definition)));
+    if state
+        .services
+        .definitions
+        .resolve(&request.definition)
+        .await?
+        .is_none()
+    {
+        return Err(Problem::invalid(
+            "UNKNOWN_DEFINITION",
+            format!("no task definition {} is registered", request.definition),
+        ));
     }
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(|k| format!("api:{}:{k}", caller.user));
-    let task = state.requests.accept(request, key.as_deref()).await.map_err(|e| Problem::unavailable(e.to_string()))?;
+    let task = state
+        .requests
+        .accept(request, key.as_deref())
+        .await
+        .map_err(|e| Problem::unavailable(e.to_string()))?;
     let id = task.task_instance_id;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "taskInstanceId": id, "status": task.status, "href": format!("/tasks/{id}") }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({ "taskInstanceId": id, "status": task.status, "href": format!("/tasks/{id}") }),
+        ),
+    ))
 }
 
-pub async fn show(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub async fn show(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     let task = load(&state, &id, &caller).await?;
     let history = state.services.tasks.history(task.task_instance_id).await?;
     let actions = actions_for(&task, &caller);
-    Ok(Json(json!({ "task": task, "history": history, "actions": actions })))
+    Ok(Json(
+        json!({ "task": task, "history": history, "actions": actions }),
+    ))
 }
 
-pub async fn inbox(State(state): State<ApiState>, caller: Caller, RawQuery(query): RawQuery) -> Result<Json<Value>, Problem> {
+pub async fn inbox(
+    State(state): State<ApiState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, Problem> {
     let mut page = PageRequest::default();
     let mut status = None;
     for (key, value) in body::query_pairs(query.as_deref()) {
         match key.as_str() {
-            "status" => status = Some(TaskStatus::parse(&value).ok_or_else(|| Problem::bad_request(format!("unknown status {value:?}")))?),
+            "status" => {
+                status = Some(
+                    TaskStatus::parse(&value)
+                        .ok_or_else(|| Problem::bad_request(format!("unknown status {value:?}")))?,
+                )
+            }
             "limit" => {
                 let limit = value.parse::<i32>().ok().filter(|l| (1..=100).contains(l));
-                page.limit = Some(limit.ok_or_else(|| Problem::bad_request("limit must be a number from 1 to 100"))?);
+                page.limit =
+                    Some(limit.ok_or_else(|| {
+                        Problem::bad_request("limit must be a number from 1 to 100")
+                    })?);
             }
             "cursor" => page.cursor = Some(value),
             _ => {}
         }
     }
-    let mut assignees = vec![Assignee { kind: AssigneeType::User, id: caller.user.clone() }];
-    assignees.extend(caller.groups.iter().map(|g| Assignee { kind: AssigneeType::Group, id: g.clone() }));
+    let mut assignees = vec![Assignee {
+        kind: AssigneeType::User,
+        id: caller.user.clone(),
+    }];
+    assignees.extend(caller.groups.iter().map(|g| Assignee {
+        kind: AssigneeType::Group,
+        id: g.clone(),
+    }));
     let page = state.services.tasks.inbox(&assignees, status, page).await?;
     let items: Vec<Value> = page
         .items
@@ -107,19 +163,36 @@ pub async fn inbox(State(state): State<ApiState>, caller: Caller, RawQuery(query
             })
         })
         .collect();
-    Ok(Json(json!({ "items": items, "nextCursor": page.next_cursor })))
+    Ok(Json(
+        json!({ "items": items, "nextCursor": page.next_cursor }),
+    ))
 }
 
-pub async fn form(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+pub async fn form(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
     let task = load(&state, &id, &caller).await?;
     if task.task_type != Some(TaskType::Manual) {
-        return Err(Problem::not_found(format!("task {id} is not a manual task and has no form")));
+        return Err(Problem::not_found(format!(
+            "task {id} is not a manual task and has no form"
+        )));
     }
     let loaded = state
         .services
         .definitions
         .exact(&task.definition_name, task.definition_version)
         .await?
-        .ok_or_else(|| Problem::not_found(format!("definition {} no longer exists", task.definition_ref())))?;
-    Ok(Json(form::render(&task, &loaded.definition, &actions_for(&task, &caller))))
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "definition {} no longer exists",
+                task.definition_ref()
+            ))
+        })?;
+    Ok(Json(form::render(
+        &task,
+        &loaded.definition,
+        &actions_for(&task, &caller),
+    )))
 }

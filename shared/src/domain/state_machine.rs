@@ -298,7 +298,10 @@ pub fn transition(
             if due_at.is_some() {
                 next.due_at = due_at;
             }
-            let mut progress = task.manual.clone().unwrap_or_else(|| ManualProgress::start(now));
+            let mut progress = task
+                .manual
+                .clone()
+                .unwrap_or_else(|| ManualProgress::start(now));
             progress.last_assigned_at = now;
             progress.pool = None;
             if escalated {
@@ -325,7 +328,10 @@ pub fn transition(
             events.push(event);
         }
         Action::Remind { schedule } => {
-            let mut progress = task.manual.clone().unwrap_or_else(|| ManualProgress::start(now));
+            let mut progress = task
+                .manual
+                .clone()
+                .unwrap_or_else(|| ManualProgress::start(now));
             progress.reminders_sent += 1;
             next.deadlines = schedule.deadlines(&progress, next.due_at);
             history.details = json!({ "reminder": progress.reminders_sent });
@@ -336,7 +342,10 @@ pub fn transition(
             events.push(event);
         }
         Action::Claim { by } => {
-            let mut progress = task.manual.clone().unwrap_or_else(|| ManualProgress::start(now));
+            let mut progress = task
+                .manual
+                .clone()
+                .unwrap_or_else(|| ManualProgress::start(now));
             progress.pool = task.assignee.clone();
             next.manual = Some(progress);
             next.assignee = Some(Assignee {

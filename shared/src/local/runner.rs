@@ -90,6 +90,19 @@ impl LocalRunner {
         Ok(Self { shutdown, tasks })
     }
 
+    /// Serves the HTTP API on `listener` until the runner stops.
+    pub fn serve_api(&mut self, listener: tokio::net::TcpListener, state: crate::api::ApiState) {
+        let mut stop = self.shutdown.subscribe();
+        let shutdown = async move {
+            let _ = stop.changed().await;
+        };
+        self.tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::api::serve(listener, state, shutdown).await {
+                tracing::error!(error = %e, "the local API stopped");
+            }
+        }));
+    }
+
     /// Stops polling; in-flight batches finish first.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);

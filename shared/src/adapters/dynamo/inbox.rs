@@ -25,7 +25,8 @@ const AFTER_ANY_ID: &str = "~";
 type Positions = BTreeMap<String, Option<String>>;
 
 fn encode(positions: &Positions) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(positions).expect("positions serialise"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(positions).expect("positions serialise"))
 }
 
 fn decode(cursor: &str) -> Result<Positions, StoreError> {
@@ -43,7 +44,12 @@ pub async fn merged_inbox(
     page: PageRequest,
 ) -> Result<Page<TaskInstance>, StoreError> {
     let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let mut positions = page.cursor.as_deref().map(decode).transpose()?.unwrap_or_default();
+    let mut positions = page
+        .cursor
+        .as_deref()
+        .map(decode)
+        .transpose()?
+        .unwrap_or_default();
     let mut candidates: Vec<(String, String, Item)> = Vec::new();
     let mut exhausted: Vec<String> = Vec::new();
     for assignee in assignees {
@@ -57,12 +63,20 @@ pub async fn merged_inbox(
         if !more {
             exhausted.push(pk.clone());
         }
-        candidates.extend(items.into_iter().map(|item| (get_s(&item, GSI1SK).unwrap_or_default().to_owned(), pk.clone(), item)));
+        candidates.extend(items.into_iter().map(|item| {
+            (
+                get_s(&item, GSI1SK).unwrap_or_default().to_owned(),
+                pk.clone(),
+                item,
+            )
+        }));
     }
     candidates.sort_by(|a, b| a.0.cmp(&b.0));
-    let taken: Vec<(String, String, Item)> = candidates.iter().take(limit as usize).cloned().collect();
+    let taken: Vec<(String, String, Item)> =
+        candidates.iter().take(limit as usize).cloned().collect();
     for pk in assignees.iter().map(inbox_pk) {
-        let from_here: Vec<&(String, String, Item)> = candidates.iter().filter(|c| c.1 == pk).collect();
+        let from_here: Vec<&(String, String, Item)> =
+            candidates.iter().filter(|c| c.1 == pk).collect();
         let taken_here: Vec<&(String, String, Item)> = taken.iter().filter(|c| c.1 == pk).collect();
         if let Some(last) = taken_here.last() {
             positions.insert(pk.clone(), Some(last.0.clone()));
@@ -71,8 +85,13 @@ pub async fn merged_inbox(
             positions.insert(pk, None);
         }
     }
-    let done = assignees.iter().all(|a| matches!(positions.get(&inbox_pk(a)), Some(None)));
-    let items = taken.iter().map(|(_, _, item)| task_from_item(item)).collect::<Result<_, _>>()?;
+    let done = assignees
+        .iter()
+        .all(|a| matches!(positions.get(&inbox_pk(a)), Some(None)));
+    let items = taken
+        .iter()
+        .map(|(_, _, item)| task_from_item(item))
+        .collect::<Result<_, _>>()?;
     Ok(Page {
         items,
         next_cursor: (!done).then(|| encode(&positions)),
@@ -105,7 +124,10 @@ async fn read_partition(
         (Some(status), Some(after)) => query
             .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :after AND :upper")
             .expression_attribute_values(":after", s(after))
-            .expression_attribute_values(":upper", AttributeValue::S(format!("{status}#{AFTER_ANY_ID}"))),
+            .expression_attribute_values(
+                ":upper",
+                AttributeValue::S(format!("{status}#{AFTER_ANY_ID}")),
+            ),
     };
     let mut items = Vec::new();
     let mut start = None;
@@ -117,7 +139,12 @@ async fn read_partition(
             .send()
             .await
             .map_err(|e| unavailable("Query (inbox)", e))?;
-        items.extend(out.items.unwrap_or_default().into_iter().filter(|i| Some(get_s(i, GSI1SK).unwrap_or_default()) != after));
+        items.extend(
+            out.items
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|i| Some(get_s(i, GSI1SK).unwrap_or_default()) != after),
+        );
         start = out.last_evaluated_key;
         if items.len() > limit as usize || start.is_none() {
             break;

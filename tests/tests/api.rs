@@ -1,0 +1,549 @@
+//! The HTTP API over real HTTP against the emulator: inbox, claim races,
+//! completion with server-side validation, authorization, routes vs OpenAPI.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tel_shared::domain::{
+    Action, Assignee, AssigneeType, Creation, NewTask, TaskDefinition, TaskInstance,
+    TaskInstanceId, TaskStatus,
+};
+use tel_tests::api::{Api, As};
+use tel_tests::{TestStack, request};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn approval() -> Value {
+    json!({
+        "name": "approve",
+        "type": "manual",
+        "inputSchema": { "type": "object", "properties": { "amount": { "type": "number" } } },
+        "outputSchema": {
+            "type": "object",
+            "required": ["approved"],
+            "additionalProperties": false,
+            "properties": { "approved": { "type": "boolean" }, "comment": { "type": "string", "maxLength": 10 } }
+        },
+        "manual": { "assignment": { "strategy": "group", "id": "finance" } }
+    })
+}
+
+/// An ASSIGNED task of `definition`, written straight to the store.
+async fn assigned(
+    t: &TestStack,
+    definition: &TaskDefinition,
+    kind: AssigneeType,
+    id: &str,
+) -> TaskInstance {
+    let now = Utc::now();
+    let creation = Creation::new(
+        NewTask {
+            task_instance_id: TaskInstanceId::new(),
+            definition_name: definition.name.to_string(),
+            definition_version: definition.version,
+            task_type: Some(definition.task_type),
+            workflow_instance_id: "wf-api".into(),
+            step_id: "approve".into(),
+            input: json!({ "amount": 12 }),
+            context: Value::Null,
+            priority: 0,
+            trace_id: None,
+        },
+        now,
+        now + chrono::Duration::minutes(5),
+    )
+    .then(
+        Action::AcceptInput {
+            redeliver_at: now + chrono::Duration::minutes(5),
+        },
+        now,
+    )
+    .unwrap()
+    .then(
+        Action::Assign {
+            assignee: Assignee {
+                kind,
+                id: id.into(),
+            },
+            due_at: None,
+            schedule: None,
+            escalated: false,
+            by: None,
+        },
+        now,
+    )
+    .unwrap();
+    t.services.tasks.create(&creation, None).await.unwrap();
+    creation.task
+}
+
+#[tokio::test]
+async fn the_inbox_holds_own_and_group_tasks_each_once_across_pages() {
+    let t = TestStack::new().await.unwrap();
+    let def = t.register(approval()).await.unwrap();
+    let api = Api::serve(&t).await;
+    let mut alices = Vec::new();
+    for _ in 0..3 {
+        alices.push(
+            assigned(&t, &def, AssigneeType::User, "alice")
+                .await
+                .task_instance_id,
+        );
+        alices.push(
+            assigned(&t, &def, AssigneeType::Group, "finance")
+                .await
+                .task_instance_id,
+        );
+    }
+    alices.push(
+        assigned(&t, &def, AssigneeType::Group, "audit")
+            .await
+            .task_instance_id,
+    );
+    let bobs = [
+        assigned(&t, &def, AssigneeType::User, "bob")
+            .await
+            .task_instance_id,
+        assigned(&t, &def, AssigneeType::Group, "sales")
+            .await
+            .task_instance_id,
+    ];
+    let alice = As::user("alice", &["finance", "audit"]);
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/tasks?limit=2&cursor={c}"),
+            None => "/tasks?limit=2".to_owned(),
+        };
+        let (status, page) = api.get(&alice, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        pages += 1;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["taskInstanceId"].as_str().unwrap().to_owned()),
+        );
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    let mut expected: Vec<String> = alices.iter().map(ToString::to_string).collect();
+    expected.sort();
+    let mut got = seen.clone();
+    got.sort();
+    assert_eq!(got, expected, "every task once");
+    assert_eq!(seen.len(), 7);
+    assert_eq!(pages, 4);
+
+    let (_, bob_inbox) = api.get(&As::user("bob", &["sales"]), "/tasks").await;
+    let mut bob_seen: Vec<&str> = bob_inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["taskInstanceId"].as_str().unwrap())
+        .collect();
+    bob_seen.sort();
+    let mut bob_expected: Vec<String> = bobs.iter().map(ToString::to_string).collect();
+    bob_expected.sort();
+    assert_eq!(
+        bob_seen, bob_expected,
+        "bob sees his tasks and sales', none of alice's"
+    );
+
+    let (_, claimed_only) = api.get(&alice, "/tasks?status=CLAIMED").await;
+    assert!(claimed_only["items"].as_array().unwrap().is_empty());
+    let (status, problem) = api.get(&alice, "/tasks?status=NOPE").await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BAD_REQUEST"))
+    );
+    let (status, _) = api.get(&alice, "/tasks?cursor=not-a-cursor").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn two_users_claim_at_once_one_wins_the_other_gets_409() {
+    let t = TestStack::new().await.unwrap();
+    let def = t.register(approval()).await.unwrap();
+    let api = Api::serve(&t).await;
+    let task = assigned(&t, &def, AssigneeType::Group, "finance").await;
+    let path = format!("/tasks/{}/claim", task.task_instance_id);
+    let (alice, carol) = (
+        As::user("alice", &["finance"]),
+        As::user("carol", &["finance"]),
+    );
+    let (a, b) = tokio::join!(
+        api.post(&alice, &path, json!({})),
+        api.post(&carol, &path, json!({}))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+    let loser = if a.0 == StatusCode::CONFLICT {
+        &a.1
+    } else {
+        &b.1
+    };
+    assert_eq!(loser["code"], "CONFLICT");
+    let winner = if a.0 == StatusCode::OK {
+        "alice"
+    } else {
+        "carol"
+    };
+    let stored = t.task(task.task_instance_id).await.unwrap();
+    assert_eq!(stored.status, TaskStatus::Claimed);
+    assert_eq!(stored.assignee.unwrap().id, winner);
+
+    // Unclaiming gives it back to the group.
+    let who = if winner == "alice" { alice } else { carol };
+    let (status, body) = api
+        .post(
+            &who,
+            &format!("/tasks/{}/unclaim", task.task_instance_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["task"]["assignee"],
+        json!({ "type": "GROUP", "id": "finance" })
+    );
+}
+
+#[tokio::test]
+async fn completion_is_validated_on_the_server_and_announced_with_the_user() {
+    let t = TestStack::new().await.unwrap();
+    t.register(approval()).await.unwrap();
+    let api = Api::serve(&t).await;
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+
+    // Submitted over the API like an orchestrator would, assigned by manual-assign.
+    let (status, accepted) = api
+        .post(
+            &As::user("orchestrator", &[]),
+            "/tasks",
+            request("approve", json!({ "amount": 99 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["taskInstanceId"].as_str().unwrap().to_owned();
+    events
+        .wait_for_type("task.assigned", Some(&id), WAIT)
+        .await
+        .unwrap();
+    let alice = As::user("alice", &["finance"]);
+
+    let (status, form) = api.get(&alice, &format!("/tasks/{id}/form")).await;
+    assert_eq!(status, StatusCode::OK, "{form}");
+    assert_eq!(form["renderer"], "jsonforms");
+    assert_eq!(form["input"]["data"], json!({ "amount": 99 }));
+    assert_eq!(form["actions"], json!(["claim", "complete"]));
+
+    let before = t.task(TaskInstanceId::parse(&id).unwrap()).await.unwrap();
+    let (status, problem) = api.post(&alice, &format!("/tasks/{id}/complete"), json!({ "output": { "approved": "yes", "comment": "far too long a comment", "extra": 1 } })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["code"], "OUTPUT_VALIDATION_ERROR");
+    let mut pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    pointers.sort();
+    assert_eq!(pointers, vec!["", "/approved", "/comment"], "{problem}");
+    let after = t.task(TaskInstanceId::parse(&id).unwrap()).await.unwrap();
+    assert_eq!(
+        (after.status, after.version),
+        (before.status, before.version),
+        "the task is unchanged"
+    );
+
+    let (status, done) = api
+        .post(
+            &alice,
+            &format!("/tasks/{id}/complete"),
+            json!({ "output": { "approved": true, "comment": "ok" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["task"]["status"], "COMPLETED");
+    let completed = events
+        .wait_for_type("task.completed", Some(&id), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        completed["detail"]["output"],
+        json!({ "approved": true, "comment": "ok" })
+    );
+    assert_eq!(completed["detail"]["completedBy"], "alice");
+    let (_, view) = api.get(&As::admin(), &format!("/tasks/{id}")).await;
+    let last = view["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["action"].as_str(), last["actor"].as_str()),
+        (Some("completed"), Some("alice"))
+    );
+    runner.stop().await;
+}
+
+/// Every mutating route against every kind of caller.
+#[tokio::test]
+async fn the_authorization_matrix_holds_for_every_mutating_route() {
+    let t = TestStack::new().await.unwrap();
+    let def = t.register(approval()).await.unwrap();
+    let api = Api::serve(&t).await;
+    let member = As::user("alice", &["finance"]);
+    let wrong_user = As::user("mallory", &[]);
+    let wrong_group = As::user("sam", &["sales"]);
+    let admin = As::admin();
+    let unauthenticated = [As::anonymous(), As::forged("alice"), As::expired("alice")];
+
+    for kind in [
+        "claim", "unclaim", "complete", "reassign", "cancel", "retry",
+    ] {
+        // A fresh task in the state the route needs.
+        let mut task = assigned(&t, &def, AssigneeType::Group, "finance").await;
+        match kind {
+            "unclaim" => {
+                task = t
+                    .services
+                    .apply(&task, Action::Claim { by: "alice".into() })
+                    .await
+                    .unwrap()
+            }
+            "retry" => {
+                let late = tel_shared::domain::TaskError::new("TIMEOUT", "late");
+                task = t
+                    .services
+                    .apply(
+                        &task,
+                        Action::TimeOut {
+                            error: late,
+                            default_output: None,
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            _ => {}
+        }
+        let id = task.task_instance_id;
+        let path = format!("/tasks/{id}/{kind}");
+        let body = match kind {
+            "complete" => json!({ "output": { "approved": true } }),
+            "reassign" => json!({ "type": "USER", "id": "bob" }),
+            _ => json!({}),
+        };
+        for caller in &unauthenticated {
+            let (status, problem) = api.post(caller, &path, body.clone()).await;
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED")),
+                "{kind}: {problem}"
+            );
+        }
+        for caller in [&wrong_user, &wrong_group] {
+            let (status, problem) = api.post(caller, &path, body.clone()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{kind}: {problem}");
+        }
+        let allowed = match kind {
+            "claim" | "unclaim" | "complete" => &member,
+            _ => &admin,
+        };
+        if matches!(kind, "reassign" | "cancel" | "retry") {
+            let (status, _) = api.post(&member, &path, body.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{kind}: members are not admins"
+            );
+        }
+        let (status, result) = api.post(allowed, &path, body.clone()).await;
+        assert!(
+            status.is_success(),
+            "{kind} as the right caller: {status} {result}"
+        );
+    }
+
+    let (status, _) = api
+        .call(
+            &member,
+            Method::PUT,
+            "/definitions/approve",
+            Some(approval()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for caller in &unauthenticated {
+        let (status, _) = api
+            .call(
+                caller,
+                Method::PUT,
+                "/definitions/approve",
+                Some(approval()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = api
+            .post(caller, "/tasks", request("approve", json!({})))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, created) = api.call(&admin, Method::PUT, "/definitions/approve", Some(json!({ "type": "manual", "manual": { "assignment": { "strategy": "user", "id": "x" } } }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["version"], 2);
+}
+
+#[tokio::test]
+async fn requests_and_definitions_are_checked_with_precise_errors() {
+    let t = TestStack::new().await.unwrap();
+    t.register(approval()).await.unwrap();
+    let api = Api::serve(&t).await;
+    let admin = As::admin();
+    let (status, problem) = api
+        .call(
+            &admin,
+            Method::PUT,
+            "/definitions/broken",
+            Some(json!({ "type": "robotic", "timeoutSeconds": -1 })),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("INVALID_DEFINITION")),
+        "{problem}"
+    );
+    let paths: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["type", "timeoutSeconds"]);
+    let (status, problem) = api
+        .call(
+            &admin,
+            Method::PUT,
+            "/definitions/approve",
+            Some(json!({ "name": "other", "type": "manual" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+    let (status, def) = api.get(&admin, "/definitions/approve").await;
+    assert_eq!(
+        (status, def["version"].clone(), def["versions"].clone()),
+        (StatusCode::OK, json!(1), json!([1]))
+    );
+    let (status, _) = api.get(&admin, "/definitions/approve/versions/1").await;
+    assert_eq!(status, StatusCode::OK);
+    for missing in [
+        "/definitions/nope",
+        "/definitions/approve/versions/9",
+        "/definitions/approve/versions/x",
+    ] {
+        let (status, problem) = api.get(&admin, missing).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NOT_FOUND")),
+            "{missing}"
+        );
+    }
+
+    let caller = As::user("orchestrator", &[]);
+    let (status, problem) = api
+        .post(
+            &caller,
+            "/tasks",
+            json!({ "workflowInstanceId": "w", "input": {} }),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("VALIDATION_ERROR"))
+    );
+    let (status, problem) = api
+        .post(&caller, "/tasks", request("nope", json!({})))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("UNKNOWN_DEFINITION"))
+    );
+    let (status, problem) = api.call(&caller, Method::POST, "/tasks", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+
+    // The same Idempotency-Key gives the same task.
+    let mut body = request("approve", json!({}));
+    body.as_object_mut().unwrap().remove("taskInstanceId");
+    let send = || {
+        api.http
+            .post(format!("{}/tasks", api.base))
+            .bearer_auth(caller.0.clone().unwrap())
+            .header("Idempotency-Key", "k-1")
+            .json(&body)
+            .send()
+    };
+    let first: Value = send().await.unwrap().json().await.unwrap();
+    let second: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(first["taskInstanceId"], second["taskInstanceId"]);
+
+    let id = first["taskInstanceId"].as_str().unwrap();
+    let (status, _) = api
+        .get(&As::user("stranger", &[]), &format!("/tasks/{id}"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an unassigned task is visible to any caller"
+    );
+    let (status, _) = api
+        .get(&caller, &format!("/tasks/{}", TaskInstanceId::new()))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_route_in_the_openapi_document_is_served() {
+    let t = TestStack::new().await.unwrap();
+    let api = Api::serve(&t).await;
+    let (status, doc) = api.get(&As::anonymous(), "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let admin = As::admin();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path
+                .replace("{id}", &TaskInstanceId::new().to_string())
+                .replace("{name}", "some-definition")
+                .replace("{version}", "1");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, body) = api
+                .call(&admin, method.clone(), &concrete, Some(json!({})))
+                .await;
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(
+                body.get("detail") != Some(&json!("no such route")),
+                "{method} {path} is documented but not served"
+            );
+            assert!(!status.is_server_error(), "{method} {path}: {status}");
+        }
+    }
+    let (status, problem) = api.get(&admin, "/no/such/route").await;
+    assert_eq!(
+        (status, problem["detail"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no such route"))
+    );
+}
