@@ -145,8 +145,9 @@ impl Sweeper {
             }
             task = match task.status {
                 TaskStatus::Running if due.contains(&DeadlineKind::Lease) => {
+                    let expired = self.expire_lease(&task).await?;
                     report.leases_expired += 1;
-                    self.expire_lease(&task).await?
+                    expired
                 }
                 TaskStatus::RetryWait if due.contains(&DeadlineKind::RetryAt) => {
                     let queued = s
