@@ -49,8 +49,8 @@ pub fn default_local_credentials() {
     }
 }
 
-pub fn write_dev_env(vars: &[(String, String)]) -> Result<PathBuf> {
-    let path = repo_root()?.join(DEV_ENV);
+pub fn write_dev_env(file: &Path, vars: &[(String, String)]) -> Result<PathBuf> {
+    let path = repo_root()?.join(file);
     std::fs::create_dir_all(path.parent().expect("has a parent"))?;
     let mut text =
         String::from("# Written by `tel dev`: `source .tel/dev.env` to reach the local stack.\n");

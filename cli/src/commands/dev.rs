@@ -48,6 +48,9 @@ pub struct DevArgs {
     /// Port of the local HTTP API on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8787, env = "TEL_API_PORT")]
     api_port: u16,
+    /// Where to write the variables that reach this stack.
+    #[arg(long, default_value = environment::DEV_ENV)]
+    env_file: PathBuf,
 }
 
 fn parse_parameter(text: &str) -> Result<(String, String), String> {
@@ -111,7 +114,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         ("TEL_AUTH_MODE".to_owned(), "hs256".to_owned()),
         ("TEL_JWT_HS256_SECRET".to_owned(), secret),
     ]);
-    let env_file = environment::write_dev_env(&vars)?;
+    let env_file = environment::write_dev_env(&args.env_file, &vars)?;
     eprintln!(
         "tel is running on {} (stack {}), API at {api_url}.",
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
