@@ -1,0 +1,22 @@
+# Lambda builds for `sam build --build-in-source` (BuildMethod: makefile).
+# Every target runs the same single cargo-lambda build of all six functions,
+# so the workspace is compiled once; later targets find it up to date.
+ARCH ?= arm64
+LAMBDA_PACKAGES := -p router -p validator -p executor -p manual-assign -p timeout-sweeper -p api
+
+.PHONY: lambdas
+lambdas:
+	cargo lambda build --release --$(ARCH) $(LAMBDA_PACKAGES)
+
+define function
+.PHONY: build-$(1)
+build-$(1): lambdas
+	cp target/lambda/$(2)/bootstrap $$(ARTIFACTS_DIR)/bootstrap
+endef
+
+$(eval $(call function,RouterFunction,router))
+$(eval $(call function,ValidatorFunction,validator))
+$(eval $(call function,ExecutorFunction,executor))
+$(eval $(call function,ManualAssignFunction,manual-assign))
+$(eval $(call function,SweeperFunction,timeout-sweeper))
+$(eval $(call function,ApiFunction,api))
