@@ -31,7 +31,8 @@ pub fn services(sdk: &SdkConfig, config: &Config) -> Services {
     let tasks = Arc::new(tasks);
     Services {
         tasks: tasks.clone(),
-        assignment: tasks,
+        assignment: tasks.clone(),
+        dead_letters: tasks,
         definitions: Arc::new(DefinitionCache::new(Arc::new(definitions))),
         publisher: Arc::new(EventBridgePublisher::new(
             aws_sdk_eventbridge::Client::new(sdk),

@@ -34,6 +34,9 @@ pub struct Settings {
     pub deadline_shards: u16,
     /// Delay before the sweeper republishes an event whose publisher died.
     pub outbox_grace: Duration,
+    /// The queues' maxReceiveCount: on that delivery a failing message is
+    /// given up on (its task FAILED, the reason noted) before SQS dead-letters it.
+    pub max_receive_count: u32,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             allowed_queues: Vec::new(),
             deadline_shards: crate::adapters::dynamo::DEFAULT_DEADLINE_SHARDS,
             outbox_grace: Duration::from_secs(30),
+            max_receive_count: 5,
         }
     }
 }
@@ -115,6 +119,7 @@ impl Settings {
             allowed_queues: list("TEL_ALLOWED_QUEUES"),
             deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
             outbox_grace: seconds("TEL_OUTBOX_GRACE_SECONDS", d.outbox_grace)?,
+            max_receive_count: number("TEL_MAX_RECEIVE_COUNT", d.max_receive_count)?.max(1),
         })
     }
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod adapters;
+pub mod admin;
 pub mod api;
 pub mod bootstrap;
 pub mod clock;

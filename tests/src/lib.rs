@@ -86,7 +86,11 @@ impl TestStack {
         let sdk = sdk().await;
         let stack = provision(&sdk, &Template::embedded(), &random_name("t"), &overrides).await?;
         let mut config = stack.config()?;
-        config.settings = settings;
+        // Handlers give up on a message on the delivery the queues dead-letter it.
+        config.settings = Settings {
+            max_receive_count: config.settings.max_receive_count,
+            ..settings
+        };
         let services = Arc::new(bootstrap::services(&sdk, &config));
         Ok(Self {
             sdk,

@@ -11,7 +11,10 @@ use tel_tests::TestStack;
 /// The statement inside `!If [cond, statement, !Ref AWS::NoValue]`, or the statement itself.
 fn statements(policy: &Yaml) -> Vec<Yaml> {
     let mut out = Vec::new();
-    for statement in policy["PolicyDocument"]["Statement"].as_sequence().expect("statements") {
+    for statement in policy["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements")
+    {
         match statement {
             Yaml::Tagged(t) if t.tag == "If" => out.push(t.value[1].clone()),
             other => out.push(other.clone()),
@@ -33,21 +36,40 @@ fn every_function_role_names_specific_actions_and_resources() {
     let roles: Vec<&Resource> = template.of_kind("AWS::IAM::Role").collect();
     assert_eq!(roles.len(), 6, "one role per function");
     for role in roles {
-        let policies = role.properties["Policies"].as_sequence().expect("inline policies");
-        assert!(role.properties.get("ManagedPolicyArns").is_none(), "{}: no managed policies", role.logical_id);
+        let policies = role.properties["Policies"]
+            .as_sequence()
+            .expect("inline policies");
+        assert!(
+            role.properties.get("ManagedPolicyArns").is_none(),
+            "{}: no managed policies",
+            role.logical_id
+        );
         for policy in policies {
             for statement in statements(policy) {
                 assert_eq!(statement["Effect"], Yaml::from("Allow"));
                 for action in listed(&statement["Action"]) {
                     let action = action.as_str().expect("actions are literal");
-                    assert!(!action.contains('*'), "{}: wildcard action {action}", role.logical_id);
-                    assert!(action.contains(':'), "{}: {action} names no service", role.logical_id);
+                    assert!(
+                        !action.contains('*'),
+                        "{}: wildcard action {action}",
+                        role.logical_id
+                    );
+                    assert!(
+                        action.contains(':'),
+                        "{}: {action} names no service",
+                        role.logical_id
+                    );
                 }
                 for resource in listed(&statement["Resource"]) {
                     // Every resource is a reference to one of the template's own (or a parameter's list).
                     match resource {
-                        Yaml::Tagged(t) => assert_ne!(t.value.as_str(), Some("*"), "{}", role.logical_id),
-                        Yaml::String(text) => panic!("{}: literal resource {text:?}; name the template's resources", role.logical_id),
+                        Yaml::Tagged(t) => {
+                            assert_ne!(t.value.as_str(), Some("*"), "{}", role.logical_id)
+                        }
+                        Yaml::String(text) => panic!(
+                            "{}: literal resource {text:?}; name the template's resources",
+                            role.logical_id
+                        ),
                         other => panic!("{}: unexpected resource {other:?}", role.logical_id),
                     }
                 }
@@ -56,8 +78,16 @@ fn every_function_role_names_specific_actions_and_resources() {
     }
     for function in template.of_kind("AWS::Serverless::Function") {
         let role = function.properties["Role"].clone();
-        assert!(matches!(role, Yaml::Tagged(_)), "{}: an explicit role, so SAM adds no broad policies", function.logical_id);
-        assert!(function.properties.get("Policies").is_none(), "{}", function.logical_id);
+        assert!(
+            matches!(role, Yaml::Tagged(_)),
+            "{}: an explicit role, so SAM adds no broad policies",
+            function.logical_id
+        );
+        assert!(
+            function.properties.get("Policies").is_none(),
+            "{}",
+            function.logical_id
+        );
     }
 }
 
@@ -71,57 +101,146 @@ fn every_queue_consumer_reports_item_failures_and_outlasts_its_function() {
             Yaml::Tagged(t) => number(t.value.as_str().unwrap()),
             _ => 30,
         };
-        for (_, event) in function.properties["Events"].as_mapping().into_iter().flatten() {
+        for (_, event) in function.properties["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
             if event["Type"] != Yaml::from("SQS") {
                 continue;
             }
             let props = &event["Properties"];
-            assert_eq!(props["FunctionResponseTypes"], serde_yaml::from_str::<Yaml>("[ReportBatchItemFailures]").unwrap(), "{}", function.logical_id);
-            let Yaml::Tagged(queue) = &props["Queue"] else { panic!("queue by reference") };
+            assert_eq!(
+                props["FunctionResponseTypes"],
+                serde_yaml::from_str::<Yaml>("[ReportBatchItemFailures]").unwrap(),
+                "{}",
+                function.logical_id
+            );
+            let Yaml::Tagged(queue) = &props["Queue"] else {
+                panic!("queue by reference")
+            };
             let queue_id = queue.value.as_str().unwrap().trim_end_matches(".Arn");
-            let queue = template.resources.iter().find(|r| r.logical_id == queue_id).unwrap();
-            let Yaml::Tagged(visibility) = &queue.properties["VisibilityTimeout"] else { panic!("{queue_id}: visibility from a parameter") };
+            let queue = template
+                .resources
+                .iter()
+                .find(|r| r.logical_id == queue_id)
+                .unwrap();
+            let Yaml::Tagged(visibility) = &queue.properties["VisibilityTimeout"] else {
+                panic!("{queue_id}: visibility from a parameter")
+            };
             let visibility = number(visibility.value.as_str().unwrap());
-            assert!(visibility >= timeout, "{queue_id}: visibility {visibility}s under {}'s timeout {timeout}s", function.logical_id);
+            assert!(
+                visibility >= timeout,
+                "{queue_id}: visibility {visibility}s under {}'s timeout {timeout}s",
+                function.logical_id
+            );
         }
     }
 }
 
 #[tokio::test]
 async fn the_local_stack_is_what_the_template_says() {
-    let overrides: BTreeMap<String, String> = [("VisibilityTimeoutSeconds".to_owned(), "2".to_owned()), ("MaxReceiveCount".to_owned(), "3".to_owned())].into();
-    let t = TestStack::with(overrides.clone(), Default::default()).await.unwrap();
+    let overrides: BTreeMap<String, String> = [
+        ("VisibilityTimeoutSeconds".to_owned(), "2".to_owned()),
+        ("MaxReceiveCount".to_owned(), "3".to_owned()),
+    ]
+    .into();
+    let t = TestStack::with(overrides.clone(), Default::default())
+        .await
+        .unwrap();
     let template = Template::embedded();
-    let mut names = Names { stack_name: t.stack.stack_name.clone(), region: t.stack.region.clone(), parameters: template.parameters.clone(), ..Names::default() };
+    let mut names = Names {
+        stack_name: t.stack.stack_name.clone(),
+        region: t.stack.region.clone(),
+        parameters: template.parameters.clone(),
+        ..Names::default()
+    };
     names.parameters.extend(overrides);
     for (id, queue) in &t.stack.queues {
         names.refs.insert(id.clone(), queue.url.clone());
-        names.attributes.insert((id.clone(), "Arn".into()), queue.arn.clone());
-        names.attributes.insert((id.clone(), "QueueName".into()), queue.name.clone());
+        names
+            .attributes
+            .insert((id.clone(), "Arn".into()), queue.arn.clone());
+        names
+            .attributes
+            .insert((id.clone(), "QueueName".into()), queue.name.clone());
     }
-    names.refs.insert("EventBus".into(), t.stack.event_bus_name.clone());
-    names.attributes.insert(("EventBus".into(), "Arn".into()), t.stack.event_bus_arn.clone());
-    names.refs.insert("TasksTable".into(), t.stack.table_name.clone());
+    names
+        .refs
+        .insert("EventBus".into(), t.stack.event_bus_name.clone());
+    names.attributes.insert(
+        ("EventBus".into(), "Arn".into()),
+        t.stack.event_bus_arn.clone(),
+    );
+    names
+        .refs
+        .insert("TasksTable".into(), t.stack.table_name.clone());
 
     // The table: keys, attributes, indexes, TTL.
     let dynamo = aws_sdk_dynamodb::Client::new(&t.sdk);
-    let table_decl = names.resolve(&template.of_kind("AWS::DynamoDB::Table").next().unwrap().properties).unwrap();
-    let described = dynamo.describe_table().table_name(&t.stack.table_name).send().await.unwrap();
+    let table_decl = names
+        .resolve(
+            &template
+                .of_kind("AWS::DynamoDB::Table")
+                .next()
+                .unwrap()
+                .properties,
+        )
+        .unwrap();
+    let described = dynamo
+        .describe_table()
+        .table_name(&t.stack.table_name)
+        .send()
+        .await
+        .unwrap();
     let table = described.table().unwrap();
     let keys = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
-        schema.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()
+        schema
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect()
     };
     let declared_keys = |v: &Value| -> Vec<(String, String)> {
-        v.as_array().unwrap().iter().map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned())).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().to_owned(),
+                    k["KeyType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
     };
-    assert_eq!(keys(table.key_schema()), declared_keys(&table_decl["KeySchema"]));
-    let mut attributes: Vec<(String, String)> =
-        table.attribute_definitions().iter().map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned())).collect();
+    assert_eq!(
+        keys(table.key_schema()),
+        declared_keys(&table_decl["KeySchema"])
+    );
+    let mut attributes: Vec<(String, String)> = table
+        .attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_owned(),
+                a.attribute_type().as_str().to_owned(),
+            )
+        })
+        .collect();
     let mut declared_attributes: Vec<(String, String)> = table_decl["AttributeDefinitions"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap().to_owned(),
+                a["AttributeType"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     attributes.sort();
     declared_attributes.sort();
@@ -129,19 +248,48 @@ async fn the_local_stack_is_what_the_template_says() {
     let mut indexes: Vec<(String, Vec<(String, String)>, String)> = table
         .global_secondary_indexes()
         .iter()
-        .map(|g| (g.index_name().unwrap().to_owned(), keys(g.key_schema()), g.projection().unwrap().projection_type().unwrap().as_str().to_owned()))
+        .map(|g| {
+            (
+                g.index_name().unwrap().to_owned(),
+                keys(g.key_schema()),
+                g.projection()
+                    .unwrap()
+                    .projection_type()
+                    .unwrap()
+                    .as_str()
+                    .to_owned(),
+            )
+        })
         .collect();
-    let mut declared_indexes: Vec<(String, Vec<(String, String)>, String)> = table_decl["GlobalSecondaryIndexes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["IndexName"].as_str().unwrap().to_owned(), declared_keys(&g["KeySchema"]), g["Projection"]["ProjectionType"].as_str().unwrap().to_owned()))
-        .collect();
+    let mut declared_indexes: Vec<(String, Vec<(String, String)>, String)> =
+        table_decl["GlobalSecondaryIndexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["IndexName"].as_str().unwrap().to_owned(),
+                    declared_keys(&g["KeySchema"]),
+                    g["Projection"]["ProjectionType"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect();
     indexes.sort();
     declared_indexes.sort();
     assert_eq!(indexes, declared_indexes);
-    let ttl = dynamo.describe_time_to_live().table_name(&t.stack.table_name).send().await.unwrap();
-    assert_eq!(ttl.time_to_live_description().unwrap().attribute_name(), table_decl["TimeToLiveSpecification"]["AttributeName"].as_str());
+    let ttl = dynamo
+        .describe_time_to_live()
+        .table_name(&t.stack.table_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description().unwrap().attribute_name(),
+        table_decl["TimeToLiveSpecification"]["AttributeName"].as_str()
+    );
 
     // Every queue, with its visibility, retention and redrive policy.
     let sqs = t.sqs();
@@ -160,17 +308,37 @@ async fn the_local_stack_is_what_the_template_says() {
             .unwrap()
             .attributes
             .unwrap();
-        let attr = |name: &str| attrs.get(&aws_sdk_sqs::types::QueueAttributeName::from(name)).cloned();
+        let attr = |name: &str| {
+            attrs
+                .get(&aws_sdk_sqs::types::QueueAttributeName::from(name))
+                .cloned()
+        };
         for field in ["VisibilityTimeout", "MessageRetentionPeriod"] {
             if let Some(value) = declared.get(field) {
-                assert_eq!(attr(field).as_deref(), value.as_str(), "{}.{field}", decl.logical_id);
+                assert_eq!(
+                    attr(field).as_deref(),
+                    value.as_str(),
+                    "{}.{field}",
+                    decl.logical_id
+                );
             }
         }
         match declared.get("RedrivePolicy") {
             Some(redrive) => {
-                let actual: Value = serde_json::from_str(&attr("RedrivePolicy").expect("a redrive policy")).unwrap();
-                assert_eq!(actual["deadLetterTargetArn"], redrive["deadLetterTargetArn"], "{}", decl.logical_id);
-                assert_eq!(actual["maxReceiveCount"].to_string().trim_matches('"'), redrive["maxReceiveCount"].as_str().unwrap(), "{}", decl.logical_id);
+                let actual: Value =
+                    serde_json::from_str(&attr("RedrivePolicy").expect("a redrive policy"))
+                        .unwrap();
+                assert_eq!(
+                    actual["deadLetterTargetArn"], redrive["deadLetterTargetArn"],
+                    "{}",
+                    decl.logical_id
+                );
+                assert_eq!(
+                    actual["maxReceiveCount"].to_string().trim_matches('"'),
+                    redrive["maxReceiveCount"].as_str().unwrap(),
+                    "{}",
+                    decl.logical_id
+                );
             }
             None => assert!(attr("RedrivePolicy").is_none(), "{}", decl.logical_id),
         }
@@ -178,7 +346,12 @@ async fn the_local_stack_is_what_the_template_says() {
 
     // The bus, and every rule whose targets exist locally, with its pattern and targets.
     let events = aws_sdk_eventbridge::Client::new(&t.sdk);
-    events.describe_event_bus().name(&t.stack.event_bus_name).send().await.unwrap();
+    events
+        .describe_event_bus()
+        .name(&t.stack.event_bus_name)
+        .send()
+        .await
+        .unwrap();
     let local_rules: Vec<&Resource> = template
         .of_kind("AWS::Events::Rule")
         .filter(|r| r.properties.get("EventPattern").is_some())
@@ -187,12 +360,29 @@ async fn the_local_stack_is_what_the_template_says() {
     for decl in local_rules {
         let declared = names.resolve(&decl.properties).unwrap();
         let name = declared["Name"].as_str().unwrap();
-        let rule = events.describe_rule().name(name).event_bus_name(&t.stack.event_bus_name).send().await.unwrap();
+        let rule = events
+            .describe_rule()
+            .name(name)
+            .event_bus_name(&t.stack.event_bus_name)
+            .send()
+            .await
+            .unwrap();
         let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
         assert_eq!(pattern, declared["EventPattern"], "{name}");
-        let targets = events.list_targets_by_rule().rule(name).event_bus_name(&t.stack.event_bus_name).send().await.unwrap();
+        let targets = events
+            .list_targets_by_rule()
+            .rule(name)
+            .event_bus_name(&t.stack.event_bus_name)
+            .send()
+            .await
+            .unwrap();
         let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
-        let declared_arns: Vec<&str> = declared["Targets"].as_array().unwrap().iter().map(|t| t["Arn"].as_str().unwrap()).collect();
+        let declared_arns: Vec<&str> = declared["Targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["Arn"].as_str().unwrap())
+            .collect();
         assert_eq!(arns, declared_arns, "{name}");
     }
 }

@@ -88,7 +88,11 @@ pub async fn provision(args: ProvisionArgs) -> Result<()> {
 pub async fn run(args: DevArgs) -> Result<()> {
     let (sdk, stack) = create(&args.provision).await?;
     let mut config = stack.config()?;
-    config.settings = Settings::from_env()?;
+    let max_receive_count = config.settings.max_receive_count;
+    config.settings = Settings {
+        max_receive_count,
+        ..Settings::from_env()?
+    };
     let services = Arc::new(bootstrap::services(&sdk, &config));
     let runners = bootstrap::runners(&sdk, &services);
     let options = RunnerOptions {

@@ -1,5 +1,6 @@
 //! The subcommands.
 
+mod dead_letters;
 mod definitions;
 mod dev;
 mod events;
@@ -38,6 +39,9 @@ enum Command {
     Task(tasks::TaskArgs),
     /// Print lifecycle events as they arrive on the bus.
     Watch,
+    /// Dead-letter queues: list what is there and why; redrive.
+    #[command(subcommand)]
+    Dlq(dead_letters::DeadLetterCommand),
     /// Mint a development token for the local API (HS256 key from .tel/dev.env).
     Token(token::TokenArgs),
 }
@@ -76,6 +80,7 @@ impl Cli {
             Command::Task(args) => tasks::run(args).await,
             Command::Watch => events::watch_forever().await,
             Command::Token(args) => token::run(args),
+            Command::Dlq(command) => dead_letters::run(command).await,
         }
     }
 }

@@ -12,13 +12,15 @@ use crate::domain::{
     TaskInstance, TaskInstanceId, TaskStatus, Transition,
 };
 use crate::ports::{
-    AssignmentState, BusEvent, Created, DefinitionStore, DueItem, EventPublisher, OutgoingMessage,
-    Page, PageRequest, PublishError, QueueError, QueueSender, StoreError, TaskStore,
+    AssignmentState, BusEvent, Created, DeadLetterLog, DeadLetterNote, DefinitionStore, DueItem,
+    EventPublisher, OutgoingMessage, Page, PageRequest, PublishError, QueueError, QueueSender,
+    StoreError, TaskStore,
 };
 
 #[derive(Default)]
 struct Tables {
     counters: HashMap<String, u64>,
+    dead_letters: Vec<DeadLetterNote>,
     tasks: HashMap<TaskInstanceId, TaskInstance>,
     history: HashMap<TaskInstanceId, Vec<HistoryEntry>>,
     outbox: HashMap<(TaskInstanceId, String), TaskEvent>,
@@ -214,6 +216,27 @@ impl AssignmentState for InMemoryTaskStore {
                     .is_some_and(|a| a.kind == crate::domain::AssigneeType::User && a.id == user)
         };
         Ok(t.tasks.values().filter(open).count() as u64)
+    }
+}
+
+#[async_trait]
+impl DeadLetterLog for InMemoryTaskStore {
+    async fn note(&self, note: &DeadLetterNote) -> Result<(), StoreError> {
+        self.tables
+            .lock()
+            .expect("lock")
+            .dead_letters
+            .push(note.clone());
+        Ok(())
+    }
+
+    async fn notes(&self, queue: &str) -> Result<Vec<DeadLetterNote>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        Ok(t.dead_letters
+            .iter()
+            .filter(|n| n.queue == queue)
+            .cloned()
+            .collect())
     }
 }
 

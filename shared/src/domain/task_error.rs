@@ -14,6 +14,8 @@ pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
 pub const MEMORY_LIMIT: &str = "MEMORY_LIMIT";
 pub const CANCELLED: &str = "CANCELLED";
 pub const ASSIGNMENT_ERROR: &str = "ASSIGNMENT_ERROR";
+/// A queue message about the task kept failing and went to the dead-letter queue.
+pub const POISON_MESSAGE: &str = "POISON_MESSAGE";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,7 +8,13 @@ use async_trait::async_trait;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use lambda_runtime::LambdaEvent;
-use tracing::{Instrument, error, info_span};
+use serde_json::json;
+use tracing::{Instrument, error, info_span, warn};
+
+use super::services::Services;
+use crate::domain::task_error::POISON_MESSAGE;
+use crate::domain::{Action, Envelope, TaskError, TaskInstanceId};
+use crate::ports::DeadLetterNote;
 
 /// Records of one batch handled at once.
 const RECORD_CONCURRENCY: usize = 10;
@@ -39,6 +45,7 @@ pub trait SqsHandler: Send + Sync + 'static {
 
 pub async fn for_each_record<'a, F, Fut>(
     function: &'static str,
+    services: &'a Services,
     event: SqsEvent,
     handle: F,
 ) -> SqsBatchResponse
@@ -49,11 +56,16 @@ where
     let outcomes = futures::stream::iter(event.records.into_iter().map(|record| {
         let id = record.message_id.clone().unwrap_or_default();
         let span = info_span!("record", function, message_id = %id, task_instance_id = tracing::field::Empty);
+        let last = last_delivery(&record, services.settings.max_receive_count);
+        let about = LastWords::of(&record);
         let work = handle(record);
         async move {
             let outcome = work.await;
             if let Err(e) = &outcome {
-                error!(reason = %e, "record left for redelivery");
+                error!(reason = %e, last_delivery = last, "record left for redelivery");
+                if last {
+                    give_up(services, about, &e.0).await;
+                }
             }
             (id, outcome)
         }
@@ -71,6 +83,98 @@ where
         }
     }
     response
+}
+
+/// Whether this is the message's last delivery before SQS dead-letters it.
+pub fn last_delivery(record: &SqsMessage, max_receive_count: u32) -> bool {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse::<u32>().ok())
+        .is_some_and(|count| count >= max_receive_count)
+}
+
+/// What is needed to give up on a message: where it came from and which task it is about.
+struct LastWords {
+    queue: String,
+    message_id: String,
+    receive_count: u32,
+    task: Option<TaskInstanceId>,
+}
+
+impl LastWords {
+    fn of(record: &SqsMessage) -> Self {
+        let body = record.body.as_deref().unwrap_or_default();
+        // A stage envelope, or a request that names its task.
+        let task = Envelope::parse(body)
+            .map(|e| e.task_instance_id)
+            .ok()
+            .or_else(|| {
+                serde_json::from_str::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("taskInstanceId")
+                            .and_then(|t| t.as_str())
+                            .and_then(|t| TaskInstanceId::parse(t).ok())
+                    })
+            });
+        Self {
+            queue: record
+                .event_source_arn
+                .as_deref()
+                .and_then(|arn| arn.rsplit(':').next())
+                .unwrap_or("unknown")
+                .to_owned(),
+            message_id: record.message_id.clone().unwrap_or_default(),
+            receive_count: record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+            task,
+        }
+    }
+}
+
+/// A message failed its last delivery: note why beside the dead-letter
+/// queue, and fail the task it is about so nothing waits on it silently.
+async fn give_up(services: &Services, about: LastWords, reason: &str) {
+    let note = DeadLetterNote {
+        queue: about.queue.clone(),
+        message_id: about.message_id.clone(),
+        reason: reason.to_owned(),
+        task_instance_id: about.task,
+        receive_count: about.receive_count,
+        at: services.now(),
+    };
+    if let Err(e) = services.dead_letters.note(&note).await {
+        warn!(error = %e, "dead-letter reason not recorded");
+    }
+    let Some(id) = about.task else { return };
+    let error = TaskError::new(
+        POISON_MESSAGE,
+        format!(
+            "gave up on the {} message after {} deliveries: {reason}",
+            about.queue, about.receive_count
+        ),
+    )
+    .with_details(json!({ "queue": about.queue, "messageId": about.message_id }));
+    match services.tasks.get(id).await {
+        Ok(Some(task)) if !task.status.is_terminal() => {
+            match services.apply(&task, Action::Fail { error }).await {
+                Ok(_) => {
+                    warn!(task_instance_id = %id, "task failed: its message is going to the dead-letter queue")
+                }
+                Err(e) => {
+                    warn!(task_instance_id = %id, error = %e, "could not fail the task of a dead-lettered message")
+                }
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            warn!(task_instance_id = %id, error = %e, "could not read the task of a dead-lettered message")
+        }
+    }
 }
 
 /// Records the task id on the current record span.

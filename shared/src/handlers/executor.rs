@@ -146,6 +146,11 @@ impl SqsHandler for Executor {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(for_each_record(self.name(), event.payload, |m| self.execute(m)).await)
+        Ok(
+            for_each_record(self.name(), &self.services, event.payload, |m| {
+                self.execute(m)
+            })
+            .await,
+        )
     }
 }

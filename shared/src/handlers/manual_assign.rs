@@ -103,6 +103,11 @@ impl SqsHandler for ManualAssign {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(for_each_record(self.name(), event.payload, |m| self.assign(m)).await)
+        Ok(
+            for_each_record(self.name(), &self.services, event.payload, |m| {
+                self.assign(m)
+            })
+            .await,
+        )
     }
 }

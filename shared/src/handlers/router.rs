@@ -198,6 +198,11 @@ impl SqsHandler for Router {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(for_each_record(self.name(), event.payload, |m| self.route(m)).await)
+        Ok(
+            for_each_record(self.name(), &self.services, event.payload, |m| {
+                self.route(m)
+            })
+            .await,
+        )
     }
 }

@@ -171,6 +171,11 @@ impl SqsHandler for Validator {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(for_each_record(self.name(), event.payload, |m| self.validate(m)).await)
+        Ok(
+            for_each_record(self.name(), &self.services, event.payload, |m| {
+                self.validate(m)
+            })
+            .await,
+        )
     }
 }

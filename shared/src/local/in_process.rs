@@ -34,7 +34,8 @@ impl InProcessPipeline {
         let tasks = Arc::new(InMemoryTaskStore::default());
         let services = Arc::new(Services {
             tasks: tasks.clone(),
-            assignment: tasks,
+            assignment: tasks.clone(),
+            dead_letters: tasks,
             definitions: Arc::new(DefinitionCache::new(Arc::new(
                 InMemoryDefinitionStore::default(),
             ))),

@@ -53,6 +53,8 @@ pub struct LocalStack {
     pub rules: Vec<RuleInfo>,
     /// Resources the local stack does not create (functions, policies, alarms…).
     pub skipped: Vec<String>,
+    /// The template's parameters as used: defaults and overrides.
+    pub parameters: BTreeMap<String, String>,
 }
 
 pub async fn provision(
@@ -80,6 +82,7 @@ pub async fn provision(
         queues: BTreeMap::new(),
         rules: Vec::new(),
         skipped: Vec::new(),
+        parameters: names.parameters.clone(),
     };
     let creatable: Vec<&str> = template
         .resources
@@ -506,7 +509,14 @@ impl LocalStack {
                 execute: self.queue("ExecuteQueue")?.url.clone(),
                 manual: self.queue("ManualQueue")?.url.clone(),
             },
-            settings: Settings::default(),
+            settings: Settings {
+                max_receive_count: self
+                    .parameters
+                    .get("MaxReceiveCount")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(5),
+                ..Settings::default()
+            },
         })
     }
 

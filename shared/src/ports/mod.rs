@@ -2,12 +2,14 @@
 //! Adapters implement them over AWS; unit tests use in-memory versions.
 
 mod assignment_state;
+mod dead_letters;
 mod definition_store;
 mod event_publisher;
 mod queue;
 mod task_store;
 
 pub use assignment_state::AssignmentState;
+pub use dead_letters::{DeadLetterLog, DeadLetterNote};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use queue::{OutgoingMessage, QueueError, QueueSender};

@@ -2,6 +2,7 @@
 
 mod assignment_state;
 pub mod attributes;
+mod dead_letters;
 mod definition_store;
 mod errors;
 mod inbox;

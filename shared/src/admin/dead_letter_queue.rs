@@ -1,0 +1,145 @@
+//! Seeing and recovering what is in a dead-letter queue: each message with
+//! the reason it was given up on (noted by the handler on its last
+//! delivery), and redrive back to the queue it came from.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
+use serde::Serialize;
+
+use crate::ports::{DeadLetterLog, DeadLetterNote};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub body: String,
+    pub receive_count: Option<u32>,
+    pub sent_at: Option<String>,
+    /// Why it was given up on, when the handler could say.
+    pub note: Option<DeadLetterNote>,
+}
+
+/// How long listed messages stay hidden from other readers of the dead-letter queue.
+const PEEK_SECONDS: i32 = 5;
+
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Every message in the dead-letter queue (up to `max`), without removing any.
+pub async fn list(
+    sqs: &Client,
+    notes: &dyn DeadLetterLog,
+    dead_letter_url: &str,
+    source_url: &str,
+    max: usize,
+) -> Result<Vec<DeadLetter>> {
+    let reasons: HashMap<String, DeadLetterNote> = notes
+        .notes(queue_name(source_url))
+        .await?
+        .into_iter()
+        .map(|n| (n.message_id.clone(), n))
+        .collect();
+    let mut seen = BTreeMap::new();
+    while seen.len() < max {
+        let out = sqs
+            .receive_message()
+            .queue_url(dead_letter_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(PEEK_SECONDS)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .context("reading the dead-letter queue")?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let id = m.message_id.clone().unwrap_or_default();
+            let attribute = |name: MessageSystemAttributeName| {
+                m.attributes.as_ref().and_then(|a| a.get(&name)).cloned()
+            };
+            let sent_at = attribute(MessageSystemAttributeName::SentTimestamp)
+                .and_then(|ms| ms.parse::<i64>().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339());
+            seen.entry(id.clone()).or_insert(DeadLetter {
+                note: reasons.get(&id).cloned(),
+                receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .and_then(|c| c.parse().ok()),
+                body: m.body.unwrap_or_default(),
+                message_id: id,
+                sent_at,
+            });
+        }
+    }
+    Ok(seen.into_values().collect())
+}
+
+/// Moves up to `max` messages back to the queue they came from; returns how many.
+pub async fn redrive(
+    sqs: &Client,
+    dead_letter_url: &str,
+    source_url: &str,
+    max: usize,
+) -> Result<usize> {
+    let mut moved = 0;
+    while moved < max {
+        let out = sqs
+            .receive_message()
+            .queue_url(dead_letter_url)
+            .max_number_of_messages(10.min((max - moved) as i32))
+            .visibility_timeout(30)
+            .send()
+            .await
+            .context("reading the dead-letter queue")?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        let sends = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(m.body.clone().unwrap_or_default())
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sent = sqs
+            .send_message_batch()
+            .queue_url(source_url)
+            .set_entries(Some(sends))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            sent.failed().is_empty(),
+            "{} message(s) could not be sent back",
+            sent.failed().len()
+        );
+        let deletes = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        sqs.delete_message_batch()
+            .queue_url(dead_letter_url)
+            .set_entries(Some(deletes))
+            .send()
+            .await?;
+        moved += messages.len();
+    }
+    Ok(moved)
+}

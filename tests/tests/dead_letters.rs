@@ -1,0 +1,170 @@
+//! A poison message: redelivered until SQS dead-letters it, its task FAILED
+//! with the reason on the last delivery, listed with that reason, redriven.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use serde_json::{Value, json};
+use tel_shared::admin::dead_letter_queue;
+use tel_shared::domain::{Action, Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
+use tel_shared::ports::OutgoingMessage;
+use tel_tests::TestStack;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_redrives() {
+    let t = TestStack::new().await.unwrap(); // visibility 2 s, maxReceiveCount 3
+    // A definition whose stored item is damaged: every attempt to use it fails.
+    aws_sdk_dynamodb::Client::new(&t.sdk)
+        .put_item()
+        .table_name(&t.stack.table_name)
+        .item("PK", AttributeValue::S("DEF#damaged".into()))
+        .item("SK", AttributeValue::S("V#0000000001".into()))
+        .item("definition", AttributeValue::S("{ not json".into()))
+        .send()
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let later = now + chrono::Duration::minutes(10);
+    let creation = Creation::new(
+        NewTask {
+            task_instance_id: TaskInstanceId::new(),
+            definition_name: "damaged".into(),
+            definition_version: 1,
+            task_type: None,
+            workflow_instance_id: "wf".into(),
+            step_id: "s".into(),
+            input: json!({}),
+            context: Value::Null,
+            priority: 0,
+            trace_id: None,
+        },
+        now,
+        later,
+    )
+    .then(
+        Action::AcceptInput {
+            redeliver_at: later,
+        },
+        now,
+    )
+    .unwrap()
+    .then(Action::Start { lease_until: later }, now)
+    .unwrap()
+    .then(
+        Action::ProduceOutput {
+            output: json!({ "n": 1 }),
+            redeliver_at: later,
+        },
+        now,
+    )
+    .unwrap();
+    t.services.tasks.create(&creation, None).await.unwrap();
+    let id = creation.task.task_instance_id;
+    let mut events = t.watch_events().await.unwrap();
+    let envelope = Envelope {
+        task_instance_id: id,
+        stage: Stage::Output,
+        attempt: 1,
+        trace_id: None,
+    };
+    let validate = t.queue_url("ValidateQueue");
+    t.services
+        .queues
+        .send(
+            &validate,
+            vec![OutgoingMessage {
+                body: envelope.to_body(),
+                delay_seconds: 0,
+            }],
+        )
+        .await
+        .unwrap();
+    let runner = t.run_pipeline().unwrap();
+
+    let failed = events
+        .wait_for_type("task.failed", Some(&id.to_string()), WAIT)
+        .await
+        .unwrap();
+    let error = &failed["detail"]["error"];
+    assert_eq!(error["code"], "POISON_MESSAGE");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 deliveries"),
+        "{error}"
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains("unreadable"),
+        "{error}"
+    );
+    assert_eq!(t.task(id).await.unwrap().status, TaskStatus::Failed);
+
+    // SQS moves it to the dead-letter queue on the next receive.
+    let dlq = t.queue_url("ValidateDeadLetterQueue");
+    let mut letters = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while letters.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        letters = dead_letter_queue::list(
+            &t.sqs(),
+            t.services.dead_letters.as_ref(),
+            &dlq,
+            &validate,
+            10,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(letters.len(), 1);
+    let note = letters[0].note.as_ref().expect("the reason was recorded");
+    assert_eq!(note.task_instance_id, Some(id));
+    assert_eq!(note.receive_count, 3);
+    assert!(note.reason.contains("unreadable"), "{}", note.reason);
+    assert_eq!(letters[0].body, envelope.to_body());
+
+    // Redrive: back on the validate queue, where the (now FAILED) task's message is acknowledged.
+    tokio::time::sleep(Duration::from_secs(6)).await; // listing hid the message for 5 s
+    let moved = dead_letter_queue::redrive(&t.sqs(), &dlq, &validate, 10)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let attrs = t
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&validate)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let count = |k: aws_sdk_sqs::types::QueueAttributeName| attrs[&k].parse::<u32>().unwrap();
+        let left = count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the redriven message was not consumed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let after = dead_letter_queue::list(
+        &t.sqs(),
+        t.services.dead_letters.as_ref(),
+        &dlq,
+        &validate,
+        10,
+    )
+    .await
+    .unwrap();
+    assert!(after.is_empty());
+    runner.stop().await;
+}
