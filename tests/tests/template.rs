@@ -8,6 +8,9 @@ use serde_yaml::Value as Yaml;
 use tel_shared::local::template::{Names, Resource, Template};
 use tel_tests::TestStack;
 
+/// An index as (name, key schema, projection type).
+type IndexShape = (String, Vec<(String, String)>, String);
+
 /// The statement inside `!If [cond, statement, !Ref AWS::NoValue]`, or the statement itself.
 fn statements(policy: &Yaml) -> Vec<Yaml> {
     let mut out = Vec::new();
@@ -106,7 +109,7 @@ fn every_queue_consumer_reports_item_failures_and_outlasts_its_function() {
             .into_iter()
             .flatten()
         {
-            if event["Type"] != Yaml::from("SQS") {
+            if event["Type"] != "SQS" {
                 continue;
             }
             let props = &event["Properties"];
@@ -245,7 +248,7 @@ async fn the_local_stack_is_what_the_template_says() {
     attributes.sort();
     declared_attributes.sort();
     assert_eq!(attributes, declared_attributes);
-    let mut indexes: Vec<(String, Vec<(String, String)>, String)> = table
+    let mut indexes: Vec<IndexShape> = table
         .global_secondary_indexes()
         .iter()
         .map(|g| {
