@@ -264,22 +264,21 @@ async fn the_local_stack_is_what_the_template_says() {
             )
         })
         .collect();
-    let mut declared_indexes: Vec<(String, Vec<(String, String)>, String)> =
-        table_decl["GlobalSecondaryIndexes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| {
-                (
-                    g["IndexName"].as_str().unwrap().to_owned(),
-                    declared_keys(&g["KeySchema"]),
-                    g["Projection"]["ProjectionType"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned(),
-                )
-            })
-            .collect();
+    let mut declared_indexes: Vec<IndexShape> = table_decl["GlobalSecondaryIndexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["IndexName"].as_str().unwrap().to_owned(),
+                declared_keys(&g["KeySchema"]),
+                g["Projection"]["ProjectionType"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
     indexes.sort();
     declared_indexes.sort();
     assert_eq!(indexes, declared_indexes);
