@@ -32,7 +32,8 @@ pub fn services(sdk: &SdkConfig, config: &Config) -> Services {
     Services {
         tasks: tasks.clone(),
         assignment: tasks.clone(),
-        dead_letters: tasks,
+        dead_letters: tasks.clone(),
+        slots: tasks,
         definitions: Arc::new(DefinitionCache::new(Arc::new(definitions))),
         publisher: Arc::new(EventBridgePublisher::new(
             aws_sdk_eventbridge::Client::new(sdk),

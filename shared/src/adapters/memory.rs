@@ -12,14 +12,15 @@ use crate::domain::{
     TaskInstance, TaskInstanceId, TaskStatus, Transition,
 };
 use crate::ports::{
-    AssignmentState, BusEvent, Created, DeadLetterLog, DeadLetterNote, DefinitionStore, DueItem,
-    EventPublisher, OutgoingMessage, Page, PageRequest, PublishError, QueueError, QueueSender,
-    StoreError, TaskStore,
+    AssignmentState, BusEvent, ConcurrencySlots, Created, DeadLetterLog, DeadLetterNote,
+    DefinitionStore, DueItem, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError,
+    QueueError, QueueSender, StoreError, TaskStore,
 };
 
 #[derive(Default)]
 struct Tables {
     counters: HashMap<String, u64>,
+    slots: HashMap<String, std::collections::BTreeSet<TaskInstanceId>>,
     dead_letters: Vec<DeadLetterNote>,
     tasks: HashMap<TaskInstanceId, TaskInstance>,
     history: HashMap<TaskInstanceId, Vec<HistoryEntry>>,
@@ -236,6 +237,39 @@ impl DeadLetterLog for InMemoryTaskStore {
             .iter()
             .filter(|n| n.queue == queue)
             .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ConcurrencySlots for InMemoryTaskStore {
+    async fn acquire(
+        &self,
+        pool: &str,
+        holder: TaskInstanceId,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        let holders = t.slots.entry(pool.to_owned()).or_default();
+        if holders.contains(&holder) || holders.len() < max as usize {
+            holders.insert(holder);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn release(&self, pool: &str, holder: TaskInstanceId) -> Result<(), StoreError> {
+        if let Some(holders) = self.tables.lock().expect("lock").slots.get_mut(pool) {
+            holders.remove(&holder);
+        }
+        Ok(())
+    }
+
+    async fn pools(&self) -> Result<Vec<(String, Vec<TaskInstanceId>)>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        Ok(t.slots
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().copied().collect()))
             .collect())
     }
 }

@@ -9,18 +9,27 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use rand::RngExt;
 use serde_json::json;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::attempts::retry_or_fail;
 use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{EXECUTION_ERROR, TIMEOUT, UNKNOWN_DEFINITION};
-use crate::domain::{Action, Envelope, Stage, TaskError, TaskStatus};
+use crate::domain::{Action, Envelope, RetryPolicy, Stage, TaskError, TaskInstance, TaskStatus};
 use crate::runners::{RunError, RunJob, Runners};
 
 /// Largest output kept when a definition sets no `limits.maxOutputBytes`.
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 256 * 1024;
+/// Most seconds a task waits for a free concurrency slot before it looks again.
+const SLOT_WAIT_SECONDS: u32 = 3;
+
+/// The slot pool of a definition's `limits.maxConcurrent`.
+pub fn slot_pool(definition: &str) -> String {
+    format!("definition:{definition}")
+}
+
 /// Slack for a runner to report its own timeout before the executor gives up on it.
 const RUNNER_GRACE: Duration = Duration::from_secs(1);
 
@@ -78,6 +87,22 @@ impl Executor {
         let timeout = Duration::from_secs(u64::from(definition.timeout_seconds))
             .min(s.settings.max_task_timeout);
         let lease_until = s.now() + timeout + s.settings.lease_grace;
+        let slot = definition
+            .limits
+            .max_concurrent
+            .map(|max| (slot_pool(&task.definition_name), max));
+        if let Some((pool, max)) = &slot
+            && !s.slots.acquire(pool, task.task_instance_id, *max).await?
+        {
+            // Full: back on the queue a little later. Not an attempt, not a failure.
+            let delay = rand::rng().random_range(1..=SLOT_WAIT_SECONDS);
+            s.send_stage(&task, Stage::Execute, delay).await?;
+            info!(
+                pool,
+                max, delay, "concurrency limit reached; the task waits"
+            );
+            return Ok(());
+        }
         let running = s.apply(&task, Action::Start { lease_until }).await?;
         info!(attempt = running.attempt, definition = %running.definition_ref(), "attempt started");
 
@@ -111,11 +136,29 @@ impl Executor {
             }
             Ok(output)
         });
+        let finished = self.finish(&running, &definition.retry, outcome).await;
+        // The attempt is over however it ended: its slot goes back to the pool.
+        if let Some((pool, _)) = &slot
+            && let Err(e) = s.slots.release(pool, running.task_instance_id).await
+        {
+            warn!(pool, error = %e, "slot not released; the sweeper will repair it");
+        }
+        finished
+    }
+
+    /// Output to validation, or the failure to the retry policy.
+    async fn finish(
+        &self,
+        running: &TaskInstance,
+        retry: &RetryPolicy,
+        outcome: Result<serde_json::Value, RunError>,
+    ) -> Result<(), ApplyError> {
+        let s = &self.services;
         match outcome {
             Ok(output) => {
                 let produced = s
                     .apply(
-                        &running,
+                        running,
                         Action::ProduceOutput {
                             output,
                             redeliver_at: s.redeliver_at(),
@@ -129,7 +172,7 @@ impl Executor {
                 );
             }
             Err(failure) => {
-                retry_or_fail(s, &running, &definition.retry, failure).await?;
+                retry_or_fail(s, running, retry, failure).await?;
             }
         }
         Ok(())

@@ -14,7 +14,7 @@ use crate::config::{QueueUrls, Settings};
 use crate::domain::{
     Action, Envelope, IllegalTransition, Stage, TaskEvent, TaskInstance, TaskInstanceId, transition,
 };
-use crate::ports::{AssignmentState, DeadLetterLog};
+use crate::ports::{AssignmentState, ConcurrencySlots, DeadLetterLog};
 use crate::ports::{
     BusEvent, EventPublisher, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
 };
@@ -24,6 +24,7 @@ pub struct Services {
     pub tasks: Arc<dyn TaskStore>,
     pub assignment: Arc<dyn AssignmentState>,
     pub dead_letters: Arc<dyn DeadLetterLog>,
+    pub slots: Arc<dyn ConcurrencySlots>,
     pub definitions: Arc<DefinitionCache>,
     pub publisher: Arc<dyn EventPublisher>,
     pub queues: Arc<dyn QueueSender>,

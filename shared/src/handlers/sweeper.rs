@@ -11,6 +11,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::attempts::retry_or_fail;
+use super::executor::slot_pool;
 use super::services::{ApplyError, Services};
 use crate::domain::manual::OnDue;
 use crate::domain::task_error::TIMEOUT;
@@ -22,6 +23,9 @@ use crate::runners::RunError;
 
 /// Actions on one task in one sweep (each moves at least one deadline on).
 const MAX_ACTIONS_PER_TASK: usize = 8;
+
+/// How long a slot holder may be between taking its slot and starting.
+const SLOT_GRACE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Due entries taken from each shard per sweep; the rest wait for the next one.
 pub const DEFAULT_BATCH_PER_SHARD: i32 = 100;
@@ -39,6 +43,8 @@ pub struct SweepReport {
     pub escalations: usize,
     /// Manual tasks past their due time.
     pub overdue: usize,
+    /// Concurrency slots freed because their holder was no longer running.
+    pub slots_repaired: usize,
     /// Entries another sweeper or handler got to first.
     pub superseded: usize,
     pub errors: usize,
@@ -79,6 +85,7 @@ impl Sweeper {
                 self.handle(item, &mut report).await;
             }
         }
+        self.repair_slots(&mut report).await;
         if report != SweepReport::default() {
             info!(report = ?report, "sweep done");
         }
@@ -197,6 +204,37 @@ impl Sweeper {
         Ok(())
     }
 
+    /// Frees slots whose holder is not running an attempt: an executor that
+    /// died before releasing, a start that never happened. A holder gets a
+    /// grace period first, between taking its slot and starting.
+    async fn repair_slots(&self, report: &mut SweepReport) {
+        let s = &self.services;
+        let pools = match s.slots.pools().await {
+            Ok(pools) => pools,
+            Err(e) => {
+                warn!(error = %e, "slots not checked");
+                report.errors += 1;
+                return;
+            }
+        };
+        let settled_before = s.now() - SLOT_GRACE;
+        for (pool, holders) in pools {
+            for holder in holders {
+                let leaked = match s.tasks.get(holder).await {
+                    Ok(None) => true,
+                    Ok(Some(task)) => {
+                        task.status != TaskStatus::Running && task.updated_at < settled_before
+                    }
+                    Err(_) => false,
+                };
+                if leaked && s.slots.release(&pool, holder).await.is_ok() {
+                    info!(pool, task_instance_id = %holder, "leaked concurrency slot freed");
+                    report.slots_repaired += 1;
+                }
+            }
+        }
+    }
+
     /// A manual task's due time, escalation or reminder, in that order of precedence.
     async fn manual_deadline(
         &self,
@@ -279,6 +317,15 @@ impl Sweeper {
             },
         };
         info!(task_instance_id = %task.task_instance_id, attempt = task.attempt, "lease expired");
-        retry_or_fail(s, task, &policy, RunError::retryable(error)).await
+        let after = retry_or_fail(s, task, &policy, RunError::retryable(error)).await?;
+        // The dead attempt's concurrency slot (if its definition has a limit) is free again.
+        if let Err(e) = s
+            .slots
+            .release(&slot_pool(&task.definition_name), task.task_instance_id)
+            .await
+        {
+            warn!(error = %e, "slot not released; the next sweep repairs it");
+        }
+        Ok(after)
     }
 }

@@ -35,7 +35,8 @@ impl InProcessPipeline {
         let services = Arc::new(Services {
             tasks: tasks.clone(),
             assignment: tasks.clone(),
-            dead_letters: tasks,
+            dead_letters: tasks.clone(),
+            slots: tasks,
             definitions: Arc::new(DefinitionCache::new(Arc::new(
                 InMemoryDefinitionStore::default(),
             ))),

@@ -2,6 +2,7 @@
 //! Adapters implement them over AWS; unit tests use in-memory versions.
 
 mod assignment_state;
+mod concurrency;
 mod dead_letters;
 mod definition_store;
 mod event_publisher;
@@ -9,6 +10,7 @@ mod queue;
 mod task_store;
 
 pub use assignment_state::AssignmentState;
+pub use concurrency::ConcurrencySlots;
 pub use dead_letters::{DeadLetterLog, DeadLetterNote};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};

@@ -1,0 +1,109 @@
+//! Concurrency slots in the single table: one item per pool (`SLOTS` /
+//! `<pool>`) whose `holders` string set names the tasks holding a slot.
+//! Acquiring is a conditional `ADD` (room left, or already a holder), so
+//! concurrent executors never exceed the limit.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::attributes::{n, s};
+use super::errors::unavailable;
+use super::keys::*;
+use super::task_store::DynamoTaskStore;
+use crate::domain::TaskInstanceId;
+use crate::ports::{ConcurrencySlots, StoreError};
+
+const SLOTS_PK: &str = "SLOTS";
+
+#[async_trait]
+impl ConcurrencySlots for DynamoTaskStore {
+    async fn acquire(
+        &self,
+        pool: &str,
+        holder: TaskInstanceId,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(SLOTS_PK))
+            .key(SK, s(pool))
+            .update_expression("ADD holders :holder SET itemType = :type")
+            .condition_expression(
+                "attribute_not_exists(holders) OR size(holders) < :max OR contains(holders, :id)",
+            )
+            .expression_attribute_values(":holder", AttributeValue::Ss(vec![holder.to_string()]))
+            .expression_attribute_values(":id", s(holder.to_string()))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":type", s("slots"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("UpdateItem (acquire slot)", e)),
+        }
+    }
+
+    async fn release(&self, pool: &str, holder: TaskInstanceId) -> Result<(), StoreError> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(SLOTS_PK))
+            .key(SK, s(pool))
+            .update_expression("DELETE holders :holder")
+            .expression_attribute_values(":holder", AttributeValue::Ss(vec![holder.to_string()]))
+            .send()
+            .await
+            .map_err(|e| unavailable("UpdateItem (release slot)", e))?;
+        Ok(())
+    }
+
+    async fn pools(&self) -> Result<Vec<(String, Vec<TaskInstanceId>)>, StoreError> {
+        let mut pools = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(SLOTS_PK))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query (slots)", e))?;
+            for item in out.items() {
+                let pool = item
+                    .get(SK)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let holders = item
+                    .get("holders")
+                    .and_then(|v| v.as_ss().ok())
+                    .map(|ids| {
+                        ids.iter()
+                            .filter_map(|id| TaskInstanceId::parse(id).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                pools.push((pool, holders));
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(pools);
+            }
+        }
+    }
+}
