@@ -285,3 +285,72 @@ async fn events_whose_publisher_died_are_delivered_later_exactly_once() {
         events.seen()
     );
 }
+
+#[tokio::test]
+async fn whole_task_budgets_fail_tasks_that_start_or_finish_too_late() {
+    let t = TestStack::new().await.unwrap();
+    let def = t.register(json!({
+        "name": "budgeted", "type": "automated",
+        "implementation": { "kind": "javascript", "source": "export default (i, task) => { if (task.attempt < 5) throw new Error('later'); return {}; }" },
+        "scheduleToStartSeconds": 60,
+        "scheduleToCloseSeconds": 120,
+        "retry": { "maxAttempts": 5, "backoff": "fixed", "initialDelaySeconds": 3600, "jitter": "none" }
+    }))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    // One task recorded whose message never arrives anywhere.
+    let now = Utc::now();
+    let creation = Creation::new(new_task(&def), now, now + chrono::Duration::hours(1))
+        .with_budgets(def.budgets());
+    t.services.tasks.create(&creation, None).await.unwrap();
+    let stuck = creation.task;
+    assert!(stuck.start_by.is_some() && stuck.close_by.is_some());
+
+    // Another that starts, fails and waits an hour for its retry.
+    let runner = t.run_pipeline().unwrap();
+    let body = tel_tests::request("budgeted", json!({}));
+    t.send_requests(&[body.to_string()]).await.unwrap();
+    let waiting = body["taskInstanceId"].as_str().unwrap().to_owned();
+    events
+        .wait_for_type("task.retry_scheduled", Some(&waiting), WAIT)
+        .await
+        .unwrap();
+    runner.stop().await;
+
+    let at = |offset: i64| {
+        Sweeper::new(Arc::new(Services {
+            clock: Arc::new(ManualClock::new(
+                Utc::now() + chrono::Duration::seconds(offset),
+            )),
+            ..(*t.services).clone()
+        }))
+    };
+    let report = at(61).sweep().await;
+    assert!(report.budgets_exceeded >= 1, "{report:?}");
+    let failed = events
+        .wait_for_type(
+            "task.failed",
+            Some(&stuck.task_instance_id.to_string()),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["error"]["code"], "TIMEOUT");
+    assert_eq!(failed["detail"]["error"]["details"]["budget"], "startBy");
+
+    let report = at(121).sweep().await;
+    assert_eq!(report.budgets_exceeded, 1, "{report:?}");
+    let failed = events
+        .wait_for_type("task.failed", Some(&waiting), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(failed["detail"]["error"]["details"]["budget"], "closeBy");
+    assert_eq!(
+        t.task(TaskInstanceId::parse(&waiting).unwrap())
+            .await
+            .unwrap()
+            .status,
+        TaskStatus::Failed
+    );
+}

@@ -53,6 +53,8 @@ impl Creation {
             priority: new.priority,
             assignee: None,
             due_at: None,
+            start_by: None,
+            close_by: None,
             manual: None,
             deadlines: BTreeMap::from([(DeadlineKind::Redeliver, redeliver_at)]),
             created_at: now,
@@ -82,6 +84,19 @@ impl Creation {
             history: vec![history],
             events: vec![event],
         }
+    }
+
+    /// Sets the whole-task budgets (the definition's `scheduleToStartSeconds`
+    /// and `scheduleToCloseSeconds`), counted from creation.
+    pub fn with_budgets(
+        mut self,
+        (start_within, close_within): (Option<chrono::Duration>, Option<chrono::Duration>),
+    ) -> Self {
+        let created = self.task.created_at;
+        self.task.start_by = start_within.map(|d| created + d);
+        self.task.close_by = close_within.map(|d| created + d);
+        self.task.apply_budgets();
+        self
     }
 
     /// Applies a further transition before anything is written.

@@ -98,6 +98,12 @@ pub struct TaskDefinition {
     pub input_schema: Value,
     pub output_schema: Value,
     pub timeout_seconds: u32,
+    /// Most seconds from creation to the first attempt's start (Temporal's schedule-to-start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_to_start_seconds: Option<u32>,
+    /// Most seconds from creation to the end, all attempts and waits included (schedule-to-close).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_to_close_seconds: Option<u32>,
     pub retry: RetryPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<ManualSettings>,
@@ -107,6 +113,8 @@ pub struct TaskDefinition {
 
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
 pub const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
+/// A year: the longest whole-task budget.
+pub const MAX_BUDGET_SECONDS: f64 = 365.0 * 86_400.0;
 
 /// One thing wrong with a definition, at a path such as `retry.maxAttempts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,6 +164,10 @@ struct RawDefinition {
     output_schema: Value,
     #[serde(default)]
     timeout_seconds: Option<f64>,
+    #[serde(default)]
+    schedule_to_start_seconds: Option<f64>,
+    #[serde(default)]
+    schedule_to_close_seconds: Option<f64>,
     #[serde(default)]
     retry: Option<RawRetry>,
     #[serde(default)]
@@ -260,6 +272,18 @@ impl TaskDefinition {
                 DEFAULT_TIMEOUT_SECONDS
             }
         };
+        let mut budget = |field: &str, value: Option<f64>| match value {
+            None => None,
+            Some(t) if t >= 1.0 && t <= MAX_BUDGET_SECONDS && t.fract() == 0.0 => Some(t as u32),
+            Some(t) => {
+                problems.add(field, format!("must be a whole number of seconds between 1 and {MAX_BUDGET_SECONDS}, got {t}"));
+                None
+            }
+        };
+        let schedule_to_start_seconds =
+            budget("scheduleToStartSeconds", raw.schedule_to_start_seconds);
+        let schedule_to_close_seconds =
+            budget("scheduleToCloseSeconds", raw.schedule_to_close_seconds);
         let retry = parse_retry(raw.retry, &mut problems);
         let manual = parse_manual(task_type, raw.manual, &mut problems);
         let limits = match raw.limits.map(|v| typed::<Limits>(v, "limits")) {
@@ -286,6 +310,8 @@ impl TaskDefinition {
                 input_schema: raw.input_schema,
                 output_schema: raw.output_schema,
                 timeout_seconds,
+                schedule_to_start_seconds,
+                schedule_to_close_seconds,
                 retry,
                 manual,
                 limits,
@@ -311,6 +337,15 @@ impl TaskDefinition {
     pub fn at_version(mut self, version: u32) -> Self {
         self.version = version;
         self
+    }
+
+    /// The whole-task budgets, as durations.
+    pub fn budgets(&self) -> (Option<chrono::Duration>, Option<chrono::Duration>) {
+        let seconds = |s: Option<u32>| s.map(|s| chrono::Duration::seconds(i64::from(s)));
+        (
+            seconds(self.schedule_to_start_seconds),
+            seconds(self.schedule_to_close_seconds),
+        )
     }
 
     /// `name:version`, the key events and records carry.

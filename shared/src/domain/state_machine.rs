@@ -415,6 +415,7 @@ pub fn transition(
             history.actor = by;
         }
     }
+    next.apply_budgets();
     Ok(Transition {
         expected_status: from,
         expected_version: task.version,
@@ -502,6 +503,8 @@ mod tests {
             priority: 0,
             assignee: None,
             due_at: None,
+            start_by: None,
+            close_by: None,
             manual: None,
             deadlines: BTreeMap::new(),
             created_at: now,

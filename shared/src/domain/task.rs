@@ -101,6 +101,10 @@ pub enum DeadlineKind {
     Escalation,
     /// A manual task is overdue.
     Due,
+    /// Never started within the definition's `scheduleToStartSeconds`.
+    StartBy,
+    /// Not finished within the definition's `scheduleToCloseSeconds`, all attempts together.
+    CloseBy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +136,12 @@ pub struct TaskInstance {
     pub assignee: Option<Assignee>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
+    /// The first attempt must start by then (`scheduleToStartSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_by: Option<DateTime<Utc>>,
+    /// The task must finish by then, whatever the attempts (`scheduleToCloseSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_by: Option<DateTime<Utc>>,
     /// Reminder and escalation progress of a manual task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<ManualProgress>,
@@ -156,6 +166,22 @@ impl TaskInstance {
     /// The definition as `name:version`.
     pub fn definition_ref(&self) -> String {
         format!("{}:{}", self.definition_name, self.definition_version)
+    }
+
+    /// Adds the whole-task budgets to the deadlines while they apply.
+    pub fn apply_budgets(&mut self) {
+        if self.status.is_terminal() {
+            return;
+        }
+        if let Some(close_by) = self.close_by {
+            self.deadlines.insert(DeadlineKind::CloseBy, close_by);
+        }
+        if let Some(start_by) = self.start_by
+            && self.attempt == 0
+            && matches!(self.status, TaskStatus::Created | TaskStatus::Queued)
+        {
+            self.deadlines.insert(DeadlineKind::StartBy, start_by);
+        }
     }
 
     /// The earliest pending deadline, which is what the deadline index holds.

@@ -20,6 +20,8 @@ use crate::domain::{
     TaskInstanceId, TaskStatus,
 };
 
+type Budgets = (Option<chrono::Duration>, Option<chrono::Duration>);
+
 /// Input and context together must leave room in a 400 KB DynamoDB item.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
@@ -96,7 +98,13 @@ impl Router {
                 }
                 self.create_failed(new, error, key).await?
             }
-            None => self.create(new, key).await?,
+            None => {
+                let budgets = loaded
+                    .as_ref()
+                    .map(|l| l.definition.budgets())
+                    .unwrap_or_default();
+                self.create(new, budgets, key).await?
+            }
         };
         if task.status == TaskStatus::Created {
             // Also when the task already existed: an earlier delivery may have
@@ -108,9 +116,14 @@ impl Router {
         Ok(task)
     }
 
-    async fn create(&self, new: NewTask, key: Option<&str>) -> Result<TaskInstance, Redeliver> {
+    async fn create(
+        &self,
+        new: NewTask,
+        budgets: Budgets,
+        key: Option<&str>,
+    ) -> Result<TaskInstance, Redeliver> {
         let s = &self.services;
-        let creation = Creation::new(new, s.now(), s.redeliver_at());
+        let creation = Creation::new(new, s.now(), s.redeliver_at()).with_budgets(budgets);
         let created = s
             .tasks
             .create(&creation, key)

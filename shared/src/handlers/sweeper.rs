@@ -43,6 +43,8 @@ pub struct SweepReport {
     pub escalations: usize,
     /// Manual tasks past their due time.
     pub overdue: usize,
+    /// Tasks failed for exceeding scheduleToStart or scheduleToClose.
+    pub budgets_exceeded: usize,
     /// Concurrency slots freed because their holder was no longer running.
     pub slots_repaired: usize,
     /// Entries another sweeper or handler got to first.
@@ -150,6 +152,14 @@ impl Sweeper {
             if due.is_empty() {
                 return Ok(());
             }
+            if let Some(budget) = [DeadlineKind::CloseBy, DeadlineKind::StartBy]
+                .into_iter()
+                .find(|k| due.contains(k))
+            {
+                task = self.exceed_budget(&task, budget).await?;
+                report.budgets_exceeded += 1;
+                continue;
+            }
             task = match task.status {
                 TaskStatus::Running if due.contains(&DeadlineKind::Lease) => {
                     let expired = self.expire_lease(&task).await?;
@@ -202,6 +212,31 @@ impl Sweeper {
             };
         }
         Ok(())
+    }
+
+    /// The task ran out of its whole-task budget: it fails with `TIMEOUT`,
+    /// whatever it was doing, and a running attempt's slot is freed.
+    async fn exceed_budget(
+        &self,
+        task: &TaskInstance,
+        budget: DeadlineKind,
+    ) -> Result<TaskInstance, ApplyError> {
+        let s = &self.services;
+        let message = match budget {
+            DeadlineKind::StartBy => "the task did not start within its scheduleToStartSeconds",
+            _ => "the task did not finish within its scheduleToCloseSeconds",
+        };
+        let error =
+            TaskError::new(TIMEOUT, message).with_details(serde_json::json!({ "budget": budget }));
+        let failed = s.apply(task, Action::Fail { error }).await?;
+        if task.status == TaskStatus::Running {
+            let _ = s
+                .slots
+                .release(&slot_pool(&task.definition_name), task.task_instance_id)
+                .await;
+        }
+        info!(task_instance_id = %task.task_instance_id, ?budget, "task budget exceeded");
+        Ok(failed)
     }
 
     /// Frees slots whose holder is not running an attempt: an executor that
