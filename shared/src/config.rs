@@ -12,6 +12,9 @@ pub struct QueueUrls {
     pub validate: String,
     pub execute: String,
     pub manual: String,
+    /// Priority lanes: drained first, with more concurrency. Optional.
+    pub validate_priority: Option<String>,
+    pub execute_priority: Option<String>,
 }
 
 /// Timings and caps that are the deployment's, not a definition's.
@@ -34,6 +37,8 @@ pub struct Settings {
     pub deadline_shards: u16,
     /// Delay before the sweeper republishes an event whose publisher died.
     pub outbox_grace: Duration,
+    /// Requests with at least this priority (0-9) take the priority lanes.
+    pub priority_threshold: i32,
     /// The queues' maxReceiveCount: on that delivery a failing message is
     /// given up on (its task FAILED, the reason noted) before SQS dead-letters it.
     pub max_receive_count: u32,
@@ -52,6 +57,7 @@ impl Default for Settings {
             deadline_shards: crate::adapters::dynamo::DEFAULT_DEADLINE_SHARDS,
             outbox_grace: Duration::from_secs(30),
             max_receive_count: 5,
+            priority_threshold: 5,
         }
     }
 }
@@ -69,6 +75,10 @@ fn required(name: &str) -> Result<String> {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .with_context(|| format!("environment variable {name} is required"))
+}
+
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 fn seconds(name: &str, default: Duration) -> Result<Duration> {
@@ -120,6 +130,7 @@ impl Settings {
             deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
             outbox_grace: seconds("TEL_OUTBOX_GRACE_SECONDS", d.outbox_grace)?,
             max_receive_count: number("TEL_MAX_RECEIVE_COUNT", d.max_receive_count)?.max(1),
+            priority_threshold: number("TEL_PRIORITY_THRESHOLD", d.priority_threshold)?,
         })
     }
 }
@@ -134,6 +145,8 @@ impl Config {
                 validate: required("TEL_VALIDATE_QUEUE_URL")?,
                 execute: required("TEL_EXECUTE_QUEUE_URL")?,
                 manual: required("TEL_MANUAL_QUEUE_URL")?,
+                validate_priority: optional("TEL_VALIDATE_PRIORITY_QUEUE_URL"),
+                execute_priority: optional("TEL_EXECUTE_PRIORITY_QUEUE_URL"),
             },
             settings: Settings::from_env()?,
         })

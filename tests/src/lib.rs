@@ -124,12 +124,20 @@ impl TestStack {
             wait_seconds: 1,
             sweep_every: Duration::from_millis(500),
         };
+        self.run_pipeline_as(runners, &options)
+    }
+
+    pub fn run_pipeline_as(
+        &self,
+        runners: tel_shared::runners::Runners,
+        options: &RunnerOptions,
+    ) -> Result<LocalRunner> {
         LocalRunner::start(
             &self.sdk,
             &self.stack,
             self.services.clone(),
             runners,
-            &options,
+            options,
         )
     }
 

@@ -131,8 +131,10 @@ async fn the_local_runner_redelivers_only_failed_records_then_dead_letters_them(
     });
     let poller = Poller {
         sqs: t.sqs(),
-        queue_url: queue.url.clone(),
-        queue_arn: queue.arn.clone(),
+        lanes: vec![tel_shared::local::poller::Lane {
+            url: queue.url.clone(),
+            arn: queue.arn.clone(),
+        }],
         region: t.stack.region.clone(),
         handler: handler.clone(),
         batch_size: 10,

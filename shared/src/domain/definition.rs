@@ -274,7 +274,9 @@ impl TaskDefinition {
         };
         let mut budget = |field: &str, value: Option<f64>| match value {
             None => None,
-            Some(t) if (1.0..=MAX_BUDGET_SECONDS).contains(&t) && t.fract() == 0.0 => Some(t as u32),
+            Some(t) if (1.0..=MAX_BUDGET_SECONDS).contains(&t) && t.fract() == 0.0 => {
+                Some(t as u32)
+            }
             Some(t) => {
                 problems.add(field, format!("must be a whole number of seconds between 1 and {MAX_BUDGET_SECONDS}, got {t}"));
                 None

@@ -96,11 +96,23 @@ impl Services {
         }
     }
 
-    pub fn queue_for(&self, stage: Stage) -> &str {
+    /// The queue of a stage; tasks at or above the priority threshold take
+    /// the stage's priority lane where the deployment has one.
+    pub fn queue_for(&self, stage: Stage, priority: i32) -> &str {
+        let urls = &self.queue_urls;
+        let high = priority >= self.settings.priority_threshold;
         match stage {
-            Stage::Input | Stage::Output => &self.queue_urls.validate,
-            Stage::Execute => &self.queue_urls.execute,
-            Stage::Assign => &self.queue_urls.manual,
+            Stage::Input | Stage::Output => urls
+                .validate_priority
+                .as_deref()
+                .filter(|_| high)
+                .unwrap_or(&urls.validate),
+            Stage::Execute => urls
+                .execute_priority
+                .as_deref()
+                .filter(|_| high)
+                .unwrap_or(&urls.execute),
+            Stage::Assign => &urls.manual,
         }
     }
 
@@ -121,6 +133,8 @@ impl Services {
             body: envelope.to_body(),
             delay_seconds,
         };
-        self.queues.send(self.queue_for(stage), vec![message]).await
+        self.queues
+            .send(self.queue_for(stage, task.priority), vec![message])
+            .await
     }
 }

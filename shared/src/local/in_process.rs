@@ -47,6 +47,8 @@ impl InProcessPipeline {
                 validate: "validate".into(),
                 execute: "execute".into(),
                 manual: "manual".into(),
+                validate_priority: None,
+                execute_priority: None,
             },
             settings,
             clock: Arc::new(SystemClock),

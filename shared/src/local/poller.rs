@@ -16,11 +16,18 @@ use tracing::{debug, warn};
 
 use crate::handlers::SqsHandler;
 
+/// One queue a poller reads.
+#[derive(Clone, Debug)]
+pub struct Lane {
+    pub url: String,
+    pub arn: String,
+}
+
 #[derive(Clone)]
 pub struct Poller {
     pub sqs: Client,
-    pub queue_url: String,
-    pub queue_arn: String,
+    /// Queues in order of precedence: a lane is read only when those before it are empty.
+    pub lanes: Vec<Lane>,
     pub region: String,
     pub handler: Arc<dyn SqsHandler>,
     /// Messages per batch, 1 to 10.
@@ -45,7 +52,7 @@ impl Poller {
                 _ = shutdown.changed() => break,
                 outcome = self.poll_once() => {
                     if let Err(e) = outcome {
-                        warn!(queue = %self.queue_url, error = %e, "poll failed");
+                        warn!(function = self.handler.name(), error = %e, "poll failed");
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 }
@@ -53,14 +60,28 @@ impl Poller {
         }
     }
 
-    /// One receive, one handler call, one delete of what succeeded.
+    /// One batch from the first lane that has messages (long-polling only
+    /// the last), one handler call, one delete of what succeeded.
     pub async fn poll_once(&self) -> anyhow::Result<PollOutcome> {
+        for (i, lane) in self.lanes.iter().enumerate() {
+            let last = i + 1 == self.lanes.len();
+            let outcome = self
+                .poll_lane(lane, if last { self.wait_seconds } else { 0 })
+                .await?;
+            if outcome.received > 0 || last {
+                return Ok(outcome);
+            }
+        }
+        Ok(PollOutcome::default())
+    }
+
+    async fn poll_lane(&self, lane: &Lane, wait_seconds: i32) -> anyhow::Result<PollOutcome> {
         let received = self
             .sqs
             .receive_message()
-            .queue_url(&self.queue_url)
+            .queue_url(&lane.url)
             .max_number_of_messages(self.batch_size.clamp(1, 10))
-            .wait_time_seconds(self.wait_seconds.clamp(0, 20))
+            .wait_time_seconds(wait_seconds.clamp(0, 20))
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
@@ -74,7 +95,7 @@ impl Poller {
             .filter_map(|m| Some((m.message_id.clone()?, m.receipt_handle.clone()?)))
             .collect();
         let mut event = SqsEvent::default();
-        event.records = messages.into_iter().map(|m| self.record(m)).collect();
+        event.records = messages.into_iter().map(|m| self.record(lane, m)).collect();
         let received = event.records.len();
         let failed: HashSet<String> = match self
             .handler
@@ -109,7 +130,7 @@ impl Poller {
                 .collect::<Result<Vec<_>, _>>()?;
             self.sqs
                 .delete_message_batch()
-                .queue_url(&self.queue_url)
+                .queue_url(&lane.url)
                 .set_entries(Some(entries))
                 .send()
                 .await
@@ -130,7 +151,7 @@ impl Poller {
         })
     }
 
-    fn record(&self, message: Message) -> SqsMessage {
+    fn record(&self, lane: &Lane, message: Message) -> SqsMessage {
         let mut record = SqsMessage::default();
         record.attributes = message
             .attributes
@@ -143,7 +164,7 @@ impl Poller {
         record.body = message.body;
         record.md5_of_body = message.md5_of_body;
         record.event_source = Some("aws:sqs".to_owned());
-        record.event_source_arn = Some(self.queue_arn.clone());
+        record.event_source_arn = Some(lane.arn.clone());
         record.aws_region = Some(self.region.clone());
         record
     }

@@ -508,6 +508,14 @@ impl LocalStack {
                 validate: self.queue("ValidateQueue")?.url.clone(),
                 execute: self.queue("ExecuteQueue")?.url.clone(),
                 manual: self.queue("ManualQueue")?.url.clone(),
+                validate_priority: self
+                    .queues
+                    .get("ValidatePriorityQueue")
+                    .map(|q| q.url.clone()),
+                execute_priority: self
+                    .queues
+                    .get("ExecutePriorityQueue")
+                    .map(|q| q.url.clone()),
             },
             settings: Settings {
                 max_receive_count: self

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::poller::Poller;
+use super::poller::{Lane, Poller};
 use super::provision::LocalStack;
 use crate::handlers::{Executor, ManualAssign, Router, Services, SqsHandler, Sweeper, Validator};
 use crate::runners::Runners;
@@ -49,23 +49,40 @@ impl LocalRunner {
     ) -> anyhow::Result<Self> {
         let (shutdown, watcher) = watch::channel(false);
         let sqs = aws_sdk_sqs::Client::new(sdk);
-        let functions: Vec<(&str, Arc<dyn SqsHandler>)> = vec![
-            ("RequestsQueue", Arc::new(Router::new(services.clone()))),
-            ("ValidateQueue", Arc::new(Validator::new(services.clone()))),
+        // Each function with its queues, priority lane first.
+        let functions: Vec<(&[&str], Arc<dyn SqsHandler>)> = vec![
+            (&["RequestsQueue"], Arc::new(Router::new(services.clone()))),
             (
-                "ExecuteQueue",
+                &["ValidatePriorityQueue", "ValidateQueue"],
+                Arc::new(Validator::new(services.clone())),
+            ),
+            (
+                &["ExecutePriorityQueue", "ExecuteQueue"],
                 Arc::new(Executor::new(services.clone(), runners)),
             ),
-            ("ManualQueue", Arc::new(ManualAssign::new(services.clone()))),
+            (
+                &["ManualQueue"],
+                Arc::new(ManualAssign::new(services.clone())),
+            ),
         ];
         let mut tasks = Vec::new();
-        for (queue_id, handler) in functions {
-            let queue = stack.queue(queue_id)?;
+        for (queue_ids, handler) in functions {
+            let lanes: Vec<Lane> = queue_ids
+                .iter()
+                .filter_map(|id| stack.queues.get(*id))
+                .map(|q| Lane {
+                    url: q.url.clone(),
+                    arn: q.arn.clone(),
+                })
+                .collect();
+            anyhow::ensure!(
+                !lanes.is_empty(),
+                "the stack has none of the queues {queue_ids:?}"
+            );
             for _ in 0..options.pollers_per_function.max(1) {
                 let poller = Poller {
                     sqs: sqs.clone(),
-                    queue_url: queue.url.clone(),
-                    queue_arn: queue.arn.clone(),
+                    lanes: lanes.clone(),
                     region: stack.region.clone(),
                     handler: handler.clone(),
                     batch_size: options.batch_size,
@@ -73,7 +90,7 @@ impl LocalRunner {
                 };
                 tasks.push(tokio::spawn(poller.run(watcher.clone())));
             }
-            info!(function = handler.name(), queue = %queue.name, pollers = options.pollers_per_function, "function running");
+            info!(function = handler.name(), queues = ?queue_ids, pollers = options.pollers_per_function, "function running");
         }
         let sweeper = Sweeper::new(services);
         let every = options.sweep_every;

@@ -1,0 +1,80 @@
+//! Priority lanes: requests at or above the threshold overtake a backlog.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tel_shared::bootstrap;
+use tel_shared::local::RunnerOptions;
+use tel_tests::{TestStack, request};
+
+#[tokio::test]
+async fn a_high_priority_task_overtakes_a_backlog() {
+    let t = TestStack::new().await.unwrap();
+    t.register(json!({
+        "name": "slow", "type": "automated",
+        "implementation": { "kind": "javascript", "source": "export default (i) => { const end = Date.now() + 150; while (Date.now() < end) {} return { n: i.n }; }" },
+        "retry": { "maxAttempts": 1 }
+    }))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    // One task at a time per function, so order shows.
+    let options = RunnerOptions {
+        pollers_per_function: 1,
+        batch_size: 1,
+        wait_seconds: 1,
+        sweep_every: Duration::from_secs(5),
+    };
+    let runner = t
+        .run_pipeline_as(bootstrap::runners(&t.sdk, &t.services), &options)
+        .unwrap();
+    let backlog: Vec<Value> = (0..24)
+        .map(|n| request("slow", json!({ "n": n })))
+        .collect();
+    t.send_requests(&backlog.iter().map(ToString::to_string).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    events
+        .wait_for_type("task.started", None, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let mut urgent = request("slow", json!({ "n": 99 }));
+    urgent["priority"] = json!(9);
+    t.send_requests(&[urgent.to_string()]).await.unwrap();
+
+    let urgent_id = urgent["taskInstanceId"].as_str().unwrap();
+    events
+        .wait_for_type("task.completed", Some(urgent_id), Duration::from_secs(30))
+        .await
+        .unwrap();
+    for body in &backlog {
+        events
+            .wait_for_type(
+                "task.completed",
+                body["taskInstanceId"].as_str(),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
+    }
+    runner.stop().await;
+    let completions: Vec<&str> = events
+        .seen()
+        .iter()
+        .filter(|e| e["detail-type"] == "task.completed")
+        .map(|e| e["detail"]["taskInstanceId"].as_str().unwrap())
+        .collect();
+    let position = completions.iter().position(|id| *id == urgent_id).unwrap();
+    let overtaken = completions.len() - 1 - position;
+    assert!(
+        overtaken >= 12,
+        "the urgent task finished {}th of {}: it overtook only {overtaken}",
+        position + 1,
+        completions.len()
+    );
+    let task = t
+        .task(tel_shared::domain::TaskInstanceId::parse(urgent_id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(task.priority, 9);
+}
