@@ -12,12 +12,16 @@ use super::definitions::DefinitionCache;
 use crate::clock::Clock;
 use crate::config::{QueueUrls, Settings};
 use crate::domain::{
-    Action, Envelope, IllegalTransition, Stage, TaskEvent, TaskInstance, TaskInstanceId, transition,
+    Action, Envelope, IllegalTransition, Stage, TaskEvent, TaskInstance, TaskInstanceId,
+    Transition, transition,
 };
 use crate::ports::{AssignmentState, ConcurrencySlots, DeadLetterLog};
 use crate::ports::{
     BusEvent, EventPublisher, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
 };
+
+/// Tries of one transition write before the record is left to SQS.
+const COMMIT_ATTEMPTS: usize = 3;
 
 #[derive(Clone)]
 pub struct Services {
@@ -72,10 +76,29 @@ impl Services {
         action: Action,
     ) -> Result<TaskInstance, ApplyError> {
         let planned = transition(task, action, self.now())?;
-        self.tasks.commit(&planned).await?;
+        self.commit_with_retries(&planned).await?;
         self.announce(planned.task.task_instance_id, &planned.events)
             .await;
         Ok(planned.task)
+    }
+
+    /// Writes a transition, retrying briefly when the store is unavailable
+    /// (throttled, a transaction conflict): a record failed for that costs a
+    /// whole redelivery, and after an attempt has run, possibly the attempt.
+    /// A conflict is an answer, not a failure, and is returned at once.
+    async fn commit_with_retries(&self, planned: &Transition) -> Result<(), StoreError> {
+        let mut delay = std::time::Duration::from_millis(50);
+        for _ in 1..COMMIT_ATTEMPTS {
+            match self.tasks.commit(planned).await {
+                Err(StoreError::Unavailable(reason)) => {
+                    warn!(task_instance_id = %planned.task.task_instance_id, %reason, "store unavailable; retrying the write");
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+                other => return other,
+            }
+        }
+        self.tasks.commit(planned).await
     }
 
     /// Publishes events already in the outbox and clears them. A failure is

@@ -1,0 +1,221 @@
+//! Throttling and failures of DynamoDB and EventBridge: records go back to
+//! SQS as batch item failures and are retried; no state is lost, no task
+//! completes twice, every event arrives (by event id).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tel_shared::config::Settings;
+use tel_shared::domain::{
+    Assignee, Creation, HistoryEntry, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
+    Transition,
+};
+use tel_shared::handlers::Services;
+use tel_shared::ports::{
+    BusEvent, Created, DueItem, EventPublisher, Page, PageRequest, PublishError, StoreError,
+    TaskStore,
+};
+use tel_tests::{TestStack, request};
+
+/// About one transition write in three is throttled (a fixed pseudo-random sequence).
+struct ThrottledStore {
+    inner: Arc<dyn TaskStore>,
+    writes: AtomicUsize,
+    throttled: AtomicUsize,
+}
+
+#[async_trait]
+impl TaskStore for ThrottledStore {
+    async fn create(&self, creation: &Creation, key: Option<&str>) -> Result<Created, StoreError> {
+        self.inner.create(creation, key).await
+    }
+    async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.inner.history(id).await
+    }
+    async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) as u64;
+        if n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(17)
+            .is_multiple_of(3)
+        {
+            self.throttled.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable(
+                "ProvisionedThroughputExceededException (simulated)".into(),
+            ));
+        }
+        self.inner.commit(transition).await
+    }
+    async fn clear_outbox(
+        &self,
+        id: TaskInstanceId,
+        event_ids: &[String],
+    ) -> Result<(), StoreError> {
+        self.inner.clear_outbox(id, event_ids).await
+    }
+    async fn outbox_event(
+        &self,
+        id: TaskInstanceId,
+        event_id: &str,
+    ) -> Result<Option<TaskEvent>, StoreError> {
+        self.inner.outbox_event(id, event_id).await
+    }
+    async fn tasks_of_workflow(
+        &self,
+        workflow: &str,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        self.inner.tasks_of_workflow(workflow, page).await
+    }
+    async fn inbox(
+        &self,
+        assignees: &[Assignee],
+        status: Option<TaskStatus>,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        self.inner.inbox(assignees, status, page).await
+    }
+    async fn due(
+        &self,
+        shard: u16,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        self.inner.due(shard, now, limit).await
+    }
+}
+
+/// Every other publish fails outright.
+struct FlakyBus {
+    inner: Arc<dyn EventPublisher>,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl EventPublisher for FlakyBus {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+            return Err(PublishError::Unavailable {
+                failed: (0..events.len()).collect(),
+                message: "ThrottlingException (simulated)".into(),
+            });
+        }
+        self.inner.publish(events).await
+    }
+}
+
+#[tokio::test]
+async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothing() {
+    let settings = Settings {
+        outbox_grace: Duration::ZERO,
+        lease_grace: Duration::from_secs(1),
+        ..Settings::default()
+    };
+    let mut t = TestStack::with(
+        [
+            ("VisibilityTimeoutSeconds".to_owned(), "1".to_owned()),
+            ("ExecuteVisibilityTimeoutSeconds".to_owned(), "3".to_owned()),
+        ]
+        .into(),
+        settings,
+    )
+    .await
+    .unwrap();
+    let store = Arc::new(ThrottledStore {
+        inner: t.services.tasks.clone(),
+        writes: AtomicUsize::new(0),
+        throttled: AtomicUsize::new(0),
+    });
+    let bus = Arc::new(FlakyBus {
+        inner: t.services.publisher.clone(),
+        calls: AtomicUsize::new(0),
+    });
+    t.services = Arc::new(Services {
+        tasks: store.clone(),
+        publisher: bus.clone(),
+        ..(*t.services).clone()
+    });
+    t.register(json!({
+        "name": "double", "type": "automated",
+        "implementation": { "kind": "javascript", "source": "export default (i) => ({ doubled: i.n * 2 })" },
+        "timeoutSeconds": 1,
+        "retry": { "maxAttempts": 5, "backoff": "fixed", "initialDelaySeconds": 0, "jitter": "none" }
+    }))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let bodies: Vec<Value> = (0..10)
+        .map(|n| request("double", json!({ "n": n })))
+        .collect();
+    t.send_requests(&bodies.iter().map(ToString::to_string).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    for body in &bodies {
+        events
+            .wait_for_type(
+                "task.completed",
+                body["taskInstanceId"].as_str(),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    events.drain(Duration::from_secs(1)).await.unwrap();
+    runner.stop().await;
+    assert!(
+        store.throttled.load(Ordering::SeqCst) >= 5,
+        "the store was throttled"
+    );
+    assert!(
+        bus.calls.load(Ordering::SeqCst) >= 10,
+        "the bus failed half its calls"
+    );
+
+    // Each task: COMPLETED once, with the right output; every event of its history arrived.
+    let mut completions: HashMap<String, HashSet<String>> = HashMap::new();
+    for e in events
+        .seen()
+        .iter()
+        .filter(|e| e["detail-type"] == "task.completed")
+    {
+        completions
+            .entry(e["detail"]["taskInstanceId"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(e["detail"]["eventId"].as_str().unwrap().to_owned());
+    }
+    for body in &bodies {
+        let id = body["taskInstanceId"].as_str().unwrap();
+        assert_eq!(completions[id].len(), 1, "{id} completed once");
+        let task = t.task(TaskInstanceId::parse(id).unwrap()).await.unwrap();
+        assert_eq!(task.status, TaskStatus::Completed);
+        assert_eq!(
+            task.output.unwrap()["doubled"],
+            body["input"]["n"].as_i64().unwrap() * 2
+        );
+        let history = t
+            .services
+            .tasks
+            .history(task.task_instance_id)
+            .await
+            .unwrap();
+        let versions: Vec<u64> = history.iter().map(|h| h.version).collect();
+        assert_eq!(
+            versions,
+            (1..=task.version).collect::<Vec<_>>(),
+            "no lost or doubled transition"
+        );
+        assert_eq!(
+            history.iter().filter(|h| h.action == "completed").count(),
+            1
+        );
+    }
+}
