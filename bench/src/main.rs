@@ -2,11 +2,13 @@
 //!
 //!   cargo run --release -p tel-bench -- inprocess   handlers' own cost per task, no I/O
 //!   cargo run --release -p tel-bench -- schema      JSON Schema validations per second
+//!   cargo run --release -p tel-bench -- sweep       a sweep's reads among 1,000 and 50,000 stored tasks
 //!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
 
 mod e2e;
 mod inprocess;
 mod stats;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +30,13 @@ enum Bench {
         #[arg(long, default_value_t = 200_000)]
         iterations: usize,
     },
+    /// One sweep's reads with `due` tasks due among growing numbers stored (emulator at AWS_ENDPOINT_URL).
+    Sweep {
+        #[arg(long, value_delimiter = ',', default_value = "1000,50000")]
+        stored: Vec<usize>,
+        #[arg(long, default_value_t = 50)]
+        due: usize,
+    },
     /// The pipeline on the emulator at AWS_ENDPOINT_URL, and the emulator's raw SQS and DynamoDB rates.
     E2e {
         #[arg(long, default_value_t = 300)]
@@ -45,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
         Bench::Inprocess { tasks } => inprocess::run(tasks).await,
         Bench::Schema { iterations } => inprocess::schema(iterations),
+        Bench::Sweep { stored, due } => sweep::run(stored, due).await,
         Bench::E2e {
             tasks,
             pollers,

@@ -8,89 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tel_shared::config::Settings;
-use tel_shared::domain::{
-    Assignee, Creation, HistoryEntry, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
-    Transition,
-};
+use tel_shared::domain::{TaskInstanceId, TaskStatus};
 use tel_shared::handlers::Services;
-use tel_shared::ports::{
-    BusEvent, Created, DueItem, EventPublisher, Page, PageRequest, PublishError, StoreError,
-    TaskStore,
-};
+use tel_shared::ports::{BusEvent, EventPublisher, PublishError};
+use tel_tests::probed_store::ProbedStore;
 use tel_tests::{TestStack, request};
-
-/// About one transition write in three is throttled (a fixed pseudo-random sequence).
-struct ThrottledStore {
-    inner: Arc<dyn TaskStore>,
-    writes: AtomicUsize,
-    throttled: AtomicUsize,
-}
-
-#[async_trait]
-impl TaskStore for ThrottledStore {
-    async fn create(&self, creation: &Creation, key: Option<&str>) -> Result<Created, StoreError> {
-        self.inner.create(creation, key).await
-    }
-    async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
-        self.inner.get(id).await
-    }
-    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.inner.history(id).await
-    }
-    async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
-        let n = self.writes.fetch_add(1, Ordering::SeqCst) as u64;
-        if n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(17)
-            .is_multiple_of(3)
-        {
-            self.throttled.fetch_add(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable(
-                "ProvisionedThroughputExceededException (simulated)".into(),
-            ));
-        }
-        self.inner.commit(transition).await
-    }
-    async fn clear_outbox(
-        &self,
-        id: TaskInstanceId,
-        event_ids: &[String],
-    ) -> Result<(), StoreError> {
-        self.inner.clear_outbox(id, event_ids).await
-    }
-    async fn outbox_event(
-        &self,
-        id: TaskInstanceId,
-        event_id: &str,
-    ) -> Result<Option<TaskEvent>, StoreError> {
-        self.inner.outbox_event(id, event_id).await
-    }
-    async fn tasks_of_workflow(
-        &self,
-        workflow: &str,
-        page: PageRequest,
-    ) -> Result<Page<TaskInstance>, StoreError> {
-        self.inner.tasks_of_workflow(workflow, page).await
-    }
-    async fn inbox(
-        &self,
-        assignees: &[Assignee],
-        status: Option<TaskStatus>,
-        page: PageRequest,
-    ) -> Result<Page<TaskInstance>, StoreError> {
-        self.inner.inbox(assignees, status, page).await
-    }
-    async fn due(
-        &self,
-        shard: u16,
-        now: DateTime<Utc>,
-        limit: i32,
-    ) -> Result<Vec<DueItem>, StoreError> {
-        self.inner.due(shard, now, limit).await
-    }
-}
 
 /// Every other publish fails outright.
 struct FlakyBus {
@@ -128,11 +52,12 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
     )
     .await
     .unwrap();
-    let store = Arc::new(ThrottledStore {
-        inner: t.services.tasks.clone(),
-        writes: AtomicUsize::new(0),
-        throttled: AtomicUsize::new(0),
-    });
+    // About one transition write in three throttled (a fixed pseudo-random sequence).
+    let store = Arc::new(ProbedStore::throttling(t.services.tasks.clone(), |n| {
+        n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(17)
+            .is_multiple_of(3)
+    }));
     let bus = Arc::new(FlakyBus {
         inner: t.services.publisher.clone(),
         calls: AtomicUsize::new(0),

@@ -1,0 +1,127 @@
+//! A `TaskStore` that counts what goes through it, and can throttle writes:
+//! for measuring a handler's reads and for simulating DynamoDB throttling.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tel_shared::domain::{
+    Assignee, Creation, HistoryEntry, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
+    Transition,
+};
+use tel_shared::ports::{Created, DueItem, Page, PageRequest, StoreError, TaskStore};
+
+pub struct ProbedStore {
+    inner: Arc<dyn TaskStore>,
+    /// Given the write's sequence number, whether to throttle it.
+    throttle: Box<dyn Fn(u64) -> bool + Send + Sync>,
+    pub gets: AtomicUsize,
+    pub due_queries: AtomicUsize,
+    pub due_items: AtomicUsize,
+    pub writes: AtomicUsize,
+    pub throttled: AtomicUsize,
+}
+
+impl ProbedStore {
+    pub fn new(inner: Arc<dyn TaskStore>) -> Self {
+        Self::throttling(inner, |_| false)
+    }
+
+    pub fn throttling(
+        inner: Arc<dyn TaskStore>,
+        throttle: impl Fn(u64) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            inner,
+            throttle: Box::new(throttle),
+            gets: AtomicUsize::new(0),
+            due_queries: AtomicUsize::new(0),
+            due_items: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+            throttled: AtomicUsize::new(0),
+        }
+    }
+
+    /// DynamoDB reads so far: item reads plus index queries.
+    pub fn reads(&self) -> usize {
+        self.gets.load(Ordering::SeqCst) + self.due_queries.load(Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        for counter in [
+            &self.gets,
+            &self.due_queries,
+            &self.due_items,
+            &self.writes,
+            &self.throttled,
+        ] {
+            counter.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+#[async_trait]
+impl TaskStore for ProbedStore {
+    async fn create(&self, creation: &Creation, key: Option<&str>) -> Result<Created, StoreError> {
+        self.inner.create(creation, key).await
+    }
+    async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(id).await
+    }
+    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.inner.history(id).await
+    }
+    async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) as u64;
+        if (self.throttle)(n) {
+            self.throttled.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable(
+                "ProvisionedThroughputExceededException (simulated)".into(),
+            ));
+        }
+        self.inner.commit(transition).await
+    }
+    async fn clear_outbox(
+        &self,
+        id: TaskInstanceId,
+        event_ids: &[String],
+    ) -> Result<(), StoreError> {
+        self.inner.clear_outbox(id, event_ids).await
+    }
+    async fn outbox_event(
+        &self,
+        id: TaskInstanceId,
+        event_id: &str,
+    ) -> Result<Option<TaskEvent>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.outbox_event(id, event_id).await
+    }
+    async fn tasks_of_workflow(
+        &self,
+        workflow: &str,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        self.inner.tasks_of_workflow(workflow, page).await
+    }
+    async fn inbox(
+        &self,
+        assignees: &[Assignee],
+        status: Option<TaskStatus>,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        self.inner.inbox(assignees, status, page).await
+    }
+    async fn due(
+        &self,
+        shard: u16,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        self.due_queries.fetch_add(1, Ordering::SeqCst);
+        let due = self.inner.due(shard, now, limit).await?;
+        self.due_items.fetch_add(due.len(), Ordering::SeqCst);
+        Ok(due)
+    }
+}
