@@ -9,6 +9,7 @@ use tel_shared::config::Settings;
 use tel_shared::domain::schema::CompiledSchema;
 use tel_shared::domain::{DefinitionRef, ExecutionRequest, TaskDefinition, TaskStatus};
 use tel_shared::local::in_process::InProcessPipeline;
+use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::runners::Runners;
 use tel_shared::runners::javascript::{JavascriptRunner, SandboxLimits, run_script};
 
@@ -46,7 +47,7 @@ pub fn order(i: usize) -> Value {
 }
 
 pub async fn run(tasks: usize) -> anyhow::Result<()> {
-    let pipeline = InProcessPipeline::new(Settings::default(), |_| {
+    let pipeline = InProcessPipeline::new(Settings::default(), Metrics::new(Discard), |_| {
         Runners::default().with(Arc::new(JavascriptRunner {
             max_memory_bytes: 32 << 20,
             max_stack_bytes: 512 << 10,

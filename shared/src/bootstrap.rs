@@ -34,6 +34,7 @@ pub fn services(sdk: &SdkConfig, config: &Config) -> Services {
         assignment: tasks.clone(),
         dead_letters: tasks.clone(),
         slots: tasks,
+        metrics: Arc::new(crate::metrics::Metrics::new(crate::metrics::Stdout)),
         definitions: Arc::new(DefinitionCache::new(Arc::new(definitions))),
         publisher: Arc::new(EventBridgePublisher::new(
             aws_sdk_eventbridge::Client::new(sdk),

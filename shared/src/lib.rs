@@ -16,5 +16,6 @@ pub mod domain;
 pub mod handlers;
 pub mod lambda;
 pub mod local;
+pub mod metrics;
 pub mod ports;
 pub mod runners;

@@ -14,7 +14,7 @@ use crate::domain::{
 use crate::ports::{
     AssignmentState, BusEvent, ConcurrencySlots, Created, DeadLetterLog, DeadLetterNote,
     DefinitionStore, DueItem, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError,
-    QueueError, QueueSender, StoreError, TaskStore,
+    QueueDepth, QueueError, QueueSender, StoreError, TaskStore,
 };
 
 #[derive(Default)]
@@ -331,6 +331,14 @@ impl QueueSender for RecordingQueue {
         let mut sent = self.sent.lock().expect("lock");
         sent.extend(messages.into_iter().map(|m| (queue_url.to_owned(), m)));
         Ok(())
+    }
+
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth, QueueError> {
+        let sent = self.sent.lock().expect("lock");
+        Ok(QueueDepth {
+            waiting: sent.iter().filter(|(url, _)| url == queue_url).count() as u64,
+            in_flight: 0,
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use crate::ports::{OutgoingMessage, QueueError, QueueSender};
+use crate::ports::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 
 pub const MAX_BATCH_MESSAGES: usize = 10;
 /// The classic SQS payload limit, for one message and for one batch. Kept
@@ -120,6 +120,32 @@ impl QueueSender for SqsQueueSender {
             }
         }
         Ok(())
+    }
+
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth, QueueError> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| {
+                QueueError::Unavailable(format!("GetQueueAttributes: {}", DisplayErrorContext(e)))
+            })?;
+        let attributes = out.attributes.unwrap_or_default();
+        let count = |name: A| {
+            attributes
+                .get(&name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(QueueDepth {
+            waiting: count(A::ApproximateNumberOfMessages),
+            in_flight: count(A::ApproximateNumberOfMessagesNotVisible),
+        })
     }
 }
 

@@ -74,6 +74,12 @@ where
     .buffer_unordered(RECORD_CONCURRENCY)
     .collect::<Vec<_>>()
     .await;
+    if let Some(mb) = crate::metrics::memory_high_water_mb() {
+        services.metrics.put(
+            &[("Function", function)],
+            &[("MemoryHighWater", mb, crate::metrics::Unit::Megabytes)],
+        );
+    }
     let mut response = SqsBatchResponse::default();
     for (id, outcome) in outcomes {
         if outcome.is_err() {

@@ -18,6 +18,7 @@ use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{EXECUTION_ERROR, TIMEOUT, UNKNOWN_DEFINITION};
 use crate::domain::{Action, Envelope, RetryPolicy, Stage, TaskError, TaskInstance, TaskStatus};
+use crate::metrics::Unit;
 use crate::runners::{RunError, RunJob, Runners};
 
 /// Largest output kept when a definition sets no `limits.maxOutputBytes`.
@@ -136,6 +137,29 @@ impl Executor {
             }
             Ok(output)
         });
+        let implementation = definition
+            .implementation
+            .as_ref()
+            .map_or("none", |i| i.kind());
+        let result = match &outcome {
+            Ok(_) => "succeeded",
+            Err(f) if f.error.code == TIMEOUT => "timedOut",
+            Err(_) => "failed",
+        };
+        let took = running.attempt_started_at.map_or(0, |at| {
+            crate::domain::state_machine::millis_between(at, s.now())
+        });
+        s.metrics.put(
+            &[
+                ("TaskType", definition.task_type.as_str()),
+                ("Implementation", implementation),
+                ("Outcome", result),
+            ],
+            &[
+                ("ExecutionTime", took as f64, Unit::Milliseconds),
+                ("Attempts", 1.0, Unit::Count),
+            ],
+        );
         let finished = self.finish(&running, &definition.retry, outcome).await;
         // The attempt is over however it ended: its slot goes back to the pool.
         if let Some((pool, _)) = &slot

@@ -131,6 +131,7 @@ impl Router {
             .map_err(Redeliver::because)?;
         if created.created {
             info!(definition = %created.task.definition_ref(), "task created");
+            s.observe(&created.task, &creation.events);
             s.announce(created.task.task_instance_id, &creation.events)
                 .await;
         } else {
@@ -157,6 +158,7 @@ impl Router {
             .await
             .map_err(Redeliver::because)?;
         if created.created {
+            s.observe(&created.task, &creation.events);
             s.announce(created.task.task_instance_id, &creation.events)
                 .await;
         }

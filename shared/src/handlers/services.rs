@@ -12,9 +12,10 @@ use super::definitions::DefinitionCache;
 use crate::clock::Clock;
 use crate::config::{QueueUrls, Settings};
 use crate::domain::{
-    Action, Envelope, IllegalTransition, Stage, TaskEvent, TaskInstance, TaskInstanceId,
+    Action, Envelope, EventType, IllegalTransition, Stage, TaskEvent, TaskInstance, TaskInstanceId,
     Transition, transition,
 };
+use crate::metrics::{Metrics, Unit};
 use crate::ports::{AssignmentState, ConcurrencySlots, DeadLetterLog};
 use crate::ports::{
     BusEvent, EventPublisher, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
@@ -29,6 +30,7 @@ pub struct Services {
     pub assignment: Arc<dyn AssignmentState>,
     pub dead_letters: Arc<dyn DeadLetterLog>,
     pub slots: Arc<dyn ConcurrencySlots>,
+    pub metrics: Arc<Metrics>,
     pub definitions: Arc<DefinitionCache>,
     pub publisher: Arc<dyn EventPublisher>,
     pub queues: Arc<dyn QueueSender>,
@@ -77,6 +79,7 @@ impl Services {
     ) -> Result<TaskInstance, ApplyError> {
         let planned = transition(task, action, self.now())?;
         self.commit_with_retries(&planned).await?;
+        self.observe(&planned.task, &planned.events);
         self.announce(planned.task.task_instance_id, &planned.events)
             .await;
         Ok(planned.task)
@@ -99,6 +102,58 @@ impl Services {
             }
         }
         self.tasks.commit(planned).await
+    }
+
+    /// Metrics of what just happened to a task, read off its lifecycle events.
+    pub fn observe(&self, task: &TaskInstance, events: &[TaskEvent]) {
+        let task_type = task.task_type.map_or("unknown", |t| t.as_str());
+        let code = |e: &TaskEvent| {
+            e.error
+                .as_ref()
+                .map_or("NONE", |e| e.code.as_str())
+                .to_owned()
+        };
+        for event in events {
+            match event.event_type {
+                EventType::Created => self.metrics.put(
+                    &[("TaskType", task_type)],
+                    &[("TasksCreated", 1.0, Unit::Count)],
+                ),
+                EventType::Completed => {
+                    let duration = event.duration_ms.unwrap_or(0) as f64;
+                    self.metrics.put(
+                        &[("TaskType", task_type)],
+                        &[
+                            ("TasksCompleted", 1.0, Unit::Count),
+                            ("TaskDuration", duration, Unit::Milliseconds),
+                        ],
+                    );
+                    if let Some(progress) = &task.manual {
+                        let waited = crate::domain::state_machine::millis_between(
+                            progress.assigned_at,
+                            event.occurred_at,
+                        ) as f64;
+                        self.metrics.put(
+                            &[("Definition", &task.definition_name)],
+                            &[("ManualCompletionTime", waited, Unit::Milliseconds)],
+                        );
+                    }
+                }
+                EventType::Failed => self.metrics.put(
+                    &[("TaskType", task_type), ("ErrorCode", &code(event))],
+                    &[("TasksFailed", 1.0, Unit::Count)],
+                ),
+                EventType::RetryScheduled => self.metrics.put(
+                    &[("TaskType", task_type), ("ErrorCode", &code(event))],
+                    &[("Retries", 1.0, Unit::Count)],
+                ),
+                EventType::TimedOut => self.metrics.put(
+                    &[("TaskType", task_type)],
+                    &[("Timeouts", 1.0, Unit::Count)],
+                ),
+                _ => {}
+            }
+        }
     }
 
     /// Publishes events already in the outbox and clears them. A failure is

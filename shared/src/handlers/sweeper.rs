@@ -18,6 +18,7 @@ use crate::domain::task_error::TIMEOUT;
 use crate::domain::{
     Action, DeadlineKind, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus, TaskType,
 };
+use crate::metrics::Unit;
 use crate::ports::{BusEvent, DueItem};
 use crate::runners::RunError;
 
@@ -88,6 +89,7 @@ impl Sweeper {
             }
         }
         self.repair_slots(&mut report).await;
+        self.sample_queues().await;
         if report != SweepReport::default() {
             info!(report = ?report, "sweep done");
         }
@@ -212,6 +214,40 @@ impl Sweeper {
             };
         }
         Ok(())
+    }
+
+    /// Queue depths, as metrics, once per sweep.
+    async fn sample_queues(&self) {
+        let s = &self.services;
+        let urls = &s.queue_urls;
+        let mut queues = vec![
+            ("requests", &urls.requests),
+            ("validate", &urls.validate),
+            ("execute", &urls.execute),
+            ("manual", &urls.manual),
+        ];
+        queues.extend(
+            urls.validate_priority
+                .as_ref()
+                .map(|u| ("validate-priority", u)),
+        );
+        queues.extend(
+            urls.execute_priority
+                .as_ref()
+                .map(|u| ("execute-priority", u)),
+        );
+        for (name, url) in queues {
+            match s.queues.depth(url).await {
+                Ok(depth) => s.metrics.put(
+                    &[("Queue", name)],
+                    &[
+                        ("QueueDepth", depth.waiting as f64, Unit::Count),
+                        ("QueueInFlight", depth.in_flight as f64, Unit::Count),
+                    ],
+                ),
+                Err(e) => warn!(queue = name, error = %e, "queue depth not sampled"),
+            }
+        }
     }
 
     /// The task ran out of its whole-task budget: it fails with `TIMEOUT`,

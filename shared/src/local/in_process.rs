@@ -28,15 +28,21 @@ pub struct InProcessPipeline {
 }
 
 impl InProcessPipeline {
-    pub fn new(settings: Settings, runners: impl FnOnce(&Services) -> Runners) -> Self {
+    pub fn new(
+        settings: Settings,
+        metrics: crate::metrics::Metrics,
+        runners: impl FnOnce(&Services) -> Runners,
+    ) -> Self {
         let queue = Arc::new(RecordingQueue::default());
         let publisher = Arc::new(RecordingPublisher::default());
         let tasks = Arc::new(InMemoryTaskStore::default());
+        let metrics = Arc::new(metrics);
         let services = Arc::new(Services {
             tasks: tasks.clone(),
             assignment: tasks.clone(),
             dead_letters: tasks.clone(),
             slots: tasks,
+            metrics: metrics.clone(),
             definitions: Arc::new(DefinitionCache::new(Arc::new(
                 InMemoryDefinitionStore::default(),
             ))),
@@ -117,12 +123,16 @@ mod tests {
     use crate::runners::javascript::JavascriptRunner;
 
     fn pipeline() -> InProcessPipeline {
-        InProcessPipeline::new(Settings::default(), |_| {
-            Runners::default().with(Arc::new(JavascriptRunner {
-                max_memory_bytes: 32 << 20,
-                max_stack_bytes: 512 << 10,
-            }))
-        })
+        InProcessPipeline::new(
+            Settings::default(),
+            crate::metrics::Metrics::new(crate::metrics::Discard),
+            |_| {
+                Runners::default().with(Arc::new(JavascriptRunner {
+                    max_memory_bytes: 32 << 20,
+                    max_stack_bytes: 512 << 10,
+                }))
+            },
+        )
     }
 
     fn request(definition: &str, input: serde_json::Value) -> ExecutionRequest {
@@ -164,5 +174,88 @@ mod tests {
         let rejected = p.run(request("double", json!({}))).await.unwrap();
         assert_eq!(rejected.status, TaskStatus::Failed);
         assert_eq!(rejected.error.unwrap().code, "VALIDATION_ERROR");
+    }
+
+    #[tokio::test]
+    async fn handler_invocations_emit_valid_emf_with_the_declared_metrics() {
+        use crate::metrics::{Metrics, Recorded};
+        let recorded = Arc::new(Recorded::default());
+        let p = InProcessPipeline::new(Settings::default(), Metrics::new(recorded.clone()), |_| {
+            Runners::default().with(Arc::new(JavascriptRunner {
+                max_memory_bytes: 32 << 20,
+                max_stack_bytes: 512 << 10,
+            }))
+        });
+        let def = TaskDefinition::parse(json!({
+            "name": "double", "type": "automated",
+            "implementation": { "kind": "javascript", "source": "export default (i) => ({ n: i.n * 2 })" },
+            "inputSchema": { "type": "object", "required": ["n"] }
+        }))
+        .unwrap();
+        p.services.definitions.store().register(def).await.unwrap();
+        let done = p.run(request("double", json!({ "n": 4 }))).await.unwrap();
+        p.run(request("double", json!({}))).await.unwrap();
+
+        let mut seen: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for line in recorded.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(&line).expect("one JSON object per line");
+            assert!(v["_aws"]["Timestamp"].is_i64(), "{line}");
+            let directive = &v["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(directive["Namespace"], "tel");
+            let dimensions: Vec<String> = directive["Dimensions"][0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_str().unwrap().to_owned())
+                .collect();
+            for d in &dimensions {
+                let value = v[d]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("dimension {d} has a value: {line}"));
+                assert_ne!(
+                    value,
+                    done.task_instance_id.to_string(),
+                    "no task ids as dimensions"
+                );
+                assert_ne!(
+                    value, done.workflow_instance_id,
+                    "no workflow ids as dimensions"
+                );
+            }
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(v[name].is_number(), "{name} has a value: {line}");
+                assert!(
+                    ["Milliseconds", "Count", "Megabytes"]
+                        .contains(&metric["Unit"].as_str().unwrap())
+                );
+                seen.insert(name.to_owned(), dimensions.clone());
+            }
+        }
+        let expect = [
+            ("TasksCreated", vec!["TaskType"]),
+            (
+                "ExecutionTime",
+                vec!["TaskType", "Implementation", "Outcome"],
+            ),
+            ("Attempts", vec!["TaskType", "Implementation", "Outcome"]),
+            ("TasksCompleted", vec!["TaskType"]),
+            ("TaskDuration", vec!["TaskType"]),
+            ("TasksFailed", vec!["TaskType", "ErrorCode"]),
+            ("MemoryHighWater", vec!["Function"]),
+        ];
+        for (metric, dimensions) in expect {
+            assert_eq!(
+                seen.get(metric),
+                Some(
+                    &dimensions
+                        .iter()
+                        .map(|d| (*d).to_owned())
+                        .collect::<Vec<_>>()
+                ),
+                "{metric}"
+            );
+        }
     }
 }

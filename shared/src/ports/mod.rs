@@ -14,5 +14,5 @@ pub use concurrency::ConcurrencySlots;
 pub use dead_letters::{DeadLetterLog, DeadLetterNote};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
-pub use queue::{OutgoingMessage, QueueError, QueueSender};
+pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 pub use task_store::{Created, DueItem, Page, PageRequest, StoreError, TaskStore};

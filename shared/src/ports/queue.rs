@@ -7,6 +7,12 @@ pub struct OutgoingMessage {
     pub delay_seconds: u32,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub waiting: u64,
+    pub in_flight: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     #[error("message rejected: {0}")]
@@ -20,4 +26,7 @@ pub trait QueueSender: Send + Sync {
     /// Sends every message or returns an error; batching is the adapter's business.
     async fn send(&self, queue_url: &str, messages: Vec<OutgoingMessage>)
     -> Result<(), QueueError>;
+
+    /// Messages waiting (visible) and in flight (received, not yet deleted).
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth, QueueError>;
 }
