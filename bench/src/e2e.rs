@@ -76,6 +76,7 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
             let body = json!({ "taskInstanceId": id, "taskDefinitionId": "bench-order", "workflowInstanceId": format!("wf-{i}"), "stepId": "s", "input": order(i) });
             submitted.insert(id, Utc::now());
             messages.push(OutgoingMessage {
+                trace: None,
                 body: body.to_string(),
                 delay_seconds: 0,
             });

@@ -153,6 +153,7 @@ impl TestStack {
         let messages = bodies
             .iter()
             .map(|b| tel_shared::ports::OutgoingMessage {
+                trace: None,
                 body: b.clone(),
                 delay_seconds: 0,
             })

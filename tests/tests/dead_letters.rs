@@ -76,6 +76,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
         .send(
             &validate,
             vec![OutgoingMessage {
+                trace: None,
                 body: envelope.to_body(),
                 delay_seconds: 0,
             }],

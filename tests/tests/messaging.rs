@@ -72,6 +72,7 @@ async fn queue_sends_are_batched_and_all_arrive() {
     let url = t.queue_url("ValidateQueue");
     let messages: Vec<OutgoingMessage> = (0..25)
         .map(|i| OutgoingMessage {
+            trace: None,
             body: format!("m{i}"),
             delay_seconds: 0,
         })
@@ -144,6 +145,7 @@ async fn the_local_runner_redelivers_only_failed_records_then_dead_letters_them(
     let messages = bodies
         .iter()
         .map(|b| OutgoingMessage {
+            trace: None,
             body: (*b).into(),
             delay_seconds: 0,
         })

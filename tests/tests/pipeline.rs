@@ -465,6 +465,7 @@ async fn duplicate_execute_messages_run_the_task_once() {
     };
     let messages = (0..3)
         .map(|_| tel_shared::ports::OutgoingMessage {
+            trace: None,
             body: envelope.to_body(),
             delay_seconds: 0,
         })
@@ -490,5 +491,56 @@ async fn duplicate_execute_messages_run_the_task_once() {
         .await
         .unwrap();
     assert_eq!(history.iter().filter(|h| h.action == "started").count(), 1);
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn trace_context_travels_from_the_request_through_every_stage_into_events() {
+    let t = TestStack::new().await.unwrap();
+    t.register(js(
+        "double",
+        "export default (i) => ({ doubled: i.n * 2 })",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let traced = request("double", json!({ "n": 1 }));
+    let untraced = request("double", json!({ "n": 2 }));
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let message = |body: &Value, trace: Option<&str>| tel_shared::ports::OutgoingMessage {
+        trace: trace.map(str::to_owned),
+        body: body.to_string(),
+        delay_seconds: 0,
+    };
+    t.services
+        .queues
+        .send(
+            &t.queue_url("RequestsQueue"),
+            vec![message(&traced, Some(parent)), message(&untraced, None)],
+        )
+        .await
+        .unwrap();
+    events
+        .wait_for_type("task.completed", Some(&id_of(&traced)), WAIT)
+        .await
+        .unwrap();
+    let other = events
+        .wait_for_type("task.completed", Some(&id_of(&untraced)), WAIT)
+        .await
+        .unwrap();
+    for kind in ["task.created", "task.started", "task.completed"] {
+        let e = events
+            .wait_for_type(kind, Some(&id_of(&traced)), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(e["detail"]["traceId"], parent, "{kind}");
+    }
+    let started = other["detail"]["traceId"].as_str().unwrap();
+    assert!(
+        started.starts_with("00-") && started.len() == 55 && started != parent,
+        "a new trace: {started}"
+    );
     runner.stop().await;
 }

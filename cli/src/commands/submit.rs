@@ -91,6 +91,7 @@ pub async fn submit(
         .send(
             requests_queue,
             vec![OutgoingMessage {
+                trace: None,
                 body: body.to_string(),
                 delay_seconds: 0,
             }],

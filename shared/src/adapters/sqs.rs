@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use crate::ports::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 
@@ -15,6 +15,8 @@ pub const MAX_BATCH_MESSAGES: usize = 10;
 /// although SQS now takes 1 MiB, so the same code fits every region and emulator.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 pub const MAX_DELAY_SECONDS: u32 = 900;
+/// The message attribute that carries trace context between stages.
+pub const TRACE_ATTRIBUTE: &str = "traceparent";
 const SEND_ROUNDS: u32 = 4;
 
 #[derive(Clone)]
@@ -74,10 +76,22 @@ impl QueueSender for SqsQueueSender {
                 let entries = pending
                     .iter()
                     .map(|&i| {
+                        let trace = messages[i].trace.as_ref().map(|t| {
+                            MessageAttributeValue::builder()
+                                .data_type("String")
+                                .string_value(t)
+                                .build()
+                        });
                         SendMessageBatchRequestEntry::builder()
                             .id(i.to_string())
                             .message_body(&messages[i].body)
                             .delay_seconds(messages[i].delay_seconds as i32)
+                            .set_message_attributes(match trace {
+                                Some(Ok(value)) => {
+                                    Some([(TRACE_ATTRIBUTE.to_owned(), value)].into())
+                                }
+                                _ => None,
+                            })
                             .build()
                             .map_err(|e| QueueError::Rejected(e.to_string()))
                     })
@@ -155,6 +169,7 @@ mod tests {
 
     fn message(bytes: usize) -> OutgoingMessage {
         OutgoingMessage {
+            trace: None,
             body: "x".repeat(bytes),
             delay_seconds: 0,
         }
@@ -181,6 +196,7 @@ mod tests {
             Err(QueueError::Rejected(_))
         ));
         let late = OutgoingMessage {
+            trace: None,
             body: "x".into(),
             delay_seconds: 901,
         };

@@ -86,13 +86,19 @@ pub async fn submit(
             format!("no task definition {} is registered", request.definition),
         ));
     }
+    let trace = headers
+        .get("traceparent")
+        .or_else(|| headers.get("x-amzn-trace-id"))
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty() && t.len() <= 512)
+        .map(str::to_owned);
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(|k| format!("api:{}:{k}", caller.user));
     let task = state
         .requests
-        .accept(request, key.as_deref())
+        .accept(request, key.as_deref(), trace)
         .await
         .map_err(|e| Problem::unavailable(e.to_string()))?;
     let id = task.task_instance_id;

@@ -55,7 +55,16 @@ where
 {
     let outcomes = futures::stream::iter(event.records.into_iter().map(|record| {
         let id = record.message_id.clone().unwrap_or_default();
-        let span = info_span!("record", function, message_id = %id, task_instance_id = tracing::field::Empty);
+        let span = info_span!(
+            "record",
+            function,
+            message_id = %id,
+            task_instance_id = tracing::field::Empty,
+            workflow_instance_id = tracing::field::Empty,
+            definition = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            trace = tracing::field::Empty,
+        );
         let last = last_delivery(&record, services.settings.max_receive_count);
         let about = LastWords::of(&record);
         let work = handle(record);
@@ -181,6 +190,40 @@ async fn give_up(services: &Services, about: LastWords, reason: &str) {
             warn!(task_instance_id = %id, error = %e, "could not read the task of a dead-lettered message")
         }
     }
+}
+
+/// Records what the current record is about on its span, so every log
+/// line of the record carries it.
+pub fn record_task(task: &crate::domain::TaskInstance) {
+    let span = tracing::Span::current();
+    span.record(
+        "task_instance_id",
+        tracing::field::display(task.task_instance_id),
+    );
+    span.record("workflow_instance_id", task.workflow_instance_id.as_str());
+    span.record("definition", tracing::field::display(task.definition_ref()));
+    span.record("attempt", task.attempt);
+    if let Some(trace) = &task.trace_id {
+        span.record("trace", trace.as_str());
+    }
+}
+
+/// The trace context a message arrived with: its `traceparent` attribute,
+/// or the X-Ray header SQS keeps as a system attribute.
+pub fn incoming_trace(record: &SqsMessage) -> Option<String> {
+    record
+        .message_attributes
+        .get(crate::adapters::sqs::TRACE_ATTRIBUTE)
+        .and_then(|a| a.string_value.clone())
+        .or_else(|| record.attributes.get("AWSTraceHeader").cloned())
+        .filter(|t| !t.is_empty() && t.len() <= 512)
+}
+
+/// A new W3C trace context, for requests that arrive without one.
+pub fn new_trace() -> String {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-01")
 }
 
 /// Records the task id on the current record span.

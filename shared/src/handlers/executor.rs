@@ -14,7 +14,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::attempts::retry_or_fail;
-use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
+use super::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{EXECUTION_ERROR, TIMEOUT, UNKNOWN_DEFINITION};
 use crate::domain::{Action, Envelope, RetryPolicy, Stage, TaskError, TaskInstance, TaskStatus};
@@ -66,6 +66,7 @@ impl Executor {
             ))
             .into());
         };
+        record_task(&task);
         if envelope.stage != Stage::Execute
             || task.status != TaskStatus::Queued
             || task.attempt != envelope.attempt

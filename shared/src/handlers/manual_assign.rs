@@ -10,7 +10,7 @@ use lambda_runtime::LambdaEvent;
 use tracing::info;
 
 use super::assignment::{AssignError, choose, request_document};
-use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
+use super::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use crate::domain::{Action, Envelope, Stage, TaskError, TaskStatus};
@@ -46,6 +46,7 @@ impl ManualAssign {
             ))
             .into());
         };
+        record_task(&task);
         if envelope.stage != Stage::Assign || task.status != TaskStatus::Queued {
             info!(status = %task.status, "stale assignment message ignored");
             return Ok(());

@@ -11,7 +11,9 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
+use super::batch::{
+    Redeliver, SqsHandler, for_each_record, incoming_trace, new_trace, record_task_id,
+};
 use super::services::Services;
 use crate::domain::request::RequestIdentity;
 use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
@@ -39,18 +41,25 @@ impl Router {
         // A request without its own taskInstanceId is de-duplicated on the
         // message id, which SQS keeps across redeliveries of one message.
         let key = message.message_id.as_deref().map(|id| format!("sqs:{id}"));
+        let trace = incoming_trace(&message).unwrap_or_else(new_trace);
         match ExecutionRequest::parse_message(body) {
-            Ok(request) => self.accept(request, key.as_deref()).await.map(|_| ()),
-            Err(rejected) => self.reject(rejected, key.as_deref()).await,
+            Ok(request) => self
+                .accept(request, key.as_deref(), Some(trace))
+                .await
+                .map(|_| ()),
+            Err(rejected) => self.reject(rejected, key.as_deref(), trace).await,
         }
     }
 
     /// Records a request as a task and sends it to input validation. Also the
     /// API's way in. Idempotent on the task id, else on `idempotency_key`.
+    /// `trace` is the caller's trace context (W3C `traceparent` or X-Ray); a
+    /// new one is started without it. It follows the task through every stage.
     pub async fn accept(
         &self,
         request: ExecutionRequest,
         idempotency_key: Option<&str>,
+        trace: Option<String>,
     ) -> Result<TaskInstance, Redeliver> {
         let s = &self.services;
         let key = idempotency_key.filter(|_| request.task_instance_id.is_none());
@@ -69,7 +78,7 @@ impl Router {
             input: request.input,
             context: request.context,
             priority: request.priority,
-            trace_id: None,
+            trace_id: Some(trace.unwrap_or_else(new_trace)),
         };
         record_task_id(new.task_instance_id);
         let payload_bytes = new.input.to_string().len() + new.context.to_string().len();
@@ -165,7 +174,12 @@ impl Router {
         Ok(created.task)
     }
 
-    async fn reject(&self, rejected: RejectedRequest, key: Option<&str>) -> Result<(), Redeliver> {
+    async fn reject(
+        &self,
+        rejected: RejectedRequest,
+        key: Option<&str>,
+        trace: String,
+    ) -> Result<(), Redeliver> {
         let Some(identity) = rejected.identity else {
             return Err(Redeliver(format!(
                 "unusable request that names no workflow step, left for the dead-letter queue: {}",
@@ -194,7 +208,7 @@ impl Router {
             },
             context: Value::Null,
             priority: 0,
-            trace_id: None,
+            trace_id: Some(trace),
         };
         record_task_id(new.task_instance_id);
         self.create_failed(new, rejected.error, key)

@@ -208,6 +208,7 @@ impl Services {
             trace_id: task.trace_id.clone(),
         };
         let message = OutgoingMessage {
+            trace: task.trace_id.clone(),
             body: envelope.to_body(),
             delay_seconds,
         };

@@ -10,7 +10,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tracing::info;
 
-use super::batch::{Redeliver, SqsHandler, for_each_record, record_task_id};
+use super::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{OUTPUT_VALIDATION_ERROR, UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use crate::domain::{Action, Envelope, Stage, TaskError, TaskInstance, TaskStatus, TaskType};
@@ -40,6 +40,7 @@ impl Validator {
                 envelope.task_instance_id
             )));
         };
+        record_task(&task);
         let outcome = match (envelope.stage, task.status) {
             (Stage::Input, TaskStatus::Created) => self.check_input(&task).await,
             (Stage::Output, TaskStatus::OutputPending) => self.check_output(&task).await,

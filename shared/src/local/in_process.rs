@@ -74,7 +74,7 @@ impl InProcessPipeline {
     /// Runs one request through every stage whose message is sent without
     /// delay, and returns the task as it ends up.
     pub async fn run(&self, request: ExecutionRequest) -> anyhow::Result<TaskInstance> {
-        let task = self.router.accept(request, None).await?;
+        let task = self.router.accept(request, None, None).await?;
         loop {
             let pending = self.queue.take();
             if pending.is_empty() {

@@ -83,6 +83,7 @@ impl Poller {
             .max_number_of_messages(self.batch_size.clamp(1, 10))
             .wait_time_seconds(wait_seconds.clamp(0, 20))
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(|e| anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
@@ -158,6 +159,17 @@ impl Poller {
             .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| (k.as_str().to_owned(), v))
+            .collect();
+        record.message_attributes = message
+            .message_attributes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| {
+                let mut attribute = aws_lambda_events::sqs::SqsMessageAttribute::default();
+                attribute.string_value = value.string_value;
+                attribute.data_type = Some(value.data_type);
+                (name, attribute)
+            })
             .collect();
         record.message_id = message.message_id;
         record.receipt_handle = message.receipt_handle;

@@ -5,6 +5,8 @@ pub struct OutgoingMessage {
     pub body: String,
     /// 0 to 900 seconds (the SQS maximum).
     pub delay_seconds: u32,
+    /// W3C `traceparent` (or an X-Ray header), sent as the `traceparent` message attribute.
+    pub trace: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -206,6 +206,7 @@ impl SystemFunction for SendToQueue {
             .send(
                 url,
                 vec![OutgoingMessage {
+                    trace: None,
                     body,
                     delay_seconds,
                 }],
