@@ -49,7 +49,15 @@ pub async fn run(stored: Vec<usize>, due: usize) -> anyhow::Result<()> {
                 at,
             );
             let store = t.services.tasks.clone();
-            async move { store.create(&creation, None).await }
+            async move {
+                store.create(&creation, None).await?;
+                // As after a successful publish: no outbox entry is left behind.
+                let events: Vec<String> =
+                    creation.events.iter().map(|e| e.event_id.clone()).collect();
+                store
+                    .clear_outbox(creation.task.task_instance_id, &events)
+                    .await
+            }
         }))
         .buffer_unordered(16)
         .collect::<Vec<_>>()

@@ -37,7 +37,16 @@ async fn store(t: &TestStack, waiting: usize, due: usize) {
             now,
             redeliver_at,
         );
-        async move { t.services.tasks.create(&creation, None).await.unwrap() }
+        async move {
+            t.services.tasks.create(&creation, None).await.unwrap();
+            // As after a successful publish: no outbox entry is left behind.
+            let events: Vec<String> = creation.events.iter().map(|e| e.event_id.clone()).collect();
+            t.services
+                .tasks
+                .clear_outbox(creation.task.task_instance_id, &events)
+                .await
+                .unwrap();
+        }
     }))
     .buffer_unordered(16)
     .collect::<Vec<_>>()

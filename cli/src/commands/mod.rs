@@ -4,6 +4,7 @@ mod dead_letters;
 mod definitions;
 mod dev;
 mod events;
+mod stats;
 mod submit;
 mod tasks;
 mod token;
@@ -39,6 +40,8 @@ enum Command {
     Task(tasks::TaskArgs),
     /// Print lifecycle events as they arrive on the bus.
     Watch,
+    /// Queue depths, tasks by status, throughput and attempt times of the local stack.
+    Stats(stats::StatsArgs),
     /// Dead-letter queues: list what is there and why; redrive.
     #[command(subcommand)]
     Dlq(dead_letters::DeadLetterCommand),
@@ -81,6 +84,7 @@ impl Cli {
             Command::Watch => events::watch_forever().await,
             Command::Token(args) => token::run(args),
             Command::Dlq(command) => dead_letters::run(command).await,
+            Command::Stats(args) => stats::run(args).await,
         }
     }
 }

@@ -7,6 +7,7 @@ mod definition_store;
 mod errors;
 mod inbox;
 pub mod keys;
+pub mod scan;
 mod slots;
 mod task_item;
 mod task_store;
