@@ -15,36 +15,7 @@ use tel_shared::runners::javascript::{JavascriptRunner, SandboxLimits, run_scrip
 
 use crate::stats::summarize;
 
-pub const SOURCE: &str = "export default (order) => {\n  const subtotal = order.items.reduce((s, i) => s + i.price * i.quantity, 0);\n  return { orderId: order.orderId, total: subtotal };\n}";
-
-pub fn input_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["orderId", "items"],
-        "properties": {
-            "orderId": { "type": "string", "minLength": 1 },
-            "items": { "type": "array", "minItems": 1, "items": {
-                "type": "object", "required": ["sku", "price", "quantity"],
-                "properties": { "sku": { "type": "string" }, "price": { "type": "number", "minimum": 0 }, "quantity": { "type": "integer", "minimum": 1 } }
-            } }
-        }
-    })
-}
-
-pub fn definition() -> Value {
-    json!({
-        "name": "bench-order", "type": "automated",
-        "implementation": { "kind": "javascript", "source": SOURCE },
-        "inputSchema": input_schema(),
-        "outputSchema": { "type": "object", "required": ["orderId", "total"], "properties": { "total": { "type": "number" } } }
-    })
-}
-
-pub fn order(i: usize) -> Value {
-    json!({ "orderId": format!("o-{i}"), "items": [
-        { "sku": "A", "price": 12.5, "quantity": 2 }, { "sku": "B", "price": 1.25, "quantity": 4 }, { "sku": "C", "price": 3.0, "quantity": 1 }
-    ] })
-}
+pub use crate::workload::{SOURCE, definition, input_schema, order};
 
 pub async fn run(tasks: usize) -> anyhow::Result<()> {
     let pipeline = InProcessPipeline::new(Settings::default(), Metrics::new(Discard), |_| {
@@ -112,10 +83,43 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The same schema and instances through ajv (Node), as nanoseconds per validation.
+fn ajv(iterations: usize) -> anyhow::Result<(f64, f64, u64)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ajv");
+    if !dir.join("node_modules/ajv").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--silent", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()?;
+        anyhow::ensure!(status.success(), "npm ci in bench/ajv failed");
+    }
+    let workload = std::env::temp_dir().join(format!("tel-ajv-{}.json", std::process::id()));
+    std::fs::write(
+        &workload,
+        json!({ "schema": input_schema(), "valid": order(1), "invalid": crate::workload::invalid_order(), "iterations": iterations }).to_string(),
+    )?;
+    let out = std::process::Command::new("node")
+        .arg(dir.join("validate.mjs"))
+        .arg(&workload)
+        .output()?;
+    let _ = std::fs::remove_file(&workload);
+    anyhow::ensure!(
+        out.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    Ok((
+        v["validNs"].as_f64().unwrap_or(0.0),
+        v["invalidNs"].as_f64().unwrap_or(0.0),
+        v["invalidErrors"].as_u64().unwrap_or(0),
+    ))
+}
+
 pub fn schema(iterations: usize) -> anyhow::Result<()> {
     let compiled = CompiledSchema::compile(&input_schema()).map_err(anyhow::Error::msg)?;
     let valid = order(1);
-    let invalid = json!({ "orderId": "", "items": [{ "sku": 5, "price": -1, "quantity": 0 }] });
+    let invalid = crate::workload::invalid_order();
     let time = |f: &dyn Fn() -> usize| {
         let t0 = Instant::now();
         let mut sink = 0;
@@ -127,17 +131,45 @@ pub fn schema(iterations: usize) -> anyhow::Result<()> {
     let (valid_time, _) = time(&|| usize::from(compiled.is_valid(&valid)));
     let (invalid_time, errors) = time(&|| compiled.violations(&invalid).len());
     let rate = |d: Duration| iterations as f64 / d.as_secs_f64();
+    let ns = |d: Duration| d.as_nanos() as f64 / iterations as f64;
     println!("schema validation (order schema, compiled once)");
     println!(
-        "  valid instance, is_valid:        {:>10.0}/s  ({:.0} ns each)",
+        "  tel, valid instance:              {:>10.0}/s  ({:.0} ns each)",
         rate(valid_time),
-        valid_time.as_nanos() as f64 / iterations as f64
+        ns(valid_time)
     );
     println!(
-        "  invalid instance, all {} errors: {:>10.0}/s  ({:.0} ns each)",
+        "  tel, invalid, all {} errors:       {:>10.0}/s  ({:.0} ns each)",
         errors / iterations,
         rate(invalid_time),
-        invalid_time.as_nanos() as f64 / iterations as f64
+        ns(invalid_time)
     );
+    match ajv(iterations) {
+        Ok((valid_ns, invalid_ns, ajv_errors)) => {
+            println!(
+                "  ajv 8 (Node {}), valid:       {:>10.0}/s  ({valid_ns:.0} ns each)",
+                node_version(),
+                1e9 / valid_ns
+            );
+            println!(
+                "  ajv 8, invalid, all {ajv_errors} errors:     {:>10.0}/s  ({invalid_ns:.0} ns each)",
+                1e9 / invalid_ns
+            );
+            println!(
+                "  ratio ajv/tel (above 1: tel is faster): valid {:.2}, invalid {:.2}",
+                valid_ns / ns(valid_time),
+                invalid_ns / ns(invalid_time)
+            );
+        }
+        Err(e) => println!("  ajv not run: {e}"),
+    }
     Ok(())
+}
+
+fn node_version() -> String {
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }

@@ -3,12 +3,15 @@
 //!   cargo run --release -p tel-bench -- inprocess   handlers' own cost per task, no I/O
 //!   cargo run --release -p tel-bench -- schema      JSON Schema validations per second
 //!   cargo run --release -p tel-bench -- sweep       a sweep's reads among 1,000 and 50,000 stored tasks
+//!   cargo run --release -p tel-bench -- startup     each function's start-to-ready, memory and size
 //!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
 
 mod e2e;
 mod inprocess;
+mod startup;
 mod stats;
 mod sweep;
+mod workload;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +40,12 @@ enum Bench {
         #[arg(long, default_value_t = 50)]
         due: usize,
     },
+    /// Each function binary: start to ready, first invocation, peak RSS, size (emulator at AWS_ENDPOINT_URL).
+    Startup {
+        /// Where the function binaries are (build them with `cargo build --release`).
+        #[arg(long, default_value = "target/release")]
+        bin_dir: std::path::PathBuf,
+    },
     /// The pipeline on the emulator at AWS_ENDPOINT_URL, and the emulator's raw SQS and DynamoDB rates.
     E2e {
         #[arg(long, default_value_t = 300)]
@@ -55,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Inprocess { tasks } => inprocess::run(tasks).await,
         Bench::Schema { iterations } => inprocess::schema(iterations),
         Bench::Sweep { stored, due } => sweep::run(stored, due).await,
+        Bench::Startup { bin_dir } => startup::run(bin_dir).await,
         Bench::E2e {
             tasks,
             pollers,

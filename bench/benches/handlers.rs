@@ -1,0 +1,82 @@
+//! `cargo bench -p tel-bench`: tel's own costs, without I/O.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use tel_shared::config::Settings;
+use tel_shared::domain::schema::CompiledSchema;
+use tel_shared::domain::{DefinitionRef, ExecutionRequest, TaskDefinition};
+use tel_shared::local::in_process::InProcessPipeline;
+use tel_shared::metrics::{Discard, Metrics};
+use tel_shared::runners::Runners;
+use tel_shared::runners::javascript::{JavascriptRunner, SandboxLimits, run_script};
+
+#[path = "../src/workload.rs"]
+mod workload;
+
+fn pipeline(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pipeline = InProcessPipeline::new(Settings::default(), Metrics::new(Discard), |_| {
+        Runners::default().with(Arc::new(JavascriptRunner {
+            max_memory_bytes: 32 << 20,
+            max_stack_bytes: 512 << 10,
+        }))
+    });
+    runtime
+        .block_on(
+            pipeline
+                .services
+                .definitions
+                .store()
+                .register(TaskDefinition::parse(workload::definition()).unwrap()),
+        )
+        .unwrap();
+    let request = || ExecutionRequest {
+        task_instance_id: None,
+        definition: DefinitionRef::parse("bench-order").unwrap(),
+        workflow_instance_id: "wf".into(),
+        step_id: "s".into(),
+        input: workload::order(1),
+        priority: 0,
+        context: Value::Null,
+    };
+    c.bench_function("pipeline: router+validator+executor+output, JS task", |b| {
+        b.to_async(&runtime).iter(|| async {
+            pipeline.run(request()).await.unwrap();
+            pipeline.publisher.take();
+        })
+    });
+}
+
+fn sandbox(c: &mut Criterion) {
+    let limits = SandboxLimits {
+        memory_bytes: 32 << 20,
+        stack_bytes: 512 << 10,
+        timeout: Duration::from_secs(5),
+    };
+    let input = workload::order(1);
+    let task = json!({ "attempt": 1 });
+    c.bench_function("JS sandbox: create + run a small script", |b| {
+        b.iter(|| run_script(workload::SOURCE, &input, &task, &limits).unwrap())
+    });
+}
+
+fn schema(c: &mut Criterion) {
+    let compiled = CompiledSchema::compile(&workload::input_schema()).unwrap();
+    let valid = workload::order(1);
+    let invalid = workload::invalid_order();
+    c.bench_function("schema: valid instance", |b| {
+        b.iter(|| compiled.is_valid(&valid))
+    });
+    c.bench_function("schema: invalid instance, every error", |b| {
+        b.iter(|| compiled.violations(&invalid))
+    });
+}
+
+criterion_group!(benches, pipeline, sandbox, schema);
+criterion_main!(benches);
