@@ -26,28 +26,34 @@ pub async fn run(stored: Vec<usize>, due: usize) -> anyhow::Result<()> {
     for target in stored {
         let waiting = target.saturating_sub(total + due);
         let now = Utc::now();
-        futures::stream::iter((0..waiting + due).map(|i| {
-            let at = if i < due {
-                now - Duration::seconds(1)
-            } else {
-                now + Duration::hours(1)
-            };
-            let creation = Creation::new(
-                NewTask {
-                    task_instance_id: TaskInstanceId::new(),
-                    definition_name: "bench".into(),
-                    definition_version: 1,
-                    task_type: None,
-                    workflow_instance_id: format!("wf-{i}"),
-                    step_id: "s".into(),
-                    input: json!({}),
-                    context: Value::Null,
-                    priority: 0,
-                    trace_id: None,
-                },
-                now,
-                at,
-            );
+        let mut due_ids = Vec::new();
+        let creations: Vec<Creation> = (0..waiting + due)
+            .map(|i| {
+                let at = if i < due {
+                    now - Duration::seconds(1)
+                } else {
+                    now + Duration::hours(1)
+                };
+                Creation::new(
+                    NewTask {
+                        task_instance_id: TaskInstanceId::new(),
+                        definition_name: "bench".into(),
+                        definition_version: 1,
+                        task_type: None,
+                        workflow_instance_id: format!("wf-{i}"),
+                        step_id: "s".into(),
+                        input: json!({}),
+                        context: Value::Null,
+                        priority: 0,
+                        trace_id: None,
+                    },
+                    now,
+                    at,
+                )
+            })
+            .collect();
+        due_ids.extend(creations[..due].iter().map(|c| c.task.task_instance_id));
+        futures::stream::iter(creations.into_iter().map(|creation| {
             let store = t.services.tasks.clone();
             async move {
                 store.create(&creation, None).await?;

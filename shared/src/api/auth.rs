@@ -313,6 +313,133 @@ mod tests {
         );
     }
 
+    /// A P-256 key made for these tests only, and its public half as a JWKS.
+    const TEST_EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg381yIVLmI4TToNvT
+c+aliP/daHGokbS8YAHm8Z+YeAqhRANCAAQ5trW+PDplfxb6odOQRtdvH2jnb/Nl
+crm/HJrqP948A4XF5FyBPX925I4IN0VbK23q3fFMGFeOuriCj2J3qXP4
+-----END PRIVATE KEY-----";
+
+    fn jwks_config() -> AuthConfig {
+        let set: JwkSet = serde_json::from_value(serde_json::json!({ "keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "test-1", "alg": "ES256", "use": "sig",
+            "x": "Oba1vjw6ZX8W-qHTkEbXbx9o52_zZXK5vxya6j_ePAM",
+            "y": "hcXkXIE9f3bkjgg3RVsrberd8UwYV466uIKPYnepc_g"
+        }] }))
+        .unwrap();
+        AuthConfig {
+            verifier: Verifier::Jwks(set),
+            groups_claim: "groups".into(),
+            admin_group: "ops".into(),
+            issuer: Some("https://issuer.example".into()),
+            audience: Some("tel".into()),
+        }
+    }
+
+    fn es256(kid: &str, claims: serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        use base64::Engine;
+        let body: String = TEST_EC_KEY
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der)).unwrap()
+    }
+
+    #[test]
+    fn jwks_tokens_are_checked_for_key_issuer_and_audience() {
+        let auth = jwks_config();
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let good = serde_json::json!({ "sub": "u-9", "exp": exp, "iss": "https://issuer.example", "aud": "tel", "groups": ["ops"] });
+        let caller = auth
+            .caller(&parts(Some(&es256("test-1", good.clone()))))
+            .unwrap();
+        assert_eq!(
+            caller,
+            Caller {
+                user: "u-9".into(),
+                groups: vec!["ops".into()],
+                admin: true
+            }
+        );
+        let mut wrong_audience = good.clone();
+        wrong_audience["aud"] = "other".into();
+        assert!(
+            auth.caller(&parts(Some(&es256("test-1", wrong_audience))))
+                .unwrap_err()
+                .detail
+                .contains("InvalidAudience")
+        );
+        let mut wrong_issuer = good.clone();
+        wrong_issuer["iss"] = "https://evil.example".into();
+        assert!(
+            auth.caller(&parts(Some(&es256("test-1", wrong_issuer))))
+                .unwrap_err()
+                .detail
+                .contains("InvalidIssuer")
+        );
+        assert!(
+            auth.caller(&parts(Some(&es256("unknown", good))))
+                .unwrap_err()
+                .detail
+                .contains("no key in the JWKS")
+        );
+        // An HS256 token signed with the public key's text must not pass as the JWKS key.
+        let forged = mint_dev_token(
+            "Oba1vjw6ZX8W-qHTkEbXbx9o52_zZXK5vxya6j_ePAM",
+            "u-9",
+            &[],
+            60,
+        )
+        .unwrap();
+        assert_eq!(auth.caller(&parts(Some(&forged))).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn behind_the_gateway_claims_come_from_the_request_context() {
+        use aws_lambda_events::apigw::{
+            ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+            ApiGatewayV2httpRequestContext,
+        };
+        let auth = AuthConfig {
+            verifier: Verifier::Gateway,
+            ..AuthConfig::hs256("unused")
+        };
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = [
+            ("sub".to_owned(), "u-7".to_owned()),
+            (
+                "cognito:groups".to_owned(),
+                "[finance tel-admins]".to_owned(),
+            ),
+        ]
+        .into();
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.authorizer = Some(authorizer);
+        let mut with_claims = parts(None);
+        with_claims
+            .extensions
+            .insert(lambda_http::request::RequestContext::ApiGatewayV2(context));
+        let caller = auth.caller(&with_claims).unwrap();
+        assert_eq!(
+            caller,
+            Caller {
+                user: "u-7".into(),
+                groups: vec!["finance".into(), "tel-admins".into()],
+                admin: true
+            }
+        );
+        // A bearer token is not trusted in gateway mode: only the authorizer's claims are.
+        let token = mint_dev_token("unused", "u-1", &[], 60).unwrap();
+        assert_eq!(auth.caller(&parts(Some(&token))).unwrap_err().status, 401);
+    }
+
     #[test]
     fn gateway_list_claims_are_split() {
         assert_eq!(
