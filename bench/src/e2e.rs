@@ -30,7 +30,8 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     let (sqs_rate, sqs_calls) = sqs_ceiling(&sdk, &stack.queue("ManualQueue")?.url, 100).await?;
     let (put_rate, get_rate) = dynamo_ceiling(&sdk, &stack.table_name, 500).await?;
 
-    let services = Arc::new(bootstrap::services(&sdk, &stack.config()?));
+    let (counted, calls) = crate::call_count::counting(&sdk);
+    let services = Arc::new(bootstrap::services(&counted, &stack.config()?));
     services
         .definitions
         .store()
@@ -50,12 +51,13 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         ..RunnerOptions::default()
     };
     let runner = LocalRunner::start(
-        &sdk,
+        &counted,
         &stack,
         services.clone(),
-        bootstrap::runners(&sdk, &services),
+        bootstrap::runners(&counted, &services),
         &options,
     )?;
+    calls.reset();
 
     // Closed loop: at most `in_flight` tasks queued at once. moto's SQS does
     // O(queue depth) work per call, so a deep backlog would measure moto, not tel.
@@ -103,6 +105,7 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         }
     }
     runner.stop().await;
+    let per_task = calls.snapshot();
     tap.close().await;
     let span = (last - start_time).to_std()?.as_secs_f64();
     let completed = latencies.len();
@@ -119,6 +122,17 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         completed as f64 / span
     );
     println!("  request sent → task.completed: {}", summarize(latencies));
+    let total: u64 = per_task.values().sum();
+    println!(
+        "  AWS calls per task: {:.1} in all (submission by the bench included)",
+        total as f64 / completed.max(1) as f64
+    );
+    for (operation, count) in &per_task {
+        println!(
+            "    {operation:<22} {:>6.2}",
+            *count as f64 / completed.max(1) as f64
+        );
+    }
     stack.destroy(&sdk).await?;
     Ok(())
 }
