@@ -22,7 +22,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
         .table_name(&t.stack.table_name)
         .item("PK", AttributeValue::S("DEF#damaged".into()))
         .item("SK", AttributeValue::S("V#0000000001".into()))
-        .item("definition", AttributeValue::S("{ not json".into()))
+        .item("document", AttributeValue::S("{ not json".into()))
         .send()
         .await
         .unwrap();

@@ -11,6 +11,7 @@ pub mod scan;
 mod slots;
 mod task_item;
 mod task_store;
+pub mod versioned;
 
 pub use definition_store::DynamoDefinitionStore;
 pub use task_store::{DEFAULT_DEADLINE_SHARDS, DynamoTaskStore};

@@ -1,0 +1,189 @@
+//! Immutable, numbered versions of a named document (task definitions,
+//! integrations) in the single table: `<prefix><name>` / `V#<version>`, the
+//! document stored as JSON text (schemas nest deeper than DynamoDB maps may).
+
+use std::marker::PhantomData;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use chrono::Utc;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::attributes::{Item, get_s, n, s};
+use super::errors::unavailable;
+use super::keys::*;
+use crate::ports::StoreError;
+
+/// What the versioned store needs of a document.
+pub trait Versioned: Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync {
+    /// The `itemType` of its items, and the start of their partition key.
+    const KIND: &'static str;
+    const PREFIX: &'static str;
+    fn name(&self) -> &str;
+    /// 0 until registered.
+    fn version(&self) -> u32;
+    fn at_version(self, version: u32) -> Self;
+}
+
+/// Concurrent registrations of "the next version" retry this often.
+const NEXT_VERSION_ATTEMPTS: usize = 8;
+
+#[derive(Clone)]
+pub struct VersionedDocuments<T> {
+    client: Client,
+    table: String,
+    kind: PhantomData<fn() -> T>,
+}
+
+impl<T: Versioned> VersionedDocuments<T> {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            kind: PhantomData,
+        }
+    }
+
+    fn pk(name: &str) -> String {
+        format!("{}{name}", T::PREFIX)
+    }
+
+    fn decode(item: &Item) -> Result<T, StoreError> {
+        let text = get_s(item, "document")
+            .ok_or_else(|| StoreError::Corrupt(format!("{} item without a document", T::KIND)))?;
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{}: {e}", T::KIND)))
+    }
+
+    pub async fn latest(&self, name: &str) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :v)")
+            .expression_attribute_values(":pk", s(Self::pk(name)))
+            .expression_attribute_values(":v", s(VERSION_PREFIX))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("Query (latest version)", e))?;
+        out.items().first().map(Self::decode).transpose()
+    }
+
+    pub async fn exact(&self, name: &str, version: u32) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(Self::pk(name)))
+            .key(SK, s(definition_sk(version)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem (version)", e))?;
+        out.item.as_ref().map(Self::decode).transpose()
+    }
+
+    /// Writes the version if it is free; `Ok(false)` if it is taken.
+    async fn put_new(&self, document: &T) -> Result<bool, StoreError> {
+        let item = Item::from([
+            (PK.to_owned(), s(Self::pk(document.name()))),
+            (SK.to_owned(), s(definition_sk(document.version()))),
+            (ITEM_TYPE.to_owned(), s(T::KIND)),
+            ("name".to_owned(), s(document.name())),
+            ("version".to_owned(), n(document.version())),
+            ("registeredAt".to_owned(), s(Utc::now().to_rfc3339())),
+            (
+                "document".to_owned(),
+                s(serde_json::to_string(document).expect("documents serialise")),
+            ),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("PutItem (version)", e)),
+        }
+    }
+
+    /// Stores a new version. Version 0 means "the next one"; registering what
+    /// the latest version already says returns it, so re-running a deploy
+    /// script mints nothing. An explicit version must be new or identical.
+    pub async fn register(&self, document: T) -> Result<T, StoreError> {
+        let name = document.name().to_owned();
+        if document.version() > 0 {
+            if self.put_new(&document).await? {
+                return Ok(document);
+            }
+            return match self.exact(&name, document.version()).await? {
+                Some(existing) if existing == document => Ok(existing),
+                _ => Err(StoreError::VersionExists {
+                    name,
+                    version: document.version(),
+                }),
+            };
+        }
+        for _ in 0..NEXT_VERSION_ATTEMPTS {
+            let latest = self.latest(&name).await?;
+            if let Some(latest) = &latest
+                && latest.clone().at_version(0) == document
+            {
+                return Ok(latest.clone());
+            }
+            let next = document
+                .clone()
+                .at_version(latest.map_or(1, |d| d.version() + 1));
+            if self.put_new(&next).await? {
+                return Ok(next);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "could not allocate a new version of {name}: too many concurrent registrations"
+        )))
+    }
+
+    pub async fn versions(&self, name: &str) -> Result<Vec<u32>, StoreError> {
+        let mut versions = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :v)")
+                .expression_attribute_values(":pk", s(Self::pk(name)))
+                .expression_attribute_values(":v", s(VERSION_PREFIX))
+                .projection_expression("SK")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query (versions)", e))?;
+            versions.extend(out.items().iter().filter_map(|i| {
+                get_s(i, SK)?
+                    .strip_prefix(VERSION_PREFIX)?
+                    .parse::<u32>()
+                    .ok()
+            }));
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(versions);
+            }
+        }
+    }
+}
