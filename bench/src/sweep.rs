@@ -79,6 +79,16 @@ pub async fn run(stored: Vec<usize>, due: usize) -> anyhow::Result<()> {
             report.due_read,
             probe.reads()
         );
+        // This round's due tasks leave the index, so the next round has only its own due.
+        for id in due_ids {
+            if let Some(task) = t.services.tasks.get(id).await? {
+                let action = tel_shared::domain::Action::Cancel {
+                    reason: "benchmark round over".into(),
+                    by: None,
+                };
+                t.services.apply(&task, action).await?;
+            }
+        }
     }
     Ok(())
 }

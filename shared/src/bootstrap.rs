@@ -4,17 +4,23 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::{
-    DynamoDefinitionStore, DynamoTaskStore, EventBridgePublisher, SqsQueueSender,
+    DynamoDefinitionStore, DynamoIntegrationStore, DynamoTaskStore, EventBridgePublisher,
+    SqsQueueSender,
 };
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::handlers::Services;
 use crate::handlers::definitions::DefinitionCache;
 use crate::runners::Runners;
+use crate::runners::http::HttpRunner;
 use crate::runners::javascript::JavascriptRunner;
 use crate::runners::lambda::LambdaRunner;
 use crate::runners::system::SystemRunner;
+
+/// How long a secret read from Secrets Manager is reused: rotation is seen within this.
+const SECRET_CACHE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The SDK configuration from the standard chain; `AWS_ENDPOINT_URL` points
 /// every client at an emulator.
@@ -27,13 +33,16 @@ pub fn services(sdk: &SdkConfig, config: &Config) -> Services {
     let tasks = DynamoTaskStore::new(dynamo.clone(), &config.table_name)
         .with_deadline_shards(config.settings.deadline_shards)
         .with_outbox_grace(config.settings.outbox_grace);
-    let definitions = DynamoDefinitionStore::new(dynamo, &config.table_name);
+    let definitions = DynamoDefinitionStore::new(dynamo.clone(), &config.table_name);
+    let integrations = DynamoIntegrationStore::new(dynamo, &config.table_name);
     let tasks = Arc::new(tasks);
     Services {
         tasks: tasks.clone(),
         assignment: tasks.clone(),
         dead_letters: tasks.clone(),
-        slots: tasks,
+        slots: tasks.clone(),
+        breakers: tasks,
+        integrations: Arc::new(integrations),
         metrics: Arc::new(crate::metrics::Metrics::new(crate::metrics::Stdout)),
         definitions: Arc::new(DefinitionCache::new(Arc::new(definitions))),
         publisher: Arc::new(EventBridgePublisher::new(
@@ -64,6 +73,16 @@ pub fn runners(sdk: &SdkConfig, services: &Services) -> Runners {
         .with(Arc::new(LambdaRunner::new(aws_sdk_lambda::Client::new(
             sdk,
         ))))
+        .with(Arc::new(HttpRunner::new(
+            services.integrations.clone(),
+            services.breakers.clone(),
+            Arc::new(SecretsManagerSource::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                SECRET_CACHE,
+            )),
+            services.publisher.clone(),
+            services.clock.clone(),
+        )))
 }
 
 /// Configuration and services from the environment, for a function's `main`.

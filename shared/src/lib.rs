@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod handlers;
+pub mod integrations;
 pub mod lambda;
 pub mod local;
 pub mod metrics;

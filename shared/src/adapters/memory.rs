@@ -20,6 +20,7 @@ use crate::ports::{
 #[derive(Default)]
 struct Tables {
     counters: HashMap<String, u64>,
+    breakers: HashMap<String, crate::integrations::breaker::BreakerState>,
     slots: HashMap<String, std::collections::BTreeSet<TaskInstanceId>>,
     dead_letters: Vec<DeadLetterNote>,
     tasks: HashMap<TaskInstanceId, TaskInstance>,
@@ -271,6 +272,72 @@ impl ConcurrencySlots for InMemoryTaskStore {
             .iter()
             .map(|(k, v)| (k.clone(), v.iter().copied().collect()))
             .collect())
+    }
+}
+
+#[async_trait]
+impl crate::ports::BreakerStore for InMemoryTaskStore {
+    async fn load(
+        &self,
+        integration: &str,
+    ) -> Result<crate::integrations::breaker::BreakerState, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .expect("lock")
+            .breakers
+            .get(integration)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn save(
+        &self,
+        integration: &str,
+        next: &crate::integrations::breaker::BreakerState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        let current = t.breakers.get(integration).map_or(0, |b| b.version);
+        if current != expected_version {
+            return Ok(false);
+        }
+        t.breakers.insert(integration.to_owned(), next.clone());
+        Ok(true)
+    }
+}
+
+/// Integrations by name, every version kept.
+#[derive(Default)]
+pub struct InMemoryIntegrationStore {
+    versions: Mutex<HashMap<String, Vec<crate::integrations::Integration>>>,
+}
+
+#[async_trait]
+impl crate::ports::IntegrationStore for InMemoryIntegrationStore {
+    async fn register(
+        &self,
+        integration: crate::integrations::Integration,
+    ) -> Result<crate::integrations::Integration, StoreError> {
+        let mut all = self.versions.lock().expect("lock");
+        let versions = all.entry(integration.name.to_string()).or_default();
+        let next = integration.at_version(versions.len() as u32 + 1);
+        versions.push(next.clone());
+        Ok(next)
+    }
+
+    async fn get(
+        &self,
+        reference: &DefinitionRef,
+    ) -> Result<Option<crate::integrations::Integration>, StoreError> {
+        let all = self.versions.lock().expect("lock");
+        let versions = all.get(reference.name.as_str());
+        Ok(match reference.version {
+            Some(v) => versions
+                .and_then(|vs| vs.iter().find(|i| i.version == v))
+                .cloned(),
+            None => versions.and_then(|vs| vs.last()).cloned(),
+        })
     }
 }
 

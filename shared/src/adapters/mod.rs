@@ -3,8 +3,9 @@
 pub mod dynamo;
 pub mod eventbridge;
 pub mod memory;
+pub mod secrets_manager;
 pub mod sqs;
 
-pub use dynamo::{DynamoDefinitionStore, DynamoTaskStore};
+pub use dynamo::{DynamoDefinitionStore, DynamoIntegrationStore, DynamoTaskStore};
 pub use eventbridge::EventBridgePublisher;
 pub use sqs::SqsQueueSender;

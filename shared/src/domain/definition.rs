@@ -6,10 +6,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::ids::DefinitionName;
+use super::ids::{DefinitionName, DefinitionRef};
 use super::manual::ManualSettings;
 use super::retry::{Backoff, Jitter, RetryPolicy};
 use super::schema::CompiledSchema;
+use crate::integrations::mapping::{RequestSpec, ResponseSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,6 +54,14 @@ pub enum Implementation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         qualifier: Option<String>,
     },
+    /// An HTTP call through a registered integration (`name` or `name:version`).
+    #[serde(rename_all = "camelCase")]
+    Http {
+        integration: String,
+        request: RequestSpec,
+        #[serde(default)]
+        response: ResponseSpec,
+    },
 }
 
 impl Implementation {
@@ -61,6 +70,7 @@ impl Implementation {
             Self::Javascript { .. } => "javascript",
             Self::System { .. } => "system",
             Self::Lambda { .. } => "lambda",
+            Self::Http { .. } => "http",
         }
     }
 }
@@ -386,12 +396,47 @@ fn parse_implementation(
                 }
             }
         }
-        (Some(TaskType::Integration), _) => {
+        (Some(TaskType::Integration), None) => {
             problems.add(
-                "type",
-                "integration definitions are not available in this version of tel; use an automated task with a `lambda` implementation",
+                "implementation",
+                "an integration task needs an `http` implementation naming its integration",
             );
             None
+        }
+        (Some(TaskType::Integration), Some(raw)) => {
+            match typed::<Implementation>(raw, "implementation") {
+                Ok(Implementation::Http {
+                    integration,
+                    request,
+                    response,
+                }) => {
+                    if let Err(m) = DefinitionRef::parse(&integration) {
+                        problems.add("implementation.integration", m);
+                    }
+                    for e in request.check().into_iter().chain(response.check()) {
+                        problems.add(format!("implementation.{}", e.at), e.message);
+                    }
+                    Some(Implementation::Http {
+                        integration,
+                        request,
+                        response,
+                    })
+                }
+                Ok(other) => {
+                    problems.add(
+                        "implementation.kind",
+                        format!(
+                            "an integration task calls an integration (kind http), not {}",
+                            other.kind()
+                        ),
+                    );
+                    None
+                }
+                Err(p) => {
+                    problems.0.push(p);
+                    None
+                }
+            }
         }
         (Some(TaskType::Manual), Some(v)) if !v.is_null() => {
             problems.add(

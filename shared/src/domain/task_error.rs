@@ -16,6 +16,8 @@ pub const CANCELLED: &str = "CANCELLED";
 pub const ASSIGNMENT_ERROR: &str = "ASSIGNMENT_ERROR";
 /// A queue message about the task kept failing and went to the dead-letter queue.
 pub const POISON_MESSAGE: &str = "POISON_MESSAGE";
+/// A request or response mapping (JMESPath) could not be applied.
+pub const MAPPING_ERROR: &str = "MAPPING_ERROR";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

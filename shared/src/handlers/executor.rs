@@ -17,12 +17,18 @@ use super::attempts::retry_or_fail;
 use super::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{EXECUTION_ERROR, TIMEOUT, UNKNOWN_DEFINITION};
-use crate::domain::{Action, Envelope, RetryPolicy, Stage, TaskError, TaskInstance, TaskStatus};
+use crate::domain::{
+    Action, Envelope, RetryPolicy, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
+};
 use crate::metrics::Unit;
-use crate::runners::{RunError, RunJob, Runners};
+use crate::ports::StoreError;
+use crate::runners::{Admission, RunError, RunJob, Runners};
 
 /// Largest output kept when a definition sets no `limits.maxOutputBytes`.
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 256 * 1024;
+/// The longest delay an SQS message can carry.
+const MAX_QUEUE_DELAY_SECONDS: u32 = 900;
+
 /// Most seconds a task waits for a free concurrency slot before it looks again.
 const SLOT_WAIT_SECONDS: u32 = 3;
 
@@ -89,20 +95,44 @@ impl Executor {
         let timeout = Duration::from_secs(u64::from(definition.timeout_seconds))
             .min(s.settings.max_task_timeout);
         let lease_until = s.now() + timeout + s.settings.lease_grace;
-        let slot = definition
-            .limits
-            .max_concurrent
-            .map(|max| (slot_pool(&task.definition_name), max));
-        if let Some((pool, max)) = &slot
-            && !s.slots.acquire(pool, task.task_instance_id, *max).await?
-        {
+        // Before the attempt: may it start now (an integration's circuit), and
+        // which concurrency pools must it hold a slot in?
+        let pending = RunJob {
+            task: &task,
+            definition,
+            timeout,
+        };
+        let mut pools = match self.runners.admit(&pending).await {
+            Ok(Admission::Go { pools }) => pools,
+            Ok(Admission::Wait { delay, reason }) => {
+                let delay = (delay.as_secs_f64().ceil() as u32).clamp(1, MAX_QUEUE_DELAY_SECONDS);
+                s.send_stage(&task, Stage::Execute, delay).await?;
+                info!(delay, reason, "the task waits; not an attempt");
+                return Ok(());
+            }
+            Err(refused) if refused.retryable => {
+                return Err(StoreError::Unavailable(refused.error.message).into());
+            }
+            Err(refused) => {
+                return s
+                    .apply(
+                        &task,
+                        Action::Fail {
+                            error: refused.error,
+                        },
+                    )
+                    .await
+                    .map(|_| ());
+            }
+        };
+        if let Some(max) = definition.limits.max_concurrent {
+            pools.insert(0, (slot_pool(&task.definition_name), max));
+        }
+        if !self.acquire_all(&pools, task.task_instance_id).await? {
             // Full: back on the queue a little later. Not an attempt, not a failure.
             let delay = rand::rng().random_range(1..=SLOT_WAIT_SECONDS);
             s.send_stage(&task, Stage::Execute, delay).await?;
-            info!(
-                pool,
-                max, delay, "concurrency limit reached; the task waits"
-            );
+            info!(delay, "concurrency limit reached; the task waits");
             return Ok(());
         }
         let running = s.apply(&task, Action::Start { lease_until }).await?;
@@ -162,13 +192,32 @@ impl Executor {
             ],
         );
         let finished = self.finish(&running, &definition.retry, outcome).await;
-        // The attempt is over however it ended: its slot goes back to the pool.
-        if let Some((pool, _)) = &slot
-            && let Err(e) = s.slots.release(pool, running.task_instance_id).await
-        {
-            warn!(pool, error = %e, "slot not released; the sweeper will repair it");
-        }
+        // The attempt is over however it ended: its slots go back to their pools.
+        self.release_all(&pools, running.task_instance_id).await;
         finished
+    }
+
+    /// A slot in every pool, or in none.
+    async fn acquire_all(
+        &self,
+        pools: &[(String, u32)],
+        holder: TaskInstanceId,
+    ) -> Result<bool, ApplyError> {
+        for (i, (pool, max)) in pools.iter().enumerate() {
+            if !self.services.slots.acquire(pool, holder, *max).await? {
+                self.release_all(&pools[..i], holder).await;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn release_all(&self, pools: &[(String, u32)], holder: TaskInstanceId) {
+        for (pool, _) in pools {
+            if let Err(e) = self.services.slots.release(pool, holder).await {
+                warn!(pool, error = %e, "slot not released; the sweeper will repair it");
+            }
+        }
     }
 
     /// Output to validation, or the failure to the retry policy.

@@ -16,7 +16,9 @@ use crate::domain::{
     Transition, transition,
 };
 use crate::metrics::{Metrics, Unit};
-use crate::ports::{AssignmentState, ConcurrencySlots, DeadLetterLog};
+use crate::ports::{
+    AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, IntegrationStore,
+};
 use crate::ports::{
     BusEvent, EventPublisher, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
 };
@@ -30,6 +32,8 @@ pub struct Services {
     pub assignment: Arc<dyn AssignmentState>,
     pub dead_letters: Arc<dyn DeadLetterLog>,
     pub slots: Arc<dyn ConcurrencySlots>,
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub breakers: Arc<dyn BreakerStore>,
     pub metrics: Arc<Metrics>,
     pub definitions: Arc<DefinitionCache>,
     pub publisher: Arc<dyn EventPublisher>,

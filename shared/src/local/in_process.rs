@@ -41,7 +41,9 @@ impl InProcessPipeline {
             tasks: tasks.clone(),
             assignment: tasks.clone(),
             dead_letters: tasks.clone(),
-            slots: tasks,
+            slots: tasks.clone(),
+            breakers: tasks,
+            integrations: Arc::new(crate::adapters::memory::InMemoryIntegrationStore::default()),
             metrics: metrics.clone(),
             definitions: Arc::new(DefinitionCache::new(Arc::new(
                 InMemoryDefinitionStore::default(),

@@ -6,6 +6,7 @@ mod concurrency;
 mod dead_letters;
 mod definition_store;
 mod event_publisher;
+mod integrations;
 mod queue;
 mod task_store;
 
@@ -14,5 +15,6 @@ pub use concurrency::ConcurrencySlots;
 pub use dead_letters::{DeadLetterLog, DeadLetterNote};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
+pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
 pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 pub use task_store::{Created, DueItem, Page, PageRequest, StoreError, TaskStore};

@@ -2,6 +2,7 @@
 //! picks one by the implementation's `kind`; new kinds (remote sandboxes,
 //! containers) plug in here without touching the pipeline.
 
+pub mod http;
 pub mod javascript;
 pub mod lambda;
 pub mod system;
@@ -51,10 +52,24 @@ impl RunError {
     }
 }
 
+/// Whether an attempt may start now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// Start, holding a slot in each of these concurrency pools (name, size) for the attempt.
+    Go { pools: Vec<(String, u32)> },
+    /// Not now (a downstream's circuit is open): the task waits, not failed, not an attempt.
+    Wait { delay: Duration, reason: String },
+}
+
 #[async_trait]
 pub trait Runner: Send + Sync {
-    /// The implementation kind this runner serves (`javascript`, `system`, `lambda`).
+    /// The implementation kind this runner serves (`javascript`, `system`, `lambda`, `http`).
     fn kind(&self) -> &'static str;
+
+    /// Asked before an attempt starts; most runners always say go.
+    async fn admit(&self, _job: &RunJob<'_>) -> Result<Admission, RunError> {
+        Ok(Admission::Go { pools: Vec::new() })
+    }
 
     async fn run(&self, job: RunJob<'_>) -> Result<Value, RunError>;
 }
@@ -69,6 +84,18 @@ impl Runners {
     pub fn with(mut self, runner: Arc<dyn Runner>) -> Self {
         self.by_kind.insert(runner.kind(), runner);
         self
+    }
+
+    pub async fn admit(&self, job: &RunJob<'_>) -> Result<Admission, RunError> {
+        match job
+            .definition
+            .implementation
+            .as_ref()
+            .and_then(|i| self.by_kind.get(i.kind()))
+        {
+            Some(runner) => runner.admit(job).await,
+            None => Ok(Admission::Go { pools: Vec::new() }),
+        }
     }
 
     pub async fn run(&self, job: RunJob<'_>) -> Result<Value, RunError> {

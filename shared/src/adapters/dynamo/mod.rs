@@ -6,6 +6,7 @@ mod dead_letters;
 mod definition_store;
 mod errors;
 mod inbox;
+mod integration_store;
 pub mod keys;
 pub mod scan;
 mod slots;
@@ -14,4 +15,5 @@ mod task_store;
 pub mod versioned;
 
 pub use definition_store::DynamoDefinitionStore;
+pub use integration_store::DynamoIntegrationStore;
 pub use task_store::{DEFAULT_DEADLINE_SHARDS, DynamoTaskStore};
