@@ -18,6 +18,7 @@ use tel_shared::local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Templa
 use tokio::time::Instant;
 
 pub mod api;
+pub mod fake_service;
 pub mod probed_store;
 
 /// The emulator's endpoint; tests need it set (scripts/test does that).

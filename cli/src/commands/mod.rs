@@ -4,6 +4,7 @@ mod dead_letters;
 mod definitions;
 mod dev;
 mod events;
+mod integrations;
 mod stats;
 mod submit;
 mod tasks;
@@ -34,6 +35,9 @@ enum Command {
     /// Register and show task definitions.
     #[command(subcommand)]
     Definitions(definitions::DefinitionsCommand),
+    /// Register and show integrations (external services for integration tasks).
+    #[command(subcommand)]
+    Integrations(integrations::IntegrationsCommand),
     /// Submit an execution request to the requests queue.
     Submit(submit::SubmitArgs),
     /// Show a task with its history.
@@ -79,6 +83,7 @@ impl Cli {
             Command::Dev(args) => dev::run(args).await,
             Command::Provision(args) => dev::provision(args).await,
             Command::Definitions(command) => definitions::run(command).await,
+            Command::Integrations(command) => integrations::run(command).await,
             Command::Submit(args) => submit::run(args).await,
             Command::Task(args) => tasks::run(args).await,
             Command::Watch => events::watch_forever().await,

@@ -114,3 +114,62 @@ pub async fn version(
     )
     .await
 }
+
+pub async fn register_integration(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Problem> {
+    if !caller.admin {
+        return Err(Problem::forbidden("only admins may register integrations"));
+    }
+    let mut value = body::json(&bytes)?;
+    let Some(fields) = value.as_object_mut() else {
+        return Err(Problem::bad_request("an integration must be a JSON object"));
+    };
+    match fields.get("name") {
+        None => {
+            fields.insert("name".into(), Value::String(name.clone()));
+        }
+        Some(Value::String(given)) if *given == name => {}
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "the body names {other}, the path {name:?}"
+            )));
+        }
+    }
+    let integration = crate::integrations::Integration::parse(value).map_err(|e| {
+        let errors: Vec<Value> = e
+            .problems
+            .iter()
+            .map(|p| json!({ "path": p.path, "message": p.message }))
+            .collect();
+        Problem::invalid("INVALID_INTEGRATION", e.to_string()).with_errors(Value::Array(errors))
+    })?;
+    let registered = state.services.integrations.register(integration).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(&registered).expect("integrations serialise")),
+    ))
+}
+
+pub async fn integration(
+    State(state): State<ApiState>,
+    _caller: Caller,
+    Path(text): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let reference = DefinitionRef {
+        name: name(&text)?,
+        version: None,
+    };
+    let found = state
+        .services
+        .integrations
+        .get(&reference)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no integration {text}")))?;
+    Ok(Json(
+        serde_json::to_value(&found).expect("integrations serialise"),
+    ))
+}

@@ -58,6 +58,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/definitions/{name}"),
     ("GET", "/definitions/{name}"),
     ("GET", "/definitions/{name}/versions/{version}"),
+    ("PUT", "/integrations/{name}"),
+    ("GET", "/integrations/{name}"),
     ("GET", "/openapi.json"),
 ];
 
@@ -79,6 +81,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/definitions/{name}/versions/{version}",
             get(definitions::version),
+        )
+        .route(
+            "/integrations/{name}",
+            put(definitions::register_integration).get(definitions::integration),
         )
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { Problem::not_found("no such route") })

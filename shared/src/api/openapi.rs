@@ -115,6 +115,19 @@ pub fn document() -> Value {
                     "responses": with(ok("200", "The definition", "Definition"), &[401, 404])
                 }
             },
+            "/integrations/{name}": {
+                "put": {
+                    "summary": "Register a new version of an integration (admins)",
+                    "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$" } }],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Integration" } } } },
+                    "responses": with(ok("201", "The registered version", "Integration"), &[400, 401, 403, 409, 422])
+                },
+                "get": {
+                    "summary": "The latest version of an integration",
+                    "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }],
+                    "responses": with(ok("200", "The integration", "Integration"), &[401, 404])
+                }
+            },
             "/openapi.json": {
                 "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": {} } } } }
             }
@@ -150,6 +163,7 @@ pub fn document() -> Value {
                 "Completion": { "type": "object", "required": ["output"], "properties": { "output": {} }, "additionalProperties": false },
                 "Assignee": { "type": "object", "required": ["type", "id"], "properties": { "type": { "enum": ["USER", "GROUP"] }, "id": { "type": "string", "minLength": 1, "maxLength": 256 } } },
                 "Cancellation": { "type": "object", "properties": { "reason": { "type": "string" } }, "additionalProperties": false },
+                "Integration": { "type": "object", "required": ["baseUrl"], "properties": { "name": { "type": "string" }, "baseUrl": { "type": "string", "format": "uri" } } },
                 "Definition": { "type": "object", "required": ["type"], "properties": { "name": { "type": "string" }, "type": { "enum": ["automated", "integration", "manual"] } } }
             }
         }

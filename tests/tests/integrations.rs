@@ -1,0 +1,503 @@
+//! Integration tasks over real HTTP: a local server on 127.0.0.1 plays the
+//! external service (explicitly allowed by `allowPrivateNetworks`).
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tel_shared::domain::{TaskDefinition, TaskInstanceId, TaskStatus};
+use tel_shared::integrations::Integration;
+use tel_tests::fake_service::{
+    self, API_KEY, BASIC_PASSWORD, BASIC_USER, BEARER, CLIENT_ID, CLIENT_SECRET,
+};
+use tel_tests::{EventWatcher, TestStack, request};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn secret(t: &TestStack, name: &str, value: &str) {
+    aws_sdk_secretsmanager::Client::new(&t.sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn integration(t: &TestStack, spec: Value) {
+    let parsed = Integration::parse(spec).unwrap_or_else(|e| panic!("{e}"));
+    t.services.integrations.register(parsed).await.unwrap();
+}
+
+/// An integration task calling `path` with `method`, output the response body.
+fn task(name: &str, integration: &str, method: &str, path: &str, retry: Value) -> Value {
+    json!({
+        "name": name, "type": "integration",
+        "implementation": { "kind": "http", "integration": integration, "request": { "method": method, "path": path } },
+        "retry": retry
+    })
+}
+
+async fn run_one(
+    t: &TestStack,
+    events: &mut EventWatcher,
+    definition: &str,
+    input: Value,
+) -> Value {
+    let body = request(definition, input);
+    t.send_requests(&[body.to_string()]).await.unwrap();
+    let id = body["taskInstanceId"].as_str().unwrap().to_owned();
+    events
+        .wait_for(WAIT, |e| {
+            (e["detail-type"] == "task.completed" || e["detail-type"] == "task.failed")
+                && e["detail"]["taskInstanceId"] == id.as_str()
+        })
+        .await
+        .unwrap()
+}
+
+/// Everything the process logs, to search for secrets.
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_writer(|| Capture)
+        .with_ansi(false)
+        .try_init();
+    let t = TestStack::new().await.unwrap();
+    let (base, svc) = fake_service::start().await;
+    let wrong_key = "key-wrong-4411aa";
+    for (name, value) in [
+        ("tel/integrations/key", API_KEY.to_owned()),
+        ("tel/integrations/wrong-key", wrong_key.to_owned()),
+        ("tel/integrations/bearer", BEARER.to_owned()),
+        (
+            "tel/integrations/basic",
+            json!({ "username": BASIC_USER, "password": BASIC_PASSWORD }).to_string(),
+        ),
+        ("tel/integrations/oauth", CLIENT_SECRET.to_owned()),
+    ] {
+        secret(&t, name, &value).await;
+    }
+    let with = |name: &str, auth: Value| json!({ "name": name, "baseUrl": base, "allowPrivateNetworks": true, "auth": auth });
+    integration(&t, with("key-header", json!({ "type": "apiKey", "in": "header", "name": "X-Api-Key", "secretRef": "tel/integrations/key" }))).await;
+    integration(&t, with("key-query", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": "tel/integrations/key" }))).await;
+    integration(&t, with("wrong-key", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": "tel/integrations/wrong-key" }))).await;
+    integration(
+        &t,
+        with(
+            "bearer",
+            json!({ "type": "bearer", "secretRef": "tel/integrations/bearer" }),
+        ),
+    )
+    .await;
+    integration(
+        &t,
+        with(
+            "basic",
+            json!({ "type": "basic", "secretRef": "tel/integrations/basic" }),
+        ),
+    )
+    .await;
+    integration(&t, with("oauth", json!({ "type": "oauth2ClientCredentials", "tokenUrl": format!("{base}/oauth/token"), "clientId": CLIENT_ID, "secretRef": "tel/integrations/oauth", "scopes": ["orders:read"] }))).await;
+    let once = json!({ "maxAttempts": 1 });
+    for (definition, integration, path) in [
+        ("via-key-header", "key-header", "/api-key-header"),
+        ("via-key-query", "key-query", "/api-key-query"),
+        ("via-wrong-key", "wrong-key", "/api-key-query"),
+        ("via-bearer", "bearer", "/bearer"),
+        ("via-basic", "basic", "/basic"),
+        ("via-oauth", "oauth", "/oauth/resource"),
+    ] {
+        t.register(task(definition, integration, "GET", path, once.clone()))
+            .await
+            .unwrap();
+    }
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+
+    for definition in [
+        "via-key-header",
+        "via-key-query",
+        "via-bearer",
+        "via-basic",
+        "via-oauth",
+        "via-oauth",
+    ] {
+        let outcome = run_one(&t, &mut events, definition, json!({})).await;
+        assert_eq!(
+            outcome["detail-type"], "task.completed",
+            "{definition}: {outcome}"
+        );
+        assert_eq!(outcome["detail"]["output"]["ok"], true);
+    }
+    assert_eq!(
+        svc.tokens_issued.load(Ordering::SeqCst),
+        1,
+        "the token is cached across tasks"
+    );
+    svc.revoke_token();
+    let outcome = run_one(&t, &mut events, "via-oauth", json!({})).await;
+    assert_eq!(outcome["detail-type"], "task.completed", "{outcome}");
+    assert_eq!(
+        svc.tokens_issued.load(Ordering::SeqCst),
+        2,
+        "a 401 fetched a new token once"
+    );
+    let refused = run_one(&t, &mut events, "via-wrong-key", json!({})).await;
+    assert_eq!(refused["detail-type"], "task.failed");
+    assert_eq!(refused["detail"]["error"]["details"]["status"], 401);
+    runner.stop().await;
+
+    // The secrets (and the token) appear nowhere: not in the table, the events, the logs or the errors.
+    let everything = {
+        let scan = aws_sdk_dynamodb::Client::new(&t.sdk)
+            .scan()
+            .table_name(&t.stack.table_name)
+            .send()
+            .await
+            .unwrap();
+        let items: Vec<String> = scan.items().iter().map(|i| format!("{i:?}")).collect();
+        let events: Vec<String> = events.seen().iter().map(Value::to_string).collect();
+        let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+        assert!(logs.len() > 1000, "the logs were captured");
+        format!("{}\n{}\n{logs}", items.join("\n"), events.join("\n"))
+    };
+    for secret in [
+        API_KEY,
+        wrong_key,
+        BEARER,
+        BASIC_PASSWORD,
+        CLIENT_SECRET,
+        "access-token-1-e1b7",
+        "access-token-2-e1b7",
+    ] {
+        assert!(!everything.contains(secret), "{secret} leaked");
+    }
+}
+
+#[tokio::test]
+async fn failures_are_classed_retried_or_not_and_paced_by_retry_after() {
+    let t = TestStack::new().await.unwrap();
+    let (base, svc) = fake_service::start().await;
+    integration(&t, json!({ "name": "svc", "baseUrl": base, "allowPrivateNetworks": true, "timeouts": { "connectMs": 500, "totalMs": 800 } })).await;
+    let retry =
+        json!({ "maxAttempts": 3, "backoff": "fixed", "initialDelaySeconds": 0, "jitter": "none" });
+    t.register(task("flaky", "svc", "POST", "/flaky", retry.clone()))
+        .await
+        .unwrap();
+    t.register(task(
+        "throttled",
+        "svc",
+        "POST",
+        "/throttled",
+        retry.clone(),
+    ))
+    .await
+    .unwrap();
+    t.register(task(
+        "bad-request",
+        "svc",
+        "POST",
+        "/bad-request",
+        retry.clone(),
+    ))
+    .await
+    .unwrap();
+    t.register(task(
+        "hang",
+        "svc",
+        "GET",
+        "/hang",
+        json!({ "maxAttempts": 1 }),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+
+    let flaky = run_one(&t, &mut events, "flaky", json!({})).await;
+    assert_eq!(
+        (
+            flaky["detail-type"].as_str(),
+            flaky["detail"]["attempts"].as_u64()
+        ),
+        (Some("task.completed"), Some(2)),
+        "{flaky}"
+    );
+    let key = flaky["detail"]["output"]["idempotencyKey"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        key,
+        flaky["detail"]["taskInstanceId"].as_str().unwrap(),
+        "the Idempotency-Key is the task id"
+    );
+    assert_eq!(
+        svc.count(&format!("flaky:{key}")),
+        2,
+        "both attempts carried the same key"
+    );
+
+    let throttled = run_one(&t, &mut events, "throttled", json!({})).await;
+    assert_eq!(
+        (
+            throttled["detail-type"].as_str(),
+            throttled["detail"]["attempts"].as_u64()
+        ),
+        (Some("task.completed"), Some(2))
+    );
+    let times = svc.times("/throttled");
+    assert!(
+        times[1] - times[0] >= Duration::from_secs(2),
+        "Retry-After: 2 was honoured: {:?}",
+        times[1] - times[0]
+    );
+
+    let bad = run_one(&t, &mut events, "bad-request", json!({})).await;
+    assert_eq!(bad["detail-type"], "task.failed");
+    assert_eq!(bad["detail"]["attempts"], 1, "a 400 is not retried");
+    let error = &bad["detail"]["error"];
+    assert_eq!(error["code"], "INTEGRATION_ERROR");
+    assert_eq!(error["details"]["status"], 400);
+    assert_eq!(error["details"]["integration"], "svc");
+    assert!(
+        error["details"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("`amount` is required")
+    );
+
+    let hang = run_one(&t, &mut events, "hang", json!({})).await;
+    assert_eq!(hang["detail"]["error"]["code"], "TIMEOUT", "{hang}");
+    assert!(
+        hang["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("800 ms")
+    );
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn the_breaker_opens_defers_tasks_and_closes_after_one_probe() {
+    let t = TestStack::new().await.unwrap();
+    let (base, svc) = fake_service::start().await;
+    integration(&t, json!({
+        "name": "health", "baseUrl": base, "allowPrivateNetworks": true,
+        "breaker": { "failureRateThreshold": 0.5, "minimumCalls": 3, "windowSeconds": 60, "coolDownSeconds": 3 }
+    }))
+    .await;
+    t.register(task(
+        "check",
+        "health",
+        "GET",
+        "/health",
+        json!({ "maxAttempts": 1 }),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+
+    svc.down.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        let failed = run_one(&t, &mut events, "check", json!({})).await;
+        assert_eq!(failed["detail"]["error"]["details"]["status"], 503);
+    }
+    let opened = events
+        .wait_for_type("integration.circuit_opened", None, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(opened["detail"]["integration"], "health");
+
+    // While open, new tasks wait: not failed, not started, not an attempt.
+    let waiting: Vec<Value> = (0..4).map(|_| request("check", json!({}))).collect();
+    t.send_requests(&waiting.iter().map(ToString::to_string).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for body in &waiting {
+        let task = t
+            .task(TaskInstanceId::parse(body["taskInstanceId"].as_str().unwrap()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            (task.status, task.attempt),
+            (TaskStatus::Queued, 0),
+            "deferred while the circuit is open"
+        );
+    }
+    let calls_while_open = svc.count("/health");
+
+    // The service recovers; the first call after the cool-down is the only one in flight.
+    svc.slow_ms.store(800, Ordering::SeqCst);
+    svc.down.store(false, Ordering::SeqCst);
+    for body in &waiting {
+        let done = events
+            .wait_for_type("task.completed", body["taskInstanceId"].as_str(), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(done["detail"]["attempts"], 1);
+    }
+    events
+        .wait_for_type("integration.circuit_closed", None, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(calls_while_open, 3, "no call went out while open");
+    let after: Vec<_> = svc.times("/health").into_iter().skip(3).collect();
+    assert!(
+        after[1] - after[0] >= Duration::from_millis(750),
+        "one probe at a time: {:?}",
+        after[1] - after[0]
+    );
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn private_and_metadata_addresses_are_refused_without_allowance() {
+    let t = TestStack::new().await.unwrap();
+    let (base, _svc) = fake_service::start().await;
+    let port = base.rsplit(':').next().unwrap();
+    integration(
+        &t,
+        json!({ "name": "metadata", "baseUrl": "http://169.254.169.254" }),
+    )
+    .await;
+    integration(
+        &t,
+        json!({ "name": "by-name", "baseUrl": format!("http://localhost:{port}") }),
+    )
+    .await;
+    integration(
+        &t,
+        json!({ "name": "redirecting", "baseUrl": base, "allowPrivateNetworks": true }),
+    )
+    .await;
+    let once = json!({ "maxAttempts": 1 });
+    t.register(task(
+        "steal-credentials",
+        "metadata",
+        "GET",
+        "/latest/meta-data/",
+        once.clone(),
+    ))
+    .await
+    .unwrap();
+    t.register(task("loopback", "by-name", "GET", "/health", once.clone()))
+        .await
+        .unwrap();
+    t.register(task(
+        "redirected",
+        "redirecting",
+        "GET",
+        "/redirect-to-metadata",
+        once,
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let metadata = run_one(&t, &mut events, "steal-credentials", json!({})).await;
+    let error = &metadata["detail"]["error"];
+    assert_eq!(error["code"], "PERMISSION_DENIED", "{metadata}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("169.254.169.254 (a link-local address"),
+        "{error}"
+    );
+    let loopback = run_one(&t, &mut events, "loopback", json!({})).await;
+    assert_eq!(
+        loopback["detail"]["error"]["code"], "PERMISSION_DENIED",
+        "{loopback}"
+    );
+    assert!(
+        loopback["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a loopback address")
+    );
+    let redirected = run_one(&t, &mut events, "redirected", json!({})).await;
+    assert_eq!(
+        redirected["detail"]["error"]["code"], "PERMISSION_DENIED",
+        "{redirected}"
+    );
+    assert!(
+        redirected["detail"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("host 169.254.169.254 is not in the allowedHosts")
+    );
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn requests_and_outputs_are_mapped_and_mapping_errors_are_clear() {
+    let t = TestStack::new().await.unwrap();
+    let (base, _svc) = fake_service::start().await;
+    integration(&t, json!({ "name": "orders", "baseUrl": format!("{base}/echo"), "allowPrivateNetworks": true })).await;
+    t.register(json!({
+        "name": "place-order", "type": "integration",
+        "implementation": {
+            "kind": "http", "integration": "orders",
+            "request": {
+                "method": "POST", "path": "/customers/{input.customer.id}/orders",
+                "query": { "dryRun": "input.dryRun" },
+                "headers": { "X-Workflow": "task.workflowInstanceId" },
+                "body": "{ lines: input.items[].{sku: sku, qty: quantity} }"
+            },
+            "response": { "output": "{ orderId: body.order.id, created: status == `201`, etag: headers.etag, sent: body.body, path: body.path, query: body.query }" }
+        },
+        "retry": { "maxAttempts": 1 }
+    }))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let done = run_one(&t, &mut events, "place-order", json!({ "customer": { "id": "c-42" }, "dryRun": true, "items": [{ "sku": "A-1", "quantity": 3, "price": 9 }] })).await;
+    assert_eq!(
+        done["detail"]["output"],
+        json!({ "orderId": "srv-77", "created": true, "etag": "\"v3\"", "sent": { "lines": [{ "sku": "A-1", "qty": 3 }] }, "path": "/echo/customers/c-42/orders", "query": "dryRun=true" })
+    );
+    let failed = run_one(&t, &mut events, "place-order", json!({ "items": [] })).await;
+    assert_eq!(failed["detail"]["error"]["code"], "MAPPING_ERROR");
+    assert_eq!(
+        failed["detail"]["error"]["message"],
+        "request.path: placeholder {input.customer.id} is null"
+    );
+    assert_eq!(failed["detail"]["attempts"], 1);
+    runner.stop().await;
+
+    let broken = TaskDefinition::parse(json!({
+        "name": "broken", "type": "integration",
+        "implementation": { "kind": "http", "integration": "orders", "request": { "path": "/x", "query": { "limit": "input.[" } } }
+    }))
+    .unwrap_err();
+    assert_eq!(
+        broken.problems[0].path,
+        "implementation.request.query.limit"
+    );
+    assert!(
+        broken.problems[0]
+            .message
+            .contains("not a JMESPath expression")
+    );
+}
