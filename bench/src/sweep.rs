@@ -3,10 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
-use futures::StreamExt;
-use serde_json::{Value, json};
-use tel_shared::domain::{Creation, NewTask, TaskInstanceId};
 use tel_shared::handlers::{Services, Sweeper};
 use tel_tests::TestStack;
 use tel_tests::probed_store::ProbedStore;
@@ -25,51 +21,7 @@ pub async fn run(stored: Vec<usize>, due: usize) -> anyhow::Result<()> {
     );
     for target in stored {
         let waiting = target.saturating_sub(total + due);
-        let now = Utc::now();
-        let mut due_ids = Vec::new();
-        let creations: Vec<Creation> = (0..waiting + due)
-            .map(|i| {
-                let at = if i < due {
-                    now - Duration::seconds(1)
-                } else {
-                    now + Duration::hours(1)
-                };
-                Creation::new(
-                    NewTask {
-                        task_instance_id: TaskInstanceId::new(),
-                        definition_name: "bench".into(),
-                        definition_version: 1,
-                        task_type: None,
-                        workflow_instance_id: format!("wf-{i}"),
-                        step_id: "s".into(),
-                        input: json!({}),
-                        context: Value::Null,
-                        priority: 0,
-                        trace_id: None,
-                    },
-                    now,
-                    at,
-                )
-            })
-            .collect();
-        due_ids.extend(creations[..due].iter().map(|c| c.task.task_instance_id));
-        futures::stream::iter(creations.into_iter().map(|creation| {
-            let store = t.services.tasks.clone();
-            async move {
-                store.create(&creation, None).await?;
-                // As after a successful publish: no outbox entry is left behind.
-                let events: Vec<String> =
-                    creation.events.iter().map(|e| e.event_id.clone()).collect();
-                store
-                    .clear_outbox(creation.task.task_instance_id, &events)
-                    .await
-            }
-        }))
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+        let due_ids = tel_tests::store_waiting_and_due(&t, waiting, due).await?;
         total += waiting + due;
         probe.reset();
         let report = sweeper.sweep().await;

@@ -267,3 +267,55 @@ pub fn request(definition: &str, input: Value) -> Value {
         "input": input,
     })
 }
+
+/// Stores `waiting` tasks with a deadline an hour away and `due` tasks whose
+/// deadline has passed, as a router would leave them (events published, no
+/// outbox entries); returns the due tasks' ids.
+pub async fn store_waiting_and_due(
+    t: &TestStack,
+    waiting: usize,
+    due: usize,
+) -> Result<Vec<TaskInstanceId>> {
+    use futures::StreamExt;
+    let now = chrono::Utc::now();
+    let creations: Vec<tel_shared::domain::Creation> = (0..waiting + due)
+        .map(|i| {
+            let deadline = if i < due {
+                now - chrono::Duration::seconds(1)
+            } else {
+                now + chrono::Duration::hours(1)
+            };
+            let new = tel_shared::domain::NewTask {
+                task_instance_id: TaskInstanceId::new(),
+                definition_name: "double".into(),
+                definition_version: 1,
+                task_type: None,
+                workflow_instance_id: format!("wf-{i}"),
+                step_id: "s".into(),
+                input: serde_json::json!({}),
+                context: Value::Null,
+                priority: 0,
+                trace_id: None,
+            };
+            tel_shared::domain::Creation::new(new, now, deadline)
+        })
+        .collect();
+    let due_ids = creations[..due]
+        .iter()
+        .map(|c| c.task.task_instance_id)
+        .collect();
+    futures::stream::iter(creations.into_iter().map(|creation| async move {
+        t.services.tasks.create(&creation, None).await?;
+        let events: Vec<String> = creation.events.iter().map(|e| e.event_id.clone()).collect();
+        t.services
+            .tasks
+            .clear_outbox(creation.task.task_instance_id, &events)
+            .await
+    }))
+    .buffer_unordered(16)
+    .collect::<Vec<_>>()
+    .await
+    .into_iter()
+    .collect::<Result<Vec<()>, _>>()?;
+    Ok(due_ids)
+}

@@ -22,21 +22,7 @@ pub async fn register(
     if !caller.admin {
         return Err(Problem::forbidden("only admins may register definitions"));
     }
-    let mut value = body::json(&bytes)?;
-    let Some(fields) = value.as_object_mut() else {
-        return Err(Problem::bad_request("a definition must be a JSON object"));
-    };
-    match fields.get("name") {
-        None => {
-            fields.insert("name".into(), Value::String(name.clone()));
-        }
-        Some(Value::String(given)) if *given == name => {}
-        Some(other) => {
-            return Err(Problem::bad_request(format!(
-                "the body names {other}, the path {name:?}"
-            )));
-        }
-    }
+    let value = named(body::json(&bytes)?, &name)?;
     let definition = TaskDefinition::parse(value).map_err(|e| {
         let errors: Vec<Value> = e
             .problems
@@ -74,6 +60,25 @@ async fn fetch(state: &ApiState, reference: DefinitionRef) -> Result<Json<Value>
     let mut body = serde_json::to_value(&definition).expect("definitions serialise");
     body["versions"] = json!(versions);
     Ok(Json(body))
+}
+
+/// The document with the path's name: filled in when absent, and it must agree when present.
+fn named(mut value: Value, name: &str) -> Result<Value, Problem> {
+    let Some(fields) = value.as_object_mut() else {
+        return Err(Problem::bad_request("the body must be a JSON object"));
+    };
+    match fields.get("name") {
+        None => {
+            fields.insert("name".into(), Value::String(name.to_owned()));
+        }
+        Some(Value::String(given)) if given == name => {}
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "the body names {other}, the path {name:?}"
+            )));
+        }
+    }
+    Ok(value)
 }
 
 fn name(text: &str) -> Result<DefinitionName, Problem> {
@@ -124,21 +129,7 @@ pub async fn register_integration(
     if !caller.admin {
         return Err(Problem::forbidden("only admins may register integrations"));
     }
-    let mut value = body::json(&bytes)?;
-    let Some(fields) = value.as_object_mut() else {
-        return Err(Problem::bad_request("an integration must be a JSON object"));
-    };
-    match fields.get("name") {
-        None => {
-            fields.insert("name".into(), Value::String(name.clone()));
-        }
-        Some(Value::String(given)) if *given == name => {}
-        Some(other) => {
-            return Err(Problem::bad_request(format!(
-                "the body names {other}, the path {name:?}"
-            )));
-        }
-    }
+    let value = named(body::json(&bytes)?, &name)?;
     let integration = crate::integrations::Integration::parse(value).map_err(|e| {
         let errors: Vec<Value> = e
             .problems

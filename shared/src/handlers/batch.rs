@@ -11,7 +11,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tracing::{Instrument, error, info_span, warn};
 
-use super::services::Services;
+use super::services::{ApplyError, Services};
 use crate::domain::task_error::POISON_MESSAGE;
 use crate::domain::{Action, Envelope, TaskError, TaskInstanceId};
 use crate::ports::DeadLetterNote;
@@ -98,6 +98,37 @@ where
         }
     }
     response
+}
+
+/// The shape every stage handler shares: read the envelope and its task
+/// (both recorded on the span), do the work; a task that another handler
+/// moved on first is nothing to do, anything else unfinished is redelivered.
+pub async fn with_task<F, Fut>(
+    services: &Services,
+    message: SqsMessage,
+    work: F,
+) -> Result<(), Redeliver>
+where
+    F: FnOnce(Envelope, crate::domain::TaskInstance) -> Fut,
+    Fut: Future<Output = Result<(), ApplyError>>,
+{
+    let envelope =
+        Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
+    record_task_id(envelope.task_instance_id);
+    let task = services
+        .tasks
+        .get(envelope.task_instance_id)
+        .await
+        .map_err(Redeliver::because)?
+        .ok_or_else(|| Redeliver(format!("task {} does not exist", envelope.task_instance_id)))?;
+    record_task(&task);
+    match work(envelope, task).await {
+        Err(e) if e.is_superseded() => {
+            tracing::info!(reason = %e, "task moved on concurrently; nothing to do");
+            Ok(())
+        }
+        other => other.map_err(Redeliver::because),
+    }
 }
 
 /// Whether this is the message's last delivery before SQS dead-letters it.

@@ -14,7 +14,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::attempts::retry_or_fail;
-use super::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
+use super::batch::{Redeliver, SqsHandler, for_each_record, with_task};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{EXECUTION_ERROR, TIMEOUT, UNKNOWN_DEFINITION};
 use crate::domain::{
@@ -51,28 +51,14 @@ impl Executor {
     }
 
     async fn execute(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        let envelope =
-            Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
-        record_task_id(envelope.task_instance_id);
-        match self.attempt(&envelope).await {
-            Err(e) if e.is_superseded() => {
-                info!(reason = %e, "task moved on concurrently; nothing to do");
-                Ok(())
-            }
-            other => other.map_err(Redeliver::because),
-        }
+        with_task(&self.services, message, |envelope, task| {
+            self.attempt(envelope, task)
+        })
+        .await
     }
 
-    async fn attempt(&self, envelope: &Envelope) -> Result<(), ApplyError> {
+    async fn attempt(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
         let s = &self.services;
-        let Some(task) = s.tasks.get(envelope.task_instance_id).await? else {
-            return Err(crate::ports::StoreError::Unavailable(format!(
-                "task {} does not exist",
-                envelope.task_instance_id
-            ))
-            .into());
-        };
-        record_task(&task);
         if envelope.stage != Stage::Execute
             || task.status != TaskStatus::Queued
             || task.attempt != envelope.attempt

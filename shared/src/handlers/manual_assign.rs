@@ -10,10 +10,10 @@ use lambda_runtime::LambdaEvent;
 use tracing::info;
 
 use super::assignment::{AssignError, choose, request_document};
-use super::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
+use super::batch::{Redeliver, SqsHandler, for_each_record, with_task};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
-use crate::domain::{Action, Envelope, Stage, TaskError, TaskStatus};
+use crate::domain::{Action, Envelope, Stage, TaskError, TaskInstance, TaskStatus};
 
 pub struct ManualAssign {
     services: Arc<Services>,
@@ -25,28 +25,14 @@ impl ManualAssign {
     }
 
     async fn assign(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        let envelope =
-            Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
-        record_task_id(envelope.task_instance_id);
-        match self.try_assign(&envelope).await {
-            Err(e) if e.is_superseded() => {
-                info!(reason = %e, "task moved on concurrently; nothing to do");
-                Ok(())
-            }
-            other => other.map_err(Redeliver::because),
-        }
+        with_task(&self.services, message, |envelope, task| {
+            self.try_assign(envelope, task)
+        })
+        .await
     }
 
-    async fn try_assign(&self, envelope: &Envelope) -> Result<(), ApplyError> {
+    async fn try_assign(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
         let s = &self.services;
-        let Some(task) = s.tasks.get(envelope.task_instance_id).await? else {
-            return Err(crate::ports::StoreError::Unavailable(format!(
-                "task {} does not exist",
-                envelope.task_instance_id
-            ))
-            .into());
-        };
-        record_task(&task);
         if envelope.stage != Stage::Assign || task.status != TaskStatus::Queued {
             info!(status = %task.status, "stale assignment message ignored");
             return Ok(());

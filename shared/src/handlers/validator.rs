@@ -10,7 +10,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tracing::info;
 
-use super::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
+use super::batch::{Redeliver, SqsHandler, for_each_record, with_task};
 use super::services::{ApplyError, Services};
 use crate::domain::task_error::{OUTPUT_VALIDATION_ERROR, UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use crate::domain::{Action, Envelope, Stage, TaskError, TaskInstance, TaskStatus, TaskType};
@@ -25,23 +25,14 @@ impl Validator {
     }
 
     async fn validate(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        let envelope =
-            Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
-        record_task_id(envelope.task_instance_id);
-        let Some(task) = self
-            .services
-            .tasks
-            .get(envelope.task_instance_id)
-            .await
-            .map_err(Redeliver::because)?
-        else {
-            return Err(Redeliver(format!(
-                "task {} does not exist",
-                envelope.task_instance_id
-            )));
-        };
-        record_task(&task);
-        let outcome = match (envelope.stage, task.status) {
+        with_task(&self.services, message, |envelope, task| {
+            self.dispatch(envelope, task)
+        })
+        .await
+    }
+
+    async fn dispatch(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
+        match (envelope.stage, task.status) {
             (Stage::Input, TaskStatus::Created) => self.check_input(&task).await,
             (Stage::Output, TaskStatus::OutputPending) => self.check_output(&task).await,
             // Input already accepted: an earlier delivery may have failed to
@@ -49,15 +40,8 @@ impl Validator {
             (Stage::Input, TaskStatus::Queued) if task.attempt == 0 => self.forward(&task).await,
             (stage, status) => {
                 info!(?stage, %status, "stale validation message ignored");
-                return Ok(());
-            }
-        };
-        match outcome {
-            Err(e) if e.is_superseded() => {
-                info!(reason = %e, "task moved on concurrently; nothing to do");
                 Ok(())
             }
-            other => other.map_err(Redeliver::because),
         }
     }
 
