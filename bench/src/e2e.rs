@@ -100,6 +100,14 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
                 .parse()?;
             if let Some(sent) = submitted.get(id) {
                 latencies.push((at - *sent).to_std().unwrap_or_default());
+                // Progress on stderr, every tenth of the run.
+                if latencies.len() % (tasks / 10).max(1) == 0 {
+                    eprintln!(
+                        "  {}/{tasks} completed after {:.1}s",
+                        latencies.len(),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
                 last = last.max(at);
             }
         }

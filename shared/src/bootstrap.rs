@@ -76,6 +76,7 @@ pub fn runners(sdk: &SdkConfig, services: &Services) -> Runners {
         .with(Arc::new(HttpRunner::new(
             services.integrations.clone(),
             services.breakers.clone(),
+            services.slots.clone(),
             Arc::new(SecretsManagerSource::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
                 SECRET_CACHE,

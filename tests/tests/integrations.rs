@@ -83,27 +83,27 @@ async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
     let t = TestStack::new().await.unwrap();
     let (base, svc) = fake_service::start().await;
     let wrong_key = "key-wrong-4411aa";
+    // Secrets are account-wide: each test's live under its own stack's name.
+    let reference = |name: &str| format!("{}/integrations/{name}", t.stack.stack_name);
+    let basic_pair = json!({ "username": BASIC_USER, "password": BASIC_PASSWORD }).to_string();
     for (name, value) in [
-        ("tel/integrations/key", API_KEY.to_owned()),
-        ("tel/integrations/wrong-key", wrong_key.to_owned()),
-        ("tel/integrations/bearer", BEARER.to_owned()),
-        (
-            "tel/integrations/basic",
-            json!({ "username": BASIC_USER, "password": BASIC_PASSWORD }).to_string(),
-        ),
-        ("tel/integrations/oauth", CLIENT_SECRET.to_owned()),
+        ("key", API_KEY),
+        ("wrong-key", wrong_key),
+        ("bearer", BEARER),
+        ("basic", basic_pair.as_str()),
+        ("oauth", CLIENT_SECRET),
     ] {
-        secret(&t, name, &value).await;
+        secret(&t, &reference(name), value).await;
     }
     let with = |name: &str, auth: Value| json!({ "name": name, "baseUrl": base, "allowPrivateNetworks": true, "auth": auth });
-    integration(&t, with("key-header", json!({ "type": "apiKey", "in": "header", "name": "X-Api-Key", "secretRef": "tel/integrations/key" }))).await;
-    integration(&t, with("key-query", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": "tel/integrations/key" }))).await;
-    integration(&t, with("wrong-key", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": "tel/integrations/wrong-key" }))).await;
+    integration(&t, with("key-header", json!({ "type": "apiKey", "in": "header", "name": "X-Api-Key", "secretRef": reference("key") }))).await;
+    integration(&t, with("key-query", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": reference("key") }))).await;
+    integration(&t, with("wrong-key", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": reference("wrong-key") }))).await;
     integration(
         &t,
         with(
             "bearer",
-            json!({ "type": "bearer", "secretRef": "tel/integrations/bearer" }),
+            json!({ "type": "bearer", "secretRef": reference("bearer") }),
         ),
     )
     .await;
@@ -111,11 +111,11 @@ async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
         &t,
         with(
             "basic",
-            json!({ "type": "basic", "secretRef": "tel/integrations/basic" }),
+            json!({ "type": "basic", "secretRef": reference("basic") }),
         ),
     )
     .await;
-    integration(&t, with("oauth", json!({ "type": "oauth2ClientCredentials", "tokenUrl": format!("{base}/oauth/token"), "clientId": CLIENT_ID, "secretRef": "tel/integrations/oauth", "scopes": ["orders:read"] }))).await;
+    integration(&t, with("oauth", json!({ "type": "oauth2ClientCredentials", "tokenUrl": format!("{base}/oauth/token"), "clientId": CLIENT_ID, "secretRef": reference("oauth"), "scopes": ["orders:read"] }))).await;
     let once = json!({ "maxAttempts": 1 });
     for (definition, integration, path) in [
         ("via-key-header", "key-header", "/api-key-header"),
@@ -499,5 +499,54 @@ async fn requests_and_outputs_are_mapped_and_mapping_errors_are_clear() {
         broken.problems[0]
             .message
             .contains("not a JMESPath expression")
+    );
+}
+
+#[tokio::test]
+async fn calls_are_held_to_the_integrations_rate_and_concurrency_limits() {
+    let t = TestStack::new().await.unwrap();
+    let (base, svc) = fake_service::start().await;
+    integration(&t, json!({ "name": "limited", "baseUrl": base, "allowPrivateNetworks": true, "limits": { "ratePerSecond": 2, "maxConcurrent": 1 } })).await;
+    t.register(task(
+        "check",
+        "limited",
+        "GET",
+        "/health",
+        json!({ "maxAttempts": 1 }),
+    ))
+    .await
+    .unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    svc.slow_ms.store(100, Ordering::SeqCst);
+    let bodies: Vec<Value> = (0..6).map(|_| request("check", json!({}))).collect();
+    t.send_requests(&bodies.iter().map(ToString::to_string).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    for body in &bodies {
+        let done = events
+            .wait_for_type("task.completed", body["taskInstanceId"].as_str(), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            done["detail"]["attempts"], 1,
+            "waiting for the limits is not an attempt"
+        );
+    }
+    runner.stop().await;
+    let times = svc.times("/health");
+    assert_eq!(times.len(), 6);
+    // Two calls per one-second window at most: any five calls span more than a second.
+    for window in times.windows(5) {
+        assert!(
+            window[4] - window[0] >= Duration::from_millis(900),
+            "{:?}",
+            window[4] - window[0]
+        );
+    }
+    assert_eq!(
+        svc.most_in_flight.load(Ordering::SeqCst),
+        1,
+        "one call in flight at a time"
     );
 }

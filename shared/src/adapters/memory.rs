@@ -266,6 +266,19 @@ impl ConcurrencySlots for InMemoryTaskStore {
         Ok(())
     }
 
+    async fn take_rate(&self, key: &str, window: i64, limit: u32) -> Result<bool, StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        let hits = t
+            .counters
+            .entry(format!("rate#{key}#{window}"))
+            .or_default();
+        if *hits >= u64::from(limit) {
+            return Ok(false);
+        }
+        *hits += 1;
+        Ok(true)
+    }
+
     async fn pools(&self) -> Result<Vec<(String, Vec<TaskInstanceId>)>, StoreError> {
         let t = self.tables.lock().expect("lock");
         Ok(t.slots

@@ -108,6 +108,9 @@ pub struct IntegrationLimits {
     /// Calls in flight to this integration, across every executor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
+    /// Calls started per second, across every executor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +227,9 @@ impl Integration {
         }
         if integration.limits.max_concurrent == Some(0) {
             problems.push(problem("limits.maxConcurrent", "must be at least 1"));
+        }
+        if integration.limits.rate_per_second == Some(0) {
+            problems.push(problem("limits.ratePerSecond", "must be at least 1"));
         }
         if problems.is_empty() {
             Ok(integration)

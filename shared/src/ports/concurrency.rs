@@ -20,4 +20,8 @@ pub trait ConcurrencySlots: Send + Sync {
 
     /// Every pool with its holders, for repairing leaked slots.
     async fn pools(&self) -> Result<Vec<(String, Vec<TaskInstanceId>)>, StoreError>;
+
+    /// Takes one of `limit` calls allowed to `key` in the one-second `window`
+    /// (seconds since the epoch); false when they are all taken.
+    async fn take_rate(&self, key: &str, window: i64, limit: u32) -> Result<bool, StoreError>;
 }

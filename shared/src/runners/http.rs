@@ -24,7 +24,9 @@ use crate::integrations::breaker::{self, Admission as Breaker, Change};
 use crate::integrations::definition::{Auth, KeyPlacement};
 use crate::integrations::mapping::{BuiltRequest, MappingError, RequestSpec, ResponseSpec};
 use crate::integrations::ssrf::{self, GuardedResolver, Refused};
-use crate::ports::{BreakerStore, BusEvent, EventPublisher, IntegrationStore, SecretSource};
+use crate::ports::{
+    BreakerStore, BusEvent, ConcurrencySlots, EventPublisher, IntegrationStore, SecretSource,
+};
 
 /// How much of an error response's body is kept in the error details.
 const BODY_EXCERPT_CHARS: usize = 2_000;
@@ -39,6 +41,7 @@ const BREAKER_ROUNDS: usize = 4;
 pub struct HttpRunner {
     integrations: Arc<dyn IntegrationStore>,
     breakers: Arc<dyn BreakerStore>,
+    slots: Arc<dyn ConcurrencySlots>,
     secrets: Arc<dyn SecretSource>,
     publisher: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
@@ -104,6 +107,7 @@ impl HttpRunner {
     pub fn new(
         integrations: Arc<dyn IntegrationStore>,
         breakers: Arc<dyn BreakerStore>,
+        slots: Arc<dyn ConcurrencySlots>,
         secrets: Arc<dyn SecretSource>,
         publisher: Arc<dyn EventPublisher>,
         clock: Arc<dyn Clock>,
@@ -111,6 +115,7 @@ impl HttpRunner {
         Self {
             integrations,
             breakers,
+            slots,
             secrets,
             publisher,
             clock,
@@ -647,6 +652,31 @@ impl Runner for HttpRunner {
                     }
                 },
                 (Breaker::Allow, None) => break,
+            }
+        }
+        if let Some(rate) = integration.limits.rate_per_second {
+            let now = self.clock.now();
+            let allowed = self
+                .slots
+                .take_rate(
+                    &format!("integration:{}", integration.name),
+                    now.timestamp(),
+                    rate,
+                )
+                .await
+                .map_err(|e| {
+                    RunError::retryable(TaskError::new(INTEGRATION_ERROR, e.to_string()))
+                })?;
+            if !allowed {
+                let rest_of_second = 1000 - u64::from(now.timestamp_subsec_millis()).min(999);
+                let reason = format!(
+                    "{rate} calls per second to {} already started",
+                    integration.name
+                );
+                return Ok(Admission::Wait {
+                    delay: Duration::from_millis(rest_of_second),
+                    reason,
+                });
             }
         }
         let pools = integration

@@ -1,7 +1,8 @@
 //! Concurrency slots in the single table: one item per pool (`SLOTS` /
 //! `<pool>`) whose `holders` string set names the tasks holding a slot.
 //! Acquiring is a conditional `ADD` (room left, or already a holder), so
-//! concurrent executors never exceed the limit.
+//! concurrent executors never exceed the limit. Rate limits count calls per
+//! one-second window (`RATE#<key>` / `<second>`), expiring with TTL.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -66,6 +67,35 @@ impl ConcurrencySlots for DynamoTaskStore {
             .await
             .map_err(|e| unavailable("UpdateItem (release slot)", e))?;
         Ok(())
+    }
+
+    async fn take_rate(&self, key: &str, window: i64, limit: u32) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(format!("RATE#{key}")))
+            .key(SK, s(window.to_string()))
+            .update_expression("ADD hits :one SET itemType = :type, expiresAt = :expires")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":type", s("rate"))
+            .expression_attribute_values(":expires", n(window + 120))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("UpdateItem (rate)", e)),
+        }
     }
 
     async fn pools(&self) -> Result<Vec<(String, Vec<TaskInstanceId>)>, StoreError> {
