@@ -2,6 +2,7 @@
 # Every target runs the same single cargo-lambda build of all six functions,
 # so the workspace is compiled once; later targets find it up to date.
 ARCH ?= arm64
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LAMBDA_PACKAGES := -p router -p validator -p executor -p manual-assign -p timeout-sweeper -p api
 
 .PHONY: lambdas
@@ -11,7 +12,7 @@ lambdas:
 define function
 .PHONY: build-$(1)
 build-$(1): lambdas
-	cp target/lambda/$(2)/bootstrap $$(ARTIFACTS_DIR)/bootstrap
+	cp $$(TARGET_DIR)/lambda/$(2)/bootstrap $$(ARTIFACTS_DIR)/bootstrap
 endef
 
 $(eval $(call function,RouterFunction,router))
