@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub const DEV_ENV: &str = ".tel/dev.env";
+/// Where `tel dev` appends the functions' EMF metric lines.
+pub const DEV_METRICS: &str = ".tel/metrics.log";
 
 /// The repository root: the nearest ancestor holding `localstack/emulator.sh`.
 pub fn repo_root() -> Result<PathBuf> {

@@ -46,6 +46,29 @@ impl MetricSink for Stdout {
     }
 }
 
+/// Appends lines to a file: the local stack, whose stdout shows lifecycle events.
+pub struct AppendFile(Mutex<std::fs::File>);
+
+impl AppendFile {
+    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Self(Mutex::new(file)))
+    }
+}
+
+impl MetricSink for AppendFile {
+    fn write(&self, line: String) {
+        use std::io::Write;
+        if let Ok(mut file) = self.0.lock() {
+            // A metric lost to a full disk must not stop a task.
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
+
 /// Keeps lines in memory (tests, `tel stats`).
 #[derive(Default)]
 pub struct Recorded(Mutex<Vec<String>>);
@@ -148,6 +171,22 @@ mod tests {
         );
         assert_eq!(v["TaskType"], "automated");
         assert_eq!(v["ExecutionTime"], 12.5);
+    }
+
+    #[test]
+    fn a_metrics_file_gains_one_line_per_record_across_openings() {
+        let path = std::env::temp_dir().join(format!("tel-metrics-{}.log", uuid::Uuid::new_v4()));
+        Metrics::new(AppendFile::open(&path).unwrap())
+            .put(&[("Queue", "a")], &[("QueueDepth", 1.0, Unit::Count)]);
+        Metrics::new(AppendFile::open(&path).unwrap())
+            .put(&[("Queue", "b")], &[("QueueDepth", 2.0, Unit::Count)]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let queues: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["Queue"].clone())
+            .collect();
+        assert_eq!(queues, vec![json!("a"), json!("b")]);
     }
 
     #[test]

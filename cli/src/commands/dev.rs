@@ -1,7 +1,7 @@
 //! `tel dev` and `tel provision`: the whole stack on this machine.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tel_shared::config::Settings;
 use tel_shared::local::{
     LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack,
 };
+use tel_shared::metrics::{AppendFile, Metrics};
 
 use super::events::{open_tap, print};
 use crate::environment;
@@ -51,6 +52,9 @@ pub struct DevArgs {
     /// Where to write the variables that reach this stack.
     #[arg(long, default_value = environment::DEV_ENV)]
     env_file: PathBuf,
+    /// Where the functions' EMF metric lines go (in Lambda: stdout, to CloudWatch).
+    #[arg(long, default_value = environment::DEV_METRICS)]
+    metrics_file: PathBuf,
 }
 
 fn parse_parameter(text: &str) -> Result<(String, String), String> {
@@ -85,6 +89,12 @@ pub async fn provision(args: ProvisionArgs) -> Result<()> {
     Ok(())
 }
 
+fn metrics_file(file: &Path) -> Result<AppendFile> {
+    let path = environment::repo_root()?.join(file);
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    AppendFile::open(&path).with_context(|| format!("opening {}", path.display()))
+}
+
 pub async fn run(args: DevArgs) -> Result<()> {
     let (sdk, stack) = create(&args.provision).await?;
     let mut config = stack.config()?;
@@ -93,7 +103,9 @@ pub async fn run(args: DevArgs) -> Result<()> {
         max_receive_count,
         ..Settings::from_env()?
     };
-    let services = Arc::new(bootstrap::services(&sdk, &config));
+    let mut services = bootstrap::services(&sdk, &config);
+    services.metrics = Arc::new(Metrics::new(metrics_file(&args.metrics_file)?));
+    let services = Arc::new(services);
     let runners = bootstrap::runners(&sdk, &services);
     let options = RunnerOptions {
         pollers_per_function: args.pollers,
@@ -125,8 +137,12 @@ pub async fn run(args: DevArgs) -> Result<()> {
         stack.stack_name
     );
     eprintln!(
-        "In another shell: `source {}`, then `cargo run -p tel -- submit|task|watch|token`. Ctrl-C stops.",
+        "In another shell: `source {}`, then `cargo run -p tel -- submit|task|watch|token|stats`. Ctrl-C stops.",
         env_file.display()
+    );
+    eprintln!(
+        "Metrics (CloudWatch EMF lines) go to {}.",
+        args.metrics_file.display()
     );
 
     let mut waiting: HashSet<String> = HashSet::new();
