@@ -26,8 +26,13 @@ pub struct BreakerState {
     pub calls: u32,
     pub failures: u32,
     pub opened_at_ms: i64,
-    /// When the current half-open probe was let through; 0 when none is.
+    /// When the latest half-open probe was let through; 0 when none is.
     pub probe_at_ms: i64,
+    /// Probes let through, and probes that succeeded, in this half-open period.
+    #[serde(default)]
+    pub probes: u32,
+    #[serde(default)]
+    pub probe_successes: u32,
     /// Bumped by every write; writes are conditional on it.
     pub version: u64,
 }
@@ -47,8 +52,9 @@ pub enum Change {
 }
 
 /// Whether a call may go out at `now`, and the state to write if letting it
-/// through changes anything (an open circuit turning half-open for a probe).
-/// A probe older than `probe_ttl` is presumed lost and replaced.
+/// through changes anything (an open circuit turning half-open, or one more
+/// probe). Probes older than `probe_ttl` are presumed lost: the half-open
+/// period starts over.
 pub fn admit(
     state: &BreakerState,
     settings: &BreakerSettings,
@@ -62,10 +68,16 @@ pub fn admit(
             Admission::Wait(Duration::from_millis((cool_down_ends - now_ms) as u64)),
             None,
         ),
-        Circuit::HalfOpen
-            if state.probe_at_ms > 0
-                && now_ms < state.probe_at_ms + probe_ttl.as_millis() as i64 =>
-        {
+        Circuit::HalfOpen if probes_alive(state, now_ms, probe_ttl) => {
+            if state.probes < settings.half_open_probes {
+                let next = BreakerState {
+                    probes: state.probes + 1,
+                    probe_at_ms: now_ms,
+                    version: state.version + 1,
+                    ..state.clone()
+                };
+                return (Admission::Allow, Some(next));
+            }
             let probe_ends = state.probe_at_ms + probe_ttl.as_millis() as i64;
             (
                 Admission::Wait(Duration::from_millis(
@@ -78,12 +90,18 @@ pub fn admit(
             let next = BreakerState {
                 circuit: Circuit::HalfOpen,
                 probe_at_ms: now_ms,
+                probes: 1,
+                probe_successes: 0,
                 version: state.version + 1,
                 ..state.clone()
             };
             (Admission::Allow, Some(next))
         }
     }
+}
+
+fn probes_alive(state: &BreakerState, now_ms: i64, probe_ttl: Duration) -> bool {
+    state.probe_at_ms > 0 && now_ms < state.probe_at_ms + probe_ttl.as_millis() as i64
 }
 
 /// The state after a call's outcome; `failed` means the downstream is in
@@ -103,7 +121,14 @@ pub fn record(
             next.circuit = Circuit::Open;
             next.opened_at_ms = now_ms;
             next.probe_at_ms = 0;
+            next.probes = 0;
+            next.probe_successes = 0;
             (next, Some(Change::Opened))
+        }
+        // Every probe of the period must succeed before the circuit closes.
+        Circuit::HalfOpen if state.probe_successes + 1 < settings.half_open_probes => {
+            next.probe_successes += 1;
+            (next, None)
         }
         Circuit::HalfOpen => (
             BreakerState {
@@ -145,6 +170,7 @@ mod tests {
             minimum_calls: 4,
             window_seconds: 60,
             cool_down_seconds: 10,
+            half_open_probes: 1,
         }
     }
 
@@ -217,5 +243,45 @@ mod tests {
             (reopened.circuit, reopened.opened_at_ms, change),
             (Circuit::Open, 12_000, Some(Change::Opened))
         );
+    }
+
+    #[test]
+    fn with_several_probes_all_must_succeed_and_no_more_go_at_once() {
+        let s = BreakerSettings {
+            half_open_probes: 2,
+            ..settings()
+        };
+        let ttl = Duration::from_secs(30);
+        let open = BreakerState {
+            circuit: Circuit::Open,
+            ..Default::default()
+        };
+        let (first, probing) = admit(&open, &s, 10_000, ttl);
+        let probing = probing.unwrap();
+        let (second, probing) = admit(&probing, &s, 10_100, ttl);
+        let probing = probing.unwrap();
+        assert_eq!((first, second), (Admission::Allow, Admission::Allow));
+        assert_eq!((probing.circuit, probing.probes), (Circuit::HalfOpen, 2));
+        assert!(
+            matches!(admit(&probing, &s, 10_200, ttl).0, Admission::Wait(_)),
+            "a third probe waits"
+        );
+
+        let (one_good, change) = record(&probing, &s, 10_300, false);
+        assert_eq!((one_good.circuit, change), (Circuit::HalfOpen, None));
+        let (closed, change) = record(&one_good, &s, 10_400, false);
+        assert_eq!(
+            (closed.circuit, closed.probes, change),
+            (Circuit::Closed, 0, Some(Change::Closed))
+        );
+
+        let (reopened, change) = record(&one_good, &s, 10_400, true);
+        assert_eq!(
+            (reopened.circuit, reopened.probes, change),
+            (Circuit::Open, 0, Some(Change::Opened))
+        );
+        let (_, restarted) = admit(&probing, &s, 41_000, ttl);
+        let restarted = restarted.expect("lost probes are replaced");
+        assert_eq!((restarted.probes, restarted.probe_successes), (1, 0));
     }
 }

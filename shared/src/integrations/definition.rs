@@ -81,7 +81,8 @@ impl Default for Timeouts {
 
 /// The circuit breaker: closed → open when, over `windowSeconds` and at least
 /// `minimumCalls`, the failure rate reaches `failureRateThreshold`; open for
-/// `coolDownSeconds`; then one probe at a time (half-open) decides.
+/// `coolDownSeconds`; then half-open: up to `halfOpenProbes` calls (default 1)
+/// go through at once, one failure reopens it, all succeeding closes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakerSettings {
@@ -89,6 +90,12 @@ pub struct BreakerSettings {
     pub minimum_calls: u32,
     pub window_seconds: u64,
     pub cool_down_seconds: u64,
+    #[serde(default = "one_probe")]
+    pub half_open_probes: u32,
+}
+
+fn one_probe() -> u32 {
+    1
 }
 
 impl Default for BreakerSettings {
@@ -98,6 +105,7 @@ impl Default for BreakerSettings {
             minimum_calls: 10,
             window_seconds: 60,
             cool_down_seconds: 30,
+            half_open_probes: one_probe(),
         }
     }
 }
@@ -225,6 +233,12 @@ impl Integration {
         {
             problems.push(problem("breaker", "minimumCalls, windowSeconds and coolDownSeconds must be positive (coolDown at most a day)"));
         }
+        if b.half_open_probes == 0 || b.half_open_probes > 100 {
+            problems.push(problem(
+                "breaker.halfOpenProbes",
+                format!("must be from 1 to 100, got {}", b.half_open_probes),
+            ));
+        }
         if integration.limits.max_concurrent == Some(0) {
             problems.push(problem("limits.maxConcurrent", "must be at least 1"));
         }
@@ -276,7 +290,7 @@ mod tests {
         let err = Integration::parse(json!({
             "name": "crm", "baseUrl": "ftp://x",
             "auth": { "type": "oauth2ClientCredentials", "tokenUrl": "https://login.other.example/token", "clientId": "c", "secretRef": "" },
-            "breaker": { "failureRateThreshold": 2.0, "minimumCalls": 5, "windowSeconds": 60, "coolDownSeconds": 10 }
+            "breaker": { "failureRateThreshold": 2.0, "minimumCalls": 5, "windowSeconds": 60, "coolDownSeconds": 10, "halfOpenProbes": 0 }
         }))
         .unwrap_err();
         let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
@@ -286,7 +300,8 @@ mod tests {
                 "baseUrl",
                 "auth.tokenUrl",
                 "auth.secretRef",
-                "breaker.failureRateThreshold"
+                "breaker.failureRateThreshold",
+                "breaker.halfOpenProbes"
             ]
         );
         let err = Integration::parse(
