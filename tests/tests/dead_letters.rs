@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde_json::{Value, json};
+use tel_shared::adapters::sqs::TRACE_ATTRIBUTE;
 use tel_shared::admin::dead_letter_queue;
 use tel_shared::domain::{Action, Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
 use tel_shared::ports::OutgoingMessage;
@@ -129,10 +130,12 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
 
     // Redrive: back on the validate queue, where the (now FAILED) task's message is acknowledged.
     tokio::time::sleep(Duration::from_secs(6)).await; // listing hid the message for 5 s
-    let moved = dead_letter_queue::redrive(&t.sqs(), &dlq, &validate, 10)
-        .await
-        .unwrap();
-    assert_eq!(moved, 1);
+    let mut progress = Vec::new();
+    let moved =
+        dead_letter_queue::redrive(&t.sqs(), &dlq, &validate, 10, &mut |n| progress.push(n))
+            .await
+            .unwrap();
+    assert_eq!((moved, progress), (1, vec![1]));
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let attrs = t
@@ -168,4 +171,81 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
     .unwrap();
     assert!(after.is_empty());
     runner.stop().await;
+}
+
+#[tokio::test]
+async fn redrive_moves_batches_up_to_its_limit_keeping_the_trace_context() {
+    use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+    let t = TestStack::new().await.unwrap();
+    let sqs = t.sqs();
+    let (dlq, execute) = (
+        t.queue_url("ExecuteDeadLetterQueue"),
+        t.queue_url("ExecuteQueue"),
+    );
+    let trace = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .build()
+        .unwrap();
+    for chunk in (0..23).collect::<Vec<_>>().chunks(10) {
+        let entries = chunk
+            .iter()
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("{{\"n\":{i}}}"))
+                    .message_attributes(TRACE_ATTRIBUTE, trace.clone())
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(&dlq)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let mut progress = Vec::new();
+    let first = dead_letter_queue::redrive(&sqs, &dlq, &execute, 5, &mut |n| progress.push(n))
+        .await
+        .unwrap();
+    assert_eq!((first, progress), (5, vec![5]), "stops at its limit");
+    let mut progress = Vec::new();
+    let rest = dead_letter_queue::redrive(&sqs, &dlq, &execute, 100, &mut |n| progress.push(n))
+        .await
+        .unwrap();
+    assert_eq!(rest, 18);
+    assert_eq!(progress.last(), Some(&18));
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+
+    let mut bodies = std::collections::BTreeSet::new();
+    while bodies.len() < 23 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&execute)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages.unwrap_or_default();
+        assert!(!messages.is_empty(), "only {} came back", bodies.len());
+        for m in messages {
+            let attributes = m.message_attributes.unwrap_or_default();
+            assert_eq!(attributes.get(TRACE_ATTRIBUTE), Some(&trace));
+            bodies.insert(m.body.unwrap());
+        }
+    }
+    let left = sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert!(left.is_empty(), "the dead-letter queue is empty");
 }

@@ -116,7 +116,12 @@ pub async fn run(command: DeadLetterCommand) -> Result<()> {
         }
         DeadLetterCommand::Redrive { queue, max } => {
             let (source, dead) = queue.urls()?;
-            let moved = dead_letter_queue::redrive(&sqs, &dead, &source, max).await?;
+            let waiting = services.queues.depth(&dead).await?.waiting;
+            let total = waiting.min(max as u64);
+            let mut show = |moved: usize| eprint!("\rredriving: {moved} of ~{total} moved");
+            let result = dead_letter_queue::redrive(&sqs, &dead, &source, max, &mut show).await;
+            eprintln!();
+            let moved = result?;
             println!(
                 "moved {moved} message(s) back to the {} queue",
                 queue.prefix().to_lowercase()

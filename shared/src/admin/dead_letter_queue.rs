@@ -82,12 +82,17 @@ pub async fn list(
     Ok(seen.into_values().collect())
 }
 
-/// Moves up to `max` messages back to the queue they came from; returns how many.
+/// Moves up to `max` messages back to the queue they came from, with their
+/// message attributes (the trace context); returns how many. `progress` hears
+/// the running count after every batch. A message is deleted from the
+/// dead-letter queue only once its copy is sent, so a failure part-way
+/// loses nothing (at worst a message is sent twice, which the handlers absorb).
 pub async fn redrive(
     sqs: &Client,
     dead_letter_url: &str,
     source_url: &str,
     max: usize,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<usize> {
     let mut moved = 0;
     while moved < max {
@@ -96,6 +101,7 @@ pub async fn redrive(
             .queue_url(dead_letter_url)
             .max_number_of_messages(10.min((max - moved) as i32))
             .visibility_timeout(30)
+            .message_attribute_names("All")
             .send()
             .await
             .context("reading the dead-letter queue")?;
@@ -110,6 +116,7 @@ pub async fn redrive(
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(m.body.clone().unwrap_or_default())
+                    .set_message_attributes(m.message_attributes.clone())
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -118,14 +125,13 @@ pub async fn redrive(
             .queue_url(source_url)
             .set_entries(Some(sends))
             .send()
-            .await?;
-        anyhow::ensure!(
-            sent.failed().is_empty(),
-            "{} message(s) could not be sent back",
-            sent.failed().len()
-        );
-        let deletes = messages
+            .await
+            .context("sending back to the source queue")?;
+        let deletes = sent
+            .successful()
             .iter()
+            .filter_map(|ok| ok.id().parse::<usize>().ok())
+            .filter_map(|i| messages.get(i))
             .enumerate()
             .map(|(i, m)| {
                 DeleteMessageBatchRequestEntry::builder()
@@ -134,12 +140,25 @@ pub async fn redrive(
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        sqs.delete_message_batch()
-            .queue_url(dead_letter_url)
-            .set_entries(Some(deletes))
-            .send()
-            .await?;
-        moved += messages.len();
+        let sent_count = deletes.len();
+        if !deletes.is_empty() {
+            sqs.delete_message_batch()
+                .queue_url(dead_letter_url)
+                .set_entries(Some(deletes))
+                .send()
+                .await
+                .context("deleting redriven messages from the dead-letter queue")?;
+        }
+        moved += sent_count;
+        progress(moved);
+        if let Some(failure) = sent.failed().first() {
+            anyhow::bail!(
+                "{moved} message(s) moved, then {} could not be sent back ({}: {}); they stay in the dead-letter queue",
+                sent.failed().len(),
+                failure.code(),
+                failure.message().unwrap_or("no message")
+            );
+        }
     }
     Ok(moved)
 }
