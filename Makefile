@@ -1,9 +1,9 @@
 # Lambda builds for `sam build --build-in-source` (BuildMethod: makefile).
-# Every target runs the same single cargo-lambda build of all six functions,
+# Every target runs the same single cargo-lambda build of all seven functions,
 # so the workspace is compiled once; later targets find it up to date.
 ARCH ?= arm64
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
-LAMBDA_PACKAGES := -p router -p validator -p executor -p manual-assign -p timeout-sweeper -p api
+LAMBDA_PACKAGES := -p router -p validator -p executor -p manual-assign -p timeout-sweeper -p api -p publisher
 
 .PHONY: lambdas
 lambdas:
@@ -21,3 +21,4 @@ $(eval $(call function,ExecutorFunction,executor))
 $(eval $(call function,ManualAssignFunction,manual-assign))
 $(eval $(call function,SweeperFunction,timeout-sweeper))
 $(eval $(call function,ApiFunction,api))
+$(eval $(call function,PublisherFunction,publisher))

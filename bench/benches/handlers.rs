@@ -30,8 +30,8 @@ fn pipeline(c: &mut Criterion) {
     runtime
         .block_on(
             pipeline
-                .services
-                .definitions
+                .engine
+                .definitions()
                 .store()
                 .register(TaskDefinition::parse(workload::definition()).unwrap()),
         )

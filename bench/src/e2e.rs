@@ -11,7 +11,9 @@ use chrono::Utc;
 use serde_json::json;
 use tel_shared::bootstrap;
 use tel_shared::domain::TaskDefinition;
+use tel_shared::engine::EngineBuilder;
 use tel_shared::local::{EventTap, LocalRunner, RunnerOptions, Template, provision};
+use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::ports::OutgoingMessage;
 
 use crate::inprocess::{definition, order};
@@ -31,9 +33,13 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     let (put_rate, get_rate) = dynamo_ceiling(&sdk, &stack.table_name, 500).await?;
 
     let (counted, calls) = crate::call_count::counting(&sdk);
-    let services = Arc::new(bootstrap::services(&counted, &stack.config()?));
-    services
-        .definitions
+    let engine = Arc::new(
+        EngineBuilder::aws(&counted, &stack.config()?)
+            .metrics(Metrics::new(Discard))
+            .build(),
+    );
+    engine
+        .definitions()
         .store()
         .register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?)
         .await?;
@@ -53,8 +59,8 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     let runner = LocalRunner::start(
         &counted,
         &stack,
-        services.clone(),
-        bootstrap::runners(&counted, &services),
+        engine.clone(),
+        bootstrap::runners(&counted, &engine),
         &options,
     )?;
     calls.reset();
@@ -85,7 +91,7 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         }
         next += room;
         if !messages.is_empty() {
-            services.queues.send(&requests_queue, messages).await?;
+            engine.queues().send(&requests_queue, messages).await?;
         }
         for event in tap.receive(1).await? {
             if event["detail-type"] != "task.completed" {

@@ -25,8 +25,8 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         }))
     });
     pipeline
-        .services
-        .definitions
+        .engine
+        .definitions()
         .store()
         .register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?)
         .await?;

@@ -3,17 +3,14 @@
 
 use std::sync::Arc;
 
-use tel_shared::handlers::{Services, Sweeper};
+use tel_shared::handlers::Sweeper;
 use tel_tests::TestStack;
 use tel_tests::probed_store::ProbedStore;
 
 pub async fn run(stored: Vec<usize>, due: usize) -> anyhow::Result<()> {
     let t = TestStack::new().await?;
-    let probe = Arc::new(ProbedStore::new(t.services.tasks.clone()));
-    let sweeper = Sweeper::new(Arc::new(Services {
-        tasks: probe.clone(),
-        ..(*t.services).clone()
-    }));
+    let probe = Arc::new(ProbedStore::new(t.engine.tasks().clone()));
+    let sweeper = Sweeper::new(Arc::new(t.engine.rebuild().tasks(probe.clone()).build()));
     let mut total = 0;
     println!(
         "{:>10} {:>8} {:>14} {:>12}",
@@ -33,12 +30,12 @@ pub async fn run(stored: Vec<usize>, due: usize) -> anyhow::Result<()> {
         );
         // This round's due tasks leave the index, so the next round has only its own due.
         for id in due_ids {
-            if let Some(task) = t.services.tasks.get(id).await? {
+            if let Some(task) = t.engine.tasks().get(id).await? {
                 let action = tel_shared::domain::Action::Cancel {
                     reason: "benchmark round over".into(),
                     by: None,
                 };
-                t.services.apply(&task, action).await?;
+                t.engine.apply(&task, action).await?;
             }
         }
     }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+/// Where local state lives: the emulator's pid and log, the dev env, checkpoints.
+pub const STATE_DIR: &str = ".tel";
 pub const DEV_ENV: &str = ".tel/dev.env";
 /// Where `tel dev` appends the functions' EMF metric lines.
 pub const DEV_METRICS: &str = ".tel/metrics.log";

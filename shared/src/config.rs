@@ -21,8 +21,13 @@ pub struct QueueUrls {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// A task whose stage message has not been acted on this long gets it
-    /// re-sent by the sweeper (the message may have been lost).
+    /// re-sent by the sweeper (its handler died holding it, or the send
+    /// after the write was lost), unless the message's queue still holds
+    /// messages waiting their turn.
     pub redeliver_after: Duration,
+    /// Re-sent even though its queue still holds messages, once a stage
+    /// message has waited this long.
+    pub redeliver_anyway_after: Duration,
     /// Slack added to an attempt's timeout before its lease counts as expired.
     pub lease_grace: Duration,
     /// Cap on any definition's `timeoutSeconds` (keep under the executor's function timeout).
@@ -35,8 +40,6 @@ pub struct Settings {
     /// Queues the `queue.send` system function may write to (URLs).
     pub allowed_queues: Vec<String>,
     pub deadline_shards: u16,
-    /// Delay before the sweeper republishes an event whose publisher died.
-    pub outbox_grace: Duration,
     /// Requests with at least this priority (0-9) take the priority lanes.
     pub priority_threshold: i32,
     /// The queues' maxReceiveCount: on that delivery a failing message is
@@ -47,7 +50,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            redeliver_after: Duration::from_secs(300),
+            redeliver_after: Duration::from_secs(30),
+            redeliver_anyway_after: Duration::from_secs(600),
             lease_grace: Duration::from_secs(10),
             max_task_timeout: Duration::from_secs(840),
             js_max_memory_bytes: 64 * 1024 * 1024,
@@ -55,7 +59,6 @@ impl Default for Settings {
             system_permissions: Vec::new(),
             allowed_queues: Vec::new(),
             deadline_shards: crate::adapters::dynamo::DEFAULT_DEADLINE_SHARDS,
-            outbox_grace: Duration::from_secs(30),
             max_receive_count: 5,
             priority_threshold: 5,
         }
@@ -121,6 +124,10 @@ impl Settings {
         let d = Self::default();
         Ok(Self {
             redeliver_after: seconds("TEL_REDELIVER_AFTER_SECONDS", d.redeliver_after)?,
+            redeliver_anyway_after: seconds(
+                "TEL_REDELIVER_ANYWAY_AFTER_SECONDS",
+                d.redeliver_anyway_after,
+            )?,
             lease_grace: seconds("TEL_LEASE_GRACE_SECONDS", d.lease_grace)?,
             max_task_timeout: seconds("TEL_MAX_TASK_TIMEOUT_SECONDS", d.max_task_timeout)?,
             js_max_memory_bytes: number("TEL_JS_MAX_MEMORY_BYTES", d.js_max_memory_bytes)?,
@@ -128,7 +135,6 @@ impl Settings {
             system_permissions: list("TEL_SYSTEM_PERMISSIONS"),
             allowed_queues: list("TEL_ALLOWED_QUEUES"),
             deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
-            outbox_grace: seconds("TEL_OUTBOX_GRACE_SECONDS", d.outbox_grace)?,
             max_receive_count: number("TEL_MAX_RECEIVE_COUNT", d.max_receive_count)?.max(1),
             priority_threshold: number("TEL_PRIORITY_THRESHOLD", d.priority_threshold)?,
         })

@@ -50,3 +50,43 @@ pub async fn run_sweeper(sweeper: crate::handlers::Sweeper) -> Result<(), lambda
     }))
     .await
 }
+
+/// Serves the change-stream publisher to the Lambda runtime: a batch of
+/// stream records in, the position to resume from out (ReportBatchItemFailures),
+/// so only what was not published is delivered again.
+pub async fn run_stream_publisher(
+    publisher: crate::handlers::ChangePublisher,
+) -> Result<(), lambda_runtime::Error> {
+    let publisher = Arc::new(publisher);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let publisher = publisher.clone();
+        async move {
+            let records = event.payload["Records"]
+                .as_array()
+                .map(|records| {
+                    records
+                        .iter()
+                        .filter_map(|r| {
+                            crate::adapters::dynamo::stream::StreamRecord::from_lambda(
+                                &r["dynamodb"],
+                            )
+                            .map_err(
+                                |e| tracing::error!(error = %e, "unreadable stream record skipped"),
+                            )
+                            .ok()
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let failures =
+                match crate::handlers::publisher::publish_records(&publisher, &records).await {
+                    Ok(_) => Vec::new(),
+                    Err(unpublished) => {
+                        vec![serde_json::json!({ "itemIdentifier": unpublished.sequence })]
+                    }
+                };
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "batchItemFailures": failures }))
+        }
+    }))
+    .await
+}

@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod handlers;
 pub mod integrations;
 pub mod lambda;

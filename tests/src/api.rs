@@ -57,7 +57,7 @@ impl Api {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = ApiState::new(stack.services.clone(), AuthConfig::hs256(SECRET));
+        let state = ApiState::new(stack.engine.clone(), AuthConfig::hs256(SECRET));
         tokio::spawn(serve(listener, state, std::future::pending()));
         Self {
             base,

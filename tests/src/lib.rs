@@ -12,7 +12,7 @@ use serde_json::Value;
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
 use tel_shared::domain::{TaskDefinition, TaskInstance, TaskInstanceId};
-use tel_shared::handlers::Services;
+use tel_shared::engine::{EngineBuilder, TaskEngine};
 use tel_shared::local::event_tap::LIFECYCLE_PATTERN;
 use tel_shared::local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Template, provision};
 use tokio::time::Instant;
@@ -67,7 +67,10 @@ pub fn init_logs() {
 pub struct TestStack {
     pub sdk: SdkConfig,
     pub stack: LocalStack,
-    pub services: Arc<Services>,
+    pub engine: Arc<TaskEngine>,
+    /// The change-stream position, shared by every reader of this stack's
+    /// stream (a runner's, `publish_events`), so no event is published twice.
+    pub stream_checkpoint: std::path::PathBuf,
 }
 
 impl TestStack {
@@ -93,11 +96,15 @@ impl TestStack {
             max_receive_count: config.settings.max_receive_count,
             ..settings
         };
-        let services = Arc::new(bootstrap::services(&sdk, &config));
+        let engine = Arc::new(EngineBuilder::aws(&sdk, &config).build());
+        let dir = std::env::temp_dir().join("tel-tests");
+        std::fs::create_dir_all(&dir)?;
+        let stream_checkpoint = dir.join(format!("{}.stream.json", stack.stack_name));
         Ok(Self {
             sdk,
             stack,
-            services,
+            engine,
+            stream_checkpoint,
         })
     }
 
@@ -114,8 +121,13 @@ impl TestStack {
     }
 
     /// Runs router, validator, executor and sweeper against this stack.
+    /// The same engine with another clock: a sweeper that lives later.
+    pub fn engine_at(&self, clock: Arc<dyn tel_shared::clock::Clock>) -> Arc<TaskEngine> {
+        Arc::new(self.engine.rebuild().clock(clock).build())
+    }
+
     pub fn run_pipeline(&self) -> Result<LocalRunner> {
-        let runners = bootstrap::runners(&self.sdk, &self.services);
+        let runners = bootstrap::runners(&self.sdk, &self.engine);
         self.run_pipeline_with(runners)
     }
 
@@ -125,6 +137,7 @@ impl TestStack {
             batch_size: 10,
             wait_seconds: 1,
             sweep_every: Duration::from_millis(500),
+            stream_checkpoint: None,
         };
         self.run_pipeline_as(runners, &options)
     }
@@ -134,19 +147,41 @@ impl TestStack {
         runners: tel_shared::runners::Runners,
         options: &RunnerOptions,
     ) -> Result<LocalRunner> {
+        let options = RunnerOptions {
+            stream_checkpoint: Some(self.stream_checkpoint.clone()),
+            ..options.clone()
+        };
         LocalRunner::start(
             &self.sdk,
             &self.stack,
-            self.services.clone(),
+            self.engine.clone(),
             runners,
-            options,
+            &options,
         )
+    }
+
+    /// Publishes the events of every write not yet published, as the
+    /// publisher function would: for tests that change tasks without a
+    /// runner (a sweeper on a moved clock, a transition applied by hand).
+    pub async fn publish_events(&self) -> Result<()> {
+        let reader = tel_shared::local::stream_reader::StreamReader {
+            streams: aws_sdk_dynamodbstreams::Client::new(&self.sdk),
+            stream_arn: self
+                .stack
+                .table_stream_arn
+                .clone()
+                .context("the table has no stream")?,
+            publisher: tel_shared::handlers::ChangePublisher::new(self.engine.publisher().clone()),
+            checkpoint: Some(self.stream_checkpoint.clone()),
+        };
+        reader.publish_pending().await;
+        Ok(())
     }
 
     pub async fn register(&self, definition: Value) -> Result<TaskDefinition> {
         let parsed =
             TaskDefinition::parse(definition).map_err(|e| anyhow::anyhow!(e.to_string()))?;
-        Ok(self.services.definitions.store().register(parsed).await?)
+        Ok(self.engine.definitions().store().register(parsed).await?)
     }
 
     /// Sends raw message bodies to the requests queue in one batch.
@@ -159,15 +194,23 @@ impl TestStack {
                 delay_seconds: 0,
             })
             .collect();
-        self.services
-            .queues
+        self.engine
+            .queues()
             .send(&self.queue_url("RequestsQueue"), messages)
             .await?;
         Ok(())
     }
 
     pub async fn task(&self, id: TaskInstanceId) -> Result<TaskInstance> {
-        self.services.tasks.get(id).await?.context("task not found")
+        self.engine.tasks().get(id).await?.context("task not found")
+    }
+
+    /// A task's history, oldest first (it is stored with the task).
+    pub async fn history(
+        &self,
+        id: TaskInstanceId,
+    ) -> Result<Vec<tel_shared::domain::HistoryEntry>> {
+        Ok(self.task(id).await?.history)
     }
 
     /// Subscribes a fresh queue to every lifecycle event of this stack's bus.
@@ -269,8 +312,7 @@ pub fn request(definition: &str, input: Value) -> Value {
 }
 
 /// Stores `waiting` tasks with a deadline an hour away and `due` tasks whose
-/// deadline has passed, as a router would leave them (events published, no
-/// outbox entries); returns the due tasks' ids.
+/// deadline has passed, as a router would leave them; returns the due tasks' ids.
 pub async fn store_waiting_and_due(
     t: &TestStack,
     waiting: usize,
@@ -304,14 +346,11 @@ pub async fn store_waiting_and_due(
         .iter()
         .map(|c| c.task.task_instance_id)
         .collect();
-    futures::stream::iter(creations.into_iter().map(|creation| async move {
-        t.services.tasks.create(&creation, None).await?;
-        let events: Vec<String> = creation.events.iter().map(|e| e.event_id.clone()).collect();
-        t.services
-            .tasks
-            .clear_outbox(creation.task.task_instance_id, &events)
-            .await
-    }))
+    futures::stream::iter(
+        creations.into_iter().map(|creation| async move {
+            t.engine.tasks().create(&creation.task).await.map(|_| ())
+        }),
+    )
     .buffer_unordered(16)
     .collect::<Vec<_>>()
     .await

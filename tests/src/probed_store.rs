@@ -6,11 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tel_shared::domain::{
-    Assignee, Creation, HistoryEntry, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
-    Transition,
-};
-use tel_shared::ports::{Created, DueItem, Page, PageRequest, StoreError, TaskStore};
+use tel_shared::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
+use tel_shared::ports::{Created, Due, Page, PageRequest, StoreError, TaskStore};
 
 pub struct ProbedStore {
     inner: Arc<dyn TaskStore>,
@@ -63,15 +60,12 @@ impl ProbedStore {
 
 #[async_trait]
 impl TaskStore for ProbedStore {
-    async fn create(&self, creation: &Creation, key: Option<&str>) -> Result<Created, StoreError> {
-        self.inner.create(creation, key).await
+    async fn create(&self, task: &TaskInstance) -> Result<Created, StoreError> {
+        self.inner.create(task).await
     }
     async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(id).await
-    }
-    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.inner.history(id).await
     }
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
         let n = self.writes.fetch_add(1, Ordering::SeqCst) as u64;
@@ -83,20 +77,13 @@ impl TaskStore for ProbedStore {
         }
         self.inner.commit(transition).await
     }
-    async fn clear_outbox(
+    async fn reschedule(
         &self,
-        id: TaskInstanceId,
-        event_ids: &[String],
+        task: &TaskInstance,
+        wake_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        self.inner.clear_outbox(id, event_ids).await
-    }
-    async fn outbox_event(
-        &self,
-        id: TaskInstanceId,
-        event_id: &str,
-    ) -> Result<Option<TaskEvent>, StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.outbox_event(id, event_id).await
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.reschedule(task, wake_at).await
     }
     async fn tasks_of_workflow(
         &self,
@@ -118,7 +105,7 @@ impl TaskStore for ProbedStore {
         shard: u16,
         now: DateTime<Utc>,
         limit: i32,
-    ) -> Result<Vec<DueItem>, StoreError> {
+    ) -> Result<Vec<Due>, StoreError> {
         self.due_queries.fetch_add(1, Ordering::SeqCst);
         let due = self.inner.due(shard, now, limit).await?;
         self.due_items.fetch_add(due.len(), Ordering::SeqCst);

@@ -55,13 +55,6 @@ async fn assigned(
         now + chrono::Duration::minutes(5),
     )
     .then(
-        Action::AcceptInput {
-            redeliver_at: now + chrono::Duration::minutes(5),
-        },
-        now,
-    )
-    .unwrap()
-    .then(
         Action::Assign {
             assignee: Assignee {
                 kind,
@@ -75,7 +68,7 @@ async fn assigned(
         now,
     )
     .unwrap();
-    t.services.tasks.create(&creation, None).await.unwrap();
+    t.engine.tasks().create(&creation.task).await.unwrap();
     creation.task
 }
 
@@ -319,7 +312,7 @@ async fn the_authorization_matrix_holds_for_every_mutating_route() {
         match kind {
             "unclaim" => {
                 task = t
-                    .services
+                    .engine
                     .apply(&task, Action::Claim { by: "alice".into() })
                     .await
                     .unwrap()
@@ -327,7 +320,7 @@ async fn the_authorization_matrix_holds_for_every_mutating_route() {
             "retry" => {
                 let late = tel_shared::domain::TaskError::new("TIMEOUT", "late");
                 task = t
-                    .services
+                    .engine
                     .apply(
                         &task,
                         Action::TimeOut {

@@ -47,17 +47,11 @@ async fn never_more_than_max_concurrent_run_and_all_complete() {
     let mut edges: Vec<(DateTime<Utc>, i32)> = Vec::new();
     for body in &bodies {
         let history = t
-            .services
-            .tasks
             .history(TaskInstanceId::parse(body["taskInstanceId"].as_str().unwrap()).unwrap())
             .await
             .unwrap();
         let started = history.iter().find(|h| h.action == "started").unwrap().at;
-        let ended = history
-            .iter()
-            .find(|h| h.action == "outputProduced")
-            .unwrap()
-            .at;
+        let ended = history.iter().find(|h| h.action == "completed").unwrap().at;
         edges.push((started, 1));
         edges.push((ended, -1));
     }
@@ -68,7 +62,7 @@ async fn never_more_than_max_concurrent_run_and_all_complete() {
         most = most.max(running);
     }
     assert_eq!(most, 2, "at most two ran at once, and the limit was used");
-    let pools = t.services.slots.pools().await.unwrap();
+    let pools = t.engine.slots().pools().await.unwrap();
     assert!(
         pools.iter().all(|(_, holders)| holders.is_empty()),
         "every slot released: {pools:?}"
@@ -80,33 +74,33 @@ async fn the_sweeper_frees_slots_whose_holder_is_gone() {
     let t = TestStack::new().await.unwrap();
     let ghost = TaskInstanceId::new();
     assert!(
-        t.services
-            .slots
+        t.engine
+            .slots()
             .acquire("definition:x", ghost, 1)
             .await
             .unwrap()
     );
     assert!(
-        !t.services
-            .slots
+        !t.engine
+            .slots()
             .acquire("definition:x", TaskInstanceId::new(), 1)
             .await
             .unwrap(),
         "the pool is full"
     );
     assert!(
-        t.services
-            .slots
+        t.engine
+            .slots()
             .acquire("definition:x", ghost, 1)
             .await
             .unwrap(),
         "holding is idempotent"
     );
-    let report = Sweeper::new(t.services.clone()).sweep().await;
+    let report = Sweeper::new(t.engine.clone()).sweep().await;
     assert_eq!(report.slots_repaired, 1);
     assert!(
-        t.services
-            .slots
+        t.engine
+            .slots()
             .acquire("definition:x", TaskInstanceId::new(), 1)
             .await
             .unwrap()

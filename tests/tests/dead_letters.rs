@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tel_shared::adapters::sqs::TRACE_ATTRIBUTE;
 use tel_shared::admin::dead_letter_queue;
-use tel_shared::domain::{Action, Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
+use tel_shared::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
 use tel_shared::ports::OutgoingMessage;
 use tel_tests::TestStack;
 
@@ -44,36 +44,19 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
         },
         now,
         later,
-    )
-    .then(
-        Action::AcceptInput {
-            redeliver_at: later,
-        },
-        now,
-    )
-    .unwrap()
-    .then(Action::Start { lease_until: later }, now)
-    .unwrap()
-    .then(
-        Action::ProduceOutput {
-            output: json!({ "n": 1 }),
-            redeliver_at: later,
-        },
-        now,
-    )
-    .unwrap();
-    t.services.tasks.create(&creation, None).await.unwrap();
+    );
+    t.engine.tasks().create(&creation.task).await.unwrap();
     let id = creation.task.task_instance_id;
     let mut events = t.watch_events().await.unwrap();
     let envelope = Envelope {
         task_instance_id: id,
-        stage: Stage::Output,
-        attempt: 1,
+        stage: Stage::Input,
+        attempt: 0,
         trace_id: None,
     };
     let validate = t.queue_url("ValidateQueue");
-    t.services
-        .queues
+    t.engine
+        .queues()
         .send(
             &validate,
             vec![OutgoingMessage {
@@ -113,7 +96,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
         tokio::time::sleep(Duration::from_millis(500)).await;
         letters = dead_letter_queue::list(
             &t.sqs(),
-            t.services.dead_letters.as_ref(),
+            t.engine.dead_letters().as_ref(),
             &dlq,
             &validate,
             10,
@@ -162,7 +145,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
     }
     let after = dead_letter_queue::list(
         &t.sqs(),
-        t.services.dead_letters.as_ref(),
+        t.engine.dead_letters().as_ref(),
         &dlq,
         &validate,
         10,

@@ -1,6 +1,7 @@
 //! Throttling and failures of DynamoDB and EventBridge: records go back to
-//! SQS as batch item failures and are retried; no state is lost, no task
-//! completes twice, every event arrives (by event id).
+//! SQS as batch item failures and are retried, stream batches whose events
+//! were not published are read again; no state is lost, no task completes
+//! twice, every event arrives (by event id).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use tel_shared::config::Settings;
 use tel_shared::domain::{TaskInstanceId, TaskStatus};
-use tel_shared::handlers::Services;
 use tel_shared::ports::{BusEvent, EventPublisher, PublishError};
 use tel_tests::probed_store::ProbedStore;
 use tel_tests::{TestStack, request};
@@ -38,7 +38,6 @@ impl EventPublisher for FlakyBus {
 #[tokio::test]
 async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothing() {
     let settings = Settings {
-        outbox_grace: Duration::ZERO,
         lease_grace: Duration::from_secs(1),
         ..Settings::default()
     };
@@ -53,20 +52,22 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
     .await
     .unwrap();
     // About one transition write in three throttled (a fixed pseudo-random sequence).
-    let store = Arc::new(ProbedStore::throttling(t.services.tasks.clone(), |n| {
+    let store = Arc::new(ProbedStore::throttling(t.engine.tasks().clone(), |n| {
         n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .rotate_left(17)
             .is_multiple_of(3)
     }));
     let bus = Arc::new(FlakyBus {
-        inner: t.services.publisher.clone(),
+        inner: t.engine.publisher().clone(),
         calls: AtomicUsize::new(0),
     });
-    t.services = Arc::new(Services {
-        tasks: store.clone(),
-        publisher: bus.clone(),
-        ..(*t.services).clone()
-    });
+    t.engine = Arc::new(
+        t.engine
+            .rebuild()
+            .tasks(store.clone())
+            .publisher(bus.clone())
+            .build(),
+    );
     t.register(json!({
         "name": "double", "type": "automated",
         "implementation": { "kind": "javascript", "source": "export default (i) => ({ doubled: i.n * 2 })" },
@@ -101,8 +102,8 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
         "the store was throttled"
     );
     assert!(
-        bus.calls.load(Ordering::SeqCst) >= 10,
-        "the bus failed half its calls"
+        bus.calls.load(Ordering::SeqCst) >= 4,
+        "the bus refused every other call, at least twice (events go out in stream batches)"
     );
 
     // Each task: COMPLETED once, with the right output; every event of its history arrived.
@@ -126,12 +127,7 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
             task.output.unwrap()["doubled"],
             body["input"]["n"].as_i64().unwrap() * 2
         );
-        let history = t
-            .services
-            .tasks
-            .history(task.task_instance_id)
-            .await
-            .unwrap();
+        let history = t.history(task.task_instance_id).await.unwrap();
         let versions: Vec<u64> = history.iter().map(|h| h.version).collect();
         assert_eq!(
             versions,

@@ -28,7 +28,7 @@ async fn secret(t: &TestStack, name: &str, value: &str) {
 
 async fn integration(t: &TestStack, spec: Value) {
     let parsed = Integration::parse(spec).unwrap_or_else(|e| panic!("{e}"));
-    t.services.integrations.register(parsed).await.unwrap();
+    t.engine.integrations().register(parsed).await.unwrap();
 }
 
 /// An integration task calling `path` with `method`, output the response body.
@@ -340,7 +340,7 @@ async fn the_breaker_opens_defers_tasks_and_closes_after_one_probe() {
             .unwrap();
         assert_eq!(
             (task.status, task.attempt),
-            (TaskStatus::Queued, 0),
+            (TaskStatus::Created, 0),
             "deferred while the circuit is open"
         );
     }

@@ -12,7 +12,7 @@ async fn a_high_priority_task_overtakes_a_backlog() {
     let t = TestStack::new().await.unwrap();
     t.register(json!({
         "name": "slow", "type": "automated",
-        "implementation": { "kind": "javascript", "source": "export default (i) => { const end = Date.now() + 150; while (Date.now() < end) {} return { n: i.n }; }" },
+        "implementation": { "kind": "javascript", "source": "export default (i) => { const end = Date.now() + 300; while (Date.now() < end) {} return { n: i.n }; }" },
         "retry": { "maxAttempts": 1 }
     }))
     .await
@@ -24,9 +24,10 @@ async fn a_high_priority_task_overtakes_a_backlog() {
         batch_size: 1,
         wait_seconds: 1,
         sweep_every: Duration::from_secs(5),
+        stream_checkpoint: None,
     };
     let runner = t
-        .run_pipeline_as(bootstrap::runners(&t.sdk, &t.services), &options)
+        .run_pipeline_as(bootstrap::runners(&t.sdk, &t.engine), &options)
         .unwrap();
     let backlog: Vec<Value> = (0..24)
         .map(|n| request("slow", json!({ "n": n })))
@@ -34,10 +35,18 @@ async fn a_high_priority_task_overtakes_a_backlog() {
     t.send_requests(&backlog.iter().map(ToString::to_string).collect::<Vec<_>>())
         .await
         .unwrap();
-    events
-        .wait_for_type("task.started", None, Duration::from_secs(20))
-        .await
-        .unwrap();
+    // Every backlog task recorded (the requests queue has no priority lane:
+    // it is the orchestrator's), most of them waiting in the execute queue.
+    for body in &backlog {
+        events
+            .wait_for_type(
+                "task.created",
+                body["taskInstanceId"].as_str(),
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap();
+    }
     let mut urgent = request("slow", json!({ "n": 99 }));
     urgent["priority"] = json!(9);
     t.send_requests(&[urgent.to_string()]).await.unwrap();

@@ -1,8 +1,9 @@
 //! What the sweeper repairs: attempts whose executor died, retries too long
-//! for a queue delay, stage messages lost after their write, and events whose
-//! publisher died between the write and the publish.
+//! for a queue delay, stage messages not acted on; and events of writes whose
+//! function died, published from the table's change stream.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,9 +11,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tel_shared::clock::ManualClock;
 use tel_shared::domain::{
-    Action, Creation, NewTask, TaskDefinition, TaskInstance, TaskInstanceId, TaskStatus,
+    Action, Creation, NewTask, TaskDefinition, TaskInstanceId, TaskStatus, transition,
 };
-use tel_shared::handlers::{Services, Sweeper};
+use tel_shared::handlers::Sweeper;
 use tel_shared::ports::{BusEvent, EventPublisher, PublishError};
 use tel_tests::TestStack;
 
@@ -58,8 +59,6 @@ async fn an_attempt_whose_executor_died_is_timed_out_and_retried_to_completion()
     // An executor claimed the task and died: RUNNING, attempt 1, lease already over.
     let now = Utc::now();
     let creation = Creation::new(new_task(&def), now, now)
-        .then(Action::AcceptInput { redeliver_at: now }, now)
-        .unwrap()
         .then(
             Action::Start {
                 lease_until: now - chrono::Duration::seconds(1),
@@ -67,7 +66,7 @@ async fn an_attempt_whose_executor_died_is_timed_out_and_retried_to_completion()
             now,
         )
         .unwrap();
-    t.services.tasks.create(&creation, None).await.unwrap();
+    t.engine.tasks().create(&creation.task).await.unwrap();
     let id = creation.task.task_instance_id.to_string();
 
     let runner = t.run_pipeline().unwrap();
@@ -88,12 +87,7 @@ async fn an_attempt_whose_executor_died_is_timed_out_and_retried_to_completion()
             .unwrap()
             .contains("did not finish within its lease")
     );
-    let history = t
-        .services
-        .tasks
-        .history(creation.task.task_instance_id)
-        .await
-        .unwrap();
+    let history = t.history(creation.task.task_instance_id).await.unwrap();
     let first = history
         .iter()
         .find(|h| h.attempt == 1 && h.outcome.is_some())
@@ -108,8 +102,6 @@ async fn a_lease_expiry_without_retries_left_fails_the_task() {
     let def = double(&t, json!({ "retry": { "maxAttempts": 1 } })).await;
     let now = Utc::now();
     let creation = Creation::new(new_task(&def), now, now)
-        .then(Action::AcceptInput { redeliver_at: now }, now)
-        .unwrap()
         .then(
             Action::Start {
                 lease_until: now - chrono::Duration::seconds(1),
@@ -117,8 +109,8 @@ async fn a_lease_expiry_without_retries_left_fails_the_task() {
             now,
         )
         .unwrap();
-    t.services.tasks.create(&creation, None).await.unwrap();
-    let sweeper = Sweeper::new(t.services.clone());
+    t.engine.tasks().create(&creation.task).await.unwrap();
+    let sweeper = Sweeper::new(t.engine.clone());
     let (a, b) = tokio::join!(sweeper.sweep(), sweeper.sweep());
     assert_eq!(
         a.leases_expired + b.leases_expired,
@@ -163,10 +155,7 @@ async fn a_retry_longer_than_a_queue_delay_waits_in_the_deadline_index() {
     let clock = Arc::new(ManualClock::new(
         Utc::now() + chrono::Duration::seconds(3601),
     ));
-    let later = Arc::new(Services {
-        clock,
-        ..(*t.services).clone()
-    });
+    let later = t.engine_at(clock);
     let report = Sweeper::new(later).sweep().await;
     assert_eq!(report.retries_resumed, 1, "{report:?}");
     let done = events
@@ -185,7 +174,7 @@ async fn a_stage_message_lost_after_its_write_is_sent_again() {
     // The router wrote the task, then died before sending it to validation.
     let now = Utc::now();
     let creation = Creation::new(new_task(&def), now, now + chrono::Duration::minutes(5));
-    t.services.tasks.create(&creation, None).await.unwrap();
+    t.engine.tasks().create(&creation.task).await.unwrap();
     let runner = t.run_pipeline().unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
@@ -195,10 +184,7 @@ async fn a_stage_message_lost_after_its_write_is_sent_again() {
     );
 
     let clock = Arc::new(ManualClock::new(Utc::now() + chrono::Duration::minutes(6)));
-    let later = Arc::new(Services {
-        clock,
-        ..(*t.services).clone()
-    });
+    let later = t.engine_at(clock);
     let report = Sweeper::new(later).sweep().await;
     assert_eq!(report.redelivered, 1, "{report:?}");
     let id = creation.task.task_instance_id.to_string();
@@ -209,81 +195,88 @@ async fn a_stage_message_lost_after_its_write_is_sent_again() {
     runner.stop().await;
 }
 
-/// A publisher that dies before publishing: the process crashed between the write and the publish.
-struct DeadPublisher;
+/// A bus that refuses its first calls (EventBridge down for a while).
+struct BusDownAtFirst {
+    inner: Arc<dyn EventPublisher>,
+    refusals_left: AtomicUsize,
+}
 
 #[async_trait]
-impl EventPublisher for DeadPublisher {
+impl EventPublisher for BusDownAtFirst {
     async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
-        Err(PublishError::Unavailable {
-            failed: (0..events.len()).collect(),
-            message: "process killed".into(),
-        })
+        let left = self.refusals_left.load(Ordering::SeqCst);
+        if left > 0 {
+            self.refusals_left.store(left - 1, Ordering::SeqCst);
+            return Err(PublishError::Unavailable {
+                failed: (0..events.len()).collect(),
+                message: "ServiceUnavailable (simulated)".into(),
+            });
+        }
+        self.inner.publish(events).await
     }
 }
 
 #[tokio::test]
-async fn events_whose_publisher_died_are_delivered_later_exactly_once() {
-    let t = TestStack::with(
-        Default::default(),
-        tel_shared::config::Settings {
-            outbox_grace: Duration::ZERO,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+async fn events_of_writes_whose_function_died_reach_the_bus_from_the_stream_once_each() {
+    let t = TestStack::new().await.unwrap();
     let def = double(&t, json!({})).await;
     let mut events = t.watch_events().await.unwrap();
-    let dying = Services {
-        publisher: Arc::new(DeadPublisher),
-        ..(*t.services).clone()
-    };
+    // A router created the task and an executor started it, each dying right
+    // after its write: nothing published anything.
     let now = Utc::now();
     let creation = Creation::new(new_task(&def), now, now + chrono::Duration::minutes(5));
-    dying.tasks.create(&creation, None).await.unwrap();
-    dying
-        .announce(creation.task.task_instance_id, &creation.events)
-        .await;
-    let queued: TaskInstance = dying
-        .apply(
-            &creation.task,
-            Action::AcceptInput {
-                redeliver_at: now + chrono::Duration::minutes(5),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(queued.status, TaskStatus::Queued);
+    t.engine.tasks().create(&creation.task).await.unwrap();
+    let started = transition(
+        &creation.task,
+        Action::Start {
+            lease_until: now + chrono::Duration::minutes(5),
+        },
+        now,
+    )
+    .unwrap();
+    t.engine.tasks().commit(&started).await.unwrap();
     events.drain(Duration::from_millis(500)).await.unwrap();
     assert!(events.seen().is_empty(), "nothing was published");
 
-    let sweeper = Sweeper::new(t.services.clone());
-    let (a, b) = tokio::join!(sweeper.sweep(), sweeper.sweep());
-    assert!(a.events_republished + b.events_republished >= 1);
+    // The publisher reads the stream; the bus refuses its first two batches.
+    let bus = Arc::new(BusDownAtFirst {
+        inner: t.engine.publisher().clone(),
+        refusals_left: AtomicUsize::new(2),
+    });
+    let reader = tel_shared::local::stream_reader::StreamReader {
+        streams: aws_sdk_dynamodbstreams::Client::new(&t.sdk),
+        stream_arn: t.stack.table_stream_arn.clone().unwrap(),
+        publisher: tel_shared::handlers::ChangePublisher::new(bus.clone()),
+        checkpoint: Some(t.stream_checkpoint.clone()),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let reading = tokio::spawn(reader.run(stopped));
     let id = creation.task.task_instance_id.to_string();
     let created = events
         .wait_for_type("task.created", Some(&id), WAIT)
         .await
         .unwrap();
+    let started_event = events
+        .wait_for_type("task.started", Some(&id), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(bus.refusals_left.load(Ordering::SeqCst), 0);
     assert_eq!(created["detail"]["eventId"], creation.events[0].event_id);
-    // Once the outbox is cleared, later sweeps publish nothing more.
-    let again = sweeper.sweep().await;
-    assert_eq!(again.events_republished, 0, "{again:?}");
+    assert_eq!(
+        started_event["detail"]["eventId"],
+        started.events[0].event_id
+    );
+    let _ = stop.send(true);
+    reading.await.unwrap();
+    // Read again by a later publisher (same checkpoint): nothing more.
+    t.publish_events().await.unwrap();
     events.drain(Duration::from_millis(500)).await.unwrap();
-    let mut ids: Vec<&str> = events
+    let ids: Vec<&str> = events
         .seen()
         .iter()
         .map(|e| e["detail"]["eventId"].as_str().unwrap())
         .collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(
-        ids,
-        vec![creation.events[0].event_id.as_str()],
-        "one distinct event id: {:?}",
-        events.seen()
-    );
+    assert_eq!(ids.len(), 2, "each event once: {:?}", events.seen());
 }
 
 #[tokio::test]
@@ -303,7 +296,7 @@ async fn whole_task_budgets_fail_tasks_that_start_or_finish_too_late() {
     let now = Utc::now();
     let creation = Creation::new(new_task(&def), now, now + chrono::Duration::hours(1))
         .with_budgets(def.budgets());
-    t.services.tasks.create(&creation, None).await.unwrap();
+    t.engine.tasks().create(&creation.task).await.unwrap();
     let stuck = creation.task;
     assert!(stuck.start_by.is_some() && stuck.close_by.is_some());
 
@@ -319,15 +312,13 @@ async fn whole_task_budgets_fail_tasks_that_start_or_finish_too_late() {
     runner.stop().await;
 
     let at = |offset: i64| {
-        Sweeper::new(Arc::new(Services {
-            clock: Arc::new(ManualClock::new(
-                Utc::now() + chrono::Duration::seconds(offset),
-            )),
-            ..(*t.services).clone()
-        }))
+        Sweeper::new(t.engine_at(Arc::new(ManualClock::new(
+            Utc::now() + chrono::Duration::seconds(offset),
+        ))))
     };
     let report = at(61).sweep().await;
     assert!(report.budgets_exceeded >= 1, "{report:?}");
+    t.publish_events().await.unwrap();
     let failed = events
         .wait_for_type(
             "task.failed",
@@ -341,6 +332,7 @@ async fn whole_task_budgets_fail_tasks_that_start_or_finish_too_late() {
 
     let report = at(121).sweep().await;
     assert_eq!(report.budgets_exceeded, 1, "{report:?}");
+    t.publish_events().await.unwrap();
     let failed = events
         .wait_for_type("task.failed", Some(&waiting), WAIT)
         .await

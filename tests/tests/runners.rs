@@ -79,7 +79,7 @@ async fn lambda_implementations_invoke_the_function_and_take_its_result() {
     let lambda = aws_sdk_lambda::config::Builder::from(&t.sdk)
         .endpoint_url(&url)
         .build();
-    let runners = bootstrap::runners(&t.sdk, &t.services).with(Arc::new(LambdaRunner::new(
+    let runners = bootstrap::runners(&t.sdk, &t.engine).with(Arc::new(LambdaRunner::new(
         aws_sdk_lambda::Client::from_conf(lambda),
     )));
     let mut events = t.watch_events().await.unwrap();

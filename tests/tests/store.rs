@@ -7,7 +7,7 @@ use tel_shared::domain::{
     Action, Assignee, AssigneeType, Creation, DeadlineKind, DefinitionName, DefinitionRef, NewTask,
     TaskDefinition, TaskInstanceId, TaskStatus, transition,
 };
-use tel_shared::ports::{DueItem, PageRequest, StoreError};
+use tel_shared::ports::{PageRequest, StoreError};
 use tel_tests::TestStack;
 
 fn new_task(workflow: &str) -> NewTask {
@@ -30,21 +30,14 @@ async fn two_concurrent_transitions_from_one_state_one_wins_one_conflicts() {
     let t = TestStack::new().await.unwrap();
     let now = Utc::now();
     let creation = Creation::new(new_task("wf"), now, now);
-    t.services.tasks.create(&creation, None).await.unwrap();
-    let queued = transition(
-        &creation.task,
-        Action::AcceptInput { redeliver_at: now },
-        now,
-    )
-    .unwrap();
-    t.services.tasks.commit(&queued).await.unwrap();
+    t.engine.tasks().create(&creation.task).await.unwrap();
 
-    // Two executors read the same QUEUED task and both try to start it.
-    let first = transition(&queued.task, Action::Start { lease_until: now }, now).unwrap();
-    let second = transition(&queued.task, Action::Start { lease_until: now }, now).unwrap();
+    // Two executors read the same new task and both try to start it.
+    let first = transition(&creation.task, Action::Start { lease_until: now }, now).unwrap();
+    let second = transition(&creation.task, Action::Start { lease_until: now }, now).unwrap();
     let (a, b) = tokio::join!(
-        t.services.tasks.commit(&first),
-        t.services.tasks.commit(&second)
+        t.engine.tasks().commit(&first),
+        t.engine.tasks().commit(&second)
     );
     let outcomes = [a, b];
     assert_eq!(
@@ -57,8 +50,8 @@ async fn two_concurrent_transitions_from_one_state_one_wins_one_conflicts() {
         matches!(
             lost,
             StoreError::Conflict {
-                expected_status: TaskStatus::Queued,
-                expected_version: 2,
+                expected_status: TaskStatus::Created,
+                expected_version: 1,
                 ..
             }
         ),
@@ -68,18 +61,13 @@ async fn two_concurrent_transitions_from_one_state_one_wins_one_conflicts() {
     let stored = t.task(creation.task.task_instance_id).await.unwrap();
     assert_eq!(
         (stored.status, stored.attempt, stored.version),
-        (TaskStatus::Running, 1, 3)
+        (TaskStatus::Running, 1, 2)
     );
-    let history = t
-        .services
-        .tasks
-        .history(stored.task_instance_id)
-        .await
-        .unwrap();
+    let history = t.history(stored.task_instance_id).await.unwrap();
     let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
     assert_eq!(
         actions,
-        vec!["created", "inputAccepted", "started"],
+        vec!["created", "started"],
         "one history entry per winning transition"
     );
 }
@@ -89,17 +77,15 @@ async fn creating_an_existing_task_returns_it_unchanged() {
     let t = TestStack::new().await.unwrap();
     let now = Utc::now();
     let creation = Creation::new(new_task("wf"), now, now);
-    let first = t.services.tasks.create(&creation, None).await.unwrap();
+    let first = t.engine.tasks().create(&creation.task).await.unwrap();
     assert!(first.created);
     let mut again = creation.clone();
     again.task.input = json!({ "n": 99 });
-    let second = t.services.tasks.create(&again, None).await.unwrap();
+    let second = t.engine.tasks().create(&again.task).await.unwrap();
     assert!(!second.created);
     assert_eq!(second.task.input, json!({ "n": 1 }));
     assert_eq!(
-        t.services
-            .tasks
-            .history(creation.task.task_instance_id)
+        t.history(creation.task.task_instance_id)
             .await
             .unwrap()
             .len(),
@@ -108,33 +94,32 @@ async fn creating_an_existing_task_returns_it_unchanged() {
 }
 
 #[tokio::test]
-async fn an_idempotency_key_maps_a_repeated_request_to_the_first_task() {
+async fn an_idempotency_key_names_one_task_so_a_repeat_writes_nothing() {
     let t = TestStack::new().await.unwrap();
     let now = Utc::now();
-    let first = Creation::new(new_task("wf"), now, now);
-    let second = Creation::new(new_task("wf"), now, now);
-    assert_ne!(first.task.task_instance_id, second.task.task_instance_id);
+    let key = |k: &str| TaskInstanceId::derived(&format!("sqs:{k}"));
+    assert_eq!(key("m-1"), key("m-1"));
+    assert_ne!(key("m-1"), key("m-2"));
+    let mut first = new_task("wf");
+    first.task_instance_id = key("m-1");
+    let mut repeat = new_task("wf-other");
+    repeat.task_instance_id = key("m-1");
     let a = t
-        .services
-        .tasks
-        .create(&first, Some("sqs:message-1"))
+        .engine
+        .tasks()
+        .create(&Creation::new(first, now, now).task)
         .await
         .unwrap();
     let b = t
-        .services
-        .tasks
-        .create(&second, Some("sqs:message-1"))
+        .engine
+        .tasks()
+        .create(&Creation::new(repeat, now, now).task)
         .await
         .unwrap();
     assert!(a.created && !b.created);
-    assert_eq!(b.task.task_instance_id, first.task.task_instance_id);
-    assert!(
-        t.services
-            .tasks
-            .get(second.task.task_instance_id)
-            .await
-            .unwrap()
-            .is_none()
+    assert_eq!(
+        b.task.workflow_instance_id, "wf",
+        "the first request's task"
     );
 }
 
@@ -143,22 +128,23 @@ async fn the_workflow_index_lists_a_workflows_tasks_in_order_with_pages() {
     let t = TestStack::new().await.unwrap();
     let now = Utc::now();
     let mut ids = Vec::new();
-    for _ in 0..5 {
-        let c = Creation::new(new_task("wf-a"), now, now);
+    for i in 0..5 {
+        let created = now + Duration::milliseconds(i);
+        let c = Creation::new(new_task("wf-a"), created, created);
         ids.push(c.task.task_instance_id);
-        t.services.tasks.create(&c, None).await.unwrap();
+        t.engine.tasks().create(&c.task).await.unwrap();
     }
-    t.services
-        .tasks
-        .create(&Creation::new(new_task("wf-b"), now, now), None)
+    t.engine
+        .tasks()
+        .create(&Creation::new(new_task("wf-b"), now, now).task)
         .await
         .unwrap();
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
         let page = t
-            .services
-            .tasks
+            .engine
+            .tasks()
             .tasks_of_workflow(
                 "wf-a",
                 PageRequest {
@@ -192,8 +178,6 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
     let mut assigned = Vec::new();
     for who in [&finance, &finance, &alice] {
         let c = Creation::new(new_task("wf"), now, now)
-            .then(Action::AcceptInput { redeliver_at: now }, now)
-            .unwrap()
             .then(
                 Action::Assign {
                     assignee: who.clone(),
@@ -205,16 +189,16 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
                 now,
             )
             .unwrap();
-        t.services.tasks.create(&c, None).await.unwrap();
+        t.engine.tasks().create(&c.task).await.unwrap();
         assigned.push(c.task);
     }
     // Alice claims the first finance task: it leaves the group's inbox for hers.
     let claimed = transition(&assigned[0], Action::Claim { by: "alice".into() }, now).unwrap();
-    t.services.tasks.commit(&claimed).await.unwrap();
+    t.engine.tasks().commit(&claimed).await.unwrap();
 
     let group = t
-        .services
-        .tasks
+        .engine
+        .tasks()
         .inbox(std::slice::from_ref(&finance), None, PageRequest::default())
         .await
         .unwrap();
@@ -227,15 +211,15 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
         vec![assigned[1].task_instance_id]
     );
     let hers = t
-        .services
-        .tasks
+        .engine
+        .tasks()
         .inbox(std::slice::from_ref(&alice), None, PageRequest::default())
         .await
         .unwrap();
     assert_eq!(hers.items.len(), 2);
     let hers_claimed = t
-        .services
-        .tasks
+        .engine
+        .tasks()
         .inbox(
             std::slice::from_ref(&alice),
             Some(TaskStatus::Claimed),
@@ -256,8 +240,8 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
         id: "bob".into(),
     };
     assert!(
-        t.services
-            .tasks
+        t.engine
+            .tasks()
             .inbox(std::slice::from_ref(&bob), None, PageRequest::default())
             .await
             .unwrap()
@@ -269,14 +253,14 @@ async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
 #[tokio::test]
 async fn the_deadline_index_holds_only_pending_deadlines_and_returns_due_ones() {
     let t = TestStack::new().await.unwrap();
-    let shards = t.services.settings.deadline_shards;
+    let shards = t.engine.settings().deadline_shards;
     let now = Utc::now();
     let past = now - Duration::seconds(5);
     let future = now + Duration::hours(1);
     let due = Creation::new(new_task("wf"), now, past);
     let later = Creation::new(new_task("wf"), now, future);
     for c in [&due, &later] {
-        t.services.tasks.create(c, None).await.unwrap();
+        t.engine.tasks().create(&c.task).await.unwrap();
     }
     let due_ids = all_due_tasks(&t, shards).await;
     assert!(due_ids.contains(&due.task.task_instance_id));
@@ -295,34 +279,74 @@ async fn the_deadline_index_holds_only_pending_deadlines_and_returns_due_ones() 
     )
     .unwrap();
     assert!(failed.task.deadlines.is_empty());
-    t.services.tasks.commit(&failed).await.unwrap();
+    t.engine.tasks().commit(&failed).await.unwrap();
     let due_after = all_due_tasks(&t, shards).await;
     assert!(!due_after.contains(&due.task.task_instance_id));
 
-    // A transition that moves the deadline moves the index entry with it.
-    let started = transition(&later.task, Action::AcceptInput { redeliver_at: past }, now).unwrap();
+    // A transition that moves the deadline earlier moves the index entry with it.
+    let sooner = transition(&later.task, Action::Redeliver { redeliver_at: past }, now).unwrap();
     assert_eq!(
-        started.task.next_deadline().unwrap().0,
+        sooner.task.next_deadline().unwrap().0,
         DeadlineKind::Redeliver
     );
-    t.services.tasks.commit(&started).await.unwrap();
+    t.engine.tasks().commit(&sooner).await.unwrap();
     assert!(
         all_due_tasks(&t, shards)
             .await
             .contains(&later.task.task_instance_id)
     );
+
+    // One that moves it later leaves the index entry (no index write): the
+    // sweeper, woken early, moves it with `reschedule`, without a transition.
+    let postponed = transition(
+        &sooner.task,
+        Action::Redeliver {
+            redeliver_at: future,
+        },
+        now,
+    )
+    .unwrap();
+    assert_eq!(postponed.task.wake_at, Some(past));
+    t.engine.tasks().commit(&postponed).await.unwrap();
+    let stored = t.task(later.task.task_instance_id).await.unwrap();
+    assert!(
+        all_due_tasks(&t, shards)
+            .await
+            .contains(&stored.task_instance_id)
+    );
+    t.engine
+        .tasks()
+        .reschedule(&stored, Some(future))
+        .await
+        .unwrap();
+    assert!(
+        !all_due_tasks(&t, shards)
+            .await
+            .contains(&stored.task_instance_id)
+    );
+    let rescheduled = t.task(stored.task_instance_id).await.unwrap();
+    assert_eq!(rescheduled.version, stored.version, "not a transition");
+    assert_eq!(rescheduled.wake_at, Some(past_millis(future)));
+    // A stale reschedule (the task moved on since it was read) is refused.
+    let stale = t
+        .engine
+        .tasks()
+        .reschedule(&later.task, None)
+        .await
+        .unwrap_err();
+    assert!(stale.is_conflict(), "{stale}");
+}
+
+/// A time as the deadline index keeps it: to the millisecond.
+fn past_millis(at: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    chrono::DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap()
 }
 
 async fn all_due_tasks(t: &TestStack, shards: u16) -> Vec<TaskInstanceId> {
     let mut ids = Vec::new();
     for shard in 0..shards {
-        for item in t.services.tasks.due(shard, Utc::now(), 100).await.unwrap() {
-            if let DueItem::Task {
-                task_instance_id, ..
-            } = item
-            {
-                ids.push(task_instance_id);
-            }
+        for item in t.engine.tasks().due(shard, Utc::now(), 100).await.unwrap() {
+            ids.push(item.task_instance_id);
         }
     }
     ids
@@ -331,7 +355,7 @@ async fn all_due_tasks(t: &TestStack, shards: u16) -> Vec<TaskInstanceId> {
 #[tokio::test]
 async fn definition_versions_are_immutable_and_latest_resolves() {
     let t = TestStack::new().await.unwrap();
-    let store = t.services.definitions.store();
+    let store = t.engine.definitions().store();
     let v1 = json!({ "name": "double", "type": "automated", "implementation": { "kind": "javascript", "source": "export default (i) => i" } });
     let mut v2 = v1.clone();
     v2["timeoutSeconds"] = json!(5);

@@ -4,19 +4,15 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tel_shared::handlers::{Services, Sweeper};
+use tel_shared::handlers::Sweeper;
 use tel_tests::probed_store::ProbedStore;
 use tel_tests::{TestStack, store_waiting_and_due};
 
 #[tokio::test]
 async fn a_sweep_costs_what_is_due_not_what_is_stored() {
     let t = TestStack::new().await.unwrap();
-    let probe = Arc::new(ProbedStore::new(t.services.tasks.clone()));
-    let services = Arc::new(Services {
-        tasks: probe.clone(),
-        ..(*t.services).clone()
-    });
-    let sweeper = Sweeper::new(services);
+    let probe = Arc::new(ProbedStore::new(t.engine.tasks().clone()));
+    let sweeper = Sweeper::new(Arc::new(t.engine.rebuild().tasks(probe.clone()).build()));
 
     store_waiting_and_due(&t, 950, 50).await.unwrap();
     probe.reset();
@@ -29,7 +25,13 @@ async fn a_sweep_costs_what_is_due_not_what_is_stored() {
     probe.reset();
     let large = sweeper.sweep().await;
     let large_reads = probe.reads();
-    assert_eq!(large.redelivered, 50, "{large:?}");
+    // The first round's re-sent messages still wait in the validate queue:
+    // these wait their turn behind them (a write moves their wake-up, no read).
+    assert_eq!(
+        large.redelivered + large.redelivery_deferred,
+        50,
+        "{large:?}"
+    );
 
     println!(
         "1,000 stored: {small_reads} reads ({} index entries); 3,000 stored: {large_reads} reads ({} index entries)",
@@ -42,7 +44,7 @@ async fn a_sweep_costs_what_is_due_not_what_is_stored() {
     );
     assert_eq!(
         small_reads,
-        usize::from(t.services.settings.deadline_shards) + 50,
+        usize::from(t.engine.settings().deadline_shards) + 50,
         "one query per shard, one read per due task"
     );
 }

@@ -37,7 +37,7 @@ fn listed(value: &Yaml) -> Vec<Yaml> {
 fn every_function_role_names_specific_actions_and_resources() {
     let template = Template::embedded();
     let roles: Vec<&Resource> = template.of_kind("AWS::IAM::Role").collect();
-    assert_eq!(roles.len(), 6, "one role per function");
+    assert_eq!(roles.len(), 7, "one role per function");
     for role in roles {
         let policies = role.properties["Policies"]
             .as_sequence()
@@ -139,6 +139,50 @@ fn every_queue_consumer_reports_item_failures_and_outlasts_its_function() {
             );
         }
     }
+}
+
+#[test]
+fn the_publisher_reads_every_task_write_and_never_skips_one_silently() {
+    let template = Template::embedded();
+    let table = template.of_kind("AWS::DynamoDB::Table").next().unwrap();
+    assert_eq!(
+        table.properties["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES",
+        "the publisher needs the new image, and the old one's version"
+    );
+    let publisher = template
+        .of_kind("AWS::Serverless::Function")
+        .find(|f| f.logical_id == "PublisherFunction")
+        .expect("a publisher function");
+    let source = &publisher.properties["Events"]["TaskChanges"]["Properties"];
+    assert_eq!(
+        publisher.properties["Events"]["TaskChanges"]["Type"],
+        "DynamoDB"
+    );
+    assert_eq!(
+        source["FunctionResponseTypes"],
+        serde_yaml::from_str::<Yaml>("[ReportBatchItemFailures]").unwrap()
+    );
+    assert_eq!(source["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(source["BisectBatchOnFunctionError"], Yaml::Bool(true));
+    assert_eq!(source["MaximumRetryAttempts"], Yaml::from(-1));
+    let pattern: Value = serde_json::from_str(
+        source["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({ "dynamodb": { "NewImage": { "itemType": { "S": ["task"] } } } }),
+        "only task items wake the publisher"
+    );
+    let Yaml::Tagged(failures) = &source["DestinationConfig"]["OnFailure"]["Destination"] else {
+        panic!("batches given up on go somewhere")
+    };
+    assert_eq!(failures.value.as_str(), Some("PublisherFailureQueue.Arn"));
+    // The item type the filter names is the one the store writes.
+    let written = tel_shared::adapters::dynamo::keys::ITEM_TYPE;
+    assert_eq!(written, "itemType");
 }
 
 #[tokio::test]
@@ -282,6 +326,14 @@ async fn the_local_stack_is_what_the_template_says() {
     indexes.sort();
     declared_indexes.sort();
     assert_eq!(indexes, declared_indexes);
+    assert_eq!(
+        table
+            .stream_specification()
+            .and_then(|s| s.stream_view_type())
+            .map(|v| v.as_str()),
+        table_decl["StreamSpecification"]["StreamViewType"].as_str()
+    );
+    assert!(t.stack.table_stream_arn.is_some());
     let ttl = dynamo
         .describe_time_to_live()
         .table_name(&t.stack.table_name)

@@ -65,7 +65,7 @@ pub enum DeadLetterCommand {
 }
 
 pub async fn run(command: DeadLetterCommand) -> Result<()> {
-    let (sdk, _, services) = super::services().await?;
+    let (sdk, _, engine) = super::engine().await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     match command {
         DeadLetterCommand::List { queue, max, json } => {
@@ -77,7 +77,7 @@ pub async fn run(command: DeadLetterCommand) -> Result<()> {
                 let (source, dead) = q.urls()?;
                 let letters = dead_letter_queue::list(
                     &sqs,
-                    services.dead_letters.as_ref(),
+                    engine.dead_letters().as_ref(),
                     &dead,
                     &source,
                     max,
@@ -116,7 +116,7 @@ pub async fn run(command: DeadLetterCommand) -> Result<()> {
         }
         DeadLetterCommand::Redrive { queue, max } => {
             let (source, dead) = queue.urls()?;
-            let waiting = services.queues.depth(&dead).await?.waiting;
+            let waiting = engine.queues().depth(&dead).await?.waiting;
             let total = waiting.min(max as u64);
             let mut show = |moved: usize| eprint!("\rredriving: {moved} of ~{total} moved");
             let result = dead_letter_queue::redrive(&sqs, &dead, &source, max, &mut show).await;

@@ -15,8 +15,8 @@ pub enum DefinitionsCommand {
 }
 
 pub async fn run(command: DefinitionsCommand) -> Result<()> {
-    let (_, _, services) = super::services().await?;
-    let store = services.definitions.store();
+    let (_, _, engine) = super::engine().await?;
+    let store = engine.definitions().store();
     match command {
         DefinitionsCommand::Register { files } => {
             for file in files {

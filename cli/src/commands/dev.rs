@@ -12,6 +12,7 @@ use tel_shared::api::ApiState;
 use tel_shared::api::auth::AuthConfig;
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
+use tel_shared::engine::{EngineBuilder, TaskEngine};
 use tel_shared::local::{
     LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack,
 };
@@ -103,17 +104,22 @@ pub async fn run(args: DevArgs) -> Result<()> {
         max_receive_count,
         ..Settings::from_env()?
     };
-    let mut services = bootstrap::services(&sdk, &config);
-    services.metrics = Arc::new(Metrics::new(metrics_file(&args.metrics_file)?));
-    let services = Arc::new(services);
-    let runners = bootstrap::runners(&sdk, &services);
+    let engine = EngineBuilder::aws(&sdk, &config)
+        .metrics(Metrics::new(metrics_file(&args.metrics_file)?))
+        .build();
+    let engine = Arc::new(engine);
+    let runners = bootstrap::runners(&sdk, &engine);
+    let checkpoint = environment::repo_root()?
+        .join(environment::STATE_DIR)
+        .join(format!("{}.stream.json", stack.stack_name));
     let options = RunnerOptions {
         pollers_per_function: args.pollers,
         sweep_every: Duration::from_secs_f64(args.sweep_every.max(0.1)),
+        stream_checkpoint: Some(checkpoint),
         ..RunnerOptions::default()
     };
     let tap = open_tap(&sdk, &stack.event_bus_name).await?;
-    let mut runner = LocalRunner::start(&sdk, &stack, services.clone(), runners, &options)?;
+    let mut runner = LocalRunner::start(&sdk, &stack, engine.clone(), runners, &options)?;
     // The local API verifies tokens itself, with a key made for this run (`tel token` mints with it).
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.api_port))
@@ -122,7 +128,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let api_url = format!("http://{}", listener.local_addr()?);
     runner.serve_api(
         listener,
-        ApiState::new(services.clone(), AuthConfig::hs256(&secret)),
+        ApiState::new(engine.clone(), AuthConfig::hs256(&secret)),
     );
     let mut vars = env_vars(&stack);
     vars.extend([
@@ -147,7 +153,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
 
     let mut waiting: HashSet<String> = HashSet::new();
     if args.demo {
-        waiting = demo(&services, &config.queues.requests).await?;
+        waiting = demo(&engine, &config.queues.requests).await?;
     }
     loop {
         tokio::select! {
@@ -173,21 +179,18 @@ pub async fn run(args: DevArgs) -> Result<()> {
 }
 
 /// Registers the example definitions and submits the example requests; returns the task ids.
-async fn demo(
-    services: &tel_shared::handlers::Services,
-    requests_queue: &str,
-) -> Result<HashSet<String>> {
+async fn demo(engine: &TaskEngine, requests_queue: &str) -> Result<HashSet<String>> {
     let root = environment::repo_root()?;
     for file in files_in(root.join("examples/definitions"))? {
         let definition =
-            super::definitions::register_file(services.definitions.store().as_ref(), &file).await?;
+            super::definitions::register_file(engine.definitions().store().as_ref(), &file).await?;
         eprintln!("registered {}", definition.reference());
     }
     let mut ids = HashSet::new();
     for file in files_in(root.join("examples/requests"))? {
         let body: Value = serde_yaml::from_str(&std::fs::read_to_string(&file)?)
             .with_context(|| format!("{}", file.display()))?;
-        let id = super::submit::submit(services, requests_queue, body).await?;
+        let id = super::submit::submit(engine, requests_queue, body).await?;
         eprintln!(
             "submitted {} as {id}",
             file.file_name().unwrap_or_default().to_string_lossy()

@@ -22,7 +22,7 @@ pub fn print(envelope: &serde_json::Value) {
 }
 
 pub async fn watch_forever() -> Result<()> {
-    let (sdk, config, _) = super::services().await?;
+    let (sdk, config, _) = super::engine().await?;
     let tap = open_tap(&sdk, &config.event_bus_name).await?;
     eprintln!("watching {} (Ctrl-C to stop)", config.event_bus_name);
     loop {

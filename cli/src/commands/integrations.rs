@@ -16,7 +16,7 @@ pub enum IntegrationsCommand {
 }
 
 pub async fn run(command: IntegrationsCommand) -> Result<()> {
-    let (_, _, services) = super::services().await?;
+    let (_, _, engine) = super::engine().await?;
     match command {
         IntegrationsCommand::Register { files } => {
             for file in files {
@@ -26,7 +26,7 @@ pub async fn run(command: IntegrationsCommand) -> Result<()> {
                     .with_context(|| format!("{} is not JSON or YAML", file.display()))?;
                 let integration = Integration::parse(value)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-                let registered = services.integrations.register(integration).await?;
+                let registered = engine.integrations().register(integration).await?;
                 println!(
                     "{}  registered from {}",
                     registered.reference(),
@@ -36,8 +36,8 @@ pub async fn run(command: IntegrationsCommand) -> Result<()> {
         }
         IntegrationsCommand::Show { reference } => {
             let reference = DefinitionRef::parse(&reference).map_err(anyhow::Error::msg)?;
-            let found = services
-                .integrations
+            let found = engine
+                .integrations()
                 .get(&reference)
                 .await?
                 .with_context(|| format!("no integration {reference}"))?;

@@ -94,15 +94,15 @@ impl Cli {
     }
 }
 
-/// Services for the stack the environment names.
-pub async fn services() -> Result<(
+/// The engine for the stack the environment names.
+pub async fn engine() -> Result<(
     aws_config::SdkConfig,
     tel_shared::config::Config,
-    tel_shared::handlers::Services,
+    tel_shared::engine::TaskEngine,
 )> {
     let config = tel_shared::config::Config::from_env()
         .map_err(|e| anyhow::anyhow!("{e}; run `tel dev` first or source .tel/dev.env"))?;
     let sdk = tel_shared::bootstrap::sdk_config().await;
-    let services = tel_shared::bootstrap::services(&sdk, &config);
-    Ok((sdk, config, services))
+    let engine = tel_shared::bootstrap::engine(&sdk, &config);
+    Ok((sdk, config, engine))
 }

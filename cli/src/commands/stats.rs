@@ -20,7 +20,7 @@ pub struct StatsArgs {
 }
 
 pub async fn run(args: StatsArgs) -> Result<()> {
-    let (sdk, config, services) = super::services().await?;
+    let (sdk, config, engine) = super::engine().await?;
     let store = DynamoTaskStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
     let mut queues: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("TEL_") && k.ends_with("_QUEUE_URL"))
@@ -43,7 +43,7 @@ pub async fn run(args: StatsArgs) -> Result<()> {
             chrono::Duration::minutes(args.window),
         );
         for (name, url) in &queues {
-            let depth = services.queues.depth(url).await?;
+            let depth = engine.queues().depth(url).await?;
             stats
                 .queues
                 .insert(name.clone(), (depth.waiting, depth.in_flight));

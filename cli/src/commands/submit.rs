@@ -27,9 +27,9 @@ pub struct SubmitArgs {
 }
 
 pub async fn run(args: SubmitArgs) -> Result<()> {
-    let (_, config, services) = super::services().await?;
+    let (_, config, engine) = super::engine().await?;
     let body = build(args)?;
-    let id = submit(&services, &config.queues.requests, body).await?;
+    let id = submit(&engine, &config.queues.requests, body).await?;
     println!("{id}");
     Ok(())
 }
@@ -72,7 +72,7 @@ fn build(args: SubmitArgs) -> Result<Value> {
 
 /// Sends one request and returns its task id (assigning one if it had none).
 pub async fn submit(
-    services: &tel_shared::handlers::Services,
+    engine: &tel_shared::engine::TaskEngine,
     requests_queue: &str,
     mut body: Value,
 ) -> Result<TaskInstanceId> {
@@ -86,8 +86,8 @@ pub async fn submit(
     };
     // Catch mistakes here rather than in the dead-letter queue.
     ExecutionRequest::parse(body.clone()).map_err(|r| anyhow::anyhow!(r.error.message))?;
-    services
-        .queues
+    engine
+        .queues()
         .send(
             requests_queue,
             vec![OutgoingMessage {

@@ -13,14 +13,14 @@ pub struct TaskArgs {
 }
 
 pub async fn run(args: TaskArgs) -> Result<()> {
-    let (_, _, services) = super::services().await?;
+    let (_, _, engine) = super::engine().await?;
     let id = TaskInstanceId::parse(&args.id).map_err(anyhow::Error::msg)?;
-    let task = services
-        .tasks
+    let task = engine
+        .tasks()
         .get(id)
         .await?
         .with_context(|| format!("no task {id}"))?;
-    let history = services.tasks.history(id).await?;
+    let history = &task.history;
     if args.json {
         println!(
             "{}",

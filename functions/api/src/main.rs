@@ -6,7 +6,7 @@ use tel_shared::api::{ApiState, auth::AuthConfig, router};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tel_shared::lambda::init_tracing();
-    let (_, services) = tel_shared::bootstrap::from_env().await?;
+    let (_, engine) = tel_shared::bootstrap::from_env().await?;
     let auth = AuthConfig::from_env()?;
-    lambda_http::run(router(ApiState::new(services, auth))).await
+    lambda_http::run(router(ApiState::new(engine, auth))).await
 }

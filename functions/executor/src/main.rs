@@ -5,7 +5,7 @@ use tel_shared::handlers::Executor;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tel_shared::lambda::init_tracing();
-    let (sdk, services) = tel_shared::bootstrap::from_env().await?;
-    let runners = tel_shared::bootstrap::runners(&sdk, &services);
-    tel_shared::lambda::run_sqs(Executor::new(services, runners)).await
+    let (sdk, engine) = tel_shared::bootstrap::from_env().await?;
+    let runners = tel_shared::bootstrap::runners(&sdk, &engine);
+    tel_shared::lambda::run_sqs(Executor::new(engine, runners)).await
 }

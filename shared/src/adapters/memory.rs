@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Assignee, Creation, DefinitionName, DefinitionRef, HistoryEntry, TaskDefinition, TaskEvent,
-    TaskInstance, TaskInstanceId, TaskStatus, Transition,
+    Assignee, DefinitionName, DefinitionRef, TaskDefinition, TaskInstance, TaskInstanceId,
+    TaskStatus, Transition,
 };
 use crate::ports::{
     AssignmentState, BusEvent, ConcurrencySlots, Created, DeadLetterLog, DeadLetterNote,
-    DefinitionStore, DueItem, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError,
-    QueueDepth, QueueError, QueueSender, StoreError, TaskStore,
+    DefinitionStore, Due, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError,
+    QueueDepth, QueueError, QueueSender, StoreError, TaskChange, TaskStore,
 };
 
 #[derive(Default)]
@@ -24,9 +24,19 @@ struct Tables {
     slots: HashMap<String, std::collections::BTreeSet<TaskInstanceId>>,
     dead_letters: Vec<DeadLetterNote>,
     tasks: HashMap<TaskInstanceId, TaskInstance>,
-    history: HashMap<TaskInstanceId, Vec<HistoryEntry>>,
-    outbox: HashMap<(TaskInstanceId, String), TaskEvent>,
-    keys: HashMap<String, TaskInstanceId>,
+    /// Every task write in order: what a change stream would carry.
+    changes: Vec<TaskChange>,
+}
+
+impl Tables {
+    fn record(&mut self, previous_version: u64, task: &TaskInstance) {
+        let sequence = self.changes.len().to_string();
+        self.changes.push(TaskChange {
+            sequence,
+            previous_version,
+            task: task.clone(),
+        });
+    }
 }
 
 #[derive(Default)]
@@ -34,8 +44,15 @@ pub struct InMemoryTaskStore {
     tables: Mutex<Tables>,
 }
 
+impl InMemoryTaskStore {
+    /// Task writes since the last call, oldest first (the in-process change stream).
+    pub fn take_changes(&self) -> Vec<TaskChange> {
+        std::mem::take(&mut self.tables.lock().expect("lock").changes)
+    }
+}
+
 fn sorted_page(mut items: Vec<TaskInstance>) -> Page<TaskInstance> {
-    items.sort_by_key(|t| t.task_instance_id);
+    items.sort_by_key(|t| (t.created_at, t.task_instance_id));
     Page {
         items,
         next_cursor: None,
@@ -44,54 +61,25 @@ fn sorted_page(mut items: Vec<TaskInstance>) -> Page<TaskInstance> {
 
 #[async_trait]
 impl TaskStore for InMemoryTaskStore {
-    async fn create(
-        &self,
-        creation: &Creation,
-        idempotency_key: Option<&str>,
-    ) -> Result<Created, StoreError> {
+    async fn create(&self, task: &TaskInstance) -> Result<Created, StoreError> {
         let mut t = self.tables.lock().expect("lock");
-        let id = creation.task.task_instance_id;
+        let id = task.task_instance_id;
         if let Some(existing) = t.tasks.get(&id) {
             return Ok(Created {
                 task: existing.clone(),
                 created: false,
             });
         }
-        if let Some(key) = idempotency_key
-            && let Some(first) = t.keys.get(key).copied()
-        {
-            return Ok(Created {
-                task: t.tasks[&first].clone(),
-                created: false,
-            });
-        }
-        t.tasks.insert(id, creation.task.clone());
-        t.history.insert(id, creation.history.clone());
-        for event in &creation.events {
-            t.outbox.insert((id, event.event_id.clone()), event.clone());
-        }
-        if let Some(key) = idempotency_key {
-            t.keys.insert(key.to_owned(), id);
-        }
+        t.tasks.insert(id, task.clone());
+        t.record(0, task);
         Ok(Created {
-            task: creation.task.clone(),
+            task: task.clone(),
             created: true,
         })
     }
 
     async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
         Ok(self.tables.lock().expect("lock").tasks.get(&id).cloned())
-    }
-
-    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError> {
-        Ok(self
-            .tables
-            .lock()
-            .expect("lock")
-            .history
-            .get(&id)
-            .cloned()
-            .unwrap_or_default())
     }
 
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
@@ -108,40 +96,27 @@ impl TaskStore for InMemoryTaskStore {
             });
         }
         t.tasks.insert(id, transition.task.clone());
-        t.history
-            .entry(id)
-            .or_default()
-            .push(transition.history.clone());
-        for event in &transition.events {
-            t.outbox.insert((id, event.event_id.clone()), event.clone());
-        }
+        t.record(transition.expected_version, &transition.task);
         Ok(())
     }
 
-    async fn clear_outbox(
+    async fn reschedule(
         &self,
-        id: TaskInstanceId,
-        event_ids: &[String],
+        task: &TaskInstance,
+        wake_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let mut t = self.tables.lock().expect("lock");
-        for event_id in event_ids {
-            t.outbox.remove(&(id, event_id.clone()));
+        match t.tasks.get_mut(&task.task_instance_id) {
+            Some(current) if current.version == task.version => {
+                current.wake_at = wake_at;
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict {
+                task_instance_id: task.task_instance_id,
+                expected_status: task.status,
+                expected_version: task.version,
+            }),
         }
-        Ok(())
-    }
-
-    async fn outbox_event(
-        &self,
-        id: TaskInstanceId,
-        event_id: &str,
-    ) -> Result<Option<TaskEvent>, StoreError> {
-        Ok(self
-            .tables
-            .lock()
-            .expect("lock")
-            .outbox
-            .get(&(id, event_id.to_owned()))
-            .cloned())
     }
 
     async fn tasks_of_workflow(
@@ -180,21 +155,18 @@ impl TaskStore for InMemoryTaskStore {
         _shard: u16,
         now: DateTime<Utc>,
         limit: i32,
-    ) -> Result<Vec<DueItem>, StoreError> {
+    ) -> Result<Vec<Due>, StoreError> {
         let t = self.tables.lock().expect("lock");
-        let mut due: Vec<DueItem> = t
+        let mut due: Vec<Due> = t
             .tasks
             .values()
-            .filter_map(|x| {
-                x.next_deadline()
-                    .filter(|(_, at)| *at <= now)
-                    .map(|(_, at)| (x.task_instance_id, at))
-            })
-            .map(|(id, at)| DueItem::Task {
-                task_instance_id: id,
+            .filter_map(|x| x.wake_at.filter(|at| *at <= now).map(|at| (x, at)))
+            .map(|(x, at)| Due {
+                task_instance_id: x.task_instance_id,
                 at_millis: at.timestamp_millis(),
             })
             .collect();
+        due.sort_by_key(|d| d.at_millis);
         due.truncate(limit.max(0) as usize);
         Ok(due)
     }
@@ -418,6 +390,7 @@ impl QueueSender for RecordingQueue {
         Ok(QueueDepth {
             waiting: sent.iter().filter(|(url, _)| url == queue_url).count() as u64,
             in_flight: 0,
+            delayed: 0,
         })
     }
 }

@@ -144,6 +144,7 @@ impl QueueSender for SqsQueueSender {
             .queue_url(queue_url)
             .attribute_names(A::ApproximateNumberOfMessages)
             .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
             .map_err(|e| {
@@ -159,6 +160,7 @@ impl QueueSender for SqsQueueSender {
         Ok(QueueDepth {
             waiting: count(A::ApproximateNumberOfMessages),
             in_flight: count(A::ApproximateNumberOfMessagesNotVisible),
+            delayed: count(A::ApproximateNumberOfMessagesDelayed),
         })
     }
 }

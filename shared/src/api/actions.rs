@@ -15,7 +15,7 @@ use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use super::tasks::{actions_for, load};
-use crate::domain::{Action, Assignee, Stage, TaskInstance, TaskStatus, TaskType};
+use crate::domain::{Action, Assignee, TaskInstance, TaskStatus, TaskType};
 
 fn respond(task: &TaskInstance, caller: &Caller) -> Json<Value> {
     Json(json!({ "task": task, "actions": actions_for(task, caller) }))
@@ -57,7 +57,7 @@ pub async fn claim(
     }
     require_status(&task, &[TaskStatus::Assigned], "claim")?;
     let claimed = state
-        .services
+        .engine
         .apply(
             &task,
             Action::Claim {
@@ -81,7 +81,7 @@ pub async fn unclaim(
     }
     require_status(&task, &[TaskStatus::Claimed], "unclaim")?;
     let released = state
-        .services
+        .engine
         .apply(
             &task,
             Action::Unclaim {
@@ -117,8 +117,8 @@ pub async fn complete(
         "complete",
     )?;
     let loaded = state
-        .services
-        .definitions
+        .engine
+        .definitions()
         .exact(&task.definition_name, task.definition_version)
         .await?
         .ok_or_else(|| {
@@ -143,7 +143,7 @@ pub async fn complete(
         .with_errors(Value::Array(errors)));
     }
     let done = state
-        .services
+        .engine
         .apply(
             &task,
             Action::Complete {
@@ -173,15 +173,15 @@ pub async fn reassign(
     require_status(
         &task,
         &[
-            TaskStatus::Queued,
+            TaskStatus::Created,
             TaskStatus::Assigned,
             TaskStatus::Claimed,
         ],
         "reassign",
     )?;
     let schedule = state
-        .services
-        .definitions
+        .engine
+        .definitions()
         .exact(&task.definition_name, task.definition_version)
         .await?
         .and_then(|l| l.definition.manual.clone());
@@ -192,7 +192,7 @@ pub async fn reassign(
         escalated: false,
         by: Some(caller.user.clone()),
     };
-    let moved = state.services.apply(&task, action).await?;
+    let moved = state.engine.apply(&task, action).await?;
     Ok(respond(&moved, &caller))
 }
 
@@ -220,7 +220,7 @@ pub async fn cancel(
     }
     let reason = reason.unwrap_or_else(|| format!("cancelled by {}", caller.user));
     let cancelled = state
-        .services
+        .engine
         .apply(
             &task,
             Action::Cancel {
@@ -240,7 +240,7 @@ pub async fn retry(
     require_admin(&caller, "retry")?;
     let task = load(&state, &id, &caller).await?;
     require_status(&task, &[TaskStatus::Failed, TaskStatus::TimedOut], "retry")?;
-    let s = &state.services;
+    let s = &state.engine;
     let rerun = s
         .apply(
             &task,
@@ -250,8 +250,5 @@ pub async fn retry(
             },
         )
         .await?;
-    s.send_stage(&rerun, Stage::Input, 0)
-        .await
-        .map_err(|e| Problem::unavailable(e.to_string()))?;
     Ok((StatusCode::ACCEPTED, respond(&rerun, &caller)))
 }

@@ -32,8 +32,8 @@ pub async fn register(
         Problem::invalid("INVALID_DEFINITION", e.to_string()).with_errors(Value::Array(errors))
     })?;
     let registered = state
-        .services
-        .definitions
+        .engine
+        .definitions()
         .store()
         .register(definition)
         .await?;
@@ -45,15 +45,15 @@ pub async fn register(
 
 async fn fetch(state: &ApiState, reference: DefinitionRef) -> Result<Json<Value>, Problem> {
     let definition = state
-        .services
-        .definitions
+        .engine
+        .definitions()
         .store()
         .get(&reference)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no definition {reference}")))?;
     let versions = state
-        .services
-        .definitions
+        .engine
+        .definitions()
         .store()
         .versions(&reference.name)
         .await?;
@@ -138,7 +138,7 @@ pub async fn register_integration(
             .collect();
         Problem::invalid("INVALID_INTEGRATION", e.to_string()).with_errors(Value::Array(errors))
     })?;
-    let registered = state.services.integrations.register(integration).await?;
+    let registered = state.engine.integrations().register(integration).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(&registered).expect("integrations serialise")),
@@ -155,8 +155,8 @@ pub async fn integration(
         version: None,
     };
     let found = state
-        .services
-        .integrations
+        .engine
+        .integrations()
         .get(&reference)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no integration {text}")))?;

@@ -16,13 +16,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::handlers::{Router as RequestRouter, Services};
+use crate::engine::TaskEngine;
+use crate::handlers::Router as RequestRouter;
 use auth::AuthConfig;
 use problem::Problem;
 
 #[derive(Clone)]
 pub struct ApiState {
-    pub services: Arc<Services>,
+    pub engine: Arc<TaskEngine>,
     pub requests: Arc<RequestRouter>,
     pub auth: Arc<AuthConfig>,
 }
@@ -34,10 +35,10 @@ impl AsRef<AuthConfig> for ApiState {
 }
 
 impl ApiState {
-    pub fn new(services: Arc<Services>, auth: AuthConfig) -> Self {
+    pub fn new(engine: Arc<TaskEngine>, auth: AuthConfig) -> Self {
         Self {
-            requests: Arc::new(RequestRouter::new(services.clone())),
-            services,
+            requests: Arc::new(RequestRouter::new(engine.clone())),
+            engine,
             auth: Arc::new(auth),
         }
     }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::handlers::ApplyError;
+use crate::engine::ApplyError;
 use crate::ports::StoreError;
 
 #[derive(Debug, Clone, Serialize)]

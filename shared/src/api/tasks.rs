@@ -27,7 +27,7 @@ pub fn actions_for(task: &TaskInstance, caller: &Caller) -> Vec<&'static str> {
     if caller.admin {
         if matches!(
             task.status,
-            TaskStatus::Queued | TaskStatus::Assigned | TaskStatus::Claimed
+            TaskStatus::Created | TaskStatus::Assigned | TaskStatus::Claimed
         ) && task.task_type == Some(TaskType::Manual)
         {
             actions.push("reassign");
@@ -50,8 +50,8 @@ pub fn may_view(task: &TaskInstance, caller: &Caller) -> bool {
 pub async fn load(state: &ApiState, id: &str, caller: &Caller) -> Result<TaskInstance, Problem> {
     let id = body::task_id(id)?;
     let task = state
-        .services
-        .tasks
+        .engine
+        .tasks()
         .get(id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no task {id}")))?;
@@ -75,8 +75,8 @@ pub async fn submit(
         problem
     })?;
     if state
-        .services
-        .definitions
+        .engine
+        .definitions()
         .resolve(&request.definition)
         .await?
         .is_none()
@@ -116,8 +116,8 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let task = load(&state, &id, &caller).await?;
-    let history = state.services.tasks.history(task.task_instance_id).await?;
     let actions = actions_for(&task, &caller);
+    let history = &task.history;
     Ok(Json(
         json!({ "task": task, "history": history, "actions": actions }),
     ))
@@ -157,7 +157,7 @@ pub async fn inbox(
         kind: AssigneeType::Group,
         id: g.clone(),
     }));
-    let page = state.services.tasks.inbox(&assignees, status, page).await?;
+    let page = state.engine.tasks().inbox(&assignees, status, page).await?;
     let items: Vec<Value> = page
         .items
         .iter()
@@ -186,8 +186,8 @@ pub async fn form(
         )));
     }
     let loaded = state
-        .services
-        .definitions
+        .engine
+        .definitions()
         .exact(&task.definition_name, task.definition_version)
         .await?
         .ok_or_else(|| {

@@ -1,5 +1,6 @@
-//! A new task: its first record, history and `task.created` event. A request
-//! that is rejected on arrival is created and failed in one write.
+//! A new task: its first record (with its first history entry), its
+//! `task.created` event and its input-validation message. A request that is
+//! rejected on arrival is created and failed in one write.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::definition::TaskType;
-use super::events::{EventType, TaskEvent};
+use super::envelope::{Dispatch, Stage};
+use super::events::{TaskEvent, events_of};
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::state_machine::{Action, IllegalTransition, transition};
@@ -30,14 +32,15 @@ pub struct NewTask {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Creation {
     pub task: TaskInstance,
-    pub history: Vec<HistoryEntry>,
     pub events: Vec<TaskEvent>,
+    /// The message to send once it is stored.
+    pub dispatch: Option<Dispatch>,
 }
 
 impl Creation {
     /// A CREATED task whose input-validation message is due by `redeliver_at`.
     pub fn new(new: NewTask, now: DateTime<Utc>, redeliver_at: DateTime<Utc>) -> Self {
-        let task = TaskInstance {
+        let mut task = TaskInstance {
             task_instance_id: new.task_instance_id,
             definition_name: new.definition_name,
             definition_version: new.definition_version,
@@ -64,8 +67,11 @@ impl Creation {
             completed_by: None,
             trace_id: new.trace_id,
             version: 1,
+            history: Vec::new(),
+            wake_at: None,
         };
-        let history = HistoryEntry {
+        task.schedule_wake(None);
+        task.history.push(HistoryEntry {
             version: 1,
             at: now,
             action: "created".into(),
@@ -77,12 +83,12 @@ impl Creation {
             duration_ms: None,
             outcome: None,
             details: Value::Null,
-        };
-        let event = TaskEvent::about(EventType::Created, &task, now);
+        });
+        let events = events_of(&task, &task.history[0]);
         Self {
             task,
-            history: vec![history],
-            events: vec![event],
+            events,
+            dispatch: Some(Dispatch::now(Stage::Input)),
         }
     }
 
@@ -96,6 +102,7 @@ impl Creation {
         self.task.start_by = start_within.map(|d| created + d);
         self.task.close_by = close_within.map(|d| created + d);
         self.task.apply_budgets();
+        self.task.schedule_wake(None);
         self
     }
 
@@ -103,8 +110,8 @@ impl Creation {
     pub fn then(mut self, action: Action, now: DateTime<Utc>) -> Result<Self, IllegalTransition> {
         let t = transition(&self.task, action, now)?;
         self.task = t.task;
-        self.history.push(t.history);
         self.events.extend(t.events);
+        self.dispatch = t.dispatch;
         Ok(self)
     }
 }

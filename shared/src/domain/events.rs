@@ -5,9 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::manual::AssigneeType;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::history::HistoryEntry;
+use super::ids::TaskInstanceId;
+use super::manual::{Assignee, AssigneeType};
 use super::task::{TaskInstance, TaskStatus};
-use super::task_error::TaskError;
+use super::task_error::{TIMEOUT, TaskError};
 
 pub const EVENT_SOURCE: &str = "task-execution-layer";
 
@@ -98,19 +103,26 @@ pub struct TaskEvent {
 }
 
 impl TaskEvent {
-    /// An event of `event_type` about `task` as it is now; callers add the
-    /// type-specific fields.
-    pub fn about(event_type: EventType, task: &TaskInstance, now: DateTime<Utc>) -> Self {
+    /// An event of `event_type` about `task` as `entry` left it; callers add
+    /// the type-specific fields. The id is derived from the task, the entry's
+    /// version and the event's place in it, so whoever publishes it (and
+    /// however often) it keeps the same `eventId`.
+    fn about(
+        event_type: EventType,
+        task: &TaskInstance,
+        entry: &HistoryEntry,
+        index: usize,
+    ) -> Self {
         Self {
-            event_id: uuid::Uuid::now_v7().to_string(),
+            event_id: event_id(task.task_instance_id, entry.version, index),
             event_type,
             task_instance_id: task.task_instance_id.to_string(),
             workflow_instance_id: task.workflow_instance_id.clone(),
             step_id: task.step_id.clone(),
             definition: task.definition_ref(),
-            status: task.status,
-            attempt: task.attempt,
-            occurred_at: now,
+            status: entry.to,
+            attempt: entry.attempt,
+            occurred_at: entry.at,
             output: None,
             error: None,
             attempts: None,
@@ -126,5 +138,146 @@ impl TaskEvent {
 
     pub fn detail_type(&self) -> &'static str {
         self.event_type.as_str()
+    }
+}
+
+/// A stable event id: a UUID (version 8) from a hash of the task id, the
+/// version its entry produced and the event's place among that entry's events.
+pub fn event_id(task: TaskInstanceId, version: u64, index: usize) -> String {
+    let digest = Sha256::digest(format!("{task}/{version}/{index}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::new_v8(bytes).to_string()
+}
+
+/// The lifecycle events one history entry announces, read off the task as the
+/// write that added the entry left it. This is the only place events are made:
+/// the state machine (for metrics) and the change-stream publisher (for the bus)
+/// both call it, so what is announced is a function of what was stored.
+pub fn events_of(task: &TaskInstance, entry: &HistoryEntry) -> Vec<TaskEvent> {
+    let mut out = Announcement {
+        task,
+        entry,
+        events: Vec::new(),
+    };
+    let error = entry_error(task, entry);
+    let timed_out = error.as_ref().is_some_and(|e| e.code == TIMEOUT);
+    let duration_ms = (entry.at - task.created_at).num_milliseconds();
+    match entry.action.as_str() {
+        "created" => {
+            out.push(EventType::Created);
+        }
+        "started" => {
+            out.push(EventType::Started);
+        }
+        "completed" => {
+            let event = out.push(EventType::Completed);
+            event.output = task.output.clone();
+            event.attempts = Some(entry.attempt);
+            event.duration_ms = Some(duration_ms);
+            event.completed_by = entry.actor.clone();
+        }
+        "retryScheduled" => {
+            if timed_out {
+                out.push(EventType::TimedOut).error = error.clone();
+            }
+            let event = out.push(EventType::RetryScheduled);
+            event.retry_at = entry
+                .details
+                .get("retryAt")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            event.error = error;
+        }
+        "failed" => {
+            if timed_out {
+                out.push(EventType::TimedOut).error = error.clone();
+            }
+            let event = out.push(EventType::Failed);
+            event.error = error;
+            event.attempts = Some(entry.attempt);
+            event.duration_ms = Some(duration_ms);
+        }
+        "assigned" | "escalated" => {
+            let kind = if entry.action == "escalated" {
+                EventType::Escalated
+            } else {
+                EventType::Assigned
+            };
+            let assignee: Option<Assignee> = entry
+                .details
+                .get("assignee")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            let event = out.push(kind);
+            event.assignee_type = assignee.as_ref().map(|a| a.kind);
+            event.assignee_id = assignee.map(|a| a.id);
+        }
+        "reminded" | "unclaimed" => {
+            let kind = if entry.action == "reminded" {
+                EventType::Reminder
+            } else {
+                EventType::Unclaimed
+            };
+            let event = out.push(kind);
+            event.assignee_type = task.assignee.as_ref().map(|a| a.kind);
+            event.assignee_id = task.assignee.as_ref().map(|a| a.id.clone());
+        }
+        "claimed" => {
+            let event = out.push(EventType::Claimed);
+            event.assignee_type = Some(AssigneeType::User);
+            event.assignee_id = entry.actor.clone();
+        }
+        "cancelled" => {
+            out.push(EventType::Cancelled).reason = entry
+                .details
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        "timedOut" => {
+            out.push(EventType::TimedOut).error = error.clone();
+            let event = if entry.to == TaskStatus::Completed {
+                let event = out.push(EventType::Completed);
+                event.output = task.output.clone();
+                event
+            } else {
+                let event = out.push(EventType::Failed);
+                event.error = error;
+                event
+            };
+            event.attempts = Some(entry.attempt);
+            event.duration_ms = Some(duration_ms);
+        }
+        _ => {}
+    }
+    out.events
+}
+
+/// The events of one entry, numbered as they are added.
+struct Announcement<'a> {
+    task: &'a TaskInstance,
+    entry: &'a HistoryEntry,
+    events: Vec<TaskEvent>,
+}
+
+impl Announcement<'_> {
+    fn push(&mut self, kind: EventType) -> &mut TaskEvent {
+        let event = TaskEvent::about(kind, self.task, self.entry, self.events.len());
+        self.events.push(event);
+        self.events.last_mut().expect("just pushed")
+    }
+}
+
+/// The error an entry is about: the task's own (complete, with details) when
+/// the entry is the task's latest, else the one the entry kept.
+fn entry_error(task: &TaskInstance, entry: &HistoryEntry) -> Option<TaskError> {
+    let kept = || {
+        entry
+            .details
+            .get("error")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    };
+    match &task.error {
+        Some(error) if entry.version == task.version => Some(error.clone()),
+        _ => kept(),
     }
 }

@@ -1,4 +1,4 @@
-//! History entries: one per transition, kept beside the task.
+//! History entries: one per transition, kept in the task's own item.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,4 +30,24 @@ pub struct HistoryEntry {
     pub outcome: Option<String>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub details: Value,
+}
+
+/// Error details larger than this are not repeated in history: the task keeps
+/// the latest error whole, and every write pays for the item's whole size.
+const MAX_KEPT_DETAILS_BYTES: usize = 1024;
+
+impl HistoryEntry {
+    /// The entry as stored: an error's large `details` dropped (noted as
+    /// `detailsDropped`), everything else as it is.
+    pub fn compact(mut self) -> Self {
+        if let Some(details) = self
+            .details
+            .get_mut("error")
+            .and_then(|e| e.get_mut("details"))
+            && details.to_string().len() > MAX_KEPT_DETAILS_BYTES
+        {
+            *details = serde_json::json!({ "detailsDropped": true });
+        }
+        self
+    }
 }

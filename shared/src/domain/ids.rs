@@ -1,5 +1,5 @@
-//! Identifiers: task instance ids (UUIDv7, so they sort by creation time) and
-//! references to task definitions (`name` or `name:version`).
+//! Identifiers: task instance ids and references to task definitions
+//! (`name` or `name:version`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,8 +7,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A task instance id. UUIDv7: time-sortable, so index sort keys built from it
-/// list tasks in creation order.
+/// A task instance id: a caller's UUID, a new UUIDv7, or one derived from an
+/// idempotency key (UUIDv8), so that a repeated request names the same task
+/// and its creation is one conditional write. Indexes sort by creation time,
+/// never by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TaskInstanceId(Uuid);
@@ -16,6 +18,16 @@ pub struct TaskInstanceId(Uuid);
 impl TaskInstanceId {
     pub fn new() -> Self {
         Self(Uuid::now_v7())
+    }
+
+    /// The id of the task a request with this idempotency key creates: the
+    /// same key always gives the same id.
+    pub fn derived(key: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("tel-task/{key}"));
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(Uuid::new_v8(bytes))
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {

@@ -16,8 +16,8 @@ pub mod task_error;
 
 pub use creation::{Creation, NewTask};
 pub use definition::{Implementation, Limits, TaskDefinition, TaskType};
-pub use envelope::{Envelope, Stage};
-pub use events::{EVENT_SOURCE, EventType, TaskEvent};
+pub use envelope::{Dispatch, Envelope, Stage};
+pub use events::{EVENT_SOURCE, EventType, TaskEvent, events_of};
 pub use history::HistoryEntry;
 pub use ids::{DefinitionName, DefinitionRef, TaskInstanceId};
 pub use manual::{Assignee, AssigneeType};

@@ -1,14 +1,16 @@
 //! The task state machine. `target` is the one place that says which status an
-//! action may move a task from and to; `transition` builds the new task, its
-//! history entry and its events from that. Stores only ever write what this
-//! module produced, conditional on the status and version it started from.
+//! action may move a task from and to; `transition` builds the new task (its
+//! history entry appended), the events that entry announces and the next
+//! stage message. Stores only ever write what this module produced,
+//! conditional on the status and version it started from.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::events::{EventType, TaskEvent};
+use super::envelope::{Dispatch, Stage};
+use super::events::{TaskEvent, events_of};
 use super::history::HistoryEntry;
 use super::manual::{Assignee, ManualProgress, ManualSettings};
 use super::task::{DeadlineKind, TaskInstance, TaskStatus};
@@ -26,20 +28,13 @@ pub enum RetryWait {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Input matched the schema.
-    AcceptInput {
-        redeliver_at: DateTime<Utc>,
-    },
-    /// An executor claims the task for a new attempt.
+    /// An executor claims the task for a new attempt (its input was validated
+    /// before the execute message was sent).
     Start {
         lease_until: DateTime<Utc>,
     },
-    /// The attempt produced output, to be validated.
-    ProduceOutput {
-        output: Value,
-        redeliver_at: DateTime<Utc>,
-    },
-    /// Output accepted (automated) or submitted by a person (manual).
+    /// Output accepted (an attempt's, validated in the executor) or submitted
+    /// by a person (manual).
     Complete {
         output: Option<Value>,
         by: Option<String>,
@@ -55,7 +50,7 @@ pub enum Action {
     ResumeRetry {
         redeliver_at: DateTime<Utc>,
     },
-    /// The current stage's message is re-sent; only the deadline moves.
+    /// The current stage's message is sent again; only the deadline moves.
     Redeliver {
         redeliver_at: DateTime<Utc>,
     },
@@ -102,9 +97,7 @@ pub enum Action {
 impl Action {
     pub fn name(&self) -> &'static str {
         match self {
-            Self::AcceptInput { .. } => "inputAccepted",
             Self::Start { .. } => "started",
-            Self::ProduceOutput { .. } => "outputProduced",
             Self::Complete { .. } => "completed",
             Self::ScheduleRetry { .. } => "retryScheduled",
             Self::ResumeRetry { .. } => "retryResumed",
@@ -128,10 +121,8 @@ impl Action {
 /// task in status `from` to, or `None` if it may not.
 pub fn target(from: TaskStatus, action: &Action) -> Option<TaskStatus> {
     let to = match (action, from) {
-        (Action::AcceptInput { .. }, Created) => Queued,
-        (Action::Start { .. }, Queued) => Running,
-        (Action::ProduceOutput { .. }, Running) => OutputPending,
-        (Action::Complete { .. }, OutputPending | Assigned | Claimed) => Completed,
+        (Action::Start { .. }, Created | Queued) => Running,
+        (Action::Complete { .. }, Running | Assigned | Claimed) => Completed,
         (
             Action::ScheduleRetry {
                 wait: RetryWait::Queue,
@@ -147,9 +138,9 @@ pub fn target(from: TaskStatus, action: &Action) -> Option<TaskStatus> {
             Running,
         ) => RetryWait,
         (Action::ResumeRetry { .. }, RetryWait) => Queued,
-        (Action::Redeliver { .. }, Created | Queued | OutputPending) => from,
+        (Action::Redeliver { .. }, Created | Queued) => from,
         (Action::Fail { .. }, s) if !s.is_terminal() => Failed,
-        (Action::Assign { .. }, Queued | Assigned | Claimed) => Assigned,
+        (Action::Assign { .. }, Created | Assigned | Claimed) => Assigned,
         (Action::Claim { .. }, Assigned) => Claimed,
         (Action::Unclaim { .. }, Claimed) => Assigned,
         (Action::Cancel { .. }, s) if !s.is_terminal() => Cancelled,
@@ -182,15 +173,27 @@ pub struct IllegalTransition {
     pub action: &'static str,
 }
 
-/// A planned change: the task after it, its history entry and its events,
-/// plus what the task must still look like for the write to happen.
+/// A planned change: the task after it (its new history entry appended), the
+/// events that entry announces, the stage message it asks for, and what the
+/// task must still look like for the write to happen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
     pub expected_status: TaskStatus,
     pub expected_version: u64,
     pub task: TaskInstance,
-    pub history: HistoryEntry,
     pub events: Vec<TaskEvent>,
+    /// The next stage message, decided here and sent by the engine after the write.
+    pub dispatch: Option<Dispatch>,
+}
+
+impl Transition {
+    /// The history entry this transition adds.
+    pub fn entry(&self) -> &HistoryEntry {
+        self.task
+            .history
+            .last()
+            .expect("a transition adds an entry")
+    }
 }
 
 pub fn transition(
@@ -220,43 +223,34 @@ pub fn transition(
         outcome: None,
         details: Value::Null,
     };
-    let mut events = Vec::new();
+    let mut dispatch = None;
 
     match action {
-        Action::AcceptInput { redeliver_at }
-        | Action::ResumeRetry { redeliver_at }
-        | Action::Redeliver { redeliver_at } => {
+        Action::ResumeRetry { redeliver_at } => {
             next.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
+            dispatch = Some(Dispatch::now(Stage::Execute));
+        }
+        Action::Redeliver { redeliver_at } => {
+            next.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
+            dispatch = Stage::awaited_by(from).map(Dispatch::now);
         }
         Action::Start { lease_until } => {
             next.attempt += 1;
             next.attempt_started_at = Some(now);
             next.deadlines = deadline(DeadlineKind::Lease, lease_until);
             history.attempt = next.attempt;
-            events.push(TaskEvent::about(EventType::Started, &next, now));
-        }
-        Action::ProduceOutput {
-            output,
-            redeliver_at,
-        } => {
-            next.output = Some(output);
-            next.error = None;
-            next.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
-            end_attempt(task, &mut history, "succeeded", now);
         }
         Action::Complete { output, by } => {
+            if from == Running {
+                end_attempt(task, &mut history, "succeeded", now);
+            }
             if let Some(output) = output {
                 next.output = Some(output);
             }
+            next.error = None;
             finish(&mut next, now);
             next.completed_by = by.clone();
             history.actor = by;
-            let mut event = TaskEvent::about(EventType::Completed, &next, now);
-            event.output = next.output.clone();
-            event.attempts = Some(next.attempt);
-            event.duration_ms = Some(millis_between(next.created_at, now));
-            event.completed_by = next.completed_by.clone();
-            events.push(event);
         }
         Action::ScheduleRetry {
             error,
@@ -265,16 +259,18 @@ pub fn transition(
             redeliver_at,
         } => {
             next.deadlines = match wait {
-                RetryWait::Queue => deadline(DeadlineKind::Redeliver, redeliver_at),
+                RetryWait::Queue => {
+                    let wait = (retry_at - now).num_milliseconds().max(0) as u64;
+                    dispatch = Some(Dispatch {
+                        stage: Stage::Execute,
+                        delay_seconds: wait.div_ceil(1000) as u32,
+                    });
+                    deadline(DeadlineKind::Redeliver, redeliver_at)
+                }
                 RetryWait::Deadline => deadline(DeadlineKind::RetryAt, retry_at),
             };
             end_attempt(task, &mut history, outcome_of(&error), now);
             history.details = json!({ "error": error, "retryAt": retry_at });
-            push_timed_out(&mut events, &next, &error, now);
-            let mut event = TaskEvent::about(EventType::RetryScheduled, &next, now);
-            event.retry_at = Some(retry_at);
-            event.error = Some(error.clone());
-            events.push(event);
             next.error = Some(error);
         }
         Action::Fail { error } => {
@@ -283,9 +279,7 @@ pub fn transition(
             }
             finish(&mut next, now);
             history.details = json!({ "error": error });
-            push_timed_out(&mut events, &next, &error, now);
             next.error = Some(error);
-            events.push(failed_event(&next, now));
         }
         Action::Assign {
             assignee,
@@ -317,15 +311,6 @@ pub fn transition(
             };
             history.actor = by;
             history.details = json!({ "assignee": assignee });
-            let kind = if escalated {
-                EventType::Escalated
-            } else {
-                EventType::Assigned
-            };
-            let mut event = TaskEvent::about(kind, &next, now);
-            event.assignee_type = Some(assignee.kind);
-            event.assignee_id = Some(assignee.id);
-            events.push(event);
         }
         Action::Remind { schedule } => {
             let mut progress = task
@@ -336,10 +321,6 @@ pub fn transition(
             next.deadlines = schedule.deadlines(&progress, next.due_at);
             history.details = json!({ "reminder": progress.reminders_sent });
             next.manual = Some(progress);
-            let mut event = TaskEvent::about(EventType::Reminder, &next, now);
-            event.assignee_type = next.assignee.as_ref().map(|a| a.kind);
-            event.assignee_id = next.assignee.as_ref().map(|a| a.id.clone());
-            events.push(event);
         }
         Action::Claim { by } => {
             let mut progress = task
@@ -353,11 +334,7 @@ pub fn transition(
                 id: by.clone(),
             });
             history.details = json!({ "previousAssignee": task.assignee });
-            history.actor = Some(by.clone());
-            let mut event = TaskEvent::about(EventType::Claimed, &next, now);
-            event.assignee_type = Some(super::manual::AssigneeType::User);
-            event.assignee_id = Some(by);
-            events.push(event);
+            history.actor = Some(by);
         }
         Action::Unclaim { by } => {
             // Back to whoever held it before the claim (a group, usually).
@@ -365,10 +342,6 @@ pub fn transition(
                 next.assignee = Some(pool);
             }
             history.actor = Some(by);
-            let mut event = TaskEvent::about(EventType::Unclaimed, &next, now);
-            event.assignee_type = next.assignee.as_ref().map(|a| a.kind);
-            event.assignee_id = next.assignee.as_ref().map(|a| a.id.clone());
-            events.push(event);
         }
         Action::Cancel { reason, by } => {
             if from == Running {
@@ -377,9 +350,6 @@ pub fn transition(
             finish(&mut next, now);
             history.actor = by;
             history.details = json!({ "reason": reason });
-            let mut event = TaskEvent::about(EventType::Cancelled, &next, now);
-            event.reason = Some(reason);
-            events.push(event);
         }
         Action::TimeOut {
             error,
@@ -387,22 +357,9 @@ pub fn transition(
         } => {
             finish(&mut next, now);
             history.details = json!({ "error": error });
-            let mut event = TaskEvent::about(EventType::TimedOut, &next, now);
-            event.error = Some(error.clone());
-            events.push(event);
             match default_output {
-                Some(output) => {
-                    next.output = Some(output);
-                    let mut event = TaskEvent::about(EventType::Completed, &next, now);
-                    event.output = next.output.clone();
-                    event.attempts = Some(next.attempt);
-                    event.duration_ms = Some(millis_between(next.created_at, now));
-                    events.push(event);
-                }
-                None => {
-                    next.error = Some(error);
-                    events.push(failed_event(&next, now));
-                }
+                Some(output) => next.output = Some(output),
+                None => next.error = Some(error),
             }
         }
         Action::Rerun { by, redeliver_at } => {
@@ -413,15 +370,19 @@ pub fn transition(
             next.attempt_started_at = None;
             next.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
             history.actor = by;
+            dispatch = Some(Dispatch::now(Stage::Input));
         }
     }
     next.apply_budgets();
+    next.schedule_wake(task.wake_at);
+    next.history.push(history.compact());
+    let events = events_of(&next, next.history.last().expect("just added"));
     Ok(Transition {
         expected_status: from,
         expected_version: task.version,
         task: next,
-        history,
         events,
+        dispatch,
     })
 }
 
@@ -453,28 +414,6 @@ fn outcome_of(error: &TaskError) -> &'static str {
     }
 }
 
-/// A lease or sandbox timeout is also announced as `task.timed_out`.
-fn push_timed_out(
-    events: &mut Vec<TaskEvent>,
-    task: &TaskInstance,
-    error: &TaskError,
-    now: DateTime<Utc>,
-) {
-    if error.code == TIMEOUT {
-        let mut event = TaskEvent::about(EventType::TimedOut, task, now);
-        event.error = Some(error.clone());
-        events.push(event);
-    }
-}
-
-fn failed_event(task: &TaskInstance, now: DateTime<Utc>) -> TaskEvent {
-    let mut event = TaskEvent::about(EventType::Failed, task, now);
-    event.error = task.error.clone();
-    event.attempts = Some(task.attempt);
-    event.duration_ms = Some(millis_between(task.created_at, now));
-    event
-}
-
 pub fn millis_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_milliseconds()
 }
@@ -482,6 +421,7 @@ pub fn millis_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::events::EventType;
     use crate::domain::ids::TaskInstanceId;
     use crate::domain::task_error::EXECUTION_ERROR;
 
@@ -514,44 +454,67 @@ mod tests {
             completed_by: None,
             trace_id: None,
             version: 1,
+            history: Vec::new(),
+            wake_at: None,
         }
     }
 
     #[test]
-    fn the_automated_happy_path_is_allowed_in_order() {
+    fn the_automated_happy_path_is_two_transitions_after_creation() {
         let now = Utc::now();
         let t = task(Created);
-        let t = transition(&t, Action::AcceptInput { redeliver_at: now }, now)
-            .unwrap()
-            .task;
-        assert_eq!(t.status, Queued);
         let started = transition(&t, Action::Start { lease_until: now }, now).unwrap();
         assert_eq!(started.task.attempt, 1);
         assert_eq!(started.events[0].event_type, EventType::Started);
         assert_eq!(started.task.next_deadline().unwrap().0, DeadlineKind::Lease);
-        let out = Action::ProduceOutput {
-            output: json!({"n": 2}),
-            redeliver_at: now,
-        };
-        let produced = transition(&started.task, out, now).unwrap();
-        assert_eq!(produced.history.outcome.as_deref(), Some("succeeded"));
+        assert_eq!(started.dispatch, None, "the executor runs it right away");
         let done = transition(
-            &produced.task,
+            &started.task,
             Action::Complete {
-                output: None,
+                output: Some(json!({"n": 2})),
                 by: None,
             },
             now,
         )
         .unwrap();
         assert_eq!(done.task.status, Completed);
+        assert_eq!(done.entry().outcome.as_deref(), Some("succeeded"));
         assert!(
-            done.task.deadlines.is_empty(),
+            done.task.deadlines.is_empty() && done.task.wake_at.is_none(),
             "a terminal task leaves the deadline index"
         );
         assert_eq!(done.events[0].output, Some(json!({"n": 2})));
-        assert_eq!(done.task.version, 5);
-        assert_eq!(done.expected_version, 4);
+        assert_eq!(done.task.version, 3);
+        assert_eq!(done.expected_version, 2);
+        let actions: Vec<&str> = done
+            .task
+            .history
+            .iter()
+            .map(|h| h.action.as_str())
+            .collect();
+        assert_eq!(actions, ["started", "completed"]);
+    }
+
+    #[test]
+    fn an_earlier_wake_up_is_kept_and_a_later_deadline_does_not_move_it() {
+        let now = Utc::now();
+        let mut t = task(Created);
+        t.deadlines = deadline(DeadlineKind::Redeliver, now + chrono::Duration::seconds(30));
+        t.schedule_wake(None);
+        let lease = now + chrono::Duration::seconds(40);
+        let started = transition(&t, Action::Start { lease_until: lease }, now).unwrap();
+        assert_eq!(
+            started.task.wake_at,
+            Some(now + chrono::Duration::seconds(30)),
+            "no index write for the start"
+        );
+        let soon = now + chrono::Duration::seconds(5);
+        let short = transition(&t, Action::Start { lease_until: soon }, now).unwrap();
+        assert_eq!(
+            short.task.wake_at,
+            Some(soon),
+            "never later than a deadline"
+        );
     }
 
     #[test]
@@ -608,17 +571,57 @@ mod tests {
         assert_eq!(t.task.status, RetryWait);
         let types: Vec<_> = t.events.iter().map(|e| e.event_type).collect();
         assert_eq!(types, vec![EventType::TimedOut, EventType::RetryScheduled]);
-        assert_eq!(t.history.outcome.as_deref(), Some("timedOut"));
+        assert_eq!(t.entry().outcome.as_deref(), Some("timedOut"));
         assert_eq!(t.task.next_deadline().unwrap().0, DeadlineKind::RetryAt);
+        assert_eq!(t.dispatch, None, "the sweeper resumes it");
+    }
+
+    #[test]
+    fn a_short_retry_asks_for_a_delayed_execute_message() {
+        let now = Utc::now();
+        let running = transition(&task(Queued), Action::Start { lease_until: now }, now)
+            .unwrap()
+            .task;
+        let retry = Action::ScheduleRetry {
+            error: TaskError::new(EXECUTION_ERROR, "boom"),
+            retry_at: now + chrono::Duration::milliseconds(2500),
+            wait: RetryWait::Queue,
+            redeliver_at: now,
+        };
+        let t = transition(&running, retry, now).unwrap();
+        assert_eq!(
+            t.dispatch,
+            Some(Dispatch {
+                stage: Stage::Execute,
+                delay_seconds: 3
+            })
+        );
+    }
+
+    #[test]
+    fn events_are_a_function_of_the_stored_task_with_stable_ids() {
+        let now = Utc::now();
+        let running = transition(&task(Created), Action::Start { lease_until: now }, now).unwrap();
+        let again = events_of(&running.task, running.entry());
+        assert_eq!(again, running.events, "derived again from what is stored");
+        let id = running.task.task_instance_id;
+        assert_eq!(
+            running.events[0].event_id,
+            crate::domain::events::event_id(id, 2, 0)
+        );
+        assert_ne!(
+            crate::domain::events::event_id(id, 2, 0),
+            crate::domain::events::event_id(id, 2, 1)
+        );
     }
 
     #[test]
     fn every_status_and_action_pair_is_decided_by_target_alone() {
         let now = Utc::now();
         let actions = [
-            Action::AcceptInput { redeliver_at: now },
             Action::Start { lease_until: now },
             Action::Claim { by: "u".into() },
+            Action::Redeliver { redeliver_at: now },
             Action::Rerun {
                 by: None,
                 redeliver_at: now,

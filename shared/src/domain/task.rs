@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::definition::TaskType;
+use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, ManualProgress};
 use super::task_error::TaskError;
@@ -15,14 +16,13 @@ use super::task_error::TaskError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
-    /// Recorded by the router; input not yet validated.
+    /// Recorded by the router: its input is being validated, then it waits
+    /// for its first attempt (or for manual assignment).
     Created,
-    /// Input valid; waiting for an executor (or for manual assignment).
+    /// Waiting for another attempt, on the queue.
     Queued,
     /// An executor holds the lease and is running an attempt.
     Running,
-    /// An attempt produced output that is waiting for output validation.
-    OutputPending,
     /// Failed attempt; the next one is due later than a queue delay can carry.
     RetryWait,
     /// A manual task with an assignee, not yet claimed.
@@ -36,11 +36,10 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 11] = [
+    pub const ALL: [TaskStatus; 10] = [
         Self::Created,
         Self::Queued,
         Self::Running,
-        Self::OutputPending,
         Self::RetryWait,
         Self::Assigned,
         Self::Claimed,
@@ -62,7 +61,6 @@ impl TaskStatus {
             Self::Created => "CREATED",
             Self::Queued => "QUEUED",
             Self::Running => "RUNNING",
-            Self::OutputPending => "OUTPUT_PENDING",
             Self::RetryWait => "RETRY_WAIT",
             Self::Assigned => "ASSIGNED",
             Self::Claimed => "CLAIMED",
@@ -160,6 +158,14 @@ pub struct TaskInstance {
     pub trace_id: Option<String>,
     /// Bumped by every transition; transitions are conditional on it.
     pub version: u64,
+    /// One entry per transition, oldest first. Stored with the task (one
+    /// write per transition), served by the history endpoint, not inline.
+    #[serde(skip)]
+    pub history: Vec<HistoryEntry>,
+    /// When the sweeper next looks at the task: never after its earliest
+    /// deadline, but it may be earlier (see `schedule_wake`).
+    #[serde(skip)]
+    pub wake_at: Option<DateTime<Utc>>,
 }
 
 impl TaskInstance {
@@ -184,11 +190,25 @@ impl TaskInstance {
         }
     }
 
-    /// The earliest pending deadline, which is what the deadline index holds.
+    /// The earliest pending deadline.
     pub fn next_deadline(&self) -> Option<(DeadlineKind, DateTime<Utc>)> {
         self.deadlines
             .iter()
             .min_by_key(|(_, at)| **at)
             .map(|(kind, at)| (*kind, *at))
+    }
+
+    /// Sets when the sweeper looks at the task next, after a transition from
+    /// `before`. A wake-up already set earlier than the new earliest deadline is
+    /// kept: moving it would cost a write to the deadline index on every
+    /// transition, while most tasks finish before it comes (a short task is put
+    /// in the index once, when created, and taken out once, when it ends). The
+    /// sweeper, woken early, only moves the wake-up to the real deadline.
+    /// A task with no deadline (a finished one) leaves the index.
+    pub fn schedule_wake(&mut self, before: Option<DateTime<Utc>>) {
+        self.wake_at = self.next_deadline().map(|(_, at)| match before {
+            Some(earlier) if earlier <= at => earlier,
+            _ => at,
+        });
     }
 }

@@ -11,9 +11,9 @@ use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tracing::{Instrument, error, info_span, warn};
 
-use super::services::{ApplyError, Services};
 use crate::domain::task_error::POISON_MESSAGE;
 use crate::domain::{Action, Envelope, TaskError, TaskInstanceId};
+use crate::engine::{ApplyError, TaskEngine};
 use crate::ports::DeadLetterNote;
 
 /// Records of one batch handled at once.
@@ -45,7 +45,7 @@ pub trait SqsHandler: Send + Sync + 'static {
 
 pub async fn for_each_record<'a, F, Fut>(
     function: &'static str,
-    services: &'a Services,
+    engine: &'a TaskEngine,
     event: SqsEvent,
     handle: F,
 ) -> SqsBatchResponse
@@ -65,7 +65,7 @@ where
             attempt = tracing::field::Empty,
             trace = tracing::field::Empty,
         );
-        let last = last_delivery(&record, services.settings.max_receive_count);
+        let last = last_delivery(&record, engine.settings().max_receive_count);
         let about = LastWords::of(&record);
         let work = handle(record);
         async move {
@@ -73,7 +73,7 @@ where
             if let Err(e) = &outcome {
                 error!(reason = %e, last_delivery = last, "record left for redelivery");
                 if last {
-                    give_up(services, about, &e.0).await;
+                    give_up(engine, about, &e.0).await;
                 }
             }
             (id, outcome)
@@ -84,7 +84,7 @@ where
     .collect::<Vec<_>>()
     .await;
     if let Some(mb) = crate::metrics::memory_high_water_mb() {
-        services.metrics.put(
+        engine.metrics().put(
             &[("Function", function)],
             &[("MemoryHighWater", mb, crate::metrics::Unit::Megabytes)],
         );
@@ -104,7 +104,7 @@ where
 /// (both recorded on the span), do the work; a task that another handler
 /// moved on first is nothing to do, anything else unfinished is redelivered.
 pub async fn with_task<F, Fut>(
-    services: &Services,
+    engine: &TaskEngine,
     message: SqsMessage,
     work: F,
 ) -> Result<(), Redeliver>
@@ -115,8 +115,8 @@ where
     let envelope =
         Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
     record_task_id(envelope.task_instance_id);
-    let task = services
-        .tasks
+    let task = engine
+        .tasks()
         .get(envelope.task_instance_id)
         .await
         .map_err(Redeliver::because)?
@@ -184,16 +184,16 @@ impl LastWords {
 
 /// A message failed its last delivery: note why beside the dead-letter
 /// queue, and fail the task it is about so nothing waits on it silently.
-async fn give_up(services: &Services, about: LastWords, reason: &str) {
+async fn give_up(engine: &TaskEngine, about: LastWords, reason: &str) {
     let note = DeadLetterNote {
         queue: about.queue.clone(),
         message_id: about.message_id.clone(),
         reason: reason.to_owned(),
         task_instance_id: about.task,
         receive_count: about.receive_count,
-        at: services.now(),
+        at: engine.now(),
     };
-    if let Err(e) = services.dead_letters.note(&note).await {
+    if let Err(e) = engine.dead_letters().note(&note).await {
         warn!(error = %e, "dead-letter reason not recorded");
     }
     let Some(id) = about.task else { return };
@@ -205,9 +205,9 @@ async fn give_up(services: &Services, about: LastWords, reason: &str) {
         ),
     )
     .with_details(json!({ "queue": about.queue, "messageId": about.message_id }));
-    match services.tasks.get(id).await {
+    match engine.tasks().get(id).await {
         Ok(Some(task)) if !task.status.is_terminal() => {
-            match services.apply(&task, Action::Fail { error }).await {
+            match engine.apply(&task, Action::Fail { error }).await {
                 Ok(_) => {
                     warn!(task_instance_id = %id, "task failed: its message is going to the dead-letter queue")
                 }

@@ -1,6 +1,7 @@
-//! executor (execute queue): claims a QUEUED task with a conditional write
-//! (QUEUED → RUNNING, attempt + 1, lease until now + timeout), runs it through
-//! its `Runner`, and passes the output on to output validation or the failure
+//! executor (execute queue): claims a task waiting for an attempt with a
+//! conditional write (CREATED or QUEUED → RUNNING, attempt + 1, lease until
+//! now + timeout), runs it through its `Runner`, validates the output against
+//! the cached compiled schema and completes the task, or passes the failure
 //! on to the retry policy. A duplicate or stale message does nothing.
 
 use std::sync::Arc;
@@ -15,11 +16,14 @@ use tracing::{info, warn};
 
 use super::attempts::retry_or_fail;
 use super::batch::{Redeliver, SqsHandler, for_each_record, with_task};
-use super::services::{ApplyError, Services};
-use crate::domain::task_error::{EXECUTION_ERROR, TIMEOUT, UNKNOWN_DEFINITION};
-use crate::domain::{
-    Action, Envelope, RetryPolicy, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
+use super::definitions::LoadedDefinition;
+use crate::domain::task_error::{
+    EXECUTION_ERROR, OUTPUT_VALIDATION_ERROR, TIMEOUT, UNKNOWN_DEFINITION,
 };
+use crate::domain::{
+    Action, Dispatch, Envelope, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
+};
+use crate::engine::{ApplyError, TaskEngine};
 use crate::metrics::Unit;
 use crate::ports::StoreError;
 use crate::runners::{Admission, RunError, RunJob, Runners};
@@ -41,33 +45,33 @@ pub fn slot_pool(definition: &str) -> String {
 const RUNNER_GRACE: Duration = Duration::from_secs(1);
 
 pub struct Executor {
-    services: Arc<Services>,
+    engine: Arc<TaskEngine>,
     runners: Runners,
 }
 
 impl Executor {
-    pub fn new(services: Arc<Services>, runners: Runners) -> Self {
-        Self { services, runners }
+    pub fn new(engine: Arc<TaskEngine>, runners: Runners) -> Self {
+        Self { engine, runners }
     }
 
     async fn execute(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        with_task(&self.services, message, |envelope, task| {
+        with_task(&self.engine, message, |envelope, task| {
             self.attempt(envelope, task)
         })
         .await
     }
 
     async fn attempt(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
-        let s = &self.services;
+        let s = &self.engine;
         if envelope.stage != Stage::Execute
-            || task.status != TaskStatus::Queued
+            || !matches!(task.status, TaskStatus::Created | TaskStatus::Queued)
             || task.attempt != envelope.attempt
         {
             info!(status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale execute message ignored");
             return Ok(());
         }
         let Some(loaded) = s
-            .definitions
+            .definitions()
             .exact(&task.definition_name, task.definition_version)
             .await?
         else {
@@ -79,8 +83,8 @@ impl Executor {
         };
         let definition = &loaded.definition;
         let timeout = Duration::from_secs(u64::from(definition.timeout_seconds))
-            .min(s.settings.max_task_timeout);
-        let lease_until = s.now() + timeout + s.settings.lease_grace;
+            .min(s.settings().max_task_timeout);
+        let lease_until = s.now() + timeout + s.settings().lease_grace;
         // Before the attempt: may it start now (an integration's circuit), and
         // which concurrency pools must it hold a slot in?
         let pending = RunJob {
@@ -92,7 +96,7 @@ impl Executor {
             Ok(Admission::Go { pools }) => pools,
             Ok(Admission::Wait { delay, reason }) => {
                 let delay = (delay.as_secs_f64().ceil() as u32).clamp(1, MAX_QUEUE_DELAY_SECONDS);
-                s.send_stage(&task, Stage::Execute, delay).await?;
+                s.dispatch(&task, execute_after(delay)).await?;
                 info!(delay, reason, "the task waits; not an attempt");
                 return Ok(());
             }
@@ -117,7 +121,7 @@ impl Executor {
         if !self.acquire_all(&pools, task.task_instance_id).await? {
             // Full: back on the queue a little later. Not an attempt, not a failure.
             let delay = rand::rng().random_range(1..=SLOT_WAIT_SECONDS);
-            s.send_stage(&task, Stage::Execute, delay).await?;
+            s.dispatch(&task, execute_after(delay)).await?;
             info!(delay, "concurrency limit reached; the task waits");
             return Ok(());
         }
@@ -166,7 +170,7 @@ impl Executor {
         let took = running.attempt_started_at.map_or(0, |at| {
             crate::domain::state_machine::millis_between(at, s.now())
         });
-        s.metrics.put(
+        s.metrics().put(
             &[
                 ("TaskType", definition.task_type.as_str()),
                 ("Implementation", implementation),
@@ -177,7 +181,7 @@ impl Executor {
                 ("Attempts", 1.0, Unit::Count),
             ],
         );
-        let finished = self.finish(&running, &definition.retry, outcome).await;
+        let finished = self.finish(&running, &loaded, outcome).await;
         // The attempt is over however it ended: its slots go back to their pools.
         self.release_all(&pools, running.task_instance_id).await;
         finished
@@ -190,7 +194,7 @@ impl Executor {
         holder: TaskInstanceId,
     ) -> Result<bool, ApplyError> {
         for (i, (pool, max)) in pools.iter().enumerate() {
-            if !self.services.slots.acquire(pool, holder, *max).await? {
+            if !self.engine.slots().acquire(pool, holder, *max).await? {
                 self.release_all(&pools[..i], holder).await;
                 return Ok(false);
             }
@@ -200,42 +204,58 @@ impl Executor {
 
     async fn release_all(&self, pools: &[(String, u32)], holder: TaskInstanceId) {
         for (pool, _) in pools {
-            if let Err(e) = self.services.slots.release(pool, holder).await {
+            if let Err(e) = self.engine.slots().release(pool, holder).await {
                 warn!(pool, error = %e, "slot not released; the sweeper will repair it");
             }
         }
     }
 
-    /// Output to validation, or the failure to the retry policy.
+    /// Output checked against the output schema and the task completed, or
+    /// the failure handed to the retry policy. An output that does not match
+    /// its schema fails the task: another attempt of the same code would not
+    /// change it.
     async fn finish(
         &self,
         running: &TaskInstance,
-        retry: &RetryPolicy,
+        loaded: &LoadedDefinition,
         outcome: Result<serde_json::Value, RunError>,
     ) -> Result<(), ApplyError> {
-        let s = &self.services;
-        match outcome {
-            Ok(output) => {
-                let produced = s
-                    .apply(
-                        running,
-                        Action::ProduceOutput {
-                            output,
-                            redeliver_at: s.redeliver_at(),
-                        },
-                    )
-                    .await?;
-                s.send_stage(&produced, Stage::Output, 0).await?;
-                info!(
-                    attempt = produced.attempt,
-                    "attempt succeeded; output sent to validation"
-                );
-            }
+        let s = &self.engine;
+        let output = match outcome {
+            Ok(output) => output,
             Err(failure) => {
-                retry_or_fail(s, running, retry, failure).await?;
+                retry_or_fail(s, running, &loaded.definition.retry, failure).await?;
+                return Ok(());
             }
-        }
+        };
+        let violations = loaded.output.violations(&output);
+        let action = if violations.is_empty() {
+            Action::Complete {
+                output: Some(output),
+                by: None,
+            }
+        } else {
+            let error = TaskError::new(
+                OUTPUT_VALIDATION_ERROR,
+                format!(
+                    "output does not match the outputSchema of {}: {} error(s)",
+                    running.definition_ref(),
+                    violations.len()
+                ),
+            )
+            .with_details(json!({ "errors": violations }));
+            Action::Fail { error }
+        };
+        let finished = s.apply(running, action).await?;
+        info!(status = %finished.status, attempt = finished.attempt, "attempt finished");
         Ok(())
+    }
+}
+
+fn execute_after(delay_seconds: u32) -> Dispatch {
+    Dispatch {
+        stage: Stage::Execute,
+        delay_seconds,
     }
 }
 
@@ -250,7 +270,7 @@ impl SqsHandler for Executor {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         Ok(
-            for_each_record(self.name(), &self.services, event.payload, |m| {
+            for_each_record(self.name(), &self.engine, event.payload, |m| {
                 self.execute(m)
             })
             .await,

@@ -1,4 +1,4 @@
-//! manual-assign (manual queue): gives a QUEUED manual task to a user or a
+//! manual-assign (manual queue): gives a new manual task (its input checked) to a user or a
 //! group by the definition's strategy, sets its due time and its reminder and
 //! escalation deadlines, and announces `task.assigned`. Duplicates do nothing.
 
@@ -11,34 +11,34 @@ use tracing::info;
 
 use super::assignment::{AssignError, choose, request_document};
 use super::batch::{Redeliver, SqsHandler, for_each_record, with_task};
-use super::services::{ApplyError, Services};
 use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use crate::domain::{Action, Envelope, Stage, TaskError, TaskInstance, TaskStatus};
+use crate::engine::{ApplyError, TaskEngine};
 
 pub struct ManualAssign {
-    services: Arc<Services>,
+    engine: Arc<TaskEngine>,
 }
 
 impl ManualAssign {
-    pub fn new(services: Arc<Services>) -> Self {
-        Self { services }
+    pub fn new(engine: Arc<TaskEngine>) -> Self {
+        Self { engine }
     }
 
     async fn assign(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        with_task(&self.services, message, |envelope, task| {
+        with_task(&self.engine, message, |envelope, task| {
             self.try_assign(envelope, task)
         })
         .await
     }
 
     async fn try_assign(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
-        let s = &self.services;
-        if envelope.stage != Stage::Assign || task.status != TaskStatus::Queued {
+        let s = &self.engine;
+        if envelope.stage != Stage::Assign || task.status != TaskStatus::Created {
             info!(status = %task.status, "stale assignment message ignored");
             return Ok(());
         }
         let Some(loaded) = s
-            .definitions
+            .definitions()
             .exact(&task.definition_name, task.definition_version)
             .await?
         else {
@@ -55,7 +55,7 @@ impl ManualAssign {
             );
             return s.apply(&task, Action::Fail { error }).await.map(|_| ());
         };
-        let assignee = match choose(&settings.assignment, &task, s.assignment.as_ref()).await {
+        let assignee = match choose(&settings.assignment, &task, s.assignment().as_ref()).await {
             Ok(assignee) => assignee,
             Err(AssignError::Unassignable(error)) => {
                 return s.apply(&task, Action::Fail { error }).await.map(|_| ());
@@ -90,11 +90,6 @@ impl SqsHandler for ManualAssign {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(
-            for_each_record(self.name(), &self.services, event.payload, |m| {
-                self.assign(m)
-            })
-            .await,
-        )
+        Ok(for_each_record(self.name(), &self.engine, event.payload, |m| self.assign(m)).await)
     }
 }

@@ -7,15 +7,15 @@ pub mod batch;
 pub mod definitions;
 pub mod executor;
 pub mod manual_assign;
+pub mod publisher;
 pub mod router;
-pub mod services;
 pub mod sweeper;
 pub mod validator;
 
 pub use batch::{Redeliver, SqsHandler};
 pub use executor::Executor;
 pub use manual_assign::ManualAssign;
+pub use publisher::ChangePublisher;
 pub use router::Router;
-pub use services::{ApplyError, Services};
 pub use sweeper::{SweepReport, Sweeper};
 pub use validator::Validator;

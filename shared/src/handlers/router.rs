@@ -14,13 +14,13 @@ use tracing::{info, warn};
 use super::batch::{
     Redeliver, SqsHandler, for_each_record, incoming_trace, new_trace, record_task_id,
 };
-use super::services::Services;
 use crate::domain::request::RequestIdentity;
 use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use crate::domain::{
-    Action, Creation, ExecutionRequest, NewTask, RejectedRequest, Stage, TaskError, TaskInstance,
-    TaskInstanceId, TaskStatus,
+    Action, Creation, ExecutionRequest, NewTask, RejectedRequest, TaskError, TaskInstance,
+    TaskInstanceId,
 };
+use crate::engine::TaskEngine;
 
 type Budgets = (Option<chrono::Duration>, Option<chrono::Duration>);
 
@@ -28,12 +28,19 @@ type Budgets = (Option<chrono::Duration>, Option<chrono::Duration>);
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
 pub struct Router {
-    services: Arc<Services>,
+    engine: Arc<TaskEngine>,
+}
+
+/// The id of a request's task: its own, else one derived from its
+/// idempotency key (so a repeat names the same task), else a new one.
+fn task_id(own: Option<TaskInstanceId>, idempotency_key: Option<&str>) -> TaskInstanceId {
+    own.or_else(|| idempotency_key.map(TaskInstanceId::derived))
+        .unwrap_or_default()
 }
 
 impl Router {
-    pub fn new(services: Arc<Services>) -> Self {
-        Self { services }
+    pub fn new(engine: Arc<TaskEngine>) -> Self {
+        Self { engine }
     }
 
     async fn route(&self, message: SqsMessage) -> Result<(), Redeliver> {
@@ -52,7 +59,8 @@ impl Router {
     }
 
     /// Records a request as a task and sends it to input validation. Also the
-    /// API's way in. Idempotent on the task id, else on `idempotency_key`.
+    /// API's way in. Idempotent on the task id, else on `idempotency_key`
+    /// (from which the id is derived: one conditional write either way).
     /// `trace` is the caller's trace context (W3C `traceparent` or X-Ray); a
     /// new one is started without it. It follows the task through every stage.
     pub async fn accept(
@@ -61,15 +69,14 @@ impl Router {
         idempotency_key: Option<&str>,
         trace: Option<String>,
     ) -> Result<TaskInstance, Redeliver> {
-        let s = &self.services;
-        let key = idempotency_key.filter(|_| request.task_instance_id.is_none());
+        let s = &self.engine;
         let loaded = s
-            .definitions
+            .definitions()
             .resolve(&request.definition)
             .await
             .map_err(Redeliver::because)?;
         let new = NewTask {
-            task_instance_id: request.task_instance_id.unwrap_or_default(),
+            task_instance_id: task_id(request.task_instance_id, idempotency_key),
             definition_name: request.definition.name.to_string(),
             definition_version: loaded.as_ref().map_or(0, |l| l.definition.version),
             task_type: loaded.as_ref().map(|l| l.definition.task_type),
@@ -98,80 +105,52 @@ impl Router {
             ),
             _ => None,
         };
-        let task = match failure {
+        match failure {
             Some(error) => {
                 let mut new = new;
                 if payload_bytes > MAX_PAYLOAD_BYTES {
                     new.input = Value::Null;
                     new.context = Value::Null;
                 }
-                self.create_failed(new, error, key).await?
+                self.create_failed(new, error).await
             }
             None => {
                 let budgets = loaded
                     .as_ref()
                     .map(|l| l.definition.budgets())
                     .unwrap_or_default();
-                self.create(new, budgets, key).await?
+                self.create(new, budgets).await
             }
-        };
-        if task.status == TaskStatus::Created {
-            // Also when the task already existed: an earlier delivery may have
-            // stored it and then failed to send this.
-            s.send_stage(&task, Stage::Input, 0)
-                .await
-                .map_err(Redeliver::because)?;
         }
-        Ok(task)
     }
 
-    async fn create(
-        &self,
-        new: NewTask,
-        budgets: Budgets,
-        key: Option<&str>,
-    ) -> Result<TaskInstance, Redeliver> {
-        let s = &self.services;
+    /// Stores the task and sends it to input validation (also when it
+    /// already existed and still waits for that: an earlier delivery may have
+    /// stored it and then failed to send).
+    async fn create(&self, new: NewTask, budgets: Budgets) -> Result<TaskInstance, Redeliver> {
+        let s = &self.engine;
         let creation = Creation::new(new, s.now(), s.redeliver_at()).with_budgets(budgets);
-        let created = s
-            .tasks
-            .create(&creation, key)
-            .await
-            .map_err(Redeliver::because)?;
-        if created.created {
-            info!(definition = %created.task.definition_ref(), "task created");
-            s.observe(&created.task, &creation.events);
-            s.announce(created.task.task_instance_id, &creation.events)
-                .await;
+        let (task, created) = s.create(&creation).await.map_err(Redeliver::because)?;
+        if created {
+            info!(definition = %task.definition_ref(), "task created");
         } else {
-            record_task_id(created.task.task_instance_id);
-            info!(status = %created.task.status, "duplicate request; task already exists");
+            info!(status = %task.status, "duplicate request; task already exists");
         }
-        Ok(created.task)
+        Ok(task)
     }
 
     async fn create_failed(
         &self,
         new: NewTask,
         error: TaskError,
-        key: Option<&str>,
     ) -> Result<TaskInstance, Redeliver> {
-        let s = &self.services;
+        let s = &self.engine;
         warn!(code = %error.code, message = %error.message, "request rejected");
         let creation = Creation::new(new, s.now(), s.redeliver_at())
             .then(Action::Fail { error }, s.now())
             .expect("a new task can always fail");
-        let created = s
-            .tasks
-            .create(&creation, key)
-            .await
-            .map_err(Redeliver::because)?;
-        if created.created {
-            s.observe(&created.task, &creation.events);
-            s.announce(created.task.task_instance_id, &creation.events)
-                .await;
-        }
-        Ok(created.task)
+        let (task, _) = s.create(&creation).await.map_err(Redeliver::because)?;
+        Ok(task)
     }
 
     async fn reject(
@@ -193,9 +172,8 @@ impl Router {
             definition_name,
             input,
         } = identity;
-        let key = key.filter(|_| task_instance_id.is_none());
         let new = NewTask {
-            task_instance_id: task_instance_id.unwrap_or_else(TaskInstanceId::new),
+            task_instance_id: task_id(task_instance_id, key),
             definition_name,
             definition_version: 0,
             task_type: None,
@@ -211,9 +189,7 @@ impl Router {
             trace_id: Some(trace),
         };
         record_task_id(new.task_instance_id);
-        self.create_failed(new, rejected.error, key)
-            .await
-            .map(|_| ())
+        self.create_failed(new, rejected.error).await.map(|_| ())
     }
 }
 
@@ -227,11 +203,6 @@ impl SqsHandler for Router {
         &self,
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(
-            for_each_record(self.name(), &self.services, event.payload, |m| {
-                self.route(m)
-            })
-            .await,
-        )
+        Ok(for_each_record(self.name(), &self.engine, event.payload, |m| self.route(m)).await)
     }
 }

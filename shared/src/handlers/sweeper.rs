@@ -1,25 +1,29 @@
 //! timeout-sweeper (on a schedule): reads only the sparse deadline index, so
 //! a sweep costs in proportion to what is due, not to what is stored. It
 //! times out attempts whose lease ran out, resumes long retry waits, re-sends
-//! stage messages that may have been lost, sends manual tasks' reminders,
-//! escalates them and acts on their due time, and republishes events whose
-//! publisher died. Every action is a conditional write, so sweeps may overlap.
+//! stage messages that were not acted on in time, sends manual tasks'
+//! reminders, escalates them and acts on their due time. A task woken before
+//! any of its deadlines (its wake-up is kept early to spare index writes) only
+//! has its wake-up moved. Every action is a conditional write, so sweeps may
+//! overlap.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use tracing::{info, warn};
 
+use std::collections::HashMap;
+
 use super::attempts::retry_or_fail;
 use super::executor::slot_pool;
-use super::services::{ApplyError, Services};
 use crate::domain::manual::OnDue;
 use crate::domain::task_error::TIMEOUT;
 use crate::domain::{
-    Action, DeadlineKind, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus, TaskType,
+    Action, DeadlineKind, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
 };
+use crate::engine::{ApplyError, TaskEngine};
 use crate::metrics::Unit;
-use crate::ports::{BusEvent, DueItem};
+use crate::ports::QueueDepth;
 use crate::runners::RunError;
 
 /// Actions on one task in one sweep (each moves at least one deadline on).
@@ -39,7 +43,10 @@ pub struct SweepReport {
     pub leases_expired: usize,
     pub retries_resumed: usize,
     pub redelivered: usize,
-    pub events_republished: usize,
+    /// Stage messages not re-sent yet because their queue still holds messages.
+    pub redelivery_deferred: usize,
+    /// Tasks woken before any deadline of theirs: only the wake-up moved.
+    pub rescheduled: usize,
     pub reminders: usize,
     pub escalations: usize,
     /// Manual tasks past their due time.
@@ -54,25 +61,29 @@ pub struct SweepReport {
 }
 
 pub struct Sweeper {
-    services: Arc<Services>,
+    engine: Arc<TaskEngine>,
     batch_per_shard: i32,
 }
 
+/// Queue depths read at the start of a sweep, by queue URL.
+type Depths = HashMap<String, QueueDepth>;
+
 impl Sweeper {
-    pub fn new(services: Arc<Services>) -> Self {
+    pub fn new(engine: Arc<TaskEngine>) -> Self {
         Self {
-            services,
+            engine,
             batch_per_shard: DEFAULT_BATCH_PER_SHARD,
         }
     }
 
     pub async fn sweep(&self) -> SweepReport {
         let mut report = SweepReport::default();
-        let now = self.services.now();
-        for shard in 0..self.services.settings.deadline_shards {
+        let depths = self.sample_queues().await;
+        let now = self.engine.now();
+        for shard in 0..self.engine.settings().deadline_shards {
             let due = match self
-                .services
-                .tasks
+                .engine
+                .tasks()
                 .due(shard, now, self.batch_per_shard)
                 .await
             {
@@ -85,28 +96,18 @@ impl Sweeper {
             };
             report.due_read += due.len();
             for item in due {
-                self.handle(item, &mut report).await;
+                let outcome = self.act(item.task_instance_id, &depths, &mut report).await;
+                self.count(outcome, &mut report);
             }
         }
         self.repair_slots(&mut report).await;
-        self.sample_queues().await;
         if report != SweepReport::default() {
             info!(report = ?report, "sweep done");
         }
         report
     }
 
-    async fn handle(&self, item: DueItem, report: &mut SweepReport) {
-        let outcome = match item {
-            DueItem::Outbox {
-                task_instance_id,
-                event_id,
-                ..
-            } => self.republish(task_instance_id, &event_id, report).await,
-            DueItem::Task {
-                task_instance_id, ..
-            } => self.act(task_instance_id, report).await,
-        };
+    fn count(&self, outcome: Result<(), ApplyError>, report: &mut SweepReport) {
         match outcome {
             Ok(()) => {}
             Err(e) if e.is_superseded() => report.superseded += 1,
@@ -117,28 +118,14 @@ impl Sweeper {
         }
     }
 
-    async fn republish(
+    async fn act(
         &self,
         id: TaskInstanceId,
-        event_id: &str,
+        depths: &Depths,
         report: &mut SweepReport,
     ) -> Result<(), ApplyError> {
-        let s = &self.services;
-        let Some(event) = s.tasks.outbox_event(id, event_id).await? else {
-            return Ok(());
-        };
-        s.publisher
-            .publish(&[BusEvent::from(&event)])
-            .await
-            .map_err(|e| crate::ports::StoreError::Unavailable(e.to_string()))?;
-        s.tasks.clear_outbox(id, &[event.event_id]).await?;
-        report.events_republished += 1;
-        Ok(())
-    }
-
-    async fn act(&self, id: TaskInstanceId, report: &mut SweepReport) -> Result<(), ApplyError> {
-        let s = &self.services;
-        let Some(mut task) = s.tasks.get(id).await? else {
+        let s = &self.engine;
+        let Some(mut task) = s.tasks().get(id).await? else {
             return Ok(());
         };
         // One task may have several deadlines due at once (a reminder and an
@@ -152,7 +139,7 @@ impl Sweeper {
                 .map(|(k, _)| *k)
                 .collect();
             if due.is_empty() {
-                return Ok(());
+                return self.wake_at_next_deadline(&task, report).await;
             }
             if let Some(budget) = [DeadlineKind::CloseBy, DeadlineKind::StartBy]
                 .into_iter()
@@ -177,32 +164,16 @@ impl Sweeper {
                             },
                         )
                         .await?;
-                    s.send_stage(&queued, Stage::Execute, 0).await?;
                     report.retries_resumed += 1;
                     queued
                 }
-                status @ (TaskStatus::Created | TaskStatus::Queued | TaskStatus::OutputPending)
+                TaskStatus::Created | TaskStatus::Queued
                     if due.contains(&DeadlineKind::Redeliver) =>
                 {
-                    let stage = match (status, task.task_type) {
-                        (TaskStatus::Created, _) => Stage::Input,
-                        (TaskStatus::OutputPending, _) => Stage::Output,
-                        (_, Some(TaskType::Manual)) => Stage::Assign,
-                        _ => Stage::Execute,
-                    };
-                    // Move the deadline first: of two overlapping sweeps only one sends.
-                    let moved = s
-                        .apply(
-                            &task,
-                            Action::Redeliver {
-                                redeliver_at: s.redeliver_at(),
-                            },
-                        )
-                        .await?;
-                    s.send_stage(&moved, stage, 0).await?;
-                    info!(task_instance_id = %id, ?stage, "stage message re-sent");
-                    report.redelivered += 1;
-                    moved
+                    match self.redeliver(&task, depths, report).await? {
+                        Some(moved) => moved,
+                        None => return Ok(()),
+                    }
                 }
                 TaskStatus::Assigned | TaskStatus::Claimed => {
                     self.manual_deadline(&task, &due, report).await?
@@ -216,10 +187,70 @@ impl Sweeper {
         Ok(())
     }
 
-    /// Queue depths, as metrics, once per sweep.
-    async fn sample_queues(&self) {
-        let s = &self.services;
-        let urls = &s.queue_urls;
+    /// Nothing of the task is due yet (it was woken early, or its deadline
+    /// moved): the wake-up goes to its earliest deadline, without a transition.
+    async fn wake_at_next_deadline(
+        &self,
+        task: &TaskInstance,
+        report: &mut SweepReport,
+    ) -> Result<(), ApplyError> {
+        let next = task.next_deadline().map(|(_, at)| at);
+        if task.wake_at != next {
+            self.engine.tasks().reschedule(task, next).await?;
+            report.rescheduled += 1;
+        }
+        Ok(())
+    }
+
+    /// A stage message not acted on by its deadline: the handler that got it
+    /// died, or the send after the write was lost. It is sent again, unless
+    /// its queue still holds messages: then it may simply be waiting its turn
+    /// behind them, and re-sending live work would only grow the backlog. The
+    /// task is looked at again after as long as it has already waited
+    /// (doubling), and re-sent anyway once it has waited
+    /// `redeliver_anyway_after`. Returns the task after a re-send, `None`
+    /// when the sweeper only looks again later.
+    async fn redeliver(
+        &self,
+        task: &TaskInstance,
+        depths: &Depths,
+        report: &mut SweepReport,
+    ) -> Result<Option<TaskInstance>, ApplyError> {
+        let s = &self.engine;
+        let now = s.now();
+        let settings = s.settings();
+        let waited = (now - task.updated_at).to_std().unwrap_or_default();
+        let backlog = Stage::awaited_by(task.status)
+            .map(|stage| s.queue_for(stage, task.priority))
+            .and_then(|url| depths.get(url))
+            .is_some_and(|depth| depth.pending() > 0);
+        if backlog && waited < settings.redeliver_anyway_after {
+            let again = now + waited.max(settings.redeliver_after);
+            s.tasks().reschedule(task, Some(again)).await?;
+            report.redelivery_deferred += 1;
+            return Ok(None);
+        }
+        // Moving the deadline is the write that makes one of two
+        // overlapping sweeps the one that sends (the engine sends after it).
+        let moved = s
+            .apply(
+                task,
+                Action::Redeliver {
+                    redeliver_at: s.redeliver_at(),
+                },
+            )
+            .await?;
+        info!(task_instance_id = %task.task_instance_id, status = %task.status, waited_ms = waited.as_millis() as u64, "stage message re-sent");
+        report.redelivered += 1;
+        Ok(Some(moved))
+    }
+
+    /// Queue depths, once per sweep: as metrics, and to tell a lost stage
+    /// message from one waiting its turn.
+    async fn sample_queues(&self) -> Depths {
+        let s = &self.engine;
+        let urls = s.queue_urls();
+        let mut depths = Depths::new();
         let mut queues = vec![
             ("requests", &urls.requests),
             ("validate", &urls.validate),
@@ -237,17 +268,21 @@ impl Sweeper {
                 .map(|u| ("execute-priority", u)),
         );
         for (name, url) in queues {
-            match s.queues.depth(url).await {
-                Ok(depth) => s.metrics.put(
-                    &[("Queue", name)],
-                    &[
-                        ("QueueDepth", depth.waiting as f64, Unit::Count),
-                        ("QueueInFlight", depth.in_flight as f64, Unit::Count),
-                    ],
-                ),
+            match s.queues().depth(url).await {
+                Ok(depth) => {
+                    s.metrics().put(
+                        &[("Queue", name)],
+                        &[
+                            ("QueueDepth", depth.waiting as f64, Unit::Count),
+                            ("QueueInFlight", depth.in_flight as f64, Unit::Count),
+                        ],
+                    );
+                    depths.insert(url.clone(), depth);
+                }
                 Err(e) => warn!(queue = name, error = %e, "queue depth not sampled"),
             }
         }
+        depths
     }
 
     /// The task ran out of its whole-task budget: it fails with `TIMEOUT`,
@@ -257,7 +292,7 @@ impl Sweeper {
         task: &TaskInstance,
         budget: DeadlineKind,
     ) -> Result<TaskInstance, ApplyError> {
-        let s = &self.services;
+        let s = &self.engine;
         let message = match budget {
             DeadlineKind::StartBy => "the task did not start within its scheduleToStartSeconds",
             _ => "the task did not finish within its scheduleToCloseSeconds",
@@ -267,7 +302,7 @@ impl Sweeper {
         let failed = s.apply(task, Action::Fail { error }).await?;
         if task.status == TaskStatus::Running {
             let _ = s
-                .slots
+                .slots()
                 .release(&slot_pool(&task.definition_name), task.task_instance_id)
                 .await;
         }
@@ -279,8 +314,8 @@ impl Sweeper {
     /// died before releasing, a start that never happened. A holder gets a
     /// grace period first, between taking its slot and starting.
     async fn repair_slots(&self, report: &mut SweepReport) {
-        let s = &self.services;
-        let pools = match s.slots.pools().await {
+        let s = &self.engine;
+        let pools = match s.slots().pools().await {
             Ok(pools) => pools,
             Err(e) => {
                 warn!(error = %e, "slots not checked");
@@ -291,14 +326,14 @@ impl Sweeper {
         let settled_before = s.now() - SLOT_GRACE;
         for (pool, holders) in pools {
             for holder in holders {
-                let leaked = match s.tasks.get(holder).await {
+                let leaked = match s.tasks().get(holder).await {
                     Ok(None) => true,
                     Ok(Some(task)) => {
                         task.status != TaskStatus::Running && task.updated_at < settled_before
                     }
                     Err(_) => false,
                 };
-                if leaked && s.slots.release(&pool, holder).await.is_ok() {
+                if leaked && s.slots().release(&pool, holder).await.is_ok() {
                     info!(pool, task_instance_id = %holder, "leaked concurrency slot freed");
                     report.slots_repaired += 1;
                 }
@@ -313,9 +348,9 @@ impl Sweeper {
         due: &[DeadlineKind],
         report: &mut SweepReport,
     ) -> Result<TaskInstance, ApplyError> {
-        let s = &self.services;
+        let s = &self.engine;
         let settings = s
-            .definitions
+            .definitions()
             .exact(&task.definition_name, task.definition_version)
             .await?
             .and_then(|loaded| loaded.definition.manual.clone())
@@ -368,7 +403,7 @@ impl Sweeper {
     }
 
     async fn expire_lease(&self, task: &TaskInstance) -> Result<TaskInstance, ApplyError> {
-        let s = &self.services;
+        let s = &self.engine;
         let error = TaskError::new(
             TIMEOUT,
             format!(
@@ -377,7 +412,7 @@ impl Sweeper {
             ),
         );
         let policy = match s
-            .definitions
+            .definitions()
             .exact(&task.definition_name, task.definition_version)
             .await?
         {
@@ -391,7 +426,7 @@ impl Sweeper {
         let after = retry_or_fail(s, task, &policy, RunError::retryable(error)).await?;
         // The dead attempt's concurrency slot (if its definition has a limit) is free again.
         if let Err(e) = s
-            .slots
+            .slots()
             .release(&slot_pool(&task.definition_name), task.task_instance_id)
             .await
         {

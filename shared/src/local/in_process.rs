@@ -7,23 +7,23 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 
-use crate::adapters::memory::{
-    InMemoryDefinitionStore, InMemoryTaskStore, RecordingPublisher, RecordingQueue,
-};
-use crate::clock::SystemClock;
-use crate::config::{QueueUrls, Settings};
+use crate::adapters::memory::{RecordingPublisher, RecordingQueue};
+use crate::config::Settings;
 use crate::domain::{ExecutionRequest, TaskInstance};
-use crate::handlers::definitions::DefinitionCache;
-use crate::handlers::{Executor, Router, Services, SqsHandler, Validator};
+use crate::engine::{EngineBuilder, InMemoryHandles, TaskEngine};
+use crate::handlers::{ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Validator};
 use crate::runners::Runners;
 
 pub struct InProcessPipeline {
-    pub services: Arc<Services>,
+    pub engine: Arc<TaskEngine>,
     pub queue: Arc<RecordingQueue>,
     pub publisher: Arc<RecordingPublisher>,
+    handles: InMemoryHandles,
     router: Router,
     validator: Validator,
     executor: Executor,
+    manual: ManualAssign,
+    changes: ChangePublisher,
     next_message: std::sync::atomic::AtomicU64,
 }
 
@@ -31,61 +31,44 @@ impl InProcessPipeline {
     pub fn new(
         settings: Settings,
         metrics: crate::metrics::Metrics,
-        runners: impl FnOnce(&Services) -> Runners,
+        runners: impl FnOnce(&TaskEngine) -> Runners,
     ) -> Self {
-        let queue = Arc::new(RecordingQueue::default());
-        let publisher = Arc::new(RecordingPublisher::default());
-        let tasks = Arc::new(InMemoryTaskStore::default());
-        let metrics = Arc::new(metrics);
-        let services = Arc::new(Services {
-            tasks: tasks.clone(),
-            assignment: tasks.clone(),
-            dead_letters: tasks.clone(),
-            slots: tasks.clone(),
-            breakers: tasks,
-            integrations: Arc::new(crate::adapters::memory::InMemoryIntegrationStore::default()),
-            metrics: metrics.clone(),
-            definitions: Arc::new(DefinitionCache::new(Arc::new(
-                InMemoryDefinitionStore::default(),
-            ))),
-            publisher: publisher.clone(),
-            queues: queue.clone(),
-            queue_urls: QueueUrls {
-                requests: "requests".into(),
-                validate: "validate".into(),
-                execute: "execute".into(),
-                manual: "manual".into(),
-                validate_priority: None,
-                execute_priority: None,
-            },
-            settings,
-            clock: Arc::new(SystemClock),
-        });
-        let runners = runners(&services);
+        let (builder, handles) = EngineBuilder::in_memory(settings);
+        let engine = Arc::new(builder.metrics(metrics).build());
+        let runners = runners(&engine);
         Self {
-            router: Router::new(services.clone()),
-            validator: Validator::new(services.clone()),
-            executor: Executor::new(services.clone(), runners),
-            services,
-            queue,
-            publisher,
+            router: Router::new(engine.clone()),
+            validator: Validator::new(engine.clone()),
+            executor: Executor::new(engine.clone(), runners),
+            manual: ManualAssign::new(engine.clone()),
+            changes: ChangePublisher::new(handles.publisher.clone()),
+            queue: handles.queue.clone(),
+            publisher: handles.publisher.clone(),
+            handles,
+            engine,
             next_message: Default::default(),
         }
     }
 
     /// Runs one request through every stage whose message is sent without
-    /// delay, and returns the task as it ends up.
+    /// delay, publishes the events of every write (as the change stream
+    /// would), and returns the task as it ends up.
     pub async fn run(&self, request: ExecutionRequest) -> anyhow::Result<TaskInstance> {
         let task = self.router.accept(request, None, None).await?;
         loop {
+            self.publish_changes().await?;
             let pending = self.queue.take();
             if pending.is_empty() {
                 break;
             }
             for (url, message) in pending {
+                if message.delay_seconds > 0 {
+                    continue;
+                }
                 let handler: &dyn SqsHandler = match url.as_str() {
                     "validate" => &self.validator,
                     "execute" => &self.executor,
+                    "manual" => &self.manual,
                     _ => continue,
                 };
                 let mut record = SqsMessage::default();
@@ -108,11 +91,17 @@ impl InProcessPipeline {
             }
         }
         Ok(self
-            .services
-            .tasks
+            .engine
+            .tasks()
             .get(task.task_instance_id)
             .await?
             .expect("the task exists"))
+    }
+
+    async fn publish_changes(&self) -> anyhow::Result<()> {
+        let changes = self.handles.table.take_changes();
+        self.changes.publish(&changes).await?;
+        Ok(())
     }
 }
 
@@ -158,7 +147,7 @@ mod tests {
             "inputSchema": { "type": "object", "required": ["n"] }
         }))
         .unwrap();
-        p.services.definitions.store().register(def).await.unwrap();
+        p.engine.definitions().store().register(def).await.unwrap();
         let task = p.run(request("double", json!({ "n": 4 }))).await.unwrap();
         assert_eq!(task.status, TaskStatus::Completed);
         assert_eq!(task.output, Some(json!({ "n": 8 })));
@@ -194,7 +183,7 @@ mod tests {
             "inputSchema": { "type": "object", "required": ["n"] }
         }))
         .unwrap();
-        p.services.definitions.store().register(def).await.unwrap();
+        p.engine.definitions().store().register(def).await.unwrap();
         let done = p.run(request("double", json!({ "n": 4 }))).await.unwrap();
         p.run(request("double", json!({}))).await.unwrap();
 

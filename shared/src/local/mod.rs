@@ -6,6 +6,7 @@ pub mod in_process;
 pub mod poller;
 pub mod provision;
 pub mod runner;
+pub mod stream_reader;
 pub mod template;
 
 pub use event_tap::EventTap;

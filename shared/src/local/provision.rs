@@ -8,7 +8,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_eventbridge::types::{InputTransformer, RuleState, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -47,6 +48,8 @@ pub struct LocalStack {
     pub stack_name: String,
     pub region: String,
     pub table_name: String,
+    /// The table's change stream, which the local runner reads (the publisher's source).
+    pub table_stream_arn: Option<String>,
     pub event_bus_name: String,
     pub event_bus_arn: String,
     pub queues: BTreeMap<String, QueueInfo>,
@@ -77,6 +80,7 @@ pub async fn provision(
         stack_name: stack_name.to_owned(),
         region: names.region.clone(),
         table_name: String::new(),
+        table_stream_arn: None,
         event_bus_name: String::new(),
         event_bus_arn: String::new(),
         queues: BTreeMap::new(),
@@ -208,10 +212,16 @@ impl Clients {
         let id = resource.logical_id.clone();
         match resource.kind.as_str() {
             TABLE => {
-                let (name, arn) = self.table(p).await?;
+                let (name, arn, stream_arn) = self.table(p).await?;
                 stack.table_name = name.clone();
                 names.refs.insert(id.clone(), name);
-                names.attributes.insert((id, "Arn".into()), arn);
+                names.attributes.insert((id.clone(), "Arn".into()), arn);
+                if let Some(stream_arn) = &stream_arn {
+                    names
+                        .attributes
+                        .insert((id, "StreamArn".into()), stream_arn.clone());
+                }
+                stack.table_stream_arn = stream_arn;
             }
             QUEUE => {
                 let queue = self.queue(p).await?;
@@ -247,7 +257,7 @@ impl Clients {
         Ok(())
     }
 
-    async fn table(&self, p: &Value) -> Result<(String, String)> {
+    async fn table(&self, p: &Value) -> Result<(String, String, Option<String>)> {
         let name = text(p, "TableName")?;
         let attributes = p["AttributeDefinitions"]
             .as_array()
@@ -285,6 +295,15 @@ impl Clients {
                     .build()?,
             );
         }
+        let stream = match p["StreamSpecification"]["StreamViewType"].as_str() {
+            Some(view) => Some(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view))
+                    .build()?,
+            ),
+            None => None,
+        };
         let created = self
             .dynamo
             .create_table()
@@ -293,6 +312,7 @@ impl Clients {
             .set_attribute_definitions(Some(attributes))
             .set_key_schema(Some(key_schema(&p["KeySchema"])?))
             .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+            .set_stream_specification(stream)
             .send()
             .await;
         match created {
@@ -327,12 +347,13 @@ impl Clients {
             .table_name(&name)
             .send()
             .await?;
-        let arn = described
-            .table()
+        let table = described.table();
+        let arn = table
             .and_then(|t| t.table_arn())
             .unwrap_or_default()
             .to_owned();
-        Ok((name, arn))
+        let stream_arn = table.and_then(|t| t.latest_stream_arn()).map(str::to_owned);
+        Ok((name, arn, stream_arn))
     }
 
     async fn queue(&self, p: &Value) -> Result<QueueInfo> {

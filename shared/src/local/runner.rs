@@ -1,5 +1,6 @@
 //! The local runner: every function of the pipeline against one stack, each
-//! with its own pollers, and the sweeper on a timer, in one process.
+//! with its own pollers, the publisher on the table's change stream, and the
+//! sweeper on a timer, in one process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,11 @@ use tracing::info;
 
 use super::poller::{Lane, Poller};
 use super::provision::LocalStack;
-use crate::handlers::{Executor, ManualAssign, Router, Services, SqsHandler, Sweeper, Validator};
+use super::stream_reader::StreamReader;
+use crate::engine::TaskEngine;
+use crate::handlers::{
+    ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Sweeper, Validator,
+};
 use crate::runners::Runners;
 
 #[derive(Debug, Clone)]
@@ -21,6 +26,8 @@ pub struct RunnerOptions {
     pub batch_size: i32,
     pub wait_seconds: i32,
     pub sweep_every: Duration,
+    /// Where the change-stream position is kept across runs (in memory without it).
+    pub stream_checkpoint: Option<std::path::PathBuf>,
 }
 
 impl Default for RunnerOptions {
@@ -30,6 +37,7 @@ impl Default for RunnerOptions {
             batch_size: 10,
             wait_seconds: 1,
             sweep_every: Duration::from_secs(2),
+            stream_checkpoint: None,
         }
     }
 }
@@ -37,32 +45,38 @@ impl Default for RunnerOptions {
 pub struct LocalRunner {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The stream publisher stops last, once every write of the others is in the stream.
+    publisher_shutdown: watch::Sender<bool>,
+    publisher: JoinHandle<()>,
 }
 
 impl LocalRunner {
     pub fn start(
         sdk: &SdkConfig,
         stack: &LocalStack,
-        services: Arc<Services>,
+        engine: Arc<TaskEngine>,
         runners: Runners,
         options: &RunnerOptions,
     ) -> anyhow::Result<Self> {
         let (shutdown, watcher) = watch::channel(false);
         let sqs = aws_sdk_sqs::Client::new(sdk);
+        let stream_arn = stack.table_stream_arn.clone().ok_or_else(|| {
+            anyhow::anyhow!("the table has no change stream to publish events from")
+        })?;
         // Each function with its queues, priority lane first.
         let functions: Vec<(&[&str], Arc<dyn SqsHandler>)> = vec![
-            (&["RequestsQueue"], Arc::new(Router::new(services.clone()))),
+            (&["RequestsQueue"], Arc::new(Router::new(engine.clone()))),
             (
                 &["ValidatePriorityQueue", "ValidateQueue"],
-                Arc::new(Validator::new(services.clone())),
+                Arc::new(Validator::new(engine.clone())),
             ),
             (
                 &["ExecutePriorityQueue", "ExecuteQueue"],
-                Arc::new(Executor::new(services.clone(), runners)),
+                Arc::new(Executor::new(engine.clone(), runners)),
             ),
             (
                 &["ManualQueue"],
-                Arc::new(ManualAssign::new(services.clone())),
+                Arc::new(ManualAssign::new(engine.clone())),
             ),
         ];
         let mut tasks = Vec::new();
@@ -92,7 +106,15 @@ impl LocalRunner {
             }
             info!(function = handler.name(), queues = ?queue_ids, pollers = options.pollers_per_function, "function running");
         }
-        let sweeper = Sweeper::new(services);
+        let reader = StreamReader {
+            streams: aws_sdk_dynamodbstreams::Client::new(sdk),
+            stream_arn,
+            publisher: ChangePublisher::new(engine.publisher().clone()),
+            checkpoint: options.stream_checkpoint.clone(),
+        };
+        let (publisher_shutdown, publisher_watcher) = watch::channel(false);
+        let publisher = tokio::spawn(reader.run(publisher_watcher));
+        let sweeper = Sweeper::new(engine);
         let every = options.sweep_every;
         let mut stop = watcher.clone();
         tasks.push(tokio::spawn(async move {
@@ -104,7 +126,12 @@ impl LocalRunner {
                 }
             }
         }));
-        Ok(Self { shutdown, tasks })
+        Ok(Self {
+            shutdown,
+            tasks,
+            publisher_shutdown,
+            publisher,
+        })
     }
 
     /// Serves the HTTP API on `listener` until the runner stops.
@@ -120,11 +147,14 @@ impl LocalRunner {
         }));
     }
 
-    /// Stops polling; in-flight batches finish first.
+    /// Stops polling; in-flight batches finish first, then the events of
+    /// everything they wrote are published.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+        let _ = self.publisher_shutdown.send(true);
+        let _ = self.publisher.await;
     }
 }

@@ -8,6 +8,7 @@ mod definition_store;
 mod event_publisher;
 mod integrations;
 mod queue;
+mod task_changes;
 mod task_store;
 
 pub use assignment_state::AssignmentState;
@@ -17,4 +18,5 @@ pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
 pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
-pub use task_store::{Created, DueItem, Page, PageRequest, StoreError, TaskStore};
+pub use task_changes::TaskChange;
+pub use task_store::{Created, Due, Page, PageRequest, StoreError, TaskStore};

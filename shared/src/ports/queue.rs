@@ -13,6 +13,15 @@ pub struct OutgoingMessage {
 pub struct QueueDepth {
     pub waiting: u64,
     pub in_flight: u64,
+    /// Sent with a delay that has not passed yet.
+    pub delayed: u64,
+}
+
+impl QueueDepth {
+    /// Messages that will still be delivered without anyone's help.
+    pub fn pending(&self) -> u64 {
+        self.waiting + self.delayed
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +38,6 @@ pub trait QueueSender: Send + Sync {
     async fn send(&self, queue_url: &str, messages: Vec<OutgoingMessage>)
     -> Result<(), QueueError>;
 
-    /// Messages waiting (visible) and in flight (received, not yet deleted).
+    /// Messages waiting (visible), in flight (received, not yet deleted) and delayed.
     async fn depth(&self, queue_url: &str) -> Result<QueueDepth, QueueError>;
 }

@@ -1,10 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{
-    Assignee, Creation, HistoryEntry, TaskEvent, TaskInstance, TaskInstanceId, TaskStatus,
-    Transition,
-};
+use crate::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -57,54 +54,34 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Something in the deadline index whose time has come.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DueItem {
-    Task {
-        task_instance_id: TaskInstanceId,
-        at_millis: i64,
-    },
-    /// An event written with its state change but not yet confirmed published.
-    Outbox {
-        task_instance_id: TaskInstanceId,
-        event_id: String,
-        at_millis: i64,
-    },
+/// A task whose wake-up time has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    pub task_instance_id: TaskInstanceId,
+    pub at_millis: i64,
 }
 
 #[async_trait]
 pub trait TaskStore: Send + Sync {
-    /// Writes a new task with its history and events. If the id (or the
-    /// idempotency key) is already taken, writes nothing and returns the
-    /// existing task with `created: false`.
-    async fn create(
-        &self,
-        creation: &Creation,
-        idempotency_key: Option<&str>,
-    ) -> Result<Created, StoreError>;
+    /// Writes a new task, its first history entry included, in one
+    /// conditional write. If the id is already taken, writes nothing and
+    /// returns the existing task with `created: false`.
+    async fn create(&self, task: &TaskInstance) -> Result<Created, StoreError>;
 
+    /// A task with its history.
     async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError>;
 
-    async fn history(&self, id: TaskInstanceId) -> Result<Vec<HistoryEntry>, StoreError>;
-
-    /// Writes a transition if the task is still in the expected status and
-    /// version, together with its history entry and its events (in the
-    /// outbox); otherwise `StoreError::Conflict`.
+    /// Writes a transition (the task with its new history entry) if the task
+    /// is still in the expected status and version; otherwise `StoreError::Conflict`.
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError>;
 
-    /// Forgets outbox entries once their events are published.
-    async fn clear_outbox(
+    /// Moves only the task's wake-up (its deadline index entry), if the task
+    /// is still at `task.version`; otherwise `StoreError::Conflict`.
+    async fn reschedule(
         &self,
-        id: TaskInstanceId,
-        event_ids: &[String],
+        task: &TaskInstance,
+        wake_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
-
-    /// An outbox event not yet confirmed published.
-    async fn outbox_event(
-        &self,
-        id: TaskInstanceId,
-        event_id: &str,
-    ) -> Result<Option<TaskEvent>, StoreError>;
 
     /// Tasks of one workflow instance, oldest first.
     async fn tasks_of_workflow(
@@ -122,11 +99,7 @@ pub trait TaskStore: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError>;
 
-    /// Entries of one deadline-index shard due at or before `now`, earliest first.
-    async fn due(
-        &self,
-        shard: u16,
-        now: DateTime<Utc>,
-        limit: i32,
-    ) -> Result<Vec<DueItem>, StoreError>;
+    /// Tasks of one deadline-index shard whose wake-up is at or before `now`, earliest first.
+    async fn due(&self, shard: u16, now: DateTime<Utc>, limit: i32)
+    -> Result<Vec<Due>, StoreError>;
 }

@@ -2,7 +2,6 @@
 //! which handlers turn into a batch item failure so SQS retries it.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::CancellationReason;
 
 use crate::ports::StoreError;
 
@@ -16,11 +15,4 @@ where
 
 pub fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Unavailable(format!("could not build a request: {err}"))
-}
-
-/// Index of the first transaction item cancelled by its condition.
-pub fn failed_condition(reasons: &[CancellationReason]) -> Option<usize> {
-    reasons
-        .iter()
-        .position(|r| r.code() == Some("ConditionalCheckFailed"))
 }

@@ -11,14 +11,14 @@ use base64::Engine;
 use super::attributes::{Item, get_s, s};
 use super::errors::unavailable;
 use super::keys::*;
-use super::task_item::task_from_item;
+use super::task_item::task_id_of;
 use super::task_store::DynamoTaskStore;
 use crate::domain::{Assignee, TaskInstance, TaskStatus};
 use crate::ports::{Page, PageRequest, StoreError};
 
 const DEFAULT_PAGE: i32 = 20;
 const MAX_PAGE: i32 = 100;
-/// Sorts after every task id (hex digits and dashes).
+/// Sorts after every `<millis>#<id>` (digits, hex digits and dashes).
 const AFTER_ANY_ID: &str = "~";
 
 /// Per partition: `Some(last key handed out)`, `None` for "done"; absent means "from the start".
@@ -88,12 +88,14 @@ pub async fn merged_inbox(
     let done = assignees
         .iter()
         .all(|a| matches!(positions.get(&inbox_pk(a)), Some(None)));
-    let items = taken
+    // The index holds keys only (a copy of every task would cost a write per
+    // transition); the page's tasks are read in one batch.
+    let ids = taken
         .iter()
-        .map(|(_, _, item)| task_from_item(item))
-        .collect::<Result<_, _>>()?;
+        .map(|(_, _, item)| task_id_of(item))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page {
-        items,
+        items: store.get_many(&ids).await?,
         next_cursor: (!done).then(|| encode(&positions)),
     })
 }

@@ -25,20 +25,10 @@ pub const TABLE_ATTRIBUTES: [&str; 10] = [
 ];
 
 pub const TASK_SK: &str = "TASK";
-pub const HISTORY_PREFIX: &str = "H#";
-pub const OUTBOX_PREFIX: &str = "OUTBOX#";
 pub const VERSION_PREFIX: &str = "V#";
 
 pub fn task_pk(id: TaskInstanceId) -> String {
     format!("TASK#{id}")
-}
-
-pub fn history_sk(version: u64) -> String {
-    format!("{HISTORY_PREFIX}{version:012}")
-}
-
-pub fn outbox_sk(event_id: &str) -> String {
-    format!("{OUTBOX_PREFIX}{event_id}")
 }
 
 pub fn definition_pk(name: &str) -> String {
@@ -49,10 +39,6 @@ pub fn definition_sk(version: u32) -> String {
     format!("{VERSION_PREFIX}{version:010}")
 }
 
-pub fn idempotency_pk(key: &str) -> String {
-    format!("IDEM#{key}")
-}
-
 pub fn inbox_pk(assignee: &Assignee) -> String {
     let kind = match assignee.kind {
         AssigneeType::User => "USER",
@@ -61,17 +47,19 @@ pub fn inbox_pk(assignee: &Assignee) -> String {
     format!("ASSIGNEE#{kind}#{}", assignee.id)
 }
 
-/// Status first, so an inbox can be read for one status with `begins_with`.
-pub fn inbox_sk(status: TaskStatus, id: TaskInstanceId) -> String {
-    format!("{status}#{id}")
+/// Status first, so an inbox can be read for one status with `begins_with`;
+/// then age; the id keeps keys unique for the inbox cursor.
+pub fn inbox_sk(status: TaskStatus, created: DateTime<Utc>, id: TaskInstanceId) -> String {
+    format!("{status}#{}#{id}", millis(created))
 }
 
 pub fn workflow_pk(workflow_instance_id: &str) -> String {
     format!("WF#{workflow_instance_id}")
 }
 
-pub fn workflow_sk(id: TaskInstanceId) -> String {
-    format!("TASK#{id}")
+/// Creation time: a workflow's tasks list oldest first.
+pub fn workflow_sk(created: DateTime<Utc>) -> String {
+    millis(created)
 }
 
 pub fn deadline_pk(shard: u16) -> String {
@@ -79,15 +67,15 @@ pub fn deadline_pk(shard: u16) -> String {
 }
 
 /// Milliseconds zero-padded so that string order is time order.
-pub fn deadline_sk(at: DateTime<Utc>, suffix: &str) -> String {
-    format!("{:015}#{suffix}", at.timestamp_millis().max(0))
+pub fn millis(at: DateTime<Utc>) -> String {
+    format!("{:015}", at.timestamp_millis().max(0))
 }
 
-/// The smallest sort key strictly after every entry due at `now`.
-pub fn deadline_upper_bound(now: DateTime<Utc>) -> String {
-    format!("{:015}$", now.timestamp_millis().max(0))
+/// A wake-up time in the deadline index (GSI sort keys need not be unique).
+pub fn deadline_sk(at: DateTime<Utc>) -> String {
+    millis(at)
 }
 
 pub fn deadline_millis(sk: &str) -> Option<i64> {
-    sk.split('#').next()?.parse().ok()
+    sk.parse().ok()
 }

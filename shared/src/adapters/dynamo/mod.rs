@@ -10,6 +10,7 @@ mod integration_store;
 pub mod keys;
 pub mod scan;
 mod slots;
+pub mod stream;
 mod task_item;
 mod task_store;
 pub mod versioned;

@@ -1,10 +1,8 @@
 //! A full read of the table's tasks and attempt history: for `tel stats` on
 //! a local stack. It reads everything, so it is never used by a function.
 
-use super::attributes::get_s;
 use super::errors::unavailable;
-use super::keys::*;
-use super::task_item::{history_from_item, task_from_item};
+use super::task_item::task_from_item;
 use super::task_store::DynamoTaskStore;
 use crate::domain::{HistoryEntry, TaskInstance, TaskInstanceId};
 use crate::ports::StoreError;
@@ -25,29 +23,22 @@ impl DynamoTaskStore {
                 .client()
                 .scan()
                 .table_name(self.table())
-                .filter_expression(
-                    "itemType = :task OR (itemType = :history AND attribute_exists(durationMs))",
-                )
+                .filter_expression("itemType = :task")
                 .expression_attribute_values(":task", super::attributes::s("task"))
-                .expression_attribute_values(":history", super::attributes::s("history"))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| unavailable("Scan", e))?;
             for item in out.items() {
-                match get_s(item, ITEM_TYPE) {
-                    Some("task") => contents.tasks.push(task_from_item(item)?),
-                    Some("history") => {
-                        let id = get_s(item, PK)
-                            .and_then(|pk| pk.strip_prefix("TASK#"))
-                            .and_then(|id| TaskInstanceId::parse(id).ok())
-                            .ok_or_else(|| {
-                                StoreError::Corrupt("history item without task".into())
-                            })?;
-                        contents.attempts.push((id, history_from_item(item)?));
-                    }
-                    _ => {}
-                }
+                let task = task_from_item(item)?;
+                let id = task.task_instance_id;
+                contents.attempts.extend(
+                    task.history
+                        .iter()
+                        .filter(|h| h.duration_ms.is_some())
+                        .map(|h| (id, h.clone())),
+                );
+                contents.tasks.push(task);
             }
             start = out.last_evaluated_key;
             if start.is_none() {

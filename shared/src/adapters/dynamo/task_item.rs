@@ -1,101 +1,78 @@
-//! Task, history, outbox and idempotency records as table items.
+//! A task, its history included, as one table item. Every transition writes
+//! this one item: its size is what each write costs, so the id (already in
+//! the key) is not repeated and the history is compact JSON text.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
-use super::attributes::{Item, item_from_json, json_from_item, n, s};
+use super::attributes::{Item, get_s, item_from_json, json_from_item, s};
 use super::keys::*;
-use crate::domain::{HistoryEntry, TaskEvent, TaskInstance, TaskInstanceId};
+use crate::domain::{HistoryEntry, TaskInstance, TaskInstanceId};
 use crate::ports::StoreError;
 
 /// Free-form JSON fields stored as text.
 const TASK_OPAQUE: [&str; 4] = ["input", "context", "output", "error"];
-const HISTORY_OPAQUE: [&str; 1] = ["details"];
+/// The history: a JSON array of entries, oldest first.
+pub const HISTORY: &str = "history";
 
 pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
-    let mut item = item_from_json(
-        serde_json::to_value(task).expect("tasks serialise"),
-        &TASK_OPAQUE,
-    );
+    let mut record = serde_json::to_value(task).expect("tasks serialise");
+    if let Some(fields) = record.as_object_mut() {
+        fields.remove("taskInstanceId");
+    }
+    let mut item = item_from_json(record, &TASK_OPAQUE);
     let id = task.task_instance_id;
     item.insert(PK.into(), s(task_pk(id)));
     item.insert(SK.into(), s(TASK_SK));
     item.insert(ITEM_TYPE.into(), s("task"));
+    item.insert(
+        HISTORY.into(),
+        s(serde_json::to_string(&task.history).expect("history serialises")),
+    );
     item.insert(GSI2PK.into(), s(workflow_pk(&task.workflow_instance_id)));
-    item.insert(GSI2SK.into(), s(workflow_sk(id)));
+    item.insert(GSI2SK.into(), s(workflow_sk(task.created_at)));
     if let Some(assignee) = &task.assignee {
         item.insert(GSI1PK.into(), s(inbox_pk(assignee)));
-        item.insert(GSI1SK.into(), s(inbox_sk(task.status, id)));
+        item.insert(GSI1SK.into(), s(inbox_sk(task.status, task.created_at, id)));
     }
-    // Sparse: only a task with a pending deadline is in the deadline index.
-    if let Some((_, at)) = task.next_deadline() {
-        item.insert(GSI3PK.into(), s(deadline_pk(id.shard(deadline_shards))));
-        item.insert(GSI3SK.into(), s(deadline_sk(at, &id.to_string())));
+    // Sparse: only a task the sweeper must look at again is in the deadline index.
+    if let Some(at) = task.wake_at {
+        item.extend(wake_keys(id, at, deadline_shards));
     }
     item
+}
+
+/// The deadline-index keys of a task waking at `at`.
+pub fn wake_keys(id: TaskInstanceId, at: DateTime<Utc>, deadline_shards: u16) -> Item {
+    Item::from([
+        (GSI3PK.to_owned(), s(deadline_pk(id.shard(deadline_shards)))),
+        (GSI3SK.to_owned(), s(deadline_sk(at))),
+    ])
+}
+
+pub fn task_id_of(item: &Item) -> Result<TaskInstanceId, StoreError> {
+    get_s(item, PK)
+        .and_then(|pk| pk.strip_prefix("TASK#"))
+        .and_then(|id| TaskInstanceId::parse(id).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("not a task key: {:?}", item.get(PK))))
 }
 
 pub fn task_from_item(item: &Item) -> Result<TaskInstance, StoreError> {
-    let json = json_from_item(item, &TASK_OPAQUE, &TABLE_ATTRIBUTES)?;
-    serde_json::from_value(json).map_err(|e| StoreError::Corrupt(format!("task record: {e}")))
+    let id = task_id_of(item)?;
+    let mut json = json_from_item(item, &TASK_OPAQUE, &TABLE_ATTRIBUTES_AND_HISTORY)?;
+    json["taskInstanceId"] = serde_json::Value::String(id.to_string());
+    let mut task: TaskInstance = serde_json::from_value(json)
+        .map_err(|e| StoreError::Corrupt(format!("task record {id}: {e}")))?;
+    task.history = match get_s(item, HISTORY) {
+        Some(text) => serde_json::from_str::<Vec<HistoryEntry>>(text)
+            .map_err(|e| StoreError::Corrupt(format!("history of task {id}: {e}")))?,
+        None => Vec::new(),
+    };
+    task.wake_at = get_s(item, GSI3SK)
+        .and_then(deadline_millis)
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+    Ok(task)
 }
 
-pub fn history_to_item(id: TaskInstanceId, entry: &HistoryEntry) -> Item {
-    let mut item = item_from_json(
-        serde_json::to_value(entry).expect("history serialises"),
-        &HISTORY_OPAQUE,
-    );
-    item.insert(PK.into(), s(task_pk(id)));
-    item.insert(SK.into(), s(history_sk(entry.version)));
-    item.insert(ITEM_TYPE.into(), s("history"));
-    item
-}
-
-pub fn history_from_item(item: &Item) -> Result<HistoryEntry, StoreError> {
-    let json = json_from_item(item, &HISTORY_OPAQUE, &TABLE_ATTRIBUTES)?;
-    serde_json::from_value(json).map_err(|e| StoreError::Corrupt(format!("history record: {e}")))
-}
-
-/// An event waiting to be published. It sits in the deadline index at
-/// `republish_at`, so if the writer dies before publishing, the sweeper does it.
-pub fn outbox_to_item(
-    id: TaskInstanceId,
-    event: &TaskEvent,
-    republish_at: DateTime<Utc>,
-    deadline_shards: u16,
-) -> Item {
-    let mut item = Item::new();
-    item.insert(PK.into(), s(task_pk(id)));
-    item.insert(SK.into(), s(outbox_sk(&event.event_id)));
-    item.insert(ITEM_TYPE.into(), s("outbox"));
-    item.insert(
-        "event".into(),
-        s(serde_json::to_string(event).expect("events serialise")),
-    );
-    item.insert(GSI3PK.into(), s(deadline_pk(id.shard(deadline_shards))));
-    item.insert(
-        GSI3SK.into(),
-        s(deadline_sk(
-            republish_at,
-            &format!("{id}#{}", event.event_id),
-        )),
-    );
-    item
-}
-
-pub fn outbox_from_item(item: &Item) -> Result<TaskEvent, StoreError> {
-    let text = item
-        .get("event")
-        .and_then(|a| a.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt("outbox item without event".into()))?;
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("outbox event: {e}")))
-}
-
-pub fn idempotency_item(key: &str, id: TaskInstanceId, expires_at: DateTime<Utc>) -> Item {
-    Item::from([
-        (PK.to_owned(), s(idempotency_pk(key))),
-        (SK.to_owned(), s("IDEM")),
-        (ITEM_TYPE.to_owned(), s("idempotency")),
-        ("taskInstanceId".to_owned(), s(id.to_string())),
-        (EXPIRES_AT.to_owned(), n(expires_at.timestamp())),
-    ])
-}
+const TABLE_ATTRIBUTES_AND_HISTORY: [&str; 11] = [
+    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, ITEM_TYPE, EXPIRES_AT, HISTORY,
+];

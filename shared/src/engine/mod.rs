@@ -1,0 +1,230 @@
+//! The task engine: the one way tasks change. A handler asks it to apply an
+//! action; the engine plans the transition (the state machine), writes it
+//! (one conditional write), records metrics, and sends the stage message the
+//! transition asked for. Lifecycle events are not published here: they follow
+//! from the write, through the table's change stream (`handlers::publisher`).
+//!
+//! Built once per cold start by `EngineBuilder`, the same way in Lambda, in
+//! the local runner, in the benches and in the tests.
+
+mod builder;
+mod observe;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+pub use builder::{EngineBuilder, InMemoryHandles, TablePorts, in_memory_queue_urls};
+
+use crate::clock::Clock;
+use crate::config::{QueueUrls, Settings};
+use crate::domain::{
+    Action, Creation, Dispatch, Envelope, IllegalTransition, Stage, TaskInstance, Transition,
+    transition,
+};
+use crate::handlers::definitions::DefinitionCache;
+use crate::metrics::Metrics;
+use crate::ports::{
+    AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher,
+    IntegrationStore, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
+};
+
+/// Tries of one transition write before the record is left to SQS.
+const COMMIT_ATTEMPTS: usize = 3;
+
+pub struct TaskEngine {
+    tasks: Arc<dyn TaskStore>,
+    assignment: Arc<dyn AssignmentState>,
+    dead_letters: Arc<dyn DeadLetterLog>,
+    slots: Arc<dyn ConcurrencySlots>,
+    integrations: Arc<dyn IntegrationStore>,
+    breakers: Arc<dyn BreakerStore>,
+    definitions: Arc<DefinitionCache>,
+    publisher: Arc<dyn EventPublisher>,
+    queues: Arc<dyn QueueSender>,
+    queue_urls: QueueUrls,
+    metrics: Arc<Metrics>,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The task's status does not allow the action: a late or duplicate message.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl ApplyError {
+    /// Someone else moved the task first, or it had already moved on: nothing to do.
+    pub fn is_superseded(&self) -> bool {
+        matches!(self, Self::Illegal(_)) || matches!(self, Self::Store(e) if e.is_conflict())
+    }
+}
+
+impl TaskEngine {
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// A builder holding this engine's parts, to replace one (a test's clock).
+    pub fn rebuild(&self) -> EngineBuilder {
+        EngineBuilder::from_engine(self)
+    }
+
+    pub fn tasks(&self) -> &Arc<dyn TaskStore> {
+        &self.tasks
+    }
+    pub fn assignment(&self) -> &Arc<dyn AssignmentState> {
+        &self.assignment
+    }
+    pub fn dead_letters(&self) -> &Arc<dyn DeadLetterLog> {
+        &self.dead_letters
+    }
+    pub fn slots(&self) -> &Arc<dyn ConcurrencySlots> {
+        &self.slots
+    }
+    pub fn integrations(&self) -> &Arc<dyn IntegrationStore> {
+        &self.integrations
+    }
+    pub fn breakers(&self) -> &Arc<dyn BreakerStore> {
+        &self.breakers
+    }
+    pub fn definitions(&self) -> &Arc<DefinitionCache> {
+        &self.definitions
+    }
+    /// The bus, for what is published outside a task's lifecycle (system
+    /// functions, circuit changes) and for the change-stream publisher.
+    pub fn publisher(&self) -> &Arc<dyn EventPublisher> {
+        &self.publisher
+    }
+    pub fn queues(&self) -> &Arc<dyn QueueSender> {
+        &self.queues
+    }
+    pub fn queue_urls(&self) -> &QueueUrls {
+        &self.queue_urls
+    }
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// When a stage message sent now should have been acted on: the sweeper
+    /// looks again then.
+    pub fn redeliver_at(&self) -> DateTime<Utc> {
+        self.redeliver_after(self.now())
+    }
+
+    pub fn redeliver_after(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at + self.settings.redeliver_after
+    }
+
+    /// Plans, writes and follows up one transition: its metrics and the
+    /// stage message it asks for. Returns the task as written.
+    pub async fn apply(
+        &self,
+        task: &TaskInstance,
+        action: Action,
+    ) -> Result<TaskInstance, ApplyError> {
+        let planned = transition(task, action, self.now())?;
+        self.commit_with_retries(&planned).await?;
+        self.observe(&planned.task, &planned.events);
+        if let Some(dispatch) = planned.dispatch {
+            self.dispatch(&planned.task, dispatch).await?;
+        }
+        Ok(planned.task)
+    }
+
+    /// Stores a new task (idempotently: an existing one is returned as it
+    /// is) and sends it on when it is waiting for its first stage, which is
+    /// also the case when an earlier delivery stored it and failed to send.
+    pub async fn create(&self, creation: &Creation) -> Result<(TaskInstance, bool), ApplyError> {
+        let created = self.tasks.create(&creation.task).await?;
+        if created.created {
+            self.observe(&created.task, &creation.events);
+        }
+        let dispatch = if created.created {
+            creation.dispatch
+        } else {
+            Stage::awaited_by(created.task.status)
+                .filter(|s| *s == Stage::Input)
+                .map(Dispatch::now)
+        };
+        if let Some(dispatch) = dispatch {
+            self.dispatch(&created.task, dispatch).await?;
+        }
+        Ok((created.task, created.created))
+    }
+
+    /// Writes a transition, retrying briefly when the store is unavailable
+    /// (throttled): a record failed for that costs a whole redelivery, and
+    /// after an attempt has run, possibly the attempt. A conflict is an
+    /// answer, not a failure, and is returned at once.
+    async fn commit_with_retries(&self, planned: &Transition) -> Result<(), StoreError> {
+        let mut delay = Duration::from_millis(50);
+        for _ in 1..COMMIT_ATTEMPTS {
+            match self.tasks.commit(planned).await {
+                Err(StoreError::Unavailable(reason)) => {
+                    warn!(task_instance_id = %planned.task.task_instance_id, %reason, "store unavailable; retrying the write");
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+                other => return other,
+            }
+        }
+        self.tasks.commit(planned).await
+    }
+
+    /// The queue of a stage; tasks at or above the priority threshold take
+    /// the stage's priority lane where the deployment has one.
+    pub fn queue_for(&self, stage: Stage, priority: i32) -> &str {
+        let urls = &self.queue_urls;
+        let high = priority >= self.settings.priority_threshold;
+        let (priority_lane, normal) = match stage {
+            Stage::Input => (&urls.validate_priority, &urls.validate),
+            Stage::Execute => (&urls.execute_priority, &urls.execute),
+            Stage::Assign => return &urls.manual,
+        };
+        priority_lane
+            .as_deref()
+            .filter(|_| high)
+            .unwrap_or(normal.as_str())
+    }
+
+    /// Sends a task's stage message.
+    pub async fn dispatch(
+        &self,
+        task: &TaskInstance,
+        dispatch: Dispatch,
+    ) -> Result<(), QueueError> {
+        let envelope = Envelope {
+            task_instance_id: task.task_instance_id,
+            stage: dispatch.stage,
+            attempt: task.attempt,
+            trace_id: task.trace_id.clone(),
+        };
+        let message = OutgoingMessage {
+            trace: task.trace_id.clone(),
+            body: envelope.to_body(),
+            delay_seconds: dispatch.delay_seconds,
+        };
+        self.queues
+            .send(self.queue_for(dispatch.stage, task.priority), vec![message])
+            .await
+    }
+}

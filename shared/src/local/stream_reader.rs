@@ -1,0 +1,236 @@
+//! Plays Lambda's event source mapping for the table's change stream: reads
+//! every shard in order through the DynamoDB Streams API, hands each batch to
+//! the same publisher the Lambda function runs, and moves on only past what
+//! was published. Where it got to is kept in a checkpoint file (when given),
+//! so a runner started again after a crash resumes there: events published
+//! twice keep their ids; none is skipped.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use aws_sdk_dynamodbstreams::Client;
+use aws_sdk_dynamodbstreams::types::{Shard, ShardIteratorType};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use crate::adapters::dynamo::stream::StreamRecord;
+use crate::handlers::ChangePublisher;
+use crate::handlers::publisher::publish_records;
+
+/// Records per GetRecords call (Lambda's default batch for streams is 100).
+const BATCH: i32 = 100;
+/// Wait between polls of a shard with nothing new.
+const IDLE: Duration = Duration::from_millis(100);
+
+pub struct StreamReader {
+    pub streams: Client,
+    pub stream_arn: String,
+    pub publisher: ChangePublisher,
+    /// Where the position in each shard is kept between runs; in memory only without it.
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// Per shard: the last sequence number published, or "done" for a closed
+/// shard read to its end. Of one stream: a table made again has a new one.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    stream_arn: String,
+    published: BTreeMap<String, String>,
+    finished: HashSet<String>,
+}
+
+impl StreamReader {
+    /// Reads until `shutdown` turns true, then publishes what is left.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut checkpoint = self.load();
+        let mut iterators: BTreeMap<String, String> = BTreeMap::new();
+        while !*shutdown.borrow() {
+            let busy = match self.poll(&mut checkpoint, &mut iterators).await {
+                Ok(busy) => busy,
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "stream poll failed");
+                    iterators.clear();
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    _ = tokio::time::sleep(IDLE) => {}
+                }
+            }
+        }
+        // The writers have stopped: publish what they wrote.
+        self.drain(&mut checkpoint, &mut iterators).await;
+    }
+
+    /// Publishes everything in the stream not yet published (from the
+    /// checkpoint), then returns: for a caller that wrote without a runner.
+    pub async fn publish_pending(self) {
+        let mut checkpoint = self.load();
+        self.drain(&mut checkpoint, &mut BTreeMap::new()).await;
+    }
+
+    /// Polls until nothing new comes (bounded, in case the bus is down: the
+    /// checkpoint keeps the rest for the next run).
+    async fn drain(&self, checkpoint: &mut Checkpoint, iterators: &mut BTreeMap<String, String>) {
+        for _ in 0..50 {
+            match self.poll(checkpoint, iterators).await {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "stream not drained");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One GetRecords per open shard; true if any returned records.
+    async fn poll(
+        &self,
+        checkpoint: &mut Checkpoint,
+        iterators: &mut BTreeMap<String, String>,
+    ) -> Result<bool> {
+        let shards = self.shards().await?;
+        let mut busy = false;
+        for shard in &shards {
+            let Some(id) = shard.shard_id() else { continue };
+            if checkpoint.finished.contains(id) {
+                continue;
+            }
+            // A child shard waits until its parent is read to its end.
+            if let Some(parent) = shard.parent_shard_id()
+                && shards.iter().any(|s| s.shard_id() == Some(parent))
+                && !checkpoint.finished.contains(parent)
+            {
+                continue;
+            }
+            let iterator = match iterators.get(id) {
+                Some(it) => it.clone(),
+                None => self.iterator(id, checkpoint.published.get(id)).await?,
+            };
+            let out = self
+                .streams
+                .get_records()
+                .shard_iterator(&iterator)
+                .limit(BATCH)
+                .send()
+                .await
+                .context("GetRecords")?;
+            let records: Vec<StreamRecord> = out
+                .records
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(StreamRecord::from_streams_api)
+                .collect();
+            match publish_records(&self.publisher, &records).await {
+                Ok(_) => {
+                    if let Some(last) = records.last() {
+                        checkpoint
+                            .published
+                            .insert(id.to_owned(), last.sequence.clone());
+                        busy = true;
+                    }
+                    match out.next_shard_iterator {
+                        Some(next) => {
+                            iterators.insert(id.to_owned(), next);
+                        }
+                        None => {
+                            checkpoint.finished.insert(id.to_owned());
+                            iterators.remove(id);
+                        }
+                    }
+                    if !records.is_empty() || !iterators.contains_key(id) {
+                        self.save(checkpoint);
+                    }
+                }
+                Err(unpublished) => {
+                    // Read again from the first change not published, after a pause.
+                    debug!(%unpublished, "stream position held");
+                    if let Some(before) = records
+                        .iter()
+                        .take_while(|r| r.sequence != unpublished.sequence)
+                        .last()
+                    {
+                        checkpoint
+                            .published
+                            .insert(id.to_owned(), before.sequence.clone());
+                        self.save(checkpoint);
+                    }
+                    iterators.remove(id);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        Ok(busy)
+    }
+
+    async fn shards(&self) -> Result<Vec<Shard>> {
+        let mut shards = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .streams
+                .describe_stream()
+                .stream_arn(&self.stream_arn)
+                .set_exclusive_start_shard_id(start)
+                .send()
+                .await
+                .context("DescribeStream")?;
+            let description = out.stream_description.context("no stream description")?;
+            start = description.last_evaluated_shard_id.clone();
+            shards.extend(description.shards.unwrap_or_default());
+            if start.is_none() {
+                return Ok(shards);
+            }
+        }
+    }
+
+    async fn iterator(&self, shard: &str, after: Option<&String>) -> Result<String> {
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard);
+        let request = match after {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        request
+            .send()
+            .await
+            .context("GetShardIterator")?
+            .shard_iterator
+            .context("no shard iterator")
+    }
+
+    fn load(&self) -> Checkpoint {
+        self.checkpoint
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice::<Checkpoint>(&bytes).ok())
+            .filter(|c| c.stream_arn == self.stream_arn)
+            .unwrap_or_else(|| Checkpoint {
+                stream_arn: self.stream_arn.clone(),
+                ..Checkpoint::default()
+            })
+    }
+
+    fn save(&self, checkpoint: &Checkpoint) {
+        let Some(path) = &self.checkpoint else { return };
+        // Written whole, then renamed: a crash leaves the old file or the new one.
+        let temporary = path.with_extension("tmp");
+        let written = serde_json::to_vec(checkpoint)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&temporary, bytes))
+            .and_then(|()| std::fs::rename(&temporary, path));
+        if let Err(e) = written {
+            warn!(path = %path.display(), error = %e, "stream checkpoint not saved");
+        }
+    }
+}
