@@ -16,6 +16,9 @@ use tel_shared::local::{EventTap, LocalRunner, RunnerOptions, Template, provisio
 use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::ports::OutgoingMessage;
 
+use tel_shared::adapters::dynamo::stream::StreamRecord;
+
+use crate::bill;
 use crate::inprocess::{definition, order};
 use crate::stats::summarize;
 
@@ -33,6 +36,10 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     let (put_rate, get_rate) = dynamo_ceiling(&sdk, &stack.table_name, 500).await?;
 
     let (counted, calls) = crate::call_count::counting(&sdk);
+    let stream_arn = stack
+        .table_stream_arn
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the table has no stream"))?;
     let engine = Arc::new(
         EngineBuilder::aws(&counted, &stack.config()?)
             .metrics(Metrics::new(Discard))
@@ -52,8 +59,11 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         completions,
     )
     .await?;
+    // The sweeper as the template schedules it (once a minute): its cost is
+    // per minute, not per task.
     let options = RunnerOptions {
         pollers_per_function: pollers,
+        sweep_every: std::time::Duration::from_secs(60),
         ..RunnerOptions::default()
     };
     let runner = LocalRunner::start(
@@ -63,7 +73,14 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         bootstrap::runners(&counted, &engine),
         &options,
     )?;
+    let invocations = runner.invocations().clone();
+    // Writes from here on are the run's: the bill prices them from the stream.
+    let mark = stream_records(&sdk, &stream_arn, None)
+        .await?
+        .last()
+        .map(|r| r.sequence.clone());
     calls.reset();
+    invocations.reset();
 
     // Closed loop: at most `in_flight` tasks queued at once. moto's SQS does
     // O(queue depth) work per call, so a deep backlog would measure moto, not tel.
@@ -119,8 +136,10 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         }
     }
     runner.stop().await;
-    let per_task = calls.snapshot();
+    let usage = calls.snapshot();
+    let functions = invocations.snapshot();
     tap.close().await;
+    let writes = stream_records(&sdk, &stream_arn, mark).await?;
     let span = (last - start_time).to_std()?.as_secs_f64();
     let completed = latencies.len();
     println!("emulator ceiling (same run, one client, sequential calls):");
@@ -136,19 +155,139 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         completed as f64 / span
     );
     println!("  request sent → task.completed: {}", summarize(latencies));
-    let total: u64 = per_task.values().sum();
+    let tasks = completed.max(1) as f64;
+    let total: u64 = usage.calls.values().sum();
     println!(
-        "  AWS calls per task: {:.1} in all (submission by the bench included)",
-        total as f64 / completed.max(1) as f64
+        "  AWS calls per task: {:.1} in all (the bench's submission and the local stream reads included)",
+        total as f64 / tasks
     );
-    for (operation, count) in &per_task {
+    for (operation, count) in &usage.calls {
+        println!("    {operation:<22} {:>6.2}", *count as f64 / tasks);
+    }
+    let deployment = bill::Deployment::from_template();
+    let on_aws = bill::calls_on_aws(&usage, &functions, &deployment, tasks);
+    println!(
+        "  AWS calls per task on AWS: {:.1} (the same handler calls; Lambda's event source mappings receive, delete and read the stream in full batches of {} / {})",
+        on_aws.values().sum::<f64>(),
+        deployment.sqs_batch_size,
+        deployment.stream_batch_size
+    );
+    for (operation, count) in &on_aws {
+        println!("    {operation:<22} {count:>6.2}");
+    }
+    println!(
+        "  function invocations on the local stack (per task: invocations, records; mean ms per invocation):"
+    );
+    for (function, stats) in &functions {
         println!(
-            "    {operation:<22} {:>6.2}",
-            *count as f64 / completed.max(1) as f64
+            "    {function:<14} {:>6.2} {:>6.2} {:>8.1}",
+            stats.invocations as f64 / tasks,
+            stats.records as f64 / tasks,
+            stats.busy.as_secs_f64() * 1000.0 / stats.invocations.max(1) as f64
+        );
+    }
+    let described = aws_sdk_dynamodb::Client::new(&sdk)
+        .describe_table()
+        .table_name(&stack.table_name)
+        .send()
+        .await?;
+    let table = described
+        .table()
+        .ok_or_else(|| anyhow::anyhow!("no table description"))?;
+    let priced = bill::price_writes(
+        &writes,
+        &bill::index_shapes(table),
+        &usage.transactional_writes,
+    );
+    let mut sizes = priced.task_item_sizes.clone();
+    sizes.sort_unstable();
+    println!(
+        "  DynamoDB writes per task: {:.2}; task item {}–{} bytes (median {}), largest item written {} bytes",
+        priced.writes as f64 / tasks,
+        sizes.first().unwrap_or(&0),
+        sizes.last().unwrap_or(&0),
+        sizes.get(sizes.len() / 2).unwrap_or(&0),
+        priced.largest_item
+    );
+    let measured = bill::Measured {
+        tasks,
+        usage: &usage,
+        writes: &priced,
+        invocations: &functions,
+    };
+    let the_bill = bill::bill(&measured, &deployment);
+    println!(
+        "the bill per automated task on AWS (us-east-1 list prices of {}; Lambda at the template's batch sizes {} / {} and memory):",
+        crate::prices::PRICES_AS_OF,
+        deployment.sqs_batch_size,
+        deployment.stream_batch_size
+    );
+    for (what, units, dollars) in &the_bill.lines {
+        println!(
+            "    {what:<58} {units:>8.3}   ${:>7.3} per million",
+            dollars * 1e6
+        );
+    }
+    println!(
+        "    {:<58} {:>8}   ${:>7.3} per million tasks",
+        "total",
+        "",
+        the_bill.total() * 1e6
+    );
+    let executor = functions.get("executor").copied().unwrap_or_default();
+    let step_seconds = executor.busy.as_secs_f64() / executor.records.max(1) as f64;
+    for (what, dollars) in bill::step_functions(step_seconds) {
+        println!(
+            "    {what:<58} {:>8}   ${:>7.3} per million steps",
+            "",
+            dollars * 1e6
         );
     }
     stack.destroy(&sdk).await?;
     Ok(())
+}
+
+/// Every record of the table's stream after `after` (from the start without it).
+async fn stream_records(
+    sdk: &aws_config::SdkConfig,
+    stream_arn: &str,
+    after: Option<String>,
+) -> anyhow::Result<Vec<StreamRecord>> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
+    let described = streams
+        .describe_stream()
+        .stream_arn(stream_arn)
+        .send()
+        .await?;
+    let mut records = Vec::new();
+    for shard in described
+        .stream_description()
+        .map(|d| d.shards().to_vec())
+        .unwrap_or_default()
+    {
+        let request = streams
+            .get_shard_iterator()
+            .stream_arn(stream_arn)
+            .shard_id(shard.shard_id().unwrap_or_default());
+        let request = match &after {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let mut iterator = request.send().await?.shard_iterator;
+        while let Some(current) = iterator {
+            let out = streams.get_records().shard_iterator(current).send().await?;
+            let batch = out.records.unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            records.extend(batch.into_iter().filter_map(StreamRecord::from_streams_api));
+            iterator = out.next_shard_iterator;
+        }
+    }
+    Ok(records)
 }
 
 /// Messages/s through send, receive and delete, each in batches of 10, the

@@ -6,9 +6,12 @@
 //!   cargo run --release -p tel-bench -- startup     each function's start-to-ready, memory and size
 //!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
 
+mod bill;
 mod call_count;
 mod e2e;
 mod inprocess;
+mod item_size;
+mod prices;
 mod startup;
 mod stats;
 mod sweep;

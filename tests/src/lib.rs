@@ -164,24 +164,35 @@ impl TestStack {
     /// publisher function would: for tests that change tasks without a
     /// runner (a sweeper on a moved clock, a transition applied by hand).
     pub async fn publish_events(&self) -> Result<()> {
-        let reader = tel_shared::local::stream_reader::StreamReader {
-            streams: aws_sdk_dynamodbstreams::Client::new(&self.sdk),
-            stream_arn: self
-                .stack
-                .table_stream_arn
-                .clone()
-                .context("the table has no stream")?,
-            publisher: tel_shared::handlers::ChangePublisher::new(self.engine.publisher().clone()),
-            checkpoint: Some(self.stream_checkpoint.clone()),
-        };
-        reader.publish_pending().await;
+        self.stream_reader(self.engine.publisher().clone())?
+            .publish_pending()
+            .await;
         Ok(())
+    }
+
+    /// A reader of this stack's change stream publishing to `bus`, sharing
+    /// the stack's checkpoint.
+    pub fn stream_reader(
+        &self,
+        bus: Arc<dyn tel_shared::ports::EventPublisher>,
+    ) -> Result<tel_shared::local::stream_reader::StreamReader> {
+        let arn = self
+            .stack
+            .table_stream_arn
+            .as_deref()
+            .context("the table has no stream")?;
+        Ok(tel_shared::local::stream_reader::StreamReader::new(
+            &self.sdk,
+            arn,
+            tel_shared::handlers::ChangePublisher::new(bus),
+        )
+        .checkpoint(Some(self.stream_checkpoint.clone())))
     }
 
     pub async fn register(&self, definition: Value) -> Result<TaskDefinition> {
         let parsed =
             TaskDefinition::parse(definition).map_err(|e| anyhow::anyhow!(e.to_string()))?;
-        Ok(self.engine.definitions().store().register(parsed).await?)
+        Ok(self.engine.definitions().register(parsed).await?)
     }
 
     /// Sends raw message bodies to the requests queue in one batch.

@@ -135,14 +135,15 @@ async fn the_local_runner_redelivers_only_failed_records_then_dead_letters_them(
     });
     let poller = Poller {
         sqs: t.sqs(),
-        lanes: vec![tel_shared::local::poller::Lane {
+        lane: tel_shared::local::poller::Lane {
             url: queue.url.clone(),
             arn: queue.arn.clone(),
-        }],
+        },
         region: t.stack.region.clone(),
         handler: handler.clone(),
         batch_size: 10,
         wait_seconds: 1,
+        invocations: Default::default(),
     };
     let bodies = ["good-1", "poison", "good-2"];
     let messages = bodies

@@ -243,12 +243,7 @@ async fn events_of_writes_whose_function_died_reach_the_bus_from_the_stream_once
         inner: t.engine.publisher().clone(),
         refusals_left: AtomicUsize::new(2),
     });
-    let reader = tel_shared::local::stream_reader::StreamReader {
-        streams: aws_sdk_dynamodbstreams::Client::new(&t.sdk),
-        stream_arn: t.stack.table_stream_arn.clone().unwrap(),
-        publisher: tel_shared::handlers::ChangePublisher::new(bus.clone()),
-        checkpoint: Some(t.stream_checkpoint.clone()),
-    };
+    let reader = t.stream_reader(bus.clone()).unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let reading = tokio::spawn(reader.run(stopped));
     let id = creation.task.task_instance_id.to_string();

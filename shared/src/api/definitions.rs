@@ -31,12 +31,7 @@ pub async fn register(
             .collect();
         Problem::invalid("INVALID_DEFINITION", e.to_string()).with_errors(Value::Array(errors))
     })?;
-    let registered = state
-        .engine
-        .definitions()
-        .store()
-        .register(definition)
-        .await?;
+    let registered = state.engine.definitions().register(definition).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(&registered).expect("definitions serialise")),

@@ -1,9 +1,13 @@
 //! Definitions with their schemas compiled, cached across invocations of a
-//! warm function. Versions are immutable, so an exact version never goes stale;
-//! "latest" is always asked of the store.
+//! warm function. Versions are immutable, so an exact version never goes
+//! stale; which version is the latest is asked of the store again after
+//! `LATEST_TTL` (a request naming no version reads it once per warm function
+//! in that time, not once per task), and at once in the process that
+//! registers a new version.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::domain::schema::CompiledSchema;
 use crate::domain::{DefinitionName, DefinitionRef, TaskDefinition};
@@ -18,9 +22,15 @@ pub struct LoadedDefinition {
 /// Enough for every definition a busy deployment runs; beyond it the cache starts over.
 const CAPACITY: usize = 1024;
 
+/// How long "the latest version of a name" is taken from the cache: a version
+/// registered elsewhere is used for new requests within this.
+pub const LATEST_TTL: Duration = Duration::from_secs(5);
+
 pub struct DefinitionCache {
     store: Arc<dyn DefinitionStore>,
     loaded: RwLock<HashMap<(String, u32), Arc<LoadedDefinition>>>,
+    /// Name → (latest version, when it was read).
+    latest: RwLock<HashMap<String, (u32, Instant)>>,
 }
 
 impl DefinitionCache {
@@ -28,6 +38,7 @@ impl DefinitionCache {
         Self {
             store,
             loaded: RwLock::new(HashMap::new()),
+            latest: RwLock::new(HashMap::new()),
         }
     }
 
@@ -35,20 +46,46 @@ impl DefinitionCache {
         &self.store
     }
 
+    /// Registers a version and makes it this process's latest at once.
+    pub async fn register(&self, definition: TaskDefinition) -> Result<TaskDefinition, StoreError> {
+        let registered = self.store.register(definition).await?;
+        if let Ok(mut latest) = self.latest.write() {
+            latest.remove(registered.name.as_str());
+        }
+        Ok(registered)
+    }
+
     /// The definition a request names (latest or exact), or `None` if there is none.
     pub async fn resolve(
         &self,
         reference: &DefinitionRef,
     ) -> Result<Option<Arc<LoadedDefinition>>, StoreError> {
-        if let Some(version) = reference.version
-            && let Some(hit) = self.cached(reference.name.as_str(), version)
+        let name = reference.name.as_str();
+        let version = reference.version.or_else(|| self.recent_latest(name));
+        if let Some(version) = version
+            && let Some(hit) = self.cached(name, version)
         {
             return Ok(Some(hit));
         }
         match self.store.get(reference).await? {
             None => Ok(None),
-            Some(definition) => self.load(definition).map(Some),
+            Some(definition) => {
+                if reference.version.is_none()
+                    && let Ok(mut latest) = self.latest.write()
+                {
+                    latest.insert(name.to_owned(), (definition.version, Instant::now()));
+                }
+                self.load(definition).map(Some)
+            }
         }
+    }
+
+    fn recent_latest(&self, name: &str) -> Option<u32> {
+        let latest = self.latest.read().ok()?;
+        latest
+            .get(name)
+            .filter(|(_, read)| read.elapsed() < LATEST_TTL)
+            .map(|(version, _)| *version)
     }
 
     /// An exact version, by the name and version a task records.

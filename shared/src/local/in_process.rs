@@ -147,7 +147,7 @@ mod tests {
             "inputSchema": { "type": "object", "required": ["n"] }
         }))
         .unwrap();
-        p.engine.definitions().store().register(def).await.unwrap();
+        p.engine.definitions().register(def).await.unwrap();
         let task = p.run(request("double", json!({ "n": 4 }))).await.unwrap();
         assert_eq!(task.status, TaskStatus::Completed);
         assert_eq!(task.output, Some(json!({ "n": 8 })));
@@ -183,7 +183,7 @@ mod tests {
             "inputSchema": { "type": "object", "required": ["n"] }
         }))
         .unwrap();
-        p.engine.definitions().store().register(def).await.unwrap();
+        p.engine.definitions().register(def).await.unwrap();
         let done = p.run(request("double", json!({ "n": 4 }))).await.unwrap();
         p.run(request("double", json!({}))).await.unwrap();
 

@@ -3,6 +3,7 @@
 
 pub mod event_tap;
 pub mod in_process;
+pub mod invocations;
 pub mod poller;
 pub mod provision;
 pub mod runner;
@@ -10,6 +11,7 @@ pub mod stream_reader;
 pub mod template;
 
 pub use event_tap::EventTap;
+pub use invocations::{FunctionStats, InvocationLog};
 pub use poller::Poller;
 pub use provision::{LocalStack, provision};
 pub use runner::{LocalRunner, RunnerOptions};

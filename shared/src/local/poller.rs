@@ -1,11 +1,12 @@
-//! Plays Lambda's SQS event source mapping locally: long-polls a queue,
+//! Plays Lambda's SQS event source mapping locally (one poller, one queue,
+//! as one event source mapping reads one queue): long-polls a queue,
 //! builds a real `SqsEvent`, calls the same handler the Lambda binary calls,
 //! deletes only the records the handler did not report as failed, and leaves
 //! the failures to the queue's visibility timeout and redrive policy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::Client;
@@ -14,6 +15,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use super::invocations::InvocationLog;
 use crate::handlers::SqsHandler;
 
 /// One queue a poller reads.
@@ -26,14 +28,15 @@ pub struct Lane {
 #[derive(Clone)]
 pub struct Poller {
     pub sqs: Client,
-    /// Queues in order of precedence: a lane is read only when those before it are empty.
-    pub lanes: Vec<Lane>,
+    pub lane: Lane,
     pub region: String,
     pub handler: Arc<dyn SqsHandler>,
     /// Messages per batch, 1 to 10.
     pub batch_size: i32,
     /// Long-poll wait, 0 to 20 seconds.
     pub wait_seconds: i32,
+    /// Where each invocation is counted and timed.
+    pub invocations: Arc<InvocationLog>,
 }
 
 /// What one poll did.
@@ -45,49 +48,48 @@ pub struct PollOutcome {
 }
 
 impl Poller {
-    /// Polls until `shutdown` turns true.
+    /// Polls until `shutdown` turns true. Only the wait for messages is cut
+    /// short: a batch received is handled and deleted before the poller stops.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            tokio::select! {
+            let received = tokio::select! {
                 _ = shutdown.changed() => break,
-                outcome = self.poll_once() => {
-                    if let Err(e) = outcome {
-                        warn!(function = self.handler.name(), error = %e, "poll failed");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                }
+                received = self.receive() => received,
+            };
+            let outcome = match received {
+                Ok(messages) => self.handle(messages).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                warn!(function = self.handler.name(), error = %e, "poll failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
 
-    /// One batch from the first lane that has messages (long-polling only
-    /// the last), one handler call, one delete of what succeeded.
+    /// One long poll, one handler call, one delete of what succeeded.
     pub async fn poll_once(&self) -> anyhow::Result<PollOutcome> {
-        for (i, lane) in self.lanes.iter().enumerate() {
-            let last = i + 1 == self.lanes.len();
-            let outcome = self
-                .poll_lane(lane, if last { self.wait_seconds } else { 0 })
-                .await?;
-            if outcome.received > 0 || last {
-                return Ok(outcome);
-            }
-        }
-        Ok(PollOutcome::default())
+        let messages = self.receive().await?;
+        self.handle(messages).await
     }
 
-    async fn poll_lane(&self, lane: &Lane, wait_seconds: i32) -> anyhow::Result<PollOutcome> {
+    async fn receive(&self) -> anyhow::Result<Vec<Message>> {
         let received = self
             .sqs
             .receive_message()
-            .queue_url(&lane.url)
+            .queue_url(&self.lane.url)
             .max_number_of_messages(self.batch_size.clamp(1, 10))
-            .wait_time_seconds(wait_seconds.clamp(0, 20))
+            .wait_time_seconds(self.wait_seconds.clamp(0, 20))
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()
             .await
             .map_err(|e| anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
-        let messages = received.messages.unwrap_or_default();
+        Ok(received.messages.unwrap_or_default())
+    }
+
+    async fn handle(&self, messages: Vec<Message>) -> anyhow::Result<PollOutcome> {
+        let lane = &self.lane;
         if messages.is_empty() {
             return Ok(PollOutcome::default());
         }
@@ -98,11 +100,14 @@ impl Poller {
         let mut event = SqsEvent::default();
         event.records = messages.into_iter().map(|m| self.record(lane, m)).collect();
         let received = event.records.len();
-        let failed: HashSet<String> = match self
+        let started = Instant::now();
+        let handled = self
             .handler
             .handle(LambdaEvent::new(event, Context::default()))
-            .await
-        {
+            .await;
+        self.invocations
+            .record(self.handler.name(), received, started.elapsed());
+        let failed: HashSet<String> = match handled {
             Ok(response) => response
                 .batch_item_failures
                 .into_iter()

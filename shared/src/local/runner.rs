@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use super::invocations::InvocationLog;
 use super::poller::{Lane, Poller};
 use super::provision::LocalStack;
 use super::stream_reader::StreamReader;
@@ -35,7 +36,7 @@ impl Default for RunnerOptions {
         Self {
             pollers_per_function: 2,
             batch_size: 10,
-            wait_seconds: 1,
+            wait_seconds: 5,
             sweep_every: Duration::from_secs(2),
             stream_checkpoint: None,
         }
@@ -48,6 +49,7 @@ pub struct LocalRunner {
     /// The stream publisher stops last, once every write of the others is in the stream.
     publisher_shutdown: watch::Sender<bool>,
     publisher: JoinHandle<()>,
+    invocations: Arc<InvocationLog>,
 }
 
 impl LocalRunner {
@@ -60,10 +62,13 @@ impl LocalRunner {
     ) -> anyhow::Result<Self> {
         let (shutdown, watcher) = watch::channel(false);
         let sqs = aws_sdk_sqs::Client::new(sdk);
+        let invocations = Arc::new(InvocationLog::default());
         let stream_arn = stack.table_stream_arn.clone().ok_or_else(|| {
             anyhow::anyhow!("the table has no change stream to publish events from")
         })?;
-        // Each function with its queues, priority lane first.
+        // Each function with its queues. A priority lane has pollers of its own,
+        // as in AWS it has its own event source mapping (and more concurrency):
+        // its messages never wait behind the normal lane's.
         let functions: Vec<(&[&str], Arc<dyn SqsHandler>)> = vec![
             (&["RequestsQueue"], Arc::new(Router::new(engine.clone()))),
             (
@@ -93,25 +98,29 @@ impl LocalRunner {
                 !lanes.is_empty(),
                 "the stack has none of the queues {queue_ids:?}"
             );
-            for _ in 0..options.pollers_per_function.max(1) {
-                let poller = Poller {
-                    sqs: sqs.clone(),
-                    lanes: lanes.clone(),
-                    region: stack.region.clone(),
-                    handler: handler.clone(),
-                    batch_size: options.batch_size,
-                    wait_seconds: options.wait_seconds,
-                };
-                tasks.push(tokio::spawn(poller.run(watcher.clone())));
+            for lane in &lanes {
+                for _ in 0..options.pollers_per_function.max(1) {
+                    let poller = Poller {
+                        sqs: sqs.clone(),
+                        lane: lane.clone(),
+                        region: stack.region.clone(),
+                        handler: handler.clone(),
+                        batch_size: options.batch_size,
+                        wait_seconds: options.wait_seconds,
+                        invocations: invocations.clone(),
+                    };
+                    tasks.push(tokio::spawn(poller.run(watcher.clone())));
+                }
             }
             info!(function = handler.name(), queues = ?queue_ids, pollers = options.pollers_per_function, "function running");
         }
-        let reader = StreamReader {
-            streams: aws_sdk_dynamodbstreams::Client::new(sdk),
-            stream_arn,
-            publisher: ChangePublisher::new(engine.publisher().clone()),
-            checkpoint: options.stream_checkpoint.clone(),
-        };
+        let reader = StreamReader::new(
+            sdk,
+            &stream_arn,
+            ChangePublisher::new(engine.publisher().clone()),
+        )
+        .checkpoint(options.stream_checkpoint.clone())
+        .invocations(invocations.clone());
         let (publisher_shutdown, publisher_watcher) = watch::channel(false);
         let publisher = tokio::spawn(reader.run(publisher_watcher));
         let sweeper = Sweeper::new(engine);
@@ -131,7 +140,13 @@ impl LocalRunner {
             tasks,
             publisher_shutdown,
             publisher,
+            invocations,
         })
+    }
+
+    /// Invocations, records and handler time by function, as Lambda would report them.
+    pub fn invocations(&self) -> &Arc<InvocationLog> {
+        &self.invocations
     }
 
     /// Serves the HTTP API on `listener` until the runner stops.

@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodbstreams::Client;
@@ -15,6 +16,7 @@ use aws_sdk_dynamodbstreams::types::{Shard, ShardIteratorType};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use super::invocations::InvocationLog;
 use crate::adapters::dynamo::stream::StreamRecord;
 use crate::handlers::ChangePublisher;
 use crate::handlers::publisher::publish_records;
@@ -25,11 +27,24 @@ const BATCH: i32 = 100;
 const IDLE: Duration = Duration::from_millis(100);
 
 pub struct StreamReader {
-    pub streams: Client,
-    pub stream_arn: String,
-    pub publisher: ChangePublisher,
+    streams: Client,
+    stream_arn: String,
+    publisher: ChangePublisher,
     /// Where the position in each shard is kept between runs; in memory only without it.
-    pub checkpoint: Option<PathBuf>,
+    checkpoint: Option<PathBuf>,
+    /// Where each invocation (a non-empty batch of task changes) is counted and timed.
+    invocations: Arc<InvocationLog>,
+}
+
+/// How often the stream's shards are listed again.
+const DESCRIBE_EVERY: Duration = Duration::from_secs(10);
+
+/// Where each shard is being read, and the shards as last described.
+#[derive(Default)]
+struct Iterators {
+    by_shard: BTreeMap<String, String>,
+    shards: Vec<Shard>,
+    described: Option<Instant>,
 }
 
 /// Per shard: the last sequence number published, or "done" for a closed
@@ -42,16 +57,37 @@ struct Checkpoint {
 }
 
 impl StreamReader {
+    pub fn new(sdk: &aws_config::SdkConfig, stream_arn: &str, publisher: ChangePublisher) -> Self {
+        Self {
+            streams: Client::new(sdk),
+            stream_arn: stream_arn.to_owned(),
+            publisher,
+            checkpoint: None,
+            invocations: Arc::default(),
+        }
+    }
+
+    /// Keeps the position across runs in this file.
+    pub fn checkpoint(mut self, path: Option<PathBuf>) -> Self {
+        self.checkpoint = path;
+        self
+    }
+
+    pub fn invocations(mut self, log: Arc<InvocationLog>) -> Self {
+        self.invocations = log;
+        self
+    }
+
     /// Reads until `shutdown` turns true, then publishes what is left.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut checkpoint = self.load();
-        let mut iterators: BTreeMap<String, String> = BTreeMap::new();
+        let mut iterators = Iterators::default();
         while !*shutdown.borrow() {
             let busy = match self.poll(&mut checkpoint, &mut iterators).await {
                 Ok(busy) => busy,
                 Err(e) => {
                     warn!(error = %format!("{e:#}"), "stream poll failed");
-                    iterators.clear();
+                    iterators = Iterators::default();
                     false
                 }
             };
@@ -70,12 +106,12 @@ impl StreamReader {
     /// checkpoint), then returns: for a caller that wrote without a runner.
     pub async fn publish_pending(self) {
         let mut checkpoint = self.load();
-        self.drain(&mut checkpoint, &mut BTreeMap::new()).await;
+        self.drain(&mut checkpoint, &mut Iterators::default()).await;
     }
 
     /// Polls until nothing new comes (bounded, in case the bus is down: the
     /// checkpoint keeps the rest for the next run).
-    async fn drain(&self, checkpoint: &mut Checkpoint, iterators: &mut BTreeMap<String, String>) {
+    async fn drain(&self, checkpoint: &mut Checkpoint, iterators: &mut Iterators) {
         for _ in 0..50 {
             match self.poll(checkpoint, iterators).await {
                 Ok(true) => continue,
@@ -89,12 +125,16 @@ impl StreamReader {
     }
 
     /// One GetRecords per open shard; true if any returned records.
-    async fn poll(
-        &self,
-        checkpoint: &mut Checkpoint,
-        iterators: &mut BTreeMap<String, String>,
-    ) -> Result<bool> {
-        let shards = self.shards().await?;
+    async fn poll(&self, checkpoint: &mut Checkpoint, iterators: &mut Iterators) -> Result<bool> {
+        // Shards change every few hours in AWS: describe the stream now and then, not every poll.
+        if iterators
+            .described
+            .is_none_or(|at| at.elapsed() > DESCRIBE_EVERY)
+        {
+            iterators.shards = self.shards().await?;
+            iterators.described = Some(Instant::now());
+        }
+        let shards = iterators.shards.clone();
         let mut busy = false;
         for shard in &shards {
             let Some(id) = shard.shard_id() else { continue };
@@ -108,7 +148,7 @@ impl StreamReader {
             {
                 continue;
             }
-            let iterator = match iterators.get(id) {
+            let iterator = match iterators.by_shard.get(id) {
                 Some(it) => it.clone(),
                 None => self.iterator(id, checkpoint.published.get(id)).await?,
             };
@@ -126,7 +166,15 @@ impl StreamReader {
                 .into_iter()
                 .filter_map(StreamRecord::from_streams_api)
                 .collect();
-            match publish_records(&self.publisher, &records).await {
+            let started = Instant::now();
+            let published = publish_records(&self.publisher, &records).await;
+            let tasks = records.iter().filter(|r| r.task_change().is_some()).count();
+            if tasks > 0 {
+                // Lambda's filter passes only task changes: other items invoke nothing.
+                self.invocations
+                    .record("publisher", tasks, started.elapsed());
+            }
+            match published {
                 Ok(_) => {
                     if let Some(last) = records.last() {
                         checkpoint
@@ -136,14 +184,16 @@ impl StreamReader {
                     }
                     match out.next_shard_iterator {
                         Some(next) => {
-                            iterators.insert(id.to_owned(), next);
+                            iterators.by_shard.insert(id.to_owned(), next);
                         }
                         None => {
                             checkpoint.finished.insert(id.to_owned());
-                            iterators.remove(id);
+                            iterators.by_shard.remove(id);
+                            // A closed shard has children to find.
+                            iterators.described = None;
                         }
                     }
-                    if !records.is_empty() || !iterators.contains_key(id) {
+                    if !records.is_empty() || !iterators.by_shard.contains_key(id) {
                         self.save(checkpoint);
                     }
                 }
@@ -160,7 +210,7 @@ impl StreamReader {
                             .insert(id.to_owned(), before.sequence.clone());
                         self.save(checkpoint);
                     }
-                    iterators.remove(id);
+                    iterators.by_shard.remove(id);
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
