@@ -81,18 +81,27 @@ impl EventTap {
             .send()
             .await?;
         let mut events = Vec::new();
-        for message in out.messages.unwrap_or_default() {
+        let mut receipts = Vec::new();
+        for (i, message) in out.messages.unwrap_or_default().into_iter().enumerate() {
             events.push(serde_json::from_str(
                 message.body.as_deref().unwrap_or("null"),
             )?);
             if let Some(receipt) = message.receipt_handle {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await?;
+                receipts.push(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .build()?,
+                );
             }
+        }
+        if !receipts.is_empty() {
+            self.sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(receipts))
+                .send()
+                .await?;
         }
         Ok(events)
     }

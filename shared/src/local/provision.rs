@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_eventbridge::types::{InputTransformer, RuleState, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::template::{Names, Resource, Template, Unresolved};
@@ -25,7 +25,7 @@ const BUS: &str = "AWS::Events::EventBus";
 const RULE: &str = "AWS::Events::Rule";
 const PROVISIONED: [&str; 4] = [TABLE, QUEUE, BUS, RULE];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueInfo {
     pub name: String,
@@ -33,7 +33,7 @@ pub struct QueueInfo {
     pub arn: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleInfo {
     pub name: String,
@@ -42,7 +42,7 @@ pub struct RuleInfo {
 }
 
 /// What was created, by the template's logical ids.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LocalStack {
     pub stack_name: String,
