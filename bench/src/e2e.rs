@@ -87,6 +87,8 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     let requests_queue = stack.config()?.queues.requests;
     let mut submitted = HashMap::new();
     let mut latencies = Vec::new();
+    // When a subscriber to the bus heard of the completion (publishing included).
+    let mut heard = Vec::new();
     let started = Instant::now();
     let start_time = Utc::now();
     let mut last = start_time;
@@ -123,6 +125,7 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
                 .parse()?;
             if let Some(sent) = submitted.get(id) {
                 latencies.push((at - *sent).to_std().unwrap_or_default());
+                heard.push((Utc::now() - *sent).to_std().unwrap_or_default());
                 // Progress on stderr, every tenth of the run.
                 if latencies.len() % (tasks / 10).max(1) == 0 {
                     eprintln!(
@@ -155,6 +158,10 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         completed as f64 / span
     );
     println!("  request sent → task.completed: {}", summarize(latencies));
+    println!(
+        "  request sent → a bus subscriber has the event: {}",
+        summarize(heard)
+    );
     let tasks = completed.max(1) as f64;
     let total: u64 = usage.calls.values().sum();
     println!(

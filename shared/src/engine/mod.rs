@@ -9,6 +9,7 @@
 
 mod builder;
 mod observe;
+mod send_buffer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use tracing::warn;
 
 pub use builder::{EngineBuilder, InMemoryHandles, TablePorts, in_memory_queue_urls};
+pub use send_buffer::SendBuffer;
 
 use crate::clock::Clock;
 use crate::config::{QueueUrls, Settings};
@@ -223,8 +225,10 @@ impl TaskEngine {
             body: envelope.to_body(),
             delay_seconds: dispatch.delay_seconds,
         };
-        self.queues
-            .send(self.queue_for(dispatch.stage, task.priority), vec![message])
-            .await
+        let queue = self.queue_for(dispatch.stage, task.priority);
+        match send_buffer::hold(queue, message) {
+            None => Ok(()),
+            Some(message) => self.queues.send(queue, vec![message]).await,
+        }
     }
 }

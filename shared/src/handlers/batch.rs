@@ -3,6 +3,7 @@
 //! reported back (ReportBatchItemFailures). One bad record never fails its batch.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -13,7 +14,7 @@ use tracing::{Instrument, error, info_span, warn};
 
 use crate::domain::task_error::POISON_MESSAGE;
 use crate::domain::{Action, Envelope, TaskError, TaskInstanceId};
-use crate::engine::{ApplyError, TaskEngine};
+use crate::engine::{ApplyError, SendBuffer, TaskEngine};
 use crate::ports::DeadLetterNote;
 
 /// Records of one batch handled at once.
@@ -53,6 +54,8 @@ where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), Redeliver>> + 'a,
 {
+    // Stage messages the records ask for go out together at the end.
+    let sends = Arc::new(SendBuffer::default());
     let outcomes = futures::stream::iter(event.records.into_iter().map(|record| {
         let id = record.message_id.clone().unwrap_or_default();
         let span = info_span!(
@@ -67,7 +70,7 @@ where
         );
         let last = last_delivery(&record, engine.settings().max_receive_count);
         let about = LastWords::of(&record);
-        let work = handle(record);
+        let work = sends.hold(id.clone(), handle(record));
         async move {
             let outcome = work.await;
             if let Err(e) = &outcome {
@@ -89,9 +92,10 @@ where
             &[("MemoryHighWater", mb, crate::metrics::Unit::Megabytes)],
         );
     }
+    let unsent = sends.flush(engine.queues().as_ref()).await;
     let mut response = SqsBatchResponse::default();
     for (id, outcome) in outcomes {
-        if outcome.is_err() {
+        if outcome.is_err() || unsent.contains(&id) {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
