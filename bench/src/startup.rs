@@ -130,6 +130,7 @@ pub async fn run(bin_dir: PathBuf) -> anyhow::Result<()> {
         "manual-assign",
         "timeout-sweeper",
         "api",
+        "publisher",
     ] {
         let binary = bin_dir.join(function);
         let size_mb = std::fs::metadata(&binary)?.len() as f64 / 1e6;

@@ -341,3 +341,69 @@ async fn whole_task_budgets_fail_tasks_that_start_or_finish_too_late() {
         TaskStatus::Failed
     );
 }
+
+#[tokio::test]
+async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
+    let t = TestStack::new().await.unwrap();
+    let def = double(&t, json!({})).await;
+    // Recorded a minute ago; its input message was due to be acted on 30 s ago.
+    let now = Utc::now();
+    let creation = Creation::new(
+        new_task(&def),
+        now - chrono::Duration::seconds(60),
+        now - chrono::Duration::seconds(30),
+    );
+    t.engine.tasks().create(&creation.task).await.unwrap();
+    let id = creation.task.task_instance_id;
+    // The validate queue holds messages nobody has read yet: a backlog.
+    let validate = t.queue_url("ValidateQueue");
+    let backlog = |n: usize| {
+        (0..n)
+            .map(|i| tel_shared::ports::OutgoingMessage {
+                trace: None,
+                body: format!("{{\"backlog\":{i}}}"),
+                delay_seconds: 0,
+            })
+            .collect::<Vec<_>>()
+    };
+    t.engine.queues().send(&validate, backlog(3)).await.unwrap();
+
+    let sweeper = Sweeper::new(t.engine.clone());
+    let report = sweeper.sweep().await;
+    assert_eq!(
+        (report.redelivered, report.redelivery_deferred),
+        (0, 1),
+        "{report:?}"
+    );
+    let waiting = t.task(id).await.unwrap();
+    assert_eq!(waiting.version, 1, "no transition");
+    let wake = waiting.wake_at.unwrap();
+    assert!(
+        wake >= now + chrono::Duration::seconds(55),
+        "looks again after as long as it has waited: {wake}"
+    );
+    assert_eq!(sweeper.sweep().await.due_read, 0, "nothing due until then");
+
+    // At its next wake-up with the queue quiet, it is sent again.
+    t.sqs()
+        .purge_queue()
+        .queue_url(&validate)
+        .send()
+        .await
+        .unwrap();
+    let later = Sweeper::new(t.engine_at(Arc::new(ManualClock::new(
+        wake + chrono::Duration::seconds(1),
+    ))));
+    let report = later.sweep().await;
+    assert_eq!(report.redelivered, 1, "{report:?}");
+    let depth = t.engine.queues().depth(&validate).await.unwrap();
+    assert_eq!(depth.waiting, 1, "its input message, once");
+
+    // Behind a backlog that never drains, it is sent anyway after 10 minutes.
+    t.engine.queues().send(&validate, backlog(3)).await.unwrap();
+    let much_later = Sweeper::new(t.engine_at(Arc::new(ManualClock::new(
+        now + chrono::Duration::seconds(700),
+    ))));
+    let report = much_later.sweep().await;
+    assert_eq!(report.redelivered, 1, "{report:?}");
+}

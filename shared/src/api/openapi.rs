@@ -143,7 +143,7 @@ pub fn document() -> Value {
                         "errors": { "type": "array", "items": { "type": "object" } }
                     }
                 },
-                "Status": { "type": "string", "enum": ["CREATED", "QUEUED", "RUNNING", "OUTPUT_PENDING", "RETRY_WAIT", "ASSIGNED", "CLAIMED", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] },
+                "Status": { "type": "string", "enum": ["CREATED", "QUEUED", "RUNNING", "RETRY_WAIT", "ASSIGNED", "CLAIMED", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] },
                 "ExecutionRequest": {
                     "type": "object", "required": ["taskDefinitionId", "workflowInstanceId", "stepId", "input"],
                     "properties": {
