@@ -26,12 +26,16 @@ PY
 }
 
 install() {
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import sys, moto, flask_cors; sys.exit(moto.__version__ != '5.2.5')" 2>/dev/null; then
+  # Installed from exactly these requirements before? (A changed file installs again.)
+  local wanted
+  wanted="$(sha256sum "$root/localstack/requirements.txt" | cut -d' ' -f1)"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.tel-requirements" 2>/dev/null)" = "$wanted" ]; then
     return
   fi
   echo "installing moto server into $venv" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/localstack/requirements.txt"
+  echo "$wanted" >"$venv/.tel-requirements"
 }
 
 start() {

@@ -42,6 +42,7 @@ fn pipeline(c: &mut Criterion) {
         workflow_instance_id: "wf".into(),
         step_id: "s".into(),
         input: workload::order(1),
+        input_ref: None,
         priority: 0,
         context: Value::Null,
     };

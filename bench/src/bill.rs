@@ -12,8 +12,9 @@ use tel_shared::adapters::dynamo::stream::StreamRecord;
 use tel_shared::local::FunctionStats;
 
 use crate::call_count::Usage;
-use crate::item_size::{Item, item_size, projected_size, write_units};
 use crate::prices::*;
+use tel_shared::adapters::dynamo::attributes::Item;
+use tel_shared::adapters::dynamo::item_size::{item_size, projected_size, write_units};
 
 /// An index as the bill sees it: its keys, and what each entry carries.
 #[derive(Debug, Clone)]

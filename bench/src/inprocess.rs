@@ -36,6 +36,7 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         workflow_instance_id: format!("wf-{i}"),
         step_id: "s".into(),
         input: order(i),
+        input_ref: None,
         priority: 0,
         context: Value::Null,
     };

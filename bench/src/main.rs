@@ -10,7 +10,6 @@ mod bill;
 mod call_count;
 mod e2e;
 mod inprocess;
-mod item_size;
 mod prices;
 mod startup;
 mod stats;

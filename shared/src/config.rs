@@ -45,6 +45,11 @@ pub struct Settings {
     /// The queues' maxReceiveCount: on that delivery a failing message is
     /// given up on (its task FAILED, the reason noted) before SQS dead-letters it.
     pub max_receive_count: u32,
+    /// Inputs, contexts and outputs larger than this are stored in the
+    /// payload bucket and referenced (a claim check).
+    pub payload_threshold_bytes: u64,
+    /// The most any one payload of a task may take.
+    pub max_payload_bytes: u64,
 }
 
 impl Default for Settings {
@@ -61,6 +66,8 @@ impl Default for Settings {
             deadline_shards: crate::adapters::dynamo::DEFAULT_DEADLINE_SHARDS,
             max_receive_count: 5,
             priority_threshold: 5,
+            payload_threshold_bytes: 32 * 1024,
+            max_payload_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -69,6 +76,9 @@ impl Default for Settings {
 pub struct Config {
     pub table_name: String,
     pub event_bus_name: String,
+    /// Where large payloads go; without it every payload stays in the task's
+    /// record (and one past DynamoDB's 400 KB item limit fails the task).
+    pub payload_bucket: Option<String>,
     pub queues: QueueUrls,
     pub settings: Settings,
 }
@@ -137,6 +147,11 @@ impl Settings {
             deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
             max_receive_count: number("TEL_MAX_RECEIVE_COUNT", d.max_receive_count)?.max(1),
             priority_threshold: number("TEL_PRIORITY_THRESHOLD", d.priority_threshold)?,
+            payload_threshold_bytes: number(
+                "TEL_PAYLOAD_THRESHOLD_BYTES",
+                d.payload_threshold_bytes,
+            )?,
+            max_payload_bytes: number("TEL_MAX_PAYLOAD_BYTES", d.max_payload_bytes)?,
         })
     }
 }
@@ -146,6 +161,7 @@ impl Config {
         Ok(Self {
             table_name: required("TEL_TABLE_NAME")?,
             event_bus_name: required("TEL_EVENT_BUS_NAME")?,
+            payload_bucket: optional("TEL_PAYLOAD_BUCKET"),
             queues: QueueUrls {
                 requests: required("TEL_REQUESTS_QUEUE_URL")?,
                 validate: required("TEL_VALIDATE_QUEUE_URL")?,

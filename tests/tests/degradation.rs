@@ -32,6 +32,7 @@ impl EventPublisher for FlakyBus {
             return Err(PublishError::Unavailable {
                 failed: (0..events.len()).collect(),
                 message: "ThrottlingException (simulated)".into(),
+                source: None,
             });
         }
         self.inner.publish(events).await

@@ -210,6 +210,7 @@ impl EventPublisher for BusDownAtFirst {
             return Err(PublishError::Unavailable {
                 failed: (0..events.len()).collect(),
                 message: "ServiceUnavailable (simulated)".into(),
+                source: None,
             });
         }
         self.inner.publish(events).await

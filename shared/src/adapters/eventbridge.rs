@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
-use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use crate::ports::{BusEvent, EventPublisher, PublishError};
+use crate::adapters::aws_error::classify;
+use crate::ports::{AwsError, BusEvent, EventPublisher, PublishError};
 
 pub const MAX_ENTRIES_PER_CALL: usize = 10;
 /// PutEvents limit for one entry (source, detail-type and detail together).
@@ -55,10 +55,15 @@ impl EventPublisher for EventBridgePublisher {
         }
         let mut failed = Vec::new();
         let mut last_message = String::new();
+        let mut refused: Option<AwsError> = None;
         for (chunk_index, chunk) in events.chunks(MAX_ENTRIES_PER_CALL).enumerate() {
             let offset = chunk_index * MAX_ENTRIES_PER_CALL;
             let mut pending: Vec<usize> = (0..chunk.len()).collect();
             for round in 0..PUBLISH_ROUNDS {
+                if refused.is_some() {
+                    // A bus that is missing or denied now is so for the rest.
+                    break;
+                }
                 let entries = pending.iter().map(|&i| self.entry(&chunk[i])).collect();
                 match self
                     .client
@@ -86,7 +91,13 @@ impl EventPublisher for EventBridgePublisher {
                             .collect();
                         pending = still;
                     }
-                    Err(e) => last_message = format!("PutEvents: {}", DisplayErrorContext(e)),
+                    Err(e) => {
+                        let error = classify("PutEvents", format!("bus {}", self.bus_name), e);
+                        last_message = error.to_string();
+                        if !error.is_transient() {
+                            refused = Some(error);
+                        }
+                    }
                 }
                 if pending.is_empty() {
                     break;
@@ -101,6 +112,7 @@ impl EventPublisher for EventBridgePublisher {
             Err(PublishError::Unavailable {
                 failed,
                 message: last_message,
+                source: refused,
             })
         }
     }

@@ -417,3 +417,63 @@ impl EventPublisher for RecordingPublisher {
         Ok(())
     }
 }
+
+/// Payload objects by (bucket, key).
+pub struct InMemoryPayloadStore {
+    bucket: String,
+    objects: Mutex<HashMap<(String, String), Vec<u8>>>,
+}
+
+impl Default for InMemoryPayloadStore {
+    fn default() -> Self {
+        Self {
+            bucket: "payloads".into(),
+            objects: Mutex::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::ports::PayloadStore for InMemoryPayloadStore {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), crate::ports::PayloadError> {
+        self.objects
+            .lock()
+            .expect("lock")
+            .insert((self.bucket.clone(), key.to_owned()), bytes);
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, crate::ports::PayloadError> {
+        let objects = self.objects.lock().expect("lock");
+        let bytes = objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .ok_or_else(|| crate::ports::PayloadError::NotFound {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            })?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(crate::ports::PayloadError::TooLarge {
+                bytes: bytes.len() as u64,
+                limit: max_bytes,
+            });
+        }
+        Ok(bytes.clone())
+    }
+
+    async fn presign(
+        &self,
+        at: &crate::domain::PayloadRef,
+        _: std::time::Duration,
+    ) -> Result<String, crate::ports::PayloadError> {
+        Ok(format!("memory://{}/{}", at.bucket, at.key))
+    }
+}

@@ -1,8 +1,10 @@
 //! Adapters: the ports over AWS services, named by technology.
 
+pub mod aws_error;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod memory;
+pub mod s3;
 pub mod secrets_manager;
 pub mod sqs;
 

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
+use crate::adapters::aws_error::classify;
 use crate::ports::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 
 pub const MAX_BATCH_MESSAGES: usize = 10;
@@ -103,12 +103,7 @@ impl QueueSender for SqsQueueSender {
                     .set_entries(Some(entries))
                     .send()
                     .await
-                    .map_err(|e| {
-                        QueueError::Unavailable(format!(
-                            "SendMessageBatch: {}",
-                            DisplayErrorContext(e)
-                        ))
-                    })?;
+                    .map_err(|e| classify("SendMessageBatch", format!("queue {queue_url}"), e))?;
                 if let Some(fault) = out.failed().iter().find(|f| f.sender_fault()) {
                     return Err(QueueError::Rejected(format!(
                         "{}: {}",
@@ -147,9 +142,7 @@ impl QueueSender for SqsQueueSender {
             .attribute_names(A::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
-            .map_err(|e| {
-                QueueError::Unavailable(format!("GetQueueAttributes: {}", DisplayErrorContext(e)))
-            })?;
+            .map_err(|e| classify("GetQueueAttributes", format!("queue {queue_url}"), e))?;
         let attributes = out.attributes.unwrap_or_default();
         let count = |name: A| {
             attributes

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::ApplyError;
-use crate::ports::StoreError;
+use crate::ports::{PayloadError, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -67,6 +67,10 @@ impl Problem {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", detail)
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", detail)
     }
@@ -90,6 +94,16 @@ impl From<StoreError> for Problem {
             StoreError::Conflict { .. } => Self::conflict(format!("{e}; read the task again")),
             StoreError::VersionExists { .. } => Self::conflict(e.to_string()),
             StoreError::Corrupt(m) if m.contains("cursor") => Self::bad_request(m),
+            StoreError::TooLarge { .. } => Self::too_large(e.to_string()),
+            other => Self::unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<PayloadError> for Problem {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::TooLarge { .. } => Self::too_large(e.to_string()),
             other => Self::unavailable(other.to_string()),
         }
     }
@@ -101,6 +115,7 @@ impl From<ApplyError> for Problem {
             ApplyError::Illegal(illegal) => Self::conflict(illegal.to_string()),
             ApplyError::Store(store) => store.into(),
             ApplyError::Queue(queue) => Self::unavailable(queue.to_string()),
+            ApplyError::Payload(payload) => payload.into(),
         }
     }
 }

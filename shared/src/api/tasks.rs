@@ -11,7 +11,11 @@ use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use super::{ApiState, form};
-use crate::domain::{Assignee, AssigneeType, ExecutionRequest, TaskInstance, TaskStatus, TaskType};
+use std::collections::BTreeMap;
+
+use crate::domain::{
+    Assignee, AssigneeType, ExecutionRequest, PayloadField, TaskInstance, TaskStatus, TaskType,
+};
 use crate::ports::PageRequest;
 
 /// What `caller` may do to `task` now.
@@ -115,12 +119,44 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let task = load(&state, &id, &caller).await?;
+    let mut task = load(&state, &id, &caller).await?;
+    let urls = with_payloads(&state, &mut task).await?;
     let actions = actions_for(&task, &caller);
     let history = &task.history;
-    Ok(Json(
-        json!({ "task": task, "history": history, "actions": actions }),
-    ))
+    let mut view = json!({ "task": task, "history": history, "actions": actions });
+    if !urls.is_empty() {
+        view["payloadUrls"] = json!(urls);
+    }
+    Ok(Json(view))
+}
+
+/// Payloads stored elsewhere up to this size are returned inline; larger
+/// ones as a presigned URL (a Lambda response carries at most 6 MB).
+pub const INLINE_PAYLOAD_BYTES: u64 = 1024 * 1024;
+/// How long a payload URL works.
+const PAYLOAD_URL_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Loads the task's payloads stored elsewhere that are small enough to return
+/// inline, and gives, by field, a presigned URL for the others.
+async fn with_payloads(
+    state: &ApiState,
+    task: &mut TaskInstance,
+) -> Result<BTreeMap<&'static str, String>, Problem> {
+    let mut urls = BTreeMap::new();
+    for field in PayloadField::ALL {
+        let Some(at) = task.payload(field).1.clone() else {
+            continue;
+        };
+        if at.size <= INLINE_PAYLOAD_BYTES {
+            state.engine.load_payloads(task, &[field]).await?;
+        } else if let Some(store) = state.engine.payloads() {
+            urls.insert(
+                field.as_str(),
+                store.presign(&at, PAYLOAD_URL_VALID_FOR).await?,
+            );
+        }
+    }
+    Ok(urls)
 }
 
 pub async fn inbox(
@@ -179,7 +215,7 @@ pub async fn form(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let task = load(&state, &id, &caller).await?;
+    let mut task = load(&state, &id, &caller).await?;
     if task.task_type != Some(TaskType::Manual) {
         return Err(Problem::not_found(format!(
             "task {id} is not a manual task and has no form"
@@ -196,6 +232,10 @@ pub async fn form(
                 task.definition_ref()
             ))
         })?;
+    state
+        .engine
+        .load_payloads(&mut task, &[PayloadField::Input])
+        .await?;
     Ok(Json(form::render(
         &task,
         &loaded.definition,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, AssigneeType};
+use super::payload::PayloadRef;
 use super::task::{TaskInstance, TaskStatus};
 use super::task_error::{TIMEOUT, TaskError};
 
@@ -80,8 +81,12 @@ pub struct TaskEvent {
     pub status: TaskStatus,
     pub attempt: u32,
     pub occurred_at: DateTime<Utc>,
+    /// The output, when it is kept inline (small enough), …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
+    /// … else where it is (the claim check): fetch it from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_ref: Option<PayloadRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<TaskError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +129,7 @@ impl TaskEvent {
             attempt: entry.attempt,
             occurred_at: entry.at,
             output: None,
+            output_ref: None,
             error: None,
             attempts: None,
             duration_ms: None,
@@ -172,7 +178,7 @@ pub fn events_of(task: &TaskInstance, entry: &HistoryEntry) -> Vec<TaskEvent> {
         }
         "completed" => {
             let event = out.push(EventType::Completed);
-            event.output = task.output.clone();
+            set_output(event, task);
             event.attempts = Some(entry.attempt);
             event.duration_ms = Some(duration_ms);
             event.completed_by = entry.actor.clone();
@@ -237,7 +243,7 @@ pub fn events_of(task: &TaskInstance, entry: &HistoryEntry) -> Vec<TaskEvent> {
             out.push(EventType::TimedOut).error = error.clone();
             let event = if entry.to == TaskStatus::Completed {
                 let event = out.push(EventType::Completed);
-                event.output = task.output.clone();
+                set_output(event, task);
                 event
             } else {
                 let event = out.push(EventType::Failed);
@@ -264,6 +270,14 @@ impl Announcement<'_> {
         let event = TaskEvent::about(kind, self.task, self.entry, self.events.len());
         self.events.push(event);
         self.events.last_mut().expect("just pushed")
+    }
+}
+
+/// The output inline when the task keeps it inline, else its reference.
+fn set_output(event: &mut TaskEvent, task: &TaskInstance) {
+    match &task.output_ref {
+        Some(at) => event.output_ref = Some(at.clone()),
+        None => event.output = task.output.clone(),
     }
 }
 

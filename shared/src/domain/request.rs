@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::ids::{DefinitionRef, TaskInstanceId};
+use super::payload::ObjectLocation;
 use super::task_error::{TaskError, VALIDATION_ERROR};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +15,9 @@ pub struct ExecutionRequest {
     pub workflow_instance_id: String,
     pub step_id: String,
     pub input: Value,
+    /// Where the input is, when the orchestrator put it in the payload bucket
+    /// instead (`input` is then null).
+    pub input_ref: Option<ObjectLocation>,
     pub priority: i32,
     pub context: Value,
 }
@@ -53,6 +57,8 @@ pub struct RequestBody {
     pub step_id: Option<String>,
     #[serde(default)]
     pub input: Option<Value>,
+    #[serde(default)]
+    pub input_ref: Option<ObjectLocation>,
     #[serde(default)]
     pub priority: Option<i64>,
     #[serde(default)]
@@ -135,8 +141,18 @@ impl ExecutionRequest {
                 format!("must be between 0 and {MAX_PRIORITY}, got {priority}"),
             ));
         }
-        if raw.input.is_none() {
-            problems.push(("input", "is required (use {} for none)".to_owned()));
+        match (&raw.input, &raw.input_ref) {
+            (None, None) => problems.push((
+                "input",
+                "is required (use {} for none, or inputRef)".to_owned(),
+            )),
+            (Some(_), Some(_)) => {
+                problems.push(("inputRef", "cannot come with input: give one".to_owned()))
+            }
+            (None, Some(at)) if at.bucket.is_empty() || at.key.is_empty() => {
+                problems.push(("inputRef", "needs a bucket and a key".to_owned()))
+            }
+            _ => {}
         }
         match definition {
             Some(definition) if problems.is_empty() => Ok(Self {
@@ -145,6 +161,7 @@ impl ExecutionRequest {
                 workflow_instance_id,
                 step_id,
                 input: raw.input.unwrap_or(Value::Null),
+                input_ref: raw.input_ref,
                 priority: priority as i32,
                 context: raw.context.unwrap_or(Value::Null),
             }),

@@ -13,6 +13,7 @@ use super::envelope::{Dispatch, Stage};
 use super::events::{TaskEvent, events_of};
 use super::history::HistoryEntry;
 use super::manual::{Assignee, ManualProgress, ManualSettings};
+use super::payload::PayloadField;
 use super::task::{DeadlineKind, TaskInstance, TaskStatus};
 use super::task_error::{TIMEOUT, TaskError};
 
@@ -245,7 +246,7 @@ pub fn transition(
                 end_attempt(task, &mut history, "succeeded", now);
             }
             if let Some(output) = output {
-                next.output = Some(output);
+                next.set_payload(PayloadField::Output, output, None);
             }
             next.error = None;
             finish(&mut next, now);
@@ -358,14 +359,14 @@ pub fn transition(
             finish(&mut next, now);
             history.details = json!({ "error": error });
             match default_output {
-                Some(output) => next.output = Some(output),
+                Some(output) => next.set_payload(PayloadField::Output, output, None),
                 None => next.error = Some(error),
             }
         }
         Action::Rerun { by, redeliver_at } => {
             next.attempt = 0;
             next.error = None;
-            next.output = None;
+            next.set_payload(PayloadField::Output, Value::Null, None);
             next.finished_at = None;
             next.attempt_started_at = None;
             next.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
@@ -439,6 +440,9 @@ mod tests {
             context: Value::Null,
             output: None,
             error: None,
+            input_ref: None,
+            context_ref: None,
+            output_ref: None,
             attempt: 0,
             priority: 0,
             assignee: None,

@@ -11,6 +11,7 @@ use super::definition::TaskType;
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, ManualProgress};
+use super::payload::{PayloadField, PayloadRef};
 use super::task_error::TaskError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -126,6 +127,15 @@ pub struct TaskInstance {
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<TaskError>,
+    /// Where a payload too large to keep inline lives. With a reference, the
+    /// inline field is the payload once loaded (`TaskEngine::load_payloads`)
+    /// and null before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_ref: Option<PayloadRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_ref: Option<PayloadRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_ref: Option<PayloadRef>,
     /// Attempts started so far.
     pub attempt: u32,
     #[serde(default)]
@@ -187,6 +197,30 @@ impl TaskInstance {
             && matches!(self.status, TaskStatus::Created | TaskStatus::Queued)
         {
             self.deadlines.insert(DeadlineKind::StartBy, start_by);
+        }
+    }
+
+    /// A payload and where it lives, if elsewhere.
+    pub fn payload(&self, field: PayloadField) -> (&Value, &Option<PayloadRef>) {
+        match field {
+            PayloadField::Input => (&self.input, &self.input_ref),
+            PayloadField::Context => (&self.context, &self.context_ref),
+            PayloadField::Output => (
+                self.output.as_ref().unwrap_or(&Value::Null),
+                &self.output_ref,
+            ),
+        }
+    }
+
+    /// Sets a payload as loaded, or as stored elsewhere.
+    pub fn set_payload(&mut self, field: PayloadField, value: Value, at: Option<PayloadRef>) {
+        match field {
+            PayloadField::Input => (self.input, self.input_ref) = (value, at),
+            PayloadField::Context => (self.context, self.context_ref) = (value, at),
+            PayloadField::Output => {
+                self.output = (!value.is_null()).then_some(value);
+                self.output_ref = at;
+            }
         }
     }
 

@@ -18,6 +18,10 @@ pub const ASSIGNMENT_ERROR: &str = "ASSIGNMENT_ERROR";
 pub const POISON_MESSAGE: &str = "POISON_MESSAGE";
 /// A request or response mapping (JMESPath) could not be applied.
 pub const MAPPING_ERROR: &str = "MAPPING_ERROR";
+/// A payload (input, context, output) or a task's record over a limit.
+pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+/// The deployment is wrong: a table, queue, bus or bucket missing or denied.
+pub const CONFIGURATION_ERROR: &str = "CONFIGURATION_ERROR";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

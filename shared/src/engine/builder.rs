@@ -8,9 +8,10 @@ use aws_config::SdkConfig;
 
 use super::TaskEngine;
 use crate::adapters::memory::{
-    InMemoryDefinitionStore, InMemoryIntegrationStore, InMemoryTaskStore, RecordingPublisher,
-    RecordingQueue,
+    InMemoryDefinitionStore, InMemoryIntegrationStore, InMemoryPayloadStore, InMemoryTaskStore,
+    RecordingPublisher, RecordingQueue,
 };
+use crate::adapters::s3::S3PayloadStore;
 use crate::adapters::{
     DynamoDefinitionStore, DynamoIntegrationStore, DynamoTaskStore, EventBridgePublisher,
     SqsQueueSender,
@@ -21,7 +22,7 @@ use crate::handlers::definitions::DefinitionCache;
 use crate::metrics::{Metrics, Stdout};
 use crate::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, DefinitionStore,
-    EventPublisher, IntegrationStore, QueueSender, TaskStore,
+    EventPublisher, IntegrationStore, PayloadStore, QueueSender, TaskStore,
 };
 
 /// Every port the table serves: one adapter usually implements them all.
@@ -50,6 +51,7 @@ pub struct EngineBuilder {
     metrics: Option<Arc<Metrics>>,
     settings: Settings,
     clock: Arc<dyn Clock>,
+    payloads: Option<Arc<dyn PayloadStore>>,
 }
 
 impl Default for EngineBuilder {
@@ -68,6 +70,7 @@ impl Default for EngineBuilder {
             metrics: None,
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
+            payloads: None,
         }
     }
 }
@@ -109,6 +112,12 @@ impl EngineBuilder {
                 config.queues.clone(),
             )
             .settings(config.settings.clone())
+            .payloads(config.payload_bucket.as_ref().map(|bucket| {
+                Arc::new(S3PayloadStore::new(
+                    crate::adapters::s3::client(sdk),
+                    bucket,
+                )) as Arc<dyn PayloadStore>
+            }))
     }
 
     /// In-memory ports: nothing is durable. The returned handles let the
@@ -118,6 +127,7 @@ impl EngineBuilder {
             table: Arc::new(InMemoryTaskStore::default()),
             queue: Arc::new(RecordingQueue::default()),
             publisher: Arc::new(RecordingPublisher::default()),
+            payloads: Arc::new(InMemoryPayloadStore::default()),
         };
         let builder = Self::default()
             .table(handles.table.clone())
@@ -125,6 +135,7 @@ impl EngineBuilder {
             .integrations(Arc::new(InMemoryIntegrationStore::default()))
             .publisher(handles.publisher.clone())
             .queues(handles.queue.clone(), in_memory_queue_urls())
+            .payloads(Some(handles.payloads.clone()))
             .settings(settings);
         (builder, handles)
     }
@@ -144,6 +155,7 @@ impl EngineBuilder {
             metrics: Some(engine.metrics.clone()),
             settings: engine.settings.clone(),
             clock: engine.clock.clone(),
+            payloads: engine.payloads.clone(),
         }
     }
 
@@ -199,6 +211,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Where payloads over the threshold go (none: they stay inline).
+    pub fn payloads(mut self, payloads: Option<Arc<dyn PayloadStore>>) -> Self {
+        self.payloads = payloads;
+        self
+    }
+
     /// # Panics
     /// When a port was never given: a wiring mistake, found at cold start.
     pub fn build(self) -> TaskEngine {
@@ -219,6 +237,7 @@ impl EngineBuilder {
                 .unwrap_or_else(|| Arc::new(Metrics::new(Stdout))),
             settings: self.settings,
             clock: self.clock,
+            payloads: self.payloads,
         }
     }
 }
@@ -229,4 +248,5 @@ pub struct InMemoryHandles {
     pub table: Arc<InMemoryTaskStore>,
     pub queue: Arc<RecordingQueue>,
     pub publisher: Arc<RecordingPublisher>,
+    pub payloads: Arc<InMemoryPayloadStore>,
 }

@@ -9,6 +9,7 @@
 
 mod builder;
 mod observe;
+mod payloads;
 mod send_buffer;
 
 use std::sync::Arc;
@@ -30,7 +31,8 @@ use crate::handlers::definitions::DefinitionCache;
 use crate::metrics::Metrics;
 use crate::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher,
-    IntegrationStore, OutgoingMessage, QueueError, QueueSender, StoreError, TaskStore,
+    IntegrationStore, OutgoingMessage, PayloadError, PayloadStore, QueueError, QueueSender,
+    StoreError, TaskStore,
 };
 
 /// Tries of one transition write before the record is left to SQS.
@@ -50,6 +52,8 @@ pub struct TaskEngine {
     metrics: Arc<Metrics>,
     settings: Settings,
     clock: Arc<dyn Clock>,
+    /// Where payloads over the threshold go; none without a payload bucket.
+    payloads: Option<Arc<dyn PayloadStore>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,12 +65,26 @@ pub enum ApplyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
 }
 
 impl ApplyError {
     /// Someone else moved the task first, or it had already moved on: nothing to do.
     pub fn is_superseded(&self) -> bool {
         matches!(self, Self::Illegal(_)) || matches!(self, Self::Store(e) if e.is_conflict())
+    }
+
+    /// The error the task ends with when this stopped its work for good (a
+    /// payload or record over a limit, a table or queue missing or denied);
+    /// `None` when trying again may help.
+    pub fn task_error(&self) -> Option<crate::domain::TaskError> {
+        match self {
+            Self::Illegal(_) => None,
+            Self::Store(e) => e.task_error(),
+            Self::Queue(e) => e.task_error(),
+            Self::Payload(e) => e.task_error(),
+        }
     }
 }
 
@@ -121,6 +139,9 @@ impl TaskEngine {
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
+    pub fn payloads(&self) -> Option<&Arc<dyn PayloadStore>> {
+        self.payloads.as_ref()
+    }
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -143,7 +164,8 @@ impl TaskEngine {
         task: &TaskInstance,
         action: Action,
     ) -> Result<TaskInstance, ApplyError> {
-        let planned = transition(task, action, self.now())?;
+        let mut planned = transition(task, action, self.now())?;
+        self.offload(&mut planned.task).await?;
         self.commit_with_retries(&planned).await?;
         self.observe(&planned.task, &planned.events);
         if let Some(dispatch) = planned.dispatch {
@@ -156,7 +178,9 @@ impl TaskEngine {
     /// is) and sends it on when it is waiting for its first stage, which is
     /// also the case when an earlier delivery stored it and failed to send.
     pub async fn create(&self, creation: &Creation) -> Result<(TaskInstance, bool), ApplyError> {
-        let created = self.tasks.create(&creation.task).await?;
+        let mut task = creation.task.clone();
+        self.offload(&mut task).await?;
+        let created = self.tasks.create(&task).await?;
         if created.created {
             self.observe(&created.task, &creation.events);
         }
@@ -173,16 +197,39 @@ impl TaskEngine {
         Ok((created.task, created.created))
     }
 
-    /// Writes a transition, retrying briefly when the store is unavailable
+    /// Ends a task whose work cannot go on (`ApplyError::task_error`): read
+    /// afresh, failed unless it already ended. An error here (the table
+    /// itself missing) is returned, so the message that brought the work is
+    /// kept for redelivery and, in the end, the dead-letter queue.
+    pub async fn fail_now(
+        &self,
+        id: crate::domain::TaskInstanceId,
+        error: crate::domain::TaskError,
+    ) -> Result<(), ApplyError> {
+        let Some(task) = self.tasks.get(id).await? else {
+            return Ok(());
+        };
+        if task.status.is_terminal() {
+            return Ok(());
+        }
+        warn!(task_instance_id = %id, code = %error.code, message = %error.message, "the task cannot go on: failed");
+        match self.apply(&task, Action::Fail { error }).await {
+            Err(e) if e.is_superseded() => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Writes a transition, retrying briefly when the store fails for now
     /// (throttled): a record failed for that costs a whole redelivery, and
     /// after an attempt has run, possibly the attempt. A conflict is an
-    /// answer, not a failure, and is returned at once.
+    /// answer, not a failure, and a permanent error will not change: both
+    /// are returned at once.
     async fn commit_with_retries(&self, planned: &Transition) -> Result<(), StoreError> {
         let mut delay = Duration::from_millis(50);
         for _ in 1..COMMIT_ATTEMPTS {
             match self.tasks.commit(planned).await {
-                Err(StoreError::Unavailable(reason)) => {
-                    warn!(task_instance_id = %planned.task.task_instance_id, %reason, "store unavailable; retrying the write");
+                Err(e) if e.is_transient() => {
+                    warn!(task_instance_id = %planned.task.task_instance_id, error = %e, "the write failed for now; retrying it");
                     tokio::time::sleep(delay).await;
                     delay *= 4;
                 }
@@ -226,7 +273,7 @@ impl TaskEngine {
             delay_seconds: dispatch.delay_seconds,
         };
         let queue = self.queue_for(dispatch.stage, task.priority);
-        match send_buffer::hold(queue, message) {
+        match send_buffer::hold(task.task_instance_id, queue, message) {
             None => Ok(()),
             Some(message) => self.queues.send(queue, vec![message]).await,
         }

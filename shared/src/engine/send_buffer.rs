@@ -1,15 +1,17 @@
 //! The stage messages of one SQS batch, sent together once every record of
 //! the batch is handled: one `SendMessageBatch` per queue instead of one send
 //! per record (a batch of ten records that each pass a task on costs one SQS
-//! request, not ten). A record whose message could not be sent is reported
-//! failed, so SQS delivers it again and its (idempotent) handler sends again.
+//! request, not ten). A record whose message could not be sent for now is
+//! reported failed, so SQS delivers it again and its (idempotent) handler
+//! sends again; one whose queue is missing or denied gets its task failed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tracing::warn;
 
+use crate::domain::{TaskError, TaskInstanceId};
 use crate::ports::{OutgoingMessage, QueueSender};
 
 tokio::task_local! {
@@ -19,8 +21,24 @@ tokio::task_local! {
 
 #[derive(Default)]
 pub struct SendBuffer {
-    /// (record, queue URL, message), in the order they were asked for.
-    pending: Mutex<Vec<(String, String, OutgoingMessage)>>,
+    /// What the batch's records asked to send, in order.
+    pending: Mutex<Vec<Held>>,
+}
+
+struct Held {
+    record: String,
+    task: TaskInstanceId,
+    queue: String,
+    message: OutgoingMessage,
+}
+
+/// A record whose message was not sent.
+#[derive(Debug)]
+pub struct Unsent {
+    pub task: TaskInstanceId,
+    /// What the task ends with when sending cannot work (the queue is
+    /// missing or denied); `None` when it may work later.
+    pub error: Option<TaskError>,
 }
 
 impl SendBuffer {
@@ -30,33 +48,50 @@ impl SendBuffer {
     }
 
     /// Sends what the batch's records asked for, each queue's messages
-    /// together; returns the records whose messages were not sent.
-    pub async fn flush(&self, queues: &dyn QueueSender) -> HashSet<String> {
+    /// together; returns, by record, what was not sent.
+    pub async fn flush(&self, queues: &dyn QueueSender) -> HashMap<String, Unsent> {
         let pending = std::mem::take(&mut *self.pending.lock().expect("send buffer lock"));
-        let mut by_queue: BTreeMap<String, Vec<(String, OutgoingMessage)>> = BTreeMap::new();
-        for (record, queue, message) in pending {
-            by_queue.entry(queue).or_default().push((record, message));
+        let mut by_queue: BTreeMap<String, Vec<Held>> = BTreeMap::new();
+        for held in pending {
+            by_queue.entry(held.queue.clone()).or_default().push(held);
         }
-        let mut unsent = HashSet::new();
-        for (queue, messages) in by_queue {
-            let (records, messages): (Vec<String>, Vec<OutgoingMessage>) =
-                messages.into_iter().unzip();
+        let mut unsent = HashMap::new();
+        for (queue, held) in by_queue {
+            let messages = held.iter().map(|h| h.message.clone()).collect();
             if let Err(e) = queues.send(&queue, messages).await {
-                warn!(queue, error = %e, records = records.len(), "stage messages not sent; their records go back to the queue");
-                unsent.extend(records);
+                warn!(queue, error = %e, records = held.len(), "stage messages not sent");
+                for h in held {
+                    let error = e.task_error();
+                    unsent.insert(
+                        h.record,
+                        Unsent {
+                            task: h.task,
+                            error,
+                        },
+                    );
+                }
             }
         }
         unsent
     }
 }
 
-/// Holds `message` for the batch of the record being handled; gives it back
-/// when there is none (an API call, a sweep), for the caller to send now.
-pub(super) fn hold(queue: &str, message: OutgoingMessage) -> Option<OutgoingMessage> {
+/// Holds `message` (about `task`) for the batch of the record being handled;
+/// gives it back when there is none (an API call, a sweep), to send now.
+pub(super) fn hold(
+    task: TaskInstanceId,
+    queue: &str,
+    message: OutgoingMessage,
+) -> Option<OutgoingMessage> {
     let mut message = Some(message);
     let _ = BATCH.try_with(|(buffer, record)| {
         if let (Ok(mut pending), Some(m)) = (buffer.pending.lock(), message.take()) {
-            pending.push((record.clone(), queue.to_owned(), m));
+            pending.push(Held {
+                record: record.clone(),
+                task,
+                queue: queue.to_owned(),
+                message: m,
+            });
         }
     });
     message
@@ -101,21 +136,33 @@ mod tests {
     #[tokio::test]
     async fn a_batch_sends_once_per_queue_and_names_the_records_it_could_not_send() {
         let buffer = Arc::new(SendBuffer::default());
+        let down = TaskInstanceId::new();
         for (record, queue) in [
             ("r1", "execute"),
             ("r2", "execute"),
             ("r3", "down"),
             ("r4", "manual"),
         ] {
+            let task = if queue == "down" {
+                down
+            } else {
+                TaskInstanceId::new()
+            };
             buffer
                 .hold(record.into(), async {
-                    assert!(hold(queue, message(record)).is_none(), "held, not sent");
+                    let held = hold(task, queue, message(record));
+                    assert!(held.is_none(), "held, not sent");
                 })
                 .await;
         }
         let calls = Calls::default();
         let unsent = buffer.flush(&calls).await;
-        assert_eq!(unsent, HashSet::from(["r3".to_owned()]));
+        assert_eq!(unsent.len(), 1);
+        assert_eq!(unsent["r3"].task, down);
+        assert!(
+            unsent["r3"].error.is_none(),
+            "unavailable for now: sent again later"
+        );
         let mut sent = calls.0.lock().unwrap().clone();
         sent.sort();
         assert_eq!(
@@ -130,6 +177,9 @@ mod tests {
 
     #[tokio::test]
     async fn outside_a_batch_a_message_is_given_back_to_send_now() {
-        assert_eq!(hold("execute", message("now")), Some(message("now")));
+        assert_eq!(
+            hold(TaskInstanceId::new(), "execute", message("now")),
+            Some(message("now"))
+        );
     }
 }

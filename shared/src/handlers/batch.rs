@@ -13,7 +13,7 @@ use serde_json::json;
 use tracing::{Instrument, error, info_span, warn};
 
 use crate::domain::task_error::POISON_MESSAGE;
-use crate::domain::{Action, Envelope, TaskError, TaskInstanceId};
+use crate::domain::{Envelope, PayloadField, TaskError, TaskInstanceId};
 use crate::engine::{ApplyError, SendBuffer, TaskEngine};
 use crate::ports::DeadLetterNote;
 
@@ -92,10 +92,20 @@ where
             &[("MemoryHighWater", mb, crate::metrics::Unit::Megabytes)],
         );
     }
-    let unsent = sends.flush(engine.queues().as_ref()).await;
+    let mut unsent = sends.flush(engine.queues().as_ref()).await;
     let mut response = SqsBatchResponse::default();
-    for (id, outcome) in outcomes {
-        if outcome.is_err() || unsent.contains(&id) {
+    for (id, mut outcome) in outcomes {
+        if let Some(lost) = unsent.remove(&id) {
+            outcome = match lost.error {
+                // The queue is missing or denied: the task ends now, saying so.
+                Some(error) => engine
+                    .fail_now(lost.task, error)
+                    .await
+                    .map_err(Redeliver::because),
+                None => Err(Redeliver("its stage message was not sent".into())),
+            };
+        }
+        if outcome.is_err() {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -126,12 +136,30 @@ where
         .map_err(Redeliver::because)?
         .ok_or_else(|| Redeliver(format!("task {} does not exist", envelope.task_instance_id)))?;
     record_task(&task);
-    match work(envelope, task).await {
+    let id = task.task_instance_id;
+    // Every stage works on the input (and the context): a payload stored
+    // elsewhere is read back first.
+    let mut task = task;
+    let loaded = engine
+        .load_payloads(&mut task, &[PayloadField::Input, PayloadField::Context])
+        .await;
+    let done = match loaded {
+        Ok(()) => work(envelope, task).await,
+        Err(e) => Err(e),
+    };
+    match done {
         Err(e) if e.is_superseded() => {
             tracing::info!(reason = %e, "task moved on concurrently; nothing to do");
             Ok(())
         }
-        other => other.map_err(Redeliver::because),
+        // Permanent: no redelivery would change it. The task fails now, saying why.
+        Err(e) => match e.task_error() {
+            Some(error) => engine.fail_now(id, error).await.map_err(|failing| {
+                Redeliver(format!("{e}; and the task could not be failed: {failing}"))
+            }),
+            None => Err(Redeliver::because(e)),
+        },
+        Ok(()) => Ok(()),
     }
 }
 
@@ -209,21 +237,8 @@ async fn give_up(engine: &TaskEngine, about: LastWords, reason: &str) {
         ),
     )
     .with_details(json!({ "queue": about.queue, "messageId": about.message_id }));
-    match engine.tasks().get(id).await {
-        Ok(Some(task)) if !task.status.is_terminal() => {
-            match engine.apply(&task, Action::Fail { error }).await {
-                Ok(_) => {
-                    warn!(task_instance_id = %id, "task failed: its message is going to the dead-letter queue")
-                }
-                Err(e) => {
-                    warn!(task_instance_id = %id, error = %e, "could not fail the task of a dead-lettered message")
-                }
-            }
-        }
-        Ok(_) => {}
-        Err(e) => {
-            warn!(task_instance_id = %id, error = %e, "could not read the task of a dead-lettered message")
-        }
+    if let Err(e) = engine.fail_now(id, error).await {
+        warn!(task_instance_id = %id, error = %e, "could not fail the task of a dead-lettered message");
     }
 }
 

@@ -18,7 +18,7 @@ use super::attempts::retry_or_fail;
 use super::batch::{Redeliver, SqsHandler, for_each_record, with_task};
 use super::definitions::LoadedDefinition;
 use crate::domain::task_error::{
-    EXECUTION_ERROR, OUTPUT_VALIDATION_ERROR, TIMEOUT, UNKNOWN_DEFINITION,
+    OUTPUT_VALIDATION_ERROR, PAYLOAD_TOO_LARGE, TIMEOUT, UNKNOWN_DEFINITION,
 };
 use crate::domain::{
     Action, Dispatch, Envelope, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
@@ -28,8 +28,6 @@ use crate::metrics::Unit;
 use crate::ports::StoreError;
 use crate::runners::{Admission, RunError, RunJob, Runners};
 
-/// Largest output kept when a definition sets no `limits.maxOutputBytes`.
-pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 256 * 1024;
 /// The longest delay an SQS message can carry.
 const MAX_QUEUE_DELAY_SECONDS: u32 = 900;
 
@@ -141,16 +139,18 @@ impl Executor {
                     format!("the attempt ran past its {}s timeout", timeout.as_secs()),
                 ))),
             };
+        // The definition's limit, never above the deployment's per-payload cap.
         let max_output = definition
             .limits
             .max_output_bytes
-            .unwrap_or(DEFAULT_MAX_OUTPUT_BYTES);
+            .unwrap_or(u64::MAX)
+            .min(s.settings().max_payload_bytes);
         let outcome = outcome.and_then(|output| {
             let bytes = output.to_string().len() as u64;
             if bytes > max_output {
                 return Err(RunError::permanent(
                     TaskError::new(
-                        EXECUTION_ERROR,
+                        PAYLOAD_TOO_LARGE,
                         format!("the output takes {bytes} bytes; the limit is {max_output}"),
                     )
                     .with_details(json!({ "bytes": bytes, "limitBytes": max_output })),

@@ -56,9 +56,21 @@ impl ChangePublisher {
         }
         match self.publisher.publish(&events).await {
             Ok(()) => Ok(events.len()),
-            Err(PublishError::Unavailable { failed, message }) => {
+            Err(PublishError::Unavailable {
+                failed,
+                message,
+                source,
+            }) => {
                 let first = failed.iter().map(|&e| origin[e]).min().unwrap_or(0);
-                warn!(failed = failed.len(), %message, "events not published; the stream delivers them again");
+                match source {
+                    // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
+                    Some(e) => {
+                        error!(failed = failed.len(), error = %e, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them")
+                    }
+                    None => {
+                        warn!(failed = failed.len(), %message, "events not published; the stream delivers them again")
+                    }
+                }
                 Err(Unpublished {
                     sequence: changes[first].sequence.clone(),
                     reason: message,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::{info, warn};
 
 use super::batch::{
@@ -17,15 +17,14 @@ use super::batch::{
 use crate::domain::request::RequestIdentity;
 use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use crate::domain::{
-    Action, Creation, ExecutionRequest, NewTask, RejectedRequest, TaskError, TaskInstance,
-    TaskInstanceId,
+    Action, Creation, ExecutionRequest, NewTask, PayloadField, PayloadRef, RejectedRequest,
+    TaskError, TaskInstance, TaskInstanceId,
 };
+use crate::engine::ApplyError;
 use crate::engine::TaskEngine;
+use crate::ports::PayloadError;
 
 type Budgets = (Option<chrono::Duration>, Option<chrono::Duration>);
-
-/// Input and context together must leave room in a 400 KB DynamoDB item.
-pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
 pub struct Router {
     engine: Arc<TaskEngine>,
@@ -75,82 +74,126 @@ impl Router {
             .resolve(&request.definition)
             .await
             .map_err(Redeliver::because)?;
+        let task_instance_id = task_id(request.task_instance_id, idempotency_key);
+        record_task_id(task_instance_id);
+        // An input the orchestrator put in the payload bucket is read (and
+        // checked to be JSON within the cap) here, and referenced where it is.
+        let (input, input_ref, unusable_input) = match &request.input_ref {
+            None => (request.input, None, None),
+            Some(at) => match s.adopt_payload(at).await {
+                Ok((value, stored)) => (value, Some(stored), None),
+                Err(e) if e.is_transient() => return Err(Redeliver::because(e)),
+                Err(e) => {
+                    let error = match e {
+                        PayloadError::TooLarge { .. } => e.task_error(),
+                        _ => Some(TaskError::new(VALIDATION_ERROR, format!("inputRef: {e}"))),
+                    };
+                    (Value::Null, None, error)
+                }
+            },
+        };
         let new = NewTask {
-            task_instance_id: task_id(request.task_instance_id, idempotency_key),
+            task_instance_id,
             definition_name: request.definition.name.to_string(),
             definition_version: loaded.as_ref().map_or(0, |l| l.definition.version),
             task_type: loaded.as_ref().map(|l| l.definition.task_type),
             workflow_instance_id: request.workflow_instance_id,
             step_id: request.step_id,
-            input: request.input,
+            input,
             context: request.context,
             priority: request.priority,
             trace_id: Some(trace.unwrap_or_else(new_trace)),
         };
-        record_task_id(new.task_instance_id);
-        let payload_bytes = new.input.to_string().len() + new.context.to_string().len();
-        let failure = match (&loaded, payload_bytes) {
-            (None, _) => Some(TaskError::new(
+        let failure = match &loaded {
+            None => Some(TaskError::new(
                 UNKNOWN_DEFINITION,
                 format!("no task definition {} is registered", request.definition),
             )),
-            (_, bytes) if bytes > MAX_PAYLOAD_BYTES => Some(
-                TaskError::new(
-                    VALIDATION_ERROR,
-                    format!(
-                        "input and context take {bytes} bytes; the limit is {MAX_PAYLOAD_BYTES}"
-                    ),
-                )
-                .with_details(json!({ "bytes": bytes, "limitBytes": MAX_PAYLOAD_BYTES })),
-            ),
-            _ => None,
+            Some(_) => unusable_input,
         };
-        match failure {
-            Some(error) => {
-                let mut new = new;
-                if payload_bytes > MAX_PAYLOAD_BYTES {
-                    new.input = Value::Null;
-                    new.context = Value::Null;
-                }
-                self.create_failed(new, error).await
-            }
-            None => {
-                let budgets = loaded
-                    .as_ref()
-                    .map(|l| l.definition.budgets())
-                    .unwrap_or_default();
-                self.create(new, budgets).await
-            }
-        }
+        let budgets = loaded
+            .as_ref()
+            .map(|l| l.definition.budgets())
+            .unwrap_or_default();
+        self.record(new, input_ref, failure, budgets).await
     }
 
-    /// Stores the task and sends it to input validation (also when it
-    /// already existed and still waits for that: an earlier delivery may have
-    /// stored it and then failed to send).
-    async fn create(&self, new: NewTask, budgets: Budgets) -> Result<TaskInstance, Redeliver> {
-        let s = &self.engine;
-        let creation = Creation::new(new, s.now(), s.redeliver_at()).with_budgets(budgets);
-        let (task, created) = s.create(&creation).await.map_err(Redeliver::because)?;
-        if created {
-            info!(definition = %task.definition_ref(), "task created");
-        } else {
-            info!(status = %task.status, "duplicate request; task already exists");
-        }
-        Ok(task)
-    }
-
-    async fn create_failed(
+    /// Stores the task (FAILED at once with `failure`), which sends it to
+    /// input validation: also when it already existed and still waits for
+    /// that, since an earlier delivery may have stored it and failed to send.
+    /// A task over a limit is recorded FAILED without the payloads that do
+    /// not fit; one whose message can never be sent (its queue is missing)
+    /// fails; one that cannot be recorded at all (the table is missing) keeps
+    /// its message for redelivery and, in the end, the dead-letter queue.
+    async fn record(
         &self,
         new: NewTask,
-        error: TaskError,
+        input_ref: Option<PayloadRef>,
+        failure: Option<TaskError>,
+        budgets: Budgets,
     ) -> Result<TaskInstance, Redeliver> {
         let s = &self.engine;
-        warn!(code = %error.code, message = %error.message, "request rejected");
-        let creation = Creation::new(new, s.now(), s.redeliver_at())
-            .then(Action::Fail { error }, s.now())
-            .expect("a new task can always fail");
-        let (task, _) = s.create(&creation).await.map_err(Redeliver::because)?;
-        Ok(task)
+        let id = new.task_instance_id;
+        let creation = self.creation(new.clone(), input_ref, failure, budgets);
+        let e = match s.create(&creation).await {
+            Ok((task, true)) => {
+                info!(definition = %task.definition_ref(), status = %task.status, "task created");
+                return Ok(task);
+            }
+            Ok((task, false)) => {
+                info!(status = %task.status, "duplicate request; task already exists");
+                return Ok(task);
+            }
+            Err(e) => e,
+        };
+        let Some(error) = e.task_error() else {
+            return Err(Redeliver::because(e));
+        };
+        if matches!(e, ApplyError::Queue(_)) {
+            s.fail_now(id, error).await.map_err(Redeliver::because)?;
+            return s
+                .tasks()
+                .get(id)
+                .await
+                .map_err(Redeliver::because)?
+                .ok_or_else(|| Redeliver(format!("task {id} vanished")));
+        }
+        let bare = NewTask {
+            input: Value::Null,
+            context: Value::Null,
+            ..new
+        };
+        let creation = self.creation(bare, None, Some(error), (None, None));
+        s.create(&creation)
+            .await
+            .map(|(task, _)| task)
+            .map_err(|second| Redeliver(format!("{e}; and recording the failure: {second}")))
+    }
+
+    fn creation(
+        &self,
+        new: NewTask,
+        input_ref: Option<PayloadRef>,
+        failure: Option<TaskError>,
+        budgets: Budgets,
+    ) -> Creation {
+        let s = &self.engine;
+        let mut creation = Creation::new(new, s.now(), s.redeliver_at()).with_budgets(budgets);
+        if let Some(at) = input_ref {
+            let input = std::mem::take(&mut creation.task.input);
+            creation
+                .task
+                .set_payload(PayloadField::Input, input, Some(at));
+        }
+        match failure {
+            None => creation,
+            Some(error) => {
+                warn!(code = %error.code, message = %error.message, "request rejected");
+                creation
+                    .then(Action::Fail { error }, s.now())
+                    .expect("a new task can always fail")
+            }
+        }
     }
 
     async fn reject(
@@ -179,17 +222,15 @@ impl Router {
             task_type: None,
             workflow_instance_id,
             step_id,
-            input: if input.to_string().len() > MAX_PAYLOAD_BYTES {
-                Value::Null
-            } else {
-                input
-            },
+            input,
             context: Value::Null,
             priority: 0,
             trace_id: Some(trace),
         };
         record_task_id(new.task_instance_id);
-        self.create_failed(new, rejected.error).await.map(|_| ())
+        self.record(new, None, Some(rejected.error), (None, None))
+            .await
+            .map(|_| ())
     }
 }
 

@@ -133,6 +133,7 @@ mod tests {
             workflow_instance_id: "wf".into(),
             step_id: "s".into(),
             input,
+            input_ref: None,
             priority: 0,
             context: serde_json::Value::Null,
         }

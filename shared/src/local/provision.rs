@@ -23,7 +23,8 @@ const TABLE: &str = "AWS::DynamoDB::Table";
 const QUEUE: &str = "AWS::SQS::Queue";
 const BUS: &str = "AWS::Events::EventBus";
 const RULE: &str = "AWS::Events::Rule";
-const PROVISIONED: [&str; 4] = [TABLE, QUEUE, BUS, RULE];
+const BUCKET: &str = "AWS::S3::Bucket";
+const PROVISIONED: [&str; 5] = [TABLE, QUEUE, BUS, RULE, BUCKET];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,6 +53,8 @@ pub struct LocalStack {
     pub table_stream_arn: Option<String>,
     pub event_bus_name: String,
     pub event_bus_arn: String,
+    /// The bucket payloads over the threshold go to.
+    pub payload_bucket: Option<String>,
     pub queues: BTreeMap<String, QueueInfo>,
     pub rules: Vec<RuleInfo>,
     /// Resources the local stack does not create (functions, policies, alarms…).
@@ -83,6 +86,7 @@ pub async fn provision(
         table_stream_arn: None,
         event_bus_name: String::new(),
         event_bus_arn: String::new(),
+        payload_bucket: None,
         queues: BTreeMap::new(),
         rules: Vec::new(),
         skipped: Vec::new(),
@@ -165,6 +169,7 @@ struct Clients {
     dynamo: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     events: aws_sdk_eventbridge::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 fn text(properties: &Value, field: &str) -> Result<String> {
@@ -199,6 +204,7 @@ impl Clients {
             dynamo: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
+            s3: crate::adapters::s3::client(sdk),
         }
     }
 
@@ -251,6 +257,17 @@ impl Clients {
                 names.refs.insert(id.clone(), rule.name.clone());
                 names.attributes.insert((id, "Arn".into()), arn);
                 stack.rules.push(rule);
+            }
+            BUCKET => {
+                // CloudFormation names a bucket without a BucketName; locally the stack does.
+                let name = text(p, "BucketName")
+                    .unwrap_or_else(|_| format!("{}-{}", names.stack_name, id.to_lowercase()));
+                self.bucket(&name, p).await?;
+                names.refs.insert(id.clone(), name.clone());
+                names
+                    .attributes
+                    .insert((id, "Arn".into()), format!("arn:aws:s3:::{name}"));
+                stack.payload_bucket = Some(name);
             }
             other => bail!("{other} is not provisioned locally"),
         }
@@ -354,6 +371,37 @@ impl Clients {
             .to_owned();
         let stream_arn = table.and_then(|t| t.latest_stream_arn()).map(str::to_owned);
         Ok((name, arn, stream_arn))
+    }
+
+    /// The bucket, private and encrypted as the template says.
+    async fn bucket(&self, name: &str, p: &Value) -> Result<()> {
+        match self.s3.create_bucket().bucket(name).send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+                }) => {}
+            Err(e) => {
+                return Err(anyhow!(
+                    aws_sdk_s3::error::DisplayErrorContext(e).to_string()
+                ));
+            }
+        }
+        if p.get("PublicAccessBlockConfiguration").is_some() {
+            let block = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .ignore_public_acls(true)
+                .restrict_public_buckets(true)
+                .build();
+            self.s3
+                .put_public_access_block()
+                .bucket(name)
+                .public_access_block_configuration(block)
+                .send()
+                .await?;
+        }
+        Ok(())
     }
 
     async fn queue(&self, p: &Value) -> Result<QueueInfo> {
@@ -524,6 +572,7 @@ impl LocalStack {
         Ok(Config {
             table_name: self.table_name.clone(),
             event_bus_name: self.event_bus_name.clone(),
+            payload_bucket: self.payload_bucket.clone(),
             queues: QueueUrls {
                 requests: self.queue("RequestsQueue")?.url.clone(),
                 validate: self.queue("ValidateQueue")?.url.clone(),
@@ -557,6 +606,9 @@ impl LocalStack {
             ("TEL_TABLE_NAME".to_owned(), self.table_name.clone()),
             ("TEL_EVENT_BUS_NAME".to_owned(), self.event_bus_name.clone()),
         ];
+        if let Some(bucket) = &self.payload_bucket {
+            vars.push(("TEL_PAYLOAD_BUCKET".to_owned(), bucket.clone()));
+        }
         for (id, queue) in &self.queues {
             vars.push((
                 format!("TEL_{}_URL", screaming_snake(id)),
@@ -611,6 +663,24 @@ impl LocalStack {
                 .table_name(&self.table_name)
                 .send()
                 .await;
+        }
+        if let Some(bucket) = &self.payload_bucket {
+            let listed = clients.s3.list_objects_v2().bucket(bucket).send().await;
+            for object in listed
+                .map(|l| l.contents.unwrap_or_default())
+                .unwrap_or_default()
+            {
+                if let Some(key) = object.key {
+                    let _ = clients
+                        .s3
+                        .delete_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .send()
+                        .await;
+                }
+            }
+            let _ = clients.s3.delete_bucket().bucket(bucket).send().await;
         }
         Ok(())
     }

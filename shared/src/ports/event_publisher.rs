@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 
+use super::AwsError;
 use crate::domain::{EVENT_SOURCE, TaskEvent};
 
 /// One event for the bus.
@@ -25,9 +26,16 @@ pub enum PublishError {
     /// Too large for the bus, or otherwise refused for what it is: retrying will not help.
     #[error("event rejected: {0}")]
     Rejected(String),
-    /// Some events were not accepted after retries; the indexes are into the input.
+    /// Some events were not accepted after retries; the indexes are into the
+    /// input. `source` is the failed call when the whole call failed (a bus
+    /// that does not exist says so there).
     #[error("{} event(s) not published: {message}", failed.len())]
-    Unavailable { failed: Vec<usize>, message: String },
+    Unavailable {
+        failed: Vec<usize>,
+        message: String,
+        #[source]
+        source: Option<AwsError>,
+    },
 }
 
 #[async_trait]

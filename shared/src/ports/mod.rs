@@ -2,21 +2,25 @@
 //! Adapters implement them over AWS; unit tests use in-memory versions.
 
 mod assignment_state;
+mod aws_error;
 mod concurrency;
 mod dead_letters;
 mod definition_store;
 mod event_publisher;
 mod integrations;
+mod payload_store;
 mod queue;
 mod task_changes;
 mod task_store;
 
 pub use assignment_state::AssignmentState;
+pub use aws_error::{AwsError, BoxError, ErrorClass};
 pub use concurrency::ConcurrencySlots;
 pub use dead_letters::{DeadLetterLog, DeadLetterNote};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
+pub use payload_store::{PayloadError, PayloadStore};
 pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 pub use task_changes::TaskChange;
 pub use task_store::{Created, Due, Page, PageRequest, StoreError, TaskStore};

@@ -1,5 +1,9 @@
 use async_trait::async_trait;
 
+use super::AwsError;
+use crate::domain::TaskError;
+use crate::domain::task_error::CONFIGURATION_ERROR;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
     pub body: String,
@@ -26,10 +30,35 @@ impl QueueDepth {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// Refused for what it is (too large, a delay too long): sending it again will not help.
     #[error("message rejected: {0}")]
     Rejected(String),
+    /// Some messages were not taken after retries: worth sending again later.
     #[error("queue unavailable: {0}")]
     Unavailable(String),
+    /// An SQS call failed; its class says whether retrying can help.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl QueueError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Aws(e) => e.is_transient(),
+            Self::Rejected(_) => false,
+        }
+    }
+
+    /// The error a task ends with when its message cannot be sent for good
+    /// (a queue missing or denied); `None` when sending again may work.
+    pub fn task_error(&self) -> Option<TaskError> {
+        match self {
+            Self::Aws(e) if !e.is_transient() => Some(super::task_store::configuration_error(e)),
+            Self::Rejected(reason) => Some(TaskError::new(CONFIGURATION_ERROR, reason.clone())),
+            _ => None,
+        }
+    }
 }
 
 #[async_trait]

@@ -1,7 +1,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
+use serde_json::json;
+
+use super::AwsError;
+use crate::domain::task_error::{CONFIGURATION_ERROR, PAYLOAD_TOO_LARGE};
+use crate::domain::{Assignee, TaskError, TaskInstance, TaskInstanceId, TaskStatus, Transition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -20,9 +24,21 @@ pub enum StoreError {
         "definition {name} version {version} already exists with different content; versions are immutable"
     )]
     VersionExists { name: String, version: u32 },
-    /// Throttling, network trouble, a service error: worth retrying later.
+    /// A condition of the store's own that may clear (a record not yet
+    /// readable): worth retrying later.
     #[error("the task store is unavailable: {0}")]
     Unavailable(String),
+    /// A DynamoDB call failed; its class says whether retrying can help.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// A task's record larger than a DynamoDB item may be.
+    #[error("the task's record takes {bytes} bytes; a DynamoDB item holds at most {limit}")]
+    TooLarge {
+        bytes: usize,
+        limit: usize,
+        #[source]
+        source: AwsError,
+    },
     /// Stored data that no longer reads as what it should be.
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
@@ -32,6 +48,38 @@ impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict { .. })
     }
+
+    /// Throttling, a timeout, a 5xx: the same call may succeed later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Aws(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The error a task ends with when this stopped its work for good: a
+    /// record too large, a table missing or refusing; `None` when retrying
+    /// may help (or the task simply moved on).
+    pub fn task_error(&self) -> Option<TaskError> {
+        match self {
+            Self::TooLarge { bytes, limit, .. } => Some(
+                TaskError::new(PAYLOAD_TOO_LARGE, self.to_string())
+                    .with_details(json!({ "bytes": bytes, "limitBytes": limit })),
+            ),
+            Self::Aws(e) if !e.is_transient() => Some(configuration_error(e)),
+            _ => None,
+        }
+    }
+}
+
+/// A task error naming the AWS call, the resource and the service's code.
+pub fn configuration_error(e: &AwsError) -> TaskError {
+    TaskError::new(CONFIGURATION_ERROR, e.to_string()).with_details(json!({
+        "operation": e.operation,
+        "resource": e.resource,
+        "code": e.code,
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -22,6 +22,9 @@ impl LambdaRunner {
     }
 }
 
+/// Lambda's limit on a synchronous invocation's request (and response): 6 MB.
+pub const MAX_INVOKE_BYTES: usize = 6 * 1024 * 1024;
+
 #[async_trait]
 impl Runner for LambdaRunner {
     fn kind(&self) -> &'static str {
@@ -40,6 +43,18 @@ impl Runner for LambdaRunner {
             )));
         };
         let payload = serde_json::to_vec(&job.task.input).expect("JSON values serialise");
+        if payload.len() > MAX_INVOKE_BYTES {
+            return Err(RunError::permanent(
+                TaskError::new(
+                    crate::domain::task_error::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the input takes {} bytes; a synchronous Lambda invocation carries at most {MAX_INVOKE_BYTES}",
+                        payload.len()
+                    ),
+                )
+                .with_details(serde_json::json!({ "bytes": payload.len(), "limitBytes": MAX_INVOKE_BYTES })),
+            ));
+        }
         let call = self
             .client
             .invoke()

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, Select};
 
 use super::attributes::{n, s};
-use super::errors::unavailable;
+use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
 use crate::domain::{Assignee, AssigneeType, TaskStatus};
@@ -26,7 +26,7 @@ impl AssignmentState for DynamoTaskStore {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(|e| unavailable("UpdateItem (counter)", e))?;
+            .map_err(|e| dynamo_error("UpdateItem", self.table(), e))?;
         out.attributes()
             .and_then(|a| a.get("turns"))
             .and_then(|v| v.as_n().ok())
@@ -55,7 +55,7 @@ impl AssignmentState for DynamoTaskStore {
                     .set_exclusive_start_key(start)
                     .send()
                     .await
-                    .map_err(|e| unavailable("Query (load)", e))?;
+                    .map_err(|e| dynamo_error("Query", self.table(), e))?;
                 total += out.count().max(0) as u64;
                 start = out.last_evaluated_key;
                 if start.is_none() {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::attributes::{Item, get_s, n, s};
-use super::errors::unavailable;
+use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
 use crate::domain::TaskInstanceId;
@@ -53,7 +53,7 @@ impl DeadLetterLog for DynamoTaskStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| unavailable("PutItem (dead letter)", e))?;
+            .map_err(|e| dynamo_error("PutItem", self.table(), e))?;
         Ok(())
     }
 
@@ -70,7 +70,7 @@ impl DeadLetterLog for DynamoTaskStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unavailable("Query (dead letters)", e))?;
+                .map_err(|e| dynamo_error("Query", self.table(), e))?;
             notes.extend(out.items().iter().filter_map(note_from));
             start = out.last_evaluated_key;
             if start.is_none() {

@@ -1,18 +1,25 @@
-//! SDK errors as store errors. Anything we cannot act on is `Unavailable`,
-//! which handlers turn into a batch item failure so SQS retries it.
+//! SDK errors as store errors: classified by their typed metadata
+//! (`adapters::aws_error`), the SDK error kept as the source. Transient ones
+//! are retried (in process, then by SQS); the others fail the task at once.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::adapters::aws_error::classify;
 use crate::ports::StoreError;
 
-pub fn unavailable<E, R>(action: &str, err: SdkError<E, R>) -> StoreError
+pub fn dynamo_error<E>(
+    operation: &'static str,
+    table: &str,
+    err: SdkError<E, HttpResponse>,
+) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Unavailable(format!("{action}: {}", DisplayErrorContext(err)))
+    StoreError::Aws(classify(operation, format!("table {table}"), err))
 }
 
 pub fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Unavailable(format!("could not build a request: {err}"))
+    StoreError::Corrupt(format!("could not build a request: {err}"))
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 
 use super::attributes::{Item, get_s, s};
-use super::errors::unavailable;
+use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_item::task_id_of;
 use super::task_store::DynamoTaskStore;
@@ -140,7 +140,7 @@ async fn read_partition(
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| unavailable("Query (inbox)", e))?;
+            .map_err(|e| dynamo_error("Query", store.table(), e))?;
         items.extend(
             out.items
                 .unwrap_or_default()

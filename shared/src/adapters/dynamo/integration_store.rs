@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
 use super::attributes::{Item, get_s, n, s};
-use super::errors::unavailable;
+use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
 use super::versioned::{Versioned, VersionedDocuments};
@@ -60,7 +60,7 @@ impl BreakerStore for DynamoTaskStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem (breaker)", e))?;
+            .map_err(|e| dynamo_error("GetItem", self.table(), e))?;
         match out.item.as_ref().and_then(|i| get_s(i, "breaker")) {
             None => Ok(BreakerState::default()),
             Some(text) => serde_json::from_str(text)
@@ -105,7 +105,7 @@ impl BreakerStore for DynamoTaskStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(unavailable("PutItem (breaker)", e)),
+            Err(e) => Err(dynamo_error("PutItem", self.table(), e)),
         }
     }
 }

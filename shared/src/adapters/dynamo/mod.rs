@@ -7,6 +7,7 @@ mod definition_store;
 mod errors;
 mod inbox;
 mod integration_store;
+pub mod item_size;
 pub mod keys;
 pub mod scan;
 mod slots;

@@ -1,7 +1,7 @@
 //! A full read of the table's tasks and attempt history: for `tel stats` on
 //! a local stack. It reads everything, so it is never used by a function.
 
-use super::errors::unavailable;
+use super::errors::dynamo_error;
 use super::task_item::task_from_item;
 use super::task_store::DynamoTaskStore;
 use crate::domain::{HistoryEntry, TaskInstance, TaskInstanceId};
@@ -28,7 +28,7 @@ impl DynamoTaskStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unavailable("Scan", e))?;
+                .map_err(|e| dynamo_error("Scan", self.table(), e))?;
             for item in out.items() {
                 let task = task_from_item(item)?;
                 let id = task.task_instance_id;

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attributes::{n, s};
-use super::errors::unavailable;
+use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
 use crate::domain::TaskInstanceId;
@@ -51,7 +51,7 @@ impl ConcurrencySlots for DynamoTaskStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(unavailable("UpdateItem (acquire slot)", e)),
+            Err(e) => Err(dynamo_error("UpdateItem", self.table(), e)),
         }
     }
 
@@ -65,7 +65,7 @@ impl ConcurrencySlots for DynamoTaskStore {
             .expression_attribute_values(":holder", AttributeValue::Ss(vec![holder.to_string()]))
             .send()
             .await
-            .map_err(|e| unavailable("UpdateItem (release slot)", e))?;
+            .map_err(|e| dynamo_error("UpdateItem", self.table(), e))?;
         Ok(())
     }
 
@@ -94,7 +94,7 @@ impl ConcurrencySlots for DynamoTaskStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(unavailable("UpdateItem (rate)", e)),
+            Err(e) => Err(dynamo_error("UpdateItem", self.table(), e)),
         }
     }
 
@@ -112,7 +112,7 @@ impl ConcurrencySlots for DynamoTaskStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unavailable("Query (slots)", e))?;
+                .map_err(|e| dynamo_error("Query", self.table(), e))?;
             for item in out.items() {
                 let pool = item
                     .get(SK)

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::attributes::{Item, get_s, item_from_json, json_from_item, s};
 use super::keys::*;
-use crate::domain::{HistoryEntry, TaskInstance, TaskInstanceId};
+use crate::domain::{HistoryEntry, PayloadField, TaskInstance, TaskInstanceId};
 use crate::ports::StoreError;
 
 /// Free-form JSON fields stored as text.
@@ -20,6 +20,12 @@ pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
         fields.remove("taskInstanceId");
     }
     let mut item = item_from_json(record, &TASK_OPAQUE);
+    // A payload stored elsewhere is not repeated here, loaded or not.
+    for field in PayloadField::ALL {
+        if task.payload(field).1.is_some() {
+            item.remove(field.as_str());
+        }
+    }
     let id = task.task_instance_id;
     item.insert(PK.into(), s(task_pk(id)));
     item.insert(SK.into(), s(TASK_SK));

@@ -12,11 +12,12 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFai
 use chrono::{DateTime, Utc};
 
 use super::attributes::{Item, decode_cursor, encode_cursor, get_s, n, s};
-use super::errors::{build_error, unavailable};
+use super::errors::{build_error, dynamo_error};
+use super::item_size::{MAX_ITEM_BYTES, item_size};
 use super::keys::*;
 use super::task_item::*;
 use crate::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
-use crate::ports::{Created, Due, Page, PageRequest, StoreError, TaskStore};
+use crate::ports::{Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskStore};
 
 pub const DEFAULT_DEADLINE_SHARDS: u16 = 8;
 const DEFAULT_PAGE: i32 = 50;
@@ -79,7 +80,7 @@ impl DynamoTaskStore {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(|e| unavailable("BatchGetItem", e))?;
+                    .map_err(|e| dynamo_error("BatchGetItem", &self.table, e))?;
                 for item in out
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
@@ -120,7 +121,7 @@ impl DynamoTaskStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| unavailable("Query", e))?;
+            .map_err(|e| dynamo_error("Query", &self.table, e))?;
         let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
         let ids = out
             .items()
@@ -134,14 +135,35 @@ impl DynamoTaskStore {
     }
 }
 
+/// A write DynamoDB refused (`ValidationException`) of an item over its size
+/// limit is the item's size, said as such; other errors stay as they are.
+fn too_large(error: StoreError, bytes: usize) -> StoreError {
+    match error {
+        StoreError::Aws(e)
+            if e.class == ErrorClass::Refused
+                && e.code.as_deref() == Some("ValidationException")
+                && bytes > MAX_ITEM_BYTES =>
+        {
+            StoreError::TooLarge {
+                bytes,
+                limit: MAX_ITEM_BYTES,
+                source: e,
+            }
+        }
+        other => other,
+    }
+}
+
 #[async_trait]
 impl TaskStore for DynamoTaskStore {
     async fn create(&self, task: &TaskInstance) -> Result<Created, StoreError> {
+        let item = task_to_item(task, self.deadline_shards);
+        let bytes = item_size(&item);
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(task_to_item(task, self.deadline_shards)))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -168,7 +190,7 @@ impl TaskStore for DynamoTaskStore {
                         created: false,
                     })
                 }
-                _ => Err(unavailable("PutItem (create)", err)),
+                _ => Err(too_large(dynamo_error("PutItem", &self.table, err), bytes)),
             },
         }
     }
@@ -182,17 +204,19 @@ impl TaskStore for DynamoTaskStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", e))?;
+            .map_err(|e| dynamo_error("GetItem", &self.table, e))?;
         out.item.as_ref().map(task_from_item).transpose()
     }
 
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
         let task = &transition.task;
+        let item = task_to_item(task, self.deadline_shards);
+        let bytes = item_size(&item);
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(task_to_item(task, self.deadline_shards)))
+            .set_item(Some(item))
             .condition_expression("#status = :status AND #version = :version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", "version")
@@ -210,7 +234,7 @@ impl TaskStore for DynamoTaskStore {
                         expected_version: transition.expected_version,
                     })
                 }
-                _ => Err(unavailable("PutItem (transition)", err)),
+                _ => Err(too_large(dynamo_error("PutItem", &self.table, err), bytes)),
             },
         }
     }
@@ -249,7 +273,7 @@ impl TaskStore for DynamoTaskStore {
                         expected_version: task.version,
                     })
                 }
-                _ => Err(unavailable("UpdateItem (wake-up)", err)),
+                _ => Err(dynamo_error("UpdateItem", &self.table, err)),
             },
         }
     }
@@ -295,7 +319,7 @@ impl TaskStore for DynamoTaskStore {
             .limit(limit.max(1))
             .send()
             .await
-            .map_err(|e| unavailable("Query (deadlines)", e))?;
+            .map_err(|e| dynamo_error("Query", &self.table, e))?;
         out.items()
             .iter()
             .map(|item| {

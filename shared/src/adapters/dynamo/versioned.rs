@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::attributes::{Item, get_s, n, s};
-use super::errors::unavailable;
+use super::errors::dynamo_error;
 use super::keys::*;
 use crate::ports::StoreError;
 
@@ -68,7 +68,7 @@ impl<T: Versioned> VersionedDocuments<T> {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("Query (latest version)", e))?;
+            .map_err(|e| dynamo_error("Query", &self.table, e))?;
         out.items().first().map(Self::decode).transpose()
     }
 
@@ -82,7 +82,7 @@ impl<T: Versioned> VersionedDocuments<T> {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem (version)", e))?;
+            .map_err(|e| dynamo_error("GetItem", &self.table, e))?;
         out.item.as_ref().map(Self::decode).transpose()
     }
 
@@ -118,7 +118,7 @@ impl<T: Versioned> VersionedDocuments<T> {
             {
                 Ok(false)
             }
-            Err(e) => Err(unavailable("PutItem (version)", e)),
+            Err(e) => Err(dynamo_error("PutItem", &self.table, e)),
         }
     }
 
@@ -173,7 +173,7 @@ impl<T: Versioned> VersionedDocuments<T> {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unavailable("Query (versions)", e))?;
+                .map_err(|e| dynamo_error("Query", &self.table, e))?;
             versions.extend(out.items().iter().filter_map(|i| {
                 get_s(i, SK)?
                     .strip_prefix(VERSION_PREFIX)?

@@ -2,11 +2,12 @@
 //! counts its name and its value; numbers by significant digits; lists and
 //! maps 3 bytes plus 1 per element.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 
-pub type Item = HashMap<String, AttributeValue>;
+use super::attributes::Item;
+
+/// The most a DynamoDB item may hold.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 pub fn item_size(item: &Item) -> usize {
     item.iter()
