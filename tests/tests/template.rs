@@ -334,6 +334,14 @@ async fn the_local_stack_is_what_the_template_says() {
         table_decl["StreamSpecification"]["StreamViewType"].as_str()
     );
     assert!(t.stack.table_stream_arn.is_some());
+    // The payload bucket.
+    let bucket = t.stack.payload_bucket.clone().expect("the payload bucket");
+    tel_shared::adapters::s3::client(&t.sdk)
+        .head_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
     let ttl = dynamo
         .describe_time_to_live()
         .table_name(&t.stack.table_name)

@@ -17,6 +17,7 @@ fn problem_responses(codes: &[u16]) -> Value {
             403 => "Not allowed for this caller",
             404 => "No such task or definition",
             409 => "The task's status does not allow this, or another caller changed it first",
+            413 => "A payload over the deployment's cap (TEL_MAX_PAYLOAD_BYTES)",
             422 => "Well-formed but invalid: field errors in `errors`",
             _ => "Error",
         };
@@ -145,18 +146,31 @@ pub fn document() -> Value {
                 },
                 "Status": { "type": "string", "enum": ["CREATED", "QUEUED", "RUNNING", "RETRY_WAIT", "ASSIGNED", "CLAIMED", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] },
                 "ExecutionRequest": {
-                    "type": "object", "required": ["taskDefinitionId", "workflowInstanceId", "stepId", "input"],
+                    "type": "object", "required": ["taskDefinitionId", "workflowInstanceId", "stepId"],
+                    "description": "Exactly one of input and inputRef.",
                     "properties": {
                         "taskInstanceId": { "type": "string", "format": "uuid" },
                         "taskDefinitionId": { "type": "string", "description": "name or name:version" },
                         "workflowInstanceId": { "type": "string", "maxLength": 256 },
                         "stepId": { "type": "string", "maxLength": 256 },
-                        "input": {}, "priority": { "type": "integer", "minimum": 0, "maximum": 9 }, "context": {}
+                        "input": {},
+                        "inputRef": { "type": "object", "required": ["bucket", "key"], "additionalProperties": false, "description": "An object of the stack's payload bucket holding the input (JSON)", "properties": { "bucket": { "type": "string" }, "key": { "type": "string" } } },
+                        "priority": { "type": "integer", "minimum": 0, "maximum": 9 }, "context": {}
                     }
                 },
+                "PayloadRef": { "type": "object", "required": ["bucket", "key", "size", "sha256"], "properties": { "bucket": { "type": "string" }, "key": { "type": "string" }, "size": { "type": "integer" }, "sha256": { "type": "string" } } },
                 "Accepted": { "type": "object", "properties": { "taskInstanceId": { "type": "string" }, "status": { "$ref": "#/components/schemas/Status" }, "href": { "type": "string" } } },
-                "Task": { "type": "object", "required": ["taskInstanceId", "status"], "properties": { "taskInstanceId": { "type": "string" }, "status": { "$ref": "#/components/schemas/Status" } } },
-                "TaskView": { "type": "object", "properties": { "task": { "$ref": "#/components/schemas/Task" }, "history": { "type": "array", "items": { "type": "object" } }, "actions": { "type": "array", "items": { "type": "string" } } } },
+                "Task": { "type": "object", "required": ["taskInstanceId", "status"], "properties": {
+                    "taskInstanceId": { "type": "string" }, "status": { "$ref": "#/components/schemas/Status" },
+                    "input": {}, "context": {}, "output": {},
+                    "inputRef": { "$ref": "#/components/schemas/PayloadRef" }, "contextRef": { "$ref": "#/components/schemas/PayloadRef" }, "outputRef": { "$ref": "#/components/schemas/PayloadRef" }
+                } },
+                "TaskView": { "type": "object", "properties": {
+                    "task": { "$ref": "#/components/schemas/Task" },
+                    "history": { "type": "array", "items": { "type": "object" } },
+                    "actions": { "type": "array", "items": { "type": "string" } },
+                    "payloadUrls": { "type": "object", "description": "For a payload over 1 MB: a URL that reads it for 15 minutes", "properties": { "input": { "type": "string" }, "context": { "type": "string" }, "output": { "type": "string" } } }
+                } },
                 "TaskAction": { "type": "object", "properties": { "task": { "$ref": "#/components/schemas/Task" }, "actions": { "type": "array", "items": { "type": "string" } } } },
                 "InboxPage": { "type": "object", "properties": { "items": { "type": "array", "items": { "type": "object" } }, "nextCursor": { "type": ["string", "null"] } } },
                 "Form": { "type": "object", "properties": { "renderer": { "const": "jsonforms" }, "input": { "type": "object" }, "output": { "type": "object" }, "actions": { "type": "array", "items": { "type": "string" } } } },
