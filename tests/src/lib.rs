@@ -349,6 +349,7 @@ pub async fn store_waiting_and_due(
                 context: Value::Null,
                 priority: 0,
                 trace_id: None,
+                requested_by: None,
             };
             tel_shared::domain::Creation::new(new, now, deadline)
         })

@@ -26,7 +26,8 @@ fn approval() -> Value {
             "additionalProperties": false,
             "properties": { "approved": { "type": "boolean" }, "comment": { "type": "string", "maxLength": 10 } }
         },
-        "manual": { "assignment": { "strategy": "group", "id": "finance" } }
+        "manual": { "assignment": { "strategy": "group", "id": "finance" } },
+        "access": { "submit": { "users": ["orchestrator"] } }
     })
 }
 
@@ -50,6 +51,7 @@ async fn assigned(
             context: Value::Null,
             priority: 0,
             trace_id: None,
+            requested_by: None,
         },
         now,
         now + chrono::Duration::minutes(5),
@@ -348,9 +350,10 @@ async fn the_authorization_matrix_holds_for_every_mutating_route() {
                 "{kind}: {problem}"
             );
         }
+        // Strangers to the task cannot tell it exists.
         for caller in [&wrong_user, &wrong_group] {
             let (status, problem) = api.post(caller, &path, body.clone()).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{kind}: {problem}");
+            assert_eq!(status, StatusCode::NOT_FOUND, "{kind}: {problem}");
         }
         let allowed = match kind {
             "claim" | "unclaim" | "complete" => &member,
@@ -361,7 +364,7 @@ async fn the_authorization_matrix_holds_for_every_mutating_route() {
             assert_eq!(
                 status,
                 StatusCode::FORBIDDEN,
-                "{kind}: members are not admins"
+                "{kind}: members are not managers"
             );
         }
         let (status, result) = api.post(allowed, &path, body.clone()).await;
@@ -468,9 +471,15 @@ async fn requests_and_definitions_are_checked_with_precise_errors() {
         (status, problem["code"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("VALIDATION_ERROR"))
     );
+    // Whether a definition exists is said to admins only.
     let (status, problem) = api
         .post(&caller, "/tasks", request("nope", json!({})))
         .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN"))
+    );
+    let (status, problem) = api.post(&admin, "/tasks", request("nope", json!({}))).await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("UNKNOWN_DEFINITION"))
@@ -494,13 +503,15 @@ async fn requests_and_definitions_are_checked_with_precise_errors() {
     assert_eq!(first["taskInstanceId"], second["taskInstanceId"]);
 
     let id = first["taskInstanceId"].as_str().unwrap();
+    let (status, _) = api.get(&caller, &format!("/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "its starter sees it");
     let (status, _) = api
         .get(&As::user("stranger", &[]), &format!("/tasks/{id}"))
         .await;
     assert_eq!(
         status,
-        StatusCode::OK,
-        "an unassigned task is visible to any caller"
+        StatusCode::NOT_FOUND,
+        "no one else without a rule does"
     );
     let (status, _) = api
         .get(&caller, &format!("/tasks/{}", TaskInstanceId::new()))

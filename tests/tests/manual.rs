@@ -80,6 +80,7 @@ async fn each_assignment_strategy_picks_its_assignee() {
                 context: Value::Null,
                 priority: 0,
                 trace_id: None,
+                requested_by: None,
             },
             now,
             now,

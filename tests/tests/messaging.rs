@@ -32,6 +32,7 @@ async fn a_published_event_reaches_a_subscribed_queue_in_the_documented_shape() 
             context: serde_json::Value::Null,
             priority: 0,
             trace_id: None,
+            requested_by: None,
         },
         now,
         now,

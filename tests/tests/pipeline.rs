@@ -433,6 +433,7 @@ async fn duplicate_execute_messages_run_the_task_once() {
             context: Value::Null,
             priority: 0,
             trace_id: None,
+            requested_by: None,
         },
         now,
         now + chrono::Duration::minutes(5),

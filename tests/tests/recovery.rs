@@ -44,6 +44,7 @@ fn new_task(def: &TaskDefinition) -> NewTask {
         context: Value::Null,
         priority: 0,
         trace_id: None,
+        requested_by: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn new_task(workflow: &str) -> NewTask {
         context: Value::Null,
         priority: 0,
         trace_id: None,
+        requested_by: None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Working a manual task: claim, unclaim, complete; and the admin actions:
-//! reassign, cancel, retry. Authorization first (403), then the task's
-//! status (409); a lost race is a 409 too.
+//! Working a manual task: claim, unclaim, complete; and the managers'
+//! actions: reassign, cancel, retry. A task the caller may not see is a 404;
+//! then authorization (403), then the task's status (409); a lost race is a
+//! 409 too.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,14 +12,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiState;
+use super::access::{Visible, actions_for, visible_task};
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use super::tasks::{actions_for, load};
 use crate::domain::{Action, Assignee, TaskInstance, TaskStatus, TaskType};
 
-fn respond(task: &TaskInstance, caller: &Caller) -> Json<Value> {
-    Json(json!({ "task": task, "actions": actions_for(task, caller) }))
+fn respond(task: &TaskInstance, visible: &Visible, caller: &Caller) -> Json<Value> {
+    Json(json!({ "task": task, "actions": actions_for(task, &visible.rules, caller) }))
 }
 
 fn require_status(task: &TaskInstance, allowed: &[TaskStatus], doing: &str) -> Result<(), Problem> {
@@ -32,16 +33,26 @@ fn require_status(task: &TaskInstance, allowed: &[TaskStatus], doing: &str) -> R
     }
 }
 
-fn require_admin(caller: &Caller, doing: &str) -> Result<(), Problem> {
-    if caller.admin {
+fn require_manager(visible: &Visible, caller: &Caller, doing: &str) -> Result<(), Problem> {
+    if visible.may_manage(caller) {
         Ok(())
     } else {
-        Err(Problem::forbidden(format!("only admins may {doing} tasks")))
+        Err(Problem::forbidden(format!(
+            "only managers of {} (and admins) may {doing} its tasks",
+            visible.task.definition_name
+        )))
     }
 }
 
-fn holds(task: &TaskInstance, caller: &Caller) -> bool {
-    task.assignee.as_ref().is_some_and(|a| caller.holds(a))
+fn require_worker(visible: &Visible, caller: &Caller, doing: &str) -> Result<(), Problem> {
+    if visible.may_work(caller) {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!(
+            "only the assignee, a member of the assigned group, or a worker of {} may {doing} this task",
+            visible.task.definition_name
+        )))
+    }
 }
 
 pub async fn claim(
@@ -49,23 +60,20 @@ pub async fn claim(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let task = load(&state, &id, &caller).await?;
-    if !holds(&task, &caller) {
-        return Err(Problem::forbidden(
-            "only the assignee, or a member of the assigned group, may claim this task",
-        ));
-    }
-    require_status(&task, &[TaskStatus::Assigned], "claim")?;
+    let visible = visible_task(&state, &id, &caller).await?;
+    require_worker(&visible, &caller, "claim")?;
+    let task = &visible.task;
+    require_status(task, &[TaskStatus::Assigned], "claim")?;
     let claimed = state
         .engine
         .apply(
-            &task,
+            task,
             Action::Claim {
                 by: caller.user.clone(),
             },
         )
         .await?;
-    Ok(respond(&claimed, &caller))
+    Ok(respond(&claimed, &visible, &caller))
 }
 
 pub async fn unclaim(
@@ -73,23 +81,24 @@ pub async fn unclaim(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let task = load(&state, &id, &caller).await?;
-    if !(holds(&task, &caller) || caller.admin) {
+    let visible = visible_task(&state, &id, &caller).await?;
+    if !(visible.may_work(&caller) || visible.may_manage(&caller)) {
         return Err(Problem::forbidden(
-            "only the person who claimed this task, or an admin, may unclaim it",
+            "only the person who claimed this task, a worker or a manager of its definition may unclaim it",
         ));
     }
-    require_status(&task, &[TaskStatus::Claimed], "unclaim")?;
+    let task = &visible.task;
+    require_status(task, &[TaskStatus::Claimed], "unclaim")?;
     let released = state
         .engine
         .apply(
-            &task,
+            task,
             Action::Unclaim {
                 by: caller.user.clone(),
             },
         )
         .await?;
-    Ok(respond(&released, &caller))
+    Ok(respond(&released, &visible, &caller))
 }
 
 #[derive(Deserialize)]
@@ -105,28 +114,20 @@ pub async fn complete(
     bytes: Bytes,
 ) -> Result<Json<Value>, Problem> {
     let Completion { output } = body::typed(&bytes)?;
-    let task = load(&state, &id, &caller).await?;
-    if !holds(&task, &caller) {
-        return Err(Problem::forbidden(
-            "only the assignee, or a member of the assigned group, may complete this task",
-        ));
-    }
+    let visible = visible_task(&state, &id, &caller).await?;
+    require_worker(&visible, &caller, "complete")?;
+    let task = &visible.task;
     require_status(
-        &task,
+        task,
         &[TaskStatus::Assigned, TaskStatus::Claimed],
         "complete",
     )?;
-    let loaded = state
-        .engine
-        .definitions()
-        .exact(&task.definition_name, task.definition_version)
-        .await?
-        .ok_or_else(|| {
-            Problem::not_found(format!(
-                "definition {} no longer exists",
-                task.definition_ref()
-            ))
-        })?;
+    let loaded = visible.definition.clone().ok_or_else(|| {
+        Problem::not_found(format!(
+            "definition {} no longer exists",
+            task.definition_ref()
+        ))
+    })?;
     let violations = loaded.output.violations(&output);
     if !violations.is_empty() {
         let errors: Vec<Value> = violations
@@ -145,14 +146,14 @@ pub async fn complete(
     let done = state
         .engine
         .apply(
-            &task,
+            task,
             Action::Complete {
                 output: Some(output),
                 by: Some(caller.user.clone()),
             },
         )
         .await?;
-    Ok(respond(&done, &caller))
+    Ok(respond(&done, &visible, &caller))
 }
 
 pub async fn reassign(
@@ -161,17 +162,18 @@ pub async fn reassign(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<Value>, Problem> {
-    require_admin(&caller, "reassign")?;
     let assignee: Assignee = body::typed(&bytes)?;
     if assignee.id.trim().is_empty() {
         return Err(Problem::bad_request("the assignee id must not be empty"));
     }
-    let task = load(&state, &id, &caller).await?;
+    let visible = visible_task(&state, &id, &caller).await?;
+    require_manager(&visible, &caller, "reassign")?;
+    let task = &visible.task;
     if task.task_type != Some(TaskType::Manual) {
         return Err(Problem::conflict("only manual tasks can be reassigned"));
     }
     require_status(
-        &task,
+        task,
         &[
             TaskStatus::Created,
             TaskStatus::Assigned,
@@ -179,11 +181,9 @@ pub async fn reassign(
         ],
         "reassign",
     )?;
-    let schedule = state
-        .engine
-        .definitions()
-        .exact(&task.definition_name, task.definition_version)
-        .await?
+    let schedule = visible
+        .definition
+        .as_ref()
         .and_then(|l| l.definition.manual.clone());
     let action = Action::Assign {
         assignee,
@@ -192,8 +192,8 @@ pub async fn reassign(
         escalated: false,
         by: Some(caller.user.clone()),
     };
-    let moved = state.engine.apply(&task, action).await?;
-    Ok(respond(&moved, &caller))
+    let moved = state.engine.apply(task, action).await?;
+    Ok(respond(&moved, &visible, &caller))
 }
 
 #[derive(Deserialize, Default)]
@@ -209,9 +209,10 @@ pub async fn cancel(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<Value>, Problem> {
-    require_admin(&caller, "cancel")?;
     let Cancellation { reason } = body::typed(&bytes)?;
-    let task = load(&state, &id, &caller).await?;
+    let visible = visible_task(&state, &id, &caller).await?;
+    require_manager(&visible, &caller, "cancel")?;
+    let task = &visible.task;
     if task.status.is_terminal() {
         return Err(Problem::conflict(format!(
             "the task is already {}",
@@ -222,14 +223,14 @@ pub async fn cancel(
     let cancelled = state
         .engine
         .apply(
-            &task,
+            task,
             Action::Cancel {
                 reason,
                 by: Some(caller.user.clone()),
             },
         )
         .await?;
-    Ok(respond(&cancelled, &caller))
+    Ok(respond(&cancelled, &visible, &caller))
 }
 
 pub async fn retry(
@@ -237,18 +238,19 @@ pub async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, Problem> {
-    require_admin(&caller, "retry")?;
-    let task = load(&state, &id, &caller).await?;
-    require_status(&task, &[TaskStatus::Failed, TaskStatus::TimedOut], "retry")?;
+    let visible = visible_task(&state, &id, &caller).await?;
+    require_manager(&visible, &caller, "retry")?;
+    let task = &visible.task;
+    require_status(task, &[TaskStatus::Failed, TaskStatus::TimedOut], "retry")?;
     let s = &state.engine;
     let rerun = s
         .apply(
-            &task,
+            task,
             Action::Rerun {
                 by: Some(caller.user.clone()),
                 redeliver_at: s.redeliver_at(),
             },
         )
         .await?;
-    Ok((StatusCode::ACCEPTED, respond(&rerun, &caller)))
+    Ok((StatusCode::ACCEPTED, respond(&rerun, &visible, &caller)))
 }

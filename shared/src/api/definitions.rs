@@ -1,4 +1,10 @@
-//! Registering and reading task definitions.
+//! Registering and reading task definitions and integrations, under their
+//! access rules: a new name is registered by an admin, a new version by the
+//! latest version's managers; a definition that calls an integration needs
+//! its registrant to be allowed to use that integration (else anyone who may
+//! register a definition could act with the integration's credentials). A
+//! definition or integration the caller may not see is a 404; the
+//! implementation is shown to managers only.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,7 +17,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use crate::domain::{DefinitionName, DefinitionRef, TaskDefinition};
+use crate::domain::{DefinitionName, DefinitionRef, Implementation, Permission, TaskDefinition};
 
 pub async fn register(
     State(state): State<ApiState>,
@@ -19,9 +25,6 @@ pub async fn register(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<impl IntoResponse, Problem> {
-    if !caller.admin {
-        return Err(Problem::forbidden("only admins may register definitions"));
-    }
     let value = named(body::json(&bytes)?, &name)?;
     let definition = TaskDefinition::parse(value).map_err(|e| {
         let errors: Vec<Value> = e
@@ -31,6 +34,44 @@ pub async fn register(
             .collect();
         Problem::invalid("INVALID_DEFINITION", e.to_string()).with_errors(Value::Array(errors))
     })?;
+    let latest = state
+        .engine
+        .definitions()
+        .store()
+        .get(&DefinitionRef {
+            name: definition.name.clone(),
+            version: None,
+        })
+        .await?;
+    match latest {
+        Some(latest) if !caller.may(&latest.access, Permission::Manage) => {
+            return Err(Problem::forbidden(format!(
+                "only managers of {} (and admins) may register its versions",
+                latest.name
+            )));
+        }
+        None if !caller.admin => {
+            return Err(Problem::forbidden(
+                "only admins may register a new definition",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(Implementation::Http { integration, .. }) = &definition.implementation {
+        let reference = DefinitionRef::parse(integration)
+            .map_err(|m| Problem::invalid("INVALID_DEFINITION", m))?;
+        let allowed = state
+            .engine
+            .integrations()
+            .get(&reference)
+            .await?
+            .is_some_and(|i| i.access.may_use(&caller.identity()));
+        if !allowed {
+            return Err(Problem::forbidden(format!(
+                "you may not use integration {integration}"
+            )));
+        }
+    }
     let registered = state.engine.definitions().register(definition).await?;
     Ok((
         StatusCode::CREATED,
@@ -38,14 +79,23 @@ pub async fn register(
     ))
 }
 
-async fn fetch(state: &ApiState, reference: DefinitionRef) -> Result<Json<Value>, Problem> {
+async fn fetch(
+    state: &ApiState,
+    caller: &Caller,
+    reference: DefinitionRef,
+) -> Result<Json<Value>, Problem> {
+    let missing = || Problem::not_found(format!("no definition {reference}"));
     let definition = state
         .engine
         .definitions()
         .store()
         .get(&reference)
         .await?
-        .ok_or_else(|| Problem::not_found(format!("no definition {reference}")))?;
+        .ok_or_else(missing)?;
+    let access = &definition.access;
+    if !(caller.may(access, Permission::Read) || caller.may(access, Permission::Submit)) {
+        return Err(missing());
+    }
     let versions = state
         .engine
         .definitions()
@@ -54,6 +104,12 @@ async fn fetch(state: &ApiState, reference: DefinitionRef) -> Result<Json<Value>
         .await?;
     let mut body = serde_json::to_value(&definition).expect("definitions serialise");
     body["versions"] = json!(versions);
+    // The code, the system function's config, the request mapping: for managers.
+    if !caller.may(access, Permission::Manage)
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("implementation");
+    }
     Ok(Json(body))
 }
 
@@ -82,11 +138,12 @@ fn name(text: &str) -> Result<DefinitionName, Problem> {
 
 pub async fn latest(
     State(state): State<ApiState>,
-    _caller: Caller,
+    caller: Caller,
     Path(text): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     fetch(
         &state,
+        &caller,
         DefinitionRef {
             name: name(&text)?,
             version: None,
@@ -97,7 +154,7 @@ pub async fn latest(
 
 pub async fn version(
     State(state): State<ApiState>,
-    _caller: Caller,
+    caller: Caller,
     Path((text, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, Problem> {
     let version = version
@@ -107,6 +164,7 @@ pub async fn version(
         .ok_or_else(|| Problem::not_found(format!("no version {version}")))?;
     fetch(
         &state,
+        &caller,
         DefinitionRef {
             name: name(&text)?,
             version: Some(version),
@@ -121,9 +179,6 @@ pub async fn register_integration(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<impl IntoResponse, Problem> {
-    if !caller.admin {
-        return Err(Problem::forbidden("only admins may register integrations"));
-    }
     let value = named(body::json(&bytes)?, &name)?;
     let integration = crate::integrations::Integration::parse(value).map_err(|e| {
         let errors: Vec<Value> = e
@@ -133,6 +188,27 @@ pub async fn register_integration(
             .collect();
         Problem::invalid("INVALID_INTEGRATION", e.to_string()).with_errors(Value::Array(errors))
     })?;
+    let latest = state
+        .engine
+        .integrations()
+        .get(&DefinitionRef {
+            name: integration.name.clone(),
+            version: None,
+        })
+        .await?;
+    let allowed = match &latest {
+        Some(latest) => latest.access.may_manage(&caller.identity()),
+        None => caller.admin,
+    };
+    if !allowed {
+        return Err(Problem::forbidden(match latest {
+            Some(_) => format!(
+                "only managers of integration {} (and admins) may register its versions",
+                integration.name
+            ),
+            None => "only admins may register a new integration".to_owned(),
+        }));
+    }
     let registered = state.engine.integrations().register(integration).await?;
     Ok((
         StatusCode::CREATED,
@@ -142,7 +218,7 @@ pub async fn register_integration(
 
 pub async fn integration(
     State(state): State<ApiState>,
-    _caller: Caller,
+    caller: Caller,
     Path(text): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let reference = DefinitionRef {
@@ -154,6 +230,7 @@ pub async fn integration(
         .integrations()
         .get(&reference)
         .await?
+        .filter(|i| i.access.may_read(&caller.identity()))
         .ok_or_else(|| Problem::not_found(format!("no integration {text}")))?;
     Ok(Json(
         serde_json::to_value(&found).expect("integrations serialise"),

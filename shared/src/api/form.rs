@@ -289,6 +289,7 @@ mod tests {
                 context: Value::Null,
                 priority: 0,
                 trace_id: None,
+                requested_by: None,
             },
             now,
             now,

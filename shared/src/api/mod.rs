@@ -2,6 +2,7 @@
 //! (claim, complete, …), manage definitions. One axum router, served by the
 //! `api` Lambda function behind API Gateway and by the local runner on 127.0.0.1.
 
+mod access;
 mod actions;
 pub mod auth;
 mod body;

@@ -14,8 +14,8 @@ fn problem_responses(codes: &[u16]) -> Value {
         let description = match code {
             400 => "Malformed request",
             401 => "No token, or an invalid or expired one",
-            403 => "Not allowed for this caller",
-            404 => "No such task or definition",
+            403 => "Not allowed for this caller by the definition's access rules",
+            404 => "No such task or definition, or one this caller may not see",
             409 => "The task's status does not allow this, or another caller changed it first",
             413 => "A payload over the deployment's cap (TEL_MAX_PAYLOAD_BYTES)",
             422 => "Well-formed but invalid: field errors in `errors`",
@@ -67,7 +67,7 @@ pub fn document() -> Value {
                     "summary": "Submit an execution request",
                     "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 256 } }],
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ExecutionRequest" } } } },
-                    "responses": with(ok("202", "Accepted: the task is recorded and on its way", "Accepted"), &[400, 401, 422])
+                    "responses": with(ok("202", "Accepted: the task is recorded and on its way", "Accepted"), &[400, 401, 403, 422])
                 },
                 "get": {
                     "summary": "The caller's inbox: their own tasks and their groups'",

@@ -1,5 +1,7 @@
 //! Submitting requests, reading tasks and inboxes, and manual-task forms.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -7,63 +9,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
+use super::access::{actions_for, visible_task};
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use super::{ApiState, form};
-use std::collections::BTreeMap;
-
 use crate::domain::{
-    Assignee, AssigneeType, ExecutionRequest, PayloadField, TaskInstance, TaskStatus, TaskType,
+    Assignee, AssigneeType, ExecutionRequest, PayloadField, Permission, TaskInstance, TaskStatus,
+    TaskType,
 };
 use crate::ports::PageRequest;
-
-/// What `caller` may do to `task` now.
-pub fn actions_for(task: &TaskInstance, caller: &Caller) -> Vec<&'static str> {
-    let holds = task.assignee.as_ref().is_some_and(|a| caller.holds(a));
-    let mut actions = Vec::new();
-    match task.status {
-        TaskStatus::Assigned if holds => actions.extend(["claim", "complete"]),
-        TaskStatus::Claimed if holds => actions.extend(["unclaim", "complete"]),
-        TaskStatus::Claimed if caller.admin => actions.push("unclaim"),
-        _ => {}
-    }
-    if caller.admin {
-        if matches!(
-            task.status,
-            TaskStatus::Created | TaskStatus::Assigned | TaskStatus::Claimed
-        ) && task.task_type == Some(TaskType::Manual)
-        {
-            actions.push("reassign");
-        }
-        if !task.status.is_terminal() {
-            actions.push("cancel");
-        }
-        if matches!(task.status, TaskStatus::Failed | TaskStatus::TimedOut) {
-            actions.push("retry");
-        }
-    }
-    actions
-}
-
-/// Admins see every task; others see unassigned tasks and those they hold.
-pub fn may_view(task: &TaskInstance, caller: &Caller) -> bool {
-    caller.admin || task.assignee.as_ref().is_none_or(|a| caller.holds(a))
-}
-
-pub async fn load(state: &ApiState, id: &str, caller: &Caller) -> Result<TaskInstance, Problem> {
-    let id = body::task_id(id)?;
-    let task = state
-        .engine
-        .tasks()
-        .get(id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("no task {id}")))?;
-    if !may_view(&task, caller) {
-        return Err(Problem::forbidden("this task is assigned to someone else"));
-    }
-    Ok(task)
-}
 
 pub async fn submit(
     State(state): State<ApiState>,
@@ -78,17 +33,26 @@ pub async fn submit(
         }
         problem
     })?;
-    if state
+    let definition = state
         .engine
         .definitions()
         .resolve(&request.definition)
-        .await?
-        .is_none()
-    {
-        return Err(Problem::invalid(
-            "UNKNOWN_DEFINITION",
-            format!("no task definition {} is registered", request.definition),
-        ));
+        .await?;
+    // Whether a definition exists is itself only for those who may use it.
+    match &definition {
+        Some(loaded) if caller.may(&loaded.definition.access, Permission::Submit) => {}
+        None if caller.admin => {
+            return Err(Problem::invalid(
+                "UNKNOWN_DEFINITION",
+                format!("no task definition {} is registered", request.definition),
+            ));
+        }
+        _ => {
+            return Err(Problem::forbidden(format!(
+                "you may not submit tasks of {}",
+                request.definition
+            )));
+        }
     }
     let trace = headers
         .get("traceparent")
@@ -102,7 +66,7 @@ pub async fn submit(
         .map(|k| format!("api:{}:{k}", caller.user));
     let task = state
         .requests
-        .accept(request, key.as_deref(), trace)
+        .accept(request, key.as_deref(), trace, Some(caller.requester()))
         .await
         .map_err(|e| Problem::unavailable(e.to_string()))?;
     let id = task.task_instance_id;
@@ -119,11 +83,11 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let mut task = load(&state, &id, &caller).await?;
-    let urls = with_payloads(&state, &mut task).await?;
-    let actions = actions_for(&task, &caller);
-    let history = &task.history;
-    let mut view = json!({ "task": task, "history": history, "actions": actions });
+    let mut visible = visible_task(&state, &id, &caller).await?;
+    let urls = with_payloads(&state, &mut visible.task).await?;
+    let actions = visible.actions(&caller);
+    let task = &visible.task;
+    let mut view = json!({ "task": task, "history": task.history, "actions": actions });
     if !urls.is_empty() {
         view["payloadUrls"] = json!(urls);
     }
@@ -185,6 +149,8 @@ pub async fn inbox(
             _ => {}
         }
     }
+    // The caller's own tasks and their groups': each one they hold, so each
+    // one they may see.
     let mut assignees = vec![Assignee {
         kind: AssigneeType::User,
         id: caller.user.clone(),
@@ -194,17 +160,22 @@ pub async fn inbox(
         id: g.clone(),
     }));
     let page = state.engine.tasks().inbox(&assignees, status, page).await?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|t| {
-            json!({
-                "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "status": t.status,
-                "assignee": t.assignee, "dueAt": t.due_at, "priority": t.priority, "createdAt": t.created_at,
-                "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id, "actions": actions_for(t, &caller),
-            })
-        })
-        .collect();
+    let mut items = Vec::with_capacity(page.items.len());
+    for t in &page.items {
+        let rules = state
+            .engine
+            .definitions()
+            .exact(&t.definition_name, t.definition_version)
+            .await?
+            .map(|d| d.definition.access.clone())
+            .unwrap_or_default();
+        items.push(json!({
+            "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "status": t.status,
+            "assignee": t.assignee, "dueAt": t.due_at, "priority": t.priority, "createdAt": t.created_at,
+            "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id,
+            "actions": actions_for(t, &rules, &caller),
+        }));
+    }
     Ok(Json(
         json!({ "items": items, "nextCursor": page.next_cursor }),
     ))
@@ -215,30 +186,25 @@ pub async fn form(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let mut task = load(&state, &id, &caller).await?;
-    if task.task_type != Some(TaskType::Manual) {
+    let mut visible = visible_task(&state, &id, &caller).await?;
+    if visible.task.task_type != Some(TaskType::Manual) {
         return Err(Problem::not_found(format!(
             "task {id} is not a manual task and has no form"
         )));
     }
-    let loaded = state
-        .engine
-        .definitions()
-        .exact(&task.definition_name, task.definition_version)
-        .await?
-        .ok_or_else(|| {
-            Problem::not_found(format!(
-                "definition {} no longer exists",
-                task.definition_ref()
-            ))
-        })?;
+    let loaded = visible.definition.clone().ok_or_else(|| {
+        Problem::not_found(format!(
+            "definition {} no longer exists",
+            visible.task.definition_ref()
+        ))
+    })?;
     state
         .engine
-        .load_payloads(&mut task, &[PayloadField::Input])
+        .load_payloads(&mut visible.task, &[PayloadField::Input])
         .await?;
     Ok(Json(form::render(
-        &task,
+        &visible.task,
         &loaded.definition,
-        &actions_for(&task, &caller),
+        &visible.actions(&caller),
     )))
 }

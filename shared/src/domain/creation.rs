@@ -27,6 +27,9 @@ pub struct NewTask {
     pub context: Value,
     pub priority: i32,
     pub trace_id: Option<String>,
+    /// Who asked: `user:<sub>` through the API, `iam:<principal id>` through
+    /// the queue (or the bus, which forwards to it).
+    pub requested_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +72,7 @@ impl Creation {
             finished_at: None,
             completed_by: None,
             trace_id: new.trace_id,
+            requested_by: new.requested_by,
             version: 1,
             history: Vec::new(),
             wake_at: None,

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::access::AccessRules;
 use super::ids::{DefinitionName, DefinitionRef};
 use super::manual::ManualSettings;
 use super::retry::{Backoff, Jitter, RetryPolicy};
@@ -119,6 +120,9 @@ pub struct TaskDefinition {
     pub manual: Option<ManualSettings>,
     #[serde(default)]
     pub limits: Limits,
+    /// Who may submit, read, work and manage this definition's tasks; none: admins only.
+    #[serde(default, skip_serializing_if = "AccessRules::is_empty")]
+    pub access: AccessRules,
 }
 
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
@@ -184,6 +188,8 @@ struct RawDefinition {
     manual: Option<Value>,
     #[serde(default)]
     limits: Option<Value>,
+    #[serde(default)]
+    access: Option<Value>,
 }
 
 /// Retry as written: every field optional, numbers signed so a negative value
@@ -312,6 +318,15 @@ impl TaskDefinition {
             }
         };
 
+        let access = match raw.access.map(|v| typed::<AccessRules>(v, "access")) {
+            None => AccessRules::default(),
+            Some(Ok(access)) => access,
+            Some(Err(p)) => {
+                problems.0.push(p);
+                AccessRules::default()
+            }
+        };
+
         match (name, task_type, problems.0.is_empty()) {
             (Some(name), Some(task_type), true) => Ok(Self {
                 name,
@@ -327,6 +342,7 @@ impl TaskDefinition {
                 retry,
                 manual,
                 limits,
+                access,
             }),
             _ => Err(DefinitionError {
                 problems: problems.0,

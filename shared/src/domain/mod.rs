@@ -1,5 +1,6 @@
 //! The domain: what tasks and definitions are and how tasks move. No I/O here.
 
+pub mod access;
 pub mod creation;
 pub mod definition;
 pub mod envelope;
@@ -15,6 +16,7 @@ pub mod state_machine;
 pub mod task;
 pub mod task_error;
 
+pub use access::{AccessRules, Identity, IntegrationAccess, Permission, Principals};
 pub use creation::{Creation, NewTask};
 pub use definition::{Implementation, Limits, TaskDefinition, TaskType};
 pub use envelope::{Dispatch, Envelope, Stage};

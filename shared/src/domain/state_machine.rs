@@ -457,6 +457,7 @@ mod tests {
             finished_at: None,
             completed_by: None,
             trace_id: None,
+            requested_by: None,
             version: 1,
             history: Vec::new(),
             wake_at: None,

@@ -166,6 +166,10 @@ pub struct TaskInstance {
     pub completed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// Who started the task: `user:<sub>` (the API) or `iam:<principal id>`
+    /// (the requests queue, which IAM guards). They may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     /// Bumped by every transition; transitions are conditional on it.
     pub version: u64,
     /// One entry per transition, oldest first. Stored with the task (one

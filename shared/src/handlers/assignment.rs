@@ -106,6 +106,7 @@ mod tests {
             context,
             priority: 0,
             trace_id: None,
+            requested_by: None,
         };
         Creation::new(new, now, now).task
     }

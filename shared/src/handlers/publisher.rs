@@ -143,6 +143,7 @@ mod tests {
             context: serde_json::Value::Null,
             priority: 0,
             trace_id: None,
+            requested_by: None,
         };
         let created = Creation::new(new, now, now);
         let started = transition(&created.task, Action::Start { lease_until: now }, now).unwrap();

@@ -48,12 +48,17 @@ impl Router {
         // message id, which SQS keeps across redeliveries of one message.
         let key = message.message_id.as_deref().map(|id| format!("sqs:{id}"));
         let trace = incoming_trace(&message).unwrap_or_else(new_trace);
+        // The sender's IAM principal, which SQS records (and IAM guards).
+        let sender = message
+            .attributes
+            .get("SenderId")
+            .map(|id| format!("iam:{id}"));
         match ExecutionRequest::parse_message(body) {
             Ok(request) => self
-                .accept(request, key.as_deref(), Some(trace))
+                .accept(request, key.as_deref(), Some(trace), sender)
                 .await
                 .map(|_| ()),
-            Err(rejected) => self.reject(rejected, key.as_deref(), trace).await,
+            Err(rejected) => self.reject(rejected, key.as_deref(), trace, sender).await,
         }
     }
 
@@ -62,11 +67,13 @@ impl Router {
     /// (from which the id is derived: one conditional write either way).
     /// `trace` is the caller's trace context (W3C `traceparent` or X-Ray); a
     /// new one is started without it. It follows the task through every stage.
+    /// `requested_by` is who asked (`user:<sub>`, `iam:<principal id>`).
     pub async fn accept(
         &self,
         request: ExecutionRequest,
         idempotency_key: Option<&str>,
         trace: Option<String>,
+        requested_by: Option<String>,
     ) -> Result<TaskInstance, Redeliver> {
         let s = &self.engine;
         let loaded = s
@@ -103,6 +110,7 @@ impl Router {
             context: request.context,
             priority: request.priority,
             trace_id: Some(trace.unwrap_or_else(new_trace)),
+            requested_by,
         };
         let failure = match &loaded {
             None => Some(TaskError::new(
@@ -201,6 +209,7 @@ impl Router {
         rejected: RejectedRequest,
         key: Option<&str>,
         trace: String,
+        requested_by: Option<String>,
     ) -> Result<(), Redeliver> {
         let Some(identity) = rejected.identity else {
             return Err(Redeliver(format!(
@@ -226,6 +235,7 @@ impl Router {
             context: Value::Null,
             priority: 0,
             trace_id: Some(trace),
+            requested_by,
         };
         record_task_id(new.task_instance_id);
         self.record(new, None, Some(rejected.error), (None, None))

@@ -145,6 +145,12 @@ pub struct Integration {
     /// addresses are refused unless this says otherwise.
     #[serde(default)]
     pub allow_private_networks: bool,
+    /// Who may name it in a definition (`use`), see it, register versions; none: admins only.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::domain::IntegrationAccess::is_empty"
+    )]
+    pub access: crate::domain::IntegrationAccess,
 }
 
 fn problem(path: &str, message: impl Into<String>) -> Problem {

@@ -54,7 +54,7 @@ impl InProcessPipeline {
     /// delay, publishes the events of every write (as the change stream
     /// would), and returns the task as it ends up.
     pub async fn run(&self, request: ExecutionRequest) -> anyhow::Result<TaskInstance> {
-        let task = self.router.accept(request, None, None).await?;
+        let task = self.router.accept(request, None, None, None).await?;
         loop {
             self.publish_changes().await?;
             let pending = self.queue.take();
