@@ -45,6 +45,7 @@ fn pipeline(c: &mut Criterion) {
         input_ref: None,
         priority: 0,
         context: Value::Null,
+        task_token: None,
     };
     c.bench_function("pipeline: router+validator+executor+output, JS task", |b| {
         b.to_async(&runtime).iter(|| async {

@@ -39,6 +39,7 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         input_ref: None,
         priority: 0,
         context: Value::Null,
+        task_token: None,
     };
     for i in 0..50 {
         pipeline.run(request(i)).await?;

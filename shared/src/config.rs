@@ -50,6 +50,10 @@ pub struct Settings {
     pub payload_threshold_bytes: u64,
     /// The most any one payload of a task may take.
     pub max_payload_bytes: u64,
+    /// How often a Step Functions step waiting on an unfinished task hears it
+    /// is alive, unless its definition says (`heartbeatSeconds`). The
+    /// sweeper sends them, so they are as late as its schedule at worst.
+    pub heartbeat_interval: Duration,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             priority_threshold: 5,
             payload_threshold_bytes: 32 * 1024,
             max_payload_bytes: 10 * 1024 * 1024,
+            heartbeat_interval: Duration::from_secs(60),
         }
     }
 }
@@ -152,6 +157,7 @@ impl Settings {
                 d.payload_threshold_bytes,
             )?,
             max_payload_bytes: number("TEL_MAX_PAYLOAD_BYTES", d.max_payload_bytes)?,
+            heartbeat_interval: seconds("TEL_HEARTBEAT_SECONDS", d.heartbeat_interval)?,
         })
     }
 }

@@ -184,7 +184,7 @@ impl TestStack {
         Ok(tel_shared::local::stream_reader::StreamReader::new(
             &self.sdk,
             arn,
-            tel_shared::handlers::ChangePublisher::new(bus),
+            tel_shared::handlers::ChangePublisher::new(bus).answering_steps(&self.engine),
         )
         .checkpoint(Some(self.stream_checkpoint.clone())))
     }
@@ -350,6 +350,7 @@ pub async fn store_waiting_and_due(
                 priority: 0,
                 trace_id: None,
                 requested_by: None,
+                callback: None,
             };
             tel_shared::domain::Creation::new(new, now, deadline)
         })

@@ -85,6 +85,10 @@ impl TaskStore for ProbedStore {
         self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.reschedule(task, wake_at).await
     }
+    async fn update_deadlines(&self, task: &TaskInstance) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.update_deadlines(task).await
+    }
     async fn tasks_of_workflow(
         &self,
         workflow: &str,

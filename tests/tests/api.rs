@@ -52,6 +52,7 @@ async fn assigned(
             priority: 0,
             trace_id: None,
             requested_by: None,
+            callback: None,
         },
         now,
         now + chrono::Duration::minutes(5),

@@ -42,6 +42,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
             priority: 0,
             trace_id: None,
             requested_by: None,
+            callback: None,
         },
         now,
         later,

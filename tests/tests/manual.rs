@@ -81,6 +81,7 @@ async fn each_assignment_strategy_picks_its_assignee() {
                 priority: 0,
                 trace_id: None,
                 requested_by: None,
+                callback: None,
             },
             now,
             now,

@@ -33,6 +33,7 @@ async fn a_published_event_reaches_a_subscribed_queue_in_the_documented_shape() 
             priority: 0,
             trace_id: None,
             requested_by: None,
+            callback: None,
         },
         now,
         now,

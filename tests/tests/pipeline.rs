@@ -434,6 +434,7 @@ async fn duplicate_execute_messages_run_the_task_once() {
             priority: 0,
             trace_id: None,
             requested_by: None,
+            callback: None,
         },
         now,
         now + chrono::Duration::minutes(5),

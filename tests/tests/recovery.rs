@@ -45,6 +45,7 @@ fn new_task(def: &TaskDefinition) -> NewTask {
         priority: 0,
         trace_id: None,
         requested_by: None,
+        callback: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn new_task(workflow: &str) -> NewTask {
         priority: 0,
         trace_id: None,
         requested_by: None,
+        callback: None,
     }
 }
 

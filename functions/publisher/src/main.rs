@@ -7,5 +7,5 @@ use tel_shared::handlers::ChangePublisher;
 async fn main() -> Result<(), lambda_runtime::Error> {
     tel_shared::lambda::init_tracing();
     let (_, engine) = tel_shared::bootstrap::from_env().await?;
-    tel_shared::lambda::run_stream_publisher(ChangePublisher::new(engine.publisher().clone())).await
+    tel_shared::lambda::run_stream_publisher(ChangePublisher::of_engine(&engine)).await
 }

@@ -49,6 +49,26 @@ impl InMemoryTaskStore {
     pub fn take_changes(&self) -> Vec<TaskChange> {
         std::mem::take(&mut self.tables.lock().expect("lock").changes)
     }
+
+    /// Changes the stored task with `change` if it is still at `task.version`.
+    fn at_version(
+        &self,
+        task: &TaskInstance,
+        change: impl FnOnce(&mut TaskInstance),
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        match t.tasks.get_mut(&task.task_instance_id) {
+            Some(current) if current.version == task.version => {
+                change(current);
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict {
+                task_instance_id: task.task_instance_id,
+                expected_status: task.status,
+                expected_version: task.version,
+            }),
+        }
+    }
 }
 
 fn sorted_page(mut items: Vec<TaskInstance>) -> Page<TaskInstance> {
@@ -105,18 +125,14 @@ impl TaskStore for InMemoryTaskStore {
         task: &TaskInstance,
         wake_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let mut t = self.tables.lock().expect("lock");
-        match t.tasks.get_mut(&task.task_instance_id) {
-            Some(current) if current.version == task.version => {
-                current.wake_at = wake_at;
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict {
-                task_instance_id: task.task_instance_id,
-                expected_status: task.status,
-                expected_version: task.version,
-            }),
-        }
+        self.at_version(task, |current| current.wake_at = wake_at)
+    }
+
+    async fn update_deadlines(&self, task: &TaskInstance) -> Result<(), StoreError> {
+        self.at_version(task, |current| {
+            current.deadlines = task.deadlines.clone();
+            current.wake_at = task.wake_at;
+        })
     }
 
     async fn tasks_of_workflow(
@@ -475,5 +491,104 @@ impl crate::ports::PayloadStore for InMemoryPayloadStore {
         _: std::time::Duration,
     ) -> Result<String, crate::ports::PayloadError> {
         Ok(format!("memory://{}/{}", at.bucket, at.key))
+    }
+}
+
+/// One call made to a waiting step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepCall {
+    Success {
+        token: String,
+        output: String,
+    },
+    Failure {
+        token: String,
+        error: String,
+        cause: String,
+    },
+    Heartbeat {
+        token: String,
+    },
+}
+
+/// Keeps every call to waiting steps; tokens marked gone answer as Step
+/// Functions does for a stopped execution.
+#[derive(Default)]
+pub struct RecordingCallbacks {
+    calls: Mutex<Vec<StepCall>>,
+    gone: Mutex<std::collections::HashSet<String>>,
+    /// Calls still to be throttled.
+    throttled: Mutex<usize>,
+}
+
+impl RecordingCallbacks {
+    pub fn take(&self) -> Vec<StepCall> {
+        std::mem::take(&mut *self.calls.lock().expect("lock"))
+    }
+
+    /// From now on, calls with `token` answer `TaskTimedOut`.
+    pub fn stop(&self, token: &str) {
+        self.gone.lock().expect("lock").insert(token.to_owned());
+    }
+
+    /// The next `calls` calls answer `ThrottlingException`.
+    pub fn throttle(&self, calls: usize) {
+        *self.throttled.lock().expect("lock") = calls;
+    }
+
+    fn record(&self, token: &str, call: StepCall) -> Result<(), crate::ports::CallbackError> {
+        let answer = |class, code: &str| crate::ports::AwsError {
+            operation: "SendTask",
+            resource: "a recorded step".into(),
+            class,
+            code: Some(code.into()),
+            source: code.to_owned().into(),
+        };
+        let mut throttled = self.throttled.lock().expect("lock");
+        if *throttled > 0 {
+            *throttled -= 1;
+            let error = answer(crate::ports::ErrorClass::Transient, "ThrottlingException");
+            return Err(crate::ports::CallbackError::Aws(error));
+        }
+        if self.gone.lock().expect("lock").contains(token) {
+            return Err(crate::ports::CallbackError::Gone {
+                code: "TaskTimedOut".into(),
+                source: answer(crate::ports::ErrorClass::Refused, "TaskTimedOut"),
+            });
+        }
+        self.calls.lock().expect("lock").push(call);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::StepCallbacks for RecordingCallbacks {
+    async fn succeed(&self, token: &str, output: &str) -> Result<(), crate::ports::CallbackError> {
+        let call = StepCall::Success {
+            token: token.into(),
+            output: output.into(),
+        };
+        self.record(token, call)
+    }
+
+    async fn fail(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), crate::ports::CallbackError> {
+        let call = StepCall::Failure {
+            token: token.into(),
+            error: error.into(),
+            cause: cause.into(),
+        };
+        self.record(token, call)
+    }
+
+    async fn heartbeat(&self, token: &str) -> Result<(), crate::ports::CallbackError> {
+        let call = StepCall::Heartbeat {
+            token: token.into(),
+        };
+        self.record(token, call)
     }
 }

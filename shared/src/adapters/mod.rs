@@ -7,6 +7,7 @@ pub mod memory;
 pub mod s3;
 pub mod secrets_manager;
 pub mod sqs;
+pub mod step_functions;
 
 pub use dynamo::{DynamoDefinitionStore, DynamoIntegrationStore, DynamoTaskStore};
 pub use eventbridge::EventBridgePublisher;

@@ -290,6 +290,7 @@ mod tests {
                 priority: 0,
                 trace_id: None,
                 requested_by: None,
+                callback: None,
             },
             now,
             now,

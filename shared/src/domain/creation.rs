@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::callback::Callback;
 use super::definition::TaskType;
 use super::envelope::{Dispatch, Stage};
 use super::events::{TaskEvent, events_of};
@@ -30,6 +31,34 @@ pub struct NewTask {
     /// Who asked: `user:<sub>` through the API, `iam:<principal id>` through
     /// the queue (or the bus, which forwards to it).
     pub requested_by: Option<String>,
+    /// The orchestrator step waiting on the task (Step Functions' task token).
+    pub callback: Option<Callback>,
+}
+
+impl NewTask {
+    /// A task of one step with `input` and nothing else set: no trace, no
+    /// requester, no waiting step (tools and tests add what they need).
+    pub fn of_step(
+        definition: (&str, u32),
+        workflow_instance_id: &str,
+        step_id: &str,
+        input: Value,
+    ) -> Self {
+        Self {
+            task_instance_id: TaskInstanceId::new(),
+            definition_name: definition.0.to_owned(),
+            definition_version: definition.1,
+            task_type: None,
+            workflow_instance_id: workflow_instance_id.to_owned(),
+            step_id: step_id.to_owned(),
+            input,
+            context: Value::Null,
+            priority: 0,
+            trace_id: None,
+            requested_by: None,
+            callback: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +105,9 @@ impl Creation {
             version: 1,
             history: Vec::new(),
             wake_at: None,
+            callback: new.callback,
         };
+        task.apply_standing_deadlines(None, now);
         task.schedule_wake(None);
         task.history.push(HistoryEntry {
             version: 1,
@@ -108,7 +139,8 @@ impl Creation {
         let created = self.task.created_at;
         self.task.start_by = start_within.map(|d| created + d);
         self.task.close_by = close_within.map(|d| created + d);
-        self.task.apply_budgets();
+        let heartbeat = self.task.deadlines.get(&DeadlineKind::Heartbeat).copied();
+        self.task.apply_standing_deadlines(heartbeat, created);
         self.task.schedule_wake(None);
         self
     }

@@ -115,6 +115,10 @@ pub struct TaskDefinition {
     /// Most seconds from creation to the end, all attempts and waits included (schedule-to-close).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_to_close_seconds: Option<u32>,
+    /// How often an orchestrator step waiting on a task (a Step Functions
+    /// task token) hears it is alive; the deployment's default without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u32>,
     pub retry: RetryPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<ManualSettings>,
@@ -182,6 +186,8 @@ struct RawDefinition {
     schedule_to_start_seconds: Option<f64>,
     #[serde(default)]
     schedule_to_close_seconds: Option<f64>,
+    #[serde(default)]
+    heartbeat_seconds: Option<f64>,
     #[serde(default)]
     retry: Option<RawRetry>,
     #[serde(default)]
@@ -302,6 +308,19 @@ impl TaskDefinition {
             budget("scheduleToStartSeconds", raw.schedule_to_start_seconds);
         let schedule_to_close_seconds =
             budget("scheduleToCloseSeconds", raw.schedule_to_close_seconds);
+        let heartbeat_seconds = match raw.heartbeat_seconds {
+            None => None,
+            Some(t) if (1.0..=MAX_TIMEOUT_SECONDS).contains(&t) && t.fract() == 0.0 => {
+                Some(t as u32)
+            }
+            Some(t) => {
+                problems.add(
+                    "heartbeatSeconds",
+                    format!("must be a whole number of seconds between 1 and {MAX_TIMEOUT_SECONDS}, got {t}"),
+                );
+                None
+            }
+        };
         let retry = parse_retry(raw.retry, &mut problems);
         let manual = parse_manual(task_type, raw.manual, &mut problems);
         let limits = match raw.limits.map(|v| typed::<Limits>(v, "limits")) {
@@ -339,6 +358,7 @@ impl TaskDefinition {
                 timeout_seconds,
                 schedule_to_start_seconds,
                 schedule_to_close_seconds,
+                heartbeat_seconds,
                 retry,
                 manual,
                 limits,

@@ -46,6 +46,63 @@ pub enum EventType {
 }
 
 impl EventType {
+    pub const ALL: [EventType; 12] = [
+        Self::Created,
+        Self::Started,
+        Self::Completed,
+        Self::Failed,
+        Self::RetryScheduled,
+        Self::Assigned,
+        Self::Claimed,
+        Self::Unclaimed,
+        Self::Reminder,
+        Self::Escalated,
+        Self::TimedOut,
+        Self::Cancelled,
+    ];
+
+    /// The fields an event of this type always carries beyond the common
+    /// ones (`events_of` sets them; the AsyncAPI document requires them).
+    pub fn carries(&self) -> &'static [&'static str] {
+        match self {
+            Self::Completed => &["attempts", "durationMs"],
+            Self::Failed => &["error", "attempts", "durationMs"],
+            Self::RetryScheduled => &["error", "retryAt"],
+            Self::Assigned | Self::Escalated | Self::Claimed => &["assigneeType", "assigneeId"],
+            Self::TimedOut => &["error"],
+            Self::Cancelled => &["reason"],
+            Self::Created | Self::Started | Self::Unclaimed | Self::Reminder => &[],
+        }
+    }
+
+    /// What the event announces, for people reading the contract.
+    pub fn summary(&self) -> &'static str {
+        match self {
+            Self::Created => {
+                "A task was recorded for an execution request; its input is being validated."
+            }
+            Self::Started => "An attempt started (an executor holds the task's lease).",
+            Self::Completed => {
+                "The task ended with an output (inline, or `outputRef` when it is in the payload bucket)."
+            }
+            Self::Failed => {
+                "The task ended with an error: its `error.code` says why (VALIDATION_ERROR, TIMEOUT, …)."
+            }
+            Self::RetryScheduled => "An attempt failed and another is due at `retryAt`.",
+            Self::Assigned => "A manual task was given to a user or a group.",
+            Self::Claimed => "A person claimed a manual task.",
+            Self::Unclaimed => "A person gave a claimed task back to its group.",
+            Self::Reminder => "A manual task's reminder fell due.",
+            Self::Escalated => "A manual task was escalated to its next assignee.",
+            Self::TimedOut => {
+                "An attempt, a budget or a manual task's due time ran out (`error.code` TIMEOUT)."
+            }
+            Self::Cancelled => {
+                "The task was cancelled: by a person, or because the Step Functions step waiting on it is gone."
+            }
+        }
+    }
+
     /// The EventBridge detail-type.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -1,6 +1,7 @@
 //! The domain: what tasks and definitions are and how tasks move. No I/O here.
 
 pub mod access;
+pub mod callback;
 pub mod creation;
 pub mod definition;
 pub mod envelope;
@@ -17,6 +18,7 @@ pub mod task;
 pub mod task_error;
 
 pub use access::{AccessRules, Identity, IntegrationAccess, Permission, Principals};
+pub use callback::{Callback, Outcome};
 pub use creation::{Creation, NewTask};
 pub use definition::{Implementation, Limits, TaskDefinition, TaskType};
 pub use envelope::{Dispatch, Envelope, Stage};

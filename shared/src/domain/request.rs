@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::callback::check_task_token;
 use super::ids::{DefinitionRef, TaskInstanceId};
 use super::payload::ObjectLocation;
 use super::task_error::{TaskError, VALIDATION_ERROR};
@@ -20,6 +21,9 @@ pub struct ExecutionRequest {
     pub input_ref: Option<ObjectLocation>,
     pub priority: i32,
     pub context: Value,
+    /// The waiting orchestrator step's token (Step Functions' `$$.Task.Token`):
+    /// tel answers it when the task ends.
+    pub task_token: Option<String>,
 }
 
 /// A request that cannot run, with what could be read of it. When
@@ -40,6 +44,9 @@ pub struct RequestIdentity {
     pub step_id: String,
     pub definition_name: String,
     pub input: Value,
+    /// Told of the failure too. Never serialised: a credential.
+    #[serde(skip)]
+    pub task_token: Option<String>,
 }
 
 /// The request as written on the wire: everything optional so that missing
@@ -63,6 +70,8 @@ pub struct RequestBody {
     pub priority: Option<i64>,
     #[serde(default)]
     pub context: Option<Value>,
+    #[serde(default)]
+    pub task_token: Option<String>,
 }
 
 pub const MAX_PRIORITY: i64 = 9;
@@ -154,6 +163,9 @@ impl ExecutionRequest {
             }
             _ => {}
         }
+        if let Some(Err(m)) = raw.task_token.as_deref().map(check_task_token) {
+            problems.push(("taskToken", m));
+        }
         match definition {
             Some(definition) if problems.is_empty() => Ok(Self {
                 task_instance_id,
@@ -164,6 +176,7 @@ impl ExecutionRequest {
                 input_ref: raw.input_ref,
                 priority: priority as i32,
                 context: raw.context.unwrap_or(Value::Null),
+                task_token: raw.task_token,
             }),
             _ => {
                 let details: Vec<Value> = problems
@@ -217,6 +230,11 @@ fn identity_of(object: &Map<String, Value>) -> Option<RequestIdentity> {
         step_id: text("stepId")?.to_owned(),
         definition_name: text("taskDefinitionId").unwrap_or("").to_owned(),
         input: object.get("input").cloned().unwrap_or(Value::Null),
+        task_token: object
+            .get("taskToken")
+            .and_then(Value::as_str)
+            .filter(|t| check_task_token(t).is_ok())
+            .map(str::to_owned),
     })
 }
 
@@ -265,6 +283,37 @@ mod tests {
         assert_eq!(r.identity.unwrap().workflow_instance_id, "wf");
         let r = ExecutionRequest::parse_message(r#"{"taskDefinitionId":"x"}"#).unwrap_err();
         assert!(r.identity.is_none());
+    }
+
+    #[test]
+    fn a_task_token_is_kept_and_checked() {
+        let r = ExecutionRequest::parse_message(
+            r#"{"taskDefinitionId":"double","workflowInstanceId":"wf","stepId":"s","input":{},"taskToken":"AQB8token"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.task_token.as_deref(), Some("AQB8token"));
+        let r = ExecutionRequest::parse_message(
+            r#"{"taskDefinitionId":"double","workflowInstanceId":"wf","stepId":"s","input":{},"taskToken":""}"#,
+        )
+        .unwrap_err();
+        assert!(
+            r.error.message.contains("taskToken must be"),
+            "{}",
+            r.error.message
+        );
+        // A rejected request still answers its step, but never says the token.
+        let r = ExecutionRequest::parse_message(
+            r#"{"workflowInstanceId":"wf","stepId":"s","taskToken":"AQB8token"}"#,
+        )
+        .unwrap_err();
+        let identity = r.identity.unwrap();
+        assert_eq!(identity.task_token.as_deref(), Some("AQB8token"));
+        assert!(
+            !serde_json::to_string(&identity)
+                .unwrap()
+                .contains("AQB8token")
+        );
+        assert!(!r.error.message.contains("AQB8token"));
     }
 
     #[test]

@@ -374,7 +374,7 @@ pub fn transition(
             dispatch = Some(Dispatch::now(Stage::Input));
         }
     }
-    next.apply_budgets();
+    next.apply_standing_deadlines(task.deadlines.get(&DeadlineKind::Heartbeat).copied(), now);
     next.schedule_wake(task.wake_at);
     next.history.push(history.compact());
     let events = events_of(&next, next.history.last().expect("just added"));
@@ -461,6 +461,7 @@ mod tests {
             version: 1,
             history: Vec::new(),
             wake_at: None,
+            callback: None,
         }
     }
 

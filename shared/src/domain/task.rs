@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::callback::Callback;
 use super::definition::TaskType;
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
@@ -104,6 +105,8 @@ pub enum DeadlineKind {
     StartBy,
     /// Not finished within the definition's `scheduleToCloseSeconds`, all attempts together.
     CloseBy,
+    /// The orchestrator step waiting on the task is due to hear it is alive.
+    Heartbeat,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +183,10 @@ pub struct TaskInstance {
     /// deadline, but it may be earlier (see `schedule_wake`).
     #[serde(skip)]
     pub wake_at: Option<DateTime<Utc>>,
+    /// The orchestrator step waiting on the task, if one is. Stored with the
+    /// task, never serialised with it (its token is a credential).
+    #[serde(skip)]
+    pub callback: Option<Callback>,
 }
 
 impl TaskInstance {
@@ -188,10 +195,23 @@ impl TaskInstance {
         format!("{}:{}", self.definition_name, self.definition_version)
     }
 
-    /// Adds the whole-task budgets to the deadlines while they apply.
-    pub fn apply_budgets(&mut self) {
+    /// Adds the deadlines that outlive any one status while the task is
+    /// unfinished: the whole-task budgets, and the next heartbeat to a
+    /// waiting step (kept at `heartbeat_at` if one is set already, else one
+    /// interval after `now`).
+    pub fn apply_standing_deadlines(
+        &mut self,
+        heartbeat_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
         if self.status.is_terminal() {
             return;
+        }
+        if let Some(callback) = &self.callback {
+            let at = heartbeat_at.unwrap_or_else(|| {
+                now + chrono::Duration::seconds(i64::from(callback.heartbeat_seconds))
+            });
+            self.deadlines.insert(DeadlineKind::Heartbeat, at);
         }
         if let Some(close_by) = self.close_by {
             self.deadlines.insert(DeadlineKind::CloseBy, close_by);

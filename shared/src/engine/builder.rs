@@ -9,9 +9,10 @@ use aws_config::SdkConfig;
 use super::TaskEngine;
 use crate::adapters::memory::{
     InMemoryDefinitionStore, InMemoryIntegrationStore, InMemoryPayloadStore, InMemoryTaskStore,
-    RecordingPublisher, RecordingQueue,
+    RecordingCallbacks, RecordingPublisher, RecordingQueue,
 };
 use crate::adapters::s3::S3PayloadStore;
+use crate::adapters::step_functions::StepFunctionsCallbacks;
 use crate::adapters::{
     DynamoDefinitionStore, DynamoIntegrationStore, DynamoTaskStore, EventBridgePublisher,
     SqsQueueSender,
@@ -22,7 +23,7 @@ use crate::handlers::definitions::DefinitionCache;
 use crate::metrics::{Metrics, Stdout};
 use crate::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, DefinitionStore,
-    EventPublisher, IntegrationStore, PayloadStore, QueueSender, TaskStore,
+    EventPublisher, IntegrationStore, PayloadStore, QueueSender, StepCallbacks, TaskStore,
 };
 
 /// Every port the table serves: one adapter usually implements them all.
@@ -52,6 +53,7 @@ pub struct EngineBuilder {
     settings: Settings,
     clock: Arc<dyn Clock>,
     payloads: Option<Arc<dyn PayloadStore>>,
+    callbacks: Option<Arc<dyn StepCallbacks>>,
 }
 
 impl Default for EngineBuilder {
@@ -71,6 +73,7 @@ impl Default for EngineBuilder {
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
             payloads: None,
+            callbacks: None,
         }
     }
 }
@@ -118,6 +121,9 @@ impl EngineBuilder {
                     bucket,
                 )) as Arc<dyn PayloadStore>
             }))
+            .callbacks(Arc::new(StepFunctionsCallbacks::new(
+                aws_sdk_sfn::Client::new(sdk),
+            )))
     }
 
     /// In-memory ports: nothing is durable. The returned handles let the
@@ -128,6 +134,7 @@ impl EngineBuilder {
             queue: Arc::new(RecordingQueue::default()),
             publisher: Arc::new(RecordingPublisher::default()),
             payloads: Arc::new(InMemoryPayloadStore::default()),
+            callbacks: Arc::new(RecordingCallbacks::default()),
         };
         let builder = Self::default()
             .table(handles.table.clone())
@@ -136,6 +143,7 @@ impl EngineBuilder {
             .publisher(handles.publisher.clone())
             .queues(handles.queue.clone(), in_memory_queue_urls())
             .payloads(Some(handles.payloads.clone()))
+            .callbacks(handles.callbacks.clone())
             .settings(settings);
         (builder, handles)
     }
@@ -156,6 +164,7 @@ impl EngineBuilder {
             settings: engine.settings.clone(),
             clock: engine.clock.clone(),
             payloads: engine.payloads.clone(),
+            callbacks: Some(engine.callbacks.clone()),
         }
     }
 
@@ -217,10 +226,16 @@ impl EngineBuilder {
         self
     }
 
+    /// Who answers the orchestrator steps waiting on tasks.
+    pub fn callbacks(mut self, callbacks: Arc<dyn StepCallbacks>) -> Self {
+        self.callbacks = Some(callbacks);
+        self
+    }
+
     /// # Panics
     /// When a port was never given: a wiring mistake, found at cold start.
     pub fn build(self) -> TaskEngine {
-        const MISSING: &str = "EngineBuilder: set the table, definitions, integrations, publisher and queues (or start from `aws` or `in_memory`)";
+        const MISSING: &str = "EngineBuilder: set the table, definitions, integrations, publisher, queues and callbacks (or start from `aws` or `in_memory`)";
         TaskEngine {
             tasks: self.tasks.expect(MISSING),
             assignment: self.assignment.expect(MISSING),
@@ -238,6 +253,7 @@ impl EngineBuilder {
             settings: self.settings,
             clock: self.clock,
             payloads: self.payloads,
+            callbacks: self.callbacks.expect(MISSING),
         }
     }
 }
@@ -249,4 +265,5 @@ pub struct InMemoryHandles {
     pub queue: Arc<RecordingQueue>,
     pub publisher: Arc<RecordingPublisher>,
     pub payloads: Arc<InMemoryPayloadStore>,
+    pub callbacks: Arc<RecordingCallbacks>,
 }

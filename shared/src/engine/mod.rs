@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher,
     IntegrationStore, OutgoingMessage, PayloadError, PayloadStore, QueueError, QueueSender,
-    StoreError, TaskStore,
+    StepCallbacks, StoreError, TaskStore,
 };
 
 /// Tries of one transition write before the record is left to SQS.
@@ -54,6 +54,8 @@ pub struct TaskEngine {
     clock: Arc<dyn Clock>,
     /// Where payloads over the threshold go; none without a payload bucket.
     payloads: Option<Arc<dyn PayloadStore>>,
+    /// Answers the orchestrator steps waiting on tasks (Step Functions).
+    callbacks: Arc<dyn StepCallbacks>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +143,9 @@ impl TaskEngine {
     }
     pub fn payloads(&self) -> Option<&Arc<dyn PayloadStore>> {
         self.payloads.as_ref()
+    }
+    pub fn callbacks(&self) -> &Arc<dyn StepCallbacks> {
+        &self.callbacks
     }
 
     pub fn now(&self) -> DateTime<Utc> {

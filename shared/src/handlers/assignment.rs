@@ -107,6 +107,7 @@ mod tests {
             priority: 0,
             trace_id: None,
             requested_by: None,
+            callback: None,
         };
         Creation::new(new, now, now).task
     }

@@ -9,6 +9,7 @@ pub mod executor;
 pub mod manual_assign;
 pub mod publisher;
 pub mod router;
+pub mod step_callbacks;
 pub mod sweeper;
 pub mod validator;
 

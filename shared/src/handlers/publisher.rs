@@ -13,12 +13,16 @@ use std::sync::Arc;
 
 use tracing::{error, info, warn};
 
+use super::step_callbacks::{StepNotifier, Unanswered};
 use crate::adapters::dynamo::stream::StreamRecord;
 use crate::domain::events_of;
+use crate::engine::TaskEngine;
 use crate::ports::{BusEvent, EventPublisher, PublishError, TaskChange};
 
 pub struct ChangePublisher {
     publisher: Arc<dyn EventPublisher>,
+    /// Answers the steps waiting on tasks that ended (Step Functions).
+    steps: Option<StepNotifier>,
 }
 
 /// What a batch left unpublished: the position to resume from.
@@ -32,14 +36,54 @@ pub struct Unpublished {
 }
 
 impl ChangePublisher {
+    /// Publishes events only.
     pub fn new(publisher: Arc<dyn EventPublisher>) -> Self {
-        Self { publisher }
+        Self {
+            publisher,
+            steps: None,
+        }
     }
 
-    /// Publishes the events of every change, in order. Events of one task
-    /// keep their order on the bus only as far as EventBridge keeps any
-    /// (consumers order by `occurredAt` and the task's version).
+    /// Publishes on the engine's bus and answers the steps waiting on tasks
+    /// that ended: what the publisher function does.
+    pub fn of_engine(engine: &Arc<TaskEngine>) -> Self {
+        Self::new(engine.publisher().clone()).answering_steps(engine)
+    }
+
+    /// Also answers the steps waiting on tasks that ended, through `engine`.
+    pub fn answering_steps(mut self, engine: &Arc<TaskEngine>) -> Self {
+        self.steps = Some(StepNotifier::new(engine.clone()));
+        self
+    }
+
+    /// Answers the waiting steps, then publishes the events of every change,
+    /// in order. Events of one task keep their order on the bus only as far
+    /// as EventBridge keeps any (consumers order by `occurredAt` and the
+    /// task's version). Whatever was not done is resumed from the earliest
+    /// change it concerns.
     pub async fn publish(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
+        let mut unanswered = None;
+        if let Some(steps) = &self.steps {
+            for (i, change) in changes.iter().enumerate() {
+                if let Err(Unanswered(reason)) = steps.answer(change).await {
+                    unanswered = Some(Unpublished {
+                        sequence: change.sequence.clone(),
+                        reason,
+                    });
+                    // Events of later changes wait with it, to keep their order.
+                    let published = self.publish_events(&changes[..i]).await?;
+                    info!(published, "events published up to a step not answered");
+                    break;
+                }
+            }
+        }
+        match unanswered {
+            Some(unpublished) => Err(unpublished),
+            None => self.publish_events(changes).await,
+        }
+    }
+
+    async fn publish_events(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
         let mut events = Vec::new();
         // For each event, the change it came from.
         let mut origin = Vec::new();
@@ -113,7 +157,7 @@ pub async fn publish_records(
 mod tests {
     use super::*;
     use crate::adapters::memory::RecordingPublisher;
-    use crate::domain::{Action, Creation, NewTask, TaskInstanceId, transition};
+    use crate::domain::{Action, Creation, NewTask, transition};
     use chrono::Utc;
     use serde_json::json;
 
@@ -132,19 +176,7 @@ mod tests {
     #[tokio::test]
     async fn each_write_announces_only_its_own_entries_with_stable_ids() {
         let now = Utc::now();
-        let new = NewTask {
-            task_instance_id: TaskInstanceId::new(),
-            definition_name: "double".into(),
-            definition_version: 1,
-            task_type: None,
-            workflow_instance_id: "wf".into(),
-            step_id: "s".into(),
-            input: json!({}),
-            context: serde_json::Value::Null,
-            priority: 0,
-            trace_id: None,
-            requested_by: None,
-        };
+        let new = NewTask::of_step(("double", 1), "wf", "s", json!({}));
         let created = Creation::new(new, now, now);
         let started = transition(&created.task, Action::Start { lease_until: now }, now).unwrap();
         let recording = Arc::new(RecordingPublisher::default());
@@ -176,5 +208,66 @@ mod tests {
             published, ids,
             "what the bus gets is what the transition planned"
         );
+    }
+
+    #[tokio::test]
+    async fn a_step_not_answered_holds_its_change_and_later_ones_and_is_answered_once_after() {
+        let (builder, handles) = crate::engine::EngineBuilder::in_memory(Default::default());
+        let engine = Arc::new(builder.build());
+        let publisher = ChangePublisher::of_engine(&engine);
+        let now = Utc::now();
+        let waited_on = |token: &str| {
+            let mut created = Creation::new(
+                NewTask {
+                    callback: Some(crate::domain::Callback {
+                        task_token: token.into(),
+                        heartbeat_seconds: 60,
+                    }),
+                    ..NewTask::of_step(("double", 1), "wf", "s", json!({}))
+                },
+                now,
+                now,
+            );
+            created.task = transition(&created.task, Action::Start { lease_until: now }, now)
+                .unwrap()
+                .task;
+            transition(
+                &created.task,
+                Action::Complete {
+                    output: Some(json!({ "n": 2 })),
+                    by: None,
+                },
+                now,
+            )
+            .unwrap()
+            .task
+        };
+        let (first, second) = (waited_on("token-1"), waited_on("token-2"));
+        let changes = [change("1", 2, &first), change("2", 2, &second)];
+        // Throttled: the change is held with every later one, events and all.
+        handles.callbacks.throttle(1);
+        let held = publisher.publish(&changes).await.unwrap_err();
+        assert_eq!(held.sequence, "1");
+        assert!(handles.callbacks.take().is_empty());
+        assert!(handles.publisher.take().is_empty());
+        // Delivered again: both answered, each once, with the output.
+        assert_eq!(publisher.publish(&changes).await, Ok(2));
+        let calls = handles.callbacks.take();
+        assert_eq!(
+            calls,
+            [
+                crate::adapters::memory::StepCall::Success {
+                    token: "token-1".into(),
+                    output: r#"{"n":2}"#.into()
+                },
+                crate::adapters::memory::StepCall::Success {
+                    token: "token-2".into(),
+                    output: r#"{"n":2}"#.into()
+                }
+            ]
+        );
+        // A step already answered or stopped counts as answered.
+        handles.callbacks.stop("token-1");
+        assert_eq!(publisher.publish(&changes[..1]).await, Ok(1));
     }
 }

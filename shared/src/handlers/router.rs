@@ -17,8 +17,8 @@ use super::batch::{
 use crate::domain::request::RequestIdentity;
 use crate::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use crate::domain::{
-    Action, Creation, ExecutionRequest, NewTask, PayloadField, PayloadRef, RejectedRequest,
-    TaskError, TaskInstance, TaskInstanceId,
+    Action, Callback, Creation, ExecutionRequest, NewTask, PayloadField, PayloadRef,
+    RejectedRequest, TaskError, TaskInstance, TaskInstanceId,
 };
 use crate::engine::ApplyError;
 use crate::engine::TaskEngine;
@@ -99,7 +99,9 @@ impl Router {
                 }
             },
         };
+        let heartbeat_seconds = loaded.as_ref().and_then(|l| l.definition.heartbeat_seconds);
         let new = NewTask {
+            callback: self.callback(request.task_token, heartbeat_seconds),
             task_instance_id,
             definition_name: request.definition.name.to_string(),
             definition_version: loaded.as_ref().map_or(0, |l| l.definition.version),
@@ -204,6 +206,16 @@ impl Router {
         }
     }
 
+    /// The waiting step of a request that carried a task token, told it
+    /// is alive every `heartbeat_seconds` (the deployment's default without).
+    fn callback(&self, token: Option<String>, heartbeat_seconds: Option<u32>) -> Option<Callback> {
+        let default = self.engine.settings().heartbeat_interval.as_secs().max(1);
+        token.map(|task_token| Callback {
+            task_token,
+            heartbeat_seconds: heartbeat_seconds.unwrap_or(default as u32),
+        })
+    }
+
     async fn reject(
         &self,
         rejected: RejectedRequest,
@@ -223,6 +235,7 @@ impl Router {
             step_id,
             definition_name,
             input,
+            task_token,
         } = identity;
         let new = NewTask {
             task_instance_id: task_id(task_instance_id, key),
@@ -236,6 +249,7 @@ impl Router {
             priority: 0,
             trace_id: Some(trace),
             requested_by,
+            callback: self.callback(task_token, None),
         };
         record_task_id(new.task_instance_id);
         self.record(new, None, Some(rejected.error), (None, None))

@@ -23,7 +23,7 @@ use crate::domain::{
 };
 use crate::engine::{ApplyError, TaskEngine};
 use crate::metrics::Unit;
-use crate::ports::QueueDepth;
+use crate::ports::{CallbackError, ErrorClass, QueueDepth};
 use crate::runners::RunError;
 
 /// Actions on one task in one sweep (each moves at least one deadline on).
@@ -55,6 +55,11 @@ pub struct SweepReport {
     pub budgets_exceeded: usize,
     /// Concurrency slots freed because their holder was no longer running.
     pub slots_repaired: usize,
+    /// Heartbeats sent to Step Functions steps waiting on unfinished tasks.
+    pub heartbeats: usize,
+    /// Tasks cancelled because the step waiting on them was gone (its
+    /// execution stopped or timed out).
+    pub steps_gone: usize,
     /// Entries another sweeper or handler got to first.
     pub superseded: usize,
     pub errors: usize,
@@ -130,16 +135,27 @@ impl Sweeper {
         };
         // One task may have several deadlines due at once (a reminder and an
         // escalation): act on each, earliest first, each a conditional write.
+        let mut heartbeat_tried = false;
         for _ in 0..MAX_ACTIONS_PER_TASK {
             let now = s.now();
             let due: Vec<DeadlineKind> = task
                 .deadlines
                 .iter()
-                .filter(|(_, at)| **at <= now)
+                .filter(|(kind, at)| {
+                    **at <= now && !(heartbeat_tried && **kind == DeadlineKind::Heartbeat)
+                })
                 .map(|(k, _)| *k)
                 .collect();
             if due.is_empty() {
                 return self.wake_at_next_deadline(&task, report).await;
+            }
+            if due.contains(&DeadlineKind::Heartbeat) {
+                heartbeat_tried = true;
+                match self.heartbeat(&task, report).await? {
+                    Some(next) => task = next,
+                    None => return Ok(()),
+                }
+                continue;
             }
             if let Some(budget) = [DeadlineKind::CloseBy, DeadlineKind::StartBy]
                 .into_iter()
@@ -185,6 +201,63 @@ impl Sweeper {
             };
         }
         Ok(())
+    }
+
+    /// Tells the step waiting on the task that it is alive, and moves the
+    /// next heartbeat one interval on (a write of the deadlines only, no
+    /// transition). A step that is gone (its execution stopped or timed out)
+    /// has the task cancelled: nobody would take its result. Returns the task
+    /// as it is after, `None` once it is cancelled.
+    async fn heartbeat(
+        &self,
+        task: &TaskInstance,
+        report: &mut SweepReport,
+    ) -> Result<Option<TaskInstance>, ApplyError> {
+        let s = &self.engine;
+        let id = task.task_instance_id;
+        let mut next = task.clone();
+        let Some(callback) = &task.callback else {
+            next.deadlines.remove(&DeadlineKind::Heartbeat);
+            next.schedule_wake(None);
+            s.tasks().update_deadlines(&next).await?;
+            return Ok(Some(next));
+        };
+        match s.callbacks().heartbeat(&callback.task_token).await {
+            Ok(()) => report.heartbeats += 1,
+            Err(CallbackError::Gone { code, .. }) => {
+                info!(task_instance_id = %id, %code, "the step waiting on the task is gone; cancelling it");
+                // The token is dead: it is not kept, and nobody is answered.
+                let mut orphan = task.clone();
+                orphan.callback = None;
+                let reason = format!(
+                    "the Step Functions step waiting on the task is gone ({code}): its execution was stopped or timed out"
+                );
+                s.apply(
+                    &orphan,
+                    Action::Cancel {
+                        reason,
+                        by: Some("step-functions".into()),
+                    },
+                )
+                .await?;
+                report.steps_gone += 1;
+                return Ok(None);
+            }
+            Err(CallbackError::Aws(e)) if e.class != ErrorClass::Refused => {
+                warn!(task_instance_id = %id, error = %e, "heartbeat not sent; the next sweep tries again");
+                report.errors += 1;
+                return Ok(Some(next));
+            }
+            Err(CallbackError::Aws(e)) => {
+                warn!(task_instance_id = %id, error = %e, "heartbeat refused; the next one is sent on schedule");
+            }
+        }
+        let every = chrono::Duration::seconds(i64::from(callback.heartbeat_seconds));
+        next.deadlines
+            .insert(DeadlineKind::Heartbeat, s.now() + every);
+        next.schedule_wake(None);
+        s.tasks().update_deadlines(&next).await?;
+        Ok(Some(next))
     }
 
     /// Nothing of the task is due yet (it was woken early, or its deadline
@@ -433,5 +506,82 @@ impl Sweeper {
             warn!(error = %e, "slot not released; the next sweep repairs it");
         }
         Ok(after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::StepCall;
+    use crate::clock::ManualClock;
+    use crate::domain::{ExecutionRequest, TaskDefinition};
+    use crate::engine::EngineBuilder;
+    use crate::handlers::Router;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_waiting_step_hears_heartbeats_until_it_is_gone_then_the_task_is_cancelled() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let (builder, handles) = EngineBuilder::in_memory(Default::default());
+        let engine = Arc::new(builder.clock(clock.clone()).build());
+        let definition = TaskDefinition::parse(json!({
+            "name": "approve", "type": "manual", "heartbeatSeconds": 60,
+            "manual": { "assignment": { "strategy": "group", "id": "approvers" } }
+        }))
+        .unwrap();
+        engine.definitions().register(definition).await.unwrap();
+        let request = ExecutionRequest::parse(json!({
+            "taskDefinitionId": "approve", "workflowInstanceId": "wf", "stepId": "s",
+            "input": {}, "taskToken": "token-1"
+        }))
+        .unwrap();
+        let task = Router::new(engine.clone())
+            .accept(request, None, None, None)
+            .await
+            .unwrap();
+        let assigned = engine
+            .apply(
+                &task,
+                Action::Assign {
+                    assignee: crate::domain::Assignee {
+                        kind: crate::domain::AssigneeType::Group,
+                        id: "approvers".into(),
+                    },
+                    due_at: None,
+                    schedule: None,
+                    escalated: false,
+                    by: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(assigned.deadlines.contains_key(&DeadlineKind::Heartbeat));
+        let sweeper = Sweeper::new(engine.clone());
+        let id = task.task_instance_id;
+
+        clock.advance(chrono::Duration::seconds(61));
+        assert_eq!(sweeper.sweep().await.heartbeats, 1);
+        let heartbeat = StepCall::Heartbeat {
+            token: "token-1".into(),
+        };
+        assert_eq!(handles.callbacks.take(), [heartbeat]);
+        let after = engine.tasks().get(id).await.unwrap().unwrap();
+        assert_eq!(after.version, assigned.version, "no transition");
+        assert_eq!(
+            after.deadlines[&DeadlineKind::Heartbeat],
+            engine.now() + chrono::Duration::seconds(60)
+        );
+        // Not due again yet: nothing sent.
+        clock.advance(chrono::Duration::seconds(30));
+        assert_eq!(sweeper.sweep().await.heartbeats, 0);
+
+        handles.callbacks.stop("token-1");
+        clock.advance(chrono::Duration::seconds(31));
+        let report = sweeper.sweep().await;
+        assert_eq!((report.heartbeats, report.steps_gone), (0, 1));
+        let cancelled = engine.tasks().get(id).await.unwrap().unwrap();
+        assert_eq!(cancelled.status, TaskStatus::Cancelled);
+        assert!(cancelled.callback.is_none());
+        assert!(cancelled.deadlines.is_empty());
     }
 }

@@ -41,7 +41,7 @@ impl InProcessPipeline {
             validator: Validator::new(engine.clone()),
             executor: Executor::new(engine.clone(), runners),
             manual: ManualAssign::new(engine.clone()),
-            changes: ChangePublisher::new(handles.publisher.clone()),
+            changes: ChangePublisher::of_engine(&engine),
             queue: handles.queue.clone(),
             publisher: handles.publisher.clone(),
             handles,
@@ -136,6 +136,7 @@ mod tests {
             input_ref: None,
             priority: 0,
             context: serde_json::Value::Null,
+            task_token: None,
         }
     }
 

@@ -114,13 +114,9 @@ impl LocalRunner {
             }
             info!(function = handler.name(), queues = ?queue_ids, pollers = options.pollers_per_function, "function running");
         }
-        let reader = StreamReader::new(
-            sdk,
-            &stream_arn,
-            ChangePublisher::new(engine.publisher().clone()),
-        )
-        .checkpoint(options.stream_checkpoint.clone())
-        .invocations(invocations.clone());
+        let reader = StreamReader::new(sdk, &stream_arn, ChangePublisher::of_engine(&engine))
+            .checkpoint(options.stream_checkpoint.clone())
+            .invocations(invocations.clone());
         let (publisher_shutdown, publisher_watcher) = watch::channel(false);
         let publisher = tokio::spawn(reader.run(publisher_watcher));
         let sweeper = Sweeper::new(engine);

@@ -10,6 +10,7 @@ mod event_publisher;
 mod integrations;
 mod payload_store;
 mod queue;
+mod step_callbacks;
 mod task_changes;
 mod task_store;
 
@@ -22,5 +23,6 @@ pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
 pub use payload_store::{PayloadError, PayloadStore};
 pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
+pub use step_callbacks::{CallbackError, StepCallbacks};
 pub use task_changes::TaskChange;
 pub use task_store::{Created, Due, Page, PageRequest, StoreError, TaskStore};

@@ -131,6 +131,11 @@ pub trait TaskStore: Send + Sync {
         wake_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
 
+    /// Writes only the task's deadlines and its wake-up, as `task` holds
+    /// them, if the task is still at `task.version` (no transition: a
+    /// heartbeat sent moves its next one); otherwise `StoreError::Conflict`.
+    async fn update_deadlines(&self, task: &TaskInstance) -> Result<(), StoreError>;
+
     /// Tasks of one workflow instance, oldest first.
     async fn tasks_of_workflow(
         &self,

@@ -13,6 +13,9 @@ use crate::ports::StoreError;
 const TASK_OPAQUE: [&str; 4] = ["input", "context", "output", "error"];
 /// The history: a JSON array of entries, oldest first.
 pub const HISTORY: &str = "history";
+/// The waiting orchestrator step (its task token), as JSON text: kept out
+/// of the task's serialised form, which the API and events are made from.
+pub const CALLBACK: &str = "callback";
 
 pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
     let mut record = serde_json::to_value(task).expect("tasks serialise");
@@ -34,6 +37,12 @@ pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
         HISTORY.into(),
         s(serde_json::to_string(&task.history).expect("history serialises")),
     );
+    if let Some(callback) = &task.callback {
+        item.insert(
+            CALLBACK.into(),
+            s(serde_json::to_string(callback).expect("callbacks serialise")),
+        );
+    }
     item.insert(GSI2PK.into(), s(workflow_pk(&task.workflow_instance_id)));
     item.insert(GSI2SK.into(), s(workflow_sk(task.created_at)));
     if let Some(assignee) = &task.assignee {
@@ -73,12 +82,20 @@ pub fn task_from_item(item: &Item) -> Result<TaskInstance, StoreError> {
             .map_err(|e| StoreError::Corrupt(format!("history of task {id}: {e}")))?,
         None => Vec::new(),
     };
+    task.callback = match get_s(item, CALLBACK) {
+        Some(text) => Some(
+            serde_json::from_str(text)
+                .map_err(|e| StoreError::Corrupt(format!("callback of task {id}: {e}")))?,
+        ),
+        None => None,
+    };
     task.wake_at = get_s(item, GSI3SK)
         .and_then(deadline_millis)
         .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
     Ok(task)
 }
 
-const TABLE_ATTRIBUTES_AND_HISTORY: [&str; 11] = [
+const TABLE_ATTRIBUTES_AND_HISTORY: [&str; 12] = [
     PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, ITEM_TYPE, EXPIRES_AT, HISTORY,
+    CALLBACK,
 ];

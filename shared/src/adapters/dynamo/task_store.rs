@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
 use chrono::{DateTime, Utc};
 
-use super::attributes::{Item, decode_cursor, encode_cursor, get_s, n, s};
+use super::attributes::{Item, decode_cursor, encode_cursor, get_s, n, s, to_attribute};
 use super::errors::{build_error, dynamo_error};
 use super::item_size::{MAX_ITEM_BYTES, item_size};
 use super::keys::*;
@@ -133,6 +135,63 @@ impl DynamoTaskStore {
             next_cursor,
         })
     }
+
+    /// Moves a task's wake-up (and replaces its deadlines, when given),
+    /// conditional on its version.
+    async fn update_wake(
+        &self,
+        task: &TaskInstance,
+        wake_at: Option<DateTime<Utc>>,
+        deadlines: Option<AttributeValue>,
+    ) -> Result<(), StoreError> {
+        let id = task.task_instance_id;
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(task.version));
+        let (update, set_deadlines) = match deadlines {
+            Some(d) => (
+                update
+                    .expression_attribute_names("#deadlines", "deadlines")
+                    .expression_attribute_values(":deadlines", d),
+                "#deadlines = :deadlines",
+            ),
+            None => (update, ""),
+        };
+        let update = match wake_at {
+            Some(at) => {
+                let keys = wake_keys(id, at, self.deadline_shards);
+                let sets = [set_deadlines, "GSI3PK = :pk, GSI3SK = :sk"]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                update
+                    .update_expression(format!("SET {sets}"))
+                    .expression_attribute_values(":pk", keys[GSI3PK].clone())
+                    .expression_attribute_values(":sk", keys[GSI3SK].clone())
+            }
+            None if set_deadlines.is_empty() => update.update_expression("REMOVE GSI3PK, GSI3SK"),
+            None => update.update_expression(format!("SET {set_deadlines} REMOVE GSI3PK, GSI3SK")),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    Err(StoreError::Conflict {
+                        task_instance_id: id,
+                        expected_status: task.status,
+                        expected_version: task.version,
+                    })
+                }
+                _ => Err(dynamo_error("UpdateItem", &self.table, err)),
+            },
+        }
+    }
 }
 
 /// A write DynamoDB refused (`ValidationException`) of an item over its size
@@ -244,38 +303,13 @@ impl TaskStore for DynamoTaskStore {
         task: &TaskInstance,
         wake_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let id = task.task_instance_id;
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .condition_expression("#version = :version")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":version", n(task.version));
-        let update = match wake_at {
-            Some(at) => {
-                let keys = wake_keys(id, at, self.deadline_shards);
-                update
-                    .update_expression("SET GSI3PK = :pk, GSI3SK = :sk")
-                    .expression_attribute_values(":pk", keys[GSI3PK].clone())
-                    .expression_attribute_values(":sk", keys[GSI3SK].clone())
-            }
-            None => update.update_expression("REMOVE GSI3PK, GSI3SK"),
-        };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(StoreError::Conflict {
-                        task_instance_id: id,
-                        expected_status: task.status,
-                        expected_version: task.version,
-                    })
-                }
-                _ => Err(dynamo_error("UpdateItem", &self.table, err)),
-            },
-        }
+        self.update_wake(task, wake_at, None).await
+    }
+
+    async fn update_deadlines(&self, task: &TaskInstance) -> Result<(), StoreError> {
+        let deadlines = serde_json::to_value(&task.deadlines).expect("deadlines serialise");
+        self.update_wake(task, task.wake_at, Some(to_attribute(&deadlines)))
+            .await
     }
 
     async fn tasks_of_workflow(
