@@ -1,4 +1,6 @@
-"""moto server with two fixes to DynamoDB TransactWriteItems, for tel's tests.
+"""moto server with two fixes to DynamoDB TransactWriteItems, for tel's tests,
+and Step Functions state machines that run (moto only records them unless
+told otherwise), so a local state machine can drive tel.
 
 moto (5.2.5) backs up every table a transaction touches with a deep copy of
 the *whole table*, once per transaction item, and restores those copies if
@@ -22,6 +24,7 @@ import threading
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.core.config import default_user_config
 from moto.server import main
 
 WRITES = threading.RLock()
@@ -89,6 +92,9 @@ DynamoDBBackend.put_item = _locked(DynamoDBBackend.put_item)
 DynamoDBBackend.update_item = _locked(DynamoDBBackend.update_item)
 DynamoDBBackend.delete_item = _locked(DynamoDBBackend.delete_item)
 DynamoDBBackend.transact_write_items = transact_write_items
+
+# State machines run their states (the callback pattern included), as in AWS.
+default_user_config["stepfunctions"]["execute_state_machine"] = True
 
 if __name__ == "__main__":
     main(sys.argv[1:])

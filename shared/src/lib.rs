@@ -12,6 +12,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod contract;
 pub mod domain;
 pub mod engine;
 pub mod handlers;

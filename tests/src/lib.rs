@@ -251,6 +251,9 @@ impl EventWatcher {
         let before = self.seen.len();
         loop {
             let messages = self.tap.receive(0).await?;
+            for event in &messages {
+                conforms(event)?;
+            }
             self.seen.extend(messages.iter().cloned());
             if (messages.is_empty() && self.seen.len() > before) || Instant::now() >= deadline {
                 return Ok(&self.seen);
@@ -309,6 +312,22 @@ impl EventWatcher {
             .filter(|e| e["detail-type"] == detail_type && e["detail"]["taskInstanceId"] == task)
             .count()
     }
+}
+
+/// The AsyncAPI document's schemas, compiled once for every watcher.
+static CONTRACT: std::sync::LazyLock<tel_shared::contract::EventContract> =
+    std::sync::LazyLock::new(tel_shared::contract::EventContract::new);
+
+/// Holds every event tel publishes to the AsyncAPI document: each test that
+/// watches the bus checks what the pipeline emitted in it.
+fn conforms(event: &Value) -> Result<()> {
+    if event["source"] != tel_shared::domain::EVENT_SOURCE {
+        return Ok(());
+    }
+    let detail_type = event["detail-type"].as_str().unwrap_or_default();
+    CONTRACT
+        .check(detail_type, &event["detail"])
+        .map_err(|e| anyhow::anyhow!("an event breaks the AsyncAPI contract: {e}\n{event}"))
 }
 
 /// An execution request body.

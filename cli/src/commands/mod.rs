@@ -1,5 +1,6 @@
 //! The subcommands.
 
+mod contract;
 mod dead_letters;
 mod definitions;
 mod dev;
@@ -51,6 +52,8 @@ enum Command {
     Dlq(dead_letters::DeadLetterCommand),
     /// Mint a development token for the local API (HS256 key from .tel/dev.env).
     Token(token::TokenArgs),
+    /// Print the contract: the AsyncAPI document (events, requests, callbacks) or the OpenAPI one.
+    Contract(contract::ContractArgs),
 }
 
 impl Cli {
@@ -88,6 +91,7 @@ impl Cli {
             Command::Task(args) => tasks::run(args).await,
             Command::Watch => events::watch_forever().await,
             Command::Token(args) => token::run(args),
+            Command::Contract(args) => contract::run(args),
             Command::Dlq(command) => dead_letters::run(command).await,
             Command::Stats(args) => stats::run(args).await,
         }

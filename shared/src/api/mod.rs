@@ -63,6 +63,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/integrations/{name}"),
     ("GET", "/integrations/{name}"),
     ("GET", "/openapi.json"),
+    ("GET", "/asyncapi.json"),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -89,6 +90,10 @@ pub fn router(state: ApiState) -> Router {
             put(definitions::register_integration).get(definitions::integration),
         )
         .route("/openapi.json", get(openapi::serve))
+        .route(
+            "/asyncapi.json",
+            get(|| async { axum::Json(crate::contract::asyncapi::document()) }),
+        )
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

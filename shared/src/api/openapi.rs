@@ -131,6 +131,9 @@ pub fn document() -> Value {
             },
             "/openapi.json": {
                 "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": {} } } } }
+            },
+            "/asyncapi.json": {
+                "get": { "summary": "The asynchronous contract: the requests queue, every event, the Step Functions callbacks (AsyncAPI 3.0)", "security": [], "responses": { "200": { "description": "AsyncAPI 3.0", "content": { "application/json": {} } } } }
             }
         },
         "components": {
