@@ -3,6 +3,7 @@
 //! checker that holds an event to the document.
 
 pub mod asyncapi;
+pub mod registrations;
 pub mod schemas;
 
 use std::collections::HashMap;

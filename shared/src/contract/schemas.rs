@@ -41,8 +41,8 @@ pub fn status() -> Value {
 }
 
 /// An id the orchestrator gives: not blank, at most `MAX_ID_LENGTH` characters.
-fn id_text(description: &str) -> Value {
-    json!({ "type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": "\\S", "description": description })
+fn id_text(description: &str, example: &str) -> Value {
+    json!({ "type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": "\\S", "description": description, "examples": [example] })
 }
 
 pub fn execution_request() -> Value {
@@ -54,19 +54,20 @@ pub fn execution_request() -> Value {
         "additionalProperties": false,
         "properties": {
             "taskInstanceId": { "type": "string", "format": "uuid", "description": "The task's id, chosen by the caller (repeats name the same task). Without it, a repeat of the same queue message or idempotency key names the same task." },
-            "taskDefinitionId": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}(:[1-9][0-9]{0,8})?$", "description": "A definition's name, or `name:version` to pin a version." },
-            "workflowInstanceId": id_text("The orchestrator's workflow instance (Step Functions: `$$.Execution.Name`)."),
-            "stepId": id_text("The step of that workflow."),
-            "input": { "description": "The task's input, checked against the definition's inputSchema." },
+            "taskDefinitionId": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}(:[1-9][0-9]{0,8})?$", "description": "A definition's name, or `name:version` to pin a version.", "examples": ["order-total", "order-total:3"] },
+            "workflowInstanceId": id_text("The orchestrator's workflow instance (Step Functions: `$$.Execution.Name`).", "wf-1001"),
+            "stepId": id_text("The step of that workflow.", "price-order"),
+            "input": { "description": "The task's input, checked against the definition's inputSchema.", "examples": [{ "orderId": "1001", "items": [{ "sku": "BOOK-1", "price": 12.5, "quantity": 2 }] }] },
             "inputRef": reference("ObjectLocation"),
             "priority": { "type": "integer", "minimum": 0, "maximum": MAX_PRIORITY, "default": 0, "description": "0–9; at or above the deployment's threshold the task takes the priority lanes." },
             "context": { "description": "Opaque data passed to the implementation beside the input." },
             "taskToken": { "type": "string", "minLength": 1, "maxLength": MAX_TASK_TOKEN_CHARS, "description": "Step Functions' `$$.Task.Token` (the `.waitForTaskToken` callback pattern): tel answers it when the task ends (SendTaskSuccess with the output, SendTaskFailure with error = tel's error code and cause = the error as JSON) and sends heartbeats while it is unfinished. Kept with the task only: never logged, published or shown." }
         },
-        "oneOf": [
-            { "required": ["input"], "not": { "required": ["inputRef"] } },
-            { "required": ["inputRef"], "not": { "required": ["input"] } }
-        ]
+        // Exactly one of input and inputRef, said without a union, so that
+        // client generators still make one request type of it.
+        "if": { "required": ["inputRef"] },
+        "then": { "not": { "required": ["input"] } },
+        "else": { "required": ["input"] }
     })
 }
 

@@ -81,10 +81,10 @@ pub enum OnDue {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ManualSettings {
     pub assignment: Assignment,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_in_seconds: Option<u64>,
     /// JSON pointer to an RFC 3339 time in the request (`/input/dueDate`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at_path: Option<String>,
     /// Seconds after assignment at which to remind the assignee.
     #[serde(default)]

@@ -1,0 +1,451 @@
+//! The OpenAPI 3.1 description of the API, served at `/openapi.json`. Every
+//! operation is named (`operationId`) and tagged, so generated clients read
+//! well; links say which response feeds which request (a submitted task's id
+//! to its actions), so stateful tools reach real tasks. A test checks that it
+//! lists exactly the routes the router serves.
+
+mod schemas;
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+fn problem_responses(codes: &[u16]) -> Map<String, Value> {
+    let mut responses = Map::new();
+    for code in codes {
+        let description = match code {
+            400 => "Malformed request",
+            401 => "No token, or an invalid or expired one",
+            403 => "Not allowed for this caller by the definition's access rules",
+            404 => "No such task or definition, or one this caller may not see",
+            409 => "The task's status does not allow this, or another caller changed it first",
+            413 => "A payload over the deployment's cap (TEL_MAX_PAYLOAD_BYTES)",
+            422 => "Well-formed but invalid: field errors in `errors`",
+            503 => "Storage unavailable for now: try again",
+            _ => "Error",
+        };
+        responses.insert(
+            code.to_string(),
+            json!({ "description": description, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }),
+        );
+    }
+    responses
+}
+
+fn json_body(schema: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+/// One operation: its id, tag and summary, what it answers on success (with
+/// the links from that answer), and the problems it may answer with.
+struct Operation {
+    id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    parameters: Vec<Value>,
+    body: Option<&'static str>,
+    success: (&'static str, &'static str, &'static str),
+    links: Value,
+    problems: &'static [u16],
+}
+
+impl Operation {
+    fn to_json(&self) -> Value {
+        let (status, description, schema) = self.success;
+        let mut ok = json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+        if self.links.as_object().is_some_and(|l| !l.is_empty()) {
+            ok["links"] = self.links.clone();
+        }
+        let mut responses = Map::from_iter([(status.to_owned(), ok)]);
+        responses.extend(problem_responses(self.problems));
+        let mut op = json!({
+            "operationId": self.id,
+            "tags": [self.tag],
+            "summary": self.summary,
+            "responses": responses
+        });
+        if !self.parameters.is_empty() {
+            op["parameters"] = Value::Array(self.parameters.clone());
+        }
+        if let Some(schema) = self.body {
+            op["requestBody"] = json_body(schema);
+        }
+        op
+    }
+}
+
+fn task_id() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "description": "The task's id.", "schema": { "type": "string", "format": "uuid" } })
+}
+
+fn name_parameter(what: &str) -> Value {
+    json!({ "name": "name", "in": "path", "required": true, "description": format!("The {what}'s name."), "schema": { "type": "string", "pattern": crate::contract::schemas::DEFINITION_NAME_PATTERN } })
+}
+
+/// Links from an answer naming a task (by `expression`) to every operation on it.
+fn task_links(expression: &str, to: &[&str]) -> Value {
+    let links: Map<String, Value> = to
+        .iter()
+        .map(|op| {
+            (
+                (*op).to_owned(),
+                json!({ "operationId": op, "parameters": { "id": expression } }),
+            )
+        })
+        .collect();
+    Value::Object(links)
+}
+
+const TASK_OPERATIONS: [&str; 8] = [
+    "getTask",
+    "getTaskForm",
+    "claimTask",
+    "unclaimTask",
+    "completeTask",
+    "reassignTask",
+    "cancelTask",
+    "retryTask",
+];
+
+fn task_action(
+    id: &'static str,
+    summary: &'static str,
+    body: Option<&'static str>,
+    problems: &'static [u16],
+) -> Operation {
+    let after = match id {
+        "claimTask" => vec![
+            "getTask",
+            "getTaskForm",
+            "completeTask",
+            "unclaimTask",
+            "reassignTask",
+            "cancelTask",
+        ],
+        "unclaimTask" | "reassignTask" => {
+            vec!["getTask", "claimTask", "completeTask", "cancelTask"]
+        }
+        _ => vec!["getTask"],
+    };
+    Operation {
+        id,
+        tag: "tasks",
+        summary,
+        parameters: vec![task_id()],
+        body,
+        success: ("200", "The task after the action", "TaskAction"),
+        links: task_links("$request.path.id", &after),
+        problems,
+    }
+}
+
+fn operations() -> Vec<(&'static str, &'static str, Operation)> {
+    vec![
+        (
+            "/tasks",
+            "post",
+            Operation {
+                id: "submitTask",
+                tag: "tasks",
+                summary: "Submit an execution request",
+                parameters: vec![
+                    json!({ "name": "Idempotency-Key", "in": "header", "required": false, "description": "A repeat with the same key (from the same caller) names the same task.", "schema": { "type": "string", "maxLength": 256 } }),
+                ],
+                body: Some("ExecutionRequest"),
+                success: (
+                    "202",
+                    "Accepted: the task is recorded and on its way",
+                    "Accepted",
+                ),
+                links: task_links("$response.body#/taskInstanceId", &TASK_OPERATIONS),
+                problems: &[400, 401, 403, 422, 503],
+            },
+        ),
+        (
+            "/tasks",
+            "get",
+            Operation {
+                id: "listInbox",
+                tag: "tasks",
+                summary: "The caller's inbox: their own tasks and their groups'",
+                parameters: vec![
+                    json!({ "name": "status", "in": "query", "required": false, "schema": { "$ref": "#/components/schemas/Status" } }),
+                    json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } }),
+                    json!({ "name": "cursor", "in": "query", "required": false, "description": "`nextCursor` of the previous page.", "schema": { "type": "string" } }),
+                ],
+                body: None,
+                success: ("200", "One page of the inbox", "InboxPage"),
+                links: task_links(
+                    "$response.body#/items/0/taskInstanceId",
+                    &["getTask", "getTaskForm", "claimTask"],
+                ),
+                problems: &[400, 401],
+            },
+        ),
+        (
+            "/tasks/{id}",
+            "get",
+            Operation {
+                id: "getTask",
+                tag: "tasks",
+                summary: "A task with its history",
+                parameters: vec![task_id()],
+                body: None,
+                success: ("200", "The task", "TaskView"),
+                links: json!({}),
+                problems: &[401, 404],
+            },
+        ),
+        (
+            "/tasks/{id}/form",
+            "get",
+            Operation {
+                id: "getTaskForm",
+                tag: "tasks",
+                summary: "The render-ready form of a manual task (JSON Forms)",
+                parameters: vec![task_id()],
+                body: None,
+                success: ("200", "The form", "Form"),
+                links: json!({}),
+                problems: &[401, 404],
+            },
+        ),
+        (
+            "/tasks/{id}/claim",
+            "post",
+            task_action(
+                "claimTask",
+                "Claim a task assigned to you or your group",
+                None,
+                &[401, 403, 404, 409],
+            ),
+        ),
+        (
+            "/tasks/{id}/unclaim",
+            "post",
+            task_action(
+                "unclaimTask",
+                "Give a claimed task back to its group",
+                None,
+                &[401, 403, 404, 409],
+            ),
+        ),
+        (
+            "/tasks/{id}/complete",
+            "post",
+            task_action(
+                "completeTask",
+                "Complete a manual task with the form's output",
+                Some("Completion"),
+                &[400, 401, 403, 404, 409, 413, 422],
+            ),
+        ),
+        (
+            "/tasks/{id}/reassign",
+            "post",
+            task_action(
+                "reassignTask",
+                "Reassign a manual task (its definition's managers)",
+                Some("Assignee"),
+                &[400, 401, 403, 404, 409, 422],
+            ),
+        ),
+        (
+            "/tasks/{id}/cancel",
+            "post",
+            task_action(
+                "cancelTask",
+                "Cancel a task (its definition's managers)",
+                Some("Cancellation"),
+                &[400, 401, 403, 404, 409],
+            ),
+        ),
+        (
+            "/tasks/{id}/retry",
+            "post",
+            Operation {
+                id: "retryTask",
+                tag: "tasks",
+                summary: "Run a failed or timed-out task again (its definition's managers)",
+                parameters: vec![task_id()],
+                body: None,
+                success: ("202", "The task, back at input validation", "TaskAction"),
+                links: task_links("$request.path.id", &["getTask", "claimTask", "cancelTask"]),
+                problems: &[401, 403, 404, 409],
+            },
+        ),
+        (
+            "/definitions/{name}",
+            "put",
+            Operation {
+                id: "registerDefinition",
+                tag: "definitions",
+                summary: "Register a new version of a definition (admins; new versions also its managers)",
+                parameters: vec![name_parameter("definition")],
+                body: Some("TaskDefinitionInput"),
+                success: ("201", "The registered version", "TaskDefinition"),
+                links: json!({
+                    "getDefinition": { "operationId": "getDefinition", "parameters": { "name": "$response.body#/name" } },
+                    "getDefinitionVersion": { "operationId": "getDefinitionVersion", "parameters": { "name": "$response.body#/name", "version": "$response.body#/version" } },
+                    "submitTask": { "operationId": "submitTask", "requestBody": { "taskDefinitionId": "$response.body#/name" } }
+                }),
+                problems: &[400, 401, 403, 409, 422],
+            },
+        ),
+        (
+            "/definitions/{name}",
+            "get",
+            Operation {
+                id: "getDefinition",
+                tag: "definitions",
+                summary: "The latest version of a definition",
+                parameters: vec![name_parameter("definition")],
+                body: None,
+                success: (
+                    "200",
+                    "The definition (its implementation for managers only)",
+                    "TaskDefinition",
+                ),
+                links: json!({}),
+                problems: &[401, 404],
+            },
+        ),
+        (
+            "/definitions/{name}/versions/{version}",
+            "get",
+            Operation {
+                id: "getDefinitionVersion",
+                tag: "definitions",
+                summary: "One version of a definition",
+                parameters: vec![
+                    name_parameter("definition"),
+                    json!({ "name": "version", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }),
+                ],
+                body: None,
+                success: ("200", "The definition", "TaskDefinition"),
+                links: json!({}),
+                problems: &[401, 404],
+            },
+        ),
+        (
+            "/integrations/{name}",
+            "put",
+            Operation {
+                id: "registerIntegration",
+                tag: "integrations",
+                summary: "Register a new version of an integration (admins; new versions also its managers)",
+                parameters: vec![name_parameter("integration")],
+                body: Some("IntegrationInput"),
+                success: ("201", "The registered version", "Integration"),
+                links: json!({ "getIntegration": { "operationId": "getIntegration", "parameters": { "name": "$response.body#/name" } } }),
+                problems: &[400, 401, 403, 409, 422],
+            },
+        ),
+        (
+            "/integrations/{name}",
+            "get",
+            Operation {
+                id: "getIntegration",
+                tag: "integrations",
+                summary: "The latest version of an integration",
+                parameters: vec![name_parameter("integration")],
+                body: None,
+                success: ("200", "The integration", "Integration"),
+                links: json!({}),
+                problems: &[401, 404],
+            },
+        ),
+    ]
+}
+
+/// The documents themselves, served without a token.
+fn document_routes() -> Value {
+    json!({
+        "/openapi.json": {
+            "get": { "operationId": "getOpenApi", "tags": ["contract"], "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object", "additionalProperties": true } } } } } }
+        },
+        "/asyncapi.json": {
+            "get": { "operationId": "getAsyncApi", "tags": ["contract"], "summary": "The asynchronous contract: the requests queue, every event, the Step Functions callbacks (AsyncAPI 3.0)", "security": [], "responses": { "200": { "description": "AsyncAPI 3.0", "content": { "application/json": { "schema": { "type": "object", "additionalProperties": true } } } } } }
+        }
+    })
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for (path, method, operation) in operations() {
+        let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
+        item[method] = operation.to_json();
+    }
+    if let Value::Object(documents) = document_routes() {
+        paths.extend(documents);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "tel — Task Execution Layer API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Submit execution requests, read tasks and inboxes, work manual tasks, manage definitions and integrations. Errors are application/problem+json (RFC 9457) with a stable `code`. The events and the requests queue are described by the AsyncAPI document at /asyncapi.json."
+        },
+        "tags": [
+            { "name": "tasks", "description": "Submit, read and work tasks." },
+            { "name": "definitions", "description": "Task definitions: versioned, immutable per version." },
+            { "name": "integrations", "description": "External services integration tasks call." },
+            { "name": "contract", "description": "The API's and the events' documents." }
+        ],
+        "security": [{ "bearer": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
+            "schemas": schemas::components()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_lists_exactly_the_served_routes() {
+        let doc = document();
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        let mut served: Vec<(String, String)> = crate::api::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn every_operation_is_named_tagged_and_every_link_names_an_operation() {
+        let doc = document();
+        let mut ids = std::collections::BTreeSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let id = op["operationId"].as_str().expect("an operationId");
+                assert!(ids.insert(id.to_owned()), "{id} twice");
+                assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{id}");
+            }
+        }
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                for response in op["responses"].as_object().unwrap().values() {
+                    for link in response["links"].as_object().into_iter().flatten() {
+                        let target = link.1["operationId"].as_str().unwrap();
+                        assert!(ids.contains(target), "a link to {target}");
+                    }
+                }
+            }
+        }
+    }
+}

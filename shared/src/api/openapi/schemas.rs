@@ -1,0 +1,218 @@
+//! The HTTP API's own schemas (what its responses and action bodies look
+//! like), beside the shared ones from `contract` (requests, events,
+//! registrations).
+
+use serde_json::{Map, Value, json};
+
+use crate::contract::registrations;
+use crate::contract::schemas::{self, reference};
+
+pub fn components() -> Map<String, Value> {
+    let mut all = schemas::components();
+    all.extend(registrations::components());
+    for (name, schema) in [
+        ("Problem", problem()),
+        ("Accepted", accepted()),
+        ("Task", task()),
+        ("HistoryEntry", history_entry()),
+        ("TaskView", task_view()),
+        ("TaskAction", task_action()),
+        ("InboxItem", inbox_item()),
+        ("InboxPage", inbox_page()),
+        ("Form", form()),
+        ("Completion", completion()),
+        ("Cancellation", cancellation()),
+        ("TaskDefinition", task_definition()),
+        ("Integration", integration()),
+    ] {
+        all.insert(name.into(), schema);
+    }
+    all
+}
+
+fn problem() -> Value {
+    json!({
+        "type": "object", "description": "RFC 9457 problem details with a stable `code`.",
+        "required": ["type", "title", "status", "detail", "code"],
+        "properties": {
+            "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
+            "detail": { "type": "string" }, "code": { "type": "string" },
+            "errors": { "type": "array", "items": { "type": "object", "additionalProperties": true } }
+        }
+    })
+}
+
+fn accepted() -> Value {
+    json!({
+        "type": "object", "required": ["taskInstanceId", "status", "href"],
+        "properties": {
+            "taskInstanceId": { "type": "string", "format": "uuid" },
+            "status": reference("Status"),
+            "href": { "type": "string" }
+        }
+    })
+}
+
+fn actions() -> Value {
+    json!({ "type": "array", "description": "What the caller may do with the task now.", "items": { "type": "string", "enum": ["claim", "unclaim", "complete", "reassign", "cancel", "retry"] } })
+}
+
+fn task() -> Value {
+    let time = json!({ "type": "string", "format": "date-time" });
+    json!({
+        "type": "object",
+        "required": ["taskInstanceId", "definitionName", "definitionVersion", "workflowInstanceId", "stepId", "status", "attempt", "version", "createdAt", "updatedAt"],
+        "properties": {
+            "taskInstanceId": { "type": "string", "format": "uuid" },
+            "definitionName": { "type": "string" },
+            "definitionVersion": { "type": "integer", "minimum": 0 },
+            "taskType": { "type": "string", "enum": ["automated", "integration", "manual"] },
+            "workflowInstanceId": { "type": "string" },
+            "stepId": { "type": "string" },
+            "status": reference("Status"),
+            "input": {}, "context": {}, "output": {},
+            "error": reference("TaskError"),
+            "inputRef": reference("PayloadRef"), "contextRef": reference("PayloadRef"), "outputRef": reference("PayloadRef"),
+            "attempt": { "type": "integer", "minimum": 0 },
+            "priority": { "type": "integer" },
+            "assignee": reference("Assignee"),
+            "dueAt": time, "startBy": time, "closeBy": time,
+            "manual": { "type": "object", "additionalProperties": true, "description": "Reminder and escalation progress." },
+            "deadlines": { "type": "object", "additionalProperties": { "type": "string", "format": "date-time" }, "description": "Pending deadlines by kind." },
+            "createdAt": time, "updatedAt": time, "attemptStartedAt": time, "finishedAt": time,
+            "completedBy": { "type": "string" },
+            "traceId": { "type": "string" },
+            "requestedBy": { "type": "string", "description": "user:<sub> (the API) or iam:<principal> (the queue)." },
+            "version": { "type": "integer", "minimum": 1 }
+        }
+    })
+}
+
+fn history_entry() -> Value {
+    json!({
+        "type": "object", "required": ["version", "at", "action", "to", "attempt"],
+        "properties": {
+            "version": { "type": "integer" }, "at": { "type": "string", "format": "date-time" },
+            "action": { "type": "string" }, "from": reference("Status"), "to": reference("Status"),
+            "attempt": { "type": "integer" }, "actor": { "type": "string" },
+            "attemptStartedAt": { "type": "string", "format": "date-time" }, "durationMs": { "type": "integer" },
+            "outcome": { "type": "string" }, "details": {}
+        }
+    })
+}
+
+fn task_view() -> Value {
+    json!({
+        "type": "object", "required": ["task", "history", "actions"],
+        "properties": {
+            "task": reference("Task"),
+            "history": { "type": "array", "items": reference("HistoryEntry") },
+            "actions": actions(),
+            "payloadUrls": { "type": "object", "description": "For a payload over 1 MB: a URL that reads it for 15 minutes", "properties": { "input": { "type": "string" }, "context": { "type": "string" }, "output": { "type": "string" } } }
+        }
+    })
+}
+
+fn task_action() -> Value {
+    json!({ "type": "object", "required": ["task", "actions"], "properties": { "task": reference("Task"), "actions": actions() } })
+}
+
+fn inbox_item() -> Value {
+    json!({
+        "type": "object", "required": ["taskInstanceId", "definition", "status", "priority", "createdAt", "workflowInstanceId", "stepId", "actions"],
+        "properties": {
+            "taskInstanceId": { "type": "string", "format": "uuid" }, "definition": { "type": "string" },
+            "status": reference("Status"), "assignee": reference("Assignee"),
+            "dueAt": { "type": ["string", "null"], "format": "date-time" }, "priority": { "type": "integer" },
+            "createdAt": { "type": "string", "format": "date-time" },
+            "workflowInstanceId": { "type": "string" }, "stepId": { "type": "string" }, "actions": actions()
+        }
+    })
+}
+
+fn inbox_page() -> Value {
+    json!({
+        "type": "object", "required": ["items"],
+        "properties": {
+            "items": { "type": "array", "items": reference("InboxItem") },
+            "nextCursor": { "type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last." }
+        }
+    })
+}
+
+fn form() -> Value {
+    let side = json!({ "type": "object", "required": ["schema", "uischema", "data"], "properties": {
+        "schema": { "type": "object", "additionalProperties": true }, "uischema": { "type": "object", "additionalProperties": true },
+        "data": {}, "readonly": { "type": "boolean" }
+    } });
+    json!({
+        "type": "object", "required": ["taskInstanceId", "definition", "status", "renderer", "input", "output", "actions", "submit"],
+        "properties": {
+            "taskInstanceId": { "type": "string", "format": "uuid" }, "definition": { "type": "string" },
+            "status": reference("Status"), "assignee": reference("Assignee"),
+            "dueAt": { "type": ["string", "null"], "format": "date-time" },
+            "renderer": { "type": "string", "enum": ["jsonforms"] },
+            "input": side, "output": side, "actions": actions(),
+            "submit": { "type": "object", "properties": { "method": { "type": "string" }, "href": { "type": "string" }, "body": { "type": "string" } } }
+        }
+    })
+}
+
+fn completion() -> Value {
+    json!({ "type": "object", "required": ["output"], "additionalProperties": false, "properties": { "output": { "description": "Checked against the definition's outputSchema (the form's output schema)." } } })
+}
+
+fn cancellation() -> Value {
+    json!({ "type": "object", "additionalProperties": false, "properties": { "reason": { "type": "string", "maxLength": 1000 } } })
+}
+
+/// A registered definition: what was registered, with its name, version and versions.
+fn task_definition() -> Value {
+    let implementations = [
+        "JavascriptImplementation",
+        "SystemImplementation",
+        "LambdaImplementation",
+        "HttpImplementation",
+    ];
+    let mapping: Map<String, Value> = ["javascript", "system", "lambda", "http"]
+        .iter()
+        .zip(implementations)
+        .map(|(kind, name)| {
+            (
+                (*kind).to_owned(),
+                json!(format!("#/components/schemas/{name}")),
+            )
+        })
+        .collect();
+    let refs: Vec<Value> = implementations.iter().map(|n| reference(n)).collect();
+    json!({
+        "type": "object", "required": ["name", "version", "type", "inputSchema", "outputSchema", "timeoutSeconds", "retry"],
+        "properties": {
+            "name": { "type": "string" }, "version": { "type": "integer", "minimum": 1 },
+            "type": { "type": "string", "enum": ["automated", "integration", "manual"] },
+            "description": { "type": "string" },
+            "implementation": { "description": "Shown to the definition's managers only.", "oneOf": refs, "discriminator": { "propertyName": "kind", "mapping": mapping } },
+            "inputSchema": { "type": "object", "additionalProperties": true }, "outputSchema": { "type": "object", "additionalProperties": true },
+            "timeoutSeconds": { "type": "integer" }, "scheduleToStartSeconds": { "type": "integer" }, "scheduleToCloseSeconds": { "type": "integer" },
+            "heartbeatSeconds": { "type": "integer" },
+            "retry": reference("RetryPolicy"), "manual": reference("ManualSettings"),
+            "limits": reference("Limits"), "access": reference("AccessRules"),
+            "versions": { "type": "array", "items": { "type": "integer" }, "description": "Every version of this definition." }
+        }
+    })
+}
+
+fn integration() -> Value {
+    json!({
+        "type": "object", "required": ["name", "version", "baseUrl"],
+        "properties": {
+            "name": { "type": "string" }, "version": { "type": "integer", "minimum": 1 },
+            "baseUrl": { "type": "string" },
+            "allowedHosts": { "type": "array", "items": { "type": "string" } },
+            "defaultHeaders": { "type": "object", "additionalProperties": { "type": "string" } },
+            "timeouts": reference("Timeouts"), "auth": reference("IntegrationAuth"),
+            "limits": reference("IntegrationLimits"), "breaker": reference("BreakerSettings"),
+            "allowPrivateNetworks": { "type": "boolean" }, "access": reference("IntegrationAccess")
+        }
+    })
+}
