@@ -65,15 +65,49 @@ pub fn write_dev_env(file: &Path, vars: &[(String, String)]) -> Result<PathBuf> 
     Ok(path)
 }
 
-/// Starts the emulator (installing it if needed) and points `AWS_ENDPOINT_URL` at it.
-pub fn start_emulator() -> Result<()> {
-    let root = repo_root()?;
-    let out = std::process::Command::new(root.join("localstack/emulator.sh"))
-        .arg("start")
+/// The local AWS emulator `tel dev` starts when `AWS_ENDPOINT_URL` is unset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// moto server: light, starts in a second (the default).
+    Moto,
+    /// LocalStack community in host mode (no Docker): the engine of the design card.
+    Localstack,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Moto => "moto",
+            Self::Localstack => "localstack",
+        }
+    }
+
+    /// `localstack/emulator.sh <verb>` for this engine.
+    fn script(self, verb: &str) -> Result<std::process::Command> {
+        let mut command = std::process::Command::new(repo_root()?.join("localstack/emulator.sh"));
+        command.arg(verb).env("TEL_ENGINE", self.name());
+        Ok(command)
+    }
+}
+
+/// Starts the emulator (installing it if needed) and points `AWS_ENDPOINT_URL`
+/// at it. Returns whether it started it (false: it was already running).
+pub fn start_emulator(engine: Engine) -> Result<bool> {
+    let running = engine
+        .script("status")?
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let out = engine
+        .script("start")?
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("running localstack/emulator.sh")?;
-    anyhow::ensure!(out.status.success(), "localstack/emulator.sh start failed");
+    anyhow::ensure!(
+        out.status.success(),
+        "localstack/emulator.sh start failed ({})",
+        engine.name()
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let endpoint = stdout
         .lines()
@@ -81,13 +115,11 @@ pub fn start_emulator() -> Result<()> {
         .context("emulator.sh printed no endpoint")?;
     // SAFETY: called before any other thread starts.
     unsafe { std::env::set_var("AWS_ENDPOINT_URL", endpoint.trim()) };
-    Ok(())
+    Ok(!running)
 }
 
-pub fn stop_emulator() {
-    if let Ok(root) = repo_root() {
-        let _ = std::process::Command::new(root.join("localstack/emulator.sh"))
-            .arg("stop")
-            .status();
+pub fn stop_emulator(engine: Engine) {
+    if let Ok(mut command) = engine.script("stop") {
+        let _ = command.status();
     }
 }

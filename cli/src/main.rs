@@ -14,8 +14,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(cli.run());
-    if started_emulator {
-        environment::stop_emulator();
+    if let Some(engine) = started_emulator {
+        environment::stop_emulator(engine);
     }
     result
 }

@@ -35,6 +35,9 @@ pub struct ProvisionArgs {
 pub struct DevArgs {
     #[command(flatten)]
     provision: ProvisionArgs,
+    /// The emulator to start when AWS_ENDPOINT_URL is unset (installed on first use).
+    #[arg(long, value_enum, default_value_t = environment::Engine::Moto, env = "TEL_ENGINE")]
+    pub engine: environment::Engine,
     /// Concurrent pollers per function.
     #[arg(long, default_value_t = 2)]
     pollers: usize,
@@ -158,7 +161,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
-            events = tap.receive(1) => {
+            events = tap.receive(20) => {
                 for event in events? {
                     print(&event);
                     let terminal = matches!(event["detail-type"].as_str(), Some("task.completed" | "task.failed" | "task.cancelled"));

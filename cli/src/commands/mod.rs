@@ -58,13 +58,15 @@ enum Command {
 
 impl Cli {
     /// Completes the environment (from `.tel/dev.env`, or by starting the
-    /// emulator for `tel dev`). Returns whether an emulator was started.
-    pub fn prepare_environment(&self) -> Result<bool> {
-        let mut started = false;
-        if matches!(self.command, Command::Dev(_)) {
-            if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
-                environment::start_emulator()?;
-                started = true;
+    /// emulator for `tel dev`). Returns the emulator it started, if any: that
+    /// one stops when `tel dev` does; one already running keeps running.
+    pub fn prepare_environment(&self) -> Result<Option<environment::Engine>> {
+        let mut started = None;
+        if let Command::Dev(args) = &self.command {
+            if std::env::var_os("AWS_ENDPOINT_URL").is_none()
+                && environment::start_emulator(args.engine)?
+            {
+                started = Some(args.engine);
             }
         } else {
             environment::load_dev_env();

@@ -92,16 +92,22 @@ pub async fn provision(
         skipped: Vec::new(),
         parameters: names.parameters.clone(),
     };
-    let creatable: Vec<&str> = template
-        .resources
-        .iter()
-        .filter(|r| PROVISIONED.contains(&r.kind.as_str()))
-        .map(|r| r.logical_id.as_str())
-        .collect();
+    let mut creatable = Vec::new();
+    for resource in &template.resources {
+        if PROVISIONED.contains(&resource.kind.as_str())
+            && template
+                .includes(resource, &names)
+                .with_context(|| format!("the condition of {}", resource.logical_id))?
+        {
+            creatable.push(resource.logical_id.as_str());
+        }
+    }
     let mut pending: Vec<&Resource> = Vec::new();
     for resource in &template.resources {
-        // A rule aimed at something only AWS runs (a function) is the local runner's job.
-        let local = PROVISIONED.contains(&resource.kind.as_str())
+        // Left out: what only AWS runs (functions, policies, alarms…), what a
+        // condition leaves out, and a rule aimed at something only AWS runs
+        // (a function: the local runner's job).
+        let local = creatable.contains(&resource.logical_id.as_str())
             && references(&resource.properties)
                 .iter()
                 .all(|r| creatable.contains(&r.as_str()) || template.parameters.contains_key(r));
@@ -169,6 +175,7 @@ struct Clients {
     dynamo: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     events: aws_sdk_eventbridge::Client,
+    streams: aws_sdk_dynamodbstreams::Client,
     s3: aws_sdk_s3::Client,
 }
 
@@ -204,6 +211,7 @@ impl Clients {
             dynamo: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
+            streams: aws_sdk_dynamodbstreams::Client::new(sdk),
             s3: crate::adapters::s3::client(sdk),
         }
     }
@@ -370,7 +378,44 @@ impl Clients {
             .unwrap_or_default()
             .to_owned();
         let stream_arn = table.and_then(|t| t.latest_stream_arn()).map(str::to_owned);
+        if let Some(stream_arn) = &stream_arn {
+            self.stream_enabled(stream_arn).await?;
+        }
         Ok((name, arn, stream_arn))
+    }
+
+    /// Waits until the change stream records writes: a write made while it is
+    /// still ENABLING is not in it (LocalStack drops those for about half a
+    /// second after CreateTable, and may not know the stream at first), and
+    /// its events would never be published.
+    async fn stream_enabled(&self, stream_arn: &str) -> Result<()> {
+        use aws_sdk_dynamodbstreams::types::StreamStatus;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let status = match self
+                .streams
+                .describe_stream()
+                .stream_arn(stream_arn)
+                .send()
+                .await
+            {
+                Ok(described) => described.stream_description.and_then(|d| d.stream_status),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(e) => return Err(anyhow!(e).context("DescribeStream")),
+            };
+            if status == Some(StreamStatus::Enabled) {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!("the table's stream {stream_arn} is not enabled after 60 s: {status:?}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// The bucket, private and encrypted as the template says.

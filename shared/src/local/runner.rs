@@ -36,7 +36,8 @@ impl Default for RunnerOptions {
         Self {
             pollers_per_function: 2,
             batch_size: 10,
-            wait_seconds: 5,
+            // Lambda's SQS pollers long-poll 20 s: idle queues cost a call per 20 s each.
+            wait_seconds: 20,
             sweep_every: Duration::from_secs(2),
             stream_checkpoint: None,
         }

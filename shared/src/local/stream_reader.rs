@@ -23,8 +23,11 @@ use crate::handlers::publisher::publish_records;
 
 /// Records per GetRecords call (Lambda's default batch for streams is 100).
 const BATCH: i32 = 100;
-/// Wait between polls of a shard with nothing new.
-const IDLE: Duration = Duration::from_millis(100);
+/// Wait between polls of a shard with nothing new: from the first, doubling
+/// while nothing comes, up to the last (Lambda polls a shard four times a
+/// second; an idle `tel dev` should not keep the emulator busy).
+const IDLE_FIRST: Duration = Duration::from_millis(100);
+const IDLE_MAX: Duration = Duration::from_millis(800);
 
 pub struct StreamReader {
     streams: Client,
@@ -82,6 +85,7 @@ impl StreamReader {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut checkpoint = self.load();
         let mut iterators = Iterators::default();
+        let mut idle = IDLE_FIRST;
         while !*shutdown.borrow() {
             let busy = match self.poll(&mut checkpoint, &mut iterators).await {
                 Ok(busy) => busy,
@@ -91,11 +95,14 @@ impl StreamReader {
                     false
                 }
             };
-            if !busy {
+            if busy {
+                idle = IDLE_FIRST;
+            } else {
                 tokio::select! {
                     _ = shutdown.changed() => break,
-                    _ = tokio::time::sleep(IDLE) => {}
+                    _ = tokio::time::sleep(idle) => {}
                 }
+                idle = (idle * 2).min(IDLE_MAX);
             }
         }
         // The writers have stopped: publish what they wrote.

@@ -1,6 +1,7 @@
 //! Reading `infra/template.yaml` so the local stack is built from the same
 //! source as the deployed one. Resolves the intrinsics the template uses:
-//! `!Ref`, `!GetAtt`, `!Sub` (short and long forms).
+//! `!Ref`, `!GetAtt`, `!Sub` (short and long forms), and the conditions
+//! (`!Equals`, `!Not`, `!And`, `!Or`) that leave optional resources out.
 
 use std::collections::BTreeMap;
 
@@ -15,12 +16,15 @@ pub const TEMPLATE_YAML: &str = include_str!("../../../infra/template.yaml");
 pub struct Resource {
     pub logical_id: String,
     pub kind: String,
+    /// The condition that must hold for the resource to exist.
+    pub condition: Option<String>,
     pub properties: Yaml,
 }
 
 #[derive(Debug, Clone)]
 pub struct Template {
     pub parameters: BTreeMap<String, String>,
+    pub conditions: BTreeMap<String, Yaml>,
     pub resources: Vec<Resource>,
 }
 
@@ -66,6 +70,13 @@ impl Template {
                 }
             }
         }
+        let mut conditions = BTreeMap::new();
+        if let Some(Yaml::Mapping(declared)) = doc.get("Conditions") {
+            for (name, expression) in declared {
+                let name = name.as_str().context("condition name")?.to_owned();
+                conditions.insert(name, expression.clone());
+            }
+        }
         let Some(Yaml::Mapping(resources)) = doc.get("Resources") else {
             bail!("template has no Resources");
         };
@@ -79,14 +90,71 @@ impl Template {
                         .and_then(Yaml::as_str)
                         .context("resource Type")?
                         .to_owned(),
+                    condition: decl
+                        .get("Condition")
+                        .and_then(Yaml::as_str)
+                        .map(str::to_owned),
                     properties: decl.get("Properties").cloned().unwrap_or(Yaml::Null),
                 })
             })
             .collect::<Result<_>>()?;
         Ok(Self {
             parameters,
+            conditions,
             resources,
         })
+    }
+
+    /// Whether `resource` is part of a stack with these parameters: it has no
+    /// condition, or its condition holds.
+    pub fn includes(&self, resource: &Resource, names: &Names) -> Result<bool, Unresolved> {
+        match &resource.condition {
+            None => Ok(true),
+            Some(name) => self.condition(name, names),
+        }
+    }
+
+    fn condition(&self, name: &str, names: &Names) -> Result<bool, Unresolved> {
+        let expression = self
+            .conditions
+            .get(name)
+            .ok_or_else(|| Unresolved::Unsupported(format!("no condition named {name}")))?;
+        self.holds(expression, names)
+    }
+
+    fn holds(&self, expression: &Yaml, names: &Names) -> Result<bool, Unresolved> {
+        let unsupported = || Unresolved::Unsupported(format!("condition {expression:?}"));
+        let (function, argument) = match expression {
+            Yaml::Tagged(tagged) => (
+                tagged.tag.to_string().trim_start_matches('!').to_owned(),
+                &tagged.value,
+            ),
+            Yaml::Mapping(map) if map.len() == 1 => {
+                let (key, value) = map.iter().next().ok_or_else(unsupported)?;
+                let key = key.as_str().ok_or_else(unsupported)?;
+                (key.trim_start_matches("Fn::").to_owned(), value)
+            }
+            _ => return Err(unsupported()),
+        };
+        let items = || argument.as_sequence().ok_or_else(unsupported);
+        match function.as_str() {
+            "Equals" => match items()?.as_slice() {
+                [a, b] => Ok(names.resolve(a)? == names.resolve(b)?),
+                _ => Err(unsupported()),
+            },
+            "Not" => match items()?.as_slice() {
+                [inner] => Ok(!self.holds(inner, names)?),
+                _ => Err(unsupported()),
+            },
+            "And" => items()?
+                .iter()
+                .try_fold(true, |all, c| Ok(all && self.holds(c, names)?)),
+            "Or" => items()?
+                .iter()
+                .try_fold(false, |any, c| Ok(any || self.holds(c, names)?)),
+            "Condition" => self.condition(argument.as_str().ok_or_else(unsupported)?, names),
+            _ => Err(unsupported()),
+        }
     }
 
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
@@ -264,5 +332,70 @@ mod tests {
             names.resolve(&pending),
             Err(Unresolved::Pending("Other.Arn".into()))
         );
+    }
+
+    #[test]
+    fn conditions_leave_optional_resources_out_until_their_parameter_says() {
+        let t = Template::parse(
+            r#"
+Parameters:
+  Extra: { Type: String, Default: "false" }
+  Mode: { Type: String, Default: "a" }
+Conditions:
+  WantsExtra: !Equals [!Ref Extra, "true"]
+  NotModeB: { "Fn::Not": [{ "Fn::Equals": [{ Ref: Mode }, "b"] }] }
+  Both: !And [!Condition WantsExtra, !Condition NotModeB]
+  Either: !Or [!Condition WantsExtra, !Condition NotModeB]
+Resources:
+  Always: { Type: AWS::SQS::Queue }
+  Optional: { Type: AWS::SQS::Queue, Condition: WantsExtra }
+  Combined: { Type: AWS::SQS::Queue, Condition: Both }
+  Any: { Type: AWS::SQS::Queue, Condition: Either }
+"#,
+        )
+        .unwrap();
+        let included = |overrides: &[(&str, &str)]| {
+            let mut names = Names {
+                parameters: t.parameters.clone(),
+                ..Names::default()
+            };
+            for (k, v) in overrides {
+                names.parameters.insert((*k).into(), (*v).into());
+            }
+            t.resources
+                .iter()
+                .filter(|r| t.includes(r, &names).unwrap())
+                .map(|r| r.logical_id.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(included(&[]), ["Always", "Any"]);
+        assert_eq!(
+            included(&[("Extra", "true")]),
+            ["Always", "Optional", "Combined", "Any"]
+        );
+        assert_eq!(
+            included(&[("Extra", "true"), ("Mode", "b")]),
+            ["Always", "Optional", "Any"]
+        );
+        assert_eq!(included(&[("Mode", "b")]), ["Always"]);
+    }
+
+    #[test]
+    fn the_example_orchestrator_queue_is_opt_in() {
+        let t = Template::embedded();
+        let queue = t
+            .resources
+            .iter()
+            .find(|r| r.logical_id == "OrchestratorQueue")
+            .unwrap();
+        let mut names = Names {
+            parameters: t.parameters.clone(),
+            ..Names::default()
+        };
+        assert!(!t.includes(queue, &names).unwrap());
+        names
+            .parameters
+            .insert("ExampleOrchestratorQueue".into(), "true".into());
+        assert!(t.includes(queue, &names).unwrap());
     }
 }
