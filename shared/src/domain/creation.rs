@@ -8,13 +8,15 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::callback::Callback;
-use super::definition::TaskType;
+use super::deadline::DeadlineKind;
 use super::envelope::{Dispatch, Stage};
 use super::events::{TaskEvent, events_of};
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::state_machine::{Action, IllegalTransition, transition};
-use super::task::{DeadlineKind, TaskInstance, TaskStatus};
+use super::status::TaskStatus;
+use super::task::TaskInstance;
+use super::task_type::TaskType;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTask {

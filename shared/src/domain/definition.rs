@@ -9,27 +9,10 @@ use serde_json::{Value, json};
 use super::access::AccessRules;
 use super::ids::{DefinitionName, DefinitionRef};
 use super::manual::ManualSettings;
+use super::mapping::{RequestSpec, ResponseSpec};
 use super::retry::{Backoff, Jitter, RetryPolicy};
 use super::schema::CompiledSchema;
-use crate::integrations::mapping::{RequestSpec, ResponseSpec};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskType {
-    Automated,
-    Integration,
-    Manual,
-}
-
-impl TaskType {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Automated => "automated",
-            Self::Integration => "integration",
-            Self::Manual => "manual",
-        }
-    }
-}
+use super::task_type::TaskType;
 
 /// How an automated task runs. The executor picks the `Runner` by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::definition::TaskType;
 use super::ids::TaskInstanceId;
-use super::task::TaskStatus;
+use super::status::TaskStatus;
+use super::task_type::TaskType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

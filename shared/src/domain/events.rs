@@ -12,7 +12,8 @@ use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, AssigneeType};
 use super::payload::PayloadRef;
-use super::task::{TaskInstance, TaskStatus};
+use super::status::TaskStatus;
+use super::task::TaskInstance;
 use super::task_error::{TIMEOUT, TaskError};
 
 pub const EVENT_SOURCE: &str = "task-execution-layer";

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::deadline::DeadlineKind;
 use super::envelope::{Dispatch, Stage};
 use super::events::{TaskEvent, events_of};
 use super::history::HistoryEntry;
 use super::manual::{Assignee, ManualProgress, ManualSettings};
 use super::payload::PayloadField;
-use super::task::{DeadlineKind, TaskInstance, TaskStatus};
+use super::status::TaskStatus;
+use super::task::TaskInstance;
 use super::task_error::{TIMEOUT, TaskError};
 
 use TaskStatus::*;

@@ -1,113 +1,20 @@
 //! Task instances: one run of one step of one workflow instance.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::callback::Callback;
-use super::definition::TaskType;
+use super::deadline::DeadlineKind;
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, ManualProgress};
 use super::payload::{PayloadField, PayloadRef};
+use super::status::TaskStatus;
 use super::task_error::TaskError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TaskStatus {
-    /// Recorded by the router: its input is being validated, then it waits
-    /// for its first attempt (or for manual assignment).
-    Created,
-    /// Waiting for another attempt, on the queue.
-    Queued,
-    /// An executor holds the lease and is running an attempt.
-    Running,
-    /// Failed attempt; the next one is due later than a queue delay can carry.
-    RetryWait,
-    /// A manual task with an assignee, not yet claimed.
-    Assigned,
-    /// A manual task a person has claimed.
-    Claimed,
-    Completed,
-    Failed,
-    Cancelled,
-    TimedOut,
-}
-
-impl TaskStatus {
-    pub const ALL: [TaskStatus; 10] = [
-        Self::Created,
-        Self::Queued,
-        Self::Running,
-        Self::RetryWait,
-        Self::Assigned,
-        Self::Claimed,
-        Self::Completed,
-        Self::Failed,
-        Self::Cancelled,
-        Self::TimedOut,
-    ];
-
-    pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            Self::Completed | Self::Failed | Self::Cancelled | Self::TimedOut
-        )
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Created => "CREATED",
-            Self::Queued => "QUEUED",
-            Self::Running => "RUNNING",
-            Self::RetryWait => "RETRY_WAIT",
-            Self::Assigned => "ASSIGNED",
-            Self::Claimed => "CLAIMED",
-            Self::Completed => "COMPLETED",
-            Self::Failed => "FAILED",
-            Self::Cancelled => "CANCELLED",
-            Self::TimedOut => "TIMED_OUT",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a task is in the deadline index. A task may wait on several at once;
-/// the index holds the earliest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DeadlineKind {
-    /// The queue message of the current stage may have been lost: send it again.
-    Redeliver,
-    /// The running attempt's lease ends: the executor died or hung.
-    Lease,
-    /// A retry waiting longer than a queue delay is due.
-    RetryAt,
-    /// A manual task's reminder is due.
-    Reminder,
-    /// A manual task's next escalation step is due.
-    Escalation,
-    /// A manual task is overdue.
-    Due,
-    /// Never started within the definition's `scheduleToStartSeconds`.
-    StartBy,
-    /// Not finished within the definition's `scheduleToCloseSeconds`, all attempts together.
-    CloseBy,
-    /// The orchestrator step waiting on the task is due to hear it is alive.
-    Heartbeat,
-}
+use super::task_type::TaskType;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

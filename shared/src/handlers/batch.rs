@@ -20,15 +20,68 @@ use crate::ports::DeadLetterNote;
 /// Records of one batch handled at once.
 const RECORD_CONCURRENCY: usize = 10;
 
-/// A record that must be delivered again (SQS redrives it to the DLQ after
+/// Why a record must be delivered again (SQS redrives it to the DLQ after
 /// `maxReceiveCount`). Everything else is acknowledged.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Redeliver(pub String);
+pub enum Redeliver {
+    /// A call failed in a way another delivery may not meet (the store, a
+    /// queue or the payload bucket throttled or unreachable); the error is
+    /// the source.
+    #[error(transparent)]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+    /// The task the message names is not stored (yet, or any more).
+    #[error("task {0} does not exist")]
+    TaskMissing(TaskInstanceId),
+    /// The stage message this record's work asked for was not sent.
+    #[error("its stage message was not sent")]
+    StageNotSent,
+    /// The task had to fail (`error`) and recording that failed (the source).
+    #[error("{error}; and the task could not be failed")]
+    FailureNotRecorded {
+        error: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The message is not one of ours (not a task envelope): it is left for
+    /// the dead-letter queue.
+    #[error("{0}")]
+    Unreadable(String),
+    /// A request that names no workflow step cannot become a task: it is
+    /// left for the dead-letter queue.
+    #[error("unusable request that names no workflow step, left for the dead-letter queue: {0}")]
+    Unusable(String),
+}
 
 impl Redeliver {
-    pub fn because(reason: impl std::fmt::Display) -> Self {
-        Self(reason.to_string())
+    pub fn because(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Failed(error.into())
+    }
+
+    /// Recording `error` as the task's failure failed with `source`.
+    pub fn failure_not_recorded(
+        error: impl std::fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::FailureNotRecorded {
+            error: error.to_string(),
+            source: source.into(),
+        }
+    }
+
+    /// The reason with its causes, for logs and the dead-letter note.
+    pub fn reason(&self) -> String {
+        let mut reason = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        // `Failed` shows its source already.
+        if matches!(self, Self::Failed(_)) {
+            cause = cause.and_then(std::error::Error::source);
+        }
+        while let Some(e) = cause {
+            reason.push_str(": ");
+            reason.push_str(&e.to_string());
+            cause = e.source();
+        }
+        reason
     }
 }
 
@@ -74,9 +127,10 @@ where
         async move {
             let outcome = work.await;
             if let Err(e) = &outcome {
-                error!(reason = %e, last_delivery = last, "record left for redelivery");
+                let reason = e.reason();
+                error!(%reason, last_delivery = last, "record left for redelivery");
                 if last {
-                    give_up(engine, about, &e.0).await;
+                    give_up(engine, about, &reason).await;
                 }
             }
             (id, outcome)
@@ -102,7 +156,7 @@ where
                     .fail_now(lost.task, error)
                     .await
                     .map_err(Redeliver::because),
-                None => Err(Redeliver("its stage message was not sent".into())),
+                None => Err(Redeliver::StageNotSent),
             };
         }
         if outcome.is_err() {
@@ -126,15 +180,15 @@ where
     F: FnOnce(Envelope, crate::domain::TaskInstance) -> Fut,
     Fut: Future<Output = Result<(), ApplyError>>,
 {
-    let envelope =
-        Envelope::parse(message.body.as_deref().unwrap_or_default()).map_err(Redeliver)?;
+    let envelope = Envelope::parse(message.body.as_deref().unwrap_or_default())
+        .map_err(Redeliver::Unreadable)?;
     record_task_id(envelope.task_instance_id);
     let task = engine
         .tasks()
         .get(envelope.task_instance_id)
         .await
         .map_err(Redeliver::because)?
-        .ok_or_else(|| Redeliver(format!("task {} does not exist", envelope.task_instance_id)))?;
+        .ok_or(Redeliver::TaskMissing(envelope.task_instance_id))?;
     record_task(&task);
     let id = task.task_instance_id;
     // Every stage works on the input (and the context): a payload stored
@@ -154,9 +208,10 @@ where
         }
         // Permanent: no redelivery would change it. The task fails now, saying why.
         Err(e) => match e.task_error() {
-            Some(error) => engine.fail_now(id, error).await.map_err(|failing| {
-                Redeliver(format!("{e}; and the task could not be failed: {failing}"))
-            }),
+            Some(error) => engine
+                .fail_now(id, error)
+                .await
+                .map_err(|failing| Redeliver::failure_not_recorded(e, failing)),
             None => Err(Redeliver::because(e)),
         },
         Ok(()) => Ok(()),

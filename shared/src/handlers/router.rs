@@ -166,7 +166,7 @@ impl Router {
                 .get(id)
                 .await
                 .map_err(Redeliver::because)?
-                .ok_or_else(|| Redeliver(format!("task {id} vanished")));
+                .ok_or(Redeliver::TaskMissing(id));
         }
         let bare = NewTask {
             input: Value::Null,
@@ -177,7 +177,7 @@ impl Router {
         s.create(&creation)
             .await
             .map(|(task, _)| task)
-            .map_err(|second| Redeliver(format!("{e}; and recording the failure: {second}")))
+            .map_err(|second| Redeliver::failure_not_recorded(e, second))
     }
 
     fn creation(
@@ -224,10 +224,7 @@ impl Router {
         requested_by: Option<String>,
     ) -> Result<(), Redeliver> {
         let Some(identity) = rejected.identity else {
-            return Err(Redeliver(format!(
-                "unusable request that names no workflow step, left for the dead-letter queue: {}",
-                rejected.error.message
-            )));
+            return Err(Redeliver::Unusable(rejected.error.message));
         };
         let RequestIdentity {
             task_instance_id,

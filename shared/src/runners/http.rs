@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use super::{Admission, RunError, RunJob, Runner};
 use crate::clock::Clock;
+use crate::domain::mapping::{BuiltRequest, MappingError, RequestSpec, ResponseSpec};
 use crate::domain::task_error::{
     EXECUTION_ERROR, INTEGRATION_ERROR, MAPPING_ERROR, PERMISSION_DENIED, TIMEOUT,
 };
@@ -22,7 +23,6 @@ use crate::domain::{DefinitionRef, EVENT_SOURCE, Implementation, TaskError};
 use crate::integrations::Integration;
 use crate::integrations::breaker::{self, Admission as Breaker, Change};
 use crate::integrations::definition::{Auth, KeyPlacement};
-use crate::integrations::mapping::{BuiltRequest, MappingError, RequestSpec, ResponseSpec};
 use crate::integrations::ssrf::{self, GuardedResolver, Refused};
 use crate::ports::{
     BreakerStore, BusEvent, ConcurrencySlots, EventPublisher, IntegrationStore, SecretSource,

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 
@@ -12,8 +13,7 @@ use super::attributes::{Item, get_s, s};
 use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_item::task_id_of;
-use super::task_store::DynamoTaskStore;
-use crate::domain::{Assignee, TaskInstance, TaskStatus};
+use crate::domain::{Assignee, TaskInstanceId, TaskStatus};
 use crate::ports::{Page, PageRequest, StoreError};
 
 const DEFAULT_PAGE: i32 = 20;
@@ -37,12 +37,15 @@ fn decode(cursor: &str) -> Result<Positions, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("the cursor is not one this API returned".to_owned()))
 }
 
+/// The ids of one page of the inbox of `assignees` in `table`; the caller
+/// reads the tasks (the index holds keys only).
 pub async fn merged_inbox(
-    store: &DynamoTaskStore,
+    client: &Client,
+    table: &str,
     assignees: &[Assignee],
     status: Option<TaskStatus>,
     page: PageRequest,
-) -> Result<Page<TaskInstance>, StoreError> {
+) -> Result<Page<TaskInstanceId>, StoreError> {
     let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let mut positions = page
         .cursor
@@ -59,7 +62,8 @@ pub async fn merged_inbox(
             Some(Some(after)) => Some(after.clone()),
             None => None,
         };
-        let (items, more) = read_partition(store, &pk, status, after.as_deref(), limit).await?;
+        let (items, more) =
+            read_partition(client, table, &pk, status, after.as_deref(), limit).await?;
         if !more {
             exhausted.push(pk.clone());
         }
@@ -88,30 +92,28 @@ pub async fn merged_inbox(
     let done = assignees
         .iter()
         .all(|a| matches!(positions.get(&inbox_pk(a)), Some(None)));
-    // The index holds keys only (a copy of every task would cost a write per
-    // transition); the page's tasks are read in one batch.
     let ids = taken
         .iter()
         .map(|(_, _, item)| task_id_of(item))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page {
-        items: store.get_many(&ids).await?,
+        items: ids,
         next_cursor: (!done).then(|| encode(&positions)),
     })
 }
 
 /// Up to `limit` items of one partition after `after`; and whether more may follow.
 async fn read_partition(
-    store: &DynamoTaskStore,
+    client: &Client,
+    table: &str,
     pk: &str,
     status: Option<TaskStatus>,
     after: Option<&str>,
     limit: i32,
 ) -> Result<(Vec<Item>, bool), StoreError> {
-    let mut query = store
-        .client()
+    let mut query = client
         .query()
-        .table_name(store.table())
+        .table_name(table)
         .index_name(INBOX_INDEX)
         .expression_attribute_values(":pk", s(pk));
     query = match (status, after) {
@@ -140,7 +142,7 @@ async fn read_partition(
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| dynamo_error("Query", store.table(), e))?;
+            .map_err(|e| dynamo_error("Query", table, e))?;
         items.extend(
             out.items
                 .unwrap_or_default()

@@ -333,7 +333,14 @@ impl TaskStore for DynamoTaskStore {
         status: Option<TaskStatus>,
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError> {
-        super::inbox::merged_inbox(self, assignees, status, page).await
+        let ids =
+            super::inbox::merged_inbox(&self.client, &self.table, assignees, status, page).await?;
+        // The index holds keys only (a copy of every task would cost a write
+        // per transition): the page's tasks are read in one batch.
+        Ok(Page {
+            items: self.get_many(&ids.items).await?,
+            next_cursor: ids.next_cursor,
+        })
     }
 
     async fn due(

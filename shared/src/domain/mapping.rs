@@ -116,11 +116,20 @@ pub struct BuiltRequest {
     pub body: Option<Value>,
 }
 
+/// An HTTP method is a token (RFC 9110, section 5.6.2): standard or an
+/// extension, as the HTTP client accepts.
+fn is_http_method(method: &str) -> bool {
+    !method.is_empty()
+        && method
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}
+
 impl RequestSpec {
     /// Every problem with the spec, for registration.
     pub fn check(&self) -> Vec<MappingError> {
         let mut errors = Vec::new();
-        if reqwest::Method::from_bytes(self.method.to_uppercase().as_bytes()).is_err() {
+        if !is_http_method(&self.method) {
             errors.push(MappingError {
                 at: "request.method".into(),
                 message: format!("{:?} is not an HTTP method", self.method),
@@ -234,6 +243,16 @@ impl ResponseSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_method_is_an_http_token() {
+        for method in ["GET", "post", "PROPFIND", "M-SEARCH"] {
+            assert!(is_http_method(method), "{method}");
+        }
+        for method in ["", "GE T", "GET\n", "GET/1", "GÉT"] {
+            assert!(!is_http_method(method), "{method:?}");
+        }
+    }
 
     fn spec() -> RequestSpec {
         serde_json::from_value(json!({

@@ -1,0 +1,282 @@
+//! The source's shape, read from the `crate::…` and `super::…` paths of every
+//! file of `shared/src` (outside its tests): the domain imports nothing else
+//! of the crate and no AWS or HTTP library, and no file imports another that
+//! imports it back, directly or round a loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// A module's path in the crate: `["domain", "task"]` for `domain/task.rs`.
+type Module = Vec<String>;
+
+struct Crate {
+    /// Each file's text up to its tests, comments removed.
+    files: BTreeMap<Module, String>,
+    /// `pub use child::Name` in a module: (module, name) → the child.
+    reexports: BTreeMap<(Module, String), Module>,
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+fn code_of(text: &str) -> String {
+    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+    text.lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn module_of(root: &Path, file: &Path) -> Module {
+    let relative = file.strip_prefix(root).unwrap().with_extension("");
+    let mut parts: Module = relative
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
+        parts.pop();
+    }
+    parts
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The identifiers of a path starting at `text` (`a::b::{c, d::e}` gives
+/// `[a, b]` with the group's first identifiers `[c, d]`).
+fn path_at(text: &str) -> (Vec<String>, Vec<String>) {
+    let mut segments = Vec::new();
+    let mut rest = text;
+    loop {
+        let ident: String = rest.chars().take_while(|c| is_ident(*c)).collect();
+        if ident.is_empty() {
+            break;
+        }
+        rest = &rest[ident.len()..];
+        segments.push(ident);
+        match rest.strip_prefix("::") {
+            Some(after) => rest = after,
+            None => return (segments, Vec::new()),
+        }
+    }
+    let mut group = Vec::new();
+    if let Some(inner) = rest.strip_prefix('{') {
+        // Split at the commas of this group (not of a nested one), up to its `}`.
+        let (mut depth, mut item) = (0, String::new());
+        for c in inner.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => group.push(std::mem::take(&mut item)),
+                _ => item.push(c),
+            }
+        }
+        group.push(item);
+        group = group
+            .iter()
+            .map(|item| item.trim().chars().take_while(|c| is_ident(*c)).collect())
+            .filter(|first: &String| !first.is_empty())
+            .collect();
+    }
+    (segments, group)
+}
+
+impl Crate {
+    fn read(root: &Path) -> Self {
+        let mut paths = Vec::new();
+        rust_files(root, &mut paths);
+        let mut files = BTreeMap::new();
+        let mut reexports = BTreeMap::new();
+        for path in paths {
+            let module = module_of(root, &path);
+            let code = code_of(&std::fs::read_to_string(&path).unwrap());
+            for line in code.lines() {
+                let Some(used) = line.trim().strip_prefix("pub use ") else {
+                    continue;
+                };
+                let used = used.trim_start_matches("self::");
+                let (segments, group) = path_at(used);
+                let Some(child) = segments.first() else {
+                    continue;
+                };
+                if child == "crate" || child == "super" {
+                    continue;
+                }
+                let names = if group.is_empty() {
+                    segments.last().into_iter().cloned().collect()
+                } else {
+                    group
+                };
+                let mut target = module.clone();
+                target.push(child.clone());
+                for name in names {
+                    reexports.insert((module.clone(), name), target.clone());
+                }
+            }
+            files.insert(module, code);
+        }
+        Self { files, reexports }
+    }
+
+    /// The file a path names: its longest prefix that is a module, through
+    /// the re-exports of that module.
+    fn resolve(&self, segments: &[String]) -> Option<Module> {
+        (1..=segments.len()).rev().find_map(|n| {
+            let module = segments[..n].to_vec();
+            if !self.files.contains_key(&module) {
+                return None;
+            }
+            match segments.get(n) {
+                Some(name) => match self.reexports.get(&(module.clone(), name.clone())) {
+                    Some(target) => {
+                        let mut followed = target.clone();
+                        followed.extend_from_slice(&segments[n + 1..]);
+                        self.resolve(&followed)
+                    }
+                    None => Some(module),
+                },
+                None => Some(module),
+            }
+        })
+    }
+
+    /// The other files `module` uses (its own ancestors aside: a module
+    /// declares its children, it does not use them).
+    fn uses(&self, module: &Module) -> BTreeSet<Module> {
+        let code = &self.files[module];
+        let mut out = BTreeSet::new();
+        for (at, _) in code.match_indices("::") {
+            let start = code[..at]
+                .rfind(|c: char| !is_ident(c) && c != ':')
+                .map_or(0, |i| i + 1);
+            let path = &code[start..];
+            let (mut base, rest) = if let Some(rest) = path.strip_prefix("crate::") {
+                (Vec::new(), rest)
+            } else if path.starts_with("super::") {
+                let mut base = module.clone();
+                let mut rest = path;
+                while let Some(after) = rest.strip_prefix("super::") {
+                    base.pop();
+                    rest = after;
+                }
+                (base, rest)
+            } else {
+                continue;
+            };
+            // Each path once: from its start only.
+            if start + (path.len() - rest.len()) != at + 2 {
+                continue;
+            }
+            let (segments, group) = path_at(rest);
+            base.extend(segments);
+            let mut targets = vec![base.clone()];
+            for item in group.into_iter().filter(|i| i != "self") {
+                let mut target = base.clone();
+                target.push(item);
+                targets.push(target);
+            }
+            for target in targets {
+                if let Some(found) = self.resolve(&target)
+                    && !module.starts_with(&found)
+                {
+                    out.insert(found);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn shared_crate() -> Crate {
+    Crate::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/src"))
+}
+
+fn name(module: &Module) -> String {
+    module.join("::")
+}
+
+#[test]
+fn the_domain_imports_only_the_domain() {
+    let source = shared_crate();
+    let domain = vec!["domain".to_owned()];
+    let mut outside = Vec::new();
+    for module in source.files.keys().filter(|m| m.starts_with(&domain)) {
+        for used in source.uses(module) {
+            if !used.starts_with(&domain) {
+                outside.push(format!("{} uses {}", name(module), name(&used)));
+            }
+        }
+        for library in [
+            "aws_sdk",
+            "aws_smithy",
+            "aws_config",
+            "lambda_",
+            "reqwest",
+            "axum",
+            "hyper",
+        ] {
+            if source.files[module].contains(library) {
+                outside.push(format!("{} uses {library}", name(module)));
+            }
+        }
+    }
+    assert!(outside.is_empty(), "{outside:#?}");
+    // The check sees the domain's own imports.
+    assert!(
+        source
+            .uses(&vec!["domain".into(), "task".into()])
+            .contains(&vec!["domain".to_owned(), "status".to_owned()])
+    );
+}
+
+#[test]
+fn no_file_imports_one_that_imports_it_back() {
+    let source = shared_crate();
+    let graph: BTreeMap<Module, BTreeSet<Module>> = source
+        .files
+        .keys()
+        .map(|m| (m.clone(), source.uses(m)))
+        .collect();
+    // Depth-first; a module met again while still on the path closes a loop.
+    fn visit(
+        module: &Module,
+        graph: &BTreeMap<Module, BTreeSet<Module>>,
+        path: &mut Vec<Module>,
+        done: &mut BTreeSet<Module>,
+        loops: &mut Vec<String>,
+    ) {
+        if let Some(at) = path.iter().position(|m| m == module) {
+            let mut cycle: Vec<String> = path[at..].iter().map(name).collect();
+            cycle.push(name(module));
+            loops.push(cycle.join(" → "));
+            return;
+        }
+        if !done.insert(module.clone()) {
+            return;
+        }
+        path.push(module.clone());
+        for next in graph.get(module).into_iter().flatten() {
+            visit(next, graph, path, done, loops);
+        }
+        path.pop();
+    }
+    let mut loops = Vec::new();
+    let mut done = BTreeSet::new();
+    for module in graph.keys() {
+        visit(module, &graph, &mut Vec::new(), &mut done, &mut loops);
+    }
+    assert!(loops.is_empty(), "import loops: {loops:#?}");
+    // The check sees imports across directories.
+    let store = vec!["adapters".into(), "dynamo".into(), "task_store".into()];
+    assert!(graph[&store].contains(&vec!["domain".to_owned(), "task".to_owned()]));
+}
