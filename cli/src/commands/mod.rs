@@ -112,3 +112,30 @@ pub async fn engine() -> Result<(
     let engine = tel_shared::bootstrap::engine(&sdk, &config);
     Ok((sdk, config, engine))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine_of(args: &[&str]) -> environment::Engine {
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Dev(dev) => dev.engine,
+            _ => panic!("not tel dev"),
+        }
+    }
+
+    #[test]
+    fn tel_dev_picks_its_engine_by_flag_and_defaults_to_moto() {
+        use environment::Engine;
+        // (TEL_ENGINE, when set, picks instead: `TEL_ENGINE=localstack scripts/test`.)
+        if std::env::var_os("TEL_ENGINE").is_none() {
+            assert_eq!(engine_of(&["tel", "dev"]), Engine::Moto);
+        }
+        assert_eq!(engine_of(&["tel", "dev", "--engine", "moto"]), Engine::Moto);
+        assert_eq!(
+            engine_of(&["tel", "dev", "--engine", "localstack"]),
+            Engine::Localstack
+        );
+        assert!(Cli::try_parse_from(["tel", "dev", "--engine", "docker"]).is_err());
+    }
+}
