@@ -71,11 +71,8 @@ impl Redeliver {
     /// The reason with its causes, for logs and the dead-letter note.
     pub fn reason(&self) -> String {
         let mut reason = self.to_string();
+        // (`Failed` is transparent: its source is already its inner error's.)
         let mut cause = std::error::Error::source(self);
-        // `Failed` shows its source already.
-        if matches!(self, Self::Failed(_)) {
-            cause = cause.and_then(std::error::Error::source);
-        }
         while let Some(e) = cause {
             reason.push_str(": ");
             reason.push_str(&e.to_string());
@@ -334,4 +331,30 @@ pub fn new_trace() -> String {
 /// Records the task id on the current record span.
 pub fn record_task_id(id: impl std::fmt::Display) {
     tracing::Span::current().record("task_instance_id", tracing::field::display(id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("throttled")]
+    struct Outer(#[source] std::io::Error);
+
+    fn chain() -> Outer {
+        Outer(std::io::Error::other("slow down"))
+    }
+
+    #[test]
+    fn a_reason_keeps_every_cause() {
+        assert_eq!(Redeliver::because(chain()).reason(), "throttled: slow down");
+        assert_eq!(
+            Redeliver::failure_not_recorded("TIMEOUT", chain()).reason(),
+            "TIMEOUT; and the task could not be failed: throttled: slow down"
+        );
+        assert_eq!(
+            Redeliver::StageNotSent.reason(),
+            "its stage message was not sent"
+        );
+    }
 }
