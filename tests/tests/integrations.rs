@@ -301,7 +301,7 @@ async fn the_breaker_opens_defers_tasks_and_closes_after_one_probe() {
     let (base, svc) = fake_service::start().await;
     integration(&t, json!({
         "name": "health", "baseUrl": base, "allowPrivateNetworks": true,
-        "breaker": { "failureRateThreshold": 0.5, "minimumCalls": 3, "windowSeconds": 60, "coolDownSeconds": 3 }
+        "breaker": { "failureRateThreshold": 0.5, "minimumCalls": 3, "windowSeconds": 60, "coolDownSeconds": 6 }
     }))
     .await;
     t.register(task(
@@ -332,6 +332,18 @@ async fn the_breaker_opens_defers_tasks_and_closes_after_one_probe() {
     t.send_requests(&waiting.iter().map(ToString::to_string).collect::<Vec<_>>())
         .await
         .unwrap();
+    // A loaded emulator can take longer than a fixed pause to route them: each
+    // must exist before its stay in `created` means anything. The cool-down
+    // leaves room for that and for the executor to see them.
+    for body in &waiting {
+        let id = TaskInstanceId::parse(body["taskInstanceId"].as_str().unwrap()).unwrap();
+        let routed = async {
+            while t.task(id).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(WAIT, routed).await.expect("routed");
+    }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for body in &waiting {
         let task = t
