@@ -13,7 +13,7 @@ async fn never_more_than_max_concurrent_run_and_all_complete() {
     let t = TestStack::new().await.unwrap();
     t.register(json!({
         "name": "slow-double", "type": "automated",
-        "implementation": { "kind": "javascript", "source": "export default (i) => { const end = Date.now() + 250; while (Date.now() < end) {} return { doubled: i.n * 2 }; }" },
+        "implementation": { "kind": "javascript", "source": "export default (i) => { const end = Date.now() + 150; while (Date.now() < end) {} return { doubled: i.n * 2 }; }" },
         "limits": { "maxConcurrent": 2 },
         "retry": { "maxAttempts": 1 }
     }))
@@ -21,7 +21,7 @@ async fn never_more_than_max_concurrent_run_and_all_complete() {
     .unwrap();
     let mut events = t.watch_events().await.unwrap();
     let runner = t.run_pipeline().unwrap();
-    let bodies: Vec<serde_json::Value> = (0..20)
+    let bodies: Vec<serde_json::Value> = (0..10)
         .map(|n| request("slow-double", json!({ "n": n })))
         .collect();
     t.send_requests(&bodies.iter().map(ToString::to_string).collect::<Vec<_>>())
