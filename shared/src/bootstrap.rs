@@ -40,6 +40,7 @@ pub fn runners(sdk: &SdkConfig, engine: &TaskEngine) -> Runners {
             engine.publisher().clone(),
             engine.queues().clone(),
             settings.allowed_queues.clone(),
+            engine.clock().clone(),
         )))
         .with(Arc::new(LambdaRunner::new(aws_sdk_lambda::Client::new(
             sdk,

@@ -280,3 +280,30 @@ fn no_file_imports_one_that_imports_it_back() {
     let store = vec!["adapters".into(), "dynamo".into(), "task_store".into()];
     assert!(graph[&store].contains(&vec!["domain".to_owned(), "task".to_owned()]));
 }
+
+/// Business time comes from `Clock`, so tests move it instead of waiting.
+/// `Instant` (elapsed real work: timeouts, cache ages) is not business time.
+#[test]
+fn every_now_comes_from_the_clock() {
+    let source = shared_crate();
+    // Where the wall clock is the point: the clock itself; a metric record's
+    // timestamp (CloudWatch files it by when it was written); a development
+    // token (its `exp` is checked by the JWT library against the system
+    // time); the local harness, which stands in for AWS's own clocks.
+    let allowed = |m: &Module| {
+        matches!(
+            name(m).as_str(),
+            "clock" | "metrics" | "api::auth"
+        ) || m.first().is_some_and(|top| top == "local")
+    };
+    let mut reads = Vec::new();
+    for (module, code) in &source.files {
+        for wall in ["Utc::now()", "SystemTime::now()", "Local::now()"] {
+            if code.contains(wall) && !allowed(module) {
+                reads.push(format!("{} reads {wall}", name(module)));
+            }
+        }
+    }
+    assert!(reads.is_empty(), "{reads:#?}");
+    assert!(source.files[&vec!["clock".to_owned()]].contains("Utc::now()"));
+}

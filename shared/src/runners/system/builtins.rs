@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use crate::clock::Clock;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -19,8 +19,10 @@ fn bad_input(message: impl Into<String>) -> RunError {
     RunError::permanent(TaskError::new(EXECUTION_ERROR, message))
 }
 
-/// `time.now` → `{ iso, epochMillis }`.
-pub struct TimeNow;
+/// `time.now` → `{ iso, epochMillis }`, from the engine's clock.
+pub struct TimeNow {
+    pub clock: Arc<dyn Clock>,
+}
 
 #[async_trait]
 impl SystemFunction for TimeNow {
@@ -31,7 +33,7 @@ impl SystemFunction for TimeNow {
         &[]
     }
     async fn call(&self, _input: &Value, _config: &Value) -> Result<Value, RunError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         Ok(json!({ "iso": now.to_rfc3339(), "epochMillis": now.timestamp_millis() }))
     }
 }

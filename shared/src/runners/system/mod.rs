@@ -46,15 +46,16 @@ impl SystemRunner {
         self
     }
 
-    /// Every built-in, wired to this deployment's bus and queues.
+    /// Every built-in, wired to this deployment's bus, queues and clock.
     pub fn standard(
         allowed_by_deployment: Vec<String>,
         publisher: Arc<dyn EventPublisher>,
         queues: Arc<dyn QueueSender>,
         allowed_queues: Vec<String>,
+        clock: Arc<dyn crate::clock::Clock>,
     ) -> Self {
         Self::new(allowed_by_deployment)
-            .with(Arc::new(TimeNow))
+            .with(Arc::new(TimeNow { clock }))
             .with(Arc::new(UuidV7))
             .with(Arc::new(HashSha256))
             .with(Arc::new(JsonTransform))
