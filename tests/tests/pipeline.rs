@@ -207,57 +207,6 @@ async fn malformed_json_in_a_batch_does_not_stop_the_good_messages() {
 }
 
 #[tokio::test]
-async fn a_throwing_script_is_retried_per_policy_then_fails_with_its_attempts() {
-    let t = TestStack::new().await.unwrap();
-    let retry = json!({ "retry": { "maxAttempts": 3, "backoff": "fixed", "initialDelaySeconds": 0, "jitter": "none" } });
-    t.register(js(
-        "thrower",
-        "export default () => { throw new Error('always broken'); }",
-        retry,
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
-    let body = request("thrower", json!({ "n": 1 }));
-    t.send_requests(&[body.to_string()]).await.unwrap();
-    let id = id_of(&body);
-    let failed = events
-        .wait_for_type("task.failed", Some(&id), WAIT)
-        .await
-        .unwrap();
-    assert_eq!(failed["detail"]["attempts"], 3);
-    assert_eq!(failed["detail"]["error"]["code"], "EXECUTION_ERROR");
-    assert!(
-        failed["detail"]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Error: always broken")
-    );
-    assert_eq!(events.count("task.retry_scheduled", &id), 2);
-    assert_eq!(events.count("task.started", &id), 3);
-
-    let history = t
-        .history(TaskInstanceId::parse(&id).unwrap())
-        .await
-        .unwrap();
-    let attempts: Vec<(u32, Option<&str>)> = history
-        .iter()
-        .filter(|h| h.outcome.is_some())
-        .map(|h| (h.attempt, h.outcome.as_deref()))
-        .collect();
-    assert_eq!(
-        attempts,
-        vec![
-            (1, Some("failed")),
-            (2, Some("failed")),
-            (3, Some("failed"))
-        ]
-    );
-    runner.stop().await;
-}
-
-#[tokio::test]
 async fn sandbox_limits_end_tasks_with_clear_errors() {
     let t = TestStack::new().await.unwrap();
     t.register(js(

@@ -1,6 +1,7 @@
-//! What the sweeper repairs: attempts whose executor died, retries too long
-//! for a queue delay, stage messages not acted on; and events of writes whose
-//! function died, published from the table's change stream.
+//! What the sweeper repairs on the real table, where sweeps overlap and writes
+//! race: leases that ran out, stage messages not acted on; and events of
+//! writes whose function died, published from the table's change stream.
+//! (The same repairs over time, on a moved clock: `manual_clock/`.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,55 +51,6 @@ fn new_task(def: &TaskDefinition) -> NewTask {
 }
 
 #[tokio::test]
-async fn an_attempt_whose_executor_died_is_timed_out_and_retried_to_completion() {
-    let t = TestStack::new().await.unwrap();
-    let def = double(
-        &t,
-        json!({ "retry": { "maxAttempts": 2, "initialDelaySeconds": 0 } }),
-    )
-    .await;
-    let mut events = t.watch_events().await.unwrap();
-    // An executor claimed the task and died: RUNNING, attempt 1, lease already over.
-    let now = Utc::now();
-    let creation = Creation::new(new_task(&def), now, now)
-        .then(
-            Action::Start {
-                lease_until: now - chrono::Duration::seconds(1),
-            },
-            now,
-        )
-        .unwrap();
-    t.engine.tasks().create(&creation.task).await.unwrap();
-    let id = creation.task.task_instance_id.to_string();
-
-    let runner = t.run_pipeline().unwrap();
-    let done = events
-        .wait_for_type("task.completed", Some(&id), WAIT)
-        .await
-        .unwrap();
-    assert_eq!(done["detail"]["attempts"], 2);
-    assert_eq!(done["detail"]["output"]["doubled"], 6);
-    let timed_out = events
-        .wait_for_type("task.timed_out", Some(&id), WAIT)
-        .await
-        .unwrap();
-    assert_eq!(timed_out["detail"]["error"]["code"], "TIMEOUT");
-    assert!(
-        timed_out["detail"]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("did not finish within its lease")
-    );
-    let history = t.history(creation.task.task_instance_id).await.unwrap();
-    let first = history
-        .iter()
-        .find(|h| h.attempt == 1 && h.outcome.is_some())
-        .unwrap();
-    assert_eq!(first.outcome.as_deref(), Some("timedOut"));
-    runner.stop().await;
-}
-
-#[tokio::test]
 async fn a_lease_expiry_without_retries_left_fails_the_task() {
     let t = TestStack::new().await.unwrap();
     let def = double(&t, json!({ "retry": { "maxAttempts": 1 } })).await;
@@ -123,49 +75,6 @@ async fn a_lease_expiry_without_retries_left_fails_the_task() {
     assert_eq!(task.status, TaskStatus::Failed);
     assert_eq!(task.error.unwrap().code, "TIMEOUT");
     assert!(task.deadlines.is_empty());
-}
-
-#[tokio::test]
-async fn a_retry_longer_than_a_queue_delay_waits_in_the_deadline_index() {
-    let t = TestStack::new().await.unwrap();
-    let retry = json!({ "retry": { "maxAttempts": 2, "backoff": "fixed", "initialDelaySeconds": 3600, "jitter": "none" } });
-    let flaky = json!({
-        "name": "flaky", "type": "automated",
-        "implementation": { "kind": "javascript", "source": "export default (i, task) => { if (task.attempt < 2) throw new Error('not yet'); return { ok: true }; }" },
-        "retry": retry["retry"],
-    });
-    t.register(flaky).await.unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
-    let body = tel_tests::request("flaky", json!({}));
-    t.send_requests(&[body.to_string()]).await.unwrap();
-    let id = body["taskInstanceId"].as_str().unwrap().to_owned();
-    let scheduled = events
-        .wait_for_type("task.retry_scheduled", Some(&id), WAIT)
-        .await
-        .unwrap();
-    let task = t.task(TaskInstanceId::parse(&id).unwrap()).await.unwrap();
-    assert_eq!(task.status, TaskStatus::RetryWait);
-    let retry_at: chrono::DateTime<Utc> = scheduled["detail"]["retryAt"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry_at > Utc::now() + chrono::Duration::minutes(59));
-
-    // An hour later, by the clock the sweeper reads.
-    let clock = Arc::new(ManualClock::new(
-        Utc::now() + chrono::Duration::seconds(3601),
-    ));
-    let later = t.engine_at(clock);
-    let report = Sweeper::new(later).sweep().await;
-    assert_eq!(report.retries_resumed, 1, "{report:?}");
-    let done = events
-        .wait_for_type("task.completed", Some(&id), WAIT)
-        .await
-        .unwrap();
-    assert_eq!(done["detail"]["attempts"], 2);
-    runner.stop().await;
 }
 
 #[tokio::test]
@@ -275,74 +184,6 @@ async fn events_of_writes_whose_function_died_reach_the_bus_from_the_stream_once
         .map(|e| e["detail"]["eventId"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 2, "each event once: {:?}", events.seen());
-}
-
-#[tokio::test]
-async fn whole_task_budgets_fail_tasks_that_start_or_finish_too_late() {
-    let t = TestStack::new().await.unwrap();
-    let def = t.register(json!({
-        "name": "budgeted", "type": "automated",
-        "implementation": { "kind": "javascript", "source": "export default (i, task) => { if (task.attempt < 5) throw new Error('later'); return {}; }" },
-        "scheduleToStartSeconds": 60,
-        "scheduleToCloseSeconds": 120,
-        "retry": { "maxAttempts": 5, "backoff": "fixed", "initialDelaySeconds": 3600, "jitter": "none" }
-    }))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    // One task recorded whose message never arrives anywhere.
-    let now = Utc::now();
-    let creation = Creation::new(new_task(&def), now, now + chrono::Duration::hours(1))
-        .with_budgets(def.budgets());
-    t.engine.tasks().create(&creation.task).await.unwrap();
-    let stuck = creation.task;
-    assert!(stuck.start_by.is_some() && stuck.close_by.is_some());
-
-    // Another that starts, fails and waits an hour for its retry.
-    let runner = t.run_pipeline().unwrap();
-    let body = tel_tests::request("budgeted", json!({}));
-    t.send_requests(&[body.to_string()]).await.unwrap();
-    let waiting = body["taskInstanceId"].as_str().unwrap().to_owned();
-    events
-        .wait_for_type("task.retry_scheduled", Some(&waiting), WAIT)
-        .await
-        .unwrap();
-    runner.stop().await;
-
-    let at = |offset: i64| {
-        Sweeper::new(t.engine_at(Arc::new(ManualClock::new(
-            Utc::now() + chrono::Duration::seconds(offset),
-        ))))
-    };
-    let report = at(61).sweep().await;
-    assert!(report.budgets_exceeded >= 1, "{report:?}");
-    t.publish_events().await.unwrap();
-    let failed = events
-        .wait_for_type(
-            "task.failed",
-            Some(&stuck.task_instance_id.to_string()),
-            WAIT,
-        )
-        .await
-        .unwrap();
-    assert_eq!(failed["detail"]["error"]["code"], "TIMEOUT");
-    assert_eq!(failed["detail"]["error"]["details"]["budget"], "startBy");
-
-    let report = at(121).sweep().await;
-    assert_eq!(report.budgets_exceeded, 1, "{report:?}");
-    t.publish_events().await.unwrap();
-    let failed = events
-        .wait_for_type("task.failed", Some(&waiting), WAIT)
-        .await
-        .unwrap();
-    assert_eq!(failed["detail"]["error"]["details"]["budget"], "closeBy");
-    assert_eq!(
-        t.task(TaskInstanceId::parse(&waiting).unwrap())
-            .await
-            .unwrap()
-            .status,
-        TaskStatus::Failed
-    );
 }
 
 #[tokio::test]

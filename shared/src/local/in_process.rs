@@ -1,30 +1,65 @@
-//! The pipeline in one process over in-memory ports: each message a handler
-//! sends is handed straight to the next handler. For unit tests of the flow
-//! and for measuring the handlers' own overhead without any I/O.
+//! The pipeline in one process over in-memory ports, on a clock that moves
+//! only when told: each message a handler sends is handed to the next handler
+//! when its delay is over, a record a handler gives back is delivered again
+//! after the visibility timeout (and dead-lettered at the receive limit), and
+//! the sweeper runs as its schedule would. Retries, deadlines, leases and
+//! breakers play out in milliseconds; and the handlers' own overhead is
+//! measured without any I/O.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 
 use crate::adapters::memory::{RecordingPublisher, RecordingQueue};
+use crate::clock::{Clock, ManualClock};
 use crate::config::Settings;
-use crate::domain::{ExecutionRequest, TaskInstance};
+use crate::domain::{ExecutionRequest, TaskInstance, TaskInstanceId};
 use crate::engine::{EngineBuilder, InMemoryHandles, TaskEngine};
-use crate::handlers::{ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Validator};
+use crate::handlers::{
+    ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Sweeper, Validator,
+};
+use crate::ports::BusEvent;
 use crate::runners::Runners;
+
+/// How long a record a handler gave back stays hidden, as the queues'
+/// visibility timeout would keep it.
+const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often the sweeper runs while time is moved: tel dev's cadence.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+/// A message on its way to a handler.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    pub queue: String,
+    pub body: String,
+    /// When it becomes visible.
+    pub due: DateTime<Utc>,
+    /// Deliveries so far.
+    pub receives: u32,
+    pub message_id: String,
+}
 
 pub struct InProcessPipeline {
     pub engine: Arc<TaskEngine>,
     pub queue: Arc<RecordingQueue>,
     pub publisher: Arc<RecordingPublisher>,
+    pub clock: Arc<ManualClock>,
     handles: InMemoryHandles,
     router: Router,
     validator: Validator,
     executor: Executor,
     manual: ManualAssign,
     changes: ChangePublisher,
-    next_message: std::sync::atomic::AtomicU64,
+    sweeper: Sweeper,
+    waiting: Mutex<Vec<Queued>>,
+    dead_letters: Mutex<Vec<Queued>>,
+    events: Mutex<Vec<BusEvent>>,
+    next_message: AtomicU64,
 }
 
 impl InProcessPipeline {
@@ -33,8 +68,9 @@ impl InProcessPipeline {
         metrics: crate::metrics::Metrics,
         runners: impl FnOnce(&TaskEngine) -> Runners,
     ) -> Self {
+        let clock = Arc::new(ManualClock::new(crate::clock::SystemClock.now()));
         let (builder, handles) = EngineBuilder::in_memory(settings);
-        let engine = Arc::new(builder.metrics(metrics).build());
+        let engine = Arc::new(builder.metrics(metrics).clock(clock.clone()).build());
         let runners = runners(&engine);
         Self {
             router: Router::new(engine.clone()),
@@ -42,60 +78,172 @@ impl InProcessPipeline {
             executor: Executor::new(engine.clone(), runners),
             manual: ManualAssign::new(engine.clone()),
             changes: ChangePublisher::of_engine(&engine),
+            sweeper: Sweeper::new(engine.clone()),
             queue: handles.queue.clone(),
             publisher: handles.publisher.clone(),
+            clock,
             handles,
             engine,
-            next_message: Default::default(),
+            waiting: Mutex::default(),
+            dead_letters: Mutex::default(),
+            events: Mutex::default(),
+            next_message: AtomicU64::default(),
         }
     }
 
-    /// Runs one request through every stage whose message is sent without
-    /// delay, publishes the events of every write (as the change stream
-    /// would), and returns the task as it ends up.
+    /// Runs one request through every stage whose message is due now,
+    /// publishes the events of every write (as the change stream would), and
+    /// returns the task as it ends up. Delayed messages wait for `advance`.
     pub async fn run(&self, request: ExecutionRequest) -> anyhow::Result<TaskInstance> {
         let task = self.router.accept(request, None, None, None).await?;
+        self.settle().await?;
+        self.task(task.task_instance_id).await
+    }
+
+    /// Puts a request on the requests queue, as an orchestrator would.
+    pub fn submit(&self, body: impl Into<String>) {
+        let now = self.clock.now();
+        self.enqueue("requests", body.into(), now, 0);
+    }
+
+    pub async fn task(&self, id: TaskInstanceId) -> anyhow::Result<TaskInstance> {
+        self.engine
+            .tasks()
+            .get(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("task {id} was never recorded"))
+    }
+
+    /// Delivers every message visible now, and what they send that is
+    /// visible now, until none is.
+    pub async fn settle(&self) -> anyhow::Result<()> {
         loop {
             self.publish_changes().await?;
-            let pending = self.queue.take();
-            if pending.is_empty() {
-                break;
+            let due = self.take_due();
+            if due.is_empty() {
+                return Ok(());
             }
-            for (url, message) in pending {
-                if message.delay_seconds > 0 {
-                    continue;
-                }
-                let handler: &dyn SqsHandler = match url.as_str() {
-                    "validate" => &self.validator,
-                    "execute" => &self.executor,
-                    "manual" => &self.manual,
-                    _ => continue,
-                };
-                let mut record = SqsMessage::default();
-                let n = self
-                    .next_message
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                record.message_id = Some(format!("m-{n}"));
-                record.body = Some(message.body);
-                let mut event = SqsEvent::default();
-                event.records = vec![record];
-                let response = handler
-                    .handle(LambdaEvent::new(event, Default::default()))
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                anyhow::ensure!(
-                    response.batch_item_failures.is_empty(),
-                    "{} reported a failed record",
-                    handler.name()
-                );
+            for message in due {
+                self.deliver(message).await?;
             }
         }
-        Ok(self
-            .engine
-            .tasks()
-            .get(task.task_instance_id)
-            .await?
-            .expect("the task exists"))
+    }
+
+    /// Moves the clock by `by`, stopping at every moment a message becomes
+    /// visible and at every sweep, and acting at each as AWS would.
+    pub async fn advance(&self, by: Duration) -> anyhow::Result<()> {
+        let end = self.clock.now() + by;
+        let mut next_sweep = self.clock.now();
+        loop {
+            self.settle().await?;
+            let now = self.clock.now();
+            if now >= next_sweep {
+                self.sweeper.sweep().await;
+                self.settle().await?;
+                next_sweep = now + SWEEP_EVERY;
+            }
+            if now >= end {
+                return Ok(());
+            }
+            let next_message = self.waiting.lock().expect("lock").iter().map(|m| m.due).min();
+            let next = [Some(end), Some(next_sweep), next_message]
+                .into_iter()
+                .flatten()
+                .filter(|at| *at > now)
+                .min()
+                .unwrap_or(end);
+            self.clock.advance(next - now);
+        }
+    }
+
+    /// Every event published so far, oldest first.
+    pub fn events(&self) -> Vec<BusEvent> {
+        let mut events = self.events.lock().expect("lock");
+        events.extend(self.publisher.take());
+        events.clone()
+    }
+
+    /// The detail types published about one task, in order.
+    pub fn event_types_of(&self, id: TaskInstanceId) -> Vec<String> {
+        let id = id.to_string();
+        self.events()
+            .into_iter()
+            .filter(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.detail)
+                    .is_ok_and(|d| d["taskInstanceId"] == id.as_str())
+            })
+            .map(|e| e.detail_type)
+            .collect()
+    }
+
+    /// Messages waiting for their delay or for redelivery.
+    pub fn queued(&self) -> Vec<Queued> {
+        self.waiting.lock().expect("lock").clone()
+    }
+
+    /// Messages that reached the receive limit, as a dead-letter queue holds them.
+    pub fn dead_letters(&self) -> Vec<Queued> {
+        self.dead_letters.lock().expect("lock").clone()
+    }
+
+    fn enqueue(&self, queue: &str, body: String, due: DateTime<Utc>, receives: u32) {
+        let n = self.next_message.fetch_add(1, Ordering::Relaxed);
+        self.waiting.lock().expect("lock").push(Queued {
+            queue: queue.to_owned(),
+            body,
+            due,
+            receives,
+            message_id: format!("m-{n}"),
+        });
+    }
+
+    /// What handlers sent moves to the waiting list; the visible ones come
+    /// out, oldest first.
+    fn take_due(&self) -> Vec<Queued> {
+        let now = self.clock.now();
+        for (queue, message) in self.queue.take() {
+            let delay = chrono::Duration::seconds(i64::from(message.delay_seconds));
+            self.enqueue(&queue, message.body, now + delay, 0);
+        }
+        let mut waiting = self.waiting.lock().expect("lock");
+        let (mut due, later): (Vec<Queued>, Vec<Queued>) =
+            waiting.drain(..).partition(|m| m.due <= now);
+        *waiting = later;
+        due.sort_by_key(|m| m.due);
+        due
+    }
+
+    async fn deliver(&self, mut message: Queued) -> anyhow::Result<()> {
+        let handler: &dyn SqsHandler = match message.queue.as_str() {
+            "requests" => &self.router,
+            "validate" => &self.validator,
+            "execute" => &self.executor,
+            "manual" => &self.manual,
+            other => anyhow::bail!("no handler reads the queue {other}"),
+        };
+        message.receives += 1;
+        let mut record = SqsMessage::default();
+        record.message_id = Some(message.message_id.clone());
+        record.body = Some(message.body.clone());
+        record.attributes.insert(
+            "ApproximateReceiveCount".to_owned(),
+            message.receives.to_string(),
+        );
+        let mut event = SqsEvent::default();
+        event.records = vec![record];
+        let response = handler
+            .handle(LambdaEvent::new(event, Default::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        if !response.batch_item_failures.is_empty() {
+            if message.receives >= self.engine.settings().max_receive_count {
+                self.dead_letters.lock().expect("lock").push(message);
+            } else {
+                message.due = self.clock.now() + VISIBILITY_TIMEOUT;
+                self.waiting.lock().expect("lock").push(message);
+            }
+        }
+        Ok(())
     }
 
     async fn publish_changes(&self) -> anyhow::Result<()> {
