@@ -390,3 +390,27 @@ pub async fn store_waiting_and_due(
     .collect::<Result<Vec<()>, _>>()?;
     Ok(due_ids)
 }
+
+/// Two manual definitions with every timed feature: `approve` (a reminder at
+/// 60 s, escalation to the user `cfo` at 120 s, due at 300 s, failed when
+/// due) and `approve-by-default` (due at 30 s, completed then with a default
+/// output).
+pub fn timed_approvals() -> [Value; 2] {
+    let manual = |name: &str, manual: Value| serde_json::json!({ "name": name, "type": "manual", "manual": manual, "outputSchema": { "type": "object" } });
+    [
+        manual(
+            "approve",
+            serde_json::json!({
+                "assignment": { "strategy": "group", "id": "finance" },
+                "dueInSeconds": 300,
+                "reminders": [60],
+                "escalation": [{ "afterSeconds": 120, "to": { "type": "USER", "id": "cfo" } }],
+                "onDue": { "action": "fail" }
+            }),
+        ),
+        manual(
+            "approve-by-default",
+            serde_json::json!({ "assignment": { "strategy": "user", "id": "bob" }, "dueInSeconds": 30, "onDue": { "action": "complete", "output": { "approved": true, "by": "default" } } }),
+        ),
+    ]
+}

@@ -192,24 +192,9 @@ fn sweeper_at(t: &TestStack, offset: i64) -> Sweeper {
 #[tokio::test]
 async fn overlapping_sweeps_fire_each_reminder_escalation_and_due_time_once() {
     let t = TestStack::new().await.unwrap();
-    t.register(manual(
-        "approve",
-        json!({
-            "assignment": { "strategy": "group", "id": "finance" },
-            "dueInSeconds": 300,
-            "reminders": [60],
-            "escalation": [{ "afterSeconds": 120, "to": { "type": "USER", "id": "cfo" } }],
-            "onDue": { "action": "fail" }
-        }),
-    ))
-    .await
-    .unwrap();
-    t.register(manual(
-        "approve-by-default",
-        json!({ "assignment": { "strategy": "user", "id": "bob" }, "dueInSeconds": 30, "onDue": { "action": "complete", "output": { "approved": true, "by": "default" } } }),
-    ))
-    .await
-    .unwrap();
+    for definition in tel_tests::timed_approvals() {
+        t.register(definition).await.unwrap();
+    }
     let mut events = t.watch_events().await.unwrap();
     let runner = t.run_pipeline().unwrap();
     let body = request("approve", json!({}));
@@ -249,5 +234,8 @@ async fn overlapping_sweeps_fire_each_reminder_escalation_and_due_time_once() {
         .await
         .unwrap();
     assert_eq!(done.status, TaskStatus::Completed);
-    assert_eq!(done.output, Some(json!({ "approved": true, "by": "default" })));
+    assert_eq!(
+        done.output,
+        Some(json!({ "approved": true, "by": "default" }))
+    );
 }

@@ -291,10 +291,8 @@ fn every_now_comes_from_the_clock() {
     // token (its `exp` is checked by the JWT library against the system
     // time); the local harness, which stands in for AWS's own clocks.
     let allowed = |m: &Module| {
-        matches!(
-            name(m).as_str(),
-            "clock" | "metrics" | "api::auth"
-        ) || m.first().is_some_and(|top| top == "local")
+        matches!(name(m).as_str(), "clock" | "metrics" | "api::auth")
+            || m.first().is_some_and(|top| top == "local")
     };
     let mut reads = Vec::new();
     for (module, code) in &source.files {

@@ -25,14 +25,14 @@ async fn a_sweep_costs_what_is_due_not_what_is_stored() {
             .build(),
     ));
 
-    store_waiting_and_due(&t, 250, 50).await.unwrap();
+    store_waiting_and_due(&t, 150, 50).await.unwrap();
     probe.reset();
     let small = sweeper.sweep().await;
     let small_reads = probe.reads();
     assert_eq!(small.redelivered, 50, "{small:?}");
 
     // Four times as much waiting in the index, the same fifty due.
-    store_waiting_and_due(&t, 950, 50).await.unwrap();
+    store_waiting_and_due(&t, 550, 50).await.unwrap();
     probe.reset();
     let large = sweeper.sweep().await;
     let large_reads = probe.reads();
@@ -45,7 +45,7 @@ async fn a_sweep_costs_what_is_due_not_what_is_stored() {
     );
 
     println!(
-        "300 stored: {small_reads} reads ({} index entries); 1,300 stored: {large_reads} reads ({} index entries)",
+        "200 stored: {small_reads} reads ({} index entries); 800 stored: {large_reads} reads ({} index entries)",
         small.due_read, large.due_read
     );
     assert_eq!(probe.due_items.load(Ordering::SeqCst), 50);

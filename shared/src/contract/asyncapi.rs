@@ -8,18 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, reference};
-use crate::domain::{EVENT_SOURCE, EventType};
-
-const CIRCUIT_EVENTS: [(&str, &str); 2] = [
-    (
-        "integration.circuit_opened",
-        "An integration's circuit breaker opened: its calls are refused until it cools down.",
-    ),
-    (
-        "integration.circuit_closed",
-        "An integration's circuit breaker closed again after successful probes.",
-    ),
-];
+use crate::domain::{CircuitChange, EVENT_SOURCE, EventType};
 
 /// Every message on the bus tel publishes, by its detail-type, with the
 /// schema of its `detail`.
@@ -29,9 +18,9 @@ pub fn published_detail_types() -> Vec<(String, Value)> {
         .map(|t| (t.as_str().to_owned(), schemas::event_of_type(*t)))
         .collect();
     types.extend(
-        CIRCUIT_EVENTS
+        CircuitChange::ALL
             .iter()
-            .map(|(name, _)| ((*name).to_owned(), reference("CircuitEvent"))),
+            .map(|c| (c.detail_type().to_owned(), reference("CircuitEvent"))),
     );
     types
 }
@@ -108,10 +97,11 @@ pub fn document() -> Value {
             ),
         );
     }
-    for (name, summary) in CIRCUIT_EVENTS {
+    for change in CircuitChange::ALL {
+        let name = change.detail_type();
         messages.insert(
             name.into(),
-            message(name, name, summary, reference("CircuitEvent")),
+            message(name, name, change.summary(), reference("CircuitEvent")),
         );
     }
     for (name, summary) in [

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod callback;
+pub mod circuit;
 pub mod creation;
 pub mod deadline;
 pub mod definition;
@@ -24,6 +25,7 @@ pub mod task_type;
 
 pub use access::{AccessRules, Identity, IntegrationAccess, Permission, Principals};
 pub use callback::Callback;
+pub use circuit::{CircuitChange, CircuitEvent};
 pub use creation::{Creation, NewTask};
 pub use deadline::DeadlineKind;
 pub use definition::{Implementation, Limits, TaskDefinition};

@@ -17,6 +17,17 @@ pub enum Circuit {
     HalfOpen,
 }
 
+impl Circuit {
+    /// As stored and as events carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "halfOpen",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct BreakerState {

@@ -145,7 +145,13 @@ impl InProcessPipeline {
             if now >= end {
                 return Ok(());
             }
-            let next_message = self.waiting.lock().expect("lock").iter().map(|m| m.due).min();
+            let next_message = self
+                .waiting
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|m| m.due)
+                .min();
             let next = [Some(end), Some(next_sweep), next_message]
                 .into_iter()
                 .flatten()

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::AwsError;
-use crate::domain::{EVENT_SOURCE, TaskEvent};
+use crate::domain::{CircuitEvent, EVENT_SOURCE, TaskEvent};
 
 /// One event for the bus.
 #[derive(Debug, Clone, PartialEq)]
@@ -9,6 +9,16 @@ pub struct BusEvent {
     pub source: String,
     pub detail_type: String,
     pub detail: String,
+}
+
+impl From<&CircuitEvent> for BusEvent {
+    fn from(event: &CircuitEvent) -> Self {
+        Self {
+            source: EVENT_SOURCE.to_owned(),
+            detail_type: event.change.detail_type().to_owned(),
+            detail: serde_json::to_string(event).expect("events always serialise"),
+        }
+    }
 }
 
 impl From<&TaskEvent> for BusEvent {

@@ -38,7 +38,11 @@ async fn the_breaker_opens_defers_tasks_and_closes_after_one_probe() {
         .filter(|e| e.detail_type == "integration.circuit_opened")
         .collect();
     assert_eq!(opened.len(), 1, "opened once");
-    assert!(opened[0].detail.contains("\"health\""), "{}", opened[0].detail);
+    assert!(
+        opened[0].detail.contains("\"health\""),
+        "{}",
+        opened[0].detail
+    );
 
     // While open, new tasks wait: not failed, not started, not an attempt.
     let mut waiting = Vec::new();
@@ -64,10 +68,9 @@ async fn the_breaker_opens_defers_tasks_and_closes_after_one_probe() {
         let done = last_event(&p, *id, "task.completed");
         assert_eq!(done["attempts"], 1);
     }
-    let kinds: Vec<String> = p
-        .events()
+    let kinds: Vec<String> = checked_events(&p)
         .into_iter()
-        .map(|e| e.detail_type)
+        .map(|(kind, _)| kind)
         .filter(|k| k.starts_with("integration."))
         .collect();
     assert_eq!(

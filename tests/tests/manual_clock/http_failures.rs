@@ -68,5 +68,10 @@ async fn failures_are_classed_retried_or_not_and_paced_by_retry_after() {
     let hang = submit(&p, "hang", json!({})).await;
     let failed = last_event(&p, hang, "task.failed");
     assert_eq!(failed["error"]["code"], "TIMEOUT", "{failed}");
-    assert!(failed["error"]["message"].as_str().unwrap().contains("800 ms"));
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("800 ms")
+    );
 }

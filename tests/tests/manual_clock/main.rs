@@ -76,11 +76,32 @@ async fn submit(p: &InProcessPipeline, definition: &str, input: Value) -> TaskIn
     TaskInstanceId::parse(body["taskInstanceId"].as_str().unwrap()).unwrap()
 }
 
+/// Every event published so far, each held to the AsyncAPI document.
+fn checked_events(p: &InProcessPipeline) -> Vec<(String, Value)> {
+    static CONTRACT: std::sync::LazyLock<tel_shared::contract::EventContract> =
+        std::sync::LazyLock::new(tel_shared::contract::EventContract::new);
+    p.events()
+        .into_iter()
+        .map(|e| {
+            let detail: Value = serde_json::from_str(&e.detail).unwrap();
+            CONTRACT
+                .check(&e.detail_type, &detail)
+                .unwrap_or_else(|why| panic!("{} breaks the contract: {why}", e.detail_type));
+            (e.detail_type, detail)
+        })
+        .collect()
+}
+
 /// The events published about a task, oldest first: (detail type, detail).
 fn events_of(p: &InProcessPipeline, id: TaskInstanceId) -> Vec<(String, Value)> {
     p.events()
         .into_iter()
-        .map(|e| (e.detail_type, serde_json::from_str::<Value>(&e.detail).unwrap()))
+        .map(|e| {
+            (
+                e.detail_type,
+                serde_json::from_str::<Value>(&e.detail).unwrap(),
+            )
+        })
         .filter(|(_, detail)| detail["taskInstanceId"] == id.to_string().as_str())
         .collect()
 }

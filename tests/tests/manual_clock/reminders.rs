@@ -7,29 +7,12 @@ use tel_shared::domain::TaskStatus;
 
 use super::*;
 
-fn manual(name: &str, manual: Value) -> Value {
-    json!({ "name": name, "type": "manual", "manual": manual, "outputSchema": { "type": "object" } })
-}
-
 #[tokio::test]
 async fn reminders_escalation_and_the_due_time_fire_once_each_in_order() {
     let p = pipeline();
-    register(&p, manual(
-        "approve",
-        json!({
-            "assignment": { "strategy": "group", "id": "finance" },
-            "dueInSeconds": 300,
-            "reminders": [60],
-            "escalation": [{ "afterSeconds": 120, "to": { "type": "USER", "id": "cfo" } }],
-            "onDue": { "action": "fail" }
-        }),
-    ))
-    .await;
-    register(&p, manual(
-        "approve-by-default",
-        json!({ "assignment": { "strategy": "user", "id": "bob" }, "dueInSeconds": 30, "onDue": { "action": "complete", "output": { "approved": true, "by": "default" } } }),
-    ))
-    .await;
+    for definition in tel_tests::timed_approvals() {
+        register(&p, definition).await;
+    }
     let start = p.clock.now();
     let id = submit(&p, "approve", json!({})).await;
     let by_default = submit(&p, "approve-by-default", json!({})).await;
