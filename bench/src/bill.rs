@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{ProjectionType, TableDescription};
+use tel_local::FunctionStats;
 use tel_shared::adapters::dynamo::stream::StreamRecord;
-use tel_shared::local::FunctionStats;
 
 use crate::call_count::Usage;
 use crate::prices::*;
@@ -166,7 +166,7 @@ impl Deployment {
     /// Read off the template's parameter defaults and function memory.
     pub fn from_template() -> Self {
         let doc: serde_yaml::Value =
-            serde_yaml::from_str(tel_shared::local::template::TEMPLATE_YAML).expect("template");
+            serde_yaml::from_str(tel_local::template::TEMPLATE_YAML).expect("template");
         let number = |v: &serde_yaml::Value| v.as_f64().or_else(|| v.as_u64().map(|n| n as f64));
         let default_memory = number(&doc["Globals"]["Function"]["MemorySize"]).unwrap_or(128.0);
         let parameter = |name: &str| number(&doc["Parameters"][name]["Default"]).unwrap_or(10.0);

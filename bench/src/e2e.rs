@@ -9,10 +9,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use chrono::Utc;
 use serde_json::json;
+use tel_local::{EventTap, LocalRunner, RunnerOptions, Template, provision};
 use tel_shared::bootstrap;
 use tel_shared::domain::TaskDefinition;
 use tel_shared::engine::EngineBuilder;
-use tel_shared::local::{EventTap, LocalRunner, RunnerOptions, Template, provision};
 use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::ports::OutgoingMessage;
 

@@ -1,4 +1,5 @@
-//! tel: the Task Execution Layer's domain, ports, adapters and handler logic.
+//! tel: the Task Execution Layer's adapters, handlers, runners and API over
+//! its core (`tel-core`).
 //! Every Lambda function is a thin `main` over a handler in this crate.
 
 // Task errors carry their JSON details by value (serde_json's ordered map
@@ -6,19 +7,18 @@
 // everywhere would cost clarity for nothing measurable.
 #![allow(clippy::result_large_err)]
 
+// The core layer: the domain, the ports, integrations' rules and time, with
+// no AWS SDK and no HTTP (its own crate, `tel-core`); here at the same paths.
+pub use tel_core::{clock, domain, integrations, ports};
+
 pub mod adapters;
 pub mod admin;
 pub mod api;
 pub mod bootstrap;
-pub mod clock;
 pub mod config;
 pub mod contract;
-pub mod domain;
 pub mod engine;
 pub mod handlers;
-pub mod integrations;
 pub mod lambda;
-pub mod local;
 pub mod metrics;
-pub mod ports;
 pub mod runners;

@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde_json::Value;
+use tel_local::event_tap::LIFECYCLE_PATTERN;
+use tel_local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Template, provision};
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
 use tel_shared::domain::{TaskDefinition, TaskInstance, TaskInstanceId};
 use tel_shared::engine::{EngineBuilder, TaskEngine};
-use tel_shared::local::event_tap::LIFECYCLE_PATTERN;
-use tel_shared::local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Template, provision};
 use tokio::time::Instant;
 
 pub mod api;
@@ -175,13 +175,13 @@ impl TestStack {
     pub fn stream_reader(
         &self,
         bus: Arc<dyn tel_shared::ports::EventPublisher>,
-    ) -> Result<tel_shared::local::stream_reader::StreamReader> {
+    ) -> Result<tel_local::stream_reader::StreamReader> {
         let arn = self
             .stack
             .table_stream_arn
             .as_deref()
             .context("the table has no stream")?;
-        Ok(tel_shared::local::stream_reader::StreamReader::new(
+        Ok(tel_local::stream_reader::StreamReader::new(
             &self.sdk,
             arn,
             tel_shared::handlers::ChangePublisher::new(bus).answering_steps(&self.engine),

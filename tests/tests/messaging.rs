@@ -9,9 +9,9 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
+use tel_local::Poller;
 use tel_shared::domain::{Action, Creation, EventType, NewTask, TaskInstanceId, transition};
 use tel_shared::handlers::SqsHandler;
-use tel_shared::local::Poller;
 use tel_shared::ports::{BusEvent, OutgoingMessage};
 use tel_tests::TestStack;
 
@@ -137,7 +137,7 @@ async fn the_local_runner_redelivers_only_failed_records_then_dead_letters_them(
     });
     let poller = Poller {
         sqs: t.sqs(),
-        lane: tel_shared::local::poller::Lane {
+        lane: tel_local::poller::Lane {
             url: queue.url.clone(),
             arn: queue.arn.clone(),
         },

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tel_local::RunnerOptions;
 use tel_shared::bootstrap;
 use tel_shared::domain::TaskInstanceId;
-use tel_shared::local::RunnerOptions;
 use tel_tests::{TestStack, request};
 
 #[tokio::test]

@@ -37,7 +37,7 @@ struct Example {
 
 /// A stack with the example's definitions and integration (calling a local
 /// service), and the example state machine pointed at its requests queue.
-async fn example_stack() -> (Example, tel_shared::local::LocalRunner) {
+async fn example_stack() -> (Example, tel_local::LocalRunner) {
     let t = TestStack::new().await.unwrap();
     enable_step_functions().await;
     let (base, _service) = fake_service::start().await;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
-use tel_shared::local::template::{Names, Resource, Template};
+use tel_local::template::{Names, Resource, Template};
 use tel_tests::TestStack;
 
 /// An index as (name, key schema, projection type).

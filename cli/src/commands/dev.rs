@@ -8,14 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
+use tel_local::{LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack};
 use tel_shared::api::ApiState;
 use tel_shared::api::auth::AuthConfig;
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
 use tel_shared::engine::{EngineBuilder, TaskEngine};
-use tel_shared::local::{
-    LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack,
-};
 use tel_shared::metrics::{AppendFile, Metrics};
 
 use super::events::{open_tap, print};

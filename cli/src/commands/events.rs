@@ -1,8 +1,8 @@
 //! `tel watch`: lifecycle events as they arrive.
 
 use anyhow::Result;
-use tel_shared::local::EventTap;
-use tel_shared::local::event_tap::{LIFECYCLE_PATTERN, describe};
+use tel_local::EventTap;
+use tel_local::event_tap::{LIFECYCLE_PATTERN, describe};
 
 /// A tap with a name of its own, so several watchers can run at once.
 pub async fn open_tap(sdk: &aws_config::SdkConfig, bus: &str) -> Result<EventTap> {

@@ -3,7 +3,6 @@
 pub mod aws_error;
 pub mod dynamo;
 pub mod eventbridge;
-pub mod memory;
 pub mod s3;
 pub mod secrets_manager;
 pub mod sqs;

@@ -1,16 +1,13 @@
 //! The one way a `TaskEngine` is put together: over AWS from the
-//! configuration, over in-memory ports for unit tests and the in-process
-//! bench, and from an existing engine with one part replaced.
+//! configuration, over in-memory ports (`in_memory.rs`, for tests, benches
+//! and the local harness only), and from an existing engine with one part
+//! replaced.
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
 use super::TaskEngine;
-use crate::adapters::memory::{
-    InMemoryDefinitionStore, InMemoryIntegrationStore, InMemoryPayloadStore, InMemoryTaskStore,
-    RecordingCallbacks, RecordingPublisher, RecordingQueue,
-};
 use crate::adapters::s3::S3PayloadStore;
 use crate::adapters::step_functions::StepFunctionsCallbacks;
 use crate::adapters::{
@@ -78,18 +75,6 @@ impl Default for EngineBuilder {
     }
 }
 
-/// Queue "URLs" of an engine whose queue is a `RecordingQueue`.
-pub fn in_memory_queue_urls() -> QueueUrls {
-    QueueUrls {
-        requests: "requests".into(),
-        validate: "validate".into(),
-        execute: "execute".into(),
-        manual: "manual".into(),
-        validate_priority: None,
-        execute_priority: None,
-    }
-}
-
 impl EngineBuilder {
     /// Every adapter over AWS, as a function builds it at cold start.
     pub fn aws(sdk: &SdkConfig, config: &Config) -> Self {
@@ -124,28 +109,6 @@ impl EngineBuilder {
             .callbacks(Arc::new(StepFunctionsCallbacks::new(
                 aws_sdk_sfn::Client::new(sdk),
             )))
-    }
-
-    /// In-memory ports: nothing is durable. The returned handles let the
-    /// caller see what was stored, sent and published.
-    pub fn in_memory(settings: Settings) -> (Self, InMemoryHandles) {
-        let handles = InMemoryHandles {
-            table: Arc::new(InMemoryTaskStore::default()),
-            queue: Arc::new(RecordingQueue::default()),
-            publisher: Arc::new(RecordingPublisher::default()),
-            payloads: Arc::new(InMemoryPayloadStore::default()),
-            callbacks: Arc::new(RecordingCallbacks::default()),
-        };
-        let builder = Self::default()
-            .table(handles.table.clone())
-            .definitions(Arc::new(InMemoryDefinitionStore::default()))
-            .integrations(Arc::new(InMemoryIntegrationStore::default()))
-            .publisher(handles.publisher.clone())
-            .queues(handles.queue.clone(), in_memory_queue_urls())
-            .payloads(Some(handles.payloads.clone()))
-            .callbacks(handles.callbacks.clone())
-            .settings(settings);
-        (builder, handles)
     }
 
     pub(super) fn from_engine(engine: &TaskEngine) -> Self {
@@ -256,14 +219,4 @@ impl EngineBuilder {
             callbacks: self.callbacks.expect(MISSING),
         }
     }
-}
-
-/// What an in-memory engine stored, sent and published.
-#[derive(Clone)]
-pub struct InMemoryHandles {
-    pub table: Arc<InMemoryTaskStore>,
-    pub queue: Arc<RecordingQueue>,
-    pub publisher: Arc<RecordingPublisher>,
-    pub payloads: Arc<InMemoryPayloadStore>,
-    pub callbacks: Arc<RecordingCallbacks>,
 }

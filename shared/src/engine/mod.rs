@@ -8,6 +8,8 @@
 //! the local runner, in the benches and in the tests.
 
 mod builder;
+#[cfg(any(test, feature = "fakes"))]
+mod in_memory;
 mod observe;
 mod payloads;
 mod send_buffer;
@@ -18,7 +20,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
-pub use builder::{EngineBuilder, InMemoryHandles, TablePorts, in_memory_queue_urls};
+pub use builder::{EngineBuilder, TablePorts};
+#[cfg(any(test, feature = "fakes"))]
+pub use in_memory::{InMemoryHandles, in_memory_queue_urls};
 pub use send_buffer::SendBuffer;
 
 use crate::clock::Clock;

@@ -90,8 +90,8 @@ pub async fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::InMemoryTaskStore;
     use crate::domain::{Creation, NewTask, TaskInstanceId};
+    use tel_core::fakes::InMemoryTaskStore;
 
     fn task(input: Value, context: Value) -> TaskInstance {
         let now = chrono::Utc::now();

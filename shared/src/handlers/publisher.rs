@@ -156,10 +156,10 @@ pub async fn publish_records(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::RecordingPublisher;
     use crate::domain::{Action, Creation, NewTask, transition};
     use chrono::Utc;
     use serde_json::json;
+    use tel_core::fakes::RecordingPublisher;
 
     fn change(
         sequence: &str,
@@ -256,11 +256,11 @@ mod tests {
         assert_eq!(
             calls,
             [
-                crate::adapters::memory::StepCall::Success {
+                tel_core::fakes::StepCall::Success {
                     token: "token-1".into(),
                     output: r#"{"n":2}"#.into()
                 },
-                crate::adapters::memory::StepCall::Success {
+                tel_core::fakes::StepCall::Success {
                     token: "token-2".into(),
                     output: r#"{"n":2}"#.into()
                 }

@@ -512,12 +512,12 @@ impl Sweeper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::StepCall;
     use crate::clock::ManualClock;
     use crate::domain::{ExecutionRequest, TaskDefinition};
     use crate::engine::EngineBuilder;
     use crate::handlers::Router;
     use serde_json::json;
+    use tel_core::fakes::StepCall;
 
     #[tokio::test]
     async fn a_waiting_step_hears_heartbeats_until_it_is_gone_then_the_task_is_cancelled() {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tel_local::{LocalRunner, LocalStack, RunnerOptions};
 use tel_shared::bootstrap;
 use tel_shared::engine::EngineBuilder;
-use tel_shared::local::{LocalRunner, LocalStack, RunnerOptions};
 use tel_shared::metrics::{Discard, Metrics};
 
 #[tokio::main]

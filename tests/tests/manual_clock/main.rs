@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use tel_local::in_process::InProcessPipeline;
 use tel_shared::config::Settings;
 use tel_shared::domain::{TaskDefinition, TaskInstanceId};
 use tel_shared::engine::TaskEngine;
 use tel_shared::integrations::Integration;
-use tel_shared::local::in_process::InProcessPipeline;
 use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::ports::{SecretError, SecretSource};
 use tel_shared::runners::Runners;

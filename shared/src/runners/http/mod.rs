@@ -10,6 +10,7 @@ mod auth;
 mod circuit;
 mod classify;
 mod failure;
+mod resolver;
 mod transport;
 
 use std::collections::HashMap;

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::invocations::InvocationLog;
-use crate::handlers::SqsHandler;
+use tel_shared::handlers::SqsHandler;
 
 /// One queue a poller reads.
 #[derive(Clone, Debug)]

@@ -14,11 +14,11 @@ use super::invocations::InvocationLog;
 use super::poller::{Lane, Poller};
 use super::provision::LocalStack;
 use super::stream_reader::StreamReader;
-use crate::engine::TaskEngine;
-use crate::handlers::{
+use tel_shared::engine::TaskEngine;
+use tel_shared::handlers::{
     ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Sweeper, Validator,
 };
-use crate::runners::Runners;
+use tel_shared::runners::Runners;
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
@@ -147,13 +147,17 @@ impl LocalRunner {
     }
 
     /// Serves the HTTP API on `listener` until the runner stops.
-    pub fn serve_api(&mut self, listener: tokio::net::TcpListener, state: crate::api::ApiState) {
+    pub fn serve_api(
+        &mut self,
+        listener: tokio::net::TcpListener,
+        state: tel_shared::api::ApiState,
+    ) {
         let mut stop = self.shutdown.subscribe();
         let shutdown = async move {
             let _ = stop.changed().await;
         };
         self.tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::api::serve(listener, state, shutdown).await {
+            if let Err(e) = tel_shared::api::serve(listener, state, shutdown).await {
                 tracing::error!(error = %e, "the local API stopped");
             }
         }));

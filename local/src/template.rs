@@ -10,7 +10,7 @@ use serde_json::{Map, Number, Value};
 use serde_yaml::Value as Yaml;
 
 /// The template in this repository, compiled in.
-pub const TEMPLATE_YAML: &str = include_str!("../../../infra/template.yaml");
+pub const TEMPLATE_YAML: &str = include_str!("../../infra/template.yaml");
 
 #[derive(Debug, Clone)]
 pub struct Resource {

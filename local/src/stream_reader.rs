@@ -17,9 +17,9 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::invocations::InvocationLog;
-use crate::adapters::dynamo::stream::StreamRecord;
-use crate::handlers::ChangePublisher;
-use crate::handlers::publisher::publish_records;
+use tel_shared::adapters::dynamo::stream::StreamRecord;
+use tel_shared::handlers::ChangePublisher;
+use tel_shared::handlers::publisher::publish_records;
 
 /// Records per GetRecords call (Lambda's default batch for streams is 100).
 const BATCH: i32 = 100;

@@ -2,10 +2,10 @@
 //! link-local (the instance metadata service at 169.254.169.254 included),
 //! shared, multicast, documentation or other special addresses unless the
 //! integration allows private networks. Names are checked after resolution,
-//! by the HTTP client's resolver, so DNS cannot smuggle a private address in;
+//! by the HTTP client's resolver (`runners::http::resolver`), so DNS cannot smuggle a private address in;
 //! literal addresses and every redirect target are checked before the call.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why an address is special, or `None` for a public one.
 pub fn special(ip: IpAddr) -> Option<&'static str> {
@@ -68,40 +68,6 @@ pub fn check(integration: &str, ip: IpAddr, allow_private: bool) -> Result<(), R
             why,
         }),
         _ => Ok(()),
-    }
-}
-
-/// A resolver for the HTTP client that drops special addresses.
-pub struct GuardedResolver {
-    pub integration: String,
-    pub allow_private: bool,
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        let integration = self.integration.clone();
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|addr| match check(&integration, addr.ip(), allow_private) {
-                    Ok(()) => true,
-                    Err(r) => {
-                        refused.get_or_insert(r);
-                        false
-                    }
-                })
-                .collect();
-            match (allowed.is_empty(), refused) {
-                (true, Some(r)) => Err(Box::new(r) as Box<dyn std::error::Error + Send + Sync>),
-                (true, None) => Err(format!("{host} resolves to no address").into()),
-                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
-            }
-        })
     }
 }
 

@@ -14,16 +14,16 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 
-use crate::adapters::memory::{RecordingPublisher, RecordingQueue};
-use crate::clock::{Clock, ManualClock};
-use crate::config::Settings;
-use crate::domain::{ExecutionRequest, TaskInstance, TaskInstanceId};
-use crate::engine::{EngineBuilder, InMemoryHandles, TaskEngine};
-use crate::handlers::{
+use tel_core::fakes::{RecordingPublisher, RecordingQueue};
+use tel_shared::clock::{Clock, ManualClock};
+use tel_shared::config::Settings;
+use tel_shared::domain::{ExecutionRequest, TaskInstance, TaskInstanceId};
+use tel_shared::engine::{EngineBuilder, InMemoryHandles, TaskEngine};
+use tel_shared::handlers::{
     ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Sweeper, Validator,
 };
-use crate::ports::BusEvent;
-use crate::runners::Runners;
+use tel_shared::ports::BusEvent;
+use tel_shared::runners::Runners;
 
 /// How long a record a handler gave back stays hidden, as the queues'
 /// visibility timeout would keep it.
@@ -65,10 +65,10 @@ pub struct InProcessPipeline {
 impl InProcessPipeline {
     pub fn new(
         settings: Settings,
-        metrics: crate::metrics::Metrics,
+        metrics: tel_shared::metrics::Metrics,
         runners: impl FnOnce(&TaskEngine) -> Runners,
     ) -> Self {
-        let clock = Arc::new(ManualClock::new(crate::clock::SystemClock.now()));
+        let clock = Arc::new(ManualClock::new(tel_shared::clock::SystemClock.now()));
         let (builder, handles) = EngineBuilder::in_memory(settings);
         let engine = Arc::new(builder.metrics(metrics).clock(clock.clone()).build());
         let runners = runners(&engine);
@@ -264,13 +264,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::domain::{DefinitionRef, TaskDefinition, TaskStatus};
-    use crate::runners::javascript::JavascriptRunner;
+    use tel_shared::domain::{DefinitionRef, TaskDefinition, TaskStatus};
+    use tel_shared::runners::javascript::JavascriptRunner;
 
     fn pipeline() -> InProcessPipeline {
         InProcessPipeline::new(
             Settings::default(),
-            crate::metrics::Metrics::new(crate::metrics::Discard),
+            tel_shared::metrics::Metrics::new(tel_shared::metrics::Discard),
             |_| {
                 Runners::default().with(Arc::new(JavascriptRunner {
                     max_memory_bytes: 32 << 20,
@@ -325,7 +325,7 @@ mod tests {
 
     #[tokio::test]
     async fn handler_invocations_emit_valid_emf_with_the_declared_metrics() {
-        use crate::metrics::{Metrics, Recorded};
+        use tel_shared::metrics::{Metrics, Recorded};
         let recorded = Arc::new(Recorded::default());
         let p = InProcessPipeline::new(Settings::default(), Metrics::new(recorded.clone()), |_| {
             Runners::default().with(Arc::new(JavascriptRunner {
