@@ -70,7 +70,7 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         &counted,
         &stack,
         engine.clone(),
-        bootstrap::runners(&counted, &engine),
+        tel_runners::standard(&counted, &engine),
         &options,
     )?;
     let invocations = runner.invocations().clone();

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tel_local::in_process::InProcessPipeline;
+use tel_runners::javascript::{JavascriptRunner, SandboxLimits, run_script};
 use tel_shared::config::Settings;
 use tel_shared::domain::schema::CompiledSchema;
 use tel_shared::domain::{DefinitionRef, ExecutionRequest, TaskDefinition, TaskStatus};
 use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::runners::Runners;
-use tel_shared::runners::javascript::{JavascriptRunner, SandboxLimits, run_script};
 
 use crate::stats::summarize;
 

@@ -264,8 +264,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use tel_runners::javascript::JavascriptRunner;
     use tel_shared::domain::{DefinitionRef, TaskDefinition, TaskStatus};
-    use tel_shared::runners::javascript::JavascriptRunner;
 
     fn pipeline() -> InProcessPipeline {
         InProcessPipeline::new(

@@ -147,17 +147,13 @@ impl LocalRunner {
     }
 
     /// Serves the HTTP API on `listener` until the runner stops.
-    pub fn serve_api(
-        &mut self,
-        listener: tokio::net::TcpListener,
-        state: tel_shared::api::ApiState,
-    ) {
+    pub fn serve_api(&mut self, listener: tokio::net::TcpListener, state: tel_api::ApiState) {
         let mut stop = self.shutdown.subscribe();
         let shutdown = async move {
             let _ = stop.changed().await;
         };
         self.tasks.push(tokio::spawn(async move {
-            if let Err(e) = tel_shared::api::serve(listener, state, shutdown).await {
+            if let Err(e) = tel_api::serve(listener, state, shutdown).await {
                 tracing::error!(error = %e, "the local API stopped");
             }
         }));

@@ -13,7 +13,6 @@ pub use tel_core::{clock, domain, integrations, ports};
 
 pub mod adapters;
 pub mod admin;
-pub mod api;
 pub mod bootstrap;
 pub mod config;
 pub mod contract;
@@ -21,4 +20,5 @@ pub mod engine;
 pub mod handlers;
 pub mod lambda;
 pub mod metrics;
-pub mod runners;
+/// The runner port, at its old path (the runners themselves: `tel-runners`).
+pub use tel_core::ports::runner as runners;

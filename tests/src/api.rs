@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tel_shared::api::auth::{AuthConfig, mint_dev_token};
-use tel_shared::api::{ApiState, serve};
+use tel_api::auth::{AuthConfig, mint_dev_token};
+use tel_api::{ApiState, serve};
 
 use crate::TestStack;
 

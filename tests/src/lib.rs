@@ -11,7 +11,6 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde_json::Value;
 use tel_local::event_tap::LIFECYCLE_PATTERN;
 use tel_local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Template, provision};
-use tel_shared::bootstrap;
 use tel_shared::config::Settings;
 use tel_shared::domain::{TaskDefinition, TaskInstance, TaskInstanceId};
 use tel_shared::engine::{EngineBuilder, TaskEngine};
@@ -127,7 +126,7 @@ impl TestStack {
     }
 
     pub fn run_pipeline(&self) -> Result<LocalRunner> {
-        let runners = bootstrap::runners(&self.sdk, &self.engine);
+        let runners = tel_runners::standard(&self.sdk, &self.engine);
         self.run_pipeline_with(runners)
     }
 

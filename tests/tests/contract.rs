@@ -76,7 +76,7 @@ fn docs_asyncapi_yaml_is_the_generated_document() {
 /// A schema of the OpenAPI document's components, compiled with the whole
 /// document as its root so references resolve.
 fn openapi_schema(name: &str) -> CompiledSchema {
-    let mut root = tel_shared::api::openapi::document();
+    let mut root = tel_api::openapi::document();
     root["$ref"] = Value::String(format!("#/components/schemas/{name}"));
     CompiledSchema::compile(&root).unwrap()
 }

@@ -40,7 +40,7 @@ async fn a_client_generated_from_the_openapi_document_works_a_task_end_to_end() 
 
     let dir = std::env::temp_dir().join(tel_tests::random_name("generated-client"));
     std::fs::create_dir_all(&dir).unwrap();
-    let document = tel_shared::api::openapi::document();
+    let document = tel_api::openapi::document();
     std::fs::write(dir.join("openapi.json"), document.to_string()).unwrap();
     std::fs::write(dir.join("config.yaml"), "post_hooks: []\n").unwrap();
     // Async processes: the API being called runs on this test's runtime.

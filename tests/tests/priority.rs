@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tel_local::RunnerOptions;
-use tel_shared::bootstrap;
 use tel_shared::domain::TaskInstanceId;
 use tel_tests::{TestStack, request};
 
@@ -28,7 +27,7 @@ async fn a_high_priority_task_overtakes_a_backlog() {
         stream_checkpoint: None,
     };
     let runner = t
-        .run_pipeline_as(bootstrap::runners(&t.sdk, &t.engine), &options)
+        .run_pipeline_as(tel_runners::standard(&t.sdk, &t.engine), &options)
         .unwrap();
     let backlog: Vec<Value> = (0..24)
         .map(|n| request("slow", json!({ "n": n })))

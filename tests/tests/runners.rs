@@ -11,8 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
-use tel_shared::bootstrap;
-use tel_shared::runners::lambda::LambdaRunner;
+use tel_runners::lambda::LambdaRunner;
 use tel_tests::{TestStack, request};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -79,7 +78,7 @@ async fn lambda_implementations_invoke_the_function_and_take_its_result() {
     let lambda = aws_sdk_lambda::config::Builder::from(&t.sdk)
         .endpoint_url(&url)
         .build();
-    let runners = bootstrap::runners(&t.sdk, &t.engine).with(Arc::new(LambdaRunner::new(
+    let runners = tel_runners::standard(&t.sdk, &t.engine).with(Arc::new(LambdaRunner::new(
         aws_sdk_lambda::Client::from_conf(lambda),
     )));
     let mut events = t.watch_events().await.unwrap();

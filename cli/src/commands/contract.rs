@@ -23,7 +23,7 @@ pub struct ContractArgs {
 pub fn run(args: ContractArgs) -> Result<()> {
     let document = match args.document {
         Document::Asyncapi => tel_shared::contract::asyncapi::document(),
-        Document::Openapi => tel_shared::api::openapi::document(),
+        Document::Openapi => tel_api::openapi::document(),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&document)?);

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
+use tel_api::ApiState;
+use tel_api::auth::AuthConfig;
 use tel_local::{LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack};
-use tel_shared::api::ApiState;
-use tel_shared::api::auth::AuthConfig;
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
 use tel_shared::engine::{EngineBuilder, TaskEngine};
@@ -109,7 +109,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         .metrics(Metrics::new(metrics_file(&args.metrics_file)?))
         .build();
     let engine = Arc::new(engine);
-    let runners = bootstrap::runners(&sdk, &engine);
+    let runners = tel_runners::standard(&sdk, &engine);
     let checkpoint = environment::repo_root()?
         .join(environment::STATE_DIR)
         .join(format!("{}.stream.json", stack.stack_name));

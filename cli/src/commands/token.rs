@@ -21,7 +21,7 @@ pub fn run(args: TokenArgs) -> Result<()> {
         .context("no TEL_JWT_HS256_SECRET: run `tel dev` first (it writes .tel/dev.env)")?;
     println!(
         "{}",
-        tel_shared::api::auth::mint_dev_token(&secret, &args.user, &args.groups, args.ttl)?
+        tel_api::auth::mint_dev_token(&secret, &args.user, &args.groups, args.ttl)?
     );
     Ok(())
 }

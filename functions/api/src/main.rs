@@ -1,7 +1,7 @@
 //! api Lambda function (API Gateway HTTP API): configuration, clients and
 //! the token verifier once, then the shared axum router.
 
-use tel_shared::api::{ApiState, auth::AuthConfig, router};
+use tel_api::{ApiState, auth::AuthConfig, router};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -6,6 +6,6 @@ use tel_shared::handlers::Executor;
 async fn main() -> Result<(), lambda_runtime::Error> {
     tel_shared::lambda::init_tracing();
     let (sdk, engine) = tel_shared::bootstrap::from_env().await?;
-    let runners = tel_shared::bootstrap::runners(&sdk, &engine);
+    let runners = tel_runners::standard(&sdk, &engine);
     tel_shared::lambda::run_sqs(Executor::new(engine, runners)).await
 }

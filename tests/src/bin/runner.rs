@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tel_local::{LocalRunner, LocalStack, RunnerOptions};
-use tel_shared::bootstrap;
 use tel_shared::engine::EngineBuilder;
 use tel_shared::metrics::{Discard, Metrics};
 
@@ -47,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
         &sdk,
         &stack,
         engine.clone(),
-        bootstrap::runners(&sdk, &engine),
+        tel_runners::standard(&sdk, &engine),
         &options,
     )?;
     eprintln!("runner started");

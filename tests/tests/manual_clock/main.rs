@@ -16,6 +16,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 use tel_local::in_process::InProcessPipeline;
+use tel_runners::http::HttpRunner;
+use tel_runners::javascript::JavascriptRunner;
 use tel_shared::config::Settings;
 use tel_shared::domain::{TaskDefinition, TaskInstanceId};
 use tel_shared::engine::TaskEngine;
@@ -23,8 +25,6 @@ use tel_shared::integrations::Integration;
 use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::ports::{SecretError, SecretSource};
 use tel_shared::runners::Runners;
-use tel_shared::runners::http::HttpRunner;
-use tel_shared::runners::javascript::JavascriptRunner;
 
 /// The JavaScript and HTTP runners over the pipeline's engine.
 fn runners(engine: &TaskEngine) -> Runners {

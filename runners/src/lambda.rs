@@ -9,8 +9,8 @@ use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
 
 use super::{RunError, RunJob, Runner};
-use crate::domain::task_error::EXECUTION_ERROR;
-use crate::domain::{Implementation, TaskError};
+use tel_core::domain::task_error::EXECUTION_ERROR;
+use tel_core::domain::{Implementation, TaskError};
 
 pub struct LambdaRunner {
     client: Client,
@@ -46,7 +46,7 @@ impl Runner for LambdaRunner {
         if payload.len() > MAX_INVOKE_BYTES {
             return Err(RunError::permanent(
                 TaskError::new(
-                    crate::domain::task_error::PAYLOAD_TOO_LARGE,
+                    tel_core::domain::task_error::PAYLOAD_TOO_LARGE,
                     format!(
                         "the input takes {} bytes; a synchronous Lambda invocation carries at most {MAX_INVOKE_BYTES}",
                         payload.len()
@@ -65,7 +65,7 @@ impl Runner for LambdaRunner {
         let out = match tokio::time::timeout(job.timeout, call).await {
             Err(_) => {
                 return Err(RunError::retryable(TaskError::new(
-                    crate::domain::task_error::TIMEOUT,
+                    tel_core::domain::task_error::TIMEOUT,
                     format!(
                         "{function_name} did not answer within {}s",
                         job.timeout.as_secs_f64()

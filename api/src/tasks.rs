@@ -14,11 +14,11 @@ use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use super::{ApiState, form};
-use crate::domain::{
+use tel_shared::domain::{
     Assignee, AssigneeType, ExecutionRequest, PayloadField, Permission, TaskInstance, TaskStatus,
     TaskType,
 };
-use crate::ports::PageRequest;
+use tel_shared::ports::PageRequest;
 
 pub async fn submit(
     State(state): State<ApiState>,

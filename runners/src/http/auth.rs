@@ -10,10 +10,10 @@ use tracing::info;
 
 use super::HttpRunner;
 use super::failure::Failure;
-use crate::domain::TaskError;
-use crate::domain::task_error::INTEGRATION_ERROR;
-use crate::integrations::Integration;
-use crate::integrations::definition::{Auth, KeyPlacement};
+use tel_core::domain::TaskError;
+use tel_core::domain::task_error::INTEGRATION_ERROR;
+use tel_core::integrations::Integration;
+use tel_core::integrations::definition::{Auth, KeyPlacement};
 
 /// A token is refreshed this long before it expires.
 const TOKEN_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
@@ -90,7 +90,7 @@ impl HttpRunner {
     ) -> Result<String, Failure> {
         let value = self.secrets.secret(reference).await.map_err(|e| Failure {
             error: TaskError::new(INTEGRATION_ERROR, e.to_string()),
-            retryable: matches!(e, crate::ports::SecretError::Unavailable { .. }),
+            retryable: matches!(e, tel_core::ports::SecretError::Unavailable { .. }),
             retry_after: None,
             downstream: false,
         })?;

@@ -82,7 +82,7 @@ fn task_id() -> Value {
 }
 
 fn name_parameter(what: &str) -> Value {
-    json!({ "name": "name", "in": "path", "required": true, "description": format!("The {what}'s name."), "schema": { "type": "string", "pattern": crate::contract::schemas::DEFINITION_NAME_PATTERN } })
+    json!({ "name": "name", "in": "path", "required": true, "description": format!("The {what}'s name."), "schema": { "type": "string", "pattern": tel_shared::contract::schemas::DEFINITION_NAME_PATTERN } })
 }
 
 /// Links from an answer naming a task (by `expression`) to every operation on it.
@@ -417,7 +417,7 @@ mod tests {
                 documented.push((method.to_uppercase(), path.clone()));
             }
         }
-        let mut served: Vec<(String, String)> = crate::api::ROUTES
+        let mut served: Vec<(String, String)> = crate::ROUTES
             .iter()
             .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
             .collect();

@@ -8,13 +8,13 @@ use std::time::Duration;
 use tracing::warn;
 
 use super::HttpRunner;
-use crate::domain::TaskError;
-use crate::domain::circuit::{CircuitChange, CircuitEvent};
-use crate::domain::task_error::INTEGRATION_ERROR;
-use crate::integrations::Integration;
-use crate::integrations::breaker::{self, Admission as Breaker, Change};
-use crate::ports::BusEvent;
-use crate::runners::{Admission, RunError};
+use crate::{Admission, RunError};
+use tel_core::domain::TaskError;
+use tel_core::domain::circuit::{CircuitChange, CircuitEvent};
+use tel_core::domain::task_error::INTEGRATION_ERROR;
+use tel_core::integrations::Integration;
+use tel_core::integrations::breaker::{self, Admission as Breaker, Change};
+use tel_core::ports::BusEvent;
 
 /// Breaker writes lost to another executor are retried this often.
 const BREAKER_ROUNDS: usize = 4;

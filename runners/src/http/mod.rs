@@ -22,16 +22,16 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Admission, RunError, RunJob, Runner};
-use crate::clock::Clock;
-use crate::domain::mapping::{RequestSpec, ResponseSpec};
-use crate::domain::task_error::{EXECUTION_ERROR, INTEGRATION_ERROR};
-use crate::domain::{DefinitionRef, Implementation, TaskError};
-use crate::integrations::Integration;
-use crate::ports::{
-    BreakerStore, ConcurrencySlots, EventPublisher, IntegrationStore, SecretSource,
-};
 pub use classify::retry_after;
 use failure::Failure;
+use tel_core::clock::Clock;
+use tel_core::domain::mapping::{RequestSpec, ResponseSpec};
+use tel_core::domain::task_error::{EXECUTION_ERROR, INTEGRATION_ERROR};
+use tel_core::domain::{DefinitionRef, Implementation, TaskError};
+use tel_core::integrations::Integration;
+use tel_core::ports::{
+    BreakerStore, ConcurrencySlots, EventPublisher, IntegrationStore, SecretSource,
+};
 
 /// An integration looked up by reference is reused this long.
 const INTEGRATION_CACHE: Duration = Duration::from_secs(30);

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{RunError, RunJob, Runner};
-use crate::domain::task_error::{EXECUTION_ERROR, PERMISSION_DENIED};
-use crate::domain::{Implementation, TaskError};
-use crate::ports::{EventPublisher, QueueSender};
+use tel_core::domain::task_error::{EXECUTION_ERROR, PERMISSION_DENIED};
+use tel_core::domain::{Implementation, TaskError};
+use tel_core::ports::{EventPublisher, QueueSender};
 
 pub use builtins::{HashSha256, JsonTransform, PublishEvent, SendToQueue, TimeNow, UuidV7};
 
@@ -52,7 +52,7 @@ impl SystemRunner {
         publisher: Arc<dyn EventPublisher>,
         queues: Arc<dyn QueueSender>,
         allowed_queues: Vec<String>,
-        clock: Arc<dyn crate::clock::Clock>,
+        clock: Arc<dyn tel_core::clock::Clock>,
     ) -> Self {
         Self::new(allowed_by_deployment)
             .with(Arc::new(TimeNow { clock }))
@@ -126,7 +126,7 @@ impl Runner for SystemRunner {
             .await
             .unwrap_or_else(|_| {
                 Err(RunError::retryable(TaskError::new(
-                    crate::domain::task_error::TIMEOUT,
+                    tel_core::domain::task_error::TIMEOUT,
                     format!("system function `{function}` timed out"),
                 )))
             })

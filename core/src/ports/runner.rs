@@ -1,11 +1,8 @@
-//! Runners: how an attempt of an automated task is carried out. The executor
-//! picks one by the implementation's `kind`; new kinds (remote sandboxes,
-//! containers) plug in here without touching the pipeline.
-
-pub mod http;
-pub mod javascript;
-pub mod lambda;
-pub mod system;
+//! The runner port: how an attempt of an automated task is carried out. The
+//! executor picks a runner by the implementation's `kind`; the runners
+//! themselves (JavaScript, system functions, Lambda, HTTP) are `tel-runners`,
+//! and new kinds (remote sandboxes, containers) plug in without touching the
+//! pipeline.
 
 use std::collections::HashMap;
 use std::sync::Arc;

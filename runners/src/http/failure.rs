@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use crate::domain::TaskError;
-use crate::domain::mapping::MappingError;
-use crate::domain::task_error::MAPPING_ERROR;
-use crate::runners::RunError;
+use crate::RunError;
+use tel_core::domain::TaskError;
+use tel_core::domain::mapping::MappingError;
+use tel_core::domain::task_error::MAPPING_ERROR;
 
 /// A call's failure, before it becomes the task's error.
 pub(super) struct Failure {

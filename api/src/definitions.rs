@@ -17,7 +17,9 @@ use super::ApiState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use crate::domain::{DefinitionName, DefinitionRef, Implementation, Permission, TaskDefinition};
+use tel_shared::domain::{
+    DefinitionName, DefinitionRef, Implementation, Permission, TaskDefinition,
+};
 
 pub async fn register(
     State(state): State<ApiState>,
@@ -180,7 +182,7 @@ pub async fn register_integration(
     bytes: Bytes,
 ) -> Result<impl IntoResponse, Problem> {
     let value = named(body::json(&bytes)?, &name)?;
-    let integration = crate::integrations::Integration::parse(value).map_err(|e| {
+    let integration = tel_shared::integrations::Integration::parse(value).map_err(|e| {
         let errors: Vec<Value> = e
             .problems
             .iter()

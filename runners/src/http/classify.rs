@@ -12,11 +12,11 @@ use tracing::info;
 use super::HttpRunner;
 use super::auth::redact;
 use super::failure::Failure;
-use crate::domain::TaskError;
-use crate::domain::task_error::INTEGRATION_ERROR;
-use crate::integrations::Integration;
-use crate::integrations::definition::Auth;
-use crate::runners::RunJob;
+use crate::RunJob;
+use tel_core::domain::TaskError;
+use tel_core::domain::task_error::INTEGRATION_ERROR;
+use tel_core::integrations::Integration;
+use tel_core::integrations::definition::Auth;
 
 /// How much of an error response's body is kept in the error details.
 const BODY_EXCERPT_CHARS: usize = 2_000;

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tracing::info;
 
 use super::{RunError, RunJob, Runner};
-use crate::domain::task_error::{EXECUTION_ERROR, MEMORY_LIMIT, TIMEOUT};
-use crate::domain::{Implementation, TaskError};
+use tel_core::domain::task_error::{EXECUTION_ERROR, MEMORY_LIMIT, TIMEOUT};
+use tel_core::domain::{Implementation, TaskError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SandboxLimits {

@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
-use crate::clock::Clock;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use tel_core::clock::Clock;
 
 use super::{EVENTS_PUBLISH, QUEUE_SEND, SystemFunction};
-use crate::domain::TaskError;
-use crate::domain::task_error::EXECUTION_ERROR;
-use crate::ports::{
+use crate::RunError;
+use tel_core::domain::TaskError;
+use tel_core::domain::task_error::EXECUTION_ERROR;
+use tel_core::ports::{
     BusEvent, EventPublisher, OutgoingMessage, PublishError, QueueError, QueueSender,
 };
-use crate::runners::RunError;
 
 fn bad_input(message: impl Into<String>) -> RunError {
     RunError::permanent(TaskError::new(EXECUTION_ERROR, message))
@@ -142,7 +142,7 @@ impl SystemFunction for PublishEvent {
             .get("source")
             .and_then(Value::as_str)
             .unwrap_or("tel.custom");
-        if source == crate::domain::EVENT_SOURCE {
+        if source == tel_core::domain::EVENT_SOURCE {
             return Err(bad_input(format!(
                 "the source `{source}` is reserved for lifecycle events"
             )));
@@ -189,7 +189,7 @@ impl SystemFunction for SendToQueue {
             .ok_or_else(|| bad_input("queue.send needs `config.queueUrl`"))?;
         if !self.allowed_queues.iter().any(|q| q == url) {
             return Err(RunError::permanent(TaskError::new(
-                crate::domain::task_error::PERMISSION_DENIED,
+                tel_core::domain::task_error::PERMISSION_DENIED,
                 format!("queue {url} is not in the deployment's allowed queues"),
             )));
         }

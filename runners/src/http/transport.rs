@@ -10,13 +10,13 @@ use serde_json::json;
 use super::HttpRunner;
 use super::failure::Failure;
 use super::resolver::GuardedResolver;
-use crate::domain::TaskError;
-use crate::domain::mapping::BuiltRequest;
-use crate::domain::task_error::{
+use tel_core::domain::TaskError;
+use tel_core::domain::mapping::BuiltRequest;
+use tel_core::domain::task_error::{
     EXECUTION_ERROR, INTEGRATION_ERROR, MAPPING_ERROR, PERMISSION_DENIED, TIMEOUT,
 };
-use crate::integrations::Integration;
-use crate::integrations::ssrf::{self, Refused};
+use tel_core::integrations::Integration;
+use tel_core::integrations::ssrf::{self, Refused};
 
 const MAX_REDIRECTS: usize = 5;
 

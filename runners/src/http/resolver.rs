@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use crate::integrations::ssrf::check;
+use tel_core::integrations::ssrf::check;
 
 /// A resolver for the HTTP client that drops special addresses.
 pub struct GuardedResolver {
