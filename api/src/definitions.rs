@@ -21,6 +21,16 @@ use tel_shared::domain::{
     DefinitionName, DefinitionRef, Implementation, Permission, TaskDefinition,
 };
 
+/// A document that does not parse: 422 with every problem at its path.
+fn invalid(code: &'static str, e: &tel_shared::domain::definition::DefinitionError) -> Problem {
+    let errors: Vec<Value> = e
+        .problems
+        .iter()
+        .map(|p| json!({ "path": p.path, "message": p.message }))
+        .collect();
+    Problem::invalid(code, e.to_string()).with_errors(Value::Array(errors))
+}
+
 pub async fn register(
     State(state): State<ApiState>,
     caller: Caller,
@@ -28,14 +38,7 @@ pub async fn register(
     bytes: Bytes,
 ) -> Result<impl IntoResponse, Problem> {
     let value = named(body::json(&bytes)?, &name)?;
-    let definition = TaskDefinition::parse(value).map_err(|e| {
-        let errors: Vec<Value> = e
-            .problems
-            .iter()
-            .map(|p| json!({ "path": p.path, "message": p.message }))
-            .collect();
-        Problem::invalid("INVALID_DEFINITION", e.to_string()).with_errors(Value::Array(errors))
-    })?;
+    let definition = TaskDefinition::parse(value).map_err(|e| invalid("INVALID_DEFINITION", &e))?;
     let latest = state
         .engine
         .definitions()
@@ -182,14 +185,8 @@ pub async fn register_integration(
     bytes: Bytes,
 ) -> Result<impl IntoResponse, Problem> {
     let value = named(body::json(&bytes)?, &name)?;
-    let integration = tel_shared::integrations::Integration::parse(value).map_err(|e| {
-        let errors: Vec<Value> = e
-            .problems
-            .iter()
-            .map(|p| json!({ "path": p.path, "message": p.message }))
-            .collect();
-        Problem::invalid("INVALID_INTEGRATION", e.to_string()).with_errors(Value::Array(errors))
-    })?;
+    let integration = tel_shared::integrations::Integration::parse(value)
+        .map_err(|e| invalid("INVALID_INTEGRATION", &e))?;
     let latest = state
         .engine
         .integrations()
