@@ -11,7 +11,8 @@
 // no AWS SDK and no HTTP (its own crate, `tel-core`); here at the same paths.
 pub use tel_core::{clock, domain, integrations, ports};
 
-pub mod adapters;
+/// The AWS adapters (`tel-aws`), at their old path.
+pub use tel_aws as adapters;
 pub mod admin;
 pub mod bootstrap;
 pub mod config;

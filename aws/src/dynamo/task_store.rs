@@ -18,8 +18,8 @@ use super::errors::{build_error, dynamo_error};
 use super::item_size::{MAX_ITEM_BYTES, item_size};
 use super::keys::*;
 use super::task_item::*;
-use crate::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
-use crate::ports::{Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskStore};
+use tel_core::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
+use tel_core::ports::{Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskStore};
 
 pub const DEFAULT_DEADLINE_SHARDS: u16 = 8;
 const DEFAULT_PAGE: i32 = 50;

@@ -6,7 +6,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-pub use crate::ports::{AwsError, ErrorClass};
+pub use tel_core::ports::{AwsError, ErrorClass};
 
 /// Codes that mean "try again later", whatever the status.
 const TRANSIENT_CODES: &[&str] = &[

@@ -8,10 +8,10 @@ use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
 use super::versioned::{Versioned, VersionedDocuments};
-use crate::domain::DefinitionRef;
-use crate::integrations::Integration;
-use crate::integrations::breaker::BreakerState;
-use crate::ports::{BreakerStore, IntegrationStore, StoreError};
+use tel_core::domain::DefinitionRef;
+use tel_core::integrations::Integration;
+use tel_core::integrations::breaker::BreakerState;
+use tel_core::ports::{BreakerStore, IntegrationStore, StoreError};
 
 pub type DynamoIntegrationStore = VersionedDocuments<Integration>;
 

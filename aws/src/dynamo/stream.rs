@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::attributes::{Item, get_s};
 use super::keys::{ITEM_TYPE, TASK_SK};
 use super::task_item::task_from_item;
-use crate::ports::{StoreError, TaskChange};
+use tel_core::ports::{StoreError, TaskChange};
 
 /// One record of the stream, before it is read as a task change.
 #[derive(Debug, Clone, PartialEq)]

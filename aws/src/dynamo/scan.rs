@@ -4,8 +4,8 @@
 use super::errors::dynamo_error;
 use super::task_item::task_from_item;
 use super::task_store::DynamoTaskStore;
-use crate::domain::{HistoryEntry, TaskInstance, TaskInstanceId};
-use crate::ports::StoreError;
+use tel_core::domain::{HistoryEntry, TaskInstance, TaskInstanceId};
+use tel_core::ports::StoreError;
 
 #[derive(Debug, Default)]
 pub struct TableContents {

@@ -13,8 +13,8 @@ use super::attributes::{Item, get_s, s};
 use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_item::task_id_of;
-use crate::domain::{Assignee, TaskInstanceId, TaskStatus};
-use crate::ports::{Page, PageRequest, StoreError};
+use tel_core::domain::{Assignee, TaskInstanceId, TaskStatus};
+use tel_core::ports::{Page, PageRequest, StoreError};
 
 const DEFAULT_PAGE: i32 = 20;
 const MAX_PAGE: i32 = 100;

@@ -1,4 +1,6 @@
-//! Adapters: the ports over AWS services, named by technology.
+//! tel-aws: the ports over AWS services, named by technology (DynamoDB, SQS,
+//! EventBridge, S3, Secrets Manager, Step Functions), each SDK error kept as
+//! the `source` and classified by its typed metadata (`aws_error`).
 
 pub mod aws_error;
 pub mod dynamo;

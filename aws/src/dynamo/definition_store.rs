@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::versioned::{Versioned, VersionedDocuments};
-use crate::domain::{DefinitionName, DefinitionRef, TaskDefinition};
-use crate::ports::{DefinitionStore, StoreError};
+use tel_core::domain::{DefinitionName, DefinitionRef, TaskDefinition};
+use tel_core::ports::{DefinitionStore, StoreError};
 
 pub type DynamoDefinitionStore = VersionedDocuments<TaskDefinition>;
 

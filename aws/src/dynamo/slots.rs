@@ -12,8 +12,8 @@ use super::attributes::{n, s};
 use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
-use crate::domain::TaskInstanceId;
-use crate::ports::{ConcurrencySlots, StoreError};
+use tel_core::domain::TaskInstanceId;
+use tel_core::ports::{ConcurrencySlots, StoreError};
 
 const SLOTS_PK: &str = "SLOTS";
 

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde_json::{Map, Number, Value};
 
-use crate::ports::StoreError;
+use tel_core::ports::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
-use crate::ports::{SecretError, SecretSource};
+use tel_core::ports::{SecretError, SecretSource};
 
 pub struct SecretsManagerSource {
     client: Client,

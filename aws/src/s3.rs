@@ -9,8 +9,8 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::aws_error::classify;
-use crate::domain::PayloadRef;
-use crate::ports::{PayloadError, PayloadStore};
+use tel_core::domain::PayloadRef;
+use tel_core::ports::{PayloadError, PayloadStore};
 
 #[derive(Clone)]
 pub struct S3PayloadStore {

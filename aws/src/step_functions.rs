@@ -10,7 +10,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws_error::classify;
-use crate::ports::{CallbackError, StepCallbacks};
+use tel_core::ports::{CallbackError, StepCallbacks};
 
 /// Answers meaning nobody waits on the token any more.
 const GONE_CODES: &[&str] = &["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];

@@ -8,8 +8,8 @@ use super::attributes::{Item, get_s, n, s};
 use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
-use crate::domain::TaskInstanceId;
-use crate::ports::{DeadLetterLog, DeadLetterNote, StoreError};
+use tel_core::domain::TaskInstanceId;
+use tel_core::ports::{DeadLetterLog, DeadLetterNote, StoreError};
 
 const RETENTION_DAYS: i64 = 14;
 

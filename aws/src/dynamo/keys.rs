@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Assignee, AssigneeType, TaskInstanceId, TaskStatus};
+use tel_core::domain::{Assignee, AssigneeType, TaskInstanceId, TaskStatus};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";

@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use super::attributes::{Item, get_s, n, s};
 use super::errors::dynamo_error;
 use super::keys::*;
-use crate::clock::{Clock, SystemClock};
-use crate::ports::StoreError;
+use tel_core::clock::{Clock, SystemClock};
+use tel_core::ports::StoreError;
 
 /// What the versioned store needs of a document.
 pub trait Versioned: Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync {

@@ -8,8 +8,8 @@ use super::attributes::{n, s};
 use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
-use crate::domain::{Assignee, AssigneeType, TaskStatus};
-use crate::ports::{AssignmentState, StoreError};
+use tel_core::domain::{Assignee, AssigneeType, TaskStatus};
+use tel_core::ports::{AssignmentState, StoreError};
 
 #[async_trait]
 impl AssignmentState for DynamoTaskStore {

@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::adapters::aws_error::classify;
-use crate::ports::StoreError;
+use crate::aws_error::classify;
+use tel_core::ports::StoreError;
 
 pub fn dynamo_error<E>(
     operation: &'static str,

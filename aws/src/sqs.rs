@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
-use crate::adapters::aws_error::classify;
-use crate::ports::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
+use crate::aws_error::classify;
+use tel_core::ports::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 
 pub const MAX_BATCH_MESSAGES: usize = 10;
 /// The classic SQS payload limit, for one message and for one batch. Kept

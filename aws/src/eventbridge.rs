@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use crate::adapters::aws_error::classify;
-use crate::ports::{AwsError, BusEvent, EventPublisher, PublishError};
+use crate::aws_error::classify;
+use tel_core::ports::{AwsError, BusEvent, EventPublisher, PublishError};
 
 pub const MAX_ENTRIES_PER_CALL: usize = 10;
 /// PutEvents limit for one entry (source, detail-type and detail together).

@@ -6,8 +6,8 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::attributes::{Item, get_s, item_from_json, json_from_item, s};
 use super::keys::*;
-use crate::domain::{HistoryEntry, PayloadField, TaskInstance, TaskInstanceId};
-use crate::ports::StoreError;
+use tel_core::domain::{HistoryEntry, PayloadField, TaskInstance, TaskInstanceId};
+use tel_core::ports::StoreError;
 
 /// Free-form JSON fields stored as text.
 const TASK_OPAQUE: [&str; 4] = ["input", "context", "output", "error"];
