@@ -300,7 +300,11 @@ fn no_file_imports_one_that_imports_it_back() {
     assert_eq!(import_loops(&graph), Vec::<String>::new(), "import loops");
     // The check sees imports across directories.
     let executor = vec!["handlers".to_owned(), "executor".to_owned()];
-    assert!(graph[&executor].contains(&vec!["engine".to_owned()]), "{:?}", graph[&executor]);
+    assert!(
+        graph[&executor].contains(&vec!["engine".to_owned()]),
+        "{:?}",
+        graph[&executor]
+    );
     // The other crates, each on its own, have none either.
     let local = Crate::read(&[&workspace().join("local/src")]);
     let graph = import_graph(&local);
