@@ -169,19 +169,6 @@ impl InProcessPipeline {
         events.clone()
     }
 
-    /// The detail types published about one task, in order.
-    pub fn event_types_of(&self, id: TaskInstanceId) -> Vec<String> {
-        let id = id.to_string();
-        self.events()
-            .into_iter()
-            .filter(|e| {
-                serde_json::from_str::<serde_json::Value>(&e.detail)
-                    .is_ok_and(|d| d["taskInstanceId"] == id.as_str())
-            })
-            .map(|e| e.detail_type)
-            .collect()
-    }
-
     /// Messages waiting for their delay or for redelivery.
     pub fn queued(&self) -> Vec<Queued> {
         self.waiting.lock().expect("lock").clone()

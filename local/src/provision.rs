@@ -614,6 +614,12 @@ impl LocalStack {
     }
 
     pub fn config(&self) -> Result<Config> {
+        self.config_with(Settings::default())
+    }
+
+    /// The configuration with these settings, but the queues' receive count:
+    /// handlers give up on a message on the delivery the queues dead-letter it.
+    pub fn config_with(&self, settings: Settings) -> Result<Config> {
         Ok(Config {
             table_name: self.table_name.clone(),
             event_bus_name: self.event_bus_name.clone(),
@@ -638,7 +644,7 @@ impl LocalStack {
                     .get("MaxReceiveCount")
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(5),
-                ..Settings::default()
+                ..settings
             },
         })
     }

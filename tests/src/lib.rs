@@ -89,12 +89,7 @@ impl TestStack {
         init_logs();
         let sdk = sdk().await;
         let stack = provision(&sdk, &Template::embedded(), &random_name("t"), &overrides).await?;
-        let mut config = stack.config()?;
-        // Handlers give up on a message on the delivery the queues dead-letter it.
-        config.settings = Settings {
-            max_receive_count: config.settings.max_receive_count,
-            ..settings
-        };
+        let config = stack.config_with(settings)?;
         let engine = Arc::new(EngineBuilder::aws(&sdk, &config).build());
         let dir = std::env::temp_dir().join("tel-tests");
         std::fs::create_dir_all(&dir)?;
@@ -318,8 +313,9 @@ static CONTRACT: std::sync::LazyLock<tel_shared::contract::EventContract> =
     std::sync::LazyLock::new(tel_shared::contract::EventContract::new);
 
 /// Holds every event tel publishes to the AsyncAPI document: each test that
-/// watches the bus checks what the pipeline emitted in it.
-fn conforms(event: &Value) -> Result<()> {
+/// watches the bus (or the in-process pipeline's publisher) checks what the
+/// pipeline emitted in it.
+pub fn conforms(event: &Value) -> Result<()> {
     if event["source"] != tel_shared::domain::EVENT_SOURCE {
         return Ok(());
     }
@@ -327,6 +323,25 @@ fn conforms(event: &Value) -> Result<()> {
     CONTRACT
         .check(detail_type, &event["detail"])
         .map_err(|e| anyhow::anyhow!("an event breaks the AsyncAPI contract: {e}\n{event}"))
+}
+
+/// A task of `def` as a router records it (for tests that store tasks
+/// directly, in a state a crash would leave them in).
+pub fn new_task(def: &tel_shared::domain::TaskDefinition) -> tel_shared::domain::NewTask {
+    tel_shared::domain::NewTask {
+        task_instance_id: TaskInstanceId::new(),
+        definition_name: def.name.to_string(),
+        definition_version: def.version,
+        task_type: Some(def.task_type),
+        workflow_instance_id: "wf".into(),
+        step_id: "s".into(),
+        input: serde_json::json!({ "n": 3 }),
+        context: Value::Null,
+        priority: 0,
+        trace_id: None,
+        requested_by: None,
+        callback: None,
+    }
 }
 
 /// An execution request body.

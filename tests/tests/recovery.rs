@@ -11,9 +11,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{Value, json};
 use tel_shared::clock::ManualClock;
-use tel_shared::domain::{
-    Action, Creation, NewTask, TaskDefinition, TaskInstanceId, TaskStatus, transition,
-};
+use tel_shared::domain::{Action, Creation, TaskDefinition, TaskStatus, transition};
 use tel_shared::handlers::Sweeper;
 use tel_shared::ports::{BusEvent, EventPublisher, PublishError};
 use tel_tests::TestStack;
@@ -33,29 +31,12 @@ async fn double(t: &TestStack, extra: Value) -> TaskDefinition {
     t.register(def).await.unwrap()
 }
 
-fn new_task(def: &TaskDefinition) -> NewTask {
-    NewTask {
-        task_instance_id: TaskInstanceId::new(),
-        definition_name: def.name.to_string(),
-        definition_version: def.version,
-        task_type: Some(def.task_type),
-        workflow_instance_id: "wf".into(),
-        step_id: "s".into(),
-        input: json!({ "n": 3 }),
-        context: Value::Null,
-        priority: 0,
-        trace_id: None,
-        requested_by: None,
-        callback: None,
-    }
-}
-
 #[tokio::test]
 async fn a_lease_expiry_without_retries_left_fails_the_task() {
     let t = TestStack::new().await.unwrap();
     let def = double(&t, json!({ "retry": { "maxAttempts": 1 } })).await;
     let now = Utc::now();
-    let creation = Creation::new(new_task(&def), now, now)
+    let creation = Creation::new(tel_tests::new_task(&def), now, now)
         .then(
             Action::Start {
                 lease_until: now - chrono::Duration::seconds(1),
@@ -84,7 +65,11 @@ async fn a_stage_message_lost_after_its_write_is_sent_again() {
     let mut events = t.watch_events().await.unwrap();
     // The router wrote the task, then died before sending it to validation.
     let now = Utc::now();
-    let creation = Creation::new(new_task(&def), now, now + chrono::Duration::minutes(5));
+    let creation = Creation::new(
+        tel_tests::new_task(&def),
+        now,
+        now + chrono::Duration::minutes(5),
+    );
     t.engine.tasks().create(&creation.task).await.unwrap();
     let runner = t.run_pipeline().unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -136,7 +121,11 @@ async fn events_of_writes_whose_function_died_reach_the_bus_from_the_stream_once
     // A router created the task and an executor started it, each dying right
     // after its write: nothing published anything.
     let now = Utc::now();
-    let creation = Creation::new(new_task(&def), now, now + chrono::Duration::minutes(5));
+    let creation = Creation::new(
+        tel_tests::new_task(&def),
+        now,
+        now + chrono::Duration::minutes(5),
+    );
     t.engine.tasks().create(&creation.task).await.unwrap();
     let started = transition(
         &creation.task,
@@ -193,7 +182,7 @@ async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
     // Recorded a minute ago; its input message was due to be acted on 30 s ago.
     let now = Utc::now();
     let creation = Creation::new(
-        new_task(&def),
+        tel_tests::new_task(&def),
         now - chrono::Duration::seconds(60),
         now - chrono::Duration::seconds(30),
     );

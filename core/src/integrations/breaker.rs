@@ -55,12 +55,8 @@ pub enum Admission {
     Wait(Duration),
 }
 
-/// A state change worth announcing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Opened,
-    Closed,
-}
+/// A state change worth announcing: the circuit event's kind.
+pub use crate::domain::CircuitChange as Change;
 
 /// Whether a call may go out at `now`, and the state to write if letting it
 /// through changes anything (an open circuit turning half-open, or one more

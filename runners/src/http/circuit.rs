@@ -10,7 +10,7 @@ use tracing::warn;
 use super::HttpRunner;
 use crate::{Admission, RunError};
 use tel_core::domain::TaskError;
-use tel_core::domain::circuit::{CircuitChange, CircuitEvent};
+use tel_core::domain::circuit::CircuitEvent;
 use tel_core::domain::task_error::INTEGRATION_ERROR;
 use tel_core::integrations::Integration;
 use tel_core::integrations::breaker::{self, Admission as Breaker, Change};
@@ -110,10 +110,7 @@ impl HttpRunner {
     ) {
         let event = CircuitEvent {
             integration: integration.name.to_string(),
-            change: match change {
-                Change::Opened => CircuitChange::Opened,
-                Change::Closed => CircuitChange::Closed,
-            },
+            change,
             circuit: state.circuit.as_str(),
             calls: state.calls,
             failures: state.failures,

@@ -24,12 +24,8 @@ async fn main() -> anyhow::Result<()> {
         .context("usage: runner <stack.json> <checkpoint>")?;
     let stack: LocalStack = serde_json::from_slice(&std::fs::read(&stack_file)?)?;
     let sdk = tel_tests::sdk().await;
-    // Settings from `TEL_*` as a function reads them; the stack's receive count.
-    let mut config = stack.config()?;
-    config.settings = tel_shared::config::Settings {
-        max_receive_count: config.settings.max_receive_count,
-        ..tel_shared::config::Settings::from_env()?
-    };
+    // Settings from `TEL_*` as a function reads them.
+    let config = stack.config_with(tel_shared::config::Settings::from_env()?)?;
     let engine = Arc::new(
         EngineBuilder::aws(&sdk, &config)
             .metrics(Metrics::new(Discard))

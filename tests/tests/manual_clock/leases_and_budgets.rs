@@ -4,26 +4,9 @@
 
 use serde_json::json;
 use tel_shared::clock::Clock;
-use tel_shared::domain::{Action, Creation, NewTask, TaskStatus};
+use tel_shared::domain::{Action, Creation, TaskStatus};
 
 use super::*;
-
-fn new_task(def: &TaskDefinition) -> NewTask {
-    NewTask {
-        task_instance_id: TaskInstanceId::new(),
-        definition_name: def.name.to_string(),
-        definition_version: def.version,
-        task_type: Some(def.task_type),
-        workflow_instance_id: "wf".into(),
-        step_id: "s".into(),
-        input: json!({ "n": 3 }),
-        context: Value::Null,
-        priority: 0,
-        trace_id: None,
-        requested_by: None,
-        callback: None,
-    }
-}
 
 #[tokio::test]
 async fn an_attempt_whose_executor_died_is_timed_out_and_retried_to_completion() {
@@ -38,7 +21,7 @@ async fn an_attempt_whose_executor_died_is_timed_out_and_retried_to_completion()
     // An executor claimed the task and died: RUNNING, attempt 1, its lease
     // (the timeout and the grace) still ahead.
     let now = p.clock.now();
-    let creation = Creation::new(new_task(&def), now, now)
+    let creation = Creation::new(tel_tests::new_task(&def), now, now)
         .then(
             Action::Start {
                 lease_until: now + chrono::Duration::seconds(60),
@@ -86,8 +69,12 @@ async fn whole_task_budgets_fail_tasks_that_start_or_finish_too_late() {
     .await;
     // One task recorded whose message never arrives anywhere.
     let now = p.clock.now();
-    let creation = Creation::new(new_task(&def), now, now + chrono::Duration::hours(1))
-        .with_budgets(def.budgets());
+    let creation = Creation::new(
+        tel_tests::new_task(&def),
+        now,
+        now + chrono::Duration::hours(1),
+    )
+    .with_budgets(def.budgets());
     p.engine.tasks().create(&creation.task).await.unwrap();
     let stuck = creation.task.task_instance_id;
     // Another that starts, fails and waits an hour for its retry.

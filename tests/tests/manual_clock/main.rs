@@ -76,17 +76,15 @@ async fn submit(p: &InProcessPipeline, definition: &str, input: Value) -> TaskIn
     TaskInstanceId::parse(body["taskInstanceId"].as_str().unwrap()).unwrap()
 }
 
-/// Every event published so far, each held to the AsyncAPI document.
+/// Every event published so far, oldest first, each held to the AsyncAPI
+/// document: (detail type, detail).
 fn checked_events(p: &InProcessPipeline) -> Vec<(String, Value)> {
-    static CONTRACT: std::sync::LazyLock<tel_shared::contract::EventContract> =
-        std::sync::LazyLock::new(tel_shared::contract::EventContract::new);
     p.events()
         .into_iter()
         .map(|e| {
             let detail: Value = serde_json::from_str(&e.detail).unwrap();
-            CONTRACT
-                .check(&e.detail_type, &detail)
-                .unwrap_or_else(|why| panic!("{} breaks the contract: {why}", e.detail_type));
+            let event = serde_json::json!({ "source": e.source, "detail-type": e.detail_type, "detail": detail });
+            tel_tests::conforms(&event).unwrap_or_else(|why| panic!("{why}"));
             (e.detail_type, detail)
         })
         .collect()
@@ -94,14 +92,8 @@ fn checked_events(p: &InProcessPipeline) -> Vec<(String, Value)> {
 
 /// The events published about a task, oldest first: (detail type, detail).
 fn events_of(p: &InProcessPipeline, id: TaskInstanceId) -> Vec<(String, Value)> {
-    p.events()
+    checked_events(p)
         .into_iter()
-        .map(|e| {
-            (
-                e.detail_type,
-                serde_json::from_str::<Value>(&e.detail).unwrap(),
-            )
-        })
         .filter(|(_, detail)| detail["taskInstanceId"] == id.to_string().as_str())
         .collect()
 }
