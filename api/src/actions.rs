@@ -132,7 +132,7 @@ pub async fn complete(
     if !violations.is_empty() {
         let errors: Vec<Value> = violations
             .iter()
-            .map(|v| json!({ "pointer": v.instance_path, "schemaPath": v.schema_path, "message": v.message }))
+            .map(|v| json!({ "pointer": v.instance_path, "field": v.field, "schemaPath": v.schema_path, "message": v.message }))
             .collect();
         return Err(Problem::invalid(
             "OUTPUT_VALIDATION_ERROR",

@@ -30,3 +30,12 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .into_owned()
         .collect()
 }
+
+/// A page size from the query: a number from 1 to `max`.
+pub fn limit(value: &str, max: i32) -> Result<i32, Problem> {
+    value
+        .parse::<i32>()
+        .ok()
+        .filter(|l| (1..=max).contains(l))
+        .ok_or_else(|| Problem::bad_request(format!("limit must be a number from 1 to {max}")))
+}

@@ -9,6 +9,7 @@
 
 mod access;
 mod actions;
+pub mod admin;
 pub mod auth;
 mod body;
 mod definitions;
@@ -16,12 +17,14 @@ pub mod form;
 pub mod openapi;
 pub mod problem;
 mod tasks;
+pub mod ui;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post, put};
 
+use admin::OperatorQueues;
 use auth::AuthConfig;
 use problem::Problem;
 use tel_shared::engine::TaskEngine;
@@ -32,6 +35,10 @@ pub struct ApiState {
     pub engine: Arc<TaskEngine>,
     pub requests: Arc<RequestRouter>,
     pub auth: Arc<AuthConfig>,
+    /// The queues the operator console reads and redrives (none until given).
+    pub queues: Arc<OperatorQueues>,
+    /// How the UI signs its user in, from how the API checks tokens.
+    pub sign_in: Arc<ui::SignIn>,
 }
 
 impl AsRef<AuthConfig> for ApiState {
@@ -45,12 +52,20 @@ impl ApiState {
         Self {
             requests: Arc::new(RequestRouter::new(engine.clone())),
             engine,
+            sign_in: Arc::new(ui::SignIn::for_auth(&auth)),
             auth: Arc::new(auth),
+            queues: Arc::new(OperatorQueues::default()),
         }
+    }
+
+    pub fn with_queues(mut self, queues: OperatorQueues) -> Self {
+        self.queues = Arc::new(queues);
+        self
     }
 }
 
-/// Every route, as the OpenAPI document lists them (checked by a test).
+/// Every route of the API, as the OpenAPI document lists them (checked by a
+/// test). The UI's files under `/ui/` are a web page, not API, and are not listed.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/tasks"),
     ("GET", "/tasks"),
@@ -67,6 +82,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/definitions/{name}/versions/{version}"),
     ("PUT", "/integrations/{name}"),
     ("GET", "/integrations/{name}"),
+    ("GET", "/admin/tasks"),
+    ("GET", "/admin/tasks/{id}/events"),
+    ("GET", "/admin/stats"),
+    ("GET", "/admin/dead-letters"),
+    ("POST", "/admin/dead-letters/{queue}/redrive"),
+    ("GET", "/admin/definitions"),
     ("GET", "/openapi.json"),
     ("GET", "/asyncapi.json"),
 ];
@@ -94,6 +115,8 @@ pub fn router(state: ApiState) -> Router {
             "/integrations/{name}",
             put(definitions::register_integration).get(definitions::integration),
         )
+        .merge(admin::routes())
+        .merge(ui::routes())
         .route("/openapi.json", get(openapi::serve))
         .route(
             "/asyncapi.json",

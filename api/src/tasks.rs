@@ -138,13 +138,7 @@ pub async fn inbox(
                         .ok_or_else(|| Problem::bad_request(format!("unknown status {value:?}")))?,
                 )
             }
-            "limit" => {
-                let limit = value.parse::<i32>().ok().filter(|l| (1..=100).contains(l));
-                page.limit =
-                    Some(limit.ok_or_else(|| {
-                        Problem::bad_request("limit must be a number from 1 to 100")
-                    })?);
-            }
+            "limit" => page.limit = Some(body::limit(&value, 100)?),
             "cursor" => page.cursor = Some(value),
             _ => {}
         }

@@ -14,7 +14,7 @@ use crate::domain::{
 use crate::ports::{
     AssignmentState, BusEvent, ConcurrencySlots, Created, DeadLetterLog, DeadLetterNote,
     DefinitionStore, Due, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError,
-    QueueDepth, QueueError, QueueSender, StoreError, TaskChange, TaskStore,
+    QueueDepth, QueueError, QueueSender, StoreError, TaskChange, TaskFilter, TaskStore,
 };
 
 #[derive(Default)]
@@ -160,6 +160,24 @@ impl TaskStore for InMemoryTaskStore {
         let matches = |x: &&TaskInstance| {
             x.assignee.as_ref().is_some_and(|a| assignees.contains(a))
                 && status.is_none_or(|s| x.status == s)
+        };
+        Ok(sorted_page(
+            t.tasks.values().filter(matches).cloned().collect(),
+        ))
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        _page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        let matches = |x: &&TaskInstance| {
+            filter.status.is_none_or(|s| x.status == s)
+                && filter
+                    .definition_name
+                    .as_ref()
+                    .is_none_or(|d| &x.definition_name == d)
         };
         Ok(sorted_page(
             t.tasks.values().filter(matches).cloned().collect(),
@@ -374,6 +392,14 @@ impl DefinitionStore for InMemoryDefinitionStore {
             .get(name.as_str())
             .map(|vs| vs.iter().map(|d| d.version).collect())
             .unwrap_or_default())
+    }
+
+    async fn catalog(&self) -> Result<std::collections::BTreeMap<String, Vec<u32>>, StoreError> {
+        let all = self.versions.lock().expect("lock");
+        Ok(all
+            .iter()
+            .map(|(name, vs)| (name.clone(), vs.iter().map(|d| d.version).collect()))
+            .collect())
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use tel_api::admin::OperatorQueues;
 use tel_api::auth::{AuthConfig, mint_dev_token};
 use tel_api::{ApiState, serve};
 
@@ -57,7 +58,9 @@ impl Api {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = ApiState::new(stack.engine.clone(), AuthConfig::hs256(SECRET));
+        let queues = OperatorQueues::from_vars(stack.sqs(), stack.stack.env_vars());
+        let state =
+            ApiState::new(stack.engine.clone(), AuthConfig::hs256(SECRET)).with_queues(queues);
         tokio::spawn(serve(listener, state, std::future::pending()));
         Self {
             base,

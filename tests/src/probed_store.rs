@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tel_shared::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
-use tel_shared::ports::{Created, Due, Page, PageRequest, StoreError, TaskStore};
+use tel_shared::ports::{Created, Due, Page, PageRequest, StoreError, TaskFilter, TaskStore};
 
 pub struct ProbedStore {
     inner: Arc<dyn TaskStore>,
@@ -95,6 +95,13 @@ impl TaskStore for ProbedStore {
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError> {
         self.inner.tasks_of_workflow(workflow, page).await
+    }
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        self.inner.list(filter, page).await
     }
     async fn inbox(
         &self,

@@ -4,6 +4,7 @@
 //! to its actions), so stateful tools reach real tasks. A test checks that it
 //! lists exactly the routes the router serves.
 
+mod admin;
 mod schemas;
 
 use axum::Json;
@@ -375,7 +376,7 @@ fn document_routes() -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for (path, method, operation) in operations() {
+    for (path, method, operation) in operations().into_iter().chain(admin::operations()) {
         let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
         item[method] = operation.to_json();
     }
@@ -393,13 +394,14 @@ pub fn document() -> Value {
             { "name": "tasks", "description": "Submit, read and work tasks." },
             { "name": "definitions", "description": "Task definitions: versioned, immutable per version." },
             { "name": "integrations", "description": "External services integration tasks call." },
+            { "name": "admin", "description": "The operator console: every task, events, figures, dead letters, the catalogue (admins only)." },
             { "name": "contract", "description": "The API's and the events' documents." }
         ],
         "security": [{ "bearer": [] }],
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
-            "schemas": schemas::components()
+            "schemas": schemas::components().into_iter().chain(admin::schemas().into_iter().map(|(k, v)| (k.to_owned(), v))).collect::<Map<String, Value>>()
         }
     })
 }

@@ -1,5 +1,7 @@
 //! `DefinitionStore` over the single table: versioned task definitions.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use super::versioned::{Versioned, VersionedDocuments};
@@ -40,5 +42,9 @@ impl DefinitionStore for DynamoDefinitionStore {
 
     async fn versions(&self, name: &DefinitionName) -> Result<Vec<u32>, StoreError> {
         VersionedDocuments::versions(self, name.as_str()).await
+    }
+
+    async fn catalog(&self) -> Result<BTreeMap<String, Vec<u32>>, StoreError> {
+        VersionedDocuments::catalog(self).await
     }
 }

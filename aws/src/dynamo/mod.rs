@@ -9,6 +9,7 @@ mod inbox;
 mod integration_store;
 pub mod item_size;
 pub mod keys;
+mod listing;
 pub mod scan;
 mod slots;
 pub mod stream;

@@ -19,7 +19,9 @@ use super::item_size::{MAX_ITEM_BYTES, item_size};
 use super::keys::*;
 use super::task_item::*;
 use tel_core::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
-use tel_core::ports::{Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskStore};
+use tel_core::ports::{
+    Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskFilter, TaskStore,
+};
 
 pub const DEFAULT_DEADLINE_SHARDS: u16 = 8;
 const DEFAULT_PAGE: i32 = 50;
@@ -325,6 +327,14 @@ impl TaskStore for DynamoTaskStore {
             .key_condition_expression("GSI2PK = :pk")
             .expression_attribute_values(":pk", s(workflow_pk(workflow_instance_id)));
         self.task_page(query, page).await
+    }
+
+    async fn list(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        self.list_tasks(filter, page).await
     }
 
     async fn inbox(

@@ -2,6 +2,7 @@
 //! integrations) in the single table: `<prefix><name>` / `V#<version>`, the
 //! document stored as JSON text (schemas nest deeper than DynamoDB maps may).
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::Client;
@@ -84,6 +85,43 @@ impl<T: Versioned> VersionedDocuments<T> {
             .await
             .map_err(|e| dynamo_error("GetItem", &self.table, e))?;
         out.item.as_ref().map(Self::decode).transpose()
+    }
+
+    /// Every name with its versions, oldest first: a Scan of the table that
+    /// returns only these items' names and numbers (the console's catalogue;
+    /// registered documents are few, and no function reads this).
+    pub async fn catalog(&self) -> Result<BTreeMap<String, Vec<u32>>, StoreError> {
+        let mut all: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("itemType = :kind")
+                .expression_attribute_values(":kind", s(T::KIND))
+                .projection_expression("#name, #version")
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_names("#version", "version")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Scan", &self.table, e))?;
+            for item in out.items() {
+                let name = get_s(item, "name");
+                let version = item.get("version").and_then(|v| v.as_n().ok());
+                if let (Some(name), Some(Ok(version))) = (name, version.map(|v| v.parse())) {
+                    all.entry(name.to_owned()).or_default().push(version);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        all.values_mut()
+            .for_each(|versions| versions.sort_unstable());
+        Ok(all)
     }
 
     /// Writes the version if it is free; `Ok(false)` if it is taken.

@@ -9,10 +9,12 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 use tel_api::ApiState;
-use tel_api::auth::AuthConfig;
+use tel_api::admin::OperatorQueues;
+use tel_api::auth::{AuthConfig, mint_dev_token};
 use tel_local::{LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack};
 use tel_shared::bootstrap;
 use tel_shared::config::Settings;
+use tel_shared::domain::TaskType;
 use tel_shared::engine::{EngineBuilder, TaskEngine};
 use tel_shared::metrics::{AppendFile, Metrics};
 
@@ -127,10 +129,12 @@ pub async fn run(args: DevArgs) -> Result<()> {
         .await
         .context("binding the local API port (choose another with --api-port)")?;
     let api_url = format!("http://{}", listener.local_addr()?);
+    let queues = OperatorQueues::from_vars(aws_sdk_sqs::Client::new(&sdk), stack.env_vars());
     runner.serve_api(
         listener,
-        ApiState::new(engine.clone(), AuthConfig::hs256(&secret)),
+        ApiState::new(engine.clone(), AuthConfig::hs256(&secret)).with_queues(queues),
     );
+    let ui_link = ui_link(&api_url, &secret)?;
     let mut vars = env_vars(&stack);
     vars.extend([
         ("TEL_API_URL".to_owned(), api_url.clone()),
@@ -150,6 +154,10 @@ pub async fn run(args: DevArgs) -> Result<()> {
     eprintln!(
         "Metrics (CloudWatch EMF lines) go to {}.",
         args.metrics_file.display()
+    );
+    eprintln!(
+        "The inbox and console, signed in as {DEV_UI_USER} (groups {}): {ui_link}",
+        DEV_UI_GROUPS.join(", ")
     );
 
     let mut waiting: HashSet<String> = HashSet::new();
@@ -179,24 +187,55 @@ pub async fn run(args: DevArgs) -> Result<()> {
     Ok(())
 }
 
-/// Registers the example definitions and submits the example requests; returns the task ids.
+/// Who the printed UI link signs in as: in the examples' approver group, and an admin.
+const DEV_UI_USER: &str = "dev-user";
+const DEV_UI_GROUPS: [&str; 2] = ["finance", "tel-admins"];
+/// The link's token lasts a working day; `tel token` mints others.
+const DEV_UI_TOKEN_SECONDS: i64 = 12 * 3600;
+
+/// The UI's address with a development token in its fragment, which the
+/// browser never sends to a server: the page takes it into memory and drops
+/// it from the address bar.
+fn ui_link(api_url: &str, secret: &str) -> Result<String> {
+    let groups: Vec<String> = DEV_UI_GROUPS.iter().map(|g| (*g).to_owned()).collect();
+    let token = mint_dev_token(secret, DEV_UI_USER, &groups, DEV_UI_TOKEN_SECONDS)?;
+    Ok(format!("{api_url}/ui/#token={token}"))
+}
+
+/// Registers the example definitions and submits the example requests;
+/// returns the ids of the tasks that end by themselves (a manual task waits
+/// for a person in the inbox, so the demo does not wait for it).
 async fn demo(engine: &TaskEngine, requests_queue: &str) -> Result<HashSet<String>> {
     let root = environment::repo_root()?;
+    let mut manual = HashSet::new();
     for file in files_in(root.join("examples/definitions"))? {
         let definition =
             super::definitions::register_file(engine.definitions().store().as_ref(), &file).await?;
         eprintln!("registered {}", definition.reference());
+        if definition.task_type == TaskType::Manual {
+            manual.insert(definition.name.to_string());
+        }
     }
     let mut ids = HashSet::new();
     for file in files_in(root.join("examples/requests"))? {
         let body: Value = serde_yaml::from_str(&std::fs::read_to_string(&file)?)
             .with_context(|| format!("{}", file.display()))?;
+        let waits_for_a_person = body["taskDefinitionId"]
+            .as_str()
+            .is_some_and(|name| manual.contains(name));
         let id = super::submit::submit(engine, requests_queue, body).await?;
         eprintln!(
-            "submitted {} as {id}",
-            file.file_name().unwrap_or_default().to_string_lossy()
+            "submitted {} as {id}{}",
+            file.file_name().unwrap_or_default().to_string_lossy(),
+            if waits_for_a_person {
+                " (a manual task: work it in the inbox)"
+            } else {
+                ""
+            }
         );
-        ids.insert(id.to_string());
+        if !waits_for_a_person {
+            ids.insert(id.to_string());
+        }
     }
     Ok(ids)
 }

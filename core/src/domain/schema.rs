@@ -14,6 +14,11 @@ pub struct SchemaViolation {
     /// JSON pointer into the schema, e.g. `/properties/items/items/properties/price/minimum`.
     pub schema_path: String,
     pub message: String,
+    /// The field the violation is about, as a JSON pointer: the instance
+    /// path, or for a missing required property that property's path (so a
+    /// form can show the error at the field). Not part of stored details.
+    #[serde(skip)]
+    pub field: String,
 }
 
 /// A schema compiled once and reused for every instance.
@@ -48,13 +53,28 @@ impl CompiledSchema {
     pub fn violations(&self, instance: &Value) -> Vec<SchemaViolation> {
         self.validator
             .iter_errors(instance)
-            .map(|e| SchemaViolation {
-                instance_path: e.instance_path().as_str().to_owned(),
-                schema_path: e.schema_path().as_str().to_owned(),
-                message: e.to_string(),
+            .map(|e| {
+                let instance_path = e.instance_path().as_str().to_owned();
+                let field = match e.kind() {
+                    jsonschema::error::ValidationErrorKind::Required {
+                        property: Value::String(name),
+                    } => format!("{instance_path}/{}", pointer_escape(name)),
+                    _ => instance_path.clone(),
+                };
+                SchemaViolation {
+                    instance_path,
+                    schema_path: e.schema_path().as_str().to_owned(),
+                    message: e.to_string(),
+                    field,
+                }
             })
             .collect()
     }
+}
+
+/// A name as one JSON pointer token (RFC 6901).
+fn pointer_escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]
@@ -77,6 +97,10 @@ mod tests {
         assert_eq!(violations[1].instance_path, "/a");
         assert_eq!(violations[1].schema_path, "/properties/a/minimum");
         assert_eq!(violations[2].instance_path, "/c");
+        // A missing property is reported at the object, and belongs to the field.
+        let missing: Vec<&str> = violations[..1].iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(missing, ["/b"]);
+        assert_eq!(violations[1].field, "/a");
     }
 
     #[test]

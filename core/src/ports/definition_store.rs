@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use super::StoreError;
@@ -14,4 +16,8 @@ pub trait DefinitionStore: Send + Sync {
 
     /// Every version number of a definition, ascending.
     async fn versions(&self, name: &DefinitionName) -> Result<Vec<u32>, StoreError>;
+
+    /// Every definition's name with its version numbers, ascending (the
+    /// operator console's catalogue; a full read, never a function's path).
+    async fn catalog(&self) -> Result<BTreeMap<String, Vec<u32>>, StoreError>;
 }

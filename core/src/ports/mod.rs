@@ -27,4 +27,4 @@ pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 pub use runner::{Admission, RunError, RunJob, Runner, Runners};
 pub use step_callbacks::{CallbackError, StepCallbacks};
 pub use task_changes::TaskChange;
-pub use task_store::{Created, Due, Page, PageRequest, StoreError, TaskStore};
+pub use task_store::{Created, Due, Page, PageRequest, StoreError, TaskFilter, TaskStore};

@@ -102,6 +102,13 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// Which tasks an operator's listing shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub definition_name: Option<String>,
+}
+
 /// A task whose wake-up time has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Due {
@@ -149,6 +156,17 @@ pub trait TaskStore: Send + Sync {
         &self,
         assignees: &[Assignee],
         status: Option<TaskStatus>,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError>;
+
+    /// Every task matching `filter`, a page at a time, in no set order. It
+    /// reads the whole table page by page (no index serves it, so no task
+    /// write pays for one): for the operator console, never a function's
+    /// hot path. A page may hold fewer than `limit` tasks and still have a
+    /// next one.
+    async fn list(
+        &self,
+        filter: &TaskFilter,
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError>;
 

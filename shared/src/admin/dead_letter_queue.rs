@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, Result};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use serde::Serialize;
 
@@ -46,6 +47,7 @@ pub async fn list(
         .map(|n| (n.message_id.clone(), n))
         .collect();
     let mut seen = BTreeMap::new();
+    let mut peeked = Vec::new();
     while seen.len() < max {
         let out = sqs
             .receive_message()
@@ -62,6 +64,7 @@ pub async fn list(
         }
         for m in messages {
             let id = m.message_id.clone().unwrap_or_default();
+            peeked.extend(m.receipt_handle.clone());
             let attribute = |name: MessageSystemAttributeName| {
                 m.attributes.as_ref().and_then(|a| a.get(&name)).cloned()
             };
@@ -79,7 +82,33 @@ pub async fn list(
             });
         }
     }
+    show_again(sqs, dead_letter_url, &peeked).await?;
     Ok(seen.into_values().collect())
+}
+
+/// Makes listed messages visible again at once, so a redrive right after a
+/// listing finds them (the peek only hid them from the listing's own reads).
+async fn show_again(sqs: &Client, dead_letter_url: &str, receipts: &[String]) -> Result<()> {
+    for chunk in receipts.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, receipt)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(receipt)
+                    .visibility_timeout(0)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        sqs.change_message_visibility_batch()
+            .queue_url(dead_letter_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .context("making listed dead letters visible again")?;
+    }
+    Ok(())
 }
 
 /// Moves up to `max` messages back to the queue they came from, with their
@@ -92,7 +121,7 @@ pub async fn redrive(
     dead_letter_url: &str,
     source_url: &str,
     max: usize,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut (dyn FnMut(usize) + Send),
 ) -> Result<usize> {
     let mut moved = 0;
     while moved < max {

@@ -1,0 +1,64 @@
+//! Dead letters with the reason each was given up on, and redrive back to
+//! the queue they came from (`tel dlq list|redrive` for the console).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use super::super::ApiState;
+use super::super::auth::Caller;
+use super::super::problem::Problem;
+use tel_shared::admin::dead_letter_queue;
+
+/// Messages listed per queue at most.
+const LIST_MAX: usize = 50;
+/// Messages one redrive moves at most (the console can press again).
+const REDRIVE_MAX: usize = 500;
+
+fn client(state: &ApiState) -> Result<&aws_sdk_sqs::Client, Problem> {
+    state
+        .queues
+        .client
+        .as_ref()
+        .ok_or_else(|| Problem::unavailable("this API was started without its queues"))
+}
+
+pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
+    let mut queues = Vec::new();
+    for queue in &state.queues.dead_letters {
+        let letters = dead_letter_queue::list(
+            client(&state)?,
+            state.engine.dead_letters().as_ref(),
+            &queue.url,
+            &queue.source_url,
+            LIST_MAX,
+        )
+        .await
+        .map_err(|e| Problem::unavailable(format!("{e:#}")))?;
+        queues.push(json!({ "queue": queue.name, "letters": letters }));
+    }
+    Ok(Json(json!({ "queues": queues })))
+}
+
+pub async fn redrive(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
+    let queue = state
+        .queues
+        .dead_letter_queue(&name)
+        .ok_or_else(|| Problem::not_found(format!("no dead-letter queue {name:?}")))?;
+    let moved = dead_letter_queue::redrive(
+        client(&state)?,
+        &queue.url,
+        &queue.source_url,
+        REDRIVE_MAX,
+        &mut |_| {},
+    )
+    .await
+    .map_err(|e| Problem::unavailable(format!("{e:#}")))?;
+    Ok(Json(json!({ "queue": queue.name, "moved": moved })))
+}

@@ -1,0 +1,103 @@
+//! The queues the operator console reads and redrives: every queue of the
+//! stack by name (for depths), and each source queue's dead-letter queue.
+//! Named from the environment the functions already get
+//! (`TEL_<NAME>_QUEUE_URL`, `TEL_<NAME>_DEAD_LETTER_QUEUE_URL`).
+
+use std::collections::BTreeMap;
+
+/// A source queue and where its given-up messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterQueue {
+    /// `requests`, `validate`, `execute`, `manual`.
+    pub name: String,
+    pub source_url: String,
+    pub url: String,
+}
+
+#[derive(Clone, Default)]
+pub struct OperatorQueues {
+    pub client: Option<aws_sdk_sqs::Client>,
+    /// Queue name (`execute`, `execute-dead-letter`, …) → URL.
+    pub all: BTreeMap<String, String>,
+    pub dead_letters: Vec<DeadLetterQueue>,
+}
+
+impl OperatorQueues {
+    /// From `TEL_*_QUEUE_URL` variables, e.g. `std::env::vars()` in a function.
+    pub fn from_vars(
+        client: aws_sdk_sqs::Client,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let all: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(_, url)| !url.is_empty())
+            .filter_map(|(key, url)| {
+                let name = key.strip_prefix("TEL_")?.strip_suffix("_QUEUE_URL")?;
+                Some((name.to_lowercase().replace('_', "-"), url))
+            })
+            .collect();
+        let dead_letters = all
+            .iter()
+            .filter_map(|(name, url)| {
+                let source = name.strip_suffix("-dead-letter")?;
+                Some(DeadLetterQueue {
+                    name: source.to_owned(),
+                    source_url: all.get(source)?.clone(),
+                    url: url.clone(),
+                })
+            })
+            .collect();
+        Self {
+            client: Some(client),
+            all,
+            dead_letters,
+        }
+    }
+
+    pub fn dead_letter_queue(&self, name: &str) -> Option<&DeadLetterQueue> {
+        self.dead_letters.iter().find(|q| q.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queues_and_their_dead_letter_queues_come_from_the_variables() {
+        let client = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let queues = OperatorQueues::from_vars(
+            client,
+            [
+                ("TEL_EXECUTE_QUEUE_URL", "q/execute"),
+                ("TEL_EXECUTE_DEAD_LETTER_QUEUE_URL", "q/execute-dlq"),
+                ("TEL_EXECUTE_PRIORITY_QUEUE_URL", "q/execute-priority"),
+                ("TEL_MANUAL_DEAD_LETTER_QUEUE_URL", "q/orphan-dlq"),
+                ("TEL_TABLE_NAME", "tasks"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        assert_eq!(
+            queues.all.keys().collect::<Vec<_>>(),
+            [
+                "execute",
+                "execute-dead-letter",
+                "execute-priority",
+                "manual-dead-letter"
+            ]
+        );
+        // A dead-letter queue without its source queue cannot be redriven.
+        assert_eq!(
+            queues.dead_letters,
+            [DeadLetterQueue {
+                name: "execute".into(),
+                source_url: "q/execute".into(),
+                url: "q/execute-dlq".into()
+            }]
+        );
+    }
+}

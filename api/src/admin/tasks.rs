@@ -1,0 +1,79 @@
+//! Every task by status and definition, and the events a task's history published.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use serde_json::{Value, json};
+
+use super::super::ApiState;
+use super::super::access::visible_task;
+use super::super::auth::Caller;
+use super::super::body;
+use super::super::problem::Problem;
+use tel_shared::domain::{TaskStatus, events_of};
+use tel_shared::ports::{BusEvent, PageRequest, TaskFilter};
+
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
+    let mut filter = TaskFilter::default();
+    let mut page = PageRequest::default();
+    for (key, value) in body::query_pairs(query.as_deref()) {
+        match key.as_str() {
+            "status" => {
+                filter.status = Some(
+                    TaskStatus::parse(&value)
+                        .ok_or_else(|| Problem::bad_request(format!("unknown status {value:?}")))?,
+                )
+            }
+            "definition" if !value.is_empty() => filter.definition_name = Some(value),
+            "limit" => page.limit = Some(body::limit(&value, 200)?),
+            "cursor" => page.cursor = Some(value),
+            _ => {}
+        }
+    }
+    let page = state.engine.tasks().list(&filter, page).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|t| {
+            json!({
+                "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "status": t.status,
+                "taskType": t.task_type, "assignee": t.assignee, "attempt": t.attempt,
+                "createdAt": t.created_at, "updatedAt": t.updated_at, "dueAt": t.due_at,
+                "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "items": items, "nextCursor": page.next_cursor }),
+    ))
+}
+
+/// The events each transition of the task published, oldest first, as the
+/// publisher derives them from the task's history.
+pub async fn events(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    caller.require_admin()?;
+    let visible = visible_task(&state, &id, &caller).await?;
+    let task = &visible.task;
+    let items: Vec<Value> = task
+        .history
+        .iter()
+        .flat_map(|entry| events_of(task, entry))
+        .map(|event| {
+            let bus = BusEvent::from(&event);
+            json!({
+                "detailType": bus.detail_type,
+                "source": bus.source,
+                "detail": serde_json::from_str::<Value>(&bus.detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}

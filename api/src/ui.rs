@@ -1,0 +1,191 @@
+//! The task inbox and operator console: a single-page app built once from
+//! `ui/` (`npm run build`) into `ui/dist/`, which is committed and embedded
+//! in this binary, and served under `/ui/` from the API's own origin (so
+//! the page calls the API without CORS). These routes take no token: the
+//! page holds no data, and signs in to call the API. `/ui/config.json`
+//! tells the page how to sign in.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::ApiState;
+use super::auth::{AuthConfig, Verifier};
+use super::problem::Problem;
+
+/// One embedded file: its bytes, gzipped bytes and content type.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    plain: &'static [u8],
+    gzipped: &'static [u8],
+}
+
+macro_rules! asset {
+    ($name:literal, $type:literal) => {
+        Asset {
+            name: $name,
+            content_type: $type,
+            plain: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/dist/", $name)),
+            gzipped: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../ui/dist/",
+                $name,
+                ".gz"
+            )),
+        }
+    };
+}
+
+const ASSETS: &[Asset] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("app.css", "text/css; charset=utf-8"),
+];
+
+/// Only this origin's scripts and styles; API calls to this origin and, for
+/// the sign-in's token exchange, to the identity provider over HTTPS.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self' https:; form-action 'self' https:; \
+     base-uri 'none'; frame-ancestors 'none'";
+
+/// How the page signs its user in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "signIn", rename_all = "camelCase")]
+pub enum SignIn {
+    /// Locally: a development token (`tel dev` prints a link that carries one).
+    Dev,
+    /// The OIDC authorization-code flow with PKCE against `issuer`, whose
+    /// tokens the API's JWT authorizer trusts.
+    #[serde(rename_all = "camelCase")]
+    Oidc {
+        issuer: String,
+        client_id: String,
+        scopes: String,
+    },
+    /// Nothing configured: the page says so.
+    Unconfigured,
+}
+
+impl SignIn {
+    /// Dev tokens where the API checks an HS256 key; otherwise the OIDC
+    /// client from `TEL_OIDC_ISSUER` (default: the JWT issuer) and
+    /// `TEL_OIDC_CLIENT_ID` (default: the JWT audience).
+    pub fn for_auth(auth: &AuthConfig) -> Self {
+        if let Verifier::Hs256(_) = auth.verifier {
+            return Self::Dev;
+        }
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let issuer = var("TEL_OIDC_ISSUER").or_else(|| auth.issuer.clone());
+        let client_id = var("TEL_OIDC_CLIENT_ID").or_else(|| auth.audience.clone());
+        match (issuer, client_id) {
+            (Some(issuer), Some(client_id)) => Self::Oidc {
+                issuer: issuer.trim_end_matches('/').to_owned(),
+                client_id,
+                scopes: var("TEL_OIDC_SCOPES").unwrap_or_else(|| "openid email profile".into()),
+            },
+            _ => Self::Unconfigured,
+        }
+    }
+}
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
+        .route("/ui/", get(|headers: HeaderMap| async move { serve("index.html", &headers) }))
+        .route("/ui/config.json", get(config))
+        .route(
+            "/ui/{file}",
+            get(|Path(file): Path<String>, headers: HeaderMap| async move {
+                serve(&file, &headers)
+            }),
+        )
+}
+
+/// How to sign in, and which claims say who is an admin (the page shows
+/// the console link from them; the API decides on every call).
+async fn config(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let mut config = serde_json::to_value(state.sign_in.as_ref()).expect("serialises");
+    config["groupsClaim"] = state.auth.groups_claim.clone().into();
+    config["adminGroup"] = state.auth.admin_group.clone().into();
+    Json(config)
+}
+
+/// A strong validator per file, computed once.
+fn etag(asset: &Asset) -> &'static str {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                let digest = Sha256::digest(a.plain);
+                let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+                format!("\"{hex}\"")
+            })
+            .collect()
+    });
+    let index = ASSETS
+        .iter()
+        .position(|a| a.name == asset.name)
+        .expect("an embedded asset");
+    &tags[index]
+}
+
+fn serve(name: &str, headers: &HeaderMap) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
+        return Problem::not_found(format!("no file {name:?} in the UI")).into_response();
+    };
+    let tag = etag(asset);
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == tag.as_bytes())
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if accepts_gzip(headers) {
+        let mut r = asset.gzipped.into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        asset.plain.into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    h.insert(header::ETAG, HeaderValue::from_static(tag));
+    // Revalidated on every load: a deploy shows at once, an unchanged file costs a 304.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|e| e.trim().split(';').next() == Some("gzip"))
+        })
+}

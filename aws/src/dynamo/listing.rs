@@ -1,0 +1,73 @@
+//! The operator's listing of tasks: a filtered Scan, a page at a time. No
+//! index serves it on purpose: an index by status would add a write unit to
+//! every transition of every task, for a view people open now and then.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::attributes::{decode_cursor, encode_cursor, s};
+use super::errors::dynamo_error;
+use super::task_item::task_from_item;
+use super::task_store::DynamoTaskStore;
+use tel_core::domain::TaskInstance;
+use tel_core::ports::{Page, PageRequest, StoreError, TaskFilter};
+
+const DEFAULT_PAGE: i32 = 50;
+const MAX_PAGE: i32 = 200;
+/// Scan calls one listing page may make: each reads up to 1 MB of the table,
+/// so a page costs at most this many MB of reads however few tasks match.
+const MAX_SCAN_CALLS: usize = 8;
+
+impl DynamoTaskStore {
+    pub(super) async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskInstance>, StoreError> {
+        let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+        let mut conditions = vec!["itemType = :task"];
+        let mut values = vec![(":task", s("task"))];
+        if let Some(status) = filter.status {
+            conditions.push("#status = :status");
+            values.push((":status", s(status.to_string())));
+        }
+        if let Some(name) = &filter.definition_name {
+            conditions.push("definitionName = :definition");
+            values.push((":definition", s(name.clone())));
+        }
+        let mut start = page.cursor.as_deref().map(decode_cursor).transpose()?;
+        let mut items = Vec::new();
+        for _ in 0..MAX_SCAN_CALLS {
+            let mut scan = self
+                .client()
+                .scan()
+                .table_name(self.table())
+                .filter_expression(conditions.join(" AND "))
+                .set_expression_attribute_values(Some(
+                    values
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                        .collect::<std::collections::HashMap<String, AttributeValue>>(),
+                ))
+                .limit((limit - items.len()) as i32)
+                .set_exclusive_start_key(start.take());
+            if filter.status.is_some() {
+                scan = scan.expression_attribute_names("#status", "status");
+            }
+            let out = scan
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Scan", self.table(), e))?;
+            for item in out.items() {
+                items.push(task_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= limit {
+                break;
+            }
+        }
+        Ok(Page {
+            items,
+            next_cursor: start.as_ref().map(encode_cursor),
+        })
+    }
+}

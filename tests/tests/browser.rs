@@ -1,0 +1,173 @@
+//! The inbox and the operator console in a real browser: headless Chromium
+//! (Debian's package) driven by Playwright (`ui/tests/browser/`), against
+//! the API and pipeline of a fresh stack. A person opens the inbox and a
+//! manual task, submits an invalid form and sees the errors at the fields,
+//! corrects it and completes it; an admin cancels a task and redrives a
+//! dead letter from the console. This test then checks, on the stack, that
+//! each of those happened: the completion's event with the output the page
+//! entered, the cancellation's, and the redriven request's task.
+//!
+//! Needs `npm ci` in `ui/` and Chromium (`apt-get install chromium`); set
+//! `TEL_CHROMIUM` for another browser binary and `TEL_UI_SCREENSHOTS` to a
+//! folder to keep the pages' screenshots (docs/ui/ was made that way).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tel_tests::TestStack;
+use tel_tests::api::{Api, As};
+
+const WAIT: Duration = Duration::from_secs(30);
+/// The browser script's whole run, Chromium's start included.
+const BROWSER_RUN: Duration = Duration::from_secs(180);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+fn chromium() -> String {
+    std::env::var("TEL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+/// What the browser test needs from outside the workspace, said plainly when missing.
+fn check_prerequisites(root: &Path) {
+    assert!(
+        root.join("ui/node_modules/playwright-core").is_dir(),
+        "the browser test needs the UI's packages: run `npm ci` in ui/ (scripts/test does)"
+    );
+    assert!(
+        Path::new(&chromium()).exists(),
+        "the browser test needs Chromium at {}: `apt-get install chromium` (or set TEL_CHROMIUM)",
+        chromium()
+    );
+}
+
+async fn submit(api: &Api, who: &As, input: Value, workflow: &str) -> String {
+    let (status, body) = api
+        .post(
+            who,
+            "/tasks",
+            json!({ "taskDefinitionId": "approve-expense", "workflowInstanceId": workflow, "stepId": "approve", "input": input }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["taskInstanceId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
+    let root = repo_root();
+    check_prerequisites(&root);
+    let t = TestStack::new().await.unwrap();
+    let definition: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("examples/definitions/approve-expense.json")).unwrap(),
+    )
+    .unwrap();
+    t.register(definition).await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let api = Api::serve(&t).await;
+
+    let person = As::user("dana", &["finance"]);
+    let admin = As::admin();
+    let expense =
+        json!({ "employee": "Dana Ortiz", "amount": 412.8, "reason": "Lyon workshop travel" });
+    let to_complete = submit(&api, &person, expense.clone(), "wf-browser-1").await;
+    let to_cancel = submit(&api, &person, expense.clone(), "wf-browser-2").await;
+    for id in [&to_complete, &to_cancel] {
+        events
+            .wait_for_type("task.assigned", Some(id), WAIT)
+            .await
+            .unwrap();
+    }
+    // A request given up on during an outage, waiting in the dead-letter queue.
+    let redriven_workflow = "wf-browser-redriven";
+    t.sqs()
+        .send_message()
+        .queue_url(t.queue_url("RequestsDeadLetterQueue"))
+        .message_body(
+            json!({ "taskDefinitionId": "approve-expense", "workflowInstanceId": redriven_workflow, "stepId": "approve", "input": expense })
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let mut browser = tokio::process::Command::new("node")
+        .arg(root.join("ui/tests/browser/inbox-and-console.mjs"))
+        .current_dir(root.join("ui"))
+        .env("TEL_UI_BASE", &api.base)
+        .env("TEL_UI_USER_TOKEN", person.0.as_deref().unwrap())
+        .env("TEL_UI_ADMIN_TOKEN", admin.0.as_deref().unwrap())
+        .env("TEL_UI_TASK", &to_complete)
+        .env("TEL_UI_CANCEL_TASK", &to_cancel)
+        .env("TEL_CHROMIUM", chromium())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs the browser script");
+    let status = tokio::time::timeout(BROWSER_RUN, browser.wait())
+        .await
+        .expect("the browser script finishes in time")
+        .unwrap();
+    assert!(
+        status.success(),
+        "the browser script failed (its output is above)"
+    );
+
+    // The completion, with the output the page entered.
+    let completed = events
+        .wait_for_type("task.completed", Some(&to_complete), WAIT)
+        .await
+        .unwrap();
+    tel_tests::conforms(&completed).unwrap();
+    assert_eq!(
+        completed["detail"]["output"],
+        json!({ "approved": true, "approvedAmount": 400, "costCentre": "engineering", "comment": "Within the travel policy; hotel capped." })
+    );
+    let task = t.task(to_complete.parse().unwrap()).await.unwrap();
+    assert!(
+        task.history
+            .iter()
+            .any(|h| h.action == "claimed" && h.actor.as_deref() == Some("dana")),
+        "the claim was the person's: {:?}",
+        task.history
+    );
+
+    // The admin's cancellation, with the reason typed in the console.
+    let cancelled = events
+        .wait_for_type("task.cancelled", Some(&to_cancel), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        cancelled["detail"]["reason"],
+        "Duplicate of an earlier claim"
+    );
+
+    // The redriven request became a task, and the dead-letter queue is empty.
+    let created = events
+        .wait_for(WAIT, |e| {
+            e["detail-type"] == "task.created"
+                && e["detail"]["workflowInstanceId"] == redriven_workflow
+        })
+        .await
+        .unwrap();
+    tel_tests::conforms(&created).unwrap();
+    let (status, letters) = api.get(&admin, "/admin/dead-letters").await;
+    assert_eq!(status, StatusCode::OK);
+    let requests = letters["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "requests")
+        .expect("the requests queue's dead letters are listed");
+    assert_eq!(requests["letters"], json!([]));
+
+    runner.stop().await;
+}

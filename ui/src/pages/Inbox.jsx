@@ -1,0 +1,102 @@
+// The signed-in person's tasks and their groups': filter by status, page
+// with the API's cursor, due dates with overdue marks.
+
+import { useEffect, useState } from 'react';
+import { api, query } from '../api.js';
+import { Notice } from '../components/Notice.jsx';
+import { assigneeText, isOverdue, when } from '../format.js';
+import { href } from '../router.js';
+
+const STATUSES = ['', 'ASSIGNED', 'CLAIMED', 'COMPLETED', 'CANCELLED', 'TIMED_OUT', 'FAILED'];
+const PAGE = 20;
+
+export function Inbox() {
+  const [status, setStatus] = useState('');
+  // Cursors of the pages before this one, and this page's own.
+  const [cursors, setCursors] = useState([]);
+  const [cursor, setCursor] = useState(null);
+  const [page, setPage] = useState(null);
+  const [error, setError] = useState(null);
+
+  useEffect(() => {
+    let live = true;
+    setPage(null);
+    api
+      .get(`/tasks${query({ status, limit: PAGE, cursor })}`)
+      .then((p) => live && (setPage(p), setError(null)))
+      .catch((e) => live && setError(e.message));
+    return () => {
+      live = false;
+    };
+  }, [status, cursor]);
+
+  const filter = (value) => {
+    setStatus(value);
+    setCursors([]);
+    setCursor(null);
+  };
+
+  return (
+    <section aria-labelledby="inbox-title">
+      <h1 id="inbox-title">Inbox</h1>
+      <div className="toolbar">
+        <label htmlFor="inbox-status">Status</label>
+        <select id="inbox-status" value={status} onChange={(e) => filter(e.target.value)}>
+          {STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s ? s.toLowerCase().replace('_', ' ') : 'all'}
+            </option>
+          ))}
+        </select>
+      </div>
+      <Notice kind="error">{error}</Notice>
+      {page === null && !error ? <p role="status">Loading…</p> : null}
+      {page && page.items.length === 0 ? <p>Nothing here.</p> : null}
+      {page && page.items.length > 0 ? (
+        <ul className="cards" aria-label="Tasks">
+          {page.items.map((t) => (
+            <li key={t.taskInstanceId} className={isOverdue(t) ? 'card overdue' : 'card'}>
+              <a href={href('tasks', t.taskInstanceId)} className="card-title">
+                {t.definition}
+              </a>
+              <span className={`status status-${t.status}`}>{t.status}</span>
+              {isOverdue(t) ? <span className="badge-overdue">Overdue</span> : null}
+              <dl className="facts">
+                <dt>Assignee</dt>
+                <dd>{assigneeText(t.assignee)}</dd>
+                <dt>Due</dt>
+                <dd>{t.dueAt ? <time dateTime={t.dueAt}>{when(t.dueAt)}</time> : '—'}</dd>
+                <dt>Created</dt>
+                <dd>
+                  <time dateTime={t.createdAt}>{when(t.createdAt)}</time>
+                </dd>
+              </dl>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <nav className="pager" aria-label="Pages">
+        <button
+          type="button"
+          disabled={cursors.length === 0}
+          onClick={() => {
+            setCursor(cursors[cursors.length - 1]);
+            setCursors(cursors.slice(0, -1));
+          }}
+        >
+          Previous page
+        </button>
+        <button
+          type="button"
+          disabled={!page || !page.nextCursor}
+          onClick={() => {
+            setCursors([...cursors, cursor]);
+            setCursor(page.nextCursor);
+          }}
+        >
+          Next page
+        </button>
+      </nav>
+    </section>
+  );
+}

@@ -1,0 +1,198 @@
+// The browser half of tests/tests/browser.rs: a person works a manual task
+// in the inbox, an admin cancels a task and redrives a dead letter in the
+// console. Every page is checked with axe-core (no serious or critical
+// accessibility violation) and at a phone's width (no sideways scrolling).
+// The Rust test prepares the stack and checks the outcomes there.
+//
+// Environment: TEL_UI_BASE, TEL_UI_USER_TOKEN, TEL_UI_ADMIN_TOKEN,
+// TEL_UI_TASK (to complete), TEL_UI_CANCEL_TASK, TEL_CHROMIUM,
+// TEL_UI_SCREENSHOTS (optional folder for screenshots).
+
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const base = env('TEL_UI_BASE');
+const taskId = env('TEL_UI_TASK');
+const cancelId = env('TEL_UI_CANCEL_TASK');
+const shots = process.env.TEL_UI_SCREENSHOTS;
+if (shots) mkdirSync(shots, { recursive: true });
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const TIMEOUT = 15_000;
+
+const step = (text) => console.log(`browser: ${text}`);
+
+async function screenshot(page, name) {
+  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** No serious or critical axe-core violation on the page as it is now. */
+async function accessible(page, what) {
+  // Evaluated through the browser's debugging protocol, which the page's
+  // Content-Security-Policy (scripts from 'self' only) does not govern.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`),
+    [],
+    `accessibility of ${what}`,
+  );
+}
+
+/** At a phone's width nothing scrolls sideways. */
+async function fitsAPhone(page, what) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `${what} scrolls sideways by ${overflow}px at 390px wide`);
+  await page.setViewportSize(size);
+}
+
+/** On a failure: where each open page was, as a screenshot and its text, for the log. */
+async function describeFailure(contexts) {
+  const dir = shots || mkdtempSync(join(tmpdir(), 'tel-ui-failure-'));
+  let n = 0;
+  for (const context of contexts) {
+    for (const page of context.pages()) {
+      const file = join(dir, `failure-${(n += 1)}.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      const text = await page.locator('body').innerText().catch(() => '(no text)');
+      console.error(`browser: failed on ${page.url()} (screenshot ${file}); the page said:\n${text}`);
+    }
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: env('TEL_CHROMIUM'),
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+try {
+  await run();
+} catch (e) {
+  await describeFailure(browser.contexts());
+  throw e;
+} finally {
+  await browser.close();
+}
+
+async function run() {
+  // ---- A person in finance works the expense approval.
+  const person = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await person.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto(`${base}/ui/#token=${encodeURIComponent(env('TEL_UI_USER_TOKEN'))}`);
+  await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+  assert.ok(!page.url().includes('token='), 'the token leaves the address bar');
+  const taskLink = page.locator(`a[href="#/tasks/${taskId}"]`);
+  await taskLink.waitFor();
+  step('the inbox lists the task');
+  await accessible(page, 'the inbox');
+  await fitsAPhone(page, 'the inbox');
+  await screenshot(page, 'inbox');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, 'inbox-phone');
+  await page.setViewportSize({ width: 1100, height: 900 });
+
+  await taskLink.click();
+  await page.getByRole('heading', { name: 'approve-expense' }).waitFor();
+  // The input, read-only, labelled as the definition's uiComponents say.
+  const employee = page.getByLabel('Employee');
+  await employee.first().waitFor();
+  assert.equal(await employee.first().inputValue(), 'Dana Ortiz');
+  assert.ok(await employee.first().isDisabled(), 'the input is read-only');
+  // Sections in the order the definition gives.
+  const sections = await page.locator('.group-layout legend, .group-layout .group-layout-label').allInnerTexts();
+  assert.deepEqual(sections.map((s) => s.trim()), ['Decision', 'Explanation']);
+  step('the task page shows the input and the form');
+
+  await page.getByRole('button', { name: 'Claim' }).click();
+  await page.getByText('You claimed this task.').waitFor();
+  step('claimed');
+
+  // Invalid: over the maximum, too short, and no cost centre.
+  await page.getByLabel('Approve this expense').check();
+  await page.getByLabel('Amount approved (EUR)').fill('20000');
+  await page.getByLabel('Comment').fill('ok');
+  await page.getByRole('button', { name: 'Complete' }).click();
+  await page.getByRole('alert').filter({ hasText: 'The form has 3 error(s)' }).waitFor();
+  // Each message under its own field (a required field's label ends in '*').
+  const errorAt = (label) => page.locator('.control', { hasText: label }).locator('.validation_error');
+  for (const [label, text] of [
+    ['Amount approved (EUR)', /maximum|10000/],
+    ['Comment', /shorter|10/],
+    ['Cost centre', /required/],
+  ]) {
+    assert.match(await errorAt(label).innerText(), text, `the error at ${label}`);
+  }
+  assert.equal(await errorAt('Approve this expense').count(), 0, 'no error where the value is right');
+  step('the server-side errors show at their fields');
+  await accessible(page, 'the form with errors');
+  await fitsAPhone(page, 'the task page');
+  await screenshot(page, 'task-form-errors');
+
+  // Corrected, then completed.
+  await page.getByLabel('Amount approved (EUR)').fill('400');
+  await page.getByLabel('engineering').check();
+  await page.getByLabel('Comment').fill('Within the travel policy; hotel capped.');
+  await page.getByRole('button', { name: 'Complete' }).click();
+  await page.getByText('Task completed.').waitFor();
+  await page.locator('.status-COMPLETED').first().waitFor();
+  const timeline = await page.getByRole('list', { name: 'History' }).innerText();
+  for (const action of ['claimed', 'completed']) assert.match(timeline, new RegExp(action));
+  step('completed; the history shows the claim and the completion');
+  await screenshot(page, 'task-completed');
+  await person.close();
+
+  // ---- An admin in the console.
+  const operator = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const console_ = await operator.newPage();
+  console_.setDefaultTimeout(TIMEOUT);
+  console_.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await console_.goto(`${base}/ui/#token=${encodeURIComponent(env('TEL_UI_ADMIN_TOKEN'))}`);
+  await console_.getByRole('link', { name: 'Console' }).click();
+  await console_.getByRole('heading', { name: 'Operator console' }).waitFor();
+  await console_.getByRole('heading', { name: /requests queue: 1 message/ }).waitFor();
+  await console_.getByRole('table', { name: 'Tasks', exact: true }).waitFor();
+  await console_.getByRole('cell', { name: 'approve-expense:1' }).first().waitFor();
+  step('the console shows queues, tasks and the dead letter');
+  await accessible(console_, 'the console');
+  await screenshot(console_, 'console');
+
+  await console_.getByLabel('Definition', { exact: true }).selectOption('approve-expense');
+  await console_.getByLabel('Status', { exact: true }).selectOption('ASSIGNED');
+  const row = console_.locator(`a[href="#/console/tasks/${cancelId}"]`);
+  await row.click();
+  await console_.getByRole('heading', { name: /approve-expense v1/ }).waitFor();
+  await console_.getByRole('list', { name: 'Events' }).getByText('task.assigned').waitFor();
+  await console_.getByLabel('Reason').fill('Duplicate of an earlier claim');
+  await console_.getByRole('button', { name: 'Cancel task' }).click();
+  await console_.getByText('Task cancelled.').waitFor();
+  await console_.locator('h1 .status-CANCELLED').waitFor();
+  step('the admin cancelled a task');
+  await accessible(console_, 'a task in the console');
+  await screenshot(console_, 'console-task');
+
+  await console_.getByRole('link', { name: '← Console' }).click();
+  await console_.getByRole('button', { name: 'Redrive the requests dead letters' }).click();
+  await console_.getByText('Moved 1 message(s) back to the requests queue.').waitFor();
+  step('the admin redrove the dead letter');
+  await operator.close();
+}
