@@ -11,7 +11,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -98,7 +98,9 @@ impl SignIn {
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
+        // The page itself at /ui (the address sign-in returns to) and /ui/;
+        // it names its files by absolute path, so either works.
+        .route("/ui", get(|headers: HeaderMap| async move { serve("index.html", &headers) }))
         .route("/ui/", get(|headers: HeaderMap| async move { serve("index.html", &headers) }))
         .route("/ui/config.json", get(config))
         .route(

@@ -48,7 +48,9 @@ function App({ config }) {
           </button>
         </span>
       </header>
-      <main id="main">{page()}</main>
+      <main id="main" tabIndex={-1}>
+        {page()}
+      </main>
     </>
   );
 }

@@ -8,7 +8,7 @@ import { challengeOf, randomValue } from './pkce.js';
 const PENDING = 'tel.oidc.pending';
 
 export function redirectUri() {
-  return `${location.origin}/ui/`;
+  return `${location.origin}/ui`;
 }
 
 export async function discover(issuer, fetchImpl = fetch) {

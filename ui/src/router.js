@@ -18,7 +18,8 @@ export function parse(hash) {
 export function useRoute() {
   const [route, setRoute] = useState(() => parse(location.hash));
   useEffect(() => {
-    const changed = () => setRoute(parse(location.hash));
+    // Only '#/…' is a route: the skip link's '#main' moves focus, not the page.
+    const changed = () => location.hash.startsWith('#/') && setRoute(parse(location.hash));
     addEventListener('hashchange', changed);
     return () => removeEventListener('hashchange', changed);
   }, []);

@@ -160,8 +160,9 @@ function Tasks() {
               {page.items.map((t) => (
                 <tr key={t.taskInstanceId}>
                   <td>
-                    <a className="mono" href={href('console', 'tasks', t.taskInstanceId)}>
-                      {t.taskInstanceId.slice(0, 8)}
+                    {/* Ids are UUIDv7: their start is the time, their end tells them apart. */}
+                    <a className="mono" href={href('console', 'tasks', t.taskInstanceId)} title={t.taskInstanceId}>
+                      …{t.taskInstanceId.slice(-12)}
                     </a>
                   </td>
                   <td>{t.definition}</td>

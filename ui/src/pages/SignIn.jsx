@@ -42,8 +42,9 @@ export function SignIn({ config, onSignedIn }) {
       ) : null}
       {config.signIn === 'unconfigured' ? (
         <p>
-          Sign-in is not configured for this deployment: set the stack's <code>UiClientId</code> (an OIDC
-          client of the issuer the API trusts).
+          Sign-in is not configured for this deployment: the API needs <code>TEL_OIDC_ISSUER</code> and{' '}
+          <code>TEL_OIDC_CLIENT_ID</code> (the template sets them from <code>JwtIssuer</code> and{' '}
+          <code>JwtAudience</code>).
         </p>
       ) : null}
     </main>

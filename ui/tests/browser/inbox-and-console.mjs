@@ -182,13 +182,13 @@ async function run() {
   await row.click();
   await console_.getByRole('heading', { name: /approve-expense v1/ }).waitFor();
   await console_.getByRole('list', { name: 'Events' }).getByText('task.assigned').waitFor();
+  await accessible(console_, 'a task in the console');
+  await screenshot(console_, 'console-task');
   await console_.getByLabel('Reason').fill('Duplicate of an earlier claim');
   await console_.getByRole('button', { name: 'Cancel task' }).click();
   await console_.getByText('Task cancelled.').waitFor();
   await console_.locator('h1 .status-CANCELLED').waitFor();
   step('the admin cancelled a task');
-  await accessible(console_, 'a task in the console');
-  await screenshot(console_, 'console-task');
 
   await console_.getByRole('link', { name: '← Console' }).click();
   await console_.getByRole('button', { name: 'Redrive the requests dead letters' }).click();
