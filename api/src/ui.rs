@@ -51,10 +51,26 @@ const ASSETS: &[Asset] = &[
 ];
 
 /// Only this origin's scripts and styles; API calls to this origin and, for
-/// the sign-in's token exchange, to the identity provider over HTTPS.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self' https:; form-action 'self' https:; \
-     base-uri 'none'; frame-ancestors 'none'";
+/// the sign-in's discovery and token exchange, to the issuer and (its token
+/// endpoint may sit on another host, as Cognito's does) any HTTPS origin.
+fn content_security_policy(sign_in: &SignIn) -> String {
+    let issuer = match sign_in {
+        SignIn::Oidc { issuer, .. } => origin_of(issuer).map(|o| format!(" {o}")),
+        _ => None,
+    };
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' https:{}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        issuer.unwrap_or_default()
+    )
+}
+
+/// `https://host:port` of a URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    Some(&url[..scheme.len() + 3 + host.len()])
+}
 
 /// How the page signs its user in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,15 +116,10 @@ pub fn routes() -> Router<ApiState> {
     Router::new()
         // The page itself at /ui (the address sign-in returns to) and /ui/;
         // it names its files by absolute path, so either works.
-        .route("/ui", get(|headers: HeaderMap| async move { serve("index.html", &headers) }))
-        .route("/ui/", get(|headers: HeaderMap| async move { serve("index.html", &headers) }))
+        .route("/ui", get(page))
+        .route("/ui/", get(page))
         .route("/ui/config.json", get(config))
-        .route(
-            "/ui/{file}",
-            get(|Path(file): Path<String>, headers: HeaderMap| async move {
-                serve(&file, &headers)
-            }),
-        )
+        .route("/ui/{file}", get(file))
 }
 
 /// How to sign in, and which claims say who is an admin (the page shows
@@ -118,6 +129,18 @@ async fn config(State(state): State<ApiState>) -> Json<serde_json::Value> {
     config["groupsClaim"] = state.auth.groups_claim.clone().into();
     config["adminGroup"] = state.auth.admin_group.clone().into();
     Json(config)
+}
+
+async fn page(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    serve("index.html", &headers, &state.sign_in)
+}
+
+async fn file(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&name, &headers, &state.sign_in)
 }
 
 /// A strong validator per file, computed once.
@@ -140,7 +163,7 @@ fn etag(asset: &Asset) -> &'static str {
     &tags[index]
 }
 
-fn serve(name: &str, headers: &HeaderMap) -> Response {
+fn serve(name: &str, headers: &HeaderMap, sign_in: &SignIn) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
         return Problem::not_found(format!("no file {name:?} in the UI")).into_response();
     };
@@ -167,10 +190,9 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
     // Revalidated on every load: a deploy shows at once, an unchanged file costs a 304.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(sign_in)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -190,4 +212,39 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
             v.split(',')
                 .any(|e| e.trim().split(';').next() == Some("gzip"))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_lets_the_page_reach_its_issuer_and_nothing_else_runs() {
+        let oidc = SignIn::Oidc {
+            issuer: "http://127.0.0.1:9000/pool".into(),
+            client_id: "c".into(),
+            scopes: "openid".into(),
+        };
+        let policy = content_security_policy(&oidc);
+        assert!(
+            policy.contains("connect-src 'self' https: http://127.0.0.1:9000;"),
+            "{policy}"
+        );
+        assert!(policy.contains("script-src 'self';") && !policy.contains("unsafe"));
+        assert!(content_security_policy(&SignIn::Dev).contains("connect-src 'self' https:;"));
+        assert_eq!(origin_of("https://a.example"), Some("https://a.example"));
+        assert_eq!(origin_of("no scheme"), None);
+    }
+
+    #[test]
+    fn every_file_is_embedded_with_its_gzipped_twin() {
+        for asset in ASSETS {
+            assert!(
+                !asset.plain.is_empty() && !asset.gzipped.is_empty(),
+                "{}",
+                asset.name
+            );
+            assert_eq!(&asset.gzipped[..2], [0x1f, 0x8b], "{} is gzip", asset.name);
+        }
+    }
 }

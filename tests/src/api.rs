@@ -52,15 +52,20 @@ impl As {
 }
 
 impl Api {
-    /// Serves the API for `stack` on a free local port.
+    /// Serves the API for `stack` on a free local port, checking tokens
+    /// minted with `SECRET` (what `As` makes).
     pub async fn serve(stack: &TestStack) -> Self {
+        Self::serve_with(stack, AuthConfig::hs256(SECRET)).await
+    }
+
+    /// Serves the API for `stack`, checking tokens as `auth` says.
+    pub async fn serve_with(stack: &TestStack, auth: AuthConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let queues = OperatorQueues::from_vars(stack.sqs(), stack.stack.env_vars());
-        let state =
-            ApiState::new(stack.engine.clone(), AuthConfig::hs256(SECRET)).with_queues(queues);
+        let state = ApiState::new(stack.engine.clone(), auth).with_queues(queues);
         tokio::spawn(serve(listener, state, std::future::pending()));
         Self {
             base,

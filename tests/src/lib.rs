@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 pub mod api;
 pub mod fake_service;
+pub mod oidc_issuer;
 pub mod probed_store;
 
 /// The emulator's endpoint; tests need it set (scripts/test does that).

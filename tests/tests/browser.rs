@@ -19,6 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tel_tests::TestStack;
 use tel_tests::api::{Api, As};
+use tel_tests::oidc_issuer::FakeIssuer;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The browser script's whole run, Chromium's start included.
@@ -48,6 +49,36 @@ fn check_prerequisites(root: &Path) {
     );
 }
 
+/// Runs one of `ui/tests/browser/`'s scripts to its end; its output goes to the test's.
+async fn run_browser(script: &str, vars: &[(&str, &str)]) {
+    let root = repo_root();
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(root.join("ui/tests/browser").join(script))
+        .current_dir(root.join("ui"))
+        .env("TEL_CHROMIUM", chromium())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    let mut browser = command.spawn().expect("node runs the browser script");
+    let status = tokio::time::timeout(BROWSER_RUN, browser.wait())
+        .await
+        .expect("the browser script finishes in time")
+        .unwrap();
+    assert!(status.success(), "{script} failed (its output is above)");
+}
+
+async fn register_the_example(t: &TestStack) {
+    let definition: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("examples/definitions/approve-expense.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    t.register(definition).await.unwrap();
+}
+
 async fn submit(api: &Api, who: &As, input: Value, workflow: &str) -> String {
     let (status, body) = api
         .post(
@@ -62,14 +93,9 @@ async fn submit(api: &Api, who: &As, input: Value, workflow: &str) -> String {
 
 #[tokio::test]
 async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
-    let root = repo_root();
-    check_prerequisites(&root);
+    check_prerequisites(&repo_root());
     let t = TestStack::new().await.unwrap();
-    let definition: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("examples/definitions/approve-expense.json")).unwrap(),
-    )
-    .unwrap();
-    t.register(definition).await.unwrap();
+    register_the_example(&t).await;
     let runner = t.run_pipeline().unwrap();
     let mut events = t.watch_events().await.unwrap();
     let api = Api::serve(&t).await;
@@ -99,27 +125,17 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
         .await
         .unwrap();
 
-    let mut browser = tokio::process::Command::new("node")
-        .arg(root.join("ui/tests/browser/inbox-and-console.mjs"))
-        .current_dir(root.join("ui"))
-        .env("TEL_UI_BASE", &api.base)
-        .env("TEL_UI_USER_TOKEN", person.0.as_deref().unwrap())
-        .env("TEL_UI_ADMIN_TOKEN", admin.0.as_deref().unwrap())
-        .env("TEL_UI_TASK", &to_complete)
-        .env("TEL_UI_CANCEL_TASK", &to_cancel)
-        .env("TEL_CHROMIUM", chromium())
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs the browser script");
-    let status = tokio::time::timeout(BROWSER_RUN, browser.wait())
-        .await
-        .expect("the browser script finishes in time")
-        .unwrap();
-    assert!(
-        status.success(),
-        "the browser script failed (its output is above)"
-    );
+    run_browser(
+        "inbox-and-console.mjs",
+        &[
+            ("TEL_UI_BASE", &api.base),
+            ("TEL_UI_USER_TOKEN", person.0.as_deref().unwrap()),
+            ("TEL_UI_ADMIN_TOKEN", admin.0.as_deref().unwrap()),
+            ("TEL_UI_TASK", &to_complete),
+            ("TEL_UI_CANCEL_TASK", &to_cancel),
+        ],
+    )
+    .await;
 
     // The completion, with the output the page entered.
     let completed = events
@@ -169,5 +185,59 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
         .expect("the requests queue's dead letters are listed");
     assert_eq!(requests["letters"], json!([]));
 
+    runner.stop().await;
+}
+
+/// On AWS the page signs in through the issuer the API trusts: here a fake
+/// one, whose token endpoint refuses any verifier but the one whose S256
+/// challenge went out with the code, and an API that checks its tokens.
+#[tokio::test]
+async fn the_page_signs_in_through_the_issuer_with_pkce() {
+    check_prerequisites(&repo_root());
+    let issuer = FakeIssuer::start("tel-ui", "ola", "Ola Nordmann", &["finance"]).await;
+    let t = TestStack::new().await.unwrap();
+    register_the_example(&t).await;
+    let runner = t.run_pipeline().unwrap();
+    let mut events = t.watch_events().await.unwrap();
+    let api = Api::serve_with(&t, issuer.auth_config()).await;
+    let ola = As(Some(issuer.token()));
+    let task = submit(
+        &api,
+        &ola,
+        json!({ "employee": "Ola Nordmann", "amount": 12, "reason": "Taxi" }),
+        "wf-sign-in",
+    )
+    .await;
+    events
+        .wait_for_type("task.assigned", Some(&task), WAIT)
+        .await
+        .unwrap();
+
+    run_browser(
+        "sign-in.mjs",
+        &[
+            ("TEL_UI_BASE", &api.base),
+            ("TEL_UI_TASK", &task),
+            ("TEL_UI_PERSON", "Ola Nordmann"),
+        ],
+    )
+    .await;
+
+    {
+        let log = issuer.log();
+        let first = log
+            .authorizations
+            .first()
+            .expect("the page went to the issuer");
+        assert_eq!(first["code_challenge_method"], "S256");
+        assert_eq!(first["client_id"], "tel-ui");
+        assert_eq!(first["redirect_uri"], format!("{}/ui", api.base));
+        assert_eq!(first["code_challenge"].len(), 43, "a SHA-256 in base64url");
+        assert_eq!(
+            log.exchanges,
+            [Ok(())],
+            "one exchange, with the matching verifier"
+        );
+    }
     runner.stop().await;
 }

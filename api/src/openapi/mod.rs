@@ -24,7 +24,9 @@ fn problem_responses(codes: &[u16]) -> Map<String, Value> {
             404 => "No such task or definition, or one this caller may not see",
             409 => "The task's status does not allow this, or another caller changed it first",
             413 => "A payload over the deployment's cap (TEL_MAX_PAYLOAD_BYTES)",
-            422 => "Well-formed but invalid: field errors in `errors`",
+            422 => {
+                "Well-formed but invalid: field errors in `errors`, each with `pointer` (where in the instance), `field` (the field it is about: for a missing required property, that property), `schemaPath` and `message`"
+            }
             503 => "Storage unavailable for now: try again",
             _ => "Error",
         };

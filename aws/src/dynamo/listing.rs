@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attributes::{decode_cursor, encode_cursor, s};
 use super::errors::dynamo_error;
+use super::keys::{PK, SK};
 use super::task_item::task_from_item;
 use super::task_store::DynamoTaskStore;
 use tel_core::domain::TaskInstance;
@@ -35,6 +36,15 @@ impl DynamoTaskStore {
             values.push((":definition", s(name.clone())));
         }
         let mut start = page.cursor.as_deref().map(decode_cursor).transpose()?;
+        // A Scan's position is a table key: anything else was not made here.
+        if start
+            .as_ref()
+            .is_some_and(|key| key.len() != 2 || !key.contains_key(PK) || !key.contains_key(SK))
+        {
+            return Err(StoreError::Corrupt(
+                "the cursor is not one this API returned".to_owned(),
+            ));
+        }
         let mut items = Vec::new();
         for _ in 0..MAX_SCAN_CALLS {
             let mut scan = self

@@ -87,26 +87,26 @@ impl<T: Versioned> VersionedDocuments<T> {
         out.item.as_ref().map(Self::decode).transpose()
     }
 
-    /// Every name with its versions, oldest first: a Scan of the table that
-    /// returns only these items' names and numbers (the console's catalogue;
-    /// registered documents are few, and no function reads this).
+    /// Every name with its versions, ascending: one Query of the catalogue
+    /// partition (an entry per registered version), so it reads what was
+    /// registered and never the tasks beside it.
     pub async fn catalog(&self) -> Result<BTreeMap<String, Vec<u32>>, StoreError> {
         let mut all: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut start = None;
         loop {
             let out = self
                 .client
-                .scan()
+                .query()
                 .table_name(&self.table)
-                .filter_expression("itemType = :kind")
-                .expression_attribute_values(":kind", s(T::KIND))
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(Self::catalog_pk()))
                 .projection_expression("#name, #version")
                 .expression_attribute_names("#name", "name")
                 .expression_attribute_names("#version", "version")
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| dynamo_error("Scan", &self.table, e))?;
+                .map_err(|e| dynamo_error("Query", &self.table, e))?;
             for item in out.items() {
                 let name = get_s(item, "name");
                 let version = item.get("version").and_then(|v| v.as_n().ok());
@@ -122,6 +122,40 @@ impl<T: Versioned> VersionedDocuments<T> {
         all.values_mut()
             .for_each(|versions| versions.sort_unstable());
         Ok(all)
+    }
+
+    fn catalog_pk() -> String {
+        format!("CATALOG#{}", T::KIND)
+    }
+
+    /// Lists a registered version in the catalogue. Idempotent: every
+    /// registration writes it, the ones that find their version already
+    /// stored too, so a registration cut short after its document is listed
+    /// by the next one (and versions stored before the catalogue existed, by
+    /// registering them again).
+    async fn list_in_catalog(&self, document: &T) -> Result<(), StoreError> {
+        let item = Item::from([
+            (PK.to_owned(), s(Self::catalog_pk())),
+            (
+                SK.to_owned(),
+                s(format!(
+                    "{}#{}",
+                    document.name(),
+                    definition_sk(document.version())
+                )),
+            ),
+            (ITEM_TYPE.to_owned(), s("catalog")),
+            ("name".to_owned(), s(document.name())),
+            ("version".to_owned(), n(document.version())),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("PutItem", &self.table, e))?;
+        Ok(())
     }
 
     /// Writes the version if it is free; `Ok(false)` if it is taken.
@@ -164,7 +198,14 @@ impl<T: Versioned> VersionedDocuments<T> {
     /// Stores a new version. Version 0 means "the next one"; registering what
     /// the latest version already says returns it, so re-running a deploy
     /// script mints nothing. An explicit version must be new or identical.
+    /// The version is listed in the catalogue either way.
     pub async fn register(&self, document: T) -> Result<T, StoreError> {
+        let registered = self.store_version(document).await?;
+        self.list_in_catalog(&registered).await?;
+        Ok(registered)
+    }
+
+    async fn store_version(&self, document: T) -> Result<T, StoreError> {
         let name = document.name().to_owned();
         if document.version() > 0 {
             if self.put_new(&document).await? {

@@ -18,6 +18,7 @@ pub trait DefinitionStore: Send + Sync {
     async fn versions(&self, name: &DefinitionName) -> Result<Vec<u32>, StoreError>;
 
     /// Every definition's name with its version numbers, ascending (the
-    /// operator console's catalogue; a full read, never a function's path).
+    /// operator console's catalogue, kept beside the definitions as they are
+    /// registered).
     async fn catalog(&self) -> Result<BTreeMap<String, Vec<u32>>, StoreError>;
 }

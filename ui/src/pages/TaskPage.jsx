@@ -30,10 +30,12 @@ export function TaskPage({ id }) {
   const [message, setMessage] = useState(null);
   const [busy, setBusy] = useState(false);
 
-  const load = useCallback(async () => {
+  // The form is read on opening (and after a conflict), not after each of
+  // the person's own actions: a re-read would replace what they are typing.
+  const load = useCallback(async ({ withForm = true } = {}) => {
     const v = await api.get(`/tasks/${encodeURIComponent(id)}`);
     setView(v);
-    if (v.task.taskType === 'manual') {
+    if (withForm && v.task.taskType === 'manual') {
       const f = await api.get(`/tasks/${encodeURIComponent(id)}/form`);
       setForm(f);
       changed(f.output.data);
@@ -51,10 +53,10 @@ export function TaskPage({ id }) {
     try {
       await api.post(`/tasks/${encodeURIComponent(id)}/${action}`, body);
       setFieldErrors([]);
+      await load({ withForm: false });
       setMessage(
         { claim: 'You claimed this task.', unclaim: 'You gave this task back.', complete: 'Task completed.' }[action],
       );
-      await load();
     } catch (e) {
       if (e.status === 422 && e.errors.length > 0) {
         setFieldErrors(e.errors);

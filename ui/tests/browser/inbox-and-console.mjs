@@ -8,96 +8,17 @@
 // TEL_UI_TASK (to complete), TEL_UI_CANCEL_TASK, TEL_CHROMIUM,
 // TEL_UI_SCREENSHOTS (optional folder for screenshots).
 
-import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { accessible, env, fitsAPhone, inChromium, newPage, screenshot, step } from './harness.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
 const base = env('TEL_UI_BASE');
 const taskId = env('TEL_UI_TASK');
 const cancelId = env('TEL_UI_CANCEL_TASK');
-const shots = process.env.TEL_UI_SCREENSHOTS;
-if (shots) mkdirSync(shots, { recursive: true });
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const TIMEOUT = 15_000;
 
-const step = (text) => console.log(`browser: ${text}`);
-
-async function screenshot(page, name) {
-  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-/** No serious or critical axe-core violation on the page as it is now. */
-async function accessible(page, what) {
-  // Evaluated through the browser's debugging protocol, which the page's
-  // Content-Security-Policy (scripts from 'self' only) does not govern.
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`),
-    [],
-    `accessibility of ${what}`,
-  );
-}
-
-/** At a phone's width nothing scrolls sideways. */
-async function fitsAPhone(page, what) {
-  const size = page.viewportSize();
-  await page.setViewportSize({ width: 390, height: 844 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `${what} scrolls sideways by ${overflow}px at 390px wide`);
-  await page.setViewportSize(size);
-}
-
-/** On a failure: where each open page was, as a screenshot and its text, for the log. */
-async function describeFailure(contexts) {
-  const dir = shots || mkdtempSync(join(tmpdir(), 'tel-ui-failure-'));
-  let n = 0;
-  for (const context of contexts) {
-    for (const page of context.pages()) {
-      const file = join(dir, `failure-${(n += 1)}.png`);
-      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
-      const text = await page.locator('body').innerText().catch(() => '(no text)');
-      console.error(`browser: failed on ${page.url()} (screenshot ${file}); the page said:\n${text}`);
-    }
-  }
-}
-
-const browser = await chromium.launch({
-  executablePath: env('TEL_CHROMIUM'),
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
-try {
-  await run();
-} catch (e) {
-  await describeFailure(browser.contexts());
-  throw e;
-} finally {
-  await browser.close();
-}
-
-async function run() {
+await inChromium(async (browser) => {
   // ---- A person in finance works the expense approval.
   const person = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  const page = await person.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  const page = await newPage(person);
   await page.goto(`${base}/ui/#token=${encodeURIComponent(env('TEL_UI_USER_TOKEN'))}`);
   await page.getByRole('heading', { name: 'Inbox' }).waitFor();
   assert.ok(!page.url().includes('token='), 'the token leaves the address bar');
@@ -163,9 +84,7 @@ async function run() {
 
   // ---- An admin in the console.
   const operator = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const console_ = await operator.newPage();
-  console_.setDefaultTimeout(TIMEOUT);
-  console_.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  const console_ = await newPage(operator);
   await console_.goto(`${base}/ui/#token=${encodeURIComponent(env('TEL_UI_ADMIN_TOKEN'))}`);
   await console_.getByRole('link', { name: 'Console' }).click();
   await console_.getByRole('heading', { name: 'Operator console' }).waitFor();
@@ -195,4 +114,4 @@ async function run() {
   await console_.getByText('Moved 1 message(s) back to the requests queue.').waitFor();
   step('the admin redrove the dead letter');
   await operator.close();
-}
+});
