@@ -345,6 +345,34 @@ pub fn new_task(def: &tel_shared::domain::TaskDefinition) -> tel_shared::domain:
     }
 }
 
+/// An ASSIGNED task of `def`, written straight to the store.
+pub async fn store_assigned(
+    t: &TestStack,
+    def: &tel_shared::domain::TaskDefinition,
+    assignee: tel_shared::domain::Assignee,
+) -> tel_shared::domain::TaskInstance {
+    use tel_shared::domain::{Action, Creation};
+    let now = chrono::Utc::now();
+    let creation = Creation::new(new_task(def), now, now + chrono::Duration::minutes(5))
+        .then(
+            Action::Assign {
+                assignee,
+                due_at: None,
+                schedule: None,
+                escalated: false,
+                by: None,
+            },
+            now,
+        )
+        .expect("a new task may be assigned");
+    t.engine
+        .tasks()
+        .create(&creation.task)
+        .await
+        .expect("the task is stored");
+    creation.task
+}
+
 /// An execution request body.
 pub fn request(definition: &str, input: Value) -> Value {
     serde_json::json!({

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tel_shared::domain::{Action, Assignee, AssigneeType, Creation, TaskDefinition};
+use tel_shared::domain::{Assignee, AssigneeType, Creation, TaskDefinition};
 use tel_tests::api::{Api, As};
 use tel_tests::{TestStack, new_task};
 
@@ -13,29 +13,20 @@ fn manual(name: &str) -> Value {
     json!({ "name": name, "type": "manual", "manual": { "assignment": { "strategy": "group", "id": "finance" } }, "outputSchema": { "type": "object" } })
 }
 
-/// Stores `count` tasks of `definition`, assigned ones when `assign`.
+/// Stores `count` tasks of `definition`, assigned to finance when `assign`.
 async fn store(t: &TestStack, definition: &TaskDefinition, count: usize, assign: bool) {
     for _ in 0..count {
-        let now = Utc::now();
-        let mut creation = Creation::new(new_task(definition), now, now);
         if assign {
-            creation = creation
-                .then(
-                    Action::Assign {
-                        assignee: Assignee {
-                            kind: AssigneeType::Group,
-                            id: "finance".into(),
-                        },
-                        due_at: None,
-                        schedule: None,
-                        escalated: false,
-                        by: None,
-                    },
-                    now,
-                )
-                .unwrap();
+            let finance = Assignee {
+                kind: AssigneeType::Group,
+                id: "finance".into(),
+            };
+            tel_tests::store_assigned(t, definition, finance).await;
+        } else {
+            let now = Utc::now();
+            let creation = Creation::new(new_task(definition), now, now);
+            t.engine.tasks().create(&creation.task).await.unwrap();
         }
-        t.engine.tasks().create(&creation.task).await.unwrap();
     }
 }
 

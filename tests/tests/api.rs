@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tel_shared::domain::{
-    Action, Assignee, AssigneeType, Creation, NewTask, TaskDefinition, TaskInstance,
-    TaskInstanceId, TaskStatus,
+    Action, Assignee, AssigneeType, TaskDefinition, TaskInstance, TaskInstanceId, TaskStatus,
 };
 use tel_tests::api::{Api, As};
 use tel_tests::{TestStack, request};
@@ -38,41 +36,11 @@ async fn assigned(
     kind: AssigneeType,
     id: &str,
 ) -> TaskInstance {
-    let now = Utc::now();
-    let creation = Creation::new(
-        NewTask {
-            task_instance_id: TaskInstanceId::new(),
-            definition_name: definition.name.to_string(),
-            definition_version: definition.version,
-            task_type: Some(definition.task_type),
-            workflow_instance_id: "wf-api".into(),
-            step_id: "approve".into(),
-            input: json!({ "amount": 12 }),
-            context: Value::Null,
-            priority: 0,
-            trace_id: None,
-            requested_by: None,
-            callback: None,
-        },
-        now,
-        now + chrono::Duration::minutes(5),
-    )
-    .then(
-        Action::Assign {
-            assignee: Assignee {
-                kind,
-                id: id.into(),
-            },
-            due_at: None,
-            schedule: None,
-            escalated: false,
-            by: None,
-        },
-        now,
-    )
-    .unwrap();
-    t.engine.tasks().create(&creation.task).await.unwrap();
-    creation.task
+    let assignee = Assignee {
+        kind,
+        id: id.into(),
+    };
+    tel_tests::store_assigned(t, definition, assignee).await
 }
 
 #[tokio::test]

@@ -17,11 +17,14 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tel_shared::domain::Creation;
 use tel_tests::TestStack;
 use tel_tests::api::{Api, As};
 use tel_tests::oidc_issuer::FakeIssuer;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// Tasks per page of the console's list (`ui/src/pages/Console.jsx`).
+const CONSOLE_PAGE: usize = 25;
 /// The browser script's whole run, Chromium's start included.
 const BROWSER_RUN: Duration = Duration::from_secs(180);
 
@@ -112,7 +115,20 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
             .await
             .unwrap();
     }
+    // More tasks than one console page holds, for its paging.
+    let filler = t
+        .register(
+            json!({ "name": "filler", "type": "manual", "manual": { "assignment": { "strategy": "group", "id": "ops" } }, "outputSchema": { "type": "object" } }),
+        )
+        .await
+        .unwrap();
+    for _ in 0..CONSOLE_PAGE {
+        let now = chrono::Utc::now();
+        let creation = Creation::new(tel_tests::new_task(&filler), now, now);
+        t.engine.tasks().create(&creation.task).await.unwrap();
+    }
     // A request given up on during an outage, waiting in the dead-letter queue.
+
     let redriven_workflow = "wf-browser-redriven";
     t.sqs()
         .send_message()

@@ -2,22 +2,27 @@
 // status and definition, dead letters with their reasons and redrive, and
 // the definitions' catalogue.
 
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, query } from '../api.js';
 import { Json } from '../components/Json.jsx';
 import { Notice } from '../components/Notice.jsx';
+import { Pager, useCursorPages } from '../components/Pager.jsx';
 import { assigneeText, when } from '../format.js';
 import { href } from '../router.js';
 
 const STATUSES = ['', 'CREATED', 'QUEUED', 'RUNNING', 'RETRY_WAIT', 'ASSIGNED', 'CLAIMED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 
+/** What `load` answers, again whenever `deps` change; only the latest call's answer is shown. */
 function useLoad(load, deps) {
   const [value, setValue] = useState(null);
   const [error, setError] = useState(null);
+  const latest = useRef(0);
   const reload = useCallback(() => {
+    const call = (latest.current += 1);
+    const current = () => call === latest.current;
     load()
-      .then((v) => (setValue(v), setError(null)))
-      .catch((e) => setError(e.message));
+      .then((v) => current() && (setValue(v), setError(null)))
+      .catch((e) => current() && setError(e.message));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(reload, [reload]);
@@ -109,8 +114,8 @@ function Stats() {
 function Tasks() {
   const [status, setStatus] = useState('');
   const [definition, setDefinition] = useState('');
-  const [cursors, setCursors] = useState([]);
-  const [cursor, setCursor] = useState(null);
+  const pages = useCursorPages();
+  const { cursor } = pages;
   const [catalog] = useLoad(() => api.get('/admin/definitions'), []);
   const [page, error] = useLoad(
     () => api.get(`/admin/tasks${query({ status, definition, cursor, limit: 25 })}`),
@@ -118,8 +123,7 @@ function Tasks() {
   );
   const restart = (set) => (e) => {
     set(e.target.value);
-    setCursors([]);
-    setCursor(null);
+    pages.restart();
   };
   return (
     <section className="panel" aria-labelledby="tasks-title">
@@ -178,22 +182,7 @@ function Tasks() {
           {page.items.length === 0 ? <p>No tasks on this page.</p> : null}
         </div>
       ) : null}
-      <nav className="pager" aria-label="Task pages">
-        <button
-          type="button"
-          disabled={cursors.length === 0}
-          onClick={() => (setCursor(cursors[cursors.length - 1]), setCursors(cursors.slice(0, -1)))}
-        >
-          Previous page
-        </button>
-        <button
-          type="button"
-          disabled={!page || !page.nextCursor}
-          onClick={() => (setCursors([...cursors, cursor]), setCursor(page.nextCursor))}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager pages={pages} nextCursor={page && page.nextCursor} label="Task pages" />
     </section>
   );
 }

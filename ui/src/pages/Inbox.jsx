@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'react';
 import { api, query } from '../api.js';
 import { Notice } from '../components/Notice.jsx';
+import { Pager, useCursorPages } from '../components/Pager.jsx';
 import { assigneeText, isOverdue, when } from '../format.js';
 import { href } from '../router.js';
 
@@ -12,9 +13,8 @@ const PAGE = 20;
 
 export function Inbox() {
   const [status, setStatus] = useState('');
-  // Cursors of the pages before this one, and this page's own.
-  const [cursors, setCursors] = useState([]);
-  const [cursor, setCursor] = useState(null);
+  const pages = useCursorPages();
+  const { cursor } = pages;
   const [page, setPage] = useState(null);
   const [error, setError] = useState(null);
 
@@ -32,8 +32,7 @@ export function Inbox() {
 
   const filter = (value) => {
     setStatus(value);
-    setCursors([]);
-    setCursor(null);
+    pages.restart();
   };
 
   return (
@@ -75,28 +74,7 @@ export function Inbox() {
           ))}
         </ul>
       ) : null}
-      <nav className="pager" aria-label="Pages">
-        <button
-          type="button"
-          disabled={cursors.length === 0}
-          onClick={() => {
-            setCursor(cursors[cursors.length - 1]);
-            setCursors(cursors.slice(0, -1));
-          }}
-        >
-          Previous page
-        </button>
-        <button
-          type="button"
-          disabled={!page || !page.nextCursor}
-          onClick={() => {
-            setCursors([...cursors, cursor]);
-            setCursor(page.nextCursor);
-          }}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager pages={pages} nextCursor={page && page.nextCursor} label="Pages" />
     </section>
   );
 }
