@@ -1,9 +1,10 @@
 //! The inbox and the operator console in a real browser: headless Chromium
 //! (Debian's package) driven by Playwright (`ui/tests/browser/`), against
-//! the API and pipeline of a fresh stack. A person opens the inbox and a
-//! manual task, submits an invalid form and sees the errors at the fields,
-//! corrects it and completes it; an admin cancels a task and redrives a
-//! dead letter from the console. This test then checks, on the stack, that
+//! the API and pipeline of a fresh stack. A person opens the inbox, loses
+//! the race for one task to a colleague (the 409, explained), opens another,
+//! submits an invalid form and sees the errors at the fields, corrects it and
+//! completes it; an admin pages the console, cancels a task and redrives a
+//! dead letter from it. This test then checks, on the stack, that
 //! each of those happened: the completion's event with the output the page
 //! entered, the cancellation's, and the redriven request's task.
 //!
@@ -104,6 +105,7 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
     let api = Api::serve(&t).await;
 
     let person = As::user("dana", &["finance"]);
+    let other = As::user("erik", &["finance"]);
     let admin = As::admin();
     let expense =
         json!({ "employee": "Dana Ortiz", "amount": 412.8, "reason": "Lyon workshop travel" });
@@ -146,6 +148,7 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
         &[
             ("TEL_UI_BASE", &api.base),
             ("TEL_UI_USER_TOKEN", person.0.as_deref().unwrap()),
+            ("TEL_UI_OTHER_TOKEN", other.0.as_deref().unwrap()),
             ("TEL_UI_ADMIN_TOKEN", admin.0.as_deref().unwrap()),
             ("TEL_UI_TASK", &to_complete),
             ("TEL_UI_CANCEL_TASK", &to_cancel),

@@ -20,7 +20,7 @@ function App({ config }) {
   if (!who) return <SignIn config={config} onSignedIn={() => setWho(session.person(config))} />;
   const page = {
     inbox: () => <Inbox />,
-    task: () => <TaskPage key={route.id} id={route.id} />,
+    task: () => <TaskPage key={route.id} id={route.id} me={who.user} />,
     console: () => (who.admin ? <Console /> : <Notice kind="error">The console is for admins.</Notice>),
     'console-task': () => <ConsoleTask key={route.id} id={route.id} />,
     'console-definition': () => <ConsoleDefinition key={route.name} name={route.name} />,

@@ -5,7 +5,8 @@ import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api.js';
 import { History } from '../components/History.jsx';
 import { Json } from '../components/Json.jsx';
-import { Notice, explain } from '../components/Notice.jsx';
+import { Notice } from '../components/Notice.jsx';
+import { explain } from '../explain.js';
 import { assigneeText } from '../format.js';
 import { href } from '../router.js';
 

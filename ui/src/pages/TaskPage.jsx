@@ -6,14 +6,15 @@ import { api } from '../api.js';
 import { Form } from '../components/Form.jsx';
 import { History } from '../components/History.jsx';
 import { Json } from '../components/Json.jsx';
-import { Notice, explain } from '../components/Notice.jsx';
+import { Notice } from '../components/Notice.jsx';
+import { conflict, explain } from '../explain.js';
 import { summary, toFormErrors } from '../fieldErrors.js';
 import { assigneeText, isOverdue, when } from '../format.js';
 
 /** Longer than JSON Forms' 10 ms debounce of change events. */
 const CHANGE_DEBOUNCE_MS = 30;
 
-export function TaskPage({ id }) {
+export function TaskPage({ id, me }) {
   const [view, setView] = useState(null);
   const [form, setForm] = useState(null);
   // The form's latest data, in a ref rather than state: JSON Forms reports
@@ -40,6 +41,7 @@ export function TaskPage({ id }) {
       setForm(f);
       changed(f.output.data);
     }
+    return v;
   }, [id]);
 
   useEffect(() => {
@@ -61,9 +63,12 @@ export function TaskPage({ id }) {
       if (e.status === 422 && e.errors.length > 0) {
         setFieldErrors(e.errors);
         setProblem(`The form has ${e.errors.length} error(s); they are shown at their fields.`);
+      } else if (e.status === 409) {
+        // Read the task again and say what happened to it.
+        const now = await load().catch(() => null);
+        setProblem(conflict(now, me, action) || explain(e, action));
       } else {
         setProblem(explain(e, action));
-        if (e.status === 409) await load().catch(() => {});
       }
     } finally {
       setBusy(false);

@@ -4,7 +4,7 @@
 // accessibility violation) and at a phone's width (no sideways scrolling).
 // The Rust test prepares the stack and checks the outcomes there.
 //
-// Environment: TEL_UI_BASE, TEL_UI_USER_TOKEN, TEL_UI_ADMIN_TOKEN,
+// Environment: TEL_UI_BASE, TEL_UI_USER_TOKEN, TEL_UI_OTHER_TOKEN, TEL_UI_ADMIN_TOKEN,
 // TEL_UI_TASK (to complete), TEL_UI_CANCEL_TASK, TEL_CHROMIUM,
 // TEL_UI_SCREENSHOTS (optional folder for screenshots).
 
@@ -32,6 +32,21 @@ await inChromium(async (browser) => {
   await screenshot(page, 'inbox-phone');
   await page.setViewportSize({ width: 1100, height: 900 });
 
+  // A race for a task: someone else in finance claims it while it is open here.
+  await page.locator(`a[href="#/tasks/${cancelId}"]`).click();
+  await page.getByRole('button', { name: 'Claim', exact: true }).waitFor();
+  const taken = await fetch(`${base}/tasks/${cancelId}/claim`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env('TEL_UI_OTHER_TOKEN')}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(taken.status, 200, 'the other person claims it');
+  await page.getByRole('button', { name: 'Claim', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'Someone else (erik) claimed this task before you could claim it.' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Claim', exact: true }).count(), 0, 'no claim offered any more');
+  step('a 409 says someone else claimed the task');
+  await page.getByRole('link', { name: '← Inbox' }).click();
+
   await taskLink.click();
   await page.getByRole('heading', { name: 'approve-expense' }).waitFor();
   // The input, read-only, labelled as the definition's uiComponents say.
@@ -39,12 +54,20 @@ await inChromium(async (browser) => {
   await employee.first().waitFor();
   assert.equal(await employee.first().inputValue(), 'Dana Ortiz');
   assert.ok(await employee.first().isDisabled(), 'the input is read-only');
-  // Sections in the order the definition gives.
+  // uiComponents: sections, the order and labels within them, widgets, help.
   const sections = await page.locator('.group-layout legend, .group-layout .group-layout-label').allInnerTexts();
   assert.deepEqual(sections.map((s) => s.trim()), ['Decision', 'Explanation']);
+  const decision = await page.locator('.group-layout').first().locator('.control > label').allInnerTexts();
+  assert.deepEqual(
+    decision.map((l) => l.replace('*', '').trim()),
+    ['Approve this expense', 'Amount approved (EUR)', 'Cost centre'],
+  );
+  assert.equal(await page.getByLabel('Comment').evaluate((e) => e.tagName), 'TEXTAREA');
+  assert.equal(await page.getByRole('radio').count(), 3, 'the cost centre as radio buttons');
+  await page.getByText('At most the amount claimed; 0 when rejected.').waitFor();
   step('the task page shows the input and the form');
 
-  await page.getByRole('button', { name: 'Claim' }).click();
+  await page.getByRole('button', { name: 'Claim', exact: true }).click();
   await page.getByText('You claimed this task.').waitFor();
   step('claimed');
 
@@ -114,10 +137,10 @@ await inChromium(async (browser) => {
   step('the task list pages forwards and back');
 
   await console_.getByLabel('Definition', { exact: true }).selectOption('approve-expense');
-  await console_.getByLabel('Status', { exact: true }).selectOption('ASSIGNED');
+  await console_.getByLabel('Status', { exact: true }).selectOption('CLAIMED');
   await console_.waitForFunction(() => {
     const statuses = [...document.querySelectorAll('table[aria-label="Tasks"] tbody .status')];
-    return statuses.length > 0 && statuses.every((e) => e.textContent === 'ASSIGNED');
+    return statuses.length > 0 && statuses.every((e) => e.textContent === 'CLAIMED');
   });
   await screenshot(console_, 'console');
   const row = console_.locator(`a[href="#/console/tasks/${cancelId}"]`);
