@@ -3,8 +3,8 @@
 //! the API and pipeline of a fresh stack. A person opens the inbox, loses
 //! the race for one task to a colleague (the 409, explained), opens another,
 //! submits an invalid form and sees the errors at the fields, corrects it and
-//! completes it; an admin pages the console, cancels a task and redrives a
-//! dead letter from it. This test then checks, on the stack, that
+//! completes it; an admin pages the console, cancels, retries and
+//! reassigns tasks, and redrives a dead letter from it. This test then checks, on the stack, that
 //! each of those happened: the completion's event with the output the page
 //! entered, the cancellation's, and the redriven request's task.
 //!
@@ -117,18 +117,33 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
             .await
             .unwrap();
     }
-    // More tasks than one console page holds, for its paging.
+    // A task that failed (its input does not match), for the console to retry.
+    let failed = submit(
+        &api,
+        &person,
+        json!({ "employee": "Dana Ortiz", "amount": -5, "reason": "negative" }),
+        "wf-browser-failed",
+    )
+    .await;
+    events
+        .wait_for_type("task.failed", Some(&failed), WAIT)
+        .await
+        .unwrap();
+    // More tasks than one console page holds, for its paging (and one to reassign).
     let filler = t
         .register(
             json!({ "name": "filler", "type": "manual", "manual": { "assignment": { "strategy": "group", "id": "ops" } }, "outputSchema": { "type": "object" } }),
         )
         .await
         .unwrap();
+    let mut fillers = Vec::new();
     for _ in 0..CONSOLE_PAGE {
         let now = chrono::Utc::now();
         let creation = Creation::new(tel_tests::new_task(&filler), now, now);
         t.engine.tasks().create(&creation.task).await.unwrap();
+        fillers.push(creation.task.task_instance_id.to_string());
     }
+    let to_reassign = &fillers[0];
     // A request given up on during an outage, waiting in the dead-letter queue.
 
     let redriven_workflow = "wf-browser-redriven";
@@ -152,6 +167,8 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
             ("TEL_UI_ADMIN_TOKEN", admin.0.as_deref().unwrap()),
             ("TEL_UI_TASK", &to_complete),
             ("TEL_UI_CANCEL_TASK", &to_cancel),
+            ("TEL_UI_FAILED_TASK", &failed),
+            ("TEL_UI_REASSIGN_TASK", to_reassign),
         ],
     )
     .await;
@@ -183,6 +200,22 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
     assert_eq!(
         cancelled["detail"]["reason"],
         "Duplicate of an earlier claim"
+    );
+
+    // The admin's retry ran the failed task again, and the reassignment holds.
+    let rerun = t.task(failed.parse().unwrap()).await.unwrap();
+    assert!(
+        rerun
+            .history
+            .iter()
+            .any(|h| h.action == "rerun" && h.actor.as_deref() == Some("root")),
+        "the retry is the admin's: {:?}",
+        rerun.history
+    );
+    let reassigned = t.task(to_reassign.parse().unwrap()).await.unwrap();
+    assert_eq!(
+        reassigned.assignee.map(|a| (a.kind, a.id)),
+        Some((tel_shared::domain::AssigneeType::User, "dana".to_owned()))
     );
 
     // The redriven request became a task, and the dead-letter queue is empty.

@@ -1,11 +1,13 @@
 // The browser half of tests/tests/browser.rs: a person works a manual task
-// in the inbox, an admin cancels a task and redrives a dead letter in the
-// console. Every page is checked with axe-core (no serious or critical
-// accessibility violation) and at a phone's width (no sideways scrolling).
+// in the inbox; an admin pages the console, cancels, retries and reassigns
+// tasks and redrives a dead letter. Every page is checked with axe-core (no
+// serious or critical accessibility violation) and at a phone's width (no
+// sideways scrolling).
 // The Rust test prepares the stack and checks the outcomes there.
 //
 // Environment: TEL_UI_BASE, TEL_UI_USER_TOKEN, TEL_UI_OTHER_TOKEN, TEL_UI_ADMIN_TOKEN,
-// TEL_UI_TASK (to complete), TEL_UI_CANCEL_TASK, TEL_CHROMIUM,
+// TEL_UI_TASK (to complete), TEL_UI_CANCEL_TASK, TEL_UI_FAILED_TASK (to
+// retry), TEL_UI_REASSIGN_TASK, TEL_CHROMIUM,
 // TEL_UI_SCREENSHOTS (optional folder for screenshots).
 
 import assert from 'node:assert/strict';
@@ -154,6 +156,25 @@ await inChromium(async (browser) => {
   await console_.getByText('Task cancelled.').waitFor();
   await console_.locator('h1 .status-CANCELLED').waitFor();
   step('the admin cancelled a task');
+
+  // Retry a failed task, found by its status.
+  await console_.getByRole('link', { name: '← Console' }).click();
+  await console_.getByLabel('Status', { exact: true }).selectOption('FAILED');
+  await console_.locator(`a[href="#/console/tasks/${env('TEL_UI_FAILED_TASK')}"]`).click();
+  await console_.getByRole('button', { name: 'Retry task' }).click();
+  await console_.getByText('Task retried.').waitFor();
+  await console_.getByRole('list', { name: 'History' }).getByText('rerun').waitFor();
+  step('the admin retried a failed task');
+
+  // Reassign a task to a person.
+  // By its address: a route change within the page, which keeps the token.
+  await console_.evaluate((id) => (location.hash = `#/console/tasks/${id}`), env('TEL_UI_REASSIGN_TASK'));
+  await console_.getByRole('button', { name: 'Reassign' }).waitFor();
+  await console_.getByLabel('Assign to').selectOption('USER');
+  await console_.getByLabel('Id', { exact: true }).fill('dana');
+  await console_.getByRole('button', { name: 'Reassign' }).click();
+  await console_.getByText('Task reassigned.').waitFor();
+  step('the admin reassigned a task');
 
   await console_.getByRole('link', { name: '← Console' }).click();
   await console_.getByRole('button', { name: 'Redrive the requests dead letters' }).click();
