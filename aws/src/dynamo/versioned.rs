@@ -92,14 +92,37 @@ impl<T: Versioned> VersionedDocuments<T> {
     /// registered and never the tasks beside it.
     pub async fn catalog(&self) -> Result<BTreeMap<String, Vec<u32>>, StoreError> {
         let mut all: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (name, version) in self.named_versions(Self::catalog_pk(), None).await? {
+            all.entry(name).or_default().push(version);
+        }
+        all.values_mut()
+            .for_each(|versions| versions.sort_unstable());
+        Ok(all)
+    }
+
+    /// The `name` and `version` of every item under `pk` (whose sort key
+    /// starts with `sk_prefix`, when given), page by page: documents and
+    /// catalogue entries both carry the two attributes.
+    async fn named_versions(
+        &self,
+        pk: String,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut found = Vec::new();
         let mut start = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(Self::catalog_pk()))
+                .expression_attribute_values(":pk", s(pk.clone()));
+            query = match sk_prefix {
+                Some(prefix) => query
+                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => query.key_condition_expression("PK = :pk"),
+            };
+            let out = query
                 .projection_expression("#name, #version")
                 .expression_attribute_names("#name", "name")
                 .expression_attribute_names("#version", "version")
@@ -107,21 +130,16 @@ impl<T: Versioned> VersionedDocuments<T> {
                 .send()
                 .await
                 .map_err(|e| dynamo_error("Query", &self.table, e))?;
-            for item in out.items() {
-                let name = get_s(item, "name");
-                let version = item.get("version").and_then(|v| v.as_n().ok());
-                if let (Some(name), Some(Ok(version))) = (name, version.map(|v| v.parse())) {
-                    all.entry(name.to_owned()).or_default().push(version);
-                }
-            }
+            found.extend(out.items().iter().filter_map(|item| {
+                let name = get_s(item, "name")?.to_owned();
+                let version = item.get("version")?.as_n().ok()?.parse().ok()?;
+                Some((name, version))
+            }));
             start = out.last_evaluated_key;
             if start.is_none() {
-                break;
+                return Ok(found);
             }
         }
-        all.values_mut()
-            .for_each(|versions| versions.sort_unstable());
-        Ok(all)
     }
 
     fn catalog_pk() -> String {
@@ -239,31 +257,9 @@ impl<T: Versioned> VersionedDocuments<T> {
     }
 
     pub async fn versions(&self, name: &str) -> Result<Vec<u32>, StoreError> {
-        let mut versions = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :v)")
-                .expression_attribute_values(":pk", s(Self::pk(name)))
-                .expression_attribute_values(":v", s(VERSION_PREFIX))
-                .projection_expression("SK")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", &self.table, e))?;
-            versions.extend(out.items().iter().filter_map(|i| {
-                get_s(i, SK)?
-                    .strip_prefix(VERSION_PREFIX)?
-                    .parse::<u32>()
-                    .ok()
-            }));
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(versions);
-            }
-        }
+        let found = self
+            .named_versions(Self::pk(name), Some(VERSION_PREFIX))
+            .await?;
+        Ok(found.into_iter().map(|(_, version)| version).collect())
     }
 }
