@@ -37,8 +37,8 @@ pub struct ApiState {
     pub auth: Arc<AuthConfig>,
     /// The queues the operator console reads and redrives (none until given).
     pub queues: Arc<OperatorQueues>,
-    /// How the UI signs its user in, from how the API checks tokens.
-    pub sign_in: Arc<ui::SignIn>,
+    /// How the UI signs its user in (from how the API checks tokens), and its policy.
+    pub ui: Arc<ui::UiSettings>,
 }
 
 impl AsRef<AuthConfig> for ApiState {
@@ -52,7 +52,7 @@ impl ApiState {
         Self {
             requests: Arc::new(RequestRouter::new(engine.clone())),
             engine,
-            sign_in: Arc::new(ui::SignIn::for_auth(&auth)),
+            ui: Arc::new(ui::UiSettings::for_auth(&auth)),
             auth: Arc::new(auth),
             queues: Arc::new(OperatorQueues::default()),
         }

@@ -112,6 +112,23 @@ impl SignIn {
     }
 }
 
+/// What the page's responses need, settled once at start: how it signs in,
+/// and the Content-Security-Policy that follows from it.
+pub struct UiSettings {
+    pub sign_in: SignIn,
+    policy: Option<HeaderValue>,
+}
+
+impl UiSettings {
+    pub fn for_auth(auth: &AuthConfig) -> Self {
+        let sign_in = SignIn::for_auth(auth);
+        Self {
+            policy: HeaderValue::from_str(&content_security_policy(&sign_in)).ok(),
+            sign_in,
+        }
+    }
+}
+
 pub fn routes() -> Router<ApiState> {
     Router::new()
         // The page itself at /ui (the address sign-in returns to) and /ui/;
@@ -125,14 +142,14 @@ pub fn routes() -> Router<ApiState> {
 /// How to sign in, and which claims say who is an admin (the page shows
 /// the console link from them; the API decides on every call).
 async fn config(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    let mut config = serde_json::to_value(state.sign_in.as_ref()).expect("serialises");
+    let mut config = serde_json::to_value(&state.ui.sign_in).expect("serialises");
     config["groupsClaim"] = state.auth.groups_claim.clone().into();
     config["adminGroup"] = state.auth.admin_group.clone().into();
     Json(config)
 }
 
 async fn page(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    serve("index.html", &headers, &state.sign_in)
+    serve("index.html", &headers, &state.ui)
 }
 
 async fn file(
@@ -140,7 +157,7 @@ async fn file(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&name, &headers, &state.sign_in)
+    serve(&name, &headers, &state.ui)
 }
 
 /// A strong validator per file, computed once.
@@ -163,7 +180,7 @@ fn etag(asset: &Asset) -> &'static str {
     &tags[index]
 }
 
-fn serve(name: &str, headers: &HeaderMap, sign_in: &SignIn) -> Response {
+fn serve(name: &str, headers: &HeaderMap, settings: &UiSettings) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
         return Problem::not_found(format!("no file {name:?} in the UI")).into_response();
     };
@@ -190,8 +207,8 @@ fn serve(name: &str, headers: &HeaderMap, sign_in: &SignIn) -> Response {
     // Revalidated on every load: a deploy shows at once, an unchanged file costs a 304.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(sign_in)) {
-        h.insert(header::CONTENT_SECURITY_POLICY, policy);
+    if let Some(policy) = &settings.policy {
+        h.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

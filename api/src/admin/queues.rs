@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use tel_shared::admin::stats::named_queues;
+
 /// A source queue and where its given-up messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetterQueue {
@@ -28,14 +30,7 @@ impl OperatorQueues {
         client: aws_sdk_sqs::Client,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Self {
-        let all: BTreeMap<String, String> = vars
-            .into_iter()
-            .filter(|(_, url)| !url.is_empty())
-            .filter_map(|(key, url)| {
-                let name = key.strip_prefix("TEL_")?.strip_suffix("_QUEUE_URL")?;
-                Some((name.to_lowercase().replace('_', "-"), url))
-            })
-            .collect();
+        let all = named_queues(vars);
         let dead_letters = all
             .iter()
             .filter_map(|(name, url)| {

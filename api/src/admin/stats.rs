@@ -10,9 +10,7 @@ use serde_json::{Value, json};
 use super::super::ApiState;
 use super::super::auth::Caller;
 use super::super::problem::Problem;
-use tel_shared::adapters::dynamo::scan::TableContents;
-use tel_shared::admin::stats::summarize;
-use tel_shared::ports::{PageRequest, TaskFilter};
+use tel_shared::admin::stats::{read_tasks, summarize};
 
 /// Tasks one look reads at most.
 const MAX_TASKS: usize = 5_000;
@@ -21,43 +19,19 @@ const WINDOW_MINUTES: i64 = 15;
 
 pub async fn show(State(state): State<ApiState>, caller: Caller) -> Result<Json<Value>, Problem> {
     caller.require_admin()?;
-    let mut contents = TableContents::default();
-    let mut cursor = None;
-    loop {
-        let page = PageRequest {
-            limit: Some(200),
-            cursor,
-        };
-        let page = state
-            .engine
-            .tasks()
-            .list(&TaskFilter::default(), page)
-            .await?;
-        page.items.into_iter().for_each(|t| contents.add(t));
-        cursor = page.next_cursor;
-        if cursor.is_none() || contents.tasks.len() >= MAX_TASKS {
-            break;
-        }
-    }
+    let contents = read_tasks(state.engine.tasks().as_ref(), Some(MAX_TASKS)).await?;
     let mut stats = summarize(
         &contents,
         state.engine.clock().now(),
         chrono::Duration::minutes(WINDOW_MINUTES),
     );
-    for (name, url) in &state.queues.all {
-        let depth = state
-            .engine
-            .queues()
-            .depth(url)
-            .await
-            .map_err(|e| Problem::unavailable(format!("reading the {name} queue: {e}")))?;
-        stats
-            .queues
-            .insert(name.clone(), (depth.waiting, depth.in_flight));
-    }
+    stats
+        .add_queue_depths(state.engine.queues().as_ref(), &state.queues.all)
+        .await
+        .map_err(|e| Problem::unavailable(format!("reading the queues: {e}")))?;
     let mut view = serde_json::to_value(&stats).map_err(|e| Problem::unavailable(e.to_string()))?;
     view["tasksRead"] = json!(contents.tasks.len());
-    view["partial"] = json!(cursor.is_some());
+    view["partial"] = json!(contents.partial);
     view["windowMinutes"] = json!(WINDOW_MINUTES);
     Ok(Json(view))
 }

@@ -9,8 +9,8 @@ use super::super::access::visible_task;
 use super::super::auth::Caller;
 use super::super::body;
 use super::super::problem::Problem;
-use tel_shared::domain::{TaskStatus, events_of};
-use tel_shared::ports::{BusEvent, PageRequest, TaskFilter};
+use tel_shared::domain::{EVENT_SOURCE, TaskStatus, events_of};
+use tel_shared::ports::{PageRequest, TaskFilter};
 
 pub async fn list(
     State(state): State<ApiState>,
@@ -67,12 +67,7 @@ pub async fn events(
         .iter()
         .flat_map(|entry| events_of(task, entry))
         .map(|event| {
-            let bus = BusEvent::from(&event);
-            json!({
-                "detailType": bus.detail_type,
-                "source": bus.source,
-                "detail": serde_json::from_str::<Value>(&bus.detail).unwrap_or(Value::Null),
-            })
+            json!({ "detailType": event.detail_type(), "source": EVENT_SOURCE, "detail": event })
         })
         .collect();
     Ok(Json(json!({ "items": items })))

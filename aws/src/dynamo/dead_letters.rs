@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::attributes::{Item, get_s, n, s};
 use super::errors::dynamo_error;
 use super::keys::*;
+use super::query_all::query_all;
 use super::task_store::DynamoTaskStore;
 use tel_core::domain::TaskInstanceId;
 use tel_core::ports::{DeadLetterLog, DeadLetterNote, StoreError};
@@ -58,25 +59,15 @@ impl DeadLetterLog for DynamoTaskStore {
     }
 
     async fn notes(&self, queue: &str) -> Result<Vec<DeadLetterNote>, StoreError> {
-        let mut notes = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(format!("DLQ#{queue}")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", self.table(), e))?;
-            notes.extend(out.items().iter().filter_map(note_from));
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                notes.sort_by_key(|n| n.at);
-                return Ok(notes);
-            }
-        }
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(format!("DLQ#{queue}")));
+        let items = query_all(query, self.table()).await?;
+        let mut notes: Vec<DeadLetterNote> = items.iter().filter_map(note_from).collect();
+        notes.sort_by_key(|n| n.at);
+        Ok(notes)
     }
 }

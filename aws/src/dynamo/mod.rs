@@ -10,7 +10,7 @@ mod integration_store;
 pub mod item_size;
 pub mod keys;
 mod listing;
-pub mod scan;
+mod query_all;
 mod slots;
 pub mod stream;
 mod task_item;

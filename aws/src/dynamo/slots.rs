@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::attributes::{n, s};
 use super::errors::dynamo_error;
 use super::keys::*;
+use super::query_all::query_all;
 use super::task_store::DynamoTaskStore;
 use tel_core::domain::TaskInstanceId;
 use tel_core::ports::{ConcurrencySlots, StoreError};
@@ -99,41 +100,31 @@ impl ConcurrencySlots for DynamoTaskStore {
     }
 
     async fn pools(&self) -> Result<Vec<(String, Vec<TaskInstanceId>)>, StoreError> {
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(SLOTS_PK))
+            .consistent_read(true);
         let mut pools = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(SLOTS_PK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", self.table(), e))?;
-            for item in out.items() {
-                let pool = item
-                    .get(SK)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                let holders = item
-                    .get("holders")
-                    .and_then(|v| v.as_ss().ok())
-                    .map(|ids| {
-                        ids.iter()
-                            .filter_map(|id| TaskInstanceId::parse(id).ok())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                pools.push((pool, holders));
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(pools);
-            }
+        for item in &query_all(query, self.table()).await? {
+            let pool = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let holders = item
+                .get("holders")
+                .and_then(|v| v.as_ss().ok())
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|id| TaskInstanceId::parse(id).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            pools.push((pool, holders));
         }
+        Ok(pools)
     }
 }

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::attributes::{Item, get_s, n, s};
 use super::errors::dynamo_error;
 use super::keys::*;
+use super::query_all::query_all;
 use tel_core::clock::{Clock, SystemClock};
 use tel_core::ports::StoreError;
 
@@ -108,38 +109,29 @@ impl<T: Versioned> VersionedDocuments<T> {
         pk: String,
         sk_prefix: Option<&str>,
     ) -> Result<Vec<(String, u32)>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(pk.clone()));
-            query = match sk_prefix {
-                Some(prefix) => query
-                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                    .expression_attribute_values(":prefix", s(prefix)),
-                None => query.key_condition_expression("PK = :pk"),
-            };
-            let out = query
-                .projection_expression("#name, #version")
-                .expression_attribute_names("#name", "name")
-                .expression_attribute_names("#version", "version")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Query", &self.table, e))?;
-            found.extend(out.items().iter().filter_map(|item| {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(pk))
+            .projection_expression("#name, #version")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#version", "version");
+        let query = match sk_prefix {
+            Some(prefix) => query
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix)),
+            None => query.key_condition_expression("PK = :pk"),
+        };
+        let items = query_all(query, &self.table).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
                 let name = get_s(item, "name")?.to_owned();
                 let version = item.get("version")?.as_n().ok()?.parse().ok()?;
                 Some((name, version))
-            }));
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
+            })
+            .collect())
     }
 
     fn catalog_pk() -> String {

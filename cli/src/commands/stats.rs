@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use tel_shared::adapters::DynamoTaskStore;
-use tel_shared::admin::stats::summarize;
+use tel_shared::admin::stats::{named_queues, read_tasks, summarize};
 
 #[derive(Args)]
 pub struct StatsArgs {
@@ -20,34 +19,18 @@ pub struct StatsArgs {
 }
 
 pub async fn run(args: StatsArgs) -> Result<()> {
-    let (sdk, config, engine) = super::engine().await?;
-    let store = DynamoTaskStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
-    let mut queues: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("TEL_") && k.ends_with("_QUEUE_URL"))
-        .map(|(k, v)| {
-            (
-                k.trim_start_matches("TEL_")
-                    .trim_end_matches("_QUEUE_URL")
-                    .to_lowercase()
-                    .replace('_', "-"),
-                v,
-            )
-        })
-        .collect();
-    queues.sort();
+    let (_, config, engine) = super::engine().await?;
+    let queues = named_queues(std::env::vars());
     loop {
-        let contents = store.scan_tasks().await?;
+        let contents = read_tasks(engine.tasks().as_ref(), None).await?;
         let mut stats = summarize(
             &contents,
             chrono::Utc::now(),
             chrono::Duration::minutes(args.window),
         );
-        for (name, url) in &queues {
-            let depth = engine.queues().depth(url).await?;
-            stats
-                .queues
-                .insert(name.clone(), (depth.waiting, depth.in_flight));
-        }
+        stats
+            .add_queue_depths(engine.queues().as_ref(), &queues)
+            .await?;
         if args.json {
             println!("{}", serde_json::to_string(&stats)?);
         } else {

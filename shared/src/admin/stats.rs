@@ -6,8 +6,83 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::adapters::dynamo::scan::TableContents;
-use crate::domain::TaskStatus;
+use crate::domain::{HistoryEntry, TaskInstance, TaskInstanceId, TaskStatus};
+use crate::ports::{PageRequest, QueueError, QueueSender, StoreError, TaskFilter, TaskStore};
+
+/// The tasks the figures are made from, and their attempts.
+#[derive(Debug, Default)]
+pub struct TableContents {
+    pub tasks: Vec<TaskInstance>,
+    /// History entries that end an attempt (they carry a duration), by task.
+    pub attempts: Vec<(TaskInstanceId, HistoryEntry)>,
+    /// Whether tasks were left unread (more than asked for).
+    pub partial: bool,
+}
+
+impl TableContents {
+    fn add(&mut self, task: TaskInstance) {
+        let id = task.task_instance_id;
+        self.attempts.extend(
+            task.history
+                .iter()
+                .filter(|h| h.duration_ms.is_some())
+                .map(|h| (id, h.clone())),
+        );
+        self.tasks.push(task);
+    }
+}
+
+/// Every task (or the first `max`), a page of the store's listing at a time.
+pub async fn read_tasks(
+    store: &dyn TaskStore,
+    max: Option<usize>,
+) -> Result<TableContents, StoreError> {
+    let mut contents = TableContents::default();
+    let mut cursor = None;
+    loop {
+        let page = PageRequest {
+            limit: Some(200),
+            cursor,
+        };
+        let page = store.list(&TaskFilter::default(), page).await?;
+        page.items.into_iter().for_each(|t| contents.add(t));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(contents);
+        }
+        if max.is_some_and(|max| contents.tasks.len() >= max) {
+            contents.partial = true;
+            return Ok(contents);
+        }
+    }
+}
+
+/// Queues by name (`execute`, `execute-dead-letter`, …) from `TEL_<NAME>_QUEUE_URL` variables.
+pub fn named_queues(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    vars.into_iter()
+        .filter(|(_, url)| !url.is_empty())
+        .filter_map(|(key, url)| {
+            let name = key.strip_prefix("TEL_")?.strip_suffix("_QUEUE_URL")?;
+            Some((name.to_lowercase().replace('_', "-"), url))
+        })
+        .collect()
+}
+
+impl Stats {
+    /// Adds each named queue's depth: (waiting, in flight).
+    pub async fn add_queue_depths(
+        &mut self,
+        sender: &dyn QueueSender,
+        queues: &BTreeMap<String, String>,
+    ) -> Result<(), QueueError> {
+        for (name, url) in queues {
+            let depth = sender.depth(url).await?;
+            self.queues
+                .insert(name.clone(), (depth.waiting, depth.in_flight));
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
