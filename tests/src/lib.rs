@@ -345,15 +345,14 @@ pub fn new_task(def: &tel_shared::domain::TaskDefinition) -> tel_shared::domain:
     }
 }
 
-/// An ASSIGNED task of `def`, written straight to the store.
-pub async fn store_assigned(
-    t: &TestStack,
+/// An ASSIGNED task of `def`, as the manual-assign function leaves it.
+pub fn assigned_task(
     def: &tel_shared::domain::TaskDefinition,
     assignee: tel_shared::domain::Assignee,
 ) -> tel_shared::domain::TaskInstance {
     use tel_shared::domain::{Action, Creation};
     let now = chrono::Utc::now();
-    let creation = Creation::new(new_task(def), now, now + chrono::Duration::minutes(5))
+    Creation::new(new_task(def), now, now + chrono::Duration::minutes(5))
         .then(
             Action::Assign {
                 assignee,
@@ -364,13 +363,23 @@ pub async fn store_assigned(
             },
             now,
         )
-        .expect("a new task may be assigned");
+        .expect("a new task may be assigned")
+        .task
+}
+
+/// An ASSIGNED task of `def`, written straight to the store.
+pub async fn store_assigned(
+    t: &TestStack,
+    def: &tel_shared::domain::TaskDefinition,
+    assignee: tel_shared::domain::Assignee,
+) -> tel_shared::domain::TaskInstance {
+    let task = assigned_task(def, assignee);
     t.engine
         .tasks()
-        .create(&creation.task)
+        .create(&task)
         .await
         .expect("the task is stored");
-    creation.task
+    task
 }
 
 /// An execution request body.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tel_shared::domain::Creation;
+use tel_shared::domain::{Assignee, AssigneeType, Creation, TaskDefinition};
 use tel_tests::TestStack;
 use tel_tests::api::{Api, As};
 use tel_tests::oidc_issuer::FakeIssuer;
@@ -74,13 +74,13 @@ async fn run_browser(script: &str, vars: &[(&str, &str)]) {
     assert!(status.success(), "{script} failed (its output is above)");
 }
 
-async fn register_the_example(t: &TestStack) {
+async fn register_the_example(t: &TestStack) -> TaskDefinition {
     let definition: Value = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("examples/definitions/approve-expense.json"))
             .unwrap(),
     )
     .unwrap();
-    t.register(definition).await.unwrap();
+    t.register(definition).await.unwrap()
 }
 
 async fn submit(api: &Api, who: &As, input: Value, workflow: &str) -> String {
@@ -99,7 +99,7 @@ async fn submit(api: &Api, who: &As, input: Value, workflow: &str) -> String {
 async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
     check_prerequisites(&repo_root());
     let t = TestStack::new().await.unwrap();
-    register_the_example(&t).await;
+    let expenses = register_the_example(&t).await;
     let runner = t.run_pipeline().unwrap();
     let mut events = t.watch_events().await.unwrap();
     let api = Api::serve(&t).await;
@@ -117,6 +117,21 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
             .await
             .unwrap();
     }
+    // A task past its due time that the sweeper has not reached yet: its
+    // card carries the overdue mark.
+    let overdue = {
+        let now = chrono::Utc::now();
+        let finance = Assignee {
+            kind: AssigneeType::Group,
+            id: "finance".into(),
+        };
+        let mut task = tel_tests::assigned_task(&expenses, finance);
+        task.due_at = Some(now - chrono::Duration::hours(1));
+        task.deadlines.clear();
+        task.wake_at = None;
+        t.engine.tasks().create(&task).await.unwrap();
+        task.task_instance_id.to_string()
+    };
     // A task that failed (its input does not match), for the console to retry.
     let failed = submit(
         &api,
@@ -168,6 +183,7 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
             ("TEL_UI_TASK", &to_complete),
             ("TEL_UI_CANCEL_TASK", &to_cancel),
             ("TEL_UI_FAILED_TASK", &failed),
+            ("TEL_UI_OVERDUE_TASK", &overdue),
             ("TEL_UI_REASSIGN_TASK", to_reassign),
         ],
     )
@@ -215,7 +231,7 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
     let reassigned = t.task(to_reassign.parse().unwrap()).await.unwrap();
     assert_eq!(
         reassigned.assignee.map(|a| (a.kind, a.id)),
-        Some((tel_shared::domain::AssigneeType::User, "dana".to_owned()))
+        Some((AssigneeType::User, "dana".to_owned()))
     );
 
     // The redriven request became a task, and the dead-letter queue is empty.

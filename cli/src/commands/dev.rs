@@ -254,3 +254,35 @@ fn files_in(dir: PathBuf) -> Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_link_signs_in_as_the_development_admin() {
+        let link = ui_link("http://127.0.0.1:8787", "a-run-key").unwrap();
+        let token = link
+            .strip_prefix("http://127.0.0.1:8787/ui/#token=")
+            .expect("the UI's address, the token in its fragment");
+        let request = axum::http::Request::builder()
+            .header("Authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        let caller = AuthConfig::hs256("a-run-key")
+            .caller(&request.into_parts().0)
+            .unwrap();
+        assert_eq!(caller.user, DEV_UI_USER);
+        assert!(caller.admin && caller.groups.contains(&"finance".to_owned()));
+        // Only the key of this run verifies it.
+        let other = axum::http::Request::builder()
+            .header("Authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        assert!(
+            AuthConfig::hs256("another-run")
+                .caller(&other.into_parts().0)
+                .is_err()
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //
 // Environment: TEL_UI_BASE, TEL_UI_USER_TOKEN, TEL_UI_OTHER_TOKEN, TEL_UI_ADMIN_TOKEN,
 // TEL_UI_TASK (to complete), TEL_UI_CANCEL_TASK, TEL_UI_FAILED_TASK (to
-// retry), TEL_UI_REASSIGN_TASK, TEL_CHROMIUM,
+// retry), TEL_UI_REASSIGN_TASK, TEL_UI_OVERDUE_TASK, TEL_CHROMIUM,
 // TEL_UI_SCREENSHOTS (optional folder for screenshots).
 
 import assert from 'node:assert/strict';
@@ -26,7 +26,12 @@ await inChromium(async (browser) => {
   assert.ok(!page.url().includes('token='), 'the token leaves the address bar');
   const taskLink = page.locator(`a[href="#/tasks/${taskId}"]`);
   await taskLink.waitFor();
-  step('the inbox lists the task');
+  // Due dates on every card; the overdue mark only where the time has passed.
+  const card = (id) => page.locator('li.card', { has: page.locator(`a[href="#/tasks/${id}"]`) });
+  await card(env('TEL_UI_OVERDUE_TASK')).getByText('Overdue').waitFor();
+  assert.equal(await card(taskId).getByText('Overdue').count(), 0);
+  assert.match(await card(taskId).innerText(), /Due\s+\S/);
+  step('the inbox lists the tasks, with due dates and the overdue mark');
   await accessible(page, 'the inbox');
   await fitsAPhone(page, 'the inbox');
   await screenshot(page, 'inbox');
@@ -71,7 +76,12 @@ await inChromium(async (browser) => {
 
   await page.getByRole('button', { name: 'Claim', exact: true }).click();
   await page.getByText('You claimed this task.').waitFor();
-  step('claimed');
+  await page.getByRole('button', { name: 'Unclaim' }).click();
+  await page.getByText('You gave this task back.').waitFor();
+  await page.locator('.status-ASSIGNED').first().waitFor();
+  await page.getByRole('button', { name: 'Claim', exact: true }).click();
+  await page.getByText('You claimed this task.').waitFor();
+  step('claimed, given back, claimed again');
 
   // Invalid: over the maximum, too short, and no cost centre.
   await page.getByLabel('Approve this expense').check();
@@ -105,6 +115,18 @@ await inChromium(async (browser) => {
   for (const action of ['claimed', 'completed']) assert.match(timeline, new RegExp(action));
   step('completed; the history shows the claim and the completion');
   await screenshot(page, 'task-completed');
+
+  // The inbox by status: only the completed task under "completed".
+  await page.getByRole('link', { name: '← Inbox' }).click();
+  await page.getByLabel('Status').selectOption('COMPLETED');
+  await page.waitForFunction(
+    (id) => {
+      const links = [...document.querySelectorAll('li.card a')].map((a) => a.getAttribute('href'));
+      return links.length === 1 && links[0] === `#/tasks/${id}`;
+    },
+    taskId,
+  );
+  step('the inbox filters by status');
   await person.close();
 
   // ---- An admin in the console.
@@ -116,6 +138,11 @@ await inChromium(async (browser) => {
   await console_.getByRole('heading', { name: /requests queue: 1 message/ }).waitFor();
   await console_.getByRole('table', { name: 'Tasks', exact: true }).waitFor();
   await console_.getByRole('cell', { name: 'approve-expense:1' }).first().waitFor();
+  const queues = console_.getByRole('table', { name: 'Queues' });
+  for (const queue of ['requests', 'execute', 'manual', 'requests-dead-letter']) {
+    await queues.getByRole('rowheader', { name: queue, exact: true }).waitFor();
+  }
+  await console_.getByRole('table', { name: /Tasks by status/ }).getByRole('rowheader', { name: 'COMPLETED' }).waitFor();
   step('the console shows queues, tasks and the dead letter');
   await accessible(console_, 'the console');
 
@@ -175,6 +202,14 @@ await inChromium(async (browser) => {
   await console_.getByRole('button', { name: 'Reassign' }).click();
   await console_.getByText('Task reassigned.').waitFor();
   step('the admin reassigned a task');
+
+  // A definition and its versions.
+  await console_.getByRole('link', { name: '← Console' }).click();
+  await console_.getByRole('region', { name: 'Definitions' }).getByRole('link', { name: 'approve-expense' }).click();
+  await console_.getByRole('heading', { name: 'approve-expense' }).waitFor();
+  assert.deepEqual(await console_.getByLabel('Version').locator('option').allInnerTexts(), ['1']);
+  await console_.getByText('"name": "approve-expense"').waitFor();
+  step('the console shows a definition and its versions');
 
   await console_.getByRole('link', { name: '← Console' }).click();
   await console_.getByRole('button', { name: 'Redrive the requests dead letters' }).click();
