@@ -17,7 +17,9 @@ const WAIT: Duration = Duration::from_secs(60);
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
 /// The approval step's `HeartbeatSeconds` in these tests: shorter than a
 /// person takes, so the step lives only as long as tel's heartbeats come.
-const STEP_HEARTBEAT_SECONDS: u64 = 5;
+/// tel sends one a second here; 8 s leaves room for a loaded machine (at 5 s
+/// LocalStack timed the step out once while the heaviest tests ran beside it).
+const STEP_HEARTBEAT_SECONDS: u64 = 8;
 
 fn example(path: &str) -> String {
     std::fs::read_to_string(format!("{EXAMPLE}/{path}")).unwrap()
@@ -132,15 +134,36 @@ impl Example {
                 .await
                 .unwrap();
             if d.status != ExecutionStatus::Running {
-                let output = d
-                    .output
-                    .as_deref()
-                    .map_or(Value::Null, |o| serde_json::from_str(o).unwrap());
+                let output = match d.output.as_deref() {
+                    Some(o) => serde_json::from_str(o).unwrap(),
+                    None => self.why_it_ended(arn).await,
+                };
                 return (d.status, output);
             }
             assert!(Instant::now() < deadline, "execution {arn} still running");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// For an execution without output: its last events, which say why it
+    /// ended (a heartbeat timeout, a failed state), for the failure message.
+    async fn why_it_ended(&self, arn: &str) -> Value {
+        let history = self
+            .sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .reverse_order(true)
+            .max_results(3)
+            .send()
+            .await
+            .unwrap();
+        Value::Array(
+            history
+                .events()
+                .iter()
+                .map(|e| json!(format!("{e:?}")))
+                .collect(),
+        )
     }
 
     /// The approval task of an execution, once assigned.
