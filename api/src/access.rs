@@ -104,16 +104,14 @@ pub async fn visible_task(state: &ApiState, id: &str, caller: &Caller) -> Result
     let id = body::task_id(id)?;
     let missing = || Problem::not_found(format!("no task {id}"));
     let task = state.engine.tasks().get(id).await?.ok_or_else(missing)?;
-    let definition = state
-        .engine
-        .definitions()
+    let definitions = state.engine.definitions();
+    let definition = definitions
         .exact(&task.definition_name, task.definition_version)
         .await?;
-    // A task whose definition is gone keeps no rules: admins only.
-    let rules = definition
-        .as_ref()
-        .map(|d| d.definition.access.clone())
-        .unwrap_or_default();
+    // The latest version's rules, whichever version the task runs (access
+    // revoked there is revoked here); a name with no version left keeps
+    // none: admins only.
+    let rules = definitions.latest_access(&task.definition_name).await?;
     if !may_read(&task, &rules, caller) {
         return Err(missing());
     }

@@ -58,7 +58,16 @@ impl AuthConfig {
     /// `TEL_JWT_JWKS_FILE`, `TEL_JWT_ISSUER`, `TEL_JWT_AUDIENCE`,
     /// `TEL_GROUPS_CLAIM` (default `cognito:groups`), `TEL_ADMIN_GROUP` (default `tel-admins`).
     pub fn from_env() -> anyhow::Result<Self> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// As `from_env`, from `var`. Outside the development mode (`hs256`)
+    /// a token's issuer and audience are checked: `jwks` needs
+    /// `TEL_JWT_ISSUER` and `TEL_JWT_AUDIENCE`, unless turned off on purpose
+    /// with `TEL_JWT_ANY_ISSUER=true` / `TEL_JWT_ANY_AUDIENCE=true` (any
+    /// token the keys signed, for any client, would do otherwise).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let verifier = match var("TEL_AUTH_MODE").as_deref().unwrap_or("gateway") {
             "gateway" => Verifier::Gateway,
             "hs256" => {
@@ -74,12 +83,27 @@ impl AuthConfig {
             }
             other => anyhow::bail!("TEL_AUTH_MODE must be gateway, hs256 or jwks, got {other:?}"),
         };
+        let issuer = var("TEL_JWT_ISSUER");
+        let audience = var("TEL_JWT_AUDIENCE");
+        if let Verifier::Jwks(_) = verifier {
+            let off = |k: &str| var(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            if issuer.is_none() && !off("TEL_JWT_ANY_ISSUER") {
+                anyhow::bail!(
+                    "TEL_AUTH_MODE=jwks needs TEL_JWT_ISSUER (or TEL_JWT_ANY_ISSUER=true to accept any issuer)"
+                );
+            }
+            if audience.is_none() && !off("TEL_JWT_ANY_AUDIENCE") {
+                anyhow::bail!(
+                    "TEL_AUTH_MODE=jwks needs TEL_JWT_AUDIENCE (or TEL_JWT_ANY_AUDIENCE=true to accept any audience)"
+                );
+            }
+        }
         Ok(Self {
             verifier,
             groups_claim: var("TEL_GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".into()),
             admin_group: var("TEL_ADMIN_GROUP").unwrap_or_else(|| "tel-admins".into()),
-            issuer: var("TEL_JWT_ISSUER"),
-            audience: var("TEL_JWT_AUDIENCE"),
+            issuer,
+            audience,
         })
     }
 
@@ -153,6 +177,7 @@ impl AuthConfig {
         }
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = 5;
         match &self.audience {
             Some(audience) => validation.set_audience(&[audience]),
@@ -170,8 +195,16 @@ impl AuthConfig {
     /// the bearer token, verified here.
     pub fn caller(&self, parts: &Parts) -> Result<Caller, Problem> {
         if let Verifier::Gateway = self.verifier {
-            let claims = gateway_claims(parts)
+            let mut claims = gateway_claims(parts)
                 .ok_or_else(|| Problem::unauthenticated("no JWT claims in the request context"))?;
+            // The gateway flattens a list claim to text (`[a b c]`), which
+            // cannot be split back for certain; the token it verified holds
+            // the list as issued.
+            if let Some(groups) = verified_token_claims(parts, &claims)
+                .and_then(|mut token| token.remove(&self.groups_claim))
+            {
+                claims.insert(self.groups_claim.clone(), groups);
+            }
             return self.caller_from_claims(&claims);
         }
         let header = parts
@@ -190,15 +223,59 @@ impl AuthConfig {
     }
 }
 
-/// API Gateway flattens list claims to text like `[a b c]`.
+/// API Gateway flattens list claims to text like `[a b c]`: one bracket
+/// off each end, then split on spaces only (a group named `x,tel-admins` is
+/// not two groups; Cognito's group names hold no spaces).
 fn gateway_list(text: &str) -> Vec<String> {
-    text.trim_start_matches('[')
-        .trim_end_matches(']')
-        .split([' ', ','])
-        .map(str::trim)
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    inner
+        .split(' ')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The claims of the request's bearer token, read without checking its
+/// signature, when it is the very token the gateway verified: every claim
+/// the gateway passed that the token holds as a string or number must read
+/// the same (`sub`, `iat`, `exp`, `jti`, `iss` among them), and `sub` and
+/// `exp` must be there. Anything else gives `None`.
+fn verified_token_claims(
+    parts: &Parts,
+    verified: &HashMap<String, Value>,
+) -> Option<HashMap<String, Value>> {
+    use base64::Engine;
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .unwrap_or(header)
+        .trim();
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: HashMap<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let required = ["sub", "exp"]
+        .iter()
+        .all(|k| claims.contains_key(*k) && verified.contains_key(*k));
+    let agree = verified.iter().all(|(k, v)| match claims.get(k).map(text) {
+        Some(Some(own)) => Some(own) == text(v),
+        _ => true,
+    });
+    (required && agree).then_some(claims)
 }
 
 fn gateway_claims(parts: &Parts) -> Option<HashMap<String, Value>> {
@@ -441,11 +518,69 @@ crm/HJrqP948A4XF5FyBPX925I4IN0VbK23q3fFMGFeOuriCj2J3qXP4
     }
 
     #[test]
-    fn gateway_list_claims_are_split() {
+    fn gateway_list_claims_are_split_on_spaces_only() {
         assert_eq!(
             gateway_list("[finance tel-admins]"),
             vec!["finance", "tel-admins"]
         );
         assert_eq!(gateway_list("finance"), vec!["finance"]);
+        assert_eq!(gateway_list("[x,tel-admins]"), vec!["x,tel-admins"]);
+        assert_eq!(gateway_list("[tel-admins]]"), vec!["tel-admins]"]);
+    }
+
+    #[test]
+    fn jwks_needs_an_issuer_and_an_audience_unless_turned_off() {
+        let dir = std::env::temp_dir().join(format!("tel-jwks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("jwks.json");
+        std::fs::write(&file, r#"{"keys": []}"#).unwrap();
+        let file = file.to_string_lossy().into_owned();
+        let with = |extra: &[(&str, &str)]| {
+            let mut vars: HashMap<String, String> = [
+                ("TEL_AUTH_MODE", "jwks"),
+                ("TEL_JWT_JWKS_FILE", file.as_str()),
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            vars.remove("");
+            AuthConfig::from_vars(|k| vars.get(k).cloned())
+        };
+        let err = with(&[]).err().unwrap().to_string();
+        assert!(err.contains("TEL_JWT_ISSUER"), "{err}");
+        let err = with(&[("TEL_JWT_ISSUER", "https://i")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("TEL_JWT_AUDIENCE"), "{err}");
+        let both = with(&[("TEL_JWT_ISSUER", "https://i"), ("TEL_JWT_AUDIENCE", "tel")]).unwrap();
+        assert_eq!(both.issuer.as_deref(), Some("https://i"));
+        assert!(
+            with(&[
+                ("TEL_JWT_ANY_ISSUER", "true"),
+                ("TEL_JWT_ANY_AUDIENCE", "true")
+            ])
+            .is_ok()
+        );
+        // The development mode checks them only when given.
+        let dev = AuthConfig::from_vars(|k| match k {
+            "TEL_AUTH_MODE" => Some("hs256".into()),
+            "TEL_JWT_HS256_SECRET" => Some("s".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(dev.issuer, None);
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let auth = jwks_config();
+        let now = chrono::Utc::now().timestamp();
+        let early = serde_json::json!({ "sub": "u-9", "exp": now + 600, "nbf": now + 300, "iss": "https://issuer.example", "aud": "tel" });
+        let err = auth
+            .caller(&parts(Some(&es256("test-1", early))))
+            .unwrap_err();
+        assert!(err.detail.contains("ImmatureSignature"), "{}", err.detail);
     }
 }

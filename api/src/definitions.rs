@@ -48,30 +48,36 @@ pub async fn register(
             version: None,
         })
         .await?;
-    match latest {
-        Some(latest) if !caller.may(&latest.access, Permission::Manage) => {
-            return Err(Problem::forbidden(format!(
-                "only managers of {} (and admins) may register its versions",
-                latest.name
-            )));
-        }
-        None if !caller.admin => {
-            return Err(Problem::forbidden(
-                "only admins may register a new definition",
-            ));
-        }
-        _ => {}
+    // One answer whether or not the name exists: it is not the caller's to learn.
+    let allowed = match &latest {
+        Some(latest) => caller.may(&latest.access, Permission::Manage),
+        None => caller.admin,
+    };
+    if !allowed {
+        return Err(Problem::forbidden(format!(
+            "you may not register versions of {}: its managers may (admins, for a new name)",
+            definition.name
+        )));
     }
     if let Some(Implementation::Http { integration, .. }) = &definition.implementation {
         let reference = DefinitionRef::parse(integration)
             .map_err(|m| Problem::invalid("INVALID_DEFINITION", m))?;
-        let allowed = state
-            .engine
-            .integrations()
-            .get(&reference)
-            .await?
-            .is_some_and(|i| i.access.may_use(&caller.identity()));
-        if !allowed {
+        let integrations = state.engine.integrations();
+        // Use is decided by the integration's latest rules, whichever version
+        // is named; the named version must exist too. Both failures read the
+        // same, so neither says whether the integration exists.
+        let latest = integrations
+            .get(&DefinitionRef {
+                name: reference.name.clone(),
+                version: None,
+            })
+            .await?;
+        let may_use = latest.is_some_and(|i| i.access.may_use(&caller.identity()));
+        let exists = match reference.version {
+            Some(_) if may_use => integrations.get(&reference).await?.is_some(),
+            _ => may_use,
+        };
+        if !exists {
             return Err(Problem::forbidden(format!(
                 "you may not use integration {integration}"
             )));
@@ -90,14 +96,14 @@ async fn fetch(
     reference: DefinitionRef,
 ) -> Result<Json<Value>, Problem> {
     let missing = || Problem::not_found(format!("no definition {reference}"));
-    let definition = state
-        .engine
-        .definitions()
+    let definitions = state.engine.definitions();
+    let definition = definitions
         .store()
         .get(&reference)
         .await?
         .ok_or_else(missing)?;
-    let access = &definition.access;
+    // Any version is read under the latest version's rules.
+    let access = &definitions.latest_access(reference.name.as_str()).await?;
     if !(caller.may(access, Permission::Read) || caller.may(access, Permission::Submit)) {
         return Err(missing());
     }
@@ -200,13 +206,24 @@ pub async fn register_integration(
         None => caller.admin,
     };
     if !allowed {
-        return Err(Problem::forbidden(match latest {
-            Some(_) => format!(
-                "only managers of integration {} (and admins) may register its versions",
-                integration.name
-            ),
-            None => "only admins may register a new integration".to_owned(),
-        }));
+        return Err(Problem::forbidden(format!(
+            "you may not register versions of integration {}: its managers may (admins, for a new name)",
+            integration.name
+        )));
+    }
+    integration
+        .check_secret_refs(&state.engine.settings().integration_secrets_prefix)
+        .map_err(|e| invalid("INVALID_INTEGRATION", &e))?;
+    // Where calls go and with which credentials is for admins: a manager
+    // could otherwise send the integration's secret to a host of their own.
+    if let Some(latest) = &latest
+        && !caller.admin
+        && let Some(field) = integration.admin_only_change_from(latest)
+    {
+        return Err(Problem::forbidden(format!(
+            "only admins may change {field} of integration {}",
+            integration.name
+        )));
     }
     let registered = state.engine.integrations().register(integration).await?;
     Ok((

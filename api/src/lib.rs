@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod problem;
 mod tasks;
 pub mod ui;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ impl ApiState {
 /// test). The UI's files under `/ui/` are a web page, not API, and are not listed.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/tasks"),
+    ("POST", "/payloads"),
     ("GET", "/tasks"),
     ("GET", "/tasks/{id}"),
     ("GET", "/tasks/{id}/form"),
@@ -95,6 +97,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/tasks", post(tasks::submit).get(tasks::inbox))
+        .route("/payloads", post(uploads::create))
         .route("/tasks/{id}", get(tasks::show))
         .route("/tasks/{id}/form", get(tasks::form))
         .route("/tasks/{id}/claim", post(actions::claim))

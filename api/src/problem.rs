@@ -74,6 +74,21 @@ impl Problem {
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", detail)
     }
+
+    /// A 503 for `error`, which goes to the log whole: the caller is told
+    /// only that it may try again, never which table, bucket, queue or key
+    /// failed (names of tel's storage are not theirs to learn).
+    pub fn unavailable_because(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut reason = error.to_string();
+        let mut cause = error.source();
+        while let Some(e) = cause {
+            reason.push_str(": ");
+            reason.push_str(&e.to_string());
+            cause = e.source();
+        }
+        tracing::error!(error = %reason, "answering 503");
+        Self::unavailable("a service tel depends on is unavailable; try again shortly")
+    }
 }
 
 impl IntoResponse for Problem {
@@ -95,7 +110,7 @@ impl From<StoreError> for Problem {
             StoreError::VersionExists { .. } => Self::conflict(e.to_string()),
             StoreError::Corrupt(m) if m.contains("cursor") => Self::bad_request(m),
             StoreError::TooLarge { .. } => Self::too_large(e.to_string()),
-            other => Self::unavailable(other.to_string()),
+            other => Self::unavailable_because(&other),
         }
     }
 }
@@ -104,7 +119,8 @@ impl From<PayloadError> for Problem {
     fn from(e: PayloadError) -> Self {
         match e {
             PayloadError::TooLarge { .. } => Self::too_large(e.to_string()),
-            other => Self::unavailable(other.to_string()),
+            PayloadError::Refused { reason } => Self::invalid("VALIDATION_ERROR", reason),
+            other => Self::unavailable_because(&other),
         }
     }
 }
@@ -114,7 +130,7 @@ impl From<ApplyError> for Problem {
         match e {
             ApplyError::Illegal(illegal) => Self::conflict(illegal.to_string()),
             ApplyError::Store(store) => store.into(),
-            ApplyError::Queue(queue) => Self::unavailable(queue.to_string()),
+            ApplyError::Queue(queue) => Self::unavailable_because(&queue),
             ApplyError::Payload(payload) => payload.into(),
         }
     }

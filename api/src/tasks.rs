@@ -9,11 +9,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::access::{actions_for, visible_task};
+use super::access::{actions_for, may_read, visible_task};
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use super::{ApiState, form};
+use super::{ApiState, form, uploads};
 use tel_shared::domain::{
     Assignee, AssigneeType, ExecutionRequest, PayloadField, Permission, TaskInstance, TaskStatus,
     TaskType,
@@ -33,15 +33,31 @@ pub async fn submit(
         }
         problem
     })?;
+    // A task token answers a waiting Step Functions step: whoever holds one
+    // could end another workflow's step with an output of their choosing.
+    // Steps send their requests to the queue or the bus (IAM-guarded); the
+    // API, open to people and services alike, takes none.
+    if request.task_token.is_some() {
+        return Err(Problem::bad_request(
+            "taskToken is not accepted by the API: a Step Functions step sends its request to the requests queue or the bus",
+        ));
+    }
     let definition = state
         .engine
         .definitions()
         .resolve(&request.definition)
         .await?;
+    // Decided by the latest version's rules, whichever version is named.
+    let rules = state
+        .engine
+        .definitions()
+        .latest_access(request.definition.name.as_str())
+        .await?;
+    let may_submit = caller.may(&rules, Permission::Submit);
     // Whether a definition exists is itself only for those who may use it.
     match &definition {
-        Some(loaded) if caller.may(&loaded.definition.access, Permission::Submit) => {}
-        None if caller.admin => {
+        Some(_) if may_submit => {}
+        None if may_submit || caller.admin => {
             return Err(Problem::invalid(
                 "UNKNOWN_DEFINITION",
                 format!("no task definition {} is registered", request.definition),
@@ -53,6 +69,9 @@ pub async fn submit(
                 request.definition
             )));
         }
+    }
+    if let Some(at) = &request.input_ref {
+        uploads::check_input_ref(&caller, at)?;
     }
     let trace = headers
         .get("traceparent")
@@ -68,13 +87,31 @@ pub async fn submit(
         .requests
         .accept(request, key.as_deref(), trace, Some(caller.requester()))
         .await
-        .map_err(|e| Problem::unavailable(e.to_string()))?;
+        .map_err(|e| Problem::unavailable_because(&e))?;
     let id = task.task_instance_id;
+    // A repeated id answers with the task, to whoever may see it; to anyone
+    // else it is an id they may not use, said without its status or definition.
+    let task_rules = state
+        .engine
+        .definitions()
+        .latest_access(&task.definition_name)
+        .await?;
+    if !may_read(&task, &task_rules, &caller) {
+        return Err(taken(id));
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(
             json!({ "taskInstanceId": id, "status": task.status, "href": format!("/tasks/{id}") }),
         ),
+    ))
+}
+
+/// The answer for a `taskInstanceId` the caller may not use: the same
+/// whatever the task it names is.
+fn taken(id: tel_shared::domain::TaskInstanceId) -> Problem {
+    Problem::conflict(format!(
+        "taskInstanceId {id} is not available: choose another"
     ))
 }
 
@@ -159,10 +196,8 @@ pub async fn inbox(
         let rules = state
             .engine
             .definitions()
-            .exact(&t.definition_name, t.definition_version)
-            .await?
-            .map(|d| d.definition.access.clone())
-            .unwrap_or_default();
+            .latest_access(&t.definition_name)
+            .await?;
         items.push(json!({
             "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "status": t.status,
             "assignee": t.assignee, "dueAt": t.due_at, "priority": t.priority, "createdAt": t.created_at,

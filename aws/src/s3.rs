@@ -123,4 +123,19 @@ impl PayloadStore for S3PayloadStore {
             })?;
         Ok(request.uri().to_owned())
     }
+
+    async fn presign_upload(&self, key: &str, valid_for: Duration) -> Result<String, PayloadError> {
+        let refused = |reason: String| PayloadError::Refused { reason };
+        let config = PresigningConfig::expires_in(valid_for).map_err(|e| refused(e.to_string()))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .presigned(config)
+            .await
+            .map_err(|e| classify("PutObject (presign)", format!("key {key}"), e))?;
+        Ok(request.uri().to_owned())
+    }
 }

@@ -518,6 +518,14 @@ impl crate::ports::PayloadStore for InMemoryPayloadStore {
     ) -> Result<String, crate::ports::PayloadError> {
         Ok(format!("memory://{}/{}", at.bucket, at.key))
     }
+
+    async fn presign_upload(
+        &self,
+        key: &str,
+        _: std::time::Duration,
+    ) -> Result<String, crate::ports::PayloadError> {
+        Ok(format!("memory://{}/{key}?upload", self.bucket))
+    }
 }
 
 /// One call made to a waiting step.

@@ -263,12 +263,41 @@ impl Names {
         })
     }
 
+    /// `!Split [delimiter, text]`: a list (as a parameter that holds several
+    /// values becomes one, e.g. an event pattern's list of sources).
+    fn split(&self, argument: &Yaml) -> Result<Value, Unresolved> {
+        let Yaml::Sequence(parts) = argument else {
+            return Err(Unresolved::Unsupported(
+                "Split takes [delimiter, text]".into(),
+            ));
+        };
+        let (Some(delimiter), Some(text)) = (
+            parts.first().and_then(Yaml::as_str),
+            parts.get(1).map(|t| self.resolve(t)).transpose()?,
+        ) else {
+            return Err(Unresolved::Unsupported(
+                "Split takes [delimiter, text]".into(),
+            ));
+        };
+        let Value::String(text) = text else {
+            return Err(Unresolved::Unsupported("Split splits text".into()));
+        };
+        Ok(Value::Array(
+            text.split(delimiter)
+                .map(|part| Value::String(part.to_owned()))
+                .collect(),
+        ))
+    }
+
     fn intrinsic(&self, function: &str, argument: &Yaml) -> Result<Value, Unresolved> {
         let text = |v: &Yaml| {
             v.as_str()
                 .map(str::to_owned)
                 .ok_or_else(|| Unresolved::Unsupported(format!("{function} takes a string")))
         };
+        if function == "Split" {
+            return self.split(argument);
+        }
         Ok(Value::String(match function {
             "Ref" => self.reference(&text(argument)?)?,
             "GetAtt" => match argument {

@@ -47,15 +47,18 @@ pub fn standard(sdk: &SdkConfig, engine: &TaskEngine) -> Runners {
         .with(Arc::new(LambdaRunner::new(aws_sdk_lambda::Client::new(
             sdk,
         ))))
-        .with(Arc::new(HttpRunner::new(
-            engine.integrations().clone(),
-            engine.breakers().clone(),
-            engine.slots().clone(),
-            Arc::new(SecretsManagerSource::new(
-                aws_sdk_secretsmanager::Client::new(sdk),
-                SECRET_CACHE,
-            )),
-            engine.publisher().clone(),
-            engine.clock().clone(),
-        )))
+        .with(Arc::new(
+            HttpRunner::new(
+                engine.integrations().clone(),
+                engine.breakers().clone(),
+                engine.slots().clone(),
+                Arc::new(SecretsManagerSource::new(
+                    aws_sdk_secretsmanager::Client::new(sdk),
+                    SECRET_CACHE,
+                )),
+                engine.publisher().clone(),
+                engine.clock().clone(),
+            )
+            .with_secrets_prefix(settings.integration_secrets_prefix.clone()),
+        ))
 }

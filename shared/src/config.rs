@@ -54,6 +54,10 @@ pub struct Settings {
     /// is alive, unless its definition says (`heartbeatSeconds`). The
     /// sweeper sends them, so they are as late as its schedule at worst.
     pub heartbeat_interval: Duration,
+    /// Secrets Manager names integration credentials live under: an
+    /// integration's `secretRef` must be `<prefix><its name>` or under
+    /// `<prefix><its name>/` (what the executor's IAM policy allows, too).
+    pub integration_secrets_prefix: String,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             payload_threshold_bytes: 32 * 1024,
             max_payload_bytes: 10 * 1024 * 1024,
             heartbeat_interval: Duration::from_secs(60),
+            integration_secrets_prefix: crate::integrations::DEFAULT_SECRETS_PREFIX.to_owned(),
         }
     }
 }
@@ -158,6 +163,8 @@ impl Settings {
             )?,
             max_payload_bytes: number("TEL_MAX_PAYLOAD_BYTES", d.max_payload_bytes)?,
             heartbeat_interval: seconds("TEL_HEARTBEAT_SECONDS", d.heartbeat_interval)?,
+            integration_secrets_prefix: optional("TEL_INTEGRATION_SECRETS_PREFIX")
+                .unwrap_or(d.integration_secrets_prefix),
         })
     }
 }

@@ -35,6 +35,8 @@ pub struct Service {
     pub most_in_flight: AtomicUsize,
     /// Seconds each `/health` call takes.
     pub slow_ms: AtomicUsize,
+    /// The `Authorization` header of every `/echo` call (empty when none).
+    pub echo_authorizations: Mutex<Vec<String>>,
 }
 
 impl Service {
@@ -231,6 +233,10 @@ async fn echo(
     body: Bytes,
 ) -> Response {
     note(&s, "/echo");
+    s.echo_authorizations
+        .lock()
+        .unwrap()
+        .push(header(&headers, "authorization").to_owned());
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let response = json!({
         "method": method.as_str(), "path": format!("/echo/{rest}"), "query": q.unwrap_or_default(),
@@ -255,6 +261,37 @@ async fn to_metadata(State(s): S) -> Response {
         .into_response()
 }
 
+/// `/redirect?to=<url>`: a 307 to `to` (method and body kept).
+async fn redirect(State(s): S, RawQuery(q): RawQuery) -> Response {
+    note(&s, "/redirect");
+    let to = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "to")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    (StatusCode::TEMPORARY_REDIRECT, [("location", to)], "").into_response()
+}
+
+/// `/huge?bytes=N`: a JSON string of about N bytes, streamed.
+async fn huge(State(s): S, RawQuery(q): RawQuery) -> Response {
+    note(&s, "/huge");
+    let bytes: usize = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "bytes")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let chunk = "x".repeat(64 * 1024);
+    let chunks = bytes / chunk.len();
+    let body = futures::stream::iter(
+        std::iter::once(Ok::<_, std::io::Error>(Bytes::from_static(b"\"")))
+            .chain((0..chunks).map(move |_| Ok(Bytes::from(chunk.clone()))))
+            .chain(std::iter::once(Ok(Bytes::from_static(b"\"")))),
+    );
+    (
+        [("content-type", "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
 /// Serves the fake service on a free local port; returns its base URL.
 pub async fn start() -> (String, Arc<Service>) {
     let service = Arc::new(Service::default());
@@ -272,6 +309,8 @@ pub async fn start() -> (String, Arc<Service>) {
         .route("/health", get(health))
         .route("/echo/{*rest}", any(echo))
         .route("/redirect-to-metadata", get(to_metadata))
+        .route("/redirect", any(redirect))
+        .route("/huge", get(huge))
         .with_state(service.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

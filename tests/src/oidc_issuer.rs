@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tel_api::auth::{AuthConfig, Verifier};
 
@@ -105,17 +105,40 @@ impl FakeIssuer {
         access_token(&self.shared)
     }
 
+    /// This issuer's person's token with `extra` claims set (or replaced).
+    pub fn token_with(&self, extra: Value) -> String {
+        sign(&self.shared, extra)
+    }
+
+    /// A valid access token of this issuer for someone else (an attacker's own).
+    pub fn token_for(&self, user: &str, name: &str) -> String {
+        let other = Shared {
+            user: user.to_owned(),
+            name: name.to_owned(),
+            groups: Vec::new(),
+            ..self.shared.clone()
+        };
+        access_token(&other)
+    }
+
     pub fn log(&self) -> std::sync::MutexGuard<'_, IssuerLog> {
         self.shared.log.lock().expect("lock")
     }
 }
 
 fn access_token(s: &Shared) -> String {
+    sign(s, json!({}))
+}
+
+fn sign(s: &Shared, extra: Value) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({
+    let mut claims = json!({
         "sub": s.user, "name": s.name, "cognito:groups": s.groups,
         "iss": s.url, "aud": s.client_id, "iat": now, "exp": now + 600,
     });
+    if let (Some(claims), Value::Object(extra)) = (claims.as_object_mut(), extra) {
+        claims.extend(extra);
+    }
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(KEY_ID.into());
     let body: String = KEY_PEM

@@ -287,6 +287,12 @@ async fn the_page_signs_in_through_the_issuer_with_pkce() {
             ("TEL_UI_BASE", &api.base),
             ("TEL_UI_TASK", &task),
             ("TEL_UI_PERSON", "Ola Nordmann"),
+            // A link carrying someone else's token (the API would take it)
+            // must not sign Ola in as them.
+            (
+                "TEL_UI_FOREIGN_TOKEN",
+                &issuer.token_for("mallory", "Mallory"),
+            ),
         ],
     )
     .await;

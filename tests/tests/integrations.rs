@@ -80,14 +80,26 @@ async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
         .with_writer(|| Capture)
         .with_ansi(false)
         .try_init();
-    let t = TestStack::new().await.unwrap();
+    // Secrets are account-wide: each test's live under a prefix of its own,
+    // each integration's under its own name there.
+    let prefix = format!("{}/integrations/", tel_tests::random_name("secrets"));
+    let settings = tel_shared::config::Settings {
+        integration_secrets_prefix: prefix.clone(),
+        ..Default::default()
+    };
+    let overrides = [
+        ("VisibilityTimeoutSeconds".to_owned(), "2".to_owned()),
+        ("MaxReceiveCount".to_owned(), "3".to_owned()),
+    ]
+    .into();
+    let t = TestStack::with(overrides, settings).await.unwrap();
     let (base, svc) = fake_service::start().await;
     let wrong_key = "key-wrong-4411aa";
-    // Secrets are account-wide: each test's live under its own stack's name.
-    let reference = |name: &str| format!("{}/integrations/{name}", t.stack.stack_name);
+    let reference = |name: &str| format!("{prefix}{name}");
     let basic_pair = json!({ "username": BASIC_USER, "password": BASIC_PASSWORD }).to_string();
     for (name, value) in [
-        ("key", API_KEY),
+        ("key-header", API_KEY),
+        ("key-query", API_KEY),
         ("wrong-key", wrong_key),
         ("bearer", BEARER),
         ("basic", basic_pair.as_str()),
@@ -96,8 +108,8 @@ async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
         secret(&t, &reference(name), value).await;
     }
     let with = |name: &str, auth: Value| json!({ "name": name, "baseUrl": base, "allowPrivateNetworks": true, "auth": auth });
-    integration(&t, with("key-header", json!({ "type": "apiKey", "in": "header", "name": "X-Api-Key", "secretRef": reference("key") }))).await;
-    integration(&t, with("key-query", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": reference("key") }))).await;
+    integration(&t, with("key-header", json!({ "type": "apiKey", "in": "header", "name": "X-Api-Key", "secretRef": reference("key-header") }))).await;
+    integration(&t, with("key-query", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": reference("key-query") }))).await;
     integration(&t, with("wrong-key", json!({ "type": "apiKey", "in": "query", "name": "api_key", "secretRef": reference("wrong-key") }))).await;
     integration(
         &t,

@@ -43,14 +43,20 @@ export function person(config) {
 
 /**
  * Signs in from what the page was opened with: a development link
- * (`#token=…`, which tel dev prints) or the return from the OIDC issuer.
+ * (`#token=…`, which tel dev prints; taken only in the development sign-in
+ * mode) or the return from the OIDC issuer.
  */
 export async function start(config) {
   const hash = location.hash;
   if (hash.startsWith('#token=')) {
-    useToken(decodeURIComponent(hash.slice('#token='.length)));
+    // Only the development sign-in takes a token from the address: with a
+    // real issuer, a link carrying someone's token would sign the person
+    // who opens it in as that someone (and their work would be theirs).
     history.replaceState(null, '', `${location.pathname}#/inbox`);
-    return;
+    if (config.signIn === 'dev') {
+      useToken(decodeURIComponent(hash.slice('#token='.length)));
+      return;
+    }
   }
   if (config.signIn === 'oidc') {
     const received = await oidc.complete(config);

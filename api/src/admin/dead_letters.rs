@@ -35,7 +35,7 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<
             LIST_MAX,
         )
         .await
-        .map_err(|e| Problem::unavailable(format!("{e:#}")))?;
+        .map_err(|e| Problem::unavailable_because(e.as_ref()))?;
         queues.push(json!({ "queue": queue.name, "letters": letters }));
     }
     Ok(Json(json!({ "queues": queues })))
@@ -59,6 +59,6 @@ pub async fn redrive(
         &mut |_| {},
     )
     .await
-    .map_err(|e| Problem::unavailable(format!("{e:#}")))?;
+    .map_err(|e| Problem::unavailable_because(e.as_ref()))?;
     Ok(Json(json!({ "queue": queue.name, "moved": moved })))
 }

@@ -28,7 +28,7 @@ pub async fn show(State(state): State<ApiState>, caller: Caller) -> Result<Json<
     stats
         .add_queue_depths(state.engine.queues().as_ref(), &state.queues.all)
         .await
-        .map_err(|e| Problem::unavailable(format!("reading the queues: {e}")))?;
+        .map_err(|e| Problem::unavailable_because(&e))?;
     let mut view = serde_json::to_value(&stats).map_err(|e| Problem::unavailable(e.to_string()))?;
     view["tasksRead"] = json!(contents.tasks.len());
     view["partial"] = json!(contents.partial);

@@ -164,7 +164,25 @@ fn operations() -> Vec<(&'static str, &'static str, Operation)> {
                     "Accepted",
                 ),
                 links: task_links("$response.body#/taskInstanceId", &TASK_OPERATIONS),
-                problems: &[400, 401, 403, 422, 503],
+                problems: &[400, 401, 403, 409, 422, 503],
+            },
+        ),
+        (
+            "/payloads",
+            "post",
+            Operation {
+                id: "createUpload",
+                tag: "tasks",
+                summary: "Where to PUT a request input too large for a request body: a presigned URL for 15 minutes, and the inputRef that names it (only its uploader may submit it)",
+                parameters: vec![],
+                body: None,
+                success: (
+                    "201",
+                    "Where to upload, and the inputRef to submit",
+                    "Upload",
+                ),
+                links: json!({}),
+                problems: &[401, 503],
             },
         ),
         (

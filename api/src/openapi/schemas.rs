@@ -13,6 +13,7 @@ pub fn components() -> Map<String, Value> {
     for (name, schema) in [
         ("Problem", problem()),
         ("Accepted", accepted()),
+        ("Upload", upload()),
         ("Task", task()),
         ("HistoryEntry", history_entry()),
         ("TaskView", task_view()),
@@ -49,6 +50,23 @@ fn accepted() -> Value {
             "taskInstanceId": { "type": "string", "format": "uuid" },
             "status": reference("Status"),
             "href": { "type": "string" }
+        }
+    })
+}
+
+fn upload() -> Value {
+    json!({
+        "type": "object", "required": ["inputRef", "uploadUrl", "method", "headers", "expiresAt"],
+        "properties": {
+            "inputRef": {
+                "type": "object", "required": ["bucket", "key"],
+                "properties": { "bucket": { "type": "string" }, "key": { "type": "string" } },
+                "description": "What to give as the request's inputRef once the JSON input is uploaded."
+            },
+            "uploadUrl": { "type": "string", "format": "uri", "description": "PUT the input (JSON) here, without a token." },
+            "method": { "type": "string", "const": "PUT" },
+            "headers": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Headers the upload must carry." },
+            "expiresAt": { "type": "string", "format": "date-time" }
         }
     })
 }

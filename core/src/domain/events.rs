@@ -163,6 +163,10 @@ pub struct TaskEvent {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// Who asked for the task (`iam:<principal>`, `user:<sub>`): an
+    /// orchestrator tells its own requests from anyone else's by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 impl TaskEvent {
@@ -197,6 +201,7 @@ impl TaskEvent {
             retry_at: None,
             reason: None,
             trace_id: task.trace_id.clone(),
+            requested_by: task.requested_by.clone(),
         }
     }
 

@@ -182,6 +182,18 @@ impl RequestSpec {
                     .map(|s| s.replace('+', "%20")),
             );
         }
+        // A value of `.` or `..` would leave its segment once the URL is
+        // resolved (`/customers/../admin`); percent-encoding does not help,
+        // as `%2e` counts as a dot too. Such a path is refused.
+        if path.split('/').any(|segment| {
+            let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+            decoded == "." || decoded == ".."
+        }) {
+            return Err(MappingError {
+                at: "request.path".into(),
+                message: format!("{path:?} has a `.` or `..` segment"),
+            });
+        }
         let mut query = Vec::new();
         for (name, expression) in &self.query {
             if let Some(value) = text(&evaluate(
@@ -283,6 +295,23 @@ mod tests {
             built.body,
             Some(json!({ "lines": [{ "sku": "A", "qty": 2 }], "total": 12.5 }))
         );
+    }
+
+    #[test]
+    fn a_value_cannot_leave_its_path_segment() {
+        for id in ["..", "."] {
+            let doc = json!({ "input": { "customer": { "id": id } } });
+            let err = spec().build(&doc).unwrap_err();
+            assert_eq!(err.at, "request.path", "{id}");
+        }
+        // Its own percent signs are encoded, so it cannot spell a dot either.
+        for (id, path) in [
+            ("..x", "/customers/..x/orders"),
+            ("%2e%2E", "/customers/%252e%252E/orders"),
+        ] {
+            let doc = json!({ "input": { "customer": { "id": id } } });
+            assert_eq!(spec().build(&doc).unwrap().path, path);
+        }
     }
 
     #[test]

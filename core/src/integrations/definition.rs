@@ -267,6 +267,63 @@ impl Integration {
         self
     }
 
+    /// Whether `reference` is one of this integration's own secrets:
+    /// `<prefix><name>` or under `<prefix><name>/`. Binding secrets to the
+    /// integration by name keeps a manager of one integration from pointing
+    /// it at another's credentials (every secret under the prefix is
+    /// readable by the executor). ARNs are not accepted: names only.
+    pub fn owns_secret(&self, prefix: &str, reference: &str) -> bool {
+        let own = format!("{prefix}{}", self.name);
+        reference == own
+            || reference
+                .strip_prefix(&own)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|rest| !rest.is_empty())
+    }
+
+    /// Every `secretRef` is one of the integration's own (see `owns_secret`).
+    pub fn check_secret_refs(&self, prefix: &str) -> Result<(), DefinitionError> {
+        match self.auth.secret_ref() {
+            Some(reference) if !self.owns_secret(prefix, reference) => Err(DefinitionError {
+                problems: vec![problem(
+                    "auth.secretRef",
+                    format!(
+                        "must be {prefix}{name} or a name under {prefix}{name}/: an integration reads only its own secrets",
+                        name = self.name
+                    ),
+                )],
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The first setting of this version that only an admin may change from
+    /// `latest`: where calls go (the base URL's origin, the allowed hosts,
+    /// private networks) and how they authenticate (the whole `auth`).
+    pub fn admin_only_change_from(&self, latest: &Integration) -> Option<&'static str> {
+        let origin = |text: &str| url::Url::parse(text).ok().map(|u| u.origin());
+        let hosts = |i: &Integration| {
+            let mut hosts: Vec<String> = i
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect();
+            hosts.sort();
+            hosts
+        };
+        if origin(&self.base_url) != origin(&latest.base_url) {
+            Some("the host of baseUrl")
+        } else if hosts(self) != hosts(latest) {
+            Some("allowedHosts")
+        } else if self.allow_private_networks != latest.allow_private_networks {
+            Some("allowPrivateNetworks")
+        } else if self.auth != latest.auth {
+            Some("auth")
+        } else {
+            None
+        }
+    }
+
     pub fn host_allowed(&self, host: &str) -> bool {
         self.allowed_hosts
             .iter()
@@ -289,6 +346,69 @@ mod tests {
         assert_eq!(i.allowed_hosts, vec!["api.crm.example"]);
         assert_eq!(i.timeouts, Timeouts::default());
         assert!(!i.allow_private_networks);
+    }
+
+    #[test]
+    fn an_integration_owns_only_secrets_under_its_own_name() {
+        let i = Integration::parse(json!({
+            "name": "crm", "baseUrl": "https://api.crm.example/v2",
+            "auth": { "type": "bearer", "secretRef": "tel/integrations/crm" }
+        }))
+        .unwrap();
+        let prefix = "tel/integrations/";
+        for own in ["tel/integrations/crm", "tel/integrations/crm/eu"] {
+            assert!(i.owns_secret(prefix, own), "{own}");
+        }
+        for other in [
+            "tel/integrations/payments",
+            "tel/integrations/crm-eu",
+            "tel/integrations/crm/",
+            "tel/integrations/crmx",
+            "other/crm",
+            "arn:aws:secretsmanager:us-east-1:1:secret:tel/integrations/crm",
+        ] {
+            assert!(!i.owns_secret(prefix, other), "{other}");
+        }
+        assert!(i.check_secret_refs(prefix).is_ok());
+        let mut stolen = i.clone();
+        stolen.auth = Auth::Bearer {
+            secret_ref: "tel/integrations/payments".into(),
+        };
+        let err = stolen.check_secret_refs(prefix).unwrap_err();
+        assert_eq!(err.problems[0].path, "auth.secretRef");
+    }
+
+    #[test]
+    fn where_calls_go_and_their_credentials_are_admin_only_changes() {
+        let latest = Integration::parse(json!({
+            "name": "crm", "baseUrl": "https://api.crm.example/v2",
+            "auth": { "type": "bearer", "secretRef": "tel/integrations/crm" }
+        }))
+        .unwrap();
+        let mut same_host = latest.clone();
+        same_host.base_url = "https://api.crm.example/v3".into();
+        same_host.timeouts.total_ms = 5_000;
+        assert_eq!(same_host.admin_only_change_from(&latest), None);
+        let mut moved = latest.clone();
+        moved.base_url = "https://evil.example/v2".into();
+        assert_eq!(
+            moved.admin_only_change_from(&latest),
+            Some("the host of baseUrl")
+        );
+        let mut hosts = latest.clone();
+        hosts.allowed_hosts.push("evil.example".into());
+        assert_eq!(hosts.admin_only_change_from(&latest), Some("allowedHosts"));
+        let mut private = latest.clone();
+        private.allow_private_networks = true;
+        assert_eq!(
+            private.admin_only_change_from(&latest),
+            Some("allowPrivateNetworks")
+        );
+        let mut auth = latest.clone();
+        auth.auth = Auth::Bearer {
+            secret_ref: "tel/integrations/crm/other".into(),
+        };
+        assert_eq!(auth.admin_only_change_from(&latest), Some("auth"));
     }
 
     #[test]

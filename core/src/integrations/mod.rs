@@ -6,3 +6,8 @@ pub mod definition;
 pub mod ssrf;
 
 pub use definition::Integration;
+
+/// Where integrations' secrets live in Secrets Manager unless the deployment
+/// says otherwise (`TEL_INTEGRATION_SECRETS_PREFIX`, the template's
+/// `IntegrationSecretsPrefix`).
+pub const DEFAULT_SECRETS_PREFIX: &str = "tel/integrations/";

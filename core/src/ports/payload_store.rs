@@ -9,8 +9,12 @@ use crate::domain::{PayloadRef, TaskError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PayloadError {
-    #[error("no payload object s3://{bucket}/{key}")]
+    #[error("no payload object {key}")]
     NotFound { bucket: String, key: String },
+    /// A reference the sender may not use (another bucket, a key outside
+    /// the request prefix, an upload of someone else's).
+    #[error("{reason}")]
+    Refused { reason: String },
     #[error("the payload takes {bytes} bytes; the limit is {limit}")]
     TooLarge { bytes: u64, limit: u64 },
     /// Read back, it is not what was stored (size or SHA-256), or not JSON.
@@ -37,7 +41,7 @@ impl PayloadError {
                 TaskError::new(PAYLOAD_TOO_LARGE, self.to_string())
                     .with_details(serde_json::json!({ "bytes": bytes, "limitBytes": limit })),
             ),
-            Self::NotFound { .. } | Self::Unreadable { .. } => {
+            Self::NotFound { .. } | Self::Unreadable { .. } | Self::Refused { .. } => {
                 Some(TaskError::new(CONFIGURATION_ERROR, self.to_string()))
             }
             Self::Aws(e) if !e.is_transient() => Some(configuration_error(e)),
@@ -60,4 +64,8 @@ pub trait PayloadStore: Send + Sync {
 
     /// A URL that reads the payload without credentials, for `valid_for`.
     async fn presign(&self, at: &PayloadRef, valid_for: Duration) -> Result<String, PayloadError>;
+
+    /// A URL that writes the object `key` of the bucket with a `PUT` (JSON),
+    /// without credentials, for `valid_for`.
+    async fn presign_upload(&self, key: &str, valid_for: Duration) -> Result<String, PayloadError>;
 }

@@ -11,9 +11,12 @@ use tracing::info;
 use super::HttpRunner;
 use super::failure::Failure;
 use tel_core::domain::TaskError;
-use tel_core::domain::task_error::INTEGRATION_ERROR;
+use tel_core::domain::task_error::{INTEGRATION_ERROR, PERMISSION_DENIED};
 use tel_core::integrations::Integration;
 use tel_core::integrations::definition::{Auth, KeyPlacement};
+
+/// A token endpoint's answer is a small JSON document; more is refused.
+const MAX_TOKEN_RESPONSE_BYTES: u64 = 64 * 1024;
 
 /// A token is refreshed this long before it expires.
 const TOKEN_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
@@ -38,6 +41,19 @@ impl HttpRunner {
         secrets: &mut Vec<String>,
         fresh_token: bool,
     ) -> Result<(), Failure> {
+        // Checked at registration too; here it also holds for versions
+        // registered before the rule, or written to the table by hand.
+        if let Some(reference) = integration.auth.secret_ref()
+            && !integration.owns_secret(&self.secrets_prefix, reference)
+        {
+            return Err(Failure::permanent(
+                PERMISSION_DENIED,
+                format!(
+                    "integration {} may read only its own secrets ({}{}…), not {reference}",
+                    integration.name, self.secrets_prefix, integration.name
+                ),
+            ));
+        }
         match &integration.auth {
             Auth::None => {}
             Auth::ApiKey {
@@ -146,7 +162,10 @@ impl HttpRunner {
             .await
             .map_err(|e| self.transport(integration, e))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = self
+            .read_body(integration, response, MAX_TOKEN_RESPONSE_BYTES)
+            .await?;
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let token = body
             .get("access_token")
             .and_then(Value::as_str)

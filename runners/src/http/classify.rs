@@ -12,6 +12,7 @@ use tracing::info;
 use super::HttpRunner;
 use super::auth::redact;
 use super::failure::Failure;
+use super::transport::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::RunJob;
 use tel_core::domain::TaskError;
 use tel_core::domain::task_error::INTEGRATION_ERROR;
@@ -71,10 +72,12 @@ impl HttpRunner {
                     .map(|v| (k.as_str().to_owned(), v.to_owned()))
             })
             .collect();
-        let bytes = answer
-            .bytes()
-            .await
-            .map_err(|e| self.transport(integration, e))?;
+        let cap = job
+            .definition
+            .limits
+            .max_output_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        let bytes = self.read_body(integration, answer, cap).await?;
         let text = String::from_utf8_lossy(&bytes);
         let body: Value =
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(text.to_string()));

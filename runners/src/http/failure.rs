@@ -27,6 +27,11 @@ impl Failure {
             downstream: false,
         }
     }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.error = self.error.with_details(details);
+        self
+    }
 }
 
 impl From<Failure> for RunError {

@@ -46,6 +46,8 @@ pub struct HttpRunner {
     known: Mutex<HashMap<String, (Arc<Integration>, Instant)>>,
     clients: Mutex<HashMap<String, reqwest::Client>>,
     tokens: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
+    /// The Secrets Manager prefix integrations' secrets live under.
+    secrets_prefix: String,
 }
 
 impl HttpRunner {
@@ -67,7 +69,15 @@ impl HttpRunner {
             known: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            secrets_prefix: tel_core::integrations::DEFAULT_SECRETS_PREFIX.to_owned(),
         }
+    }
+
+    /// Integrations' secrets live under `prefix` (the deployment's
+    /// `TEL_INTEGRATION_SECRETS_PREFIX`), each under its own name there.
+    pub fn with_secrets_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.secrets_prefix = prefix.into();
+        self
     }
 
     fn spec<'a>(

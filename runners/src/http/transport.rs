@@ -13,12 +13,17 @@ use super::resolver::GuardedResolver;
 use tel_core::domain::TaskError;
 use tel_core::domain::mapping::BuiltRequest;
 use tel_core::domain::task_error::{
-    EXECUTION_ERROR, INTEGRATION_ERROR, MAPPING_ERROR, PERMISSION_DENIED, TIMEOUT,
+    EXECUTION_ERROR, INTEGRATION_ERROR, MAPPING_ERROR, PAYLOAD_TOO_LARGE, PERMISSION_DENIED,
+    TIMEOUT,
 };
 use tel_core::integrations::Integration;
 use tel_core::integrations::ssrf::{self, Refused};
 
 const MAX_REDIRECTS: usize = 5;
+
+/// A response body read without a definition's `limits.maxOutputBytes`
+/// stops here (the deployment's default payload cap).
+pub(super) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 
 impl HttpRunner {
     /// The integration's client: its connect timeout, the SSRF-guarded resolver, no redirects, no proxy.
@@ -114,6 +119,43 @@ impl HttpRunner {
         }
     }
 
+    /// The response's body, chunk by chunk, refusing more than `cap` bytes
+    /// (a downstream, or a host it redirects to, could otherwise fill the
+    /// executor's memory before the output's own cap is ever checked).
+    pub(super) async fn read_body(
+        &self,
+        integration: &Integration,
+        mut response: reqwest::Response,
+        cap: u64,
+    ) -> Result<Vec<u8>, Failure> {
+        let too_large = |bytes: u64| {
+            Failure::permanent(
+                PAYLOAD_TOO_LARGE,
+                format!("{} answered with more than {cap} bytes", integration.name),
+            )
+            .with_details(
+                json!({ "integration": integration.name, "bytes": bytes, "limitBytes": cap }),
+            )
+        };
+        if let Some(length) = response.content_length()
+            && length > cap
+        {
+            return Err(too_large(length));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport(integration, e))?
+        {
+            if (body.len() + chunk.len()) as u64 > cap {
+                return Err(too_large((body.len() + chunk.len()) as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     pub(super) async fn send(
         &self,
         integration: &Integration,
@@ -135,6 +177,9 @@ impl HttpRunner {
             .collect();
         headers.extend(built.headers.iter().cloned());
         headers.push(("Idempotency-Key".into(), idempotency_key.to_owned()));
+        // What authenticate adds are credentials: they go only to the origin
+        // they were meant for (see the redirects below).
+        let plain_headers = headers.len();
         self.authenticate(
             integration,
             client,
@@ -154,6 +199,7 @@ impl HttpRunner {
             )
         })?;
         let mut body = built.body.clone();
+        let origin = url.origin();
         let deadline = Instant::now() + Duration::from_millis(integration.timeouts.total_ms);
         for _ in 0..=MAX_REDIRECTS {
             Self::check_url(integration, &url)?;
@@ -190,6 +236,11 @@ impl HttpRunner {
             if !matches!(response.status().as_u16(), 307 | 308) {
                 method = reqwest::Method::GET;
                 body = None;
+            }
+            // Another host, port or scheme (https → http included) gets no
+            // credentials: an allowed host may still not be the one they are for.
+            if url.origin() != origin {
+                headers.truncate(plain_headers);
             }
         }
         Err(Failure::permanent(

@@ -118,6 +118,9 @@ impl SystemFunction for JsonTransform {
     }
 }
 
+/// Detail types `events.publish` refuses.
+pub const RESERVED_DETAIL_TYPES: [&str; 2] = ["task.", "integration."];
+
 /// `events.publish`: puts a custom event on the deployment's bus.
 /// Input `{ detailType, detail }`; source `config.source` or `tel.custom`.
 pub struct PublishEvent {
@@ -145,6 +148,20 @@ impl SystemFunction for PublishEvent {
         if source == tel_core::domain::EVENT_SOURCE {
             return Err(bad_input(format!(
                 "the source `{source}` is reserved for lifecycle events"
+            )));
+        }
+        // `task.*` is tel's own vocabulary (requests and lifecycle events),
+        // `integration.*` its breakers': a task publishing `task.requested`
+        // would start any definition through the bus, whoever may not.
+        if let Some(reserved) = RESERVED_DETAIL_TYPES
+            .iter()
+            .find(|prefix| detail_type.starts_with(*prefix))
+        {
+            return Err(RunError::permanent(TaskError::new(
+                tel_core::domain::task_error::PERMISSION_DENIED,
+                format!(
+                    "detail types starting {reserved:?} are reserved for tel; `{detail_type}` may not be published"
+                ),
             )));
         }
         let event = BusEvent {

@@ -76,7 +76,7 @@ pub async fn list(
                 note: reasons.get(&id).cloned(),
                 receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
                     .and_then(|c| c.parse().ok()),
-                body: m.body.unwrap_or_default(),
+                body: redacted(m.body.as_deref().unwrap_or_default()),
                 message_id: id,
                 sent_at,
             });
@@ -84,6 +84,38 @@ pub async fn list(
     }
     show_again(sqs, dead_letter_url, &peeked).await?;
     Ok(seen.into_values().collect())
+}
+
+/// A message body as operators may see it: a request's `taskToken` (also
+/// inside a `task.requested` envelope's `detail`) is a credential that ends
+/// someone's workflow step, so it is shown as `<redacted>`. A body that is
+/// not JSON is shown as it is.
+pub fn redacted(body: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_owned();
+    };
+    let changed = redact_token(&mut value);
+    if changed {
+        value.to_string()
+    } else {
+        body.to_owned()
+    }
+}
+
+/// Replaces `taskToken` in `value` and in its `detail` (an EventBridge
+/// envelope); whether it did.
+fn redact_token(value: &mut serde_json::Value) -> bool {
+    let mut changed = false;
+    if let Some(detail) = value.get_mut("detail") {
+        changed |= redact_token(detail);
+    }
+    if let Some(token) = value.get_mut("taskToken")
+        && !token.is_null()
+    {
+        *token = serde_json::Value::String("<redacted>".into());
+        changed = true;
+    }
+    changed
 }
 
 /// Makes listed messages visible again at once, so a redrive right after a

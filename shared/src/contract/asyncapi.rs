@@ -78,7 +78,7 @@ pub fn document() -> Value {
         message(
             "task.requested",
             "Execution request by event",
-            "An execution request as an EventBridge event (detail-type task.requested, any source but tel's own); a rule forwards it to the requests queue.",
+            "An execution request as an EventBridge event (detail-type task.requested, from one of the deployment's orchestrator sources, the template's OrchestratorSources); a rule forwards it to the requests queue. A Step Functions task token is accepted here and on the queue, never through the HTTP API.",
             reference("TaskRequestedEnvelope"),
         ),
     );

@@ -96,6 +96,7 @@ mod tests {
             retry_at: Some(chrono::Utc::now()),
             reason: Some("no longer needed".into()),
             trace_id: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            requested_by: Some("iam:AROAEXAMPLE:orchestrator".into()),
         }
     }
 

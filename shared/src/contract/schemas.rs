@@ -138,7 +138,8 @@ pub fn task_event() -> Value {
             "completedBy": { "type": "string", "description": "Who completed a manual task." },
             "retryAt": { "type": "string", "format": "date-time" },
             "reason": { "type": "string" },
-            "traceId": { "type": "string", "description": "The trace context (W3C traceparent or X-Ray) that followed the task." }
+            "traceId": { "type": "string", "description": "The trace context (W3C traceparent or X-Ray) that followed the task." },
+            "requestedBy": { "type": "string", "description": "Who asked for the task: `iam:<principal id>` (the requests queue, or the bus through its rule), `user:<sub>` (the API). An orchestrator acts only on the outcomes of tasks it requested: anyone allowed to submit through the API can name any workflowInstanceId and stepId." }
         }
     })
 }

@@ -23,6 +23,7 @@ use tracing::warn;
 pub use builder::{EngineBuilder, TablePorts};
 #[cfg(any(test, feature = "fakes"))]
 pub use in_memory::{InMemoryHandles, in_memory_queue_urls};
+pub use payloads::{REQUEST_PAYLOAD_PREFIX, is_request_payload_key};
 pub use send_buffer::SendBuffer;
 
 use crate::clock::Clock;

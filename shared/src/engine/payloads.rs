@@ -9,6 +9,31 @@ use super::{ApplyError, TaskEngine};
 use crate::domain::{ObjectLocation, PayloadField, PayloadRef, TaskInstance};
 use crate::ports::PayloadError;
 
+/// Where senders put request inputs (`inputRef`); the only objects adopted.
+pub const REQUEST_PAYLOAD_PREFIX: &str = "requests/";
+
+/// Where a task's own payloads live: `tasks/<id>/v<version>-<field>-<sha256>.json`.
+fn task_payload_key(task: &TaskInstance, field: PayloadField, sha256: &str) -> String {
+    format!(
+        "tasks/{}/v{}-{}-{sha256}.json",
+        task.task_instance_id,
+        task.version,
+        field.as_str()
+    )
+}
+
+/// A key under `requests/` with no `.` or `..` segment (which some
+/// clients and proxies resolve on the way, reaching outside the prefix).
+pub fn is_request_payload_key(key: &str) -> bool {
+    key.strip_prefix(REQUEST_PAYLOAD_PREFIX)
+        .is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .split('/')
+                    .all(|segment| !matches!(segment, "." | ".."))
+        })
+}
+
 impl TaskEngine {
     /// Stores elsewhere every payload of `task` over the threshold that is
     /// not stored yet, and refuses one over the per-task cap. Without a
@@ -34,19 +59,17 @@ impl TaskEngine {
             if size <= settings.payload_threshold_bytes {
                 continue;
             }
-            // One object per write of a payload: a key is never written twice
-            // with other content, so a reference always reads what it named.
-            let key = format!(
-                "tasks/{}/v{}-{}.json",
-                task.task_instance_id,
-                task.version,
-                field.as_str()
-            );
+            // The key names the content (its SHA-256): a key is never written
+            // with other content, so a later writer — a duplicate request
+            // naming someone else's taskInstanceId, before its create fails —
+            // cannot replace what a stored reference reads.
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let key = task_payload_key(task, field, &sha256);
             let at = PayloadRef {
                 bucket: store.bucket().to_owned(),
                 key,
                 size,
-                sha256: hex::encode(Sha256::digest(&bytes)),
+                sha256,
             };
             store.put(&at.key, bytes).await?;
             let value = value.clone();
@@ -99,26 +122,36 @@ impl TaskEngine {
 
     /// A request's input that an orchestrator put in the payload bucket:
     /// read (at most the per-task cap), checked to be JSON, and referenced
-    /// where it is (no copy).
+    /// where it is (no copy). Only objects under `requests/` are adopted,
+    /// never tel's own task payloads: a sender could otherwise name the
+    /// stored input of a task it cannot see and read it back as its own.
     pub async fn adopt_payload(
         &self,
         location: &ObjectLocation,
     ) -> Result<(Value, PayloadRef), PayloadError> {
+        let refused = |reason: &str| PayloadError::Refused {
+            reason: reason.to_owned(),
+        };
+        let store = self
+            .payloads
+            .as_ref()
+            .ok_or_else(|| refused("this deployment has no payload bucket"))?;
+        // Said without naming the bucket: a caller learns nothing of tel's storage.
+        if location.bucket != store.bucket() {
+            return Err(refused(
+                "inputRef must name an object of the payload bucket",
+            ));
+        }
+        if !is_request_payload_key(&location.key) {
+            return Err(refused(&format!(
+                "inputRef must name an object under {REQUEST_PAYLOAD_PREFIX}"
+            )));
+        }
         let unreadable = |reason: String| PayloadError::Unreadable {
             bucket: location.bucket.clone(),
             key: location.key.clone(),
             reason,
         };
-        let store = self
-            .payloads
-            .as_ref()
-            .ok_or_else(|| unreadable("this deployment has no payload bucket".into()))?;
-        if location.bucket != store.bucket() {
-            return Err(unreadable(format!(
-                "inputRef must name an object of the payload bucket {}",
-                store.bucket()
-            )));
-        }
         let bytes = store
             .get(
                 &location.bucket,

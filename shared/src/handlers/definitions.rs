@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::domain::schema::CompiledSchema;
-use crate::domain::{DefinitionName, DefinitionRef, TaskDefinition};
+use crate::domain::{AccessRules, DefinitionName, DefinitionRef, TaskDefinition};
 use crate::ports::{DefinitionStore, StoreError};
 
 pub struct LoadedDefinition {
@@ -78,6 +78,26 @@ impl DefinitionCache {
                 self.load(definition).map(Some)
             }
         }
+    }
+
+    /// The access rules that decide who may submit, read, work and manage
+    /// the tasks of `name`, whichever version they name or run: the latest
+    /// version's (a name with none is closed: admins only). Access revoked
+    /// in a new version is thereby revoked for the old ones too, which stay
+    /// runnable for whoever the latest rules allow (and for the queue).
+    pub async fn latest_access(&self, name: &str) -> Result<AccessRules, StoreError> {
+        let Ok(name) = DefinitionName::parse(name) else {
+            return Ok(AccessRules::default());
+        };
+        let latest = DefinitionRef {
+            name,
+            version: None,
+        };
+        Ok(self
+            .resolve(&latest)
+            .await?
+            .map(|l| l.definition.access.clone())
+            .unwrap_or_default())
     }
 
     fn recent_latest(&self, name: &str) -> Option<u32> {

@@ -4,8 +4,13 @@
 // the token out of the address bar and out of storage, and asks to sign in
 // again after a reload (the token lived in memory only).
 //
+// A link that carries a token in its fragment (`#token=`, the development
+// sign-in) does nothing here: with an issuer, it would sign the person who
+// opens it in as whoever the token is for.
+//
 // Environment: TEL_UI_BASE, TEL_UI_TASK (a task in the person's inbox),
-// TEL_UI_PERSON (the name the issuer gives), TEL_CHROMIUM.
+// TEL_UI_PERSON (the name the issuer gives), TEL_UI_FOREIGN_TOKEN (a valid
+// token of someone else's), TEL_CHROMIUM.
 
 import assert from 'node:assert/strict';
 import { accessible, env, inChromium, newPage, screenshot, step } from './harness.mjs';
@@ -15,8 +20,13 @@ const base = env('TEL_UI_BASE');
 await inChromium(async (browser) => {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   const page = await newPage(context);
-  await page.goto(`${base}/ui`);
   const signIn = page.getByRole('button', { name: 'Sign in with your organisation' });
+  await page.goto(`${base}/ui#token=${encodeURIComponent(env('TEL_UI_FOREIGN_TOKEN'))}`);
+  await signIn.waitFor();
+  assert.equal(await page.getByText('Mallory').count(), 0, "not signed in as the link's owner");
+  assert.ok(!page.url().includes('token='), 'the token is dropped from the address');
+  step("a link with someone else's token in its fragment signs nobody in");
+  await page.goto(`${base}/ui`);
   await signIn.waitFor();
   await accessible(page, 'the sign-in page');
   await screenshot(page, 'sign-in');
