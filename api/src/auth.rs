@@ -140,7 +140,9 @@ impl AuthConfig {
         })
     }
 
-    fn verify(&self, token: &str) -> Result<HashMap<String, Value>, Problem> {
+    /// The claims of a bearer token this configuration accepts: signature,
+    /// expiry, not-before, and issuer and audience when set.
+    pub fn verify(&self, token: &str) -> Result<HashMap<String, Value>, Problem> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| Problem::unauthenticated(format!("malformed token: {e}")))?;
         let (key, algorithm) = match &self.verifier {

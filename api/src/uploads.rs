@@ -39,7 +39,7 @@ pub async fn create(
         .ok_or_else(|| Problem::unavailable("this deployment has no payload bucket"))?;
     let key = format!("{}{}.json", caller_prefix(&caller), uuid::Uuid::new_v4());
     let url = store.presign_upload(&key, UPLOAD_VALID_FOR).await?;
-    let expires_at = chrono::Utc::now()
+    let expires_at = state.engine.clock().now()
         + chrono::Duration::from_std(UPLOAD_VALID_FOR).expect("fifteen minutes fit");
     Ok((
         StatusCode::CREATED,

@@ -23,8 +23,14 @@ pub fn repo_root() -> Result<PathBuf> {
 
 /// Sets variables from `.tel/dev.env` that the environment does not already set.
 pub fn load_dev_env() {
+    load_env(DEV_ENV)
+}
+
+/// Sets variables from `file` (under the repository) that the environment
+/// does not already set.
+pub fn load_env(file: &str) {
     let Ok(root) = repo_root() else { return };
-    let Ok(text) = std::fs::read_to_string(root.join(DEV_ENV)) else {
+    let Ok(text) = std::fs::read_to_string(root.join(file)) else {
         return;
     };
     for line in text.lines() {
@@ -54,10 +60,17 @@ pub fn default_local_credentials() {
 }
 
 pub fn write_dev_env(file: &Path, vars: &[(String, String)]) -> Result<PathBuf> {
+    write_env(file, "`tel dev`", vars)
+}
+
+/// Writes `vars` to `file` (under the repository) as `export` lines.
+pub fn write_env(file: &Path, by: &str, vars: &[(String, String)]) -> Result<PathBuf> {
     let path = repo_root()?.join(file);
     std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-    let mut text =
-        String::from("# Written by `tel dev`: `source .tel/dev.env` to reach the local stack.\n");
+    let mut text = format!(
+        "# Written by {by}: `source {}` to reach the stack.\n",
+        file.display()
+    );
     for (key, value) in vars {
         text.push_str(&format!("export {key}='{value}'\n"));
     }

@@ -1,7 +1,9 @@
 //! Running the whole stack on one machine: provisioning from the SAM
 //! template, and a runner that plays Lambda's part for every function.
 
+pub mod deploy;
 pub mod event_tap;
+pub mod gateway;
 pub mod in_process;
 pub mod invocations;
 pub mod poller;

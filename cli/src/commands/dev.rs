@@ -61,7 +61,7 @@ pub struct DevArgs {
     metrics_file: PathBuf,
 }
 
-fn parse_parameter(text: &str) -> Result<(String, String), String> {
+pub(super) fn parse_parameter(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected Name=value, got {text:?}"))

@@ -3,6 +3,7 @@
 mod contract;
 mod dead_letters;
 mod definitions;
+mod deploy;
 mod dev;
 mod events;
 mod integrations;
@@ -31,6 +32,10 @@ pub struct Cli {
 enum Command {
     /// Run the whole stack locally: emulator (if AWS_ENDPOINT_URL is unset), resources, every function.
     Dev(dev::DevArgs),
+    /// Deploy infra/template.yaml to LocalStack (--local): the real functions behind the template's own event sources.
+    Deploy(deploy::DeployArgs),
+    /// Serve the HTTP API of the stack `tel deploy --local` deployed (LocalStack has no HTTP API).
+    Gateway(deploy::GatewayArgs),
     /// Create the template's resources under a stack name and print the variables to reach them.
     Provision(dev::ProvisionArgs),
     /// Register and show task definitions.
@@ -62,14 +67,22 @@ impl Cli {
     /// one stops when `tel dev` does; one already running keeps running.
     pub fn prepare_environment(&self) -> Result<Option<environment::Engine>> {
         let mut started = None;
-        if let Command::Dev(args) = &self.command {
-            if std::env::var_os("AWS_ENDPOINT_URL").is_none()
-                && environment::start_emulator(args.engine)?
-            {
-                started = Some(args.engine);
+        match &self.command {
+            Command::Dev(args) => {
+                if std::env::var_os("AWS_ENDPOINT_URL").is_none()
+                    && environment::start_emulator(args.engine)?
+                {
+                    started = Some(args.engine);
+                }
             }
-        } else {
-            environment::load_dev_env();
+            // A deployed stack lives on in LocalStack: it is started, not stopped.
+            Command::Deploy(_) => {
+                if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+                    environment::start_emulator(environment::Engine::Localstack)?;
+                }
+            }
+            Command::Gateway(_) => environment::load_env(deploy::DEPLOYED_ENV),
+            _ => environment::load_dev_env(),
         }
         if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
             environment::default_local_credentials();
@@ -87,6 +100,8 @@ impl Cli {
         match self.command {
             Command::Dev(args) => dev::run(args).await,
             Command::Provision(args) => dev::provision(args).await,
+            Command::Deploy(args) => deploy::run(args).await,
+            Command::Gateway(args) => deploy::gateway(args).await,
             Command::Definitions(command) => definitions::run(command).await,
             Command::Integrations(command) => integrations::run(command).await,
             Command::Submit(args) => submit::run(args).await,
