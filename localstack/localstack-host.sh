@@ -23,6 +23,13 @@
 # directory: Code {S3Bucket: hot-reload, S3Key: /absolute/dir}. The bootstraps
 # run in LocalStack's session, so stop ends them even after LocalStack died.
 #
+# For a deployed stack (`tel deploy --local`): resource types community lacks
+# (the HTTP API, the bus archive) are skipped rather than failing the stack
+# (CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES), a failed resource says why
+# (CFN_VERBOSE_ERRORS), and an SQS event source mapping polls an idle queue
+# at least every second (LocalStack backs off to 10 s, which a message sent
+# after a quiet spell would wait; TEL_ESM_MAX_BACKOFF_SECONDS changes it).
+#
 # TEL_LOCALSTACK_PORT (4566), TEL_LOCALSTACK_VENV (.venv-localstack) and
 # TEL_LOCALSTACK_PYTHON (a Python 3.12 or later) change the defaults. An
 # instance on another port keeps its own state, pid and log (.tel/localstack-PORT)
@@ -165,6 +172,8 @@ launch() {
     KINESIS_SHARD_LIMIT=100000 KINESIS_LATENCY=0 LS_LOG="${TEL_LOCALSTACK_LOG:-warn}" \
     LAMBDA_RUNTIME_EXECUTOR=host LAMBDA_KEEPALIVE_MS="${TEL_LAMBDA_KEEPALIVE_MS:-600000}" \
     BUCKET_MARKER_LOCAL=hot-reload \
+    CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES=1 CFN_VERBOSE_ERRORS=1 \
+    LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC="${TEL_ESM_MAX_BACKOFF_SECONDS:-1}" \
     setsid nohup "$venv/bin/python" -m localstack.runtime.main >"$logfile" 2>&1 &
   echo $! >"$pidfile"
 }

@@ -143,6 +143,7 @@ impl Deployment {
             Capability::CapabilityNamedIam,
             Capability::CapabilityAutoExpand,
         ];
+        let template_url = self.upload(sdk, template).await?;
         let exists = cfn
             .describe_stacks()
             .stack_name(&self.stack_name)
@@ -155,7 +156,7 @@ impl Deployment {
             let update = cfn
                 .update_stack()
                 .stack_name(&self.stack_name)
-                .template_body(template)
+                .template_url(&template_url)
                 .set_parameters(Some(parameters))
                 .set_capabilities(Some(capabilities.to_vec()))
                 .send()
@@ -170,7 +171,7 @@ impl Deployment {
         } else {
             cfn.create_stack()
                 .stack_name(&self.stack_name)
-                .template_body(template)
+                .template_url(&template_url)
                 .set_parameters(Some(parameters))
                 .set_capabilities(Some(capabilities.to_vec()))
                 .send()
@@ -179,6 +180,38 @@ impl Deployment {
         }
         self.wait(&cfn).await?;
         Ok(started.elapsed())
+    }
+
+    /// Puts the template in a bucket of the deployment's, as `sam deploy`
+    /// does (a template body is limited to 51,200 bytes); its URL.
+    async fn upload(&self, sdk: &SdkConfig, template: &str) -> Result<String> {
+        let endpoint = sdk
+            .endpoint_url()
+            .context("a local deploy needs AWS_ENDPOINT_URL (the emulator)")?
+            .trim_end_matches('/')
+            .to_owned();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        let bucket = format!("{}-deploy", self.stack_name);
+        if s3.head_bucket().bucket(&bucket).send().await.is_err() {
+            s3.create_bucket()
+                .bucket(&bucket)
+                .send()
+                .await
+                .with_context(|| format!("creating the bucket {bucket}"))?;
+        }
+        let key = "template.yaml";
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(template.as_bytes().to_vec().into())
+            .send()
+            .await
+            .context("uploading the template")?;
+        Ok(format!("{endpoint}/{bucket}/{key}"))
     }
 
     async fn wait(&self, cfn: &aws_sdk_cloudformation::Client) -> Result<()> {

@@ -17,6 +17,7 @@ use tel_shared::engine::{EngineBuilder, TaskEngine};
 use tokio::time::Instant;
 
 pub mod api;
+pub mod deployed;
 pub mod fake_service;
 pub mod oidc_issuer;
 pub mod probed_store;

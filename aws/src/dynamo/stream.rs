@@ -45,6 +45,12 @@ impl StreamRecord {
         }))
     }
 
+    /// The written item's key, `PK|SK`.
+    pub fn key(&self) -> Option<String> {
+        let item = self.new.as_ref().or(self.old.as_ref())?;
+        Some(format!("{}|{}", get_s(item, "PK")?, get_s(item, "SK")?))
+    }
+
     /// A record of a Lambda event from the stream (`Records[].dynamodb`).
     pub fn from_lambda(dynamodb: &Value) -> Result<Self, StoreError> {
         let image = |name: &str| -> Result<Option<Item>, StoreError> {

@@ -48,6 +48,9 @@ pub struct DeployArgs {
     /// Where to write the variables that reach the stack.
     #[arg(long, default_value = DEPLOYED_ENV)]
     env_file: PathBuf,
+    /// Deploy this template instead of the repository's (e.g. a changed copy).
+    #[arg(long)]
+    template: Option<PathBuf>,
     /// Address `tel gateway` serves the HTTP API on (written to the env file).
     #[arg(long, default_value = "http://127.0.0.1:8788")]
     api_url: String,
@@ -103,7 +106,13 @@ pub async fn run(args: DeployArgs) -> Result<()> {
         template_dir: root.join("infra"),
         parameters,
     };
-    let (template, binaries) = deployment.local_template(TEMPLATE_YAML)?;
+    let text = match &args.template {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        None => TEMPLATE_YAML.to_owned(),
+    };
+    let (template, binaries) = deployment.local_template(&text)?;
     deployment.prepare_code(&binaries)?;
     let took = deployment.deploy(&sdk, &template).await?;
     let stack = deployed(&sdk, &args.stack).await?;

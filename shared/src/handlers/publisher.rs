@@ -137,6 +137,16 @@ pub async fn publish_records(
     publisher: &ChangePublisher,
     records: &[StreamRecord],
 ) -> Result<usize, Unpublished> {
+    // The stream filter passes only task items; anything else here means the
+    // filter lets in writes that wake (and bill) this function for nothing.
+    let others: Vec<String> = records
+        .iter()
+        .filter(|r| r.task_change().is_none())
+        .filter_map(StreamRecord::key)
+        .collect();
+    if !others.is_empty() {
+        warn!(keys = ?others, "stream records that are not task writes (check the stream filter)");
+    }
     let changes: Vec<TaskChange> = records
         .iter()
         .filter_map(StreamRecord::task_change)
