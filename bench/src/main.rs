@@ -5,9 +5,11 @@
 //!   cargo run --release -p tel-bench -- sweep       a sweep's reads among 1,000 and 50,000 stored tasks
 //!   cargo run --release -p tel-bench -- startup     each function's start-to-ready, memory and size
 //!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
+//!   cargo run --release -p tel-bench -- deployed    the deployed stack (tel deploy --local) beside tel dev: latencies, init, memory
 
 mod bill;
 mod call_count;
+mod deployed;
 mod e2e;
 mod inprocess;
 mod prices;
@@ -49,6 +51,12 @@ enum Bench {
         #[arg(long, default_value = "target/release")]
         bin_dir: std::path::PathBuf,
     },
+    /// The stack `tel deploy --local` deployed (TEL_DEPLOYED_ENV, else .tel/deployed.env) beside
+    /// tel dev's runner on the same LocalStack: one task at a time, cold and warm; init and memory.
+    Deployed {
+        #[arg(long, default_value_t = 30)]
+        tasks: usize,
+    },
     /// The pipeline on the emulator at AWS_ENDPOINT_URL, and the emulator's raw SQS and DynamoDB rates.
     E2e {
         #[arg(long, default_value_t = 300)]
@@ -68,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Schema { iterations } => inprocess::schema(iterations),
         Bench::Sweep { stored, due } => sweep::run(stored, due).await,
         Bench::Startup { bin_dir } => startup::run(bin_dir).await,
+        Bench::Deployed { tasks } => deployed::run(tasks).await,
         Bench::E2e {
             tasks,
             pollers,

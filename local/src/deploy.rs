@@ -405,6 +405,44 @@ pub async fn deployed(sdk: &SdkConfig, stack_name: &str) -> Result<LocalStack> {
     Ok(out)
 }
 
+/// Deletes what a stack's deletion keeps (`DeletionPolicy: Retain`): the
+/// table, and the payload bucket with every object in it.
+pub async fn delete_retained(sdk: &SdkConfig, stack: &LocalStack) -> Result<()> {
+    let _ = aws_sdk_dynamodb::Client::new(sdk)
+        .delete_table()
+        .table_name(&stack.table_name)
+        .send()
+        .await;
+    let Some(bucket) = &stack.payload_bucket else {
+        return Ok(());
+    };
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    loop {
+        let listed = s3.list_objects_v2().bucket(bucket).send().await?;
+        let keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        if keys.is_empty() {
+            break;
+        }
+        for key in keys {
+            s3.delete_object().bucket(bucket).key(key).send().await?;
+        }
+    }
+    s3.delete_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .with_context(|| format!("deleting {bucket}"))?;
+    Ok(())
+}
+
 /// `<repo>/target/<profile>` (or `CARGO_TARGET_DIR`'s).
 pub fn binaries_dir(root: &Path, release: bool) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -250,6 +250,134 @@ fn the_publisher_reads_every_task_write_and_never_skips_one_silently() {
     assert_eq!(written, "itemType");
 }
 
+/// The function and its role, by the function's logical id.
+fn function<'a>(template: &'a Template, id: &str) -> &'a Resource {
+    template
+        .of_kind("AWS::Serverless::Function")
+        .find(|f| f.logical_id == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+/// The resources a role's statements allow `action` on, as written.
+fn allowed(template: &Template, role: &str, action: &str) -> Vec<String> {
+    let role = template
+        .of_kind("AWS::IAM::Role")
+        .find(|r| r.logical_id == role)
+        .unwrap_or_else(|| panic!("no {role}"));
+    let mut out = Vec::new();
+    for policy in role.properties["Policies"].as_sequence().unwrap() {
+        for statement in statements(policy) {
+            if listed(&statement["Action"]).contains(&Yaml::from(action)) {
+                for resource in listed(&statement["Resource"]) {
+                    out.push(serde_yaml::to_string(&resource).unwrap().trim().to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_api_is_throttled_and_payload_reads_are_confined() {
+    let template = Template::embedded();
+    // A flood of API calls is refused at the gateway and cannot take the
+    // pipeline's concurrency.
+    let api = template
+        .of_kind("AWS::Serverless::HttpApi")
+        .next()
+        .expect("the HTTP API");
+    let throttling = &api.properties["DefaultRouteSettings"];
+    for (setting, parameter) in [
+        ("ThrottlingRateLimit", "ApiThrottlingRateLimit"),
+        ("ThrottlingBurstLimit", "ApiThrottlingBurstLimit"),
+    ] {
+        let Yaml::Tagged(value) = &throttling[setting] else {
+            panic!("{setting} is set from a parameter")
+        };
+        assert_eq!(value.value.as_str(), Some(parameter));
+    }
+    let Yaml::Tagged(reserved) =
+        &function(&template, "ApiFunction").properties["ReservedConcurrentExecutions"]
+    else {
+        panic!("the api function's concurrency is reserved")
+    };
+    assert_eq!(reserved.value.as_str(), Some("ApiReservedConcurrency"));
+
+    // The router adopts request inputs only; no role writes under requests/
+    // but the API's uploads, and only under requests/api/.
+    assert_eq!(
+        allowed(&template, "RouterRole", "s3:GetObject"),
+        ["!Sub ${PayloadBucket.Arn}/requests/*"]
+    );
+    for role in [
+        "ValidatorRole",
+        "ExecutorRole",
+        "ManualAssignRole",
+        "PublisherRole",
+        "ApiRole",
+    ] {
+        let reads = allowed(&template, role, "s3:GetObject");
+        assert!(
+            !reads.is_empty()
+                && reads
+                    .iter()
+                    .all(|r| r.ends_with("/tasks/*") || r.ends_with("/requests/*")),
+            "{role}: {reads:?}"
+        );
+    }
+    let writes = allowed(&template, "ApiRole", "s3:PutObject");
+    assert!(
+        writes.iter().any(|w| w.ends_with("/requests/api/*")),
+        "{writes:?}"
+    );
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.ends_with("/tasks/*") || w.ends_with("/requests/api/*"))
+    );
+
+    // Integration secrets: the executor reads under the prefix its code checks.
+    let secrets = allowed(&template, "ExecutorRole", "secretsmanager:GetSecretValue");
+    assert!(
+        secrets[0].contains("secret:${IntegrationSecretsPrefix}*"),
+        "{secrets:?}"
+    );
+    let doc: Yaml = serde_yaml::from_str(tel_local::template::TEMPLATE_YAML).unwrap();
+    let Yaml::Tagged(prefix) =
+        &doc["Globals"]["Function"]["Environment"]["Variables"]["TEL_INTEGRATION_SECRETS_PREFIX"]
+    else {
+        panic!("every function knows the prefix")
+    };
+    assert_eq!(prefix.value.as_str(), Some("IntegrationSecretsPrefix"));
+
+    // Only the orchestrators' sources start tasks through the bus.
+    let rule = template
+        .of_kind("AWS::Events::Rule")
+        .find(|r| r.logical_id == "TaskRequestedRule")
+        .unwrap();
+    let Yaml::Tagged(sources) = &rule.properties["EventPattern"]["source"] else {
+        panic!("the rule names its sources")
+    };
+    assert!(
+        serde_yaml::to_string(&sources.value)
+            .unwrap()
+            .contains("OrchestratorSources")
+    );
+}
+
+#[test]
+fn the_sweeper_runs_on_a_schedule_rule() {
+    // An EventBridge rule fires on AWS and LocalStack alike (Scheduler's
+    // schedules do not fire on LocalStack community).
+    let template = Template::embedded();
+    let sweep = &function(&template, "SweeperFunction").properties["Events"]["Sweep"];
+    assert_eq!(sweep["Type"], "Schedule");
+    let Yaml::Tagged(schedule) = &sweep["Properties"]["Schedule"] else {
+        panic!("the schedule is a parameter")
+    };
+    assert_eq!(schedule.value.as_str(), Some("SweepSchedule"));
+}
+
 #[tokio::test]
 async fn the_local_stack_is_what_the_template_says() {
     let overrides: BTreeMap<String, String> = [

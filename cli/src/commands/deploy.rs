@@ -84,8 +84,15 @@ pub async fn run(args: DeployArgs) -> Result<()> {
     let root = environment::repo_root()?;
     let sdk = bootstrap::sdk_config().await;
     if args.delete {
+        // The table and bucket are retained by a stack's deletion (as on AWS,
+        // where they hold the only copy of tasks); locally they go too, so the
+        // name can be deployed again.
+        let retained = deployed(&sdk, &args.stack).await.ok();
         Deployment::delete(&sdk, &args.stack).await?;
-        eprintln!("deleted {}", args.stack);
+        if let Some(stack) = retained {
+            tel_local::deploy::delete_retained(&sdk, &stack).await?;
+        }
+        eprintln!("deleted {} with its table and bucket", args.stack);
         return Ok(());
     }
     let started = Instant::now();
