@@ -7,30 +7,17 @@
 //! host executor writes to the function's log stream.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tel_local::deploy::FUNCTION_BINARIES;
 use tel_local::event_tap::EventTap;
 use tel_local::{LocalRunner, RunnerOptions, Template, provision};
-use tel_shared::domain::TaskDefinition;
-use tel_shared::engine::EngineBuilder;
-use tel_shared::metrics::{Discard, Metrics};
 use tel_tests::api::As;
 use tel_tests::deployed::Deployed;
 
 use crate::stats::summarize;
 use crate::workload::{definition, order};
-
-const FUNCTIONS: [&str; 7] = [
-    "router",
-    "validator",
-    "executor",
-    "manual-assign",
-    "timeout-sweeper",
-    "publisher",
-    "api",
-];
 
 /// Sends `tasks` requests one after another to `queue`, each once the last
 /// was heard of; the latency of each, the first apart.
@@ -115,7 +102,7 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
     );
     print_latencies("  deployed", &deployed);
     println!("  function         cold starts  init ms (each)             max memory");
-    for function in FUNCTIONS {
+    for function in FUNCTION_BINARIES {
         let (inits, memory) = reports(&d, function).await?;
         let text: Vec<String> = inits.iter().map(|i| format!("{i:.1}")).collect();
         println!(
@@ -133,16 +120,7 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         &BTreeMap::from([("VisibilityTimeoutSeconds".to_owned(), "30".to_owned())]),
     )
     .await?;
-    let engine = Arc::new(
-        EngineBuilder::aws(&d.sdk, &stack.config()?)
-            .metrics(Metrics::new(Discard))
-            .build(),
-    );
-    engine
-        .definitions()
-        .store()
-        .register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?)
-        .await?;
+    let engine = crate::e2e::engine_with_definition(&d.sdk, &stack).await?;
     let runner = LocalRunner::start(
         &d.sdk,
         &stack,

@@ -2,7 +2,6 @@
 //! measured in the same run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -11,9 +10,6 @@ use chrono::Utc;
 use serde_json::json;
 use tel_local::{EventTap, LocalRunner, RunnerOptions, Template, provision};
 use tel_shared::bootstrap;
-use tel_shared::domain::TaskDefinition;
-use tel_shared::engine::EngineBuilder;
-use tel_shared::metrics::{Discard, Metrics};
 use tel_shared::ports::OutgoingMessage;
 
 use tel_shared::adapters::dynamo::stream::StreamRecord;
@@ -40,16 +36,7 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         .table_stream_arn
         .clone()
         .ok_or_else(|| anyhow::anyhow!("the table has no stream"))?;
-    let engine = Arc::new(
-        EngineBuilder::aws(&counted, &stack.config()?)
-            .metrics(Metrics::new(Discard))
-            .build(),
-    );
-    engine
-        .definitions()
-        .store()
-        .register(TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?)
-        .await?;
+    let engine = engine_with_definition(&counted, &stack).await?;
     // Only completions: the loop reads fewer events and refills sooner.
     let completions = r#"{"source":["task-execution-layer"],"detail-type":["task.completed"]}"#;
     let tap = EventTap::subscribe(
@@ -398,4 +385,25 @@ async fn dynamo_ceiling(
     }
     let get = items as f64 / started.elapsed().as_secs_f64();
     Ok((put, get))
+}
+
+/// An engine for `stack` (metrics discarded) with the workload's definition registered.
+pub(crate) async fn engine_with_definition(
+    sdk: &aws_config::SdkConfig,
+    stack: &tel_local::LocalStack,
+) -> anyhow::Result<std::sync::Arc<tel_shared::engine::TaskEngine>> {
+    use tel_shared::metrics::{Discard, Metrics};
+    let engine = std::sync::Arc::new(
+        tel_shared::engine::EngineBuilder::aws(sdk, &stack.config()?)
+            .metrics(Metrics::new(Discard))
+            .build(),
+    );
+    engine
+        .definitions()
+        .store()
+        .register(
+            tel_shared::domain::TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?,
+        )
+        .await?;
+    Ok(engine)
 }

@@ -18,6 +18,17 @@ use serde_yaml::{Mapping, Value as Yaml};
 
 use crate::provision::{LocalStack, QueueInfo, RuleInfo};
 
+/// The template's functions, by binary (the name after the stack's).
+pub const FUNCTION_BINARIES: [&str; 7] = [
+    "router",
+    "validator",
+    "executor",
+    "manual-assign",
+    "timeout-sweeper",
+    "publisher",
+    "api",
+];
+
 /// LocalStack runs a function straight from a host directory whose code
 /// location names this bucket (`BUCKET_MARKER_LOCAL`).
 pub const HOT_RELOAD_BUCKET: &str = "hot-reload";
@@ -190,11 +201,7 @@ impl Deployment {
             .context("a local deploy needs AWS_ENDPOINT_URL (the emulator)")?
             .trim_end_matches('/')
             .to_owned();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = tel_shared::adapters::s3::client(sdk);
         let bucket = format!("{}-deploy", self.stack_name);
         if s3.head_bucket().bucket(&bucket).send().await.is_err() {
             s3.create_bucket()
@@ -343,19 +350,7 @@ pub async fn deployed(sdk: &SdkConfig, stack_name: &str) -> Result<LocalStack> {
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
-    let mut out = LocalStack {
-        stack_name: stack_name.to_owned(),
-        region,
-        table_name: String::new(),
-        table_stream_arn: None,
-        event_bus_name: String::new(),
-        event_bus_arn: String::new(),
-        payload_bucket: None,
-        queues: BTreeMap::new(),
-        rules: Vec::new(),
-        skipped: Vec::new(),
-        parameters,
-    };
+    let mut out = LocalStack::empty(stack_name, &region, parameters);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     for resource in resources {
         let (Some(id), Some(kind), Some(physical)) = (
@@ -416,11 +411,7 @@ pub async fn delete_retained(sdk: &SdkConfig, stack: &LocalStack) -> Result<()> 
     let Some(bucket) = &stack.payload_bucket else {
         return Ok(());
     };
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = tel_shared::adapters::s3::client(sdk);
     loop {
         let listed = s3.list_objects_v2().bucket(bucket).send().await?;
         let keys: Vec<String> = listed
@@ -470,18 +461,7 @@ mod tests {
         let (text, binaries) = deployment()
             .local_template(crate::template::TEMPLATE_YAML)
             .unwrap();
-        assert_eq!(
-            binaries,
-            [
-                "router",
-                "validator",
-                "executor",
-                "manual-assign",
-                "timeout-sweeper",
-                "publisher",
-                "api"
-            ]
-        );
+        assert_eq!(binaries, FUNCTION_BINARIES);
         let doc: Yaml = serde_yaml::from_str(&text).unwrap();
         assert!(doc["Globals"]["Function"].get("CodeUri").is_none());
         let router = &doc["Resources"]["RouterFunction"];

@@ -79,19 +79,7 @@ pub async fn provision(
         ..Names::default()
     };
     names.parameters.extend(overrides.clone());
-    let mut stack = LocalStack {
-        stack_name: stack_name.to_owned(),
-        region: names.region.clone(),
-        table_name: String::new(),
-        table_stream_arn: None,
-        event_bus_name: String::new(),
-        event_bus_arn: String::new(),
-        payload_bucket: None,
-        queues: BTreeMap::new(),
-        rules: Vec::new(),
-        skipped: Vec::new(),
-        parameters: names.parameters.clone(),
-    };
+    let mut stack = LocalStack::empty(stack_name, &names.region, names.parameters.clone());
     let mut creatable = Vec::new();
     for resource in &template.resources {
         if PROVISIONED.contains(&resource.kind.as_str())
@@ -607,6 +595,23 @@ pub fn screaming_snake(logical_id: &str) -> String {
 }
 
 impl LocalStack {
+    /// A stack of nothing yet, named `stack_name` in `region`.
+    pub fn empty(stack_name: &str, region: &str, parameters: BTreeMap<String, String>) -> Self {
+        Self {
+            stack_name: stack_name.to_owned(),
+            region: region.to_owned(),
+            table_name: String::new(),
+            table_stream_arn: None,
+            event_bus_name: String::new(),
+            event_bus_arn: String::new(),
+            payload_bucket: None,
+            queues: BTreeMap::new(),
+            rules: Vec::new(),
+            skipped: Vec::new(),
+            parameters,
+        }
+    }
+
     pub fn queue(&self, logical_id: &str) -> Result<&QueueInfo> {
         self.queues
             .get(logical_id)

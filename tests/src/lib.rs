@@ -208,6 +208,17 @@ impl TestStack {
         Ok(())
     }
 
+    /// A Secrets Manager secret (account-wide: name it under a prefix of the test's own).
+    pub async fn create_secret(&self, name: &str, value: &str) -> Result<()> {
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await?;
+        Ok(())
+    }
+
     pub async fn task(&self, id: TaskInstanceId) -> Result<TaskInstance> {
         self.engine.tasks().get(id).await?.context("task not found")
     }

@@ -16,16 +16,6 @@ use tel_tests::{EventWatcher, TestStack, request};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn secret(t: &TestStack, name: &str, value: &str) {
-    aws_sdk_secretsmanager::Client::new(&t.sdk)
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap();
-}
-
 async fn integration(t: &TestStack, spec: Value) {
     let parsed = Integration::parse(spec).unwrap_or_else(|e| panic!("{e}"));
     t.engine.integrations().register(parsed).await.unwrap();
@@ -105,7 +95,7 @@ async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
         ("basic", basic_pair.as_str()),
         ("oauth", CLIENT_SECRET),
     ] {
-        secret(&t, &reference(name), value).await;
+        t.create_secret(&reference(name), value).await.unwrap();
     }
     let with = |name: &str, auth: Value| json!({ "name": name, "baseUrl": base, "allowPrivateNetworks": true, "auth": auth });
     integration(&t, with("key-header", json!({ "type": "apiKey", "in": "header", "name": "X-Api-Key", "secretRef": reference("key-header") }))).await;

@@ -34,16 +34,6 @@ async fn with_secrets() -> (TestStack, String) {
     (TestStack::with(overrides, settings).await.unwrap(), prefix)
 }
 
-async fn secret(t: &TestStack, name: &str, value: &str) {
-    aws_sdk_secretsmanager::Client::new(&t.sdk)
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap();
-}
-
 async fn outcome(events: &mut EventWatcher, id: &str) -> Value {
     events
         .wait_for(WAIT, |e| {
@@ -65,8 +55,12 @@ async fn an_integration_reads_only_its_own_secrets_and_only_admins_move_it() {
     let (t, prefix) = with_secrets().await;
     let (base, service) = fake_service::start().await;
     const PAYMENTS_SECRET: &str = "payments-secret-6c1d";
-    secret(&t, &format!("{prefix}payments"), PAYMENTS_SECRET).await;
-    secret(&t, &format!("{prefix}crm"), "crm-secret-9e2a").await;
+    t.create_secret(&format!("{prefix}payments"), PAYMENTS_SECRET)
+        .await
+        .unwrap();
+    t.create_secret(&format!("{prefix}crm"), "crm-secret-9e2a")
+        .await
+        .unwrap();
     let api = Api::serve(&t).await;
     let (admin, carl) = (As::admin(), As::user("carl", &[]));
     let crm = |auth: &str, extra: Value| {
@@ -150,7 +144,9 @@ async fn credentials_stay_with_their_origin_responses_are_capped_and_paths_stay_
     let (home, home_service) = fake_service::start().await;
     let (away, away_service) = fake_service::start().await;
     const TOKEN: &str = "bearer-for-home-only-4b7e";
-    secret(&t, &format!("{prefix}home"), TOKEN).await;
+    t.create_secret(&format!("{prefix}home"), TOKEN)
+        .await
+        .unwrap();
     let integration = Integration::parse(json!({
         "name": "home", "baseUrl": home, "allowPrivateNetworks": true,
         "allowedHosts": ["127.0.0.1"],
@@ -419,17 +415,13 @@ async fn a_503_names_none_of_tels_storage() {
     let bucket = t.stack.payload_bucket.clone().unwrap();
 
     // The object is gone: the answer names neither the bucket nor the key.
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&t.sdk)
-            .force_path_style(true)
-            .build(),
-    )
-    .delete_object()
-    .bucket(&bucket)
-    .key(&stored.key)
-    .send()
-    .await
-    .unwrap();
+    tel_shared::adapters::s3::client(&t.sdk)
+        .delete_object()
+        .bucket(&bucket)
+        .key(&stored.key)
+        .send()
+        .await
+        .unwrap();
     let (status, problem) = api.get(&As::admin(), &format!("/tasks/{id}")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
     let text = problem.to_string();
