@@ -167,26 +167,26 @@ impl StreamReader {
                 .send()
                 .await
                 .context("GetRecords")?;
-            let records: Vec<StreamRecord> = out
+            let mut records: Vec<StreamRecord> = out
                 .records
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(StreamRecord::from_streams_api)
                 .collect();
+            let last = records.last().map(|r| r.sequence.clone());
+            // As the template's stream filter does: only task writes reach the
+            // publisher; other items invoke nothing.
+            records.retain(StreamRecord::is_task_write);
             let started = Instant::now();
             let published = publish_records(&self.publisher, &records).await;
-            let tasks = records.iter().filter(|r| r.task_change().is_some()).count();
-            if tasks > 0 {
-                // Lambda's filter passes only task changes: other items invoke nothing.
+            if !records.is_empty() {
                 self.invocations
-                    .record("publisher", tasks, started.elapsed());
+                    .record("publisher", records.len(), started.elapsed());
             }
             match published {
                 Ok(_) => {
-                    if let Some(last) = records.last() {
-                        checkpoint
-                            .published
-                            .insert(id.to_owned(), last.sequence.clone());
+                    if let Some(last) = last {
+                        checkpoint.published.insert(id.to_owned(), last);
                         busy = true;
                     }
                     match out.next_shard_iterator {

@@ -27,10 +27,10 @@ impl StreamRecord {
     /// The task change this record carries; `None` for other items and for
     /// deletions (a deleted task announces nothing).
     pub fn task_change(&self) -> Option<Result<TaskChange, StoreError>> {
-        let new = self.new.as_ref()?;
-        if get_s(new, ITEM_TYPE) != Some("task") || get_s(new, "SK") != Some(TASK_SK) {
+        if !self.is_task_write() {
             return None;
         }
+        let new = self.new.as_ref()?;
         let previous_version = self
             .old
             .as_ref()
@@ -43,6 +43,14 @@ impl StreamRecord {
             previous_version,
             task,
         }))
+    }
+
+    /// Whether it writes a task item: what the publisher's stream filter
+    /// (`itemType` `task` in the new image) lets through.
+    pub fn is_task_write(&self) -> bool {
+        self.new.as_ref().is_some_and(|new| {
+            get_s(new, ITEM_TYPE) == Some("task") && get_s(new, "SK") == Some(TASK_SK)
+        })
     }
 
     /// The written item's key, `PK|SK`.

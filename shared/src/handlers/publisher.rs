@@ -141,7 +141,7 @@ pub async fn publish_records(
     // filter lets in writes that wake (and bill) this function for nothing.
     let others: Vec<String> = records
         .iter()
-        .filter(|r| r.task_change().is_none())
+        .filter(|r| !r.is_task_write())
         .filter_map(StreamRecord::key)
         .collect();
     if !others.is_empty() {
