@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tel_tests::api::{Api, As};
 use tel_tests::{TestStack, request};
 
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 
 fn expense() -> Value {
     json!({
