@@ -10,8 +10,8 @@ use super::ApiState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use tel_shared::domain::{AccessRules, Identity, Permission, TaskInstance, TaskStatus, TaskType};
-use tel_shared::handlers::definitions::LoadedDefinition;
+use tel_core::domain::{AccessRules, Identity, Permission, TaskInstance, TaskStatus, TaskType};
+use tel_engine::definitions::LoadedDefinition;
 
 impl Caller {
     pub fn identity(&self) -> Identity {

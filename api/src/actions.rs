@@ -16,7 +16,7 @@ use super::access::{Visible, actions_for, visible_task};
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use tel_shared::domain::{Action, Assignee, TaskInstance, TaskStatus, TaskType};
+use tel_core::domain::{Action, Assignee, TaskInstance, TaskStatus, TaskType};
 
 fn respond(task: &TaskInstance, visible: &Visible, caller: &Caller) -> Json<Value> {
     Json(json!({ "task": task, "actions": actions_for(task, &visible.rules, caller) }))

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::problem::Problem;
-use tel_shared::domain::{Assignee, AssigneeType};
+use tel_core::domain::{Assignee, AssigneeType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::problem::Problem;
-use tel_shared::domain::TaskInstanceId;
+use tel_core::domain::TaskInstanceId;
 
 pub fn json(bytes: &Bytes) -> Result<Value, Problem> {
     if bytes.is_empty() {

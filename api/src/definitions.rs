@@ -17,12 +17,10 @@ use super::ApiState;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use tel_shared::domain::{
-    DefinitionName, DefinitionRef, Implementation, Permission, TaskDefinition,
-};
+use tel_core::domain::{DefinitionName, DefinitionRef, Implementation, Permission, TaskDefinition};
 
 /// A document that does not parse: 422 with every problem at its path.
-fn invalid(code: &'static str, e: &tel_shared::domain::definition::DefinitionError) -> Problem {
+fn invalid(code: &'static str, e: &tel_core::domain::definition::DefinitionError) -> Problem {
     let errors: Vec<Value> = e
         .problems
         .iter()
@@ -191,7 +189,7 @@ pub async fn register_integration(
     bytes: Bytes,
 ) -> Result<impl IntoResponse, Problem> {
     let value = named(body::json(&bytes)?, &name)?;
-    let integration = tel_shared::integrations::Integration::parse(value)
+    let integration = tel_core::integrations::Integration::parse(value)
         .map_err(|e| invalid("INVALID_INTEGRATION", &e))?;
     let latest = state
         .engine

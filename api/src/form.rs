@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value, json};
 
-use tel_shared::domain::{TaskDefinition, TaskInstance};
+use tel_core::domain::{TaskDefinition, TaskInstance};
 
 /// The parts of `uiComponents` for one side (input or output) of the form.
 #[derive(Default)]
@@ -232,7 +232,7 @@ pub fn render(task: &TaskInstance, definition: &TaskDefinition, actions: &[&str]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tel_shared::domain::{Creation, NewTask, TaskInstanceId};
+    use tel_core::domain::{Creation, NewTask, TaskInstanceId};
 
     #[test]
     fn labels_come_from_hints_titles_or_names() {
@@ -296,7 +296,7 @@ mod tests {
             now,
         )
         .task;
-        task.status = tel_shared::domain::TaskStatus::Assigned;
+        task.status = tel_core::domain::TaskStatus::Assigned;
         let form = render(&task, &definition, &["claim", "complete"]);
         assert_eq!(form["renderer"], "jsonforms");
         assert_eq!(form["actions"], json!(["claim", "complete"]));

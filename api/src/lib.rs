@@ -28,8 +28,8 @@ use axum::routing::{get, post, put};
 use admin::OperatorQueues;
 use auth::AuthConfig;
 use problem::Problem;
-use tel_shared::engine::TaskEngine;
-use tel_shared::handlers::Router as RequestRouter;
+use tel_engine::TaskEngine;
+use tel_engine::handlers::Router as RequestRouter;
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -123,7 +123,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route(
             "/asyncapi.json",
-            get(|| async { axum::Json(tel_shared::contract::asyncapi::document()) }),
+            get(|| async { axum::Json(tel_engine::contract::asyncapi::document()) }),
         )
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use tel_shared::engine::ApplyError;
-use tel_shared::ports::{PayloadError, StoreError};
+use tel_core::ports::{PayloadError, StoreError};
+use tel_engine::ApplyError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {

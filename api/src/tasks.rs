@@ -14,11 +14,11 @@ use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use super::{ApiState, form, uploads};
-use tel_shared::domain::{
+use tel_core::domain::{
     Assignee, AssigneeType, ExecutionRequest, PayloadField, Permission, TaskInstance, TaskStatus,
     TaskType,
 };
-use tel_shared::ports::PageRequest;
+use tel_core::ports::PageRequest;
 
 pub async fn submit(
     State(state): State<ApiState>,
@@ -109,7 +109,7 @@ pub async fn submit(
 
 /// The answer for a `taskInstanceId` the caller may not use: the same
 /// whatever the task it names is.
-fn taken(id: tel_shared::domain::TaskInstanceId) -> Problem {
+fn taken(id: tel_core::domain::TaskInstanceId) -> Problem {
     Problem::conflict(format!(
         "taskInstanceId {id} is not available: choose another"
     ))

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use super::ApiState;
 use super::auth::Caller;
 use super::problem::Problem;
-use tel_shared::domain::ObjectLocation;
-use tel_shared::engine::REQUEST_PAYLOAD_PREFIX;
+use tel_core::domain::ObjectLocation;
+use tel_engine::REQUEST_PAYLOAD_PREFIX;
 
 /// How long an upload URL works.
 const UPLOAD_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(15 * 60);

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{ProjectionType, TableDescription};
+use tel_aws::dynamo::stream::StreamRecord;
 use tel_local::FunctionStats;
-use tel_shared::adapters::dynamo::stream::StreamRecord;
 
 use crate::call_count::Usage;
 use crate::prices::*;
-use tel_shared::adapters::dynamo::attributes::Item;
-use tel_shared::adapters::dynamo::item_size::{item_size, projected_size, write_units};
+use tel_aws::dynamo::attributes::Item;
+use tel_aws::dynamo::item_size::{item_size, projected_size, write_units};
 
 /// An index as the bill sees it: its keys, and what each entry carries.
 #[derive(Debug, Clone)]

@@ -8,11 +8,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use chrono::Utc;
 use serde_json::json;
+use tel_core::ports::OutgoingMessage;
+use tel_engine::bootstrap;
 use tel_local::{EventTap, LocalRunner, RunnerOptions, Template, provision};
-use tel_shared::bootstrap;
-use tel_shared::ports::OutgoingMessage;
 
-use tel_shared::adapters::dynamo::stream::StreamRecord;
+use tel_aws::dynamo::stream::StreamRecord;
 
 use crate::bill;
 use crate::inprocess::{definition, order};
@@ -391,10 +391,10 @@ async fn dynamo_ceiling(
 pub(crate) async fn engine_with_definition(
     sdk: &aws_config::SdkConfig,
     stack: &tel_local::LocalStack,
-) -> anyhow::Result<std::sync::Arc<tel_shared::engine::TaskEngine>> {
-    use tel_shared::metrics::{Discard, Metrics};
+) -> anyhow::Result<std::sync::Arc<tel_engine::TaskEngine>> {
+    use tel_engine::metrics::{Discard, Metrics};
     let engine = std::sync::Arc::new(
-        tel_shared::engine::EngineBuilder::aws(sdk, &stack.config()?)
+        tel_engine::EngineBuilder::aws(sdk, &stack.config()?)
             .metrics(Metrics::new(Discard))
             .build(),
     );
@@ -402,7 +402,7 @@ pub(crate) async fn engine_with_definition(
         .definitions()
         .store()
         .register(
-            tel_shared::domain::TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?,
+            tel_core::domain::TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?,
         )
         .await?;
     Ok(engine)

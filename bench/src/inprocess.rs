@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tel_core::domain::schema::CompiledSchema;
+use tel_core::domain::{DefinitionRef, ExecutionRequest, TaskDefinition, TaskStatus};
+use tel_core::ports::runner::Runners;
+use tel_engine::config::Settings;
+use tel_engine::metrics::{Discard, Metrics};
 use tel_local::in_process::InProcessPipeline;
 use tel_runners::javascript::{JavascriptRunner, SandboxLimits, run_script};
-use tel_shared::config::Settings;
-use tel_shared::domain::schema::CompiledSchema;
-use tel_shared::domain::{DefinitionRef, ExecutionRequest, TaskDefinition, TaskStatus};
-use tel_shared::metrics::{Discard, Metrics};
-use tel_shared::runners::Runners;
 
 use crate::stats::summarize;
 

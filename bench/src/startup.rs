@@ -14,8 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use tel_engine::bootstrap;
 use tel_local::{Template, provision};
-use tel_shared::bootstrap;
 
 #[derive(Default)]
 struct Stand {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tel_shared::handlers::Sweeper;
+use tel_engine::handlers::Sweeper;
 use tel_tests::TestStack;
 use tel_tests::probed_store::ProbedStore;
 
@@ -31,7 +31,7 @@ pub async fn run(stored: Vec<usize>, due: usize) -> anyhow::Result<()> {
         // This round's due tasks leave the index, so the next round has only its own due.
         for id in due_ids {
             if let Some(task) = t.engine.tasks().get(id).await? {
-                let action = tel_shared::domain::Action::Cancel {
+                let action = tel_core::domain::Action::Cancel {
                     reason: "benchmark round over".into(),
                     by: None,
                 };

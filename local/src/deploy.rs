@@ -201,7 +201,7 @@ impl Deployment {
             .context("a local deploy needs AWS_ENDPOINT_URL (the emulator)")?
             .trim_end_matches('/')
             .to_owned();
-        let s3 = tel_shared::adapters::s3::client(sdk);
+        let s3 = tel_aws::s3::client(sdk);
         let bucket = format!("{}-deploy", self.stack_name);
         if s3.head_bucket().bucket(&bucket).send().await.is_err() {
             s3.create_bucket()
@@ -411,7 +411,7 @@ pub async fn delete_retained(sdk: &SdkConfig, stack: &LocalStack) -> Result<()> 
     let Some(bucket) = &stack.payload_bucket else {
         return Ok(());
     };
-    let s3 = tel_shared::adapters::s3::client(sdk);
+    let s3 = tel_aws::s3::client(sdk);
     loop {
         let listed = s3.list_objects_v2().bucket(bucket).send().await?;
         let keys: Vec<String> = listed

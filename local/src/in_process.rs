@@ -14,16 +14,15 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 
+use tel_core::clock::{Clock, ManualClock};
+use tel_core::domain::{ExecutionRequest, TaskInstance, TaskInstanceId};
 use tel_core::fakes::{RecordingPublisher, RecordingQueue};
-use tel_shared::clock::{Clock, ManualClock};
-use tel_shared::config::Settings;
-use tel_shared::domain::{ExecutionRequest, TaskInstance, TaskInstanceId};
-use tel_shared::engine::{EngineBuilder, InMemoryHandles, TaskEngine};
-use tel_shared::handlers::{
-    ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Sweeper, Validator,
-};
-use tel_shared::ports::BusEvent;
-use tel_shared::runners::Runners;
+use tel_core::ports::BusEvent;
+use tel_core::ports::runner::Runners;
+use tel_engine::batch::SqsHandler;
+use tel_engine::config::Settings;
+use tel_engine::handlers::{ChangePublisher, Executor, ManualAssign, Router, Sweeper, Validator};
+use tel_engine::{EngineBuilder, InMemoryHandles, TaskEngine};
 
 /// How long a record a handler gave back stays hidden, as the queues'
 /// visibility timeout would keep it.
@@ -65,10 +64,10 @@ pub struct InProcessPipeline {
 impl InProcessPipeline {
     pub fn new(
         settings: Settings,
-        metrics: tel_shared::metrics::Metrics,
+        metrics: tel_engine::metrics::Metrics,
         runners: impl FnOnce(&TaskEngine) -> Runners,
     ) -> Self {
-        let clock = Arc::new(ManualClock::new(tel_shared::clock::SystemClock.now()));
+        let clock = Arc::new(ManualClock::new(tel_core::clock::SystemClock.now()));
         let (builder, handles) = EngineBuilder::in_memory(settings);
         let engine = Arc::new(builder.metrics(metrics).clock(clock.clone()).build());
         let runners = runners(&engine);
@@ -251,13 +250,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use tel_core::domain::{DefinitionRef, TaskDefinition, TaskStatus};
     use tel_runners::javascript::JavascriptRunner;
-    use tel_shared::domain::{DefinitionRef, TaskDefinition, TaskStatus};
 
     fn pipeline() -> InProcessPipeline {
         InProcessPipeline::new(
             Settings::default(),
-            tel_shared::metrics::Metrics::new(tel_shared::metrics::Discard),
+            tel_engine::metrics::Metrics::new(tel_engine::metrics::Discard),
             |_| {
                 Runners::default().with(Arc::new(JavascriptRunner {
                     max_memory_bytes: 32 << 20,
@@ -312,7 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn handler_invocations_emit_valid_emf_with_the_declared_metrics() {
-        use tel_shared::metrics::{Metrics, Recorded};
+        use tel_engine::metrics::{Metrics, Recorded};
         let recorded = Arc::new(Recorded::default());
         let p = InProcessPipeline::new(Settings::default(), Metrics::new(recorded.clone()), |_| {
             Runners::default().with(Arc::new(JavascriptRunner {

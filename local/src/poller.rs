@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::invocations::InvocationLog;
-use tel_shared::handlers::SqsHandler;
+use tel_engine::batch::SqsHandler;
 
 /// One queue a poller reads.
 #[derive(Clone, Debug)]

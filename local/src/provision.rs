@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::template::{Names, Resource, Template, Unresolved};
-use tel_shared::config::{Config, QueueUrls, Settings};
+use tel_engine::config::{Config, QueueUrls, Settings};
 
 const TABLE: &str = "AWS::DynamoDB::Table";
 const QUEUE: &str = "AWS::SQS::Queue";
@@ -200,7 +200,7 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
             streams: aws_sdk_dynamodbstreams::Client::new(sdk),
-            s3: tel_shared::adapters::s3::client(sdk),
+            s3: tel_aws::s3::client(sdk),
         }
     }
 

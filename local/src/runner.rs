@@ -14,11 +14,10 @@ use super::invocations::InvocationLog;
 use super::poller::{Lane, Poller};
 use super::provision::LocalStack;
 use super::stream_reader::StreamReader;
-use tel_shared::engine::TaskEngine;
-use tel_shared::handlers::{
-    ChangePublisher, Executor, ManualAssign, Router, SqsHandler, Sweeper, Validator,
-};
-use tel_shared::runners::Runners;
+use tel_core::ports::runner::Runners;
+use tel_engine::TaskEngine;
+use tel_engine::batch::SqsHandler;
+use tel_engine::handlers::{ChangePublisher, Executor, ManualAssign, Router, Sweeper, Validator};
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {

@@ -17,9 +17,9 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::invocations::InvocationLog;
-use tel_shared::adapters::dynamo::stream::StreamRecord;
-use tel_shared::handlers::ChangePublisher;
-use tel_shared::handlers::publisher::publish_records;
+use tel_aws::dynamo::stream::StreamRecord;
+use tel_engine::handlers::ChangePublisher;
+use tel_engine::handlers::publisher::publish_records;
 
 /// Records per GetRecords call (Lambda's default batch for streams is 100).
 const BATCH: i32 = 100;

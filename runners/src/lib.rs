@@ -16,8 +16,8 @@ pub mod system;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use tel_shared::adapters::secrets_manager::SecretsManagerSource;
-use tel_shared::engine::TaskEngine;
+use tel_aws::secrets_manager::SecretsManagerSource;
+use tel_engine::TaskEngine;
 
 pub use tel_core::ports::runner::{Admission, RunError, RunJob, Runner, Runners};
 

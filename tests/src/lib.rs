@@ -9,11 +9,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde_json::Value;
+use tel_core::domain::{TaskDefinition, TaskInstance, TaskInstanceId};
+use tel_engine::config::Settings;
+use tel_engine::{EngineBuilder, TaskEngine};
 use tel_local::event_tap::LIFECYCLE_PATTERN;
 use tel_local::{EventTap, LocalRunner, LocalStack, RunnerOptions, Template, provision};
-use tel_shared::config::Settings;
-use tel_shared::domain::{TaskDefinition, TaskInstance, TaskInstanceId};
-use tel_shared::engine::{EngineBuilder, TaskEngine};
 use tokio::time::Instant;
 
 pub mod api;
@@ -118,7 +118,7 @@ impl TestStack {
 
     /// Runs router, validator, executor and sweeper against this stack.
     /// The same engine with another clock: a sweeper that lives later.
-    pub fn engine_at(&self, clock: Arc<dyn tel_shared::clock::Clock>) -> Arc<TaskEngine> {
+    pub fn engine_at(&self, clock: Arc<dyn tel_core::clock::Clock>) -> Arc<TaskEngine> {
         Arc::new(self.engine.rebuild().clock(clock).build())
     }
 
@@ -127,7 +127,10 @@ impl TestStack {
         self.run_pipeline_with(runners)
     }
 
-    pub fn run_pipeline_with(&self, runners: tel_shared::runners::Runners) -> Result<LocalRunner> {
+    pub fn run_pipeline_with(
+        &self,
+        runners: tel_core::ports::runner::Runners,
+    ) -> Result<LocalRunner> {
         let options = RunnerOptions {
             pollers_per_function: 2,
             batch_size: 10,
@@ -140,7 +143,7 @@ impl TestStack {
 
     pub fn run_pipeline_as(
         &self,
-        runners: tel_shared::runners::Runners,
+        runners: tel_core::ports::runner::Runners,
         options: &RunnerOptions,
     ) -> Result<LocalRunner> {
         let options = RunnerOptions {
@@ -170,7 +173,7 @@ impl TestStack {
     /// the stack's checkpoint.
     pub fn stream_reader(
         &self,
-        bus: Arc<dyn tel_shared::ports::EventPublisher>,
+        bus: Arc<dyn tel_core::ports::EventPublisher>,
     ) -> Result<tel_local::stream_reader::StreamReader> {
         let arn = self
             .stack
@@ -180,7 +183,7 @@ impl TestStack {
         Ok(tel_local::stream_reader::StreamReader::new(
             &self.sdk,
             arn,
-            tel_shared::handlers::ChangePublisher::new(bus).answering_steps(&self.engine),
+            tel_engine::handlers::ChangePublisher::new(bus).answering_steps(&self.engine),
         )
         .checkpoint(Some(self.stream_checkpoint.clone())))
     }
@@ -195,7 +198,7 @@ impl TestStack {
     pub async fn send_requests(&self, bodies: &[String]) -> Result<()> {
         let messages = bodies
             .iter()
-            .map(|b| tel_shared::ports::OutgoingMessage {
+            .map(|b| tel_core::ports::OutgoingMessage {
                 trace: None,
                 body: b.clone(),
                 delay_seconds: 0,
@@ -224,10 +227,7 @@ impl TestStack {
     }
 
     /// A task's history, oldest first (it is stored with the task).
-    pub async fn history(
-        &self,
-        id: TaskInstanceId,
-    ) -> Result<Vec<tel_shared::domain::HistoryEntry>> {
+    pub async fn history(&self, id: TaskInstanceId) -> Result<Vec<tel_core::domain::HistoryEntry>> {
         Ok(self.task(id).await?.history)
     }
 
@@ -322,14 +322,14 @@ impl EventWatcher {
 }
 
 /// The AsyncAPI document's schemas, compiled once for every watcher.
-static CONTRACT: std::sync::LazyLock<tel_shared::contract::EventContract> =
-    std::sync::LazyLock::new(tel_shared::contract::EventContract::new);
+static CONTRACT: std::sync::LazyLock<tel_engine::contract::EventContract> =
+    std::sync::LazyLock::new(tel_engine::contract::EventContract::new);
 
 /// Holds every event tel publishes to the AsyncAPI document: each test that
 /// watches the bus (or the in-process pipeline's publisher) checks what the
 /// pipeline emitted in it.
 pub fn conforms(event: &Value) -> Result<()> {
-    if event["source"] != tel_shared::domain::EVENT_SOURCE {
+    if event["source"] != tel_core::domain::EVENT_SOURCE {
         return Ok(());
     }
     let detail_type = event["detail-type"].as_str().unwrap_or_default();
@@ -340,8 +340,8 @@ pub fn conforms(event: &Value) -> Result<()> {
 
 /// A task of `def` as a router records it (for tests that store tasks
 /// directly, in a state a crash would leave them in).
-pub fn new_task(def: &tel_shared::domain::TaskDefinition) -> tel_shared::domain::NewTask {
-    tel_shared::domain::NewTask {
+pub fn new_task(def: &tel_core::domain::TaskDefinition) -> tel_core::domain::NewTask {
+    tel_core::domain::NewTask {
         task_instance_id: TaskInstanceId::new(),
         definition_name: def.name.to_string(),
         definition_version: def.version,
@@ -359,10 +359,10 @@ pub fn new_task(def: &tel_shared::domain::TaskDefinition) -> tel_shared::domain:
 
 /// An ASSIGNED task of `def`, as the manual-assign function leaves it.
 pub fn assigned_task(
-    def: &tel_shared::domain::TaskDefinition,
-    assignee: tel_shared::domain::Assignee,
-) -> tel_shared::domain::TaskInstance {
-    use tel_shared::domain::{Action, Creation};
+    def: &tel_core::domain::TaskDefinition,
+    assignee: tel_core::domain::Assignee,
+) -> tel_core::domain::TaskInstance {
+    use tel_core::domain::{Action, Creation};
     let now = chrono::Utc::now();
     Creation::new(new_task(def), now, now + chrono::Duration::minutes(5))
         .then(
@@ -382,9 +382,9 @@ pub fn assigned_task(
 /// An ASSIGNED task of `def`, written straight to the store.
 pub async fn store_assigned(
     t: &TestStack,
-    def: &tel_shared::domain::TaskDefinition,
-    assignee: tel_shared::domain::Assignee,
-) -> tel_shared::domain::TaskInstance {
+    def: &tel_core::domain::TaskDefinition,
+    assignee: tel_core::domain::Assignee,
+) -> tel_core::domain::TaskInstance {
     let task = assigned_task(def, assignee);
     t.engine
         .tasks()
@@ -414,14 +414,14 @@ pub async fn store_waiting_and_due(
 ) -> Result<Vec<TaskInstanceId>> {
     use futures::StreamExt;
     let now = chrono::Utc::now();
-    let creations: Vec<tel_shared::domain::Creation> = (0..waiting + due)
+    let creations: Vec<tel_core::domain::Creation> = (0..waiting + due)
         .map(|i| {
             let deadline = if i < due {
                 now - chrono::Duration::seconds(1)
             } else {
                 now + chrono::Duration::hours(1)
             };
-            let new = tel_shared::domain::NewTask {
+            let new = tel_core::domain::NewTask {
                 task_instance_id: TaskInstanceId::new(),
                 definition_name: "double".into(),
                 definition_version: 1,
@@ -435,7 +435,7 @@ pub async fn store_waiting_and_due(
                 requested_by: None,
                 callback: None,
             };
-            tel_shared::domain::Creation::new(new, now, deadline)
+            tel_core::domain::Creation::new(new, now, deadline)
         })
         .collect();
     let due_ids = creations[..due]

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tel_shared::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
-use tel_shared::ports::{Created, Due, Page, PageRequest, StoreError, TaskFilter, TaskStore};
+use tel_core::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
+use tel_core::ports::{Created, Due, Page, PageRequest, StoreError, TaskFilter, TaskStore};
 
 pub struct ProbedStore {
     inner: Arc<dyn TaskStore>,

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tel_shared::domain::{Assignee, AssigneeType, Creation, TaskDefinition};
+use tel_core::domain::{Assignee, AssigneeType, Creation, TaskDefinition};
 use tel_tests::api::{Api, As};
 use tel_tests::{TestStack, new_task};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tel_shared::domain::{
+use tel_core::domain::{
     Action, Assignee, AssigneeType, TaskDefinition, TaskInstance, TaskInstanceId, TaskStatus,
 };
 use tel_tests::api::{Api, As};
@@ -289,7 +289,7 @@ async fn the_authorization_matrix_holds_for_every_mutating_route() {
                     .unwrap()
             }
             "retry" => {
-                let late = tel_shared::domain::TaskError::new("TIMEOUT", "late");
+                let late = tel_core::domain::TaskError::new("TIMEOUT", "late");
                 task = t
                     .engine
                     .apply(

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tel_shared::domain::{Assignee, AssigneeType, Creation, TaskDefinition};
+use tel_core::domain::{Assignee, AssigneeType, Creation, TaskDefinition};
 use tel_tests::TestStack;
 use tel_tests::api::{Api, As};
 use tel_tests::oidc_issuer::FakeIssuer;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tel_shared::domain::TaskInstanceId;
-use tel_shared::handlers::Sweeper;
+use tel_core::domain::TaskInstanceId;
+use tel_engine::handlers::Sweeper;
 use tel_tests::{TestStack, request};
 
 #[tokio::test]

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tel_core::domain::{TaskInstanceId, TaskStatus};
+use tel_engine::config::Settings;
 use tel_local::event_tap::EventTap;
-use tel_shared::config::Settings;
-use tel_shared::domain::{TaskInstanceId, TaskStatus};
 use tel_tests::api::{Api, As};
 use tel_tests::{TestStack, random_name, request};
 
@@ -123,7 +123,7 @@ async fn an_input_ref_names_only_an_upload_of_the_callers_own() {
         .unwrap();
     let mut loaded = t.task(id_of(&body)).await.unwrap();
     t.engine
-        .load_payloads(&mut loaded, &tel_shared::domain::PayloadField::ALL)
+        .load_payloads(&mut loaded, &tel_core::domain::PayloadField::ALL)
         .await
         .unwrap();
     assert_eq!(loaded.output.unwrap()["seen"], note);

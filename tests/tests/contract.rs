@@ -4,8 +4,8 @@
 //! by `EventWatcher`.)
 
 use serde_json::Value;
-use tel_shared::contract::asyncapi;
-use tel_shared::domain::schema::CompiledSchema;
+use tel_core::domain::schema::CompiledSchema;
+use tel_engine::contract::asyncapi;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
@@ -114,12 +114,12 @@ fn the_examples_match_the_documented_registration_and_request_schemas() {
         .chain(example_files("workflows/order-approval"))
     {
         let (schema, parsed) = if path.contains("integration-") {
-            let parsed = tel_shared::integrations::Integration::parse(value.clone()).map(|_| ());
+            let parsed = tel_core::integrations::Integration::parse(value.clone()).map(|_| ());
             (&integration, parsed.map_err(|e| e.to_string()))
         } else if path.ends_with(".asl.json") {
             continue;
         } else {
-            let parsed = tel_shared::domain::TaskDefinition::parse(value.clone()).map(|_| ());
+            let parsed = tel_core::domain::TaskDefinition::parse(value.clone()).map(|_| ());
             (&definition, parsed.map_err(|e| e.to_string()))
         };
         parsed.unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -130,7 +130,7 @@ fn the_examples_match_the_documented_registration_and_request_schemas() {
     assert!(seen >= 6, "{seen} examples");
     for (path, value) in example_files("requests") {
         let valid = request.is_valid(&value);
-        let parses = tel_shared::domain::ExecutionRequest::parse(value).is_ok();
+        let parses = tel_core::domain::ExecutionRequest::parse(value).is_ok();
         assert!(valid && parses, "{path}: schema {valid}, parser {parses}");
     }
 }
@@ -150,7 +150,7 @@ fn what_the_schemas_refuse_the_parsers_refuse_too() {
         let mut named = value.clone();
         named["name"] = "x".into();
         assert!(
-            tel_shared::domain::TaskDefinition::parse(named).is_err(),
+            tel_core::domain::TaskDefinition::parse(named).is_err(),
             "the parser refuses {value}"
         );
     }
@@ -164,7 +164,7 @@ fn what_the_schemas_refuse_the_parsers_refuse_too() {
     for value in refused_requests {
         assert!(!request.is_valid(&value), "the schema refuses {value}");
         assert!(
-            tel_shared::domain::ExecutionRequest::parse(value.clone()).is_err(),
+            tel_core::domain::ExecutionRequest::parse(value.clone()).is_err(),
             "the parser refuses {value}"
         );
     }

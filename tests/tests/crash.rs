@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tel_shared::domain::{TaskInstanceId, TaskStatus};
+use tel_core::domain::{TaskInstanceId, TaskStatus};
 use tel_tests::{TestStack, request};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;

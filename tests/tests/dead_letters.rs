@@ -6,10 +6,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde_json::{Value, json};
-use tel_shared::adapters::sqs::TRACE_ATTRIBUTE;
-use tel_shared::admin::dead_letter_queue;
-use tel_shared::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
-use tel_shared::ports::OutgoingMessage;
+use tel_aws::sqs::TRACE_ATTRIBUTE;
+use tel_core::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
+use tel_core::ports::OutgoingMessage;
+use tel_engine::admin::dead_letter_queue;
 use tel_tests::TestStack;
 
 const WAIT: Duration = Duration::from_secs(30);

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use tel_shared::config::Settings;
-use tel_shared::domain::{TaskInstanceId, TaskStatus};
-use tel_shared::ports::{BusEvent, EventPublisher, PublishError};
+use tel_core::domain::{TaskInstanceId, TaskStatus};
+use tel_core::ports::{BusEvent, EventPublisher, PublishError};
+use tel_engine::config::Settings;
 use tel_tests::probed_store::ProbedStore;
 use tel_tests::{TestStack, request};
 

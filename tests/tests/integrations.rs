@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tel_shared::domain::TaskDefinition;
-use tel_shared::integrations::Integration;
+use tel_core::domain::TaskDefinition;
+use tel_core::integrations::Integration;
 use tel_tests::fake_service::{
     self, API_KEY, BASIC_PASSWORD, BASIC_USER, BEARER, CLIENT_ID, CLIENT_SECRET,
 };
@@ -73,7 +73,7 @@ async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
     // Secrets are account-wide: each test's live under a prefix of its own,
     // each integration's under its own name there.
     let prefix = format!("{}/integrations/", tel_tests::random_name("secrets"));
-    let settings = tel_shared::config::Settings {
+    let settings = tel_engine::config::Settings {
         integration_secrets_prefix: prefix.clone(),
         ..Default::default()
     };

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use tel_shared::clock::ManualClock;
-use tel_shared::domain::{
+use tel_core::clock::ManualClock;
+use tel_core::domain::{
     Action, Assignee, AssigneeType, Creation, NewTask, TaskInstanceId, TaskStatus,
 };
-use tel_shared::handlers::Sweeper;
+use tel_engine::handlers::Sweeper;
 use tel_tests::{TestStack, request};
 
 const WAIT: Duration = Duration::from_secs(20);

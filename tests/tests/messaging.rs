@@ -9,10 +9,10 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
+use tel_core::domain::{Action, Creation, EventType, NewTask, TaskInstanceId, transition};
+use tel_core::ports::{BusEvent, OutgoingMessage};
+use tel_engine::batch::SqsHandler;
 use tel_local::Poller;
-use tel_shared::domain::{Action, Creation, EventType, NewTask, TaskInstanceId, transition};
-use tel_shared::handlers::SqsHandler;
-use tel_shared::ports::{BusEvent, OutgoingMessage};
 use tel_tests::TestStack;
 
 #[tokio::test]

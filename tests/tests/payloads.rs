@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
-use tel_shared::config::Settings;
-use tel_shared::domain::{TaskInstanceId, TaskStatus};
+use tel_core::domain::{TaskInstanceId, TaskStatus};
+use tel_engine::config::Settings;
 use tel_tests::api::{Api, As};
 use tel_tests::{TestStack, request};
 
@@ -151,7 +151,7 @@ async fn a_request_may_bring_its_input_by_reference() {
     .await
     .unwrap();
     let bucket = t.stack.payload_bucket.clone().unwrap();
-    let s3 = tel_shared::adapters::s3::client(&t.sdk);
+    let s3 = tel_aws::s3::client(&t.sdk);
     let input = json!({ "items": (0..1000).collect::<Vec<_>>() });
     s3.put_object()
         .bucket(&bucket)

@@ -8,8 +8,9 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::DateTime;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-use tel_shared::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
-use tel_shared::handlers::{Router, SqsHandler};
+use tel_core::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
+use tel_engine::batch::SqsHandler;
+use tel_engine::handlers::Router;
 use tel_tests::{TestStack, request};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -396,7 +397,7 @@ async fn duplicate_execute_messages_run_the_task_once() {
         trace_id: None,
     };
     let messages = (0..3)
-        .map(|_| tel_shared::ports::OutgoingMessage {
+        .map(|_| tel_core::ports::OutgoingMessage {
             trace: None,
             body: envelope.to_body(),
             delay_seconds: 0,
@@ -436,7 +437,7 @@ async fn trace_context_travels_from_the_request_through_every_stage_into_events(
     let traced = request("double", json!({ "n": 1 }));
     let untraced = request("double", json!({ "n": 2 }));
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let message = |body: &Value, trace: Option<&str>| tel_shared::ports::OutgoingMessage {
+    let message = |body: &Value, trace: Option<&str>| tel_core::ports::OutgoingMessage {
         trace: trace.map(str::to_owned),
         body: body.to_string(),
         delay_seconds: 0,

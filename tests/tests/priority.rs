@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tel_core::domain::TaskInstanceId;
 use tel_local::RunnerOptions;
-use tel_shared::domain::TaskInstanceId;
 use tel_tests::{TestStack, request};
 
 #[tokio::test]

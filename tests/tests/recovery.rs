@@ -10,10 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{Value, json};
-use tel_shared::clock::ManualClock;
-use tel_shared::domain::{Action, Creation, TaskDefinition, TaskStatus, transition};
-use tel_shared::handlers::Sweeper;
-use tel_shared::ports::{BusEvent, EventPublisher, PublishError};
+use tel_core::clock::ManualClock;
+use tel_core::domain::{Action, Creation, TaskDefinition, TaskStatus, transition};
+use tel_core::ports::{BusEvent, EventPublisher, PublishError};
+use tel_engine::handlers::Sweeper;
 use tel_tests::TestStack;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -192,7 +192,7 @@ async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
     let validate = t.queue_url("ValidateQueue");
     let backlog = |n: usize| {
         (0..n)
-            .map(|i| tel_shared::ports::OutgoingMessage {
+            .map(|i| tel_core::ports::OutgoingMessage {
                 trace: None,
                 body: format!("{{\"backlog\":{i}}}"),
                 delay_seconds: 0,

@@ -115,7 +115,7 @@ async fn lambda_implementations_invoke_the_function_and_take_its_result() {
 
 #[tokio::test]
 async fn system_functions_need_permission_from_definition_and_deployment() {
-    let settings = tel_shared::config::Settings {
+    let settings = tel_engine::config::Settings {
         system_permissions: vec!["events:publish".into()],
         ..Default::default()
     };

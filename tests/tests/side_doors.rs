@@ -13,9 +13,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tel_api::auth::{AuthConfig, Verifier};
 use tel_api::{ApiState, router};
-use tel_shared::config::Settings;
-use tel_shared::domain::TaskInstanceId;
-use tel_shared::integrations::Integration;
+use tel_core::domain::TaskInstanceId;
+use tel_core::integrations::Integration;
+use tel_engine::config::Settings;
 use tel_tests::api::{Api, As};
 use tel_tests::oidc_issuer::FakeIssuer;
 use tel_tests::{EventWatcher, TestStack, fake_service, random_name, request};
@@ -415,7 +415,7 @@ async fn a_503_names_none_of_tels_storage() {
     let bucket = t.stack.payload_bucket.clone().unwrap();
 
     // The object is gone: the answer names neither the bucket nor the key.
-    tel_shared::adapters::s3::client(&t.sdk)
+    tel_aws::s3::client(&t.sdk)
         .delete_object()
         .bucket(&bucket)
         .key(&stored.key)

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
-use tel_shared::domain::{TaskInstanceId, TaskStatus};
-use tel_shared::integrations::Integration;
+use tel_core::domain::{TaskInstanceId, TaskStatus};
+use tel_core::integrations::Integration;
 use tel_tests::api::{Api, As};
 use tel_tests::{EventWatcher, TestStack, fake_service, random_name};
 

@@ -3,11 +3,11 @@
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use tel_shared::domain::{
+use tel_core::domain::{
     Action, Assignee, AssigneeType, Creation, DeadlineKind, DefinitionName, DefinitionRef, NewTask,
     TaskDefinition, TaskInstanceId, TaskStatus, transition,
 };
-use tel_shared::ports::{PageRequest, StoreError};
+use tel_core::ports::{PageRequest, StoreError};
 use tel_tests::TestStack;
 
 fn new_task(workflow: &str) -> NewTask {
@@ -275,7 +275,7 @@ async fn the_deadline_index_holds_only_pending_deadlines_and_returns_due_ones() 
     let failed = transition(
         &due.task,
         Action::Fail {
-            error: tel_shared::domain::TaskError::new("EXECUTION_ERROR", "x"),
+            error: tel_core::domain::TaskError::new("EXECUTION_ERROR", "x"),
         },
         now,
     )

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tel_shared::handlers::Sweeper;
+use tel_engine::handlers::Sweeper;
 use tel_tests::probed_store::ProbedStore;
 use tel_tests::{TestStack, store_waiting_and_due};
 

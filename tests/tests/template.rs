@@ -246,7 +246,7 @@ fn the_publisher_reads_every_task_write_and_never_skips_one_silently() {
     };
     assert_eq!(failures.value.as_str(), Some("PublisherFailureQueue.Arn"));
     // The item type the filter names is the one the store writes.
-    let written = tel_shared::adapters::dynamo::keys::ITEM_TYPE;
+    let written = tel_aws::dynamo::keys::ITEM_TYPE;
     assert_eq!(written, "itemType");
 }
 
@@ -531,7 +531,7 @@ async fn the_local_stack_is_what_the_template_says() {
     assert!(t.stack.table_stream_arn.is_some());
     // The payload bucket.
     let bucket = t.stack.payload_bucket.clone().expect("the payload bucket");
-    tel_shared::adapters::s3::client(&t.sdk)
+    tel_aws::s3::client(&t.sdk)
         .head_bucket()
         .bucket(&bucket)
         .send()

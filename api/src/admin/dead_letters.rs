@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::super::ApiState;
 use super::super::auth::Caller;
 use super::super::problem::Problem;
-use tel_shared::admin::dead_letter_queue;
+use tel_engine::admin::dead_letter_queue;
 
 /// Messages listed per queue at most.
 const LIST_MAX: usize = 50;

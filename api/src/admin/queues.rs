@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use tel_shared::admin::stats::named_queues;
+use tel_engine::admin::stats::named_queues;
 
 /// A source queue and where its given-up messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]

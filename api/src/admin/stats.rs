@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::super::ApiState;
 use super::super::auth::Caller;
 use super::super::problem::Problem;
-use tel_shared::admin::stats::{read_tasks, summarize};
+use tel_engine::admin::stats::{read_tasks, summarize};
 
 /// Tasks one look reads at most.
 const MAX_TASKS: usize = 5_000;

@@ -9,8 +9,8 @@ use super::super::access::visible_task;
 use super::super::auth::Caller;
 use super::super::body;
 use super::super::problem::Problem;
-use tel_shared::domain::{EVENT_SOURCE, TaskStatus, events_of};
-use tel_shared::ports::{PageRequest, TaskFilter};
+use tel_core::domain::{EVENT_SOURCE, TaskStatus, events_of};
+use tel_core::ports::{PageRequest, TaskFilter};
 
 pub async fn list(
     State(state): State<ApiState>,

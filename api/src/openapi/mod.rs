@@ -85,7 +85,7 @@ fn task_id() -> Value {
 }
 
 fn name_parameter(what: &str) -> Value {
-    json!({ "name": "name", "in": "path", "required": true, "description": format!("The {what}'s name."), "schema": { "type": "string", "pattern": tel_shared::contract::schemas::DEFINITION_NAME_PATTERN } })
+    json!({ "name": "name", "in": "path", "required": true, "description": format!("The {what}'s name."), "schema": { "type": "string", "pattern": tel_engine::contract::schemas::DEFINITION_NAME_PATTERN } })
 }
 
 /// Links from an answer naming a task (by `expression`) to every operation on it.

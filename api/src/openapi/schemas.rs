@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use tel_shared::contract::registrations;
-use tel_shared::contract::schemas::{self, reference};
+use tel_engine::contract::registrations;
+use tel_engine::contract::schemas::{self, reference};
 
 pub fn components() -> Map<String, Value> {
     let mut all = schemas::components();

@@ -22,7 +22,7 @@ pub struct ContractArgs {
 
 pub fn run(args: ContractArgs) -> Result<()> {
     let document = match args.document {
-        Document::Asyncapi => tel_shared::contract::asyncapi::document(),
+        Document::Asyncapi => tel_engine::contract::asyncapi::document(),
         Document::Openapi => tel_api::openapi::document(),
     };
     if args.json {

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
-use tel_shared::admin::dead_letter_queue;
+use tel_engine::admin::dead_letter_queue;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Queue {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use tel_shared::domain::{DefinitionRef, TaskDefinition};
+use tel_core::domain::{DefinitionRef, TaskDefinition};
 
 #[derive(Subcommand)]
 pub enum DefinitionsCommand {
@@ -41,7 +41,7 @@ pub async fn run(command: DefinitionsCommand) -> Result<()> {
 }
 
 pub async fn register_file(
-    store: &dyn tel_shared::ports::DefinitionStore,
+    store: &dyn tel_core::ports::DefinitionStore,
     file: &std::path::Path,
 ) -> Result<TaskDefinition> {
     let text =

@@ -13,10 +13,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use tel_api::auth::AuthConfig;
+use tel_engine::bootstrap;
 use tel_local::deploy::{Deployment, binaries_dir, deployed};
 use tel_local::gateway::{Gateway, serve};
 use tel_local::template::TEMPLATE_YAML;
-use tel_shared::bootstrap;
 
 use super::dev::parse_parameter;
 use crate::environment;

@@ -11,12 +11,12 @@ use serde_json::Value;
 use tel_api::ApiState;
 use tel_api::admin::OperatorQueues;
 use tel_api::auth::{AuthConfig, mint_dev_token};
+use tel_core::domain::TaskType;
+use tel_engine::bootstrap;
+use tel_engine::config::Settings;
+use tel_engine::metrics::{AppendFile, Metrics};
+use tel_engine::{EngineBuilder, TaskEngine};
 use tel_local::{LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack};
-use tel_shared::bootstrap;
-use tel_shared::config::Settings;
-use tel_shared::domain::TaskType;
-use tel_shared::engine::{EngineBuilder, TaskEngine};
-use tel_shared::metrics::{AppendFile, Metrics};
 
 use super::events::{open_tap, print};
 use crate::environment;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use tel_shared::domain::DefinitionRef;
-use tel_shared::integrations::Integration;
+use tel_core::domain::DefinitionRef;
+use tel_core::integrations::Integration;
 
 #[derive(Subcommand)]
 pub enum IntegrationsCommand {

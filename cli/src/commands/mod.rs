@@ -96,7 +96,7 @@ impl Cli {
     }
 
     pub async fn run(self) -> Result<()> {
-        tel_shared::lambda::init_tracing();
+        tel_engine::lambda::init_tracing();
         match self.command {
             Command::Dev(args) => dev::run(args).await,
             Command::Provision(args) => dev::provision(args).await,
@@ -118,13 +118,13 @@ impl Cli {
 /// The engine for the stack the environment names.
 pub async fn engine() -> Result<(
     aws_config::SdkConfig,
-    tel_shared::config::Config,
-    tel_shared::engine::TaskEngine,
+    tel_engine::config::Config,
+    tel_engine::TaskEngine,
 )> {
-    let config = tel_shared::config::Config::from_env()
+    let config = tel_engine::config::Config::from_env()
         .map_err(|e| anyhow::anyhow!("{e}; run `tel dev` first or source .tel/dev.env"))?;
-    let sdk = tel_shared::bootstrap::sdk_config().await;
-    let engine = tel_shared::bootstrap::engine(&sdk, &config);
+    let sdk = tel_engine::bootstrap::sdk_config().await;
+    let engine = tel_engine::bootstrap::engine(&sdk, &config);
     Ok((sdk, config, engine))
 }
 

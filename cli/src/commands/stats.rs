@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use tel_shared::admin::stats::{named_queues, read_tasks, summarize};
+use tel_engine::admin::stats::{named_queues, read_tasks, summarize};
 
 #[derive(Args)]
 pub struct StatsArgs {

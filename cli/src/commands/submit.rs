@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
-use tel_shared::domain::{ExecutionRequest, TaskInstanceId};
-use tel_shared::ports::OutgoingMessage;
+use tel_core::domain::{ExecutionRequest, TaskInstanceId};
+use tel_core::ports::OutgoingMessage;
 
 #[derive(Args)]
 pub struct SubmitArgs {
@@ -72,7 +72,7 @@ fn build(args: SubmitArgs) -> Result<Value> {
 
 /// Sends one request and returns its task id (assigning one if it had none).
 pub async fn submit(
-    engine: &tel_shared::engine::TaskEngine,
+    engine: &tel_engine::TaskEngine,
     requests_queue: &str,
     mut body: Value,
 ) -> Result<TaskInstanceId> {

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use tel_shared::domain::TaskInstanceId;
+use tel_core::domain::TaskInstanceId;
 
 #[derive(Args)]
 pub struct TaskArgs {

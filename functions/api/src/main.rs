@@ -5,8 +5,8 @@ use tel_api::{ApiState, admin::OperatorQueues, auth::AuthConfig, router};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tel_shared::lambda::init_tracing();
-    let (sdk, engine) = tel_shared::bootstrap::from_env().await?;
+    tel_engine::lambda::init_tracing();
+    let (sdk, engine) = tel_engine::bootstrap::from_env().await?;
     let auth = AuthConfig::from_env()?;
     let queues = OperatorQueues::from_vars(aws_sdk_sqs::Client::new(&sdk), std::env::vars());
     let state = ApiState::new(engine, auth).with_queues(queues);

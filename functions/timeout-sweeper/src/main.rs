@@ -1,10 +1,10 @@
 //! timeout-sweeper Lambda function, run on a schedule.
 
-use tel_shared::handlers::Sweeper;
+use tel_engine::handlers::Sweeper;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tel_shared::lambda::init_tracing();
-    let (_, engine) = tel_shared::bootstrap::from_env().await?;
-    tel_shared::lambda::run_sweeper(Sweeper::new(engine)).await
+    tel_engine::lambda::init_tracing();
+    let (_, engine) = tel_engine::bootstrap::from_env().await?;
+    tel_engine::lambda::run_sweeper(Sweeper::new(engine)).await
 }

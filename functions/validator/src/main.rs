@@ -1,10 +1,10 @@
 //! validator Lambda function: configuration and clients once, then the shared handler.
 
-use tel_shared::handlers::Validator;
+use tel_engine::handlers::Validator;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tel_shared::lambda::init_tracing();
-    let (_, engine) = tel_shared::bootstrap::from_env().await?;
-    tel_shared::lambda::run_sqs(Validator::new(engine)).await
+    tel_engine::lambda::init_tracing();
+    let (_, engine) = tel_engine::bootstrap::from_env().await?;
+    tel_engine::lambda::run_sqs(Validator::new(engine)).await
 }

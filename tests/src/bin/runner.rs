@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tel_engine::EngineBuilder;
+use tel_engine::metrics::{Discard, Metrics};
 use tel_local::{LocalRunner, LocalStack, RunnerOptions};
-use tel_shared::engine::EngineBuilder;
-use tel_shared::metrics::{Discard, Metrics};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tel_shared::lambda::init_tracing();
+    tel_engine::lambda::init_tracing();
     let mut args = std::env::args().skip(1);
     let stack_file = args
         .next()
@@ -25,7 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let stack: LocalStack = serde_json::from_slice(&std::fs::read(&stack_file)?)?;
     let sdk = tel_tests::sdk().await;
     // Settings from `TEL_*` as a function reads them.
-    let config = stack.config_with(tel_shared::config::Settings::from_env()?)?;
+    let config = stack.config_with(tel_engine::config::Settings::from_env()?)?;
     let engine = Arc::new(
         EngineBuilder::aws(&sdk, &config)
             .metrics(Metrics::new(Discard))

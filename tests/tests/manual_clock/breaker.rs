@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use serde_json::json;
-use tel_shared::domain::TaskStatus;
+use tel_core::domain::TaskStatus;
 use tel_tests::fake_service;
 
 use super::*;

@@ -3,8 +3,8 @@
 //! `scheduleToCloseSeconds`).
 
 use serde_json::json;
-use tel_shared::clock::Clock;
-use tel_shared::domain::{Action, Creation, TaskStatus};
+use tel_core::clock::Clock;
+use tel_core::domain::{Action, Creation, TaskStatus};
 
 use super::*;
 

@@ -15,16 +15,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use tel_core::domain::{TaskDefinition, TaskInstanceId};
+use tel_core::integrations::Integration;
+use tel_core::ports::runner::Runners;
+use tel_core::ports::{SecretError, SecretSource};
+use tel_engine::TaskEngine;
+use tel_engine::config::Settings;
+use tel_engine::metrics::{Discard, Metrics};
 use tel_local::in_process::InProcessPipeline;
 use tel_runners::http::HttpRunner;
 use tel_runners::javascript::JavascriptRunner;
-use tel_shared::config::Settings;
-use tel_shared::domain::{TaskDefinition, TaskInstanceId};
-use tel_shared::engine::TaskEngine;
-use tel_shared::integrations::Integration;
-use tel_shared::metrics::{Discard, Metrics};
-use tel_shared::ports::{SecretError, SecretSource};
-use tel_shared::runners::Runners;
 
 /// The JavaScript and HTTP runners over the pipeline's engine.
 fn runners(engine: &TaskEngine) -> Runners {

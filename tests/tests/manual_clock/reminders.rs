@@ -2,8 +2,8 @@
 //! once, in order, and `onDue` decides what the due time does.
 
 use serde_json::json;
-use tel_shared::clock::Clock;
-use tel_shared::domain::TaskStatus;
+use tel_core::clock::Clock;
+use tel_core::domain::TaskStatus;
 
 use super::*;
 

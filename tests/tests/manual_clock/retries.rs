@@ -1,7 +1,7 @@
 //! Retry policies: attempts, backoff, and retries longer than a queue delay.
 
 use serde_json::json;
-use tel_shared::domain::TaskStatus;
+use tel_core::domain::TaskStatus;
 
 use super::*;
 

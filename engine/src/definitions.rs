@@ -1,0 +1,161 @@
+//! Definitions with their schemas compiled, cached across invocations of a
+//! warm function. Versions are immutable, so an exact version never goes
+//! stale; which version is the latest is asked of the store again after
+//! `LATEST_TTL` (a request naming no version reads it once per warm function
+//! in that time, not once per task), and at once in the process that
+//! registers a new version.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use tel_core::domain::schema::CompiledSchema;
+use tel_core::domain::{AccessRules, DefinitionName, DefinitionRef, TaskDefinition};
+use tel_core::ports::{DefinitionStore, StoreError};
+
+pub struct LoadedDefinition {
+    pub definition: TaskDefinition,
+    pub input: CompiledSchema,
+    pub output: CompiledSchema,
+}
+
+/// Enough for every definition a busy deployment runs; beyond it the cache starts over.
+const CAPACITY: usize = 1024;
+
+/// How long "the latest version of a name" is taken from the cache: a version
+/// registered elsewhere is used for new requests within this.
+pub const LATEST_TTL: Duration = Duration::from_secs(5);
+
+pub struct DefinitionCache {
+    store: Arc<dyn DefinitionStore>,
+    loaded: RwLock<HashMap<(String, u32), Arc<LoadedDefinition>>>,
+    /// Name → (latest version, when it was read).
+    latest: RwLock<HashMap<String, (u32, Instant)>>,
+}
+
+impl DefinitionCache {
+    pub fn new(store: Arc<dyn DefinitionStore>) -> Self {
+        Self {
+            store,
+            loaded: RwLock::new(HashMap::new()),
+            latest: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn DefinitionStore> {
+        &self.store
+    }
+
+    /// Registers a version and makes it this process's latest at once.
+    pub async fn register(&self, definition: TaskDefinition) -> Result<TaskDefinition, StoreError> {
+        let registered = self.store.register(definition).await?;
+        if let Ok(mut latest) = self.latest.write() {
+            latest.remove(registered.name.as_str());
+        }
+        Ok(registered)
+    }
+
+    /// The definition a request names (latest or exact), or `None` if there is none.
+    pub async fn resolve(
+        &self,
+        reference: &DefinitionRef,
+    ) -> Result<Option<Arc<LoadedDefinition>>, StoreError> {
+        let name = reference.name.as_str();
+        let version = reference.version.or_else(|| self.recent_latest(name));
+        if let Some(version) = version
+            && let Some(hit) = self.cached(name, version)
+        {
+            return Ok(Some(hit));
+        }
+        match self.store.get(reference).await? {
+            None => Ok(None),
+            Some(definition) => {
+                if reference.version.is_none()
+                    && let Ok(mut latest) = self.latest.write()
+                {
+                    latest.insert(name.to_owned(), (definition.version, Instant::now()));
+                }
+                self.load(definition).map(Some)
+            }
+        }
+    }
+
+    /// The access rules that decide who may submit, read, work and manage
+    /// the tasks of `name`, whichever version they name or run: the latest
+    /// version's (a name with none is closed: admins only). Access revoked
+    /// in a new version is thereby revoked for the old ones too, which stay
+    /// runnable for whoever the latest rules allow (and for the queue).
+    pub async fn latest_access(&self, name: &str) -> Result<AccessRules, StoreError> {
+        let Ok(name) = DefinitionName::parse(name) else {
+            return Ok(AccessRules::default());
+        };
+        let latest = DefinitionRef {
+            name,
+            version: None,
+        };
+        Ok(self
+            .resolve(&latest)
+            .await?
+            .map(|l| l.definition.access.clone())
+            .unwrap_or_default())
+    }
+
+    fn recent_latest(&self, name: &str) -> Option<u32> {
+        let latest = self.latest.read().ok()?;
+        latest
+            .get(name)
+            .filter(|(_, read)| read.elapsed() < LATEST_TTL)
+            .map(|(version, _)| *version)
+    }
+
+    /// An exact version, by the name and version a task records.
+    pub async fn exact(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<Arc<LoadedDefinition>>, StoreError> {
+        let Ok(name) = DefinitionName::parse(name) else {
+            return Ok(None);
+        };
+        self.resolve(&DefinitionRef {
+            name,
+            version: Some(version),
+        })
+        .await
+    }
+
+    fn cached(&self, name: &str, version: u32) -> Option<Arc<LoadedDefinition>> {
+        self.loaded
+            .read()
+            .ok()?
+            .get(&(name.to_owned(), version))
+            .cloned()
+    }
+
+    fn load(&self, definition: TaskDefinition) -> Result<Arc<LoadedDefinition>, StoreError> {
+        if let Some(hit) = self.cached(definition.name.as_str(), definition.version) {
+            return Ok(hit);
+        }
+        // Schemas were checked at registration; failing here means the stored item is damaged.
+        let compile = |schema| {
+            CompiledSchema::compile(schema)
+                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", definition.reference())))
+        };
+        let loaded = Arc::new(LoadedDefinition {
+            input: compile(&definition.input_schema)?,
+            output: compile(&definition.output_schema)?,
+            definition,
+        });
+        if let Ok(mut map) = self.loaded.write() {
+            if map.len() >= CAPACITY {
+                map.clear();
+            }
+            let key = (
+                loaded.definition.name.to_string(),
+                loaded.definition.version,
+            );
+            map.insert(key, loaded.clone());
+        }
+        Ok(loaded)
+    }
+}

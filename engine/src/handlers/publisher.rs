@@ -1,0 +1,283 @@
+//! publisher (the table's change stream): turns each task write into the
+//! lifecycle events its new history entries announce, and puts them on the
+//! bus. Events are derived from what was stored, so none is lost when a
+//! function dies after its write, and each keeps its id however often it is
+//! published (the stream delivers at least once).
+//!
+//! In AWS a Lambda function reads the stream (with a filter that passes only
+//! task items); locally the runner reads it the same way
+//! (`local::stream_reader`); in process the in-memory store's change log is fed
+//! straight in.
+
+use std::sync::Arc;
+
+use tracing::{error, info, warn};
+
+use crate::TaskEngine;
+use crate::step_callbacks::{StepNotifier, Unanswered};
+use tel_aws::dynamo::stream::StreamRecord;
+use tel_core::domain::events_of;
+use tel_core::ports::{BusEvent, EventPublisher, PublishError, TaskChange};
+
+pub struct ChangePublisher {
+    publisher: Arc<dyn EventPublisher>,
+    /// Answers the steps waiting on tasks that ended (Step Functions).
+    steps: Option<StepNotifier>,
+}
+
+/// What a batch left unpublished: the position to resume from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("events from change {sequence} on were not published: {reason}")]
+pub struct Unpublished {
+    /// The sequence number of the first change whose events are not all on
+    /// the bus; it and every later change of the batch are delivered again.
+    pub sequence: String,
+    pub reason: String,
+}
+
+impl ChangePublisher {
+    /// Publishes events only.
+    pub fn new(publisher: Arc<dyn EventPublisher>) -> Self {
+        Self {
+            publisher,
+            steps: None,
+        }
+    }
+
+    /// Publishes on the engine's bus and answers the steps waiting on tasks
+    /// that ended: what the publisher function does.
+    pub fn of_engine(engine: &Arc<TaskEngine>) -> Self {
+        Self::new(engine.publisher().clone()).answering_steps(engine)
+    }
+
+    /// Also answers the steps waiting on tasks that ended, through `engine`.
+    pub fn answering_steps(mut self, engine: &Arc<TaskEngine>) -> Self {
+        self.steps = Some(StepNotifier::new(engine.clone()));
+        self
+    }
+
+    /// Answers the waiting steps, then publishes the events of every change,
+    /// in order. Events of one task keep their order on the bus only as far
+    /// as EventBridge keeps any (consumers order by `occurredAt` and the
+    /// task's version). Whatever was not done is resumed from the earliest
+    /// change it concerns.
+    pub async fn publish(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
+        let mut unanswered = None;
+        if let Some(steps) = &self.steps {
+            for (i, change) in changes.iter().enumerate() {
+                if let Err(Unanswered(reason)) = steps.answer(change).await {
+                    unanswered = Some(Unpublished {
+                        sequence: change.sequence.clone(),
+                        reason,
+                    });
+                    // Events of later changes wait with it, to keep their order.
+                    let published = self.publish_events(&changes[..i]).await?;
+                    info!(published, "events published up to a step not answered");
+                    break;
+                }
+            }
+        }
+        match unanswered {
+            Some(unpublished) => Err(unpublished),
+            None => self.publish_events(changes).await,
+        }
+    }
+
+    async fn publish_events(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
+        let mut events = Vec::new();
+        // For each event, the change it came from.
+        let mut origin = Vec::new();
+        for (i, change) in changes.iter().enumerate() {
+            for entry in change.new_entries() {
+                for event in events_of(&change.task, entry) {
+                    events.push(BusEvent::from(&event));
+                    origin.push(i);
+                }
+            }
+        }
+        if events.is_empty() {
+            return Ok(0);
+        }
+        match self.publisher.publish(&events).await {
+            Ok(()) => Ok(events.len()),
+            Err(PublishError::Unavailable {
+                failed,
+                message,
+                source,
+            }) => {
+                let first = failed.iter().map(|&e| origin[e]).min().unwrap_or(0);
+                match source {
+                    // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
+                    Some(e) => {
+                        error!(failed = failed.len(), error = %e, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them")
+                    }
+                    None => {
+                        warn!(failed = failed.len(), %message, "events not published; the stream delivers them again")
+                    }
+                }
+                Err(Unpublished {
+                    sequence: changes[first].sequence.clone(),
+                    reason: message,
+                })
+            }
+            Err(PublishError::Rejected(reason)) => {
+                // Too large for the bus, whatever we do: retrying would hold the
+                // stream forever. The task itself is stored; say what was lost.
+                warn!(%reason, changes = changes.len(), "events refused by the bus and dropped");
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// Reads stream records as task changes (skipping other items, and logging
+/// any record that does not read as a task: one bad record must not hold the
+/// stream) and publishes their events.
+pub async fn publish_records(
+    publisher: &ChangePublisher,
+    records: &[StreamRecord],
+) -> Result<usize, Unpublished> {
+    // The stream filter passes only task items; anything else here means the
+    // filter lets in writes that wake (and bill) this function for nothing.
+    let others: Vec<String> = records
+        .iter()
+        .filter(|r| !r.is_task_write())
+        .filter_map(StreamRecord::key)
+        .collect();
+    if !others.is_empty() {
+        warn!(keys = ?others, "stream records that are not task writes (check the stream filter)");
+    }
+    let changes: Vec<TaskChange> = records
+        .iter()
+        .filter_map(StreamRecord::task_change)
+        .filter_map(|change| {
+            change
+                .map_err(|e| error!(error = %e, "unreadable task change skipped"))
+                .ok()
+        })
+        .collect();
+    let published = publisher.publish(&changes).await?;
+    if published > 0 {
+        info!(records = records.len(), published, "events published");
+    }
+    Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use serde_json::json;
+    use tel_core::domain::{Action, Creation, NewTask, transition};
+    use tel_core::fakes::RecordingPublisher;
+
+    fn change(
+        sequence: &str,
+        previous_version: u64,
+        task: &tel_core::domain::TaskInstance,
+    ) -> TaskChange {
+        TaskChange {
+            sequence: sequence.into(),
+            previous_version,
+            task: task.clone(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_write_announces_only_its_own_entries_with_stable_ids() {
+        let now = Utc::now();
+        let new = NewTask::of_step(("double", 1), "wf", "s", json!({}));
+        let created = Creation::new(new, now, now);
+        let started = transition(&created.task, Action::Start { lease_until: now }, now).unwrap();
+        let recording = Arc::new(RecordingPublisher::default());
+        let publisher = ChangePublisher::new(recording.clone());
+        let changes = [change("1", 0, &created.task), change("2", 1, &started.task)];
+        assert_eq!(publisher.publish(&changes).await, Ok(2));
+        let first = recording.take();
+        let types: Vec<&str> = first.iter().map(|e| e.detail_type.as_str()).collect();
+        assert_eq!(types, ["task.created", "task.started"]);
+        // Delivered again (at least once): the same events, the same ids.
+        publisher.publish(&changes).await.unwrap();
+        assert_eq!(recording.take(), first);
+        let ids: Vec<String> = created
+            .events
+            .iter()
+            .chain(&started.events)
+            .map(|e| e.event_id.clone())
+            .collect();
+        let published: Vec<String> = first
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.detail).unwrap()["eventId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            published, ids,
+            "what the bus gets is what the transition planned"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_not_answered_holds_its_change_and_later_ones_and_is_answered_once_after() {
+        let (builder, handles) = crate::EngineBuilder::in_memory(Default::default());
+        let engine = Arc::new(builder.build());
+        let publisher = ChangePublisher::of_engine(&engine);
+        let now = Utc::now();
+        let waited_on = |token: &str| {
+            let mut created = Creation::new(
+                NewTask {
+                    callback: Some(tel_core::domain::Callback {
+                        task_token: token.into(),
+                        heartbeat_seconds: 60,
+                    }),
+                    ..NewTask::of_step(("double", 1), "wf", "s", json!({}))
+                },
+                now,
+                now,
+            );
+            created.task = transition(&created.task, Action::Start { lease_until: now }, now)
+                .unwrap()
+                .task;
+            transition(
+                &created.task,
+                Action::Complete {
+                    output: Some(json!({ "n": 2 })),
+                    by: None,
+                },
+                now,
+            )
+            .unwrap()
+            .task
+        };
+        let (first, second) = (waited_on("token-1"), waited_on("token-2"));
+        let changes = [change("1", 2, &first), change("2", 2, &second)];
+        // Throttled: the change is held with every later one, events and all.
+        handles.callbacks.throttle(1);
+        let held = publisher.publish(&changes).await.unwrap_err();
+        assert_eq!(held.sequence, "1");
+        assert!(handles.callbacks.take().is_empty());
+        assert!(handles.publisher.take().is_empty());
+        // Delivered again: both answered, each once, with the output.
+        assert_eq!(publisher.publish(&changes).await, Ok(2));
+        let calls = handles.callbacks.take();
+        assert_eq!(
+            calls,
+            [
+                tel_core::fakes::StepCall::Success {
+                    token: "token-1".into(),
+                    output: r#"{"n":2}"#.into()
+                },
+                tel_core::fakes::StepCall::Success {
+                    token: "token-2".into(),
+                    output: r#"{"n":2}"#.into()
+                }
+            ]
+        );
+        // A step already answered or stopped counts as answered.
+        handles.callbacks.stop("token-1");
+        assert_eq!(publisher.publish(&changes[..1]).await, Ok(1));
+    }
+}

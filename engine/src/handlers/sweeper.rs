@@ -1,0 +1,587 @@
+//! timeout-sweeper (on a schedule): reads only the sparse deadline index, so
+//! a sweep costs in proportion to what is due, not to what is stored. It
+//! times out attempts whose lease ran out, resumes long retry waits, re-sends
+//! stage messages that were not acted on in time, sends manual tasks'
+//! reminders, escalates them and acts on their due time. A task woken before
+//! any of its deadlines (its wake-up is kept early to spare index writes) only
+//! has its wake-up moved. Every action is a conditional write, so sweeps may
+//! overlap.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use std::collections::HashMap;
+
+use super::executor::slot_pool;
+use crate::attempts::retry_or_fail;
+use crate::metrics::Unit;
+use crate::{ApplyError, TaskEngine};
+use tel_core::domain::manual::OnDue;
+use tel_core::domain::task_error::TIMEOUT;
+use tel_core::domain::{
+    Action, DeadlineKind, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
+};
+use tel_core::ports::runner::RunError;
+use tel_core::ports::{CallbackError, ErrorClass, QueueDepth};
+
+/// Actions on one task in one sweep (each moves at least one deadline on).
+const MAX_ACTIONS_PER_TASK: usize = 8;
+
+/// How long a slot holder may be between taking its slot and starting.
+const SLOT_GRACE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Due entries taken from each shard per sweep; the rest wait for the next one.
+pub const DEFAULT_BATCH_PER_SHARD: i32 = 100;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Index entries read (the cost of the sweep).
+    pub due_read: usize,
+    pub leases_expired: usize,
+    pub retries_resumed: usize,
+    pub redelivered: usize,
+    /// Stage messages not re-sent yet because their queue still holds messages.
+    pub redelivery_deferred: usize,
+    /// Tasks woken before any deadline of theirs: only the wake-up moved.
+    pub rescheduled: usize,
+    pub reminders: usize,
+    pub escalations: usize,
+    /// Manual tasks past their due time.
+    pub overdue: usize,
+    /// Tasks failed for exceeding scheduleToStart or scheduleToClose.
+    pub budgets_exceeded: usize,
+    /// Concurrency slots freed because their holder was no longer running.
+    pub slots_repaired: usize,
+    /// Heartbeats sent to Step Functions steps waiting on unfinished tasks.
+    pub heartbeats: usize,
+    /// Tasks cancelled because the step waiting on them was gone (its
+    /// execution stopped or timed out).
+    pub steps_gone: usize,
+    /// Entries another sweeper or handler got to first.
+    pub superseded: usize,
+    pub errors: usize,
+}
+
+pub struct Sweeper {
+    engine: Arc<TaskEngine>,
+    batch_per_shard: i32,
+}
+
+/// Queue depths read at the start of a sweep, by queue URL.
+type Depths = HashMap<String, QueueDepth>;
+
+impl Sweeper {
+    pub fn new(engine: Arc<TaskEngine>) -> Self {
+        Self {
+            engine,
+            batch_per_shard: DEFAULT_BATCH_PER_SHARD,
+        }
+    }
+
+    pub async fn sweep(&self) -> SweepReport {
+        let mut report = SweepReport::default();
+        let depths = self.sample_queues().await;
+        let now = self.engine.now();
+        for shard in 0..self.engine.settings().deadline_shards {
+            let due = match self
+                .engine
+                .tasks()
+                .due(shard, now, self.batch_per_shard)
+                .await
+            {
+                Ok(due) => due,
+                Err(e) => {
+                    warn!(shard, error = %e, "deadline shard not read");
+                    report.errors += 1;
+                    continue;
+                }
+            };
+            report.due_read += due.len();
+            for item in due {
+                let outcome = self.act(item.task_instance_id, &depths, &mut report).await;
+                self.count(outcome, &mut report);
+            }
+        }
+        self.repair_slots(&mut report).await;
+        if report != SweepReport::default() {
+            info!(report = ?report, "sweep done");
+        }
+        report
+    }
+
+    fn count(&self, outcome: Result<(), ApplyError>, report: &mut SweepReport) {
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.is_superseded() => report.superseded += 1,
+            Err(e) => {
+                warn!(error = %e, "due entry not handled; the next sweep retries it");
+                report.errors += 1;
+            }
+        }
+    }
+
+    async fn act(
+        &self,
+        id: TaskInstanceId,
+        depths: &Depths,
+        report: &mut SweepReport,
+    ) -> Result<(), ApplyError> {
+        let s = &self.engine;
+        let Some(mut task) = s.tasks().get(id).await? else {
+            return Ok(());
+        };
+        // One task may have several deadlines due at once (a reminder and an
+        // escalation): act on each, earliest first, each a conditional write.
+        let mut heartbeat_tried = false;
+        for _ in 0..MAX_ACTIONS_PER_TASK {
+            let now = s.now();
+            let due: Vec<DeadlineKind> = task
+                .deadlines
+                .iter()
+                .filter(|(kind, at)| {
+                    **at <= now && !(heartbeat_tried && **kind == DeadlineKind::Heartbeat)
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            if due.is_empty() {
+                return self.wake_at_next_deadline(&task, report).await;
+            }
+            if due.contains(&DeadlineKind::Heartbeat) {
+                heartbeat_tried = true;
+                match self.heartbeat(&task, report).await? {
+                    Some(next) => task = next,
+                    None => return Ok(()),
+                }
+                continue;
+            }
+            if let Some(budget) = [DeadlineKind::CloseBy, DeadlineKind::StartBy]
+                .into_iter()
+                .find(|k| due.contains(k))
+            {
+                task = self.exceed_budget(&task, budget).await?;
+                report.budgets_exceeded += 1;
+                continue;
+            }
+            task = match task.status {
+                TaskStatus::Running if due.contains(&DeadlineKind::Lease) => {
+                    let expired = self.expire_lease(&task).await?;
+                    report.leases_expired += 1;
+                    expired
+                }
+                TaskStatus::RetryWait if due.contains(&DeadlineKind::RetryAt) => {
+                    let queued = s
+                        .apply(
+                            &task,
+                            Action::ResumeRetry {
+                                redeliver_at: s.redeliver_at(),
+                            },
+                        )
+                        .await?;
+                    report.retries_resumed += 1;
+                    queued
+                }
+                TaskStatus::Created | TaskStatus::Queued
+                    if due.contains(&DeadlineKind::Redeliver) =>
+                {
+                    match self.redeliver(&task, depths, report).await? {
+                        Some(moved) => moved,
+                        None => return Ok(()),
+                    }
+                }
+                TaskStatus::Assigned | TaskStatus::Claimed => {
+                    self.manual_deadline(&task, &due, report).await?
+                }
+                status => {
+                    warn!(task_instance_id = %id, ?due, %status, "deadline this sweeper does not act on");
+                    return Ok(());
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// Tells the step waiting on the task that it is alive, and moves the
+    /// next heartbeat one interval on (a write of the deadlines only, no
+    /// transition). A step that is gone (its execution stopped or timed out)
+    /// has the task cancelled: nobody would take its result. Returns the task
+    /// as it is after, `None` once it is cancelled.
+    async fn heartbeat(
+        &self,
+        task: &TaskInstance,
+        report: &mut SweepReport,
+    ) -> Result<Option<TaskInstance>, ApplyError> {
+        let s = &self.engine;
+        let id = task.task_instance_id;
+        let mut next = task.clone();
+        let Some(callback) = &task.callback else {
+            next.deadlines.remove(&DeadlineKind::Heartbeat);
+            next.schedule_wake(None);
+            s.tasks().update_deadlines(&next).await?;
+            return Ok(Some(next));
+        };
+        match s.callbacks().heartbeat(&callback.task_token).await {
+            Ok(()) => report.heartbeats += 1,
+            Err(CallbackError::Gone { code, .. }) => {
+                info!(task_instance_id = %id, %code, "the step waiting on the task is gone; cancelling it");
+                // The token is dead: it is not kept, and nobody is answered.
+                let mut orphan = task.clone();
+                orphan.callback = None;
+                let reason = format!(
+                    "the Step Functions step waiting on the task is gone ({code}): its execution was stopped or timed out"
+                );
+                s.apply(
+                    &orphan,
+                    Action::Cancel {
+                        reason,
+                        by: Some("step-functions".into()),
+                    },
+                )
+                .await?;
+                report.steps_gone += 1;
+                return Ok(None);
+            }
+            Err(CallbackError::Aws(e)) if e.class != ErrorClass::Refused => {
+                warn!(task_instance_id = %id, error = %e, "heartbeat not sent; the next sweep tries again");
+                report.errors += 1;
+                return Ok(Some(next));
+            }
+            Err(CallbackError::Aws(e)) => {
+                warn!(task_instance_id = %id, error = %e, "heartbeat refused; the next one is sent on schedule");
+            }
+        }
+        let every = chrono::Duration::seconds(i64::from(callback.heartbeat_seconds));
+        next.deadlines
+            .insert(DeadlineKind::Heartbeat, s.now() + every);
+        next.schedule_wake(None);
+        s.tasks().update_deadlines(&next).await?;
+        Ok(Some(next))
+    }
+
+    /// Nothing of the task is due yet (it was woken early, or its deadline
+    /// moved): the wake-up goes to its earliest deadline, without a transition.
+    async fn wake_at_next_deadline(
+        &self,
+        task: &TaskInstance,
+        report: &mut SweepReport,
+    ) -> Result<(), ApplyError> {
+        let next = task.next_deadline().map(|(_, at)| at);
+        if task.wake_at != next {
+            self.engine.tasks().reschedule(task, next).await?;
+            report.rescheduled += 1;
+        }
+        Ok(())
+    }
+
+    /// A stage message not acted on by its deadline: the handler that got it
+    /// died, or the send after the write was lost. It is sent again, unless
+    /// its queue still holds messages: then it may simply be waiting its turn
+    /// behind them, and re-sending live work would only grow the backlog. The
+    /// task is looked at again after as long as it has already waited
+    /// (doubling), and re-sent anyway once it has waited
+    /// `redeliver_anyway_after`. Returns the task after a re-send, `None`
+    /// when the sweeper only looks again later.
+    async fn redeliver(
+        &self,
+        task: &TaskInstance,
+        depths: &Depths,
+        report: &mut SweepReport,
+    ) -> Result<Option<TaskInstance>, ApplyError> {
+        let s = &self.engine;
+        let now = s.now();
+        let settings = s.settings();
+        let waited = (now - task.updated_at).to_std().unwrap_or_default();
+        let backlog = Stage::awaited_by(task.status)
+            .map(|stage| s.queue_for(stage, task.priority))
+            .and_then(|url| depths.get(url))
+            .is_some_and(|depth| depth.pending() > 0);
+        if backlog && waited < settings.redeliver_anyway_after {
+            let again = now + waited.max(settings.redeliver_after);
+            s.tasks().reschedule(task, Some(again)).await?;
+            report.redelivery_deferred += 1;
+            return Ok(None);
+        }
+        // Moving the deadline is the write that makes one of two
+        // overlapping sweeps the one that sends (the engine sends after it).
+        let moved = s
+            .apply(
+                task,
+                Action::Redeliver {
+                    redeliver_at: s.redeliver_at(),
+                },
+            )
+            .await?;
+        info!(task_instance_id = %task.task_instance_id, status = %task.status, waited_ms = waited.as_millis() as u64, "stage message re-sent");
+        report.redelivered += 1;
+        Ok(Some(moved))
+    }
+
+    /// Queue depths, once per sweep: as metrics, and to tell a lost stage
+    /// message from one waiting its turn.
+    async fn sample_queues(&self) -> Depths {
+        let s = &self.engine;
+        let urls = s.queue_urls();
+        let mut depths = Depths::new();
+        let mut queues = vec![
+            ("requests", &urls.requests),
+            ("validate", &urls.validate),
+            ("execute", &urls.execute),
+            ("manual", &urls.manual),
+        ];
+        queues.extend(
+            urls.validate_priority
+                .as_ref()
+                .map(|u| ("validate-priority", u)),
+        );
+        queues.extend(
+            urls.execute_priority
+                .as_ref()
+                .map(|u| ("execute-priority", u)),
+        );
+        for (name, url) in queues {
+            match s.queues().depth(url).await {
+                Ok(depth) => {
+                    s.metrics().put(
+                        &[("Queue", name)],
+                        &[
+                            ("QueueDepth", depth.waiting as f64, Unit::Count),
+                            ("QueueInFlight", depth.in_flight as f64, Unit::Count),
+                        ],
+                    );
+                    depths.insert(url.clone(), depth);
+                }
+                Err(e) => warn!(queue = name, error = %e, "queue depth not sampled"),
+            }
+        }
+        depths
+    }
+
+    /// The task ran out of its whole-task budget: it fails with `TIMEOUT`,
+    /// whatever it was doing, and a running attempt's slot is freed.
+    async fn exceed_budget(
+        &self,
+        task: &TaskInstance,
+        budget: DeadlineKind,
+    ) -> Result<TaskInstance, ApplyError> {
+        let s = &self.engine;
+        let message = match budget {
+            DeadlineKind::StartBy => "the task did not start within its scheduleToStartSeconds",
+            _ => "the task did not finish within its scheduleToCloseSeconds",
+        };
+        let error =
+            TaskError::new(TIMEOUT, message).with_details(serde_json::json!({ "budget": budget }));
+        let failed = s.apply(task, Action::Fail { error }).await?;
+        if task.status == TaskStatus::Running {
+            let _ = s
+                .slots()
+                .release(&slot_pool(&task.definition_name), task.task_instance_id)
+                .await;
+        }
+        info!(task_instance_id = %task.task_instance_id, ?budget, "task budget exceeded");
+        Ok(failed)
+    }
+
+    /// Frees slots whose holder is not running an attempt: an executor that
+    /// died before releasing, a start that never happened. A holder gets a
+    /// grace period first, between taking its slot and starting.
+    async fn repair_slots(&self, report: &mut SweepReport) {
+        let s = &self.engine;
+        let pools = match s.slots().pools().await {
+            Ok(pools) => pools,
+            Err(e) => {
+                warn!(error = %e, "slots not checked");
+                report.errors += 1;
+                return;
+            }
+        };
+        let settled_before = s.now() - SLOT_GRACE;
+        for (pool, holders) in pools {
+            for holder in holders {
+                let leaked = match s.tasks().get(holder).await {
+                    Ok(None) => true,
+                    Ok(Some(task)) => {
+                        task.status != TaskStatus::Running && task.updated_at < settled_before
+                    }
+                    Err(_) => false,
+                };
+                if leaked && s.slots().release(&pool, holder).await.is_ok() {
+                    info!(pool, task_instance_id = %holder, "leaked concurrency slot freed");
+                    report.slots_repaired += 1;
+                }
+            }
+        }
+    }
+
+    /// A manual task's due time, escalation or reminder, in that order of precedence.
+    async fn manual_deadline(
+        &self,
+        task: &TaskInstance,
+        due: &[DeadlineKind],
+        report: &mut SweepReport,
+    ) -> Result<TaskInstance, ApplyError> {
+        let s = &self.engine;
+        let settings = s
+            .definitions()
+            .exact(&task.definition_name, task.definition_version)
+            .await?
+            .and_then(|loaded| loaded.definition.manual.clone())
+            .ok_or_else(|| {
+                tel_core::ports::StoreError::Corrupt(format!(
+                    "{} has no manual settings",
+                    task.definition_ref()
+                ))
+            })?;
+        if due.contains(&DeadlineKind::Due) {
+            let due_at = task.due_at.map(|d| d.to_rfc3339()).unwrap_or_default();
+            let error = TaskError::new(
+                TIMEOUT,
+                format!("the task was not completed by its due time {due_at}"),
+            );
+            let default_output = match &settings.on_due {
+                OnDue::Fail => None,
+                OnDue::Complete { output } => Some(output.clone()),
+            };
+            let ended = s
+                .apply(
+                    task,
+                    Action::TimeOut {
+                        error,
+                        default_output,
+                    },
+                )
+                .await?;
+            report.overdue += 1;
+            return Ok(ended);
+        }
+        if due.contains(&DeadlineKind::Escalation) {
+            let level = task.manual.as_ref().map_or(0, |p| p.escalation_level) as usize;
+            if let Some(step) = settings.escalation.get(level) {
+                let action = Action::Assign {
+                    assignee: step.to.clone(),
+                    due_at: None,
+                    schedule: Some(settings.clone()),
+                    escalated: true,
+                    by: None,
+                };
+                let escalated = s.apply(task, action).await?;
+                report.escalations += 1;
+                return Ok(escalated);
+            }
+        }
+        let reminded = s.apply(task, Action::Remind { schedule: settings }).await?;
+        report.reminders += 1;
+        Ok(reminded)
+    }
+
+    async fn expire_lease(&self, task: &TaskInstance) -> Result<TaskInstance, ApplyError> {
+        let s = &self.engine;
+        let error = TaskError::new(
+            TIMEOUT,
+            format!(
+                "attempt {} did not finish within its lease: the executor stopped or hung",
+                task.attempt
+            ),
+        );
+        let policy = match s
+            .definitions()
+            .exact(&task.definition_name, task.definition_version)
+            .await?
+        {
+            Some(loaded) => loaded.definition.retry.clone(),
+            None => tel_core::domain::RetryPolicy {
+                max_attempts: 1,
+                ..Default::default()
+            },
+        };
+        info!(task_instance_id = %task.task_instance_id, attempt = task.attempt, "lease expired");
+        let after = retry_or_fail(s, task, &policy, RunError::retryable(error)).await?;
+        // The dead attempt's concurrency slot (if its definition has a limit) is free again.
+        if let Err(e) = s
+            .slots()
+            .release(&slot_pool(&task.definition_name), task.task_instance_id)
+            .await
+        {
+            warn!(error = %e, "slot not released; the next sweep repairs it");
+        }
+        Ok(after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineBuilder;
+    use crate::handlers::Router;
+    use serde_json::json;
+    use tel_core::clock::ManualClock;
+    use tel_core::domain::{ExecutionRequest, TaskDefinition};
+    use tel_core::fakes::StepCall;
+
+    #[tokio::test]
+    async fn a_waiting_step_hears_heartbeats_until_it_is_gone_then_the_task_is_cancelled() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let (builder, handles) = EngineBuilder::in_memory(Default::default());
+        let engine = Arc::new(builder.clock(clock.clone()).build());
+        let definition = TaskDefinition::parse(json!({
+            "name": "approve", "type": "manual", "heartbeatSeconds": 60,
+            "manual": { "assignment": { "strategy": "group", "id": "approvers" } }
+        }))
+        .unwrap();
+        engine.definitions().register(definition).await.unwrap();
+        let request = ExecutionRequest::parse(json!({
+            "taskDefinitionId": "approve", "workflowInstanceId": "wf", "stepId": "s",
+            "input": {}, "taskToken": "token-1"
+        }))
+        .unwrap();
+        let task = Router::new(engine.clone())
+            .accept(request, None, None, None)
+            .await
+            .unwrap();
+        let assigned = engine
+            .apply(
+                &task,
+                Action::Assign {
+                    assignee: tel_core::domain::Assignee {
+                        kind: tel_core::domain::AssigneeType::Group,
+                        id: "approvers".into(),
+                    },
+                    due_at: None,
+                    schedule: None,
+                    escalated: false,
+                    by: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(assigned.deadlines.contains_key(&DeadlineKind::Heartbeat));
+        let sweeper = Sweeper::new(engine.clone());
+        let id = task.task_instance_id;
+
+        clock.advance(chrono::Duration::seconds(61));
+        assert_eq!(sweeper.sweep().await.heartbeats, 1);
+        let heartbeat = StepCall::Heartbeat {
+            token: "token-1".into(),
+        };
+        assert_eq!(handles.callbacks.take(), [heartbeat]);
+        let after = engine.tasks().get(id).await.unwrap().unwrap();
+        assert_eq!(after.version, assigned.version, "no transition");
+        assert_eq!(
+            after.deadlines[&DeadlineKind::Heartbeat],
+            engine.now() + chrono::Duration::seconds(60)
+        );
+        // Not due again yet: nothing sent.
+        clock.advance(chrono::Duration::seconds(30));
+        assert_eq!(sweeper.sweep().await.heartbeats, 0);
+
+        handles.callbacks.stop("token-1");
+        clock.advance(chrono::Duration::seconds(31));
+        let report = sweeper.sweep().await;
+        assert_eq!((report.heartbeats, report.steps_gone), (0, 1));
+        let cancelled = engine.tasks().get(id).await.unwrap().unwrap();
+        assert_eq!(cancelled.status, TaskStatus::Cancelled);
+        assert!(cancelled.callback.is_none());
+        assert!(cancelled.deadlines.is_empty());
+    }
+}
