@@ -108,7 +108,7 @@ impl From<StoreError> for Problem {
         match e {
             StoreError::Conflict { .. } => Self::conflict(format!("{e}; read the task again")),
             StoreError::VersionExists { .. } => Self::conflict(e.to_string()),
-            StoreError::Corrupt(m) if m.contains("cursor") => Self::bad_request(m),
+            StoreError::InvalidCursor => Self::bad_request(e.to_string()),
             StoreError::TooLarge { .. } => Self::too_large(e.to_string()),
             other => Self::unavailable_because(&other),
         }
@@ -131,7 +131,18 @@ impl From<ApplyError> for Problem {
             ApplyError::Illegal(illegal) => Self::conflict(illegal.to_string()),
             ApplyError::Store(store) => store.into(),
             ApplyError::Queue(queue) => Self::unavailable_because(&queue),
+            not_now @ ApplyError::NotAdmitted(_) => Self::unavailable_because(&not_now),
             ApplyError::Payload(payload) => payload.into(),
+            // The definition's record is not what the task was created from:
+            // the stored data must be put right; trying again will not help.
+            missing @ ApplyError::NoManualSettings(_) => {
+                tracing::error!(error = %missing, "task and definition disagree");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "DEFINITION_MISMATCH",
+                    "the task's definition no longer matches it; an operator must look at it",
+                )
+            }
         }
     }
 }

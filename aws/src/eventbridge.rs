@@ -106,14 +106,13 @@ impl EventPublisher for EventBridgePublisher {
             }
             failed.extend(pending.iter().map(|i| i + offset));
         }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(PublishError::Unavailable {
+        match (failed.is_empty(), refused) {
+            (true, _) => Ok(()),
+            (false, Some(source)) => Err(PublishError::BusRefused { failed, source }),
+            (false, None) => Err(PublishError::Unavailable {
                 failed,
                 message: last_message,
-                source: refused,
-            })
+            }),
         }
     }
 }

@@ -12,7 +12,7 @@ use tel_core::ports::OutgoingMessage;
 use tel_engine::bootstrap;
 use tel_local::{EventTap, LocalRunner, RunnerOptions, Template, provision};
 
-use tel_aws::dynamo::stream::StreamRecord;
+use tel_tests::stream_records;
 
 use crate::bill;
 use crate::inprocess::{definition, order};
@@ -242,48 +242,6 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
 }
 
 /// Every record of the table's stream after `after` (from the start without it).
-async fn stream_records(
-    sdk: &aws_config::SdkConfig,
-    stream_arn: &str,
-    after: Option<String>,
-) -> anyhow::Result<Vec<StreamRecord>> {
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
-    let described = streams
-        .describe_stream()
-        .stream_arn(stream_arn)
-        .send()
-        .await?;
-    let mut records = Vec::new();
-    for shard in described
-        .stream_description()
-        .map(|d| d.shards().to_vec())
-        .unwrap_or_default()
-    {
-        let request = streams
-            .get_shard_iterator()
-            .stream_arn(stream_arn)
-            .shard_id(shard.shard_id().unwrap_or_default());
-        let request = match &after {
-            Some(sequence) => request
-                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                .sequence_number(sequence),
-            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
-        };
-        let mut iterator = request.send().await?.shard_iterator;
-        while let Some(current) = iterator {
-            let out = streams.get_records().shard_iterator(current).send().await?;
-            let batch = out.records.unwrap_or_default();
-            if batch.is_empty() {
-                break;
-            }
-            records.extend(batch.into_iter().filter_map(StreamRecord::from_streams_api));
-            iterator = out.next_shard_iterator;
-        }
-    }
-    Ok(records)
-}
-
 /// Messages/s through send, receive and delete, each in batches of 10, the
 /// queue never deeper than one batch; and API calls/s.
 async fn sqs_ceiling(

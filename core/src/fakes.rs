@@ -13,8 +13,9 @@ use crate::domain::{
 };
 use crate::ports::{
     AssignmentState, BusEvent, ConcurrencySlots, Created, DeadLetterLog, DeadLetterNote,
-    DefinitionStore, Due, EventPublisher, OutgoingMessage, Page, PageRequest, PublishError,
-    QueueDepth, QueueError, QueueSender, StoreError, TaskChange, TaskFilter, TaskStore,
+    DefinitionStore, Due, EventPublisher, INBOX_PAGE, LIST_PAGE, OutgoingMessage, Page,
+    PageRequest, PageSize, PublishError, QueueDepth, QueueError, QueueSender, StoreError,
+    TaskChange, TaskFilter, TaskStore, WORKFLOW_PAGE,
 };
 
 #[derive(Default)]
@@ -39,12 +40,34 @@ impl Tables {
     }
 }
 
-#[derive(Default)]
+/// The most a DynamoDB item holds; the fake refuses a task record over it
+/// (measured as its JSON, history included: close to DynamoDB's own count).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Held to DynamoDB's behaviour by the port suite (`tests/tests/store_ports.rs`):
+/// conditional writes, pages with cursors, index order, the deadline
+/// index's shards, a change for every write, the item size limit.
 pub struct InMemoryTaskStore {
     tables: Mutex<Tables>,
+    deadline_shards: u16,
+}
+
+impl Default for InMemoryTaskStore {
+    fn default() -> Self {
+        Self {
+            tables: Mutex::default(),
+            deadline_shards: 1,
+        }
+    }
 }
 
 impl InMemoryTaskStore {
+    /// Spreads the deadline index over `shards` as the DynamoDB store does.
+    pub fn with_deadline_shards(mut self, shards: u16) -> Self {
+        self.deadline_shards = shards.max(1);
+        self
+    }
+
     /// Task writes since the last call, oldest first (the in-process change stream).
     pub fn take_changes(&self) -> Vec<TaskChange> {
         std::mem::take(&mut self.tables.lock().expect("lock").changes)
@@ -60,6 +83,10 @@ impl InMemoryTaskStore {
         match t.tasks.get_mut(&task.task_instance_id) {
             Some(current) if current.version == task.version => {
                 change(current);
+                // A write of the deadlines only is a change on the stream
+                // too, one that adds no history entry.
+                let after = current.clone();
+                t.record(after.version, &after);
                 Ok(())
             }
             _ => Err(StoreError::Conflict {
@@ -71,17 +98,75 @@ impl InMemoryTaskStore {
     }
 }
 
-fn sorted_page(mut items: Vec<TaskInstance>) -> Page<TaskInstance> {
-    items.sort_by_key(|t| (t.created_at, t.task_instance_id));
-    Page {
-        items,
-        next_cursor: None,
+/// One page of `items` (already in order) from the cursor on: the cursor is
+/// the position of the page's first item, as text.
+fn page_of(
+    items: Vec<TaskInstance>,
+    page: &PageRequest,
+    size: PageSize,
+) -> Result<Page<TaskInstance>, StoreError> {
+    let from = match &page.cursor {
+        None => 0,
+        Some(cursor) => cursor
+            .strip_prefix("at:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or(StoreError::InvalidCursor)?,
+    };
+    let to = (from + page.size(size) as usize).min(items.len());
+    let next_cursor = (to < items.len()).then(|| format!("at:{to}"));
+    Ok(Page {
+        items: items[from..to].to_vec(),
+        next_cursor,
+    })
+}
+
+/// Oldest first, as the workflow index's sort key (creation millis) orders them.
+fn by_age(mut items: Vec<TaskInstance>) -> Vec<TaskInstance> {
+    items.sort_by_key(|t| (t.created_at.timestamp_millis(), t.task_instance_id));
+    items
+}
+
+/// The task as the store keeps it: the wake-up to the millisecond, as the
+/// deadline index's sort key holds it.
+fn as_stored(task: &TaskInstance) -> TaskInstance {
+    let mut stored = task.clone();
+    stored.wake_at = task.wake_at.map(to_millis);
+    stored
+}
+
+fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// The record's size as the fake counts it (its JSON, history included).
+fn record_size(task: &TaskInstance) -> usize {
+    serde_json::to_vec(task).map_or(0, |v| v.len())
+        + serde_json::to_vec(&task.history).map_or(0, |v| v.len())
+}
+
+fn too_large(task: &TaskInstance, operation: &'static str) -> Result<(), StoreError> {
+    let bytes = record_size(task);
+    if bytes <= MAX_ITEM_BYTES {
+        return Ok(());
     }
+    Err(StoreError::TooLarge {
+        bytes,
+        limit: MAX_ITEM_BYTES,
+        source: crate::ports::AwsError {
+            operation,
+            resource: "the in-memory task store".into(),
+            class: crate::ports::ErrorClass::Refused,
+            code: Some("ValidationException".into()),
+            source: "Item size has exceeded the maximum allowed size".into(),
+        },
+    })
 }
 
 #[async_trait]
 impl TaskStore for InMemoryTaskStore {
     async fn create(&self, task: &TaskInstance) -> Result<Created, StoreError> {
+        too_large(task, "PutItem")?;
         let mut t = self.tables.lock().expect("lock");
         let id = task.task_instance_id;
         if let Some(existing) = t.tasks.get(&id) {
@@ -90,7 +175,7 @@ impl TaskStore for InMemoryTaskStore {
                 created: false,
             });
         }
-        t.tasks.insert(id, task.clone());
+        t.tasks.insert(id, as_stored(task));
         t.record(0, task);
         Ok(Created {
             task: task.clone(),
@@ -103,6 +188,7 @@ impl TaskStore for InMemoryTaskStore {
     }
 
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
+        too_large(&transition.task, "PutItem")?;
         let mut t = self.tables.lock().expect("lock");
         let id = transition.task.task_instance_id;
         let current = t.tasks.get(&id);
@@ -115,7 +201,7 @@ impl TaskStore for InMemoryTaskStore {
                 expected_version: transition.expected_version,
             });
         }
-        t.tasks.insert(id, transition.task.clone());
+        t.tasks.insert(id, as_stored(&transition.task));
         t.record(transition.expected_version, &transition.task);
         Ok(())
     }
@@ -125,51 +211,55 @@ impl TaskStore for InMemoryTaskStore {
         task: &TaskInstance,
         wake_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        self.at_version(task, |current| current.wake_at = wake_at)
+        self.at_version(task, |current| current.wake_at = wake_at.map(to_millis))
     }
 
     async fn update_deadlines(&self, task: &TaskInstance) -> Result<(), StoreError> {
         self.at_version(task, |current| {
             current.deadlines = task.deadlines.clone();
-            current.wake_at = task.wake_at;
+            current.wake_at = task.wake_at.map(to_millis);
         })
     }
 
     async fn tasks_of_workflow(
         &self,
         workflow_instance_id: &str,
-        _page: PageRequest,
+        page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError> {
         let t = self.tables.lock().expect("lock");
-        Ok(sorted_page(
-            t.tasks
-                .values()
-                .filter(|x| x.workflow_instance_id == workflow_instance_id)
-                .cloned()
-                .collect(),
-        ))
+        let tasks = t
+            .tasks
+            .values()
+            .filter(|x| x.workflow_instance_id == workflow_instance_id)
+            .cloned()
+            .collect();
+        page_of(by_age(tasks), &page, WORKFLOW_PAGE)
     }
 
     async fn inbox(
         &self,
         assignees: &[Assignee],
         status: Option<TaskStatus>,
-        _page: PageRequest,
+        page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError> {
         let t = self.tables.lock().expect("lock");
         let matches = |x: &&TaskInstance| {
             x.assignee.as_ref().is_some_and(|a| assignees.contains(a))
                 && status.is_none_or(|s| x.status == s)
         };
-        Ok(sorted_page(
-            t.tasks.values().filter(matches).cloned().collect(),
-        ))
+        // The inbox index's sort key: status (as text), then age.
+        let mut tasks: Vec<TaskInstance> = t.tasks.values().filter(matches).cloned().collect();
+        tasks.sort_by_key(|x| {
+            let id = x.task_instance_id.to_string();
+            (x.status.to_string(), x.created_at.timestamp_millis(), id)
+        });
+        page_of(tasks, &page, INBOX_PAGE)
     }
 
     async fn list(
         &self,
         filter: &TaskFilter,
-        _page: PageRequest,
+        page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError> {
         let t = self.tables.lock().expect("lock");
         let matches = |x: &&TaskInstance| {
@@ -179,14 +269,17 @@ impl TaskStore for InMemoryTaskStore {
                     .as_ref()
                     .is_none_or(|d| &x.definition_name == d)
         };
-        Ok(sorted_page(
-            t.tasks.values().filter(matches).cloned().collect(),
-        ))
+        // In no set order, as a Scan: the fake's is by age.
+        page_of(
+            by_age(t.tasks.values().filter(matches).cloned().collect()),
+            &page,
+            LIST_PAGE,
+        )
     }
 
     async fn due(
         &self,
-        _shard: u16,
+        shard: u16,
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<Due>, StoreError> {
@@ -194,6 +287,7 @@ impl TaskStore for InMemoryTaskStore {
         let mut due: Vec<Due> = t
             .tasks
             .values()
+            .filter(|x| x.task_instance_id.shard(self.deadline_shards) == shard)
             .filter_map(|x| x.wake_at.filter(|at| *at <= now).map(|at| (x, at)))
             .map(|(x, at)| Due {
                 task_instance_id: x.task_instance_id,

@@ -12,9 +12,9 @@ use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tracing::{Instrument, error, info_span, warn};
 
-use crate::{ApplyError, SendBuffer, TaskEngine};
+use crate::{SendBuffer, TaskEngine};
 use tel_core::domain::task_error::POISON_MESSAGE;
-use tel_core::domain::{Envelope, PayloadField, TaskError, TaskInstanceId};
+use tel_core::domain::{Envelope, TaskError, TaskInstanceId};
 use tel_core::ports::DeadLetterNote;
 
 /// Records of one batch handled at once.
@@ -163,56 +163,6 @@ where
         }
     }
     response
-}
-
-/// The shape every stage handler shares: read the envelope and its task
-/// (both recorded on the span), do the work; a task that another handler
-/// moved on first is nothing to do, anything else unfinished is redelivered.
-pub async fn with_task<F, Fut>(
-    engine: &TaskEngine,
-    message: SqsMessage,
-    work: F,
-) -> Result<(), Redeliver>
-where
-    F: FnOnce(Envelope, tel_core::domain::TaskInstance) -> Fut,
-    Fut: Future<Output = Result<(), ApplyError>>,
-{
-    let envelope = Envelope::parse(message.body.as_deref().unwrap_or_default())
-        .map_err(Redeliver::Unreadable)?;
-    record_task_id(envelope.task_instance_id);
-    let task = engine
-        .tasks()
-        .get(envelope.task_instance_id)
-        .await
-        .map_err(Redeliver::because)?
-        .ok_or(Redeliver::TaskMissing(envelope.task_instance_id))?;
-    record_task(&task);
-    let id = task.task_instance_id;
-    // Every stage works on the input (and the context): a payload stored
-    // elsewhere is read back first.
-    let mut task = task;
-    let loaded = engine
-        .load_payloads(&mut task, &[PayloadField::Input, PayloadField::Context])
-        .await;
-    let done = match loaded {
-        Ok(()) => work(envelope, task).await,
-        Err(e) => Err(e),
-    };
-    match done {
-        Err(e) if e.is_superseded() => {
-            tracing::info!(reason = %e, "task moved on concurrently; nothing to do");
-            Ok(())
-        }
-        // Permanent: no redelivery would change it. The task fails now, saying why.
-        Err(e) => match e.task_error() {
-            Some(error) => engine
-                .fail_now(id, error)
-                .await
-                .map_err(|failing| Redeliver::failure_not_recorded(e, failing)),
-            None => Err(Redeliver::because(e)),
-        },
-        Ok(()) => Ok(()),
-    }
 }
 
 /// Whether this is the message's last delivery before SQS dead-letters it.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use tel_aws::SdkConfig;
 
 use crate::config::Config;
 use crate::{EngineBuilder, TaskEngine};
@@ -10,7 +10,7 @@ use crate::{EngineBuilder, TaskEngine};
 /// The SDK configuration from the standard chain; `AWS_ENDPOINT_URL` points
 /// every client at an emulator.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    tel_aws::load_config().await
 }
 
 /// The task engine over AWS, as every function builds it at cold start.

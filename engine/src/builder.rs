@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
-
 use super::TaskEngine;
 use crate::config::{Config, QueueUrls, Settings};
 use crate::definitions::DefinitionCache;
@@ -14,8 +12,8 @@ use crate::metrics::{Metrics, Stdout};
 use tel_aws::s3::S3PayloadStore;
 use tel_aws::step_functions::StepFunctionsCallbacks;
 use tel_aws::{
-    DynamoDefinitionStore, DynamoIntegrationStore, DynamoTaskStore, EventBridgePublisher,
-    SqsQueueSender,
+    AwsClients, DynamoDefinitionStore, DynamoIntegrationStore, DynamoTaskStore,
+    EventBridgePublisher, SdkConfig, SqsQueueSender,
 };
 use tel_core::clock::{Clock, SystemClock};
 use tel_core::ports::{
@@ -78,7 +76,8 @@ impl Default for EngineBuilder {
 impl EngineBuilder {
     /// Every adapter over AWS, as a function builds it at cold start.
     pub fn aws(sdk: &SdkConfig, config: &Config) -> Self {
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let clients = AwsClients::new(sdk);
+        let dynamo = clients.dynamo;
         let table = DynamoTaskStore::new(dynamo.clone(), &config.table_name)
             .with_deadline_shards(config.settings.deadline_shards);
         Self::default()
@@ -92,20 +91,19 @@ impl EngineBuilder {
                 &config.table_name,
             )))
             .publisher(Arc::new(EventBridgePublisher::new(
-                aws_sdk_eventbridge::Client::new(sdk),
+                clients.events,
                 &config.event_bus_name,
             )))
             .queues(
-                Arc::new(SqsQueueSender::new(aws_sdk_sqs::Client::new(sdk))),
+                Arc::new(SqsQueueSender::new(clients.sqs)),
                 config.queues.clone(),
             )
             .settings(config.settings.clone())
             .payloads(config.payload_bucket.as_ref().map(|bucket| {
-                Arc::new(S3PayloadStore::new(tel_aws::s3::client(sdk), bucket))
-                    as Arc<dyn PayloadStore>
+                Arc::new(S3PayloadStore::new(clients.s3.clone(), bucket)) as Arc<dyn PayloadStore>
             }))
             .callbacks(Arc::new(StepFunctionsCallbacks::new(
-                aws_sdk_sfn::Client::new(sdk),
+                clients.step_functions,
             )))
     }
 

@@ -1,5 +1,5 @@
 //! Deployment configuration, read once per cold start from the environment.
-//! Every variable is listed in the README.
+//! Every variable is listed in docs/operations.md (Configuration).
 
 use std::time::Duration;
 

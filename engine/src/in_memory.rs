@@ -29,7 +29,9 @@ impl EngineBuilder {
     /// caller see what was stored, sent and published.
     pub fn in_memory(settings: Settings) -> (Self, InMemoryHandles) {
         let handles = InMemoryHandles {
-            table: Arc::new(InMemoryTaskStore::default()),
+            table: Arc::new(
+                InMemoryTaskStore::default().with_deadline_shards(settings.deadline_shards),
+            ),
             queue: Arc::new(RecordingQueue::default()),
             publisher: Arc::new(RecordingPublisher::default()),
             payloads: Arc::new(InMemoryPayloadStore::default()),

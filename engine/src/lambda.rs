@@ -7,6 +7,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use tracing_subscriber::EnvFilter;
 
 use crate::batch::SqsHandler;
+use tel_aws::dynamo::stream::StreamRecord;
+use tel_core::ports::TaskChange;
 
 /// Logs as JSON lines in Lambda (so CloudWatch can query fields), readable
 /// text elsewhere. Level from `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else info.
@@ -67,7 +69,7 @@ pub async fn run_stream_publisher(
                     records
                         .iter()
                         .filter_map(|r| {
-                            tel_aws::dynamo::stream::StreamRecord::from_lambda(
+                            StreamRecord::from_lambda(
                                 &r["dynamodb"],
                             )
                             .map_err(
@@ -78,15 +80,45 @@ pub async fn run_stream_publisher(
                         .collect::<Vec<_>>()
                 })
                 .unwrap_or_default();
-            let failures =
-                match crate::handlers::publisher::publish_records(&publisher, &records).await {
-                    Ok(_) => Vec::new(),
-                    Err(unpublished) => {
-                        vec![serde_json::json!({ "itemIdentifier": unpublished.sequence })]
+            let changes = task_changes(&records);
+            let failures = match publisher.publish(&changes).await {
+                Ok(published) => {
+                    if published > 0 {
+                        tracing::info!(records = records.len(), published, "events published");
                     }
-                };
+                    Vec::new()
+                }
+                Err(unpublished) => {
+                    vec![serde_json::json!({ "itemIdentifier": unpublished.sequence })]
+                }
+            };
             Ok::<_, lambda_runtime::Error>(serde_json::json!({ "batchItemFailures": failures }))
         }
     }))
     .await
+}
+
+/// Stream records as the task changes the publisher takes, at the edge:
+/// records of other items are skipped with a warning (the template's stream
+/// filter lets none through; one here means the filter wakes, and bills, the
+/// publisher for nothing), and a record that does not read as a task is
+/// logged and skipped (one bad record must not hold the stream).
+pub fn task_changes(records: &[StreamRecord]) -> Vec<TaskChange> {
+    let others: Vec<String> = records
+        .iter()
+        .filter(|r| !r.is_task_write())
+        .filter_map(StreamRecord::key)
+        .collect();
+    if !others.is_empty() {
+        tracing::warn!(keys = ?others, "stream records that are not task writes (check the stream filter)");
+    }
+    records
+        .iter()
+        .filter_map(StreamRecord::task_change)
+        .filter_map(|change| {
+            change
+                .map_err(|e| tracing::error!(error = %e, "unreadable task change skipped"))
+                .ok()
+        })
+        .collect()
 }

@@ -29,6 +29,7 @@ pub mod definitions;
 pub mod handlers;
 pub mod lambda;
 pub mod metrics;
+pub mod stage;
 pub mod step_callbacks;
 
 mod builder;
@@ -55,8 +56,8 @@ use crate::definitions::DefinitionCache;
 use crate::metrics::Metrics;
 use tel_core::clock::Clock;
 use tel_core::domain::{
-    Action, Creation, Dispatch, Envelope, IllegalTransition, Stage, TaskInstance, Transition,
-    transition,
+    Action, Creation, DeadlineWrite, Dispatch, Envelope, IllegalTransition, Stage, TaskInstance,
+    Transition, transition,
 };
 use tel_core::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher,
@@ -98,6 +99,16 @@ pub enum ApplyError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// A task waits on a person but its definition version has no manual
+    /// settings (its definition record is not what the task was created
+    /// from): nothing about it is decided until it is.
+    #[error("definition {0} has no manual settings")]
+    NoManualSettings(String),
+    /// A runner could not admit the attempt now (its checks could not be
+    /// made: the breaker's or the slots' store unreachable); the message is
+    /// delivered again.
+    #[error("the attempt was not admitted now: {0}")]
+    NotAdmitted(String),
 }
 
 impl ApplyError {
@@ -115,6 +126,7 @@ impl ApplyError {
             Self::Store(e) => e.task_error(),
             Self::Queue(e) => e.task_error(),
             Self::Payload(e) => e.task_error(),
+            Self::NoManualSettings(_) | Self::NotAdmitted(_) => None,
         }
     }
 }
@@ -189,6 +201,17 @@ impl TaskEngine {
 
     pub fn redeliver_after(&self, at: DateTime<Utc>) -> DateTime<Utc> {
         at + self.settings.redeliver_after
+    }
+
+    /// Writes a deadline-only plan (a heartbeat moved on, a wake-up moved):
+    /// no transition, no history entry, no event; conditional on the task's
+    /// version like every task write. Returns the task as written.
+    pub async fn write_deadlines(&self, plan: DeadlineWrite) -> Result<TaskInstance, ApplyError> {
+        match &plan {
+            DeadlineWrite::WakeUp { task, at } => self.tasks.reschedule(task, *at).await?,
+            DeadlineWrite::Deadlines(task) => self.tasks.update_deadlines(task).await?,
+        }
+        Ok(plan.task_after())
     }
 
     /// Plans, writes and follows up one transition: its metrics and the

@@ -101,10 +101,12 @@ impl Poller {
         event.records = messages.into_iter().map(|m| self.record(lane, m)).collect();
         let received = event.records.len();
         let started = Instant::now();
+        let inside = self.invocations.begin();
         let handled = self
             .handler
             .handle(LambdaEvent::new(event, Context::default()))
             .await;
+        drop(inside);
         self.invocations
             .record(self.handler.name(), received, started.elapsed());
         let failed: HashSet<String> = match handled {

@@ -44,6 +44,9 @@ impl Default for RunnerOptions {
 }
 
 pub struct LocalRunner {
+    engine: Arc<TaskEngine>,
+    /// Every queue a function polls.
+    queue_urls: Vec<String>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// The stream publisher stops last, once every write of the others is in the stream.
@@ -85,6 +88,7 @@ impl LocalRunner {
             ),
         ];
         let mut tasks = Vec::new();
+        let mut queue_urls = Vec::new();
         for (queue_ids, handler) in functions {
             let lanes: Vec<Lane> = queue_ids
                 .iter()
@@ -98,6 +102,7 @@ impl LocalRunner {
                 !lanes.is_empty(),
                 "the stack has none of the queues {queue_ids:?}"
             );
+            queue_urls.extend(lanes.iter().map(|lane| lane.url.clone()));
             for lane in &lanes {
                 for _ in 0..options.pollers_per_function.max(1) {
                     let poller = Poller {
@@ -119,7 +124,7 @@ impl LocalRunner {
             .invocations(invocations.clone());
         let (publisher_shutdown, publisher_watcher) = watch::channel(false);
         let publisher = tokio::spawn(reader.run(publisher_watcher));
-        let sweeper = Sweeper::new(engine);
+        let sweeper = Sweeper::new(engine.clone());
         let every = options.sweep_every;
         let mut stop = watcher.clone();
         tasks.push(tokio::spawn(async move {
@@ -132,6 +137,8 @@ impl LocalRunner {
             }
         }));
         Ok(Self {
+            engine,
+            queue_urls,
             shutdown,
             tasks,
             publisher_shutdown,
@@ -156,6 +163,60 @@ impl LocalRunner {
                 tracing::error!(error = %e, "the local API stopped");
             }
         }));
+    }
+
+    /// Waits until nothing is in flight: every queue the functions poll
+    /// holds nothing (waiting, in flight or delayed), no batch is inside a
+    /// handler, and the publisher has read the change stream to its end since
+    /// — twice in a row — so every write so far has had its events published.
+    /// For tests that assert that nothing more happened: they ask after this,
+    /// not after a fixed sleep. An error, after `timeout`, says what was busy.
+    pub async fn quiesce(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut calm = 0;
+        loop {
+            let busy = self.busy().await?;
+            if busy.is_empty() {
+                // Every write before this point is in the stream: wait for
+                // the publisher to find the stream empty after it.
+                let seen = self.invocations.stream_caught_up_count();
+                while self.invocations.stream_caught_up_count() <= seen {
+                    anyhow::ensure!(
+                        tokio::time::Instant::now() < deadline,
+                        "the publisher did not catch up with the stream within {timeout:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                calm += 1;
+                if calm == 2 {
+                    return Ok(());
+                }
+                continue;
+            }
+            calm = 0;
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "still busy after {timeout:?}: {}",
+                busy.join(", ")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What is still going on: queues holding messages, batches in handlers.
+    async fn busy(&self) -> anyhow::Result<Vec<String>> {
+        let mut busy = Vec::new();
+        for url in &self.queue_urls {
+            let depth = self.engine.queues().depth(url).await?;
+            if depth.pending() + depth.in_flight > 0 {
+                busy.push(format!("{url} holds {depth:?}"));
+            }
+        }
+        let handling = self.invocations.in_flight();
+        if handling > 0 {
+            busy.push(format!("{handling} batch(es) in a handler"));
+        }
+        Ok(busy)
     }
 
     /// Stops polling; in-flight batches finish first, then the events of

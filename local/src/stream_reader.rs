@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 use super::invocations::InvocationLog;
 use tel_aws::dynamo::stream::StreamRecord;
 use tel_engine::handlers::ChangePublisher;
-use tel_engine::handlers::publisher::publish_records;
+use tel_engine::lambda::task_changes;
 
 /// Records per GetRecords call (Lambda's default batch for streams is 100).
 const BATCH: i32 = 100;
@@ -98,6 +98,7 @@ impl StreamReader {
             if busy {
                 idle = IDLE_FIRST;
             } else {
+                self.invocations.stream_caught_up();
                 tokio::select! {
                     _ = shutdown.changed() => break,
                     _ = tokio::time::sleep(idle) => {}
@@ -178,7 +179,7 @@ impl StreamReader {
             // publisher; other items invoke nothing.
             records.retain(StreamRecord::is_task_write);
             let started = Instant::now();
-            let published = publish_records(&self.publisher, &records).await;
+            let published = self.publisher.publish(&task_changes(&records)).await;
             if !records.is_empty() {
                 self.invocations
                     .record("publisher", records.len(), started.elapsed());

@@ -1,6 +1,7 @@
 //! tel's runners: how an attempt of an automated task is carried out — a
 //! JavaScript sandbox (QuickJS), the built-in system functions, an AWS Lambda
-//! function, an HTTP integration. They implement `tel_core::ports::Runner`;
+//! function (its adapter, `LambdaRunner`, lives in tel-aws with the other AWS
+//! code), an HTTP integration. They implement `tel_core::ports::Runner`;
 //! only the executor (and the local harness) links this crate, so no other
 //! function carries a JavaScript engine or an HTTP client.
 
@@ -10,20 +11,17 @@
 
 pub mod http;
 pub mod javascript;
-pub mod lambda;
 pub mod system;
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
-use tel_aws::secrets_manager::SecretsManagerSource;
+use tel_aws::SdkConfig;
 use tel_engine::TaskEngine;
 
 pub use tel_core::ports::runner::{Admission, RunError, RunJob, Runner, Runners};
 
 use http::HttpRunner;
 use javascript::JavascriptRunner;
-use lambda::LambdaRunner;
 use system::SystemRunner;
 
 /// How long a secret read from Secrets Manager is reused: rotation is seen within this.
@@ -44,18 +42,13 @@ pub fn standard(sdk: &SdkConfig, engine: &TaskEngine) -> Runners {
             settings.allowed_queues.clone(),
             engine.clock().clone(),
         )))
-        .with(Arc::new(LambdaRunner::new(aws_sdk_lambda::Client::new(
-            sdk,
-        ))))
+        .with(Arc::new(tel_aws::clients::lambda_runner(sdk)))
         .with(Arc::new(
             HttpRunner::new(
                 engine.integrations().clone(),
                 engine.breakers().clone(),
                 engine.slots().clone(),
-                Arc::new(SecretsManagerSource::new(
-                    aws_sdk_secretsmanager::Client::new(sdk),
-                    SECRET_CACHE,
-                )),
+                Arc::new(tel_aws::clients::secrets(sdk, SECRET_CACHE)),
                 engine.publisher().clone(),
                 engine.clock().clone(),
             )

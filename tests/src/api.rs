@@ -64,7 +64,10 @@ impl Api {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let queues = OperatorQueues::from_vars(stack.sqs(), stack.stack.env_vars());
+        let queues = OperatorQueues::from_vars(
+            tel_aws::clients::dead_letter_queues(&stack.sdk),
+            stack.stack.env_vars(),
+        );
         let state = ApiState::new(stack.engine.clone(), auth).with_queues(queues);
         tokio::spawn(serve(listener, state, std::future::pending()));
         Self {

@@ -478,3 +478,51 @@ pub fn timed_approvals() -> [Value; 2] {
         ),
     ]
 }
+
+/// Every record of a table's change stream (after `after`, a sequence
+/// number, or from the start), across its shards, as tel reads them.
+pub async fn stream_records(
+    sdk: &SdkConfig,
+    stream_arn: &str,
+    after: Option<String>,
+) -> Result<Vec<tel_aws::dynamo::stream::StreamRecord>> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
+    let described = streams
+        .describe_stream()
+        .stream_arn(stream_arn)
+        .send()
+        .await?;
+    let mut records = Vec::new();
+    for shard in described
+        .stream_description()
+        .map(|d| d.shards().to_vec())
+        .unwrap_or_default()
+    {
+        let request = streams
+            .get_shard_iterator()
+            .stream_arn(stream_arn)
+            .shard_id(shard.shard_id().unwrap_or_default());
+        let request = match &after {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let mut iterator = request.send().await?.shard_iterator;
+        while let Some(current) = iterator {
+            let out = streams.get_records().shard_iterator(current).send().await?;
+            let batch = out.records.unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            records.extend(
+                batch
+                    .into_iter()
+                    .filter_map(tel_aws::dynamo::stream::StreamRecord::from_streams_api),
+            );
+            iterator = out.next_shard_iterator;
+        }
+    }
+    Ok(records)
+}

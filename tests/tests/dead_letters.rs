@@ -6,8 +6,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde_json::{Value, json};
+use tel_aws::SqsDeadLetterQueues;
 use tel_aws::sqs::TRACE_ATTRIBUTE;
 use tel_core::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
+use tel_core::ports::DeadLetterQueues;
 use tel_core::ports::OutgoingMessage;
 use tel_engine::admin::dead_letter_queue;
 use tel_tests::TestStack;
@@ -97,7 +99,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
     while letters.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
         letters = dead_letter_queue::list(
-            &t.sqs(),
+            &SqsDeadLetterQueues::new(t.sqs()),
             t.engine.dead_letters().as_ref(),
             &dlq,
             &validate,
@@ -114,12 +116,12 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
     assert_eq!(letters[0].body, envelope.to_body());
 
     // Redrive: back on the validate queue, where the (now FAILED) task's message is acknowledged.
-    tokio::time::sleep(Duration::from_secs(6)).await; // listing hid the message for 5 s
+    // The listing made what it read visible again at once: no wait.
     let mut progress = Vec::new();
-    let moved =
-        dead_letter_queue::redrive(&t.sqs(), &dlq, &validate, 10, &mut |n| progress.push(n))
-            .await
-            .unwrap();
+    let moved = SqsDeadLetterQueues::new(t.sqs())
+        .redrive(&dlq, &validate, 10, &mut |n| progress.push(n))
+        .await
+        .unwrap();
     assert_eq!((moved, progress), (1, vec![1]));
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -146,7 +148,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let after = dead_letter_queue::list(
-        &t.sqs(),
+        &SqsDeadLetterQueues::new(t.sqs()),
         t.engine.dead_letters().as_ref(),
         &dlq,
         &validate,
@@ -193,12 +195,14 @@ async fn redrive_moves_batches_up_to_its_limit_keeping_the_trace_context() {
     }
 
     let mut progress = Vec::new();
-    let first = dead_letter_queue::redrive(&sqs, &dlq, &execute, 5, &mut |n| progress.push(n))
+    let first = SqsDeadLetterQueues::new(sqs.clone())
+        .redrive(&dlq, &execute, 5, &mut |n| progress.push(n))
         .await
         .unwrap();
     assert_eq!((first, progress), (5, vec![5]), "stops at its limit");
     let mut progress = Vec::new();
-    let rest = dead_letter_queue::redrive(&sqs, &dlq, &execute, 100, &mut |n| progress.push(n))
+    let rest = SqsDeadLetterQueues::new(sqs.clone())
+        .redrive(&dlq, &execute, 100, &mut |n| progress.push(n))
         .await
         .unwrap();
     assert_eq!(rest, 18);

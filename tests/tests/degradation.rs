@@ -32,7 +32,6 @@ impl EventPublisher for FlakyBus {
             return Err(PublishError::Unavailable {
                 failed: (0..events.len()).collect(),
                 message: "ThrottlingException (simulated)".into(),
-                source: None,
             });
         }
         self.inner.publish(events).await
@@ -99,8 +98,8 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    events.drain(Duration::from_secs(1)).await.unwrap();
+    runner.quiesce(Duration::from_secs(60)).await.unwrap();
+    events.drain(Duration::from_millis(500)).await.unwrap();
     runner.stop().await;
     assert!(
         store.throttled.load(Ordering::SeqCst) >= 5,

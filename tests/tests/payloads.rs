@@ -133,7 +133,7 @@ async fn an_output_over_the_cap_fails_its_first_attempt_for_good() {
     assert_eq!(error["details"]["limitBytes"], 10 * 1024 * 1024);
     assert_eq!(failed["detail"]["attempts"], 1, "no retry");
     assert!(took < Duration::from_secs(20), "within seconds: {took:?}");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    runner.quiesce(WAIT).await.unwrap();
     events.drain(Duration::from_millis(500)).await.unwrap();
     let id = body["taskInstanceId"].as_str().unwrap();
     assert_eq!(events.count("task.retry_scheduled", id), 0);

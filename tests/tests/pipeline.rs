@@ -338,7 +338,7 @@ async fn duplicate_requests_make_one_task_and_one_completion() {
         })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    runner.quiesce(WAIT).await.unwrap();
     events.drain(Duration::from_millis(500)).await.unwrap();
     assert_eq!(events.count("task.completed", &id_of(&named)), 1);
     assert_eq!(events.count("task.created", &id_of(&named)), 1);
@@ -414,7 +414,7 @@ async fn duplicate_execute_messages_run_the_task_once() {
         .wait_for_type("task.completed", Some(&id), WAIT)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    runner.quiesce(WAIT).await.unwrap();
     events.drain(Duration::from_millis(500)).await.unwrap();
     assert_eq!(events.count("task.started", &id), 1);
     let history = t.history(creation.task.task_instance_id).await.unwrap();

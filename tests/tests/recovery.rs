@@ -72,7 +72,7 @@ async fn a_stage_message_lost_after_its_write_is_sent_again() {
     );
     t.engine.tasks().create(&creation.task).await.unwrap();
     let runner = t.run_pipeline().unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    runner.quiesce(WAIT).await.unwrap();
     assert_eq!(
         t.task(creation.task.task_instance_id).await.unwrap().status,
         TaskStatus::Created,
@@ -106,7 +106,6 @@ impl EventPublisher for BusDownAtFirst {
             return Err(PublishError::Unavailable {
                 failed: (0..events.len()).collect(),
                 message: "ServiceUnavailable (simulated)".into(),
-                source: None,
             });
         }
         self.inner.publish(events).await

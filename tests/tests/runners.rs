@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
-use tel_runners::lambda::LambdaRunner;
+use tel_aws::lambda::LambdaRunner;
 use tel_tests::{TestStack, request};
 
 const WAIT: Duration = Duration::from_secs(20);

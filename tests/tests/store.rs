@@ -1,5 +1,12 @@
-//! The DynamoDB store against the emulator: conditional transitions,
-//! idempotent creation, the three indexes, and definition versions.
+//! The task store port, held to one behaviour: every task-store test runs
+//! the same steps on the in-memory fake (which the manual-clock tests rest
+//! on) and on DynamoDB on the emulator (a fresh table), and expects the
+//! same: conditional transitions and deadline writes, idempotent creation,
+//! the three indexes with their order and pages, a change for every write,
+//! the item size limit. Where they differed, the fake was fixed. Then the
+//! definition versions (DynamoDB).
+
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
@@ -7,8 +14,84 @@ use tel_core::domain::{
     Action, Assignee, AssigneeType, Creation, DeadlineKind, DefinitionName, DefinitionRef, NewTask,
     TaskDefinition, TaskInstanceId, TaskStatus, transition,
 };
-use tel_core::ports::{PageRequest, StoreError};
+use tel_core::fakes::InMemoryTaskStore;
+use tel_core::ports::{PageRequest, StoreError, TaskChange, TaskFilter, TaskStore};
 use tel_tests::TestStack;
+
+/// The deadline index's shards, the same on both stores.
+const SHARDS: u16 = 4;
+
+/// Both stores, empty: (its name, the store, where its changes are read).
+async fn both() -> Vec<(&'static str, Arc<dyn TaskStore>, Changes)> {
+    let settings = tel_engine::config::Settings {
+        deadline_shards: SHARDS,
+        ..Default::default()
+    };
+    let stack = TestStack::with(Default::default(), settings).await.unwrap();
+    let fake = Arc::new(InMemoryTaskStore::default().with_deadline_shards(SHARDS));
+    vec![
+        ("the in-memory store", fake.clone(), Changes::Recorded(fake)),
+        (
+            "DynamoDB",
+            stack.engine.tasks().clone(),
+            Changes::Stream(Box::new(stack)),
+        ),
+    ]
+}
+
+fn group(id: &str) -> Assignee {
+    Assignee {
+        kind: AssigneeType::Group,
+        id: id.into(),
+    }
+}
+
+fn user(id: &str) -> Assignee {
+    Assignee {
+        kind: AssigneeType::User,
+        id: id.into(),
+    }
+}
+
+/// A new task assigned to `who`, created at `at`.
+fn assigned_to(who: &Assignee, at: chrono::DateTime<Utc>) -> tel_core::domain::TaskInstance {
+    let assign = Action::Assign {
+        assignee: who.clone(),
+        due_at: None,
+        schedule: None,
+        escalated: false,
+        by: None,
+    };
+    Creation::new(new_task("wf"), at, at)
+        .then(assign, at)
+        .unwrap()
+        .task
+}
+
+/// Where a store's writes are seen: the fake records them, DynamoDB's
+/// change stream carries them (the stack also keeps the table alive).
+enum Changes {
+    Recorded(Arc<InMemoryTaskStore>),
+    Stream(Box<TestStack>),
+}
+
+impl Changes {
+    /// Every write so far, oldest first.
+    async fn all(&self) -> Vec<TaskChange> {
+        match self {
+            Self::Recorded(fake) => fake.take_changes(),
+            Self::Stream(t) => {
+                let arn = t.stack.table_stream_arn.as_deref().unwrap();
+                let records = tel_tests::stream_records(&t.sdk, arn, None).await.unwrap();
+                records
+                    .iter()
+                    .filter_map(|r| r.task_change())
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+        }
+    }
+}
 
 fn new_task(workflow: &str) -> NewTask {
     NewTask {
@@ -29,314 +112,295 @@ fn new_task(workflow: &str) -> NewTask {
 
 #[tokio::test]
 async fn two_concurrent_transitions_from_one_state_one_wins_one_conflicts() {
-    let t = TestStack::new().await.unwrap();
-    let now = Utc::now();
-    let creation = Creation::new(new_task("wf"), now, now);
-    t.engine.tasks().create(&creation.task).await.unwrap();
+    for (store, tasks, _emulator) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let creation = Creation::new(new_task("wf"), now, now);
+        tasks.create(&creation.task).await.unwrap();
 
-    // Two executors read the same new task and both try to start it.
-    let first = transition(&creation.task, Action::Start { lease_until: now }, now).unwrap();
-    let second = transition(&creation.task, Action::Start { lease_until: now }, now).unwrap();
-    let (a, b) = tokio::join!(
-        t.engine.tasks().commit(&first),
-        t.engine.tasks().commit(&second)
-    );
-    let outcomes = [a, b];
-    assert_eq!(
-        outcomes.iter().filter(|o| o.is_ok()).count(),
-        1,
-        "{outcomes:?}"
-    );
-    let lost = outcomes.into_iter().find_map(Result::err).unwrap();
-    assert!(
-        matches!(
-            lost,
-            StoreError::Conflict {
-                expected_status: TaskStatus::Created,
-                expected_version: 1,
-                ..
-            }
-        ),
-        "{lost:?}"
-    );
+        // Two executors read the same new task and both try to start it.
+        let first = transition(&creation.task, Action::Start { lease_until: now }, now).unwrap();
+        let second = transition(&creation.task, Action::Start { lease_until: now }, now).unwrap();
+        let (a, b) = tokio::join!(tasks.commit(&first), tasks.commit(&second));
+        let outcomes = [a, b];
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        let lost = outcomes.into_iter().find_map(Result::err).unwrap();
+        assert!(
+            matches!(
+                lost,
+                StoreError::Conflict {
+                    expected_status: TaskStatus::Created,
+                    expected_version: 1,
+                    ..
+                }
+            ),
+            "{lost:?}"
+        );
 
-    let stored = t.task(creation.task.task_instance_id).await.unwrap();
-    assert_eq!(
-        (stored.status, stored.attempt, stored.version),
-        (TaskStatus::Running, 1, 2)
-    );
-    let history = t.history(stored.task_instance_id).await.unwrap();
-    let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
-    assert_eq!(
-        actions,
-        vec!["created", "started"],
-        "one history entry per winning transition"
-    );
+        let stored = tasks
+            .get(creation.task.task_instance_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.status, stored.attempt, stored.version),
+            (TaskStatus::Running, 1, 2)
+        );
+        let history = tasks
+            .get(stored.task_instance_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .history;
+        let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            vec!["created", "started"],
+            "one history entry per winning transition"
+        );
+    }
 }
 
 #[tokio::test]
 async fn creating_an_existing_task_returns_it_unchanged() {
-    let t = TestStack::new().await.unwrap();
-    let now = Utc::now();
-    let creation = Creation::new(new_task("wf"), now, now);
-    let first = t.engine.tasks().create(&creation.task).await.unwrap();
-    assert!(first.created);
-    let mut again = creation.clone();
-    again.task.input = json!({ "n": 99 });
-    let second = t.engine.tasks().create(&again.task).await.unwrap();
-    assert!(!second.created);
-    assert_eq!(second.task.input, json!({ "n": 1 }));
-    assert_eq!(
-        t.history(creation.task.task_instance_id)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    for (store, tasks, _emulator) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let creation = Creation::new(new_task("wf"), now, now);
+        let first = tasks.create(&creation.task).await.unwrap();
+        assert!(first.created);
+        let mut again = creation.clone();
+        again.task.input = json!({ "n": 99 });
+        let second = tasks.create(&again.task).await.unwrap();
+        assert!(!second.created);
+        assert_eq!(second.task.input, json!({ "n": 1 }));
+        assert_eq!(
+            tasks
+                .get(creation.task.task_instance_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .history
+                .len(),
+            1
+        );
+    }
 }
 
 #[tokio::test]
 async fn an_idempotency_key_names_one_task_so_a_repeat_writes_nothing() {
-    let t = TestStack::new().await.unwrap();
-    let now = Utc::now();
-    let key = |k: &str| TaskInstanceId::derived(&format!("sqs:{k}"));
-    assert_eq!(key("m-1"), key("m-1"));
-    assert_ne!(key("m-1"), key("m-2"));
-    let mut first = new_task("wf");
-    first.task_instance_id = key("m-1");
-    let mut repeat = new_task("wf-other");
-    repeat.task_instance_id = key("m-1");
-    let a = t
-        .engine
-        .tasks()
-        .create(&Creation::new(first, now, now).task)
-        .await
-        .unwrap();
-    let b = t
-        .engine
-        .tasks()
-        .create(&Creation::new(repeat, now, now).task)
-        .await
-        .unwrap();
-    assert!(a.created && !b.created);
-    assert_eq!(
-        b.task.workflow_instance_id, "wf",
-        "the first request's task"
-    );
+    for (store, tasks, _emulator) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let key = |k: &str| TaskInstanceId::derived(&format!("sqs:{k}"));
+        assert_eq!(key("m-1"), key("m-1"));
+        assert_ne!(key("m-1"), key("m-2"));
+        let mut first = new_task("wf");
+        first.task_instance_id = key("m-1");
+        let mut repeat = new_task("wf-other");
+        repeat.task_instance_id = key("m-1");
+        let a = tasks
+            .create(&Creation::new(first, now, now).task)
+            .await
+            .unwrap();
+        let b = tasks
+            .create(&Creation::new(repeat, now, now).task)
+            .await
+            .unwrap();
+        assert!(a.created && !b.created);
+        assert_eq!(
+            b.task.workflow_instance_id, "wf",
+            "the first request's task"
+        );
+    }
 }
 
 #[tokio::test]
 async fn the_workflow_index_lists_a_workflows_tasks_in_order_with_pages() {
-    let t = TestStack::new().await.unwrap();
-    let now = Utc::now();
-    let mut ids = Vec::new();
-    for i in 0..5 {
-        let created = now + Duration::milliseconds(i);
-        let c = Creation::new(new_task("wf-a"), created, created);
-        ids.push(c.task.task_instance_id);
-        t.engine.tasks().create(&c.task).await.unwrap();
-    }
-    t.engine
-        .tasks()
-        .create(&Creation::new(new_task("wf-b"), now, now).task)
-        .await
-        .unwrap();
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = t
-            .engine
-            .tasks()
-            .tasks_of_workflow(
-                "wf-a",
-                PageRequest {
-                    limit: Some(2),
-                    cursor,
-                },
-            )
+    for (store, tasks, _emulator) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let created = now + Duration::milliseconds(i);
+            let c = Creation::new(new_task("wf-a"), created, created);
+            ids.push(c.task.task_instance_id);
+            tasks.create(&c.task).await.unwrap();
+        }
+        tasks
+            .create(&Creation::new(new_task("wf-b"), now, now).task)
             .await
             .unwrap();
-        seen.extend(page.items.iter().map(|t| t.task_instance_id));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = tasks
+                .tasks_of_workflow(
+                    "wf-a",
+                    PageRequest {
+                        limit: Some(2),
+                        cursor,
+                    },
+                )
+                .await
+                .unwrap();
+            seen.extend(page.items.iter().map(|t| t.task_instance_id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
         }
+        assert_eq!(seen, ids);
     }
-    assert_eq!(seen, ids);
 }
 
 #[tokio::test]
 async fn the_inbox_index_lists_an_assignees_tasks_by_status() {
-    let t = TestStack::new().await.unwrap();
-    let now = Utc::now();
-    let finance = Assignee {
-        kind: AssigneeType::Group,
-        id: "finance".into(),
-    };
-    let alice = Assignee {
-        kind: AssigneeType::User,
-        id: "alice".into(),
-    };
-    let mut assigned = Vec::new();
-    for who in [&finance, &finance, &alice] {
-        let c = Creation::new(new_task("wf"), now, now)
-            .then(
-                Action::Assign {
-                    assignee: who.clone(),
-                    due_at: None,
-                    schedule: None,
-                    escalated: false,
-                    by: None,
-                },
-                now,
-            )
-            .unwrap();
-        t.engine.tasks().create(&c.task).await.unwrap();
-        assigned.push(c.task);
-    }
-    // Alice claims the first finance task: it leaves the group's inbox for hers.
-    let claimed = transition(&assigned[0], Action::Claim { by: "alice".into() }, now).unwrap();
-    t.engine.tasks().commit(&claimed).await.unwrap();
+    for (store, tasks, _emulator) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let (finance, alice) = (group("finance"), user("alice"));
+        let mut assigned = Vec::new();
+        for who in [&finance, &finance, &alice] {
+            let task = assigned_to(who, now);
+            tasks.create(&task).await.unwrap();
+            assigned.push(task);
+        }
+        // Alice claims the first finance task: it leaves the group's inbox for hers.
+        let claimed = transition(&assigned[0], Action::Claim { by: "alice".into() }, now).unwrap();
+        tasks.commit(&claimed).await.unwrap();
 
-    let group = t
-        .engine
-        .tasks()
-        .inbox(std::slice::from_ref(&finance), None, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        group
-            .items
-            .iter()
-            .map(|t| t.task_instance_id)
-            .collect::<Vec<_>>(),
-        vec![assigned[1].task_instance_id]
-    );
-    let hers = t
-        .engine
-        .tasks()
-        .inbox(std::slice::from_ref(&alice), None, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(hers.items.len(), 2);
-    let hers_claimed = t
-        .engine
-        .tasks()
-        .inbox(
-            std::slice::from_ref(&alice),
-            Some(TaskStatus::Claimed),
-            PageRequest::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        hers_claimed
-            .items
-            .iter()
-            .map(|t| t.task_instance_id)
-            .collect::<Vec<_>>(),
-        vec![assigned[0].task_instance_id]
-    );
-    let bob = Assignee {
-        kind: AssigneeType::User,
-        id: "bob".into(),
-    };
-    assert!(
-        t.engine
-            .tasks()
-            .inbox(std::slice::from_ref(&bob), None, PageRequest::default())
+        let group = tasks
+            .inbox(std::slice::from_ref(&finance), None, PageRequest::default())
             .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+            .unwrap();
+        assert_eq!(
+            group
+                .items
+                .iter()
+                .map(|t| t.task_instance_id)
+                .collect::<Vec<_>>(),
+            vec![assigned[1].task_instance_id]
+        );
+        let hers = tasks
+            .inbox(std::slice::from_ref(&alice), None, PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(hers.items.len(), 2);
+        let hers_claimed = tasks
+            .inbox(
+                std::slice::from_ref(&alice),
+                Some(TaskStatus::Claimed),
+                PageRequest::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            hers_claimed
+                .items
+                .iter()
+                .map(|t| t.task_instance_id)
+                .collect::<Vec<_>>(),
+            vec![assigned[0].task_instance_id]
+        );
+        let bob = user("bob");
+        assert!(
+            tasks
+                .inbox(std::slice::from_ref(&bob), None, PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
 }
 
 #[tokio::test]
 async fn the_deadline_index_holds_only_pending_deadlines_and_returns_due_ones() {
-    let t = TestStack::new().await.unwrap();
-    let shards = t.engine.settings().deadline_shards;
-    let now = Utc::now();
-    let past = now - Duration::seconds(5);
-    let future = now + Duration::hours(1);
-    let due = Creation::new(new_task("wf"), now, past);
-    let later = Creation::new(new_task("wf"), now, future);
-    for c in [&due, &later] {
-        t.engine.tasks().create(&c.task).await.unwrap();
-    }
-    let due_ids = all_due_tasks(&t, shards).await;
-    assert!(due_ids.contains(&due.task.task_instance_id));
-    assert!(
-        !due_ids.contains(&later.task.task_instance_id),
-        "not due yet"
-    );
+    for (store, tasks, _emulator) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let past = now - Duration::seconds(5);
+        let future = now + Duration::hours(1);
+        let due = Creation::new(new_task("wf"), now, past);
+        let later = Creation::new(new_task("wf"), now, future);
+        for c in [&due, &later] {
+            tasks.create(&c.task).await.unwrap();
+        }
+        let due_ids = all_due_tasks(tasks.as_ref()).await;
+        assert!(due_ids.contains(&due.task.task_instance_id));
+        assert!(
+            !due_ids.contains(&later.task.task_instance_id),
+            "not due yet"
+        );
 
-    // A terminal transition clears the deadline, and the task leaves the index.
-    let failed = transition(
-        &due.task,
-        Action::Fail {
-            error: tel_core::domain::TaskError::new("EXECUTION_ERROR", "x"),
-        },
-        now,
-    )
-    .unwrap();
-    assert!(failed.task.deadlines.is_empty());
-    t.engine.tasks().commit(&failed).await.unwrap();
-    let due_after = all_due_tasks(&t, shards).await;
-    assert!(!due_after.contains(&due.task.task_instance_id));
-
-    // A transition that moves the deadline earlier moves the index entry with it.
-    let sooner = transition(&later.task, Action::Redeliver { redeliver_at: past }, now).unwrap();
-    assert_eq!(
-        sooner.task.next_deadline().unwrap().0,
-        DeadlineKind::Redeliver
-    );
-    t.engine.tasks().commit(&sooner).await.unwrap();
-    assert!(
-        all_due_tasks(&t, shards)
-            .await
-            .contains(&later.task.task_instance_id)
-    );
-
-    // One that moves it later leaves the index entry (no index write): the
-    // sweeper, woken early, moves it with `reschedule`, without a transition.
-    let postponed = transition(
-        &sooner.task,
-        Action::Redeliver {
-            redeliver_at: future,
-        },
-        now,
-    )
-    .unwrap();
-    assert_eq!(postponed.task.wake_at, Some(past));
-    t.engine.tasks().commit(&postponed).await.unwrap();
-    let stored = t.task(later.task.task_instance_id).await.unwrap();
-    assert!(
-        all_due_tasks(&t, shards)
-            .await
-            .contains(&stored.task_instance_id)
-    );
-    t.engine
-        .tasks()
-        .reschedule(&stored, Some(future))
-        .await
+        // A terminal transition clears the deadline, and the task leaves the index.
+        let failed = transition(
+            &due.task,
+            Action::Fail {
+                error: tel_core::domain::TaskError::new("EXECUTION_ERROR", "x"),
+            },
+            now,
+        )
         .unwrap();
-    assert!(
-        !all_due_tasks(&t, shards)
+        assert!(failed.task.deadlines.is_empty());
+        tasks.commit(&failed).await.unwrap();
+        let due_after = all_due_tasks(tasks.as_ref()).await;
+        assert!(!due_after.contains(&due.task.task_instance_id));
+
+        // A transition that moves the deadline earlier moves the index entry with it.
+        let sooner =
+            transition(&later.task, Action::Redeliver { redeliver_at: past }, now).unwrap();
+        assert_eq!(
+            sooner.task.next_deadline().unwrap().0,
+            DeadlineKind::Redeliver
+        );
+        tasks.commit(&sooner).await.unwrap();
+        assert!(
+            all_due_tasks(tasks.as_ref())
+                .await
+                .contains(&later.task.task_instance_id)
+        );
+
+        // One that moves it later leaves the index entry (no index write): the
+        // sweeper, woken early, moves it with `reschedule`, without a transition.
+        let postponed = transition(
+            &sooner.task,
+            Action::Redeliver {
+                redeliver_at: future,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(postponed.task.wake_at, Some(past));
+        tasks.commit(&postponed).await.unwrap();
+        let stored = tasks
+            .get(later.task.task_instance_id)
             .await
-            .contains(&stored.task_instance_id)
-    );
-    let rescheduled = t.task(stored.task_instance_id).await.unwrap();
-    assert_eq!(rescheduled.version, stored.version, "not a transition");
-    assert_eq!(rescheduled.wake_at, Some(past_millis(future)));
-    // A stale reschedule (the task moved on since it was read) is refused.
-    let stale = t
-        .engine
-        .tasks()
-        .reschedule(&later.task, None)
-        .await
-        .unwrap_err();
-    assert!(stale.is_conflict(), "{stale}");
+            .unwrap()
+            .unwrap();
+        assert!(
+            all_due_tasks(tasks.as_ref())
+                .await
+                .contains(&stored.task_instance_id)
+        );
+        tasks.reschedule(&stored, Some(future)).await.unwrap();
+        assert!(
+            !all_due_tasks(tasks.as_ref())
+                .await
+                .contains(&stored.task_instance_id)
+        );
+        let rescheduled = tasks.get(stored.task_instance_id).await.unwrap().unwrap();
+        assert_eq!(rescheduled.version, stored.version, "not a transition");
+        assert_eq!(rescheduled.wake_at, Some(past_millis(future)));
+        // A stale reschedule (the task moved on since it was read) is refused.
+        let stale = tasks.reschedule(&later.task, None).await.unwrap_err();
+        assert!(stale.is_conflict(), "{stale}");
+    }
 }
 
 /// A time as the deadline index keeps it: to the millisecond.
@@ -344,14 +408,210 @@ fn past_millis(at: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
     chrono::DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap()
 }
 
-async fn all_due_tasks(t: &TestStack, shards: u16) -> Vec<TaskInstanceId> {
+async fn all_due_tasks(tasks: &dyn TaskStore) -> Vec<TaskInstanceId> {
     let mut ids = Vec::new();
-    for shard in 0..shards {
-        for item in t.engine.tasks().due(shard, Utc::now(), 100).await.unwrap() {
+    for shard in 0..SHARDS {
+        for item in tasks.due(shard, Utc::now(), 100).await.unwrap() {
             ids.push(item.task_instance_id);
         }
     }
     ids
+}
+
+#[tokio::test]
+async fn deadline_writes_need_the_version_they_read_and_are_no_transition() {
+    for (store, tasks, _changes) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let c = Creation::new(new_task("wf"), now, now + Duration::minutes(1));
+        tasks.create(&c.task).await.unwrap();
+        let started = transition(&c.task, Action::Start { lease_until: now }, now).unwrap();
+        tasks.commit(&started).await.unwrap();
+
+        // Read before the start: its version is gone.
+        let mut stale = c.task.clone();
+        stale.deadlines.insert(DeadlineKind::Heartbeat, now);
+        let refused = tasks.update_deadlines(&stale).await.unwrap_err();
+        assert!(refused.is_conflict(), "{refused}");
+
+        let mut moved = started.task.clone();
+        let at = now + Duration::minutes(9);
+        moved.deadlines.insert(DeadlineKind::Heartbeat, at);
+        moved.schedule_wake(None);
+        tasks.update_deadlines(&moved).await.unwrap();
+        let stored = tasks.get(moved.task_instance_id).await.unwrap().unwrap();
+        assert_eq!(stored.version, started.task.version, "not a transition");
+        assert_eq!(stored.deadlines[&DeadlineKind::Heartbeat], at);
+        assert_eq!(stored.history.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn every_write_is_one_change_and_only_transitions_add_history() {
+    for (store, tasks, changes) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let c = Creation::new(new_task("wf"), now, now + Duration::minutes(1));
+        let id = c.task.task_instance_id;
+        tasks.create(&c.task).await.unwrap();
+        // A repeated creation writes nothing.
+        tasks.create(&c.task).await.unwrap();
+        let started = transition(&c.task, Action::Start { lease_until: now }, now).unwrap();
+        tasks.commit(&started).await.unwrap();
+        // A refused write is no change either.
+        let late = transition(&c.task, Action::Start { lease_until: now }, now).unwrap();
+        assert!(tasks.commit(&late).await.is_err());
+        tasks
+            .reschedule(&started.task, Some(now + Duration::hours(1)))
+            .await
+            .unwrap();
+
+        let seen: Vec<(u64, u64, usize)> = changes
+            .all()
+            .await
+            .into_iter()
+            .filter(|c| c.task.task_instance_id == id)
+            .map(|c| (c.previous_version, c.task.version, c.new_entries().count()))
+            .collect();
+        assert_eq!(seen, [(0, 1, 1), (1, 2, 1), (2, 2, 0)]);
+    }
+}
+
+#[tokio::test]
+async fn every_listing_hands_out_each_task_once_across_pages() {
+    for (store, tasks, _changes) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let (finance, alice) = (group("finance"), user("alice"));
+        let mut ids = Vec::new();
+        for (i, who) in [&finance, &alice, &finance, &alice, &finance]
+            .iter()
+            .enumerate()
+        {
+            let task = assigned_to(who, now + Duration::milliseconds(i as i64 * 10));
+            tasks.create(&task).await.unwrap();
+            ids.push(task.task_instance_id);
+        }
+        // Alice claims the third: CLAIMED sorts after ASSIGNED in her inbox.
+        let third = tasks.get(ids[2]).await.unwrap().unwrap();
+        let claimed = transition(&third, Action::Claim { by: "alice".into() }, now).unwrap();
+        tasks.commit(&claimed).await.unwrap();
+
+        let mut inbox = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = tasks
+                .inbox(
+                    &[alice.clone(), finance.clone()],
+                    None,
+                    PageRequest {
+                        limit: Some(2),
+                        cursor,
+                    },
+                )
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 2);
+            inbox.extend(page.items.iter().map(|t| t.task_instance_id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        // By status, then age: the four ASSIGNED oldest first, then the CLAIMED one.
+        assert_eq!(inbox, [ids[0], ids[1], ids[3], ids[4], ids[2]]);
+
+        let mut listed = Vec::new();
+        let mut cursor = None;
+        loop {
+            let filter = TaskFilter {
+                status: Some(TaskStatus::Assigned),
+                definition_name: Some("double".into()),
+            };
+            let request = PageRequest {
+                limit: Some(3),
+                cursor,
+            };
+            let page = tasks.list(&filter, request).await.unwrap();
+            listed.extend(page.items.iter().map(|t| t.task_instance_id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        listed.sort();
+        let mut assigned = vec![ids[0], ids[1], ids[3], ids[4]];
+        assigned.sort();
+        assert_eq!(listed, assigned, "each once, in no set order");
+
+        let forged = PageRequest {
+            limit: None,
+            cursor: Some("not-a-cursor".into()),
+        };
+        let refused = tasks.tasks_of_workflow("wf", forged.clone()).await;
+        assert!(
+            matches!(refused, Err(StoreError::InvalidCursor)),
+            "{refused:?}"
+        );
+        let refused = tasks
+            .inbox(std::slice::from_ref(&alice), None, forged)
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::InvalidCursor)),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_deadline_index_gives_each_due_task_once_earliest_first_within_the_limit() {
+    for (store, tasks, _changes) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let mut due = Vec::new();
+        for i in 0..8 {
+            let at = now - Duration::seconds(60 - i);
+            let c = Creation::new(new_task("wf"), now, at);
+            tasks.create(&c.task).await.unwrap();
+            due.push(c.task.task_instance_id);
+        }
+        let later = Creation::new(new_task("wf"), now, now + Duration::hours(1));
+        tasks.create(&later.task).await.unwrap();
+
+        let mut seen = Vec::new();
+        for shard in 0..SHARDS {
+            let items = tasks.due(shard, now, 100).await.unwrap();
+            let order: Vec<i64> = items.iter().map(|d| d.at_millis).collect();
+            assert!(order.is_sorted(), "earliest first: {order:?}");
+            assert!(tasks.due(shard, now, 1).await.unwrap().len() <= 1);
+            seen.extend(items.iter().map(|d| d.task_instance_id));
+        }
+        seen.sort();
+        due.sort();
+        assert_eq!(seen, due, "each due task once, across the shards");
+    }
+}
+
+#[tokio::test]
+async fn a_record_over_the_item_limit_is_refused_as_too_large() {
+    for (store, tasks, _changes) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let mut big = new_task("wf");
+        big.input = json!({ "text": "x".repeat(500 * 1024) });
+        let refused = tasks
+            .create(&Creation::new(big, now, now).task)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, StoreError::TooLarge { limit: 409_600, .. }),
+            "{refused:?}"
+        );
+        let mut fits = new_task("wf");
+        fits.input = json!({ "text": "x".repeat(300 * 1024) });
+        let created = tasks.create(&Creation::new(fits, now, now).task).await;
+        assert!(created.unwrap().created);
+    }
 }
 
 #[tokio::test]

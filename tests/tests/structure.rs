@@ -388,3 +388,177 @@ fn every_now_comes_from_the_clock() {
     let api = &crates.iter().find(|(name, _)| *name == "api").unwrap().1;
     assert!(api.files[&vec!["auth".to_owned()]].contains("Utc::now()"));
 }
+
+/// Every file of the product's crates (not the tests, the bench or the
+/// adapters that implement the store) by path, code only.
+fn product_files() -> Vec<(String, String)> {
+    let mut dirs: Vec<std::path::PathBuf> = ["core", "engine", "api", "runners", "local", "cli"]
+        .iter()
+        .map(|dir| workspace().join(dir).join("src"))
+        .collect();
+    for entry in std::fs::read_dir(workspace().join("functions")).unwrap() {
+        dirs.push(entry.unwrap().path().join("src"));
+    }
+    let mut found = Vec::new();
+    for dir in dirs {
+        rust_files(&dir, &mut found);
+    }
+    found
+        .into_iter()
+        .map(|path| {
+            let shown = path
+                .strip_prefix(workspace())
+                .unwrap()
+                .display()
+                .to_string();
+            (shown, code_of(&std::fs::read_to_string(&path).unwrap()))
+        })
+        .collect()
+}
+
+/// The task store's writes (`create`, `commit`, `reschedule`,
+/// `update_deadlines`) are called by the engine alone (`engine/src/lib.rs`):
+/// everything else asks it, so every write is one the state machine (or a
+/// `DeadlineWrite` plan) produced. The in-memory fakes implement the store
+/// and are not callers.
+#[test]
+fn only_the_engine_writes_task_records() {
+    let writes = ["create", "commit", "reschedule", "update_deadlines"];
+    let mut writers = Vec::new();
+    let mut engine_writes = 0;
+    for (path, code) in product_files() {
+        if path == "core/src/fakes.rs" {
+            continue;
+        }
+        for write in writes {
+            for receiver in ["tasks()", "tasks"] {
+                let call = format!("{receiver}.{write}(");
+                let found = code
+                    .match_indices(&call)
+                    .filter(|(at, _)| !code[..*at].ends_with(is_ident))
+                    .count();
+                if path == "engine/src/lib.rs" {
+                    engine_writes += found;
+                } else if found > 0 {
+                    writers.push(format!("{path} calls {call}"));
+                }
+            }
+        }
+    }
+    assert!(writers.is_empty(), "{writers:#?}");
+    // The check sees the engine's own writes.
+    assert!(engine_writes >= 4, "{engine_writes}");
+}
+
+/// `engine/src/handlers/` holds the entry points and nothing else: each of
+/// its modules is the handler some function's `main` runs, and every
+/// function but the api runs one of them.
+#[test]
+fn handlers_hold_only_the_functions_entry_points() {
+    let handlers = workspace().join("engine/src/handlers");
+    let listed = code_of(&std::fs::read_to_string(handlers.join("mod.rs")).unwrap());
+    // `pub use module::{A, B};` → module → [A, B]
+    let mut exported: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in listed.lines() {
+        let Some(used) = line.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let (segments, group) = path_at(used);
+        let names = if group.is_empty() {
+            segments.last().into_iter().cloned().collect()
+        } else {
+            group
+        };
+        exported
+            .entry(segments[0].clone())
+            .or_default()
+            .extend(names);
+    }
+    let mut mains = BTreeMap::new();
+    for entry in std::fs::read_dir(workspace().join("functions")).unwrap() {
+        let dir = entry.unwrap().path();
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        let function = dir.file_name().unwrap().to_string_lossy().into_owned();
+        mains.insert(function, main);
+    }
+    let mut misplaced = Vec::new();
+    for entry in std::fs::read_dir(&handlers).unwrap() {
+        let file = entry.unwrap().path();
+        let module = file.file_stem().unwrap().to_string_lossy().into_owned();
+        if module == "mod" {
+            continue;
+        }
+        let types = exported.get(&module).cloned().unwrap_or_default();
+        let run = mains.values().any(|main| {
+            types.iter().any(|t| {
+                main.contains(&format!("handlers::{t};"))
+                    || main.contains(&format!("handlers::{t}::"))
+            })
+        });
+        if !run {
+            misplaced.push(format!(
+                "handlers/{module}.rs is run by no function's main ({types:?})"
+            ));
+        }
+    }
+    for (function, main) in &mains {
+        if function != "api" && !main.contains("tel_engine::handlers::") {
+            misplaced.push(format!(
+                "functions/{function} runs no handler of engine/src/handlers"
+            ));
+        }
+    }
+    assert!(misplaced.is_empty(), "{misplaced:#?}");
+    assert_eq!(exported.len(), 6, "{exported:?}");
+}
+
+/// The product's crates (the engine, the API, the runners, every function)
+/// reach AWS only through tel-aws: none depends on an AWS SDK crate or names
+/// one. (tel-local and the `tel` CLI provision and read the emulators for a
+/// developer, and the tests and the bench inspect them: they are not part
+/// of what is deployed.)
+#[test]
+fn no_crate_of_the_product_names_an_aws_sdk_but_tel_aws() {
+    let mut crates: Vec<std::path::PathBuf> = ["core", "engine", "api", "runners"]
+        .iter()
+        .map(|dir| workspace().join(dir))
+        .collect();
+    for entry in std::fs::read_dir(workspace().join("functions")).unwrap() {
+        crates.push(entry.unwrap().path());
+    }
+    let mut found = Vec::new();
+    for dir in &crates {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let dependencies = manifest
+            .split("[dependencies]")
+            .nth(1)
+            .unwrap_or_default()
+            .split("\n[")
+            .next()
+            .unwrap_or_default();
+        for line in dependencies.lines() {
+            if line.starts_with("aws-sdk-") || line.starts_with("aws-config") {
+                found.push(format!("{}: depends on {line}", dir.display()));
+            }
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            let code = code_of(&std::fs::read_to_string(&file).unwrap());
+            for sdk in ["aws_sdk_", "aws_config::"] {
+                if code.contains(sdk) {
+                    found.push(format!("{} names {sdk}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    // The check reads the adapters' own manifest the same way.
+    let aws = std::fs::read_to_string(workspace().join("aws/Cargo.toml")).unwrap();
+    assert!(
+        aws.split("[dependencies]")
+            .nth(1)
+            .unwrap()
+            .contains("\naws-sdk-sqs")
+    );
+}

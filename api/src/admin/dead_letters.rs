@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::super::ApiState;
 use super::super::auth::Caller;
 use super::super::problem::Problem;
+use tel_core::ports::DeadLetterQueues;
 use tel_engine::admin::dead_letter_queue;
 
 /// Messages listed per queue at most.
@@ -15,11 +16,11 @@ const LIST_MAX: usize = 50;
 /// Messages one redrive moves at most (the console can press again).
 const REDRIVE_MAX: usize = 500;
 
-fn client(state: &ApiState) -> Result<&aws_sdk_sqs::Client, Problem> {
+fn dead_letter_queues(state: &ApiState) -> Result<&dyn DeadLetterQueues, Problem> {
     state
         .queues
-        .client
-        .as_ref()
+        .dead_letter_queues
+        .as_deref()
         .ok_or_else(|| Problem::unavailable("this API was started without its queues"))
 }
 
@@ -28,7 +29,7 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<
     let mut queues = Vec::new();
     for queue in &state.queues.dead_letters {
         let letters = dead_letter_queue::list(
-            client(&state)?,
+            dead_letter_queues(&state)?,
             state.engine.dead_letters().as_ref(),
             &queue.url,
             &queue.source_url,
@@ -51,14 +52,9 @@ pub async fn redrive(
         .queues
         .dead_letter_queue(&name)
         .ok_or_else(|| Problem::not_found(format!("no dead-letter queue {name:?}")))?;
-    let moved = dead_letter_queue::redrive(
-        client(&state)?,
-        &queue.url,
-        &queue.source_url,
-        REDRIVE_MAX,
-        &mut |_| {},
-    )
-    .await
-    .map_err(|e| Problem::unavailable_because(e.as_ref()))?;
+    let moved = dead_letter_queues(&state)?
+        .redrive(&queue.url, &queue.source_url, REDRIVE_MAX, &mut |_| {})
+        .await
+        .map_err(|e| Problem::unavailable_because(&e))?;
     Ok(Json(json!({ "queue": queue.name, "moved": moved })))
 }

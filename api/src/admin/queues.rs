@@ -4,6 +4,9 @@
 //! (`TEL_<NAME>_QUEUE_URL`, `TEL_<NAME>_DEAD_LETTER_QUEUE_URL`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tel_core::ports::DeadLetterQueues;
 
 use tel_engine::admin::stats::named_queues;
 
@@ -18,7 +21,7 @@ pub struct DeadLetterQueue {
 
 #[derive(Clone, Default)]
 pub struct OperatorQueues {
-    pub client: Option<aws_sdk_sqs::Client>,
+    pub dead_letter_queues: Option<Arc<dyn DeadLetterQueues>>,
     /// Queue name (`execute`, `execute-dead-letter`, …) → URL.
     pub all: BTreeMap<String, String>,
     pub dead_letters: Vec<DeadLetterQueue>,
@@ -27,7 +30,7 @@ pub struct OperatorQueues {
 impl OperatorQueues {
     /// From `TEL_*_QUEUE_URL` variables, e.g. `std::env::vars()` in a function.
     pub fn from_vars(
-        client: aws_sdk_sqs::Client,
+        dead_letter_queues: Arc<dyn DeadLetterQueues>,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Self {
         let all = named_queues(vars);
@@ -43,7 +46,7 @@ impl OperatorQueues {
             })
             .collect();
         Self {
-            client: Some(client),
+            dead_letter_queues: Some(dead_letter_queues),
             all,
             dead_letters,
         }
@@ -60,13 +63,11 @@ mod tests {
 
     #[test]
     fn queues_and_their_dead_letter_queues_come_from_the_variables() {
-        let client = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::Config::builder()
-                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-                .build(),
-        );
+        let sdk = tel_aws::SdkConfig::builder()
+            .behavior_version(tel_aws::clients::BehaviorVersion::latest())
+            .build();
         let queues = OperatorQueues::from_vars(
-            client,
+            tel_aws::clients::dead_letter_queues(&sdk),
             [
                 ("TEL_EXECUTE_QUEUE_URL", "q/execute"),
                 ("TEL_EXECUTE_DEAD_LETTER_QUEUE_URL", "q/execute-dlq"),

@@ -123,7 +123,7 @@ pub fn encode_cursor(key: &Item) -> String {
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
-    let bad = || StoreError::Corrupt("the cursor is not one this API returned".to_owned());
+    let bad = || StoreError::InvalidCursor;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| bad())?;

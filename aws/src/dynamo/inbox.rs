@@ -14,10 +14,9 @@ use super::errors::dynamo_error;
 use super::keys::*;
 use super::task_item::task_id_of;
 use tel_core::domain::{Assignee, TaskInstanceId, TaskStatus};
+use tel_core::ports::INBOX_PAGE;
 use tel_core::ports::{Page, PageRequest, StoreError};
 
-const DEFAULT_PAGE: i32 = 20;
-const MAX_PAGE: i32 = 100;
 /// Sorts after every `<millis>#<id>` (digits, hex digits and dashes).
 const AFTER_ANY_ID: &str = "~";
 
@@ -34,7 +33,7 @@ fn decode(cursor: &str) -> Result<Positions, StoreError> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| StoreError::Corrupt("the cursor is not one this API returned".to_owned()))
+        .ok_or_else(|| StoreError::InvalidCursor)
 }
 
 /// The ids of one page of the inbox of `assignees` in `table`; the caller
@@ -46,7 +45,7 @@ pub async fn merged_inbox(
     status: Option<TaskStatus>,
     page: PageRequest,
 ) -> Result<Page<TaskInstanceId>, StoreError> {
-    let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let limit = page.size(INBOX_PAGE);
     let mut positions = page
         .cursor
         .as_deref()

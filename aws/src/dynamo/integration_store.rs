@@ -1,10 +1,9 @@
 //! Integrations and their breakers in the single table.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
 use super::attributes::{Item, get_s, n, s};
-use super::errors::dynamo_error;
+use super::errors::{dynamo_error, written};
 use super::keys::*;
 use super::task_store::DynamoTaskStore;
 use super::versioned::{Versioned, VersionedDocuments};
@@ -95,17 +94,6 @@ impl BreakerStore for DynamoTaskStore {
             put.condition_expression("version = :v")
                 .expression_attribute_values(":v", n(expected_version))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("PutItem", self.table(), e)),
-        }
+        written(put.send().await, "PutItem", self.table())
     }
 }

@@ -10,10 +10,9 @@ use super::keys::{PK, SK};
 use super::task_item::task_from_item;
 use super::task_store::DynamoTaskStore;
 use tel_core::domain::TaskInstance;
+use tel_core::ports::LIST_PAGE;
 use tel_core::ports::{Page, PageRequest, StoreError, TaskFilter};
 
-const DEFAULT_PAGE: i32 = 50;
-const MAX_PAGE: i32 = 200;
 /// Scan calls one listing page may make: each reads up to 1 MB of the table,
 /// so a page costs at most this many MB of reads however few tasks match.
 const MAX_SCAN_CALLS: usize = 8;
@@ -24,7 +23,7 @@ impl DynamoTaskStore {
         filter: &TaskFilter,
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError> {
-        let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+        let limit = page.size(LIST_PAGE) as usize;
         let mut conditions = vec!["itemType = :task"];
         let mut values = vec![(":task", s("task"))];
         if let Some(status) = filter.status {
@@ -41,9 +40,7 @@ impl DynamoTaskStore {
             .as_ref()
             .is_some_and(|key| key.len() != 2 || !key.contains_key(PK) || !key.contains_key(SK))
         {
-            return Err(StoreError::Corrupt(
-                "the cursor is not one this API returned".to_owned(),
-            ));
+            return Err(StoreError::InvalidCursor);
         }
         let mut items = Vec::new();
         for _ in 0..MAX_SCAN_CALLS {

@@ -5,11 +5,10 @@
 //! one-second window (`RATE#<key>` / `<second>`), expiring with TTL.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attributes::{n, s};
-use super::errors::dynamo_error;
+use super::errors::{dynamo_error, written};
 use super::keys::*;
 use super::query_all::query_all;
 use super::task_store::DynamoTaskStore;
@@ -42,18 +41,7 @@ impl ConcurrencySlots for DynamoTaskStore {
             .expression_attribute_values(":type", s("slots"))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("UpdateItem", self.table(), e)),
-        }
+        written(result, "UpdateItem", self.table())
     }
 
     async fn release(&self, pool: &str, holder: TaskInstanceId) -> Result<(), StoreError> {
@@ -85,18 +73,7 @@ impl ConcurrencySlots for DynamoTaskStore {
             .expression_attribute_values(":expires", n(window + 120))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("UpdateItem", self.table(), e)),
-        }
+        written(result, "UpdateItem", self.table())
     }
 
     async fn pools(&self) -> Result<Vec<(String, Vec<TaskInstanceId>)>, StoreError> {

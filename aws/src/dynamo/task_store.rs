@@ -7,25 +7,23 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
 };
 use chrono::{DateTime, Utc};
 
 use super::attributes::{Item, decode_cursor, encode_cursor, get_s, n, s, to_attribute};
-use super::errors::{build_error, dynamo_error};
+use super::errors::{build_error, dynamo_error, written};
 use super::item_size::{MAX_ITEM_BYTES, item_size};
 use super::keys::*;
 use super::task_item::*;
 use tel_core::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
+use tel_core::ports::WORKFLOW_PAGE;
 use tel_core::ports::{
     Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskFilter, TaskStore,
 };
 
 pub const DEFAULT_DEADLINE_SHARDS: u16 = 8;
-const DEFAULT_PAGE: i32 = 50;
-const MAX_PAGE: i32 = 500;
 /// Keys per BatchGetItem call (the service's limit).
 const BATCH_GET_KEYS: usize = 100;
 
@@ -121,7 +119,7 @@ impl DynamoTaskStore {
     ) -> Result<Page<TaskInstance>, StoreError> {
         let start = page.cursor.as_deref().map(decode_cursor).transpose()?;
         let out = query
-            .limit(page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE))
+            .limit(page.size(WORKFLOW_PAGE))
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -180,18 +178,14 @@ impl DynamoTaskStore {
             None if set_deadlines.is_empty() => update.update_expression("REMOVE GSI3PK, GSI3SK"),
             None => update.update_expression(format!("SET {set_deadlines} REMOVE GSI3PK, GSI3SK")),
         };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(StoreError::Conflict {
-                        task_instance_id: id,
-                        expected_status: task.status,
-                        expected_version: task.version,
-                    })
-                }
-                _ => Err(dynamo_error("UpdateItem", &self.table, err)),
-            },
+        if written(update.send().await, "UpdateItem", &self.table)? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                task_instance_id: id,
+                expected_status: task.status,
+                expected_version: task.version,
+            })
         }
     }
 }
@@ -285,18 +279,14 @@ impl TaskStore for DynamoTaskStore {
             .expression_attribute_values(":version", n(transition.expected_version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => {
-                    Err(StoreError::Conflict {
-                        task_instance_id: task.task_instance_id,
-                        expected_status: transition.expected_status,
-                        expected_version: transition.expected_version,
-                    })
-                }
-                _ => Err(too_large(dynamo_error("PutItem", &self.table, err), bytes)),
-            },
+        if written(result, "PutItem", &self.table).map_err(|e| too_large(e, bytes))? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                task_instance_id: task.task_instance_id,
+                expected_status: transition.expected_status,
+                expected_version: transition.expected_version,
+            })
         }
     }
 

@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::attributes::{Item, get_s, n, s};
-use super::errors::dynamo_error;
+use super::errors::{dynamo_error, written};
 use super::keys::*;
 use super::query_all::query_all;
 use tel_core::clock::{Clock, SystemClock};
@@ -191,18 +190,7 @@ impl<T: Versioned> VersionedDocuments<T> {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_error("PutItem", &self.table, e)),
-        }
+        written(result, "PutItem", &self.table)
     }
 
     /// Stores a new version. Version 0 means "the next one"; registering what

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
+use tel_core::ports::DeadLetterQueues;
 use tel_engine::admin::dead_letter_queue;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,7 +67,7 @@ pub enum DeadLetterCommand {
 
 pub async fn run(command: DeadLetterCommand) -> Result<()> {
     let (sdk, _, engine) = super::engine().await?;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let dead_letter_queues = tel_aws::clients::dead_letter_queues(&sdk);
     match command {
         DeadLetterCommand::List { queue, max, json } => {
             let queues = queue
@@ -76,7 +77,7 @@ pub async fn run(command: DeadLetterCommand) -> Result<()> {
             for q in queues {
                 let (source, dead) = q.urls()?;
                 let letters = dead_letter_queue::list(
-                    &sqs,
+                    dead_letter_queues.as_ref(),
                     engine.dead_letters().as_ref(),
                     &dead,
                     &source,
@@ -119,7 +120,9 @@ pub async fn run(command: DeadLetterCommand) -> Result<()> {
             let waiting = engine.queues().depth(&dead).await?.waiting;
             let total = waiting.min(max as u64);
             let mut show = |moved: usize| eprint!("\rredriving: {moved} of ~{total} moved");
-            let result = dead_letter_queue::redrive(&sqs, &dead, &source, max, &mut show).await;
+            let result = dead_letter_queues
+                .redrive(&dead, &source, max, &mut show)
+                .await;
             eprintln!();
             let moved = result?;
             println!(

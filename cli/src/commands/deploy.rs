@@ -27,7 +27,7 @@ pub const DEPLOYED_ENV: &str = ".tel/deployed.env";
 #[derive(Args)]
 pub struct DeployArgs {
     /// Deploy to the local emulator (LocalStack, started if AWS_ENDPOINT_URL is
-    /// unset). Deploying to AWS is `sam build && sam deploy` (README).
+    /// unset). Deploying to AWS is `sam build && sam deploy` (docs/deploy.md).
     #[arg(long, required = true)]
     local: bool,
     /// The stack's name (every resource name starts with it).

@@ -129,7 +129,8 @@ pub async fn run(args: DevArgs) -> Result<()> {
         .await
         .context("binding the local API port (choose another with --api-port)")?;
     let api_url = format!("http://{}", listener.local_addr()?);
-    let queues = OperatorQueues::from_vars(aws_sdk_sqs::Client::new(&sdk), stack.env_vars());
+    let queues =
+        OperatorQueues::from_vars(tel_aws::clients::dead_letter_queues(&sdk), stack.env_vars());
     runner.serve_api(
         listener,
         ApiState::new(engine.clone(), AuthConfig::hs256(&secret)).with_queues(queues),

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::TaskInstanceId;
 use super::status::TaskStatus;
+use super::task::TaskInstance;
 use super::task_type::TaskType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +73,71 @@ impl Envelope {
         serde_json::from_str(body).map_err(|e| format!("not a task envelope: {e}"))
     }
 
+    /// Whether the task still waits on this message: in the status its stage
+    /// serves, and (for an attempt) at the attempt the message was sent for.
+    /// A message that is not current is a duplicate or a late one: its work
+    /// was done, or the task moved on, and it is dropped.
+    pub fn is_current_for(&self, task: &TaskInstance) -> bool {
+        match self.stage {
+            // A manual task stays CREATED until it is assigned.
+            Stage::Input | Stage::Assign => task.status == TaskStatus::Created,
+            Stage::Execute => {
+                matches!(task.status, TaskStatus::Created | TaskStatus::Queued)
+                    && task.attempt == self.attempt
+            }
+        }
+    }
+
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("an envelope always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(status: TaskStatus, attempt: u32) -> TaskInstance {
+        serde_json::from_value(serde_json::json!({
+            "taskInstanceId": "0198c7d2-6d4a-7d2e-9c1a-2b3c4d5e6f70",
+            "workflowInstanceId": "wf", "stepId": "s",
+            "definitionName": "d", "definitionVersion": 1,
+            "status": status, "input": {}, "attempt": attempt, "version": 1,
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    fn envelope(stage: Stage, attempt: u32) -> Envelope {
+        Envelope {
+            task_instance_id: task(TaskStatus::Created, 0).task_instance_id,
+            stage,
+            attempt,
+            trace_id: None,
+        }
+    }
+
+    #[test]
+    fn a_message_is_current_only_while_its_task_waits_on_it() {
+        use TaskStatus::*;
+        let cases = [
+            (Stage::Input, 0, Created, 0, true),
+            (Stage::Input, 0, Queued, 0, false),
+            (Stage::Assign, 0, Created, 0, true),
+            (Stage::Assign, 0, Assigned, 0, false),
+            (Stage::Execute, 0, Created, 0, true),
+            (Stage::Execute, 1, Queued, 1, true),
+            // The attempt it was sent for is over: a late or duplicate message.
+            (Stage::Execute, 0, Queued, 1, false),
+            (Stage::Execute, 1, Running, 1, false),
+            (Stage::Execute, 1, Completed, 1, false),
+        ];
+        for (stage, sent_at, status, attempt, current) in cases {
+            assert_eq!(
+                envelope(stage, sent_at).is_current_for(&task(status, attempt)),
+                current,
+                "{stage:?} sent at attempt {sent_at}, task {status} at attempt {attempt}"
+            );
+        }
     }
 }

@@ -36,15 +36,19 @@ pub enum PublishError {
     /// Too large for the bus, or otherwise refused for what it is: retrying will not help.
     #[error("event rejected: {0}")]
     Rejected(String),
-    /// Some events were not accepted after retries; the indexes are into the
-    /// input. `source` is the failed call when the whole call failed (a bus
-    /// that does not exist says so there).
+    /// Some events were not accepted after retries (throttled, the service
+    /// unavailable); the indexes are into the input. Delivering them again
+    /// later may work.
     #[error("{} event(s) not published: {message}", failed.len())]
-    Unavailable {
+    Unavailable { failed: Vec<usize>, message: String },
+    /// The bus is missing or this deployment may not put events on it: a
+    /// configuration error that no retry mends until the deployment is fixed.
+    /// The indexes are into the input (every event from the refusal on).
+    #[error("{} event(s) not published: the bus refused this deployment", failed.len())]
+    BusRefused {
         failed: Vec<usize>,
-        message: String,
         #[source]
-        source: Option<AwsError>,
+        source: AwsError,
     },
 }
 

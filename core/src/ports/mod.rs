@@ -18,7 +18,7 @@ mod task_store;
 pub use assignment_state::AssignmentState;
 pub use aws_error::{AwsError, BoxError, ErrorClass};
 pub use concurrency::ConcurrencySlots;
-pub use dead_letters::{DeadLetterLog, DeadLetterNote};
+pub use dead_letters::{DeadLetterLog, DeadLetterNote, DeadLetterQueues, HeldMessage};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
@@ -27,4 +27,7 @@ pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 pub use runner::{Admission, RunError, RunJob, Runner, Runners};
 pub use step_callbacks::{CallbackError, StepCallbacks};
 pub use task_changes::TaskChange;
-pub use task_store::{Created, Due, Page, PageRequest, StoreError, TaskFilter, TaskStore};
+pub use task_store::{
+    Created, Due, INBOX_PAGE, LIST_PAGE, Page, PageRequest, PageSize, StoreError, TaskFilter,
+    TaskStore, WORKFLOW_PAGE,
+};

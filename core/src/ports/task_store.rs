@@ -42,6 +42,9 @@ pub enum StoreError {
     /// Stored data that no longer reads as what it should be.
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
+    /// A page cursor the caller passed that is not one the store returned.
+    #[error("the cursor is not one this API returned")]
+    InvalidCursor,
 }
 
 impl StoreError {
@@ -93,6 +96,36 @@ pub struct Created {
 pub struct PageRequest {
     pub limit: Option<i32>,
     pub cursor: Option<String>,
+}
+
+/// A listing's page size when none is asked for, and the most it gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize {
+    pub default: i32,
+    pub max: i32,
+}
+
+/// A workflow's tasks (`TaskStore::tasks_of_workflow`).
+pub const WORKFLOW_PAGE: PageSize = PageSize {
+    default: 50,
+    max: 500,
+};
+/// An inbox (`TaskStore::inbox`).
+pub const INBOX_PAGE: PageSize = PageSize {
+    default: 20,
+    max: 100,
+};
+/// The operator's listing (`TaskStore::list`).
+pub const LIST_PAGE: PageSize = PageSize {
+    default: 50,
+    max: 200,
+};
+
+impl PageRequest {
+    /// The page size asked for, within `size`.
+    pub fn size(&self, size: PageSize) -> i32 {
+        self.limit.unwrap_or(size.default).clamp(1, size.max)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -8,24 +8,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_runtime::LambdaEvent;
 use rand::RngExt;
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::attempts::retry_or_fail;
-use crate::batch::{Redeliver, SqsHandler, for_each_record, with_task};
 use crate::definitions::LoadedDefinition;
 use crate::metrics::Unit;
+use crate::stage::StageHandler;
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::{
     OUTPUT_VALIDATION_ERROR, PAYLOAD_TOO_LARGE, TIMEOUT, UNKNOWN_DEFINITION,
 };
-use tel_core::domain::{
-    Action, Dispatch, Envelope, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
-};
-use tel_core::ports::StoreError;
+use tel_core::domain::{Action, Dispatch, Stage, TaskError, TaskInstance, TaskInstanceId};
 use tel_core::ports::runner::{Admission, RunError, RunJob, Runners};
 
 /// The longest delay an SQS message can carry.
@@ -52,22 +47,8 @@ impl Executor {
         Self { engine, runners }
     }
 
-    async fn execute(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        with_task(&self.engine, message, |envelope, task| {
-            self.attempt(envelope, task)
-        })
-        .await
-    }
-
-    async fn attempt(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
+    async fn attempt(&self, task: TaskInstance) -> Result<(), ApplyError> {
         let s = &self.engine;
-        if envelope.stage != Stage::Execute
-            || !matches!(task.status, TaskStatus::Created | TaskStatus::Queued)
-            || task.attempt != envelope.attempt
-        {
-            info!(status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale execute message ignored");
-            return Ok(());
-        }
         let Some(loaded) = s
             .definitions()
             .exact(&task.definition_name, task.definition_version)
@@ -99,7 +80,7 @@ impl Executor {
                 return Ok(());
             }
             Err(refused) if refused.retryable => {
-                return Err(StoreError::Unavailable(refused.error.message).into());
+                return Err(ApplyError::NotAdmitted(refused.error.message));
             }
             Err(refused) => {
                 return s
@@ -260,20 +241,15 @@ fn execute_after(delay_seconds: u32) -> Dispatch {
 }
 
 #[async_trait]
-impl SqsHandler for Executor {
-    fn name(&self) -> &'static str {
-        "executor"
+impl StageHandler for Executor {
+    const NAME: &'static str = "executor";
+    const STAGE: Stage = Stage::Execute;
+
+    fn engine(&self) -> &TaskEngine {
+        &self.engine
     }
 
-    async fn handle(
-        &self,
-        event: LambdaEvent<SqsEvent>,
-    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(
-            for_each_record(self.name(), &self.engine, event.payload, |m| {
-                self.execute(m)
-            })
-            .await,
-        )
+    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError> {
+        self.attempt(task).await
     }
 }

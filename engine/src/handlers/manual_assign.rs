@@ -5,15 +5,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_runtime::LambdaEvent;
 use tracing::info;
 
 use crate::assignment::{AssignError, choose, request_document};
-use crate::batch::{Redeliver, SqsHandler, for_each_record, with_task};
+use crate::stage::StageHandler;
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
-use tel_core::domain::{Action, Envelope, Stage, TaskError, TaskInstance, TaskStatus};
+use tel_core::domain::{Action, Stage, TaskError, TaskInstance};
 
 pub struct ManualAssign {
     engine: Arc<TaskEngine>,
@@ -24,19 +22,8 @@ impl ManualAssign {
         Self { engine }
     }
 
-    async fn assign(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        with_task(&self.engine, message, |envelope, task| {
-            self.try_assign(envelope, task)
-        })
-        .await
-    }
-
-    async fn try_assign(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
+    async fn try_assign(&self, task: TaskInstance) -> Result<(), ApplyError> {
         let s = &self.engine;
-        if envelope.stage != Stage::Assign || task.status != TaskStatus::Created {
-            info!(status = %task.status, "stale assignment message ignored");
-            return Ok(());
-        }
         let Some(loaded) = s
             .definitions()
             .exact(&task.definition_name, task.definition_version)
@@ -81,15 +68,15 @@ impl ManualAssign {
 }
 
 #[async_trait]
-impl SqsHandler for ManualAssign {
-    fn name(&self) -> &'static str {
-        "manual-assign"
+impl StageHandler for ManualAssign {
+    const NAME: &'static str = "manual-assign";
+    const STAGE: Stage = Stage::Assign;
+
+    fn engine(&self) -> &TaskEngine {
+        &self.engine
     }
 
-    async fn handle(
-        &self,
-        event: LambdaEvent<SqsEvent>,
-    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(for_each_record(self.name(), &self.engine, event.payload, |m| self.assign(m)).await)
+    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError> {
+        self.try_assign(task).await
     }
 }

@@ -15,7 +15,6 @@ use tracing::{error, info, warn};
 
 use crate::TaskEngine;
 use crate::step_callbacks::{StepNotifier, Unanswered};
-use tel_aws::dynamo::stream::StreamRecord;
 use tel_core::domain::events_of;
 use tel_core::ports::{BusEvent, EventPublisher, PublishError, TaskChange};
 
@@ -100,24 +99,19 @@ impl ChangePublisher {
         }
         match self.publisher.publish(&events).await {
             Ok(()) => Ok(events.len()),
-            Err(PublishError::Unavailable {
-                failed,
-                message,
-                source,
-            }) => {
-                let first = failed.iter().map(|&e| origin[e]).min().unwrap_or(0);
-                match source {
-                    // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
-                    Some(e) => {
-                        error!(failed = failed.len(), error = %e, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them")
-                    }
-                    None => {
-                        warn!(failed = failed.len(), %message, "events not published; the stream delivers them again")
-                    }
-                }
+            Err(PublishError::Unavailable { failed, message }) => {
+                warn!(failed = failed.len(), %message, "events not published; the stream delivers them again");
                 Err(Unpublished {
-                    sequence: changes[first].sequence.clone(),
+                    sequence: changes[first_change(&failed, &origin)].sequence.clone(),
                     reason: message,
+                })
+            }
+            Err(PublishError::BusRefused { failed, source }) => {
+                // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
+                error!(failed = failed.len(), error = %source, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them");
+                Err(Unpublished {
+                    sequence: changes[first_change(&failed, &origin)].sequence.clone(),
+                    reason: source.to_string(),
                 })
             }
             Err(PublishError::Rejected(reason)) => {
@@ -130,37 +124,9 @@ impl ChangePublisher {
     }
 }
 
-/// Reads stream records as task changes (skipping other items, and logging
-/// any record that does not read as a task: one bad record must not hold the
-/// stream) and publishes their events.
-pub async fn publish_records(
-    publisher: &ChangePublisher,
-    records: &[StreamRecord],
-) -> Result<usize, Unpublished> {
-    // The stream filter passes only task items; anything else here means the
-    // filter lets in writes that wake (and bill) this function for nothing.
-    let others: Vec<String> = records
-        .iter()
-        .filter(|r| !r.is_task_write())
-        .filter_map(StreamRecord::key)
-        .collect();
-    if !others.is_empty() {
-        warn!(keys = ?others, "stream records that are not task writes (check the stream filter)");
-    }
-    let changes: Vec<TaskChange> = records
-        .iter()
-        .filter_map(StreamRecord::task_change)
-        .filter_map(|change| {
-            change
-                .map_err(|e| error!(error = %e, "unreadable task change skipped"))
-                .ok()
-        })
-        .collect();
-    let published = publisher.publish(&changes).await?;
-    if published > 0 {
-        info!(records = records.len(), published, "events published");
-    }
-    Ok(published)
+/// The earliest change with an unpublished event: the stream delivers again from it.
+fn first_change(failed: &[usize], origin: &[usize]) -> usize {
+    failed.iter().map(|&e| origin[e]).min().unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -18,10 +18,12 @@ use super::executor::slot_pool;
 use crate::attempts::retry_or_fail;
 use crate::metrics::Unit;
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::manual::OnDue;
+use tel_core::domain::due::needs_manual_settings;
+use tel_core::domain::manual::{ManualSettings, OnDue};
 use tel_core::domain::task_error::TIMEOUT;
 use tel_core::domain::{
-    Action, DeadlineKind, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus,
+    Action, DeadlineKind, DeadlineWrite, DueStep, Stage, TaskError, TaskInstance, TaskInstanceId,
+    TaskStatus, next_due_step,
 };
 use tel_core::ports::runner::RunError;
 use tel_core::ports::{CallbackError, ErrorClass, QueueDepth};
@@ -123,6 +125,9 @@ impl Sweeper {
         }
     }
 
+    /// Acts on one woken task: `next_due_step` (tel-core) says what its due
+    /// deadlines trigger; each step is applied through the engine (a
+    /// conditional write) and the task as written is asked about again.
     async fn act(
         &self,
         id: TaskInstanceId,
@@ -133,69 +138,56 @@ impl Sweeper {
         let Some(mut task) = s.tasks().get(id).await? else {
             return Ok(());
         };
-        // One task may have several deadlines due at once (a reminder and an
-        // escalation): act on each, earliest first, each a conditional write.
         let mut heartbeat_tried = false;
         for _ in 0..MAX_ACTIONS_PER_TASK {
-            let now = s.now();
-            let due: Vec<DeadlineKind> = task
-                .deadlines
-                .iter()
-                .filter(|(kind, at)| {
-                    **at <= now && !(heartbeat_tried && **kind == DeadlineKind::Heartbeat)
-                })
-                .map(|(k, _)| *k)
-                .collect();
-            if due.is_empty() {
-                return self.wake_at_next_deadline(&task, report).await;
-            }
-            if due.contains(&DeadlineKind::Heartbeat) {
-                heartbeat_tried = true;
-                match self.heartbeat(&task, report).await? {
-                    Some(next) => task = next,
-                    None => return Ok(()),
+            let manual = self.manual_settings(&task).await?;
+            let step = next_due_step(&task, s.now(), heartbeat_tried, manual.as_ref());
+            task = match step {
+                DueStep::Nothing => return Ok(()),
+                DueStep::WakeUp(at) => {
+                    s.write_deadlines(DeadlineWrite::wake_at(&task, at)).await?;
+                    report.rescheduled += 1;
+                    return Ok(());
                 }
-                continue;
-            }
-            if let Some(budget) = [DeadlineKind::CloseBy, DeadlineKind::StartBy]
-                .into_iter()
-                .find(|k| due.contains(k))
-            {
-                task = self.exceed_budget(&task, budget).await?;
-                report.budgets_exceeded += 1;
-                continue;
-            }
-            task = match task.status {
-                TaskStatus::Running if due.contains(&DeadlineKind::Lease) => {
+                DueStep::Heartbeat => {
+                    heartbeat_tried = true;
+                    match self.heartbeat(&task, report).await? {
+                        Some(next) => next,
+                        None => return Ok(()),
+                    }
+                }
+                DueStep::ExceedBudget(budget) => {
+                    let failed = self.exceed_budget(&task, budget).await?;
+                    report.budgets_exceeded += 1;
+                    failed
+                }
+                DueStep::ExpireLease => {
                     let expired = self.expire_lease(&task).await?;
                     report.leases_expired += 1;
                     expired
                 }
-                TaskStatus::RetryWait if due.contains(&DeadlineKind::RetryAt) => {
-                    let queued = s
-                        .apply(
-                            &task,
-                            Action::ResumeRetry {
-                                redeliver_at: s.redeliver_at(),
-                            },
-                        )
-                        .await?;
+                DueStep::ResumeRetry => {
+                    let redeliver_at = s.redeliver_at();
+                    let queued = s.apply(&task, Action::ResumeRetry { redeliver_at }).await?;
                     report.retries_resumed += 1;
                     queued
                 }
-                TaskStatus::Created | TaskStatus::Queued
-                    if due.contains(&DeadlineKind::Redeliver) =>
-                {
-                    match self.redeliver(&task, depths, report).await? {
-                        Some(moved) => moved,
-                        None => return Ok(()),
-                    }
+                DueStep::Redeliver => match self.redeliver(&task, depths, report).await? {
+                    Some(moved) => moved,
+                    None => return Ok(()),
+                },
+                DueStep::Overdue => self.overdue(&task, manual, report).await?,
+                DueStep::Escalate => self.escalate(&task, manual, report).await?,
+                DueStep::Remind => {
+                    let Some(schedule) = manual else {
+                        return Err(ApplyError::NoManualSettings(task.definition_ref()));
+                    };
+                    let reminded = s.apply(&task, Action::Remind { schedule }).await?;
+                    report.reminders += 1;
+                    reminded
                 }
-                TaskStatus::Assigned | TaskStatus::Claimed => {
-                    self.manual_deadline(&task, &due, report).await?
-                }
-                status => {
-                    warn!(task_instance_id = %id, ?due, %status, "deadline this sweeper does not act on");
+                DueStep::Unhandled(due) => {
+                    warn!(task_instance_id = %id, ?due, status = %task.status, "deadline this sweeper does not act on");
                     return Ok(());
                 }
             };
@@ -203,8 +195,27 @@ impl Sweeper {
         Ok(())
     }
 
+    /// The manual settings of a task waiting on a person (none for others).
+    async fn manual_settings(
+        &self,
+        task: &TaskInstance,
+    ) -> Result<Option<ManualSettings>, ApplyError> {
+        if !needs_manual_settings(task) {
+            return Ok(None);
+        }
+        let loaded = self
+            .engine
+            .definitions()
+            .exact(&task.definition_name, task.definition_version)
+            .await?;
+        match loaded.and_then(|l| l.definition.manual.clone()) {
+            Some(settings) => Ok(Some(settings)),
+            None => Err(ApplyError::NoManualSettings(task.definition_ref())),
+        }
+    }
+
     /// Tells the step waiting on the task that it is alive, and moves the
-    /// next heartbeat one interval on (a write of the deadlines only, no
+    /// next heartbeat one interval on (a deadline-only write, no
     /// transition). A step that is gone (its execution stopped or timed out)
     /// has the task cancelled: nobody would take its result. Returns the task
     /// as it is after, `None` once it is cancelled.
@@ -215,12 +226,9 @@ impl Sweeper {
     ) -> Result<Option<TaskInstance>, ApplyError> {
         let s = &self.engine;
         let id = task.task_instance_id;
-        let mut next = task.clone();
         let Some(callback) = &task.callback else {
-            next.deadlines.remove(&DeadlineKind::Heartbeat);
-            next.schedule_wake(None);
-            s.tasks().update_deadlines(&next).await?;
-            return Ok(Some(next));
+            let dropped = s.write_deadlines(DeadlineWrite::heartbeat_sent(task, s.now()));
+            return Ok(Some(dropped.await?));
         };
         match s.callbacks().heartbeat(&callback.task_token).await {
             Ok(()) => report.heartbeats += 1,
@@ -246,33 +254,14 @@ impl Sweeper {
             Err(CallbackError::Aws(e)) if e.class != ErrorClass::Refused => {
                 warn!(task_instance_id = %id, error = %e, "heartbeat not sent; the next sweep tries again");
                 report.errors += 1;
-                return Ok(Some(next));
+                return Ok(Some(task.clone()));
             }
             Err(CallbackError::Aws(e)) => {
                 warn!(task_instance_id = %id, error = %e, "heartbeat refused; the next one is sent on schedule");
             }
         }
-        let every = chrono::Duration::seconds(i64::from(callback.heartbeat_seconds));
-        next.deadlines
-            .insert(DeadlineKind::Heartbeat, s.now() + every);
-        next.schedule_wake(None);
-        s.tasks().update_deadlines(&next).await?;
-        Ok(Some(next))
-    }
-
-    /// Nothing of the task is due yet (it was woken early, or its deadline
-    /// moved): the wake-up goes to its earliest deadline, without a transition.
-    async fn wake_at_next_deadline(
-        &self,
-        task: &TaskInstance,
-        report: &mut SweepReport,
-    ) -> Result<(), ApplyError> {
-        let next = task.next_deadline().map(|(_, at)| at);
-        if task.wake_at != next {
-            self.engine.tasks().reschedule(task, next).await?;
-            report.rescheduled += 1;
-        }
-        Ok(())
+        let moved = s.write_deadlines(DeadlineWrite::heartbeat_sent(task, s.now()));
+        Ok(Some(moved.await?))
     }
 
     /// A stage message not acted on by its deadline: the handler that got it
@@ -299,7 +288,8 @@ impl Sweeper {
             .is_some_and(|depth| depth.pending() > 0);
         if backlog && waited < settings.redeliver_anyway_after {
             let again = now + waited.max(settings.redeliver_after);
-            s.tasks().reschedule(task, Some(again)).await?;
+            s.write_deadlines(DeadlineWrite::wake_at(task, Some(again)))
+                .await?;
             report.redelivery_deferred += 1;
             return Ok(None);
         }
@@ -414,65 +404,60 @@ impl Sweeper {
         }
     }
 
-    /// A manual task's due time, escalation or reminder, in that order of precedence.
-    async fn manual_deadline(
+    /// A manual task passed its due time: it ends TIMED_OUT, or COMPLETED
+    /// with the definition's default output.
+    async fn overdue(
         &self,
         task: &TaskInstance,
-        due: &[DeadlineKind],
+        manual: Option<ManualSettings>,
         report: &mut SweepReport,
     ) -> Result<TaskInstance, ApplyError> {
-        let s = &self.engine;
-        let settings = s
-            .definitions()
-            .exact(&task.definition_name, task.definition_version)
-            .await?
-            .and_then(|loaded| loaded.definition.manual.clone())
-            .ok_or_else(|| {
-                tel_core::ports::StoreError::Corrupt(format!(
-                    "{} has no manual settings",
-                    task.definition_ref()
-                ))
-            })?;
-        if due.contains(&DeadlineKind::Due) {
-            let due_at = task.due_at.map(|d| d.to_rfc3339()).unwrap_or_default();
-            let error = TaskError::new(
-                TIMEOUT,
-                format!("the task was not completed by its due time {due_at}"),
-            );
-            let default_output = match &settings.on_due {
-                OnDue::Fail => None,
-                OnDue::Complete { output } => Some(output.clone()),
-            };
-            let ended = s
-                .apply(
-                    task,
-                    Action::TimeOut {
-                        error,
-                        default_output,
-                    },
-                )
-                .await?;
-            report.overdue += 1;
-            return Ok(ended);
-        }
-        if due.contains(&DeadlineKind::Escalation) {
-            let level = task.manual.as_ref().map_or(0, |p| p.escalation_level) as usize;
-            if let Some(step) = settings.escalation.get(level) {
-                let action = Action::Assign {
-                    assignee: step.to.clone(),
-                    due_at: None,
-                    schedule: Some(settings.clone()),
-                    escalated: true,
-                    by: None,
-                };
-                let escalated = s.apply(task, action).await?;
-                report.escalations += 1;
-                return Ok(escalated);
-            }
-        }
-        let reminded = s.apply(task, Action::Remind { schedule: settings }).await?;
-        report.reminders += 1;
-        Ok(reminded)
+        let Some(settings) = manual else {
+            return Err(ApplyError::NoManualSettings(task.definition_ref()));
+        };
+        let due_at = task.due_at.map(|d| d.to_rfc3339()).unwrap_or_default();
+        let error = TaskError::new(
+            TIMEOUT,
+            format!("the task was not completed by its due time {due_at}"),
+        );
+        let default_output = match settings.on_due {
+            OnDue::Fail => None,
+            OnDue::Complete { output } => Some(output),
+        };
+        let action = Action::TimeOut {
+            error,
+            default_output,
+        };
+        let ended = self.engine.apply(task, action).await?;
+        report.overdue += 1;
+        Ok(ended)
+    }
+
+    /// A manual task goes to its definition's next escalation step.
+    async fn escalate(
+        &self,
+        task: &TaskInstance,
+        manual: Option<ManualSettings>,
+        report: &mut SweepReport,
+    ) -> Result<TaskInstance, ApplyError> {
+        let level = task.manual.as_ref().map_or(0, |p| p.escalation_level) as usize;
+        let Some((step, settings)) = manual.as_ref().and_then(|m| {
+            m.escalation
+                .get(level)
+                .map(|step| (step.clone(), m.clone()))
+        }) else {
+            return Err(ApplyError::NoManualSettings(task.definition_ref()));
+        };
+        let action = Action::Assign {
+            assignee: step.to,
+            due_at: None,
+            schedule: Some(settings),
+            escalated: true,
+            by: None,
+        };
+        let escalated = self.engine.apply(task, action).await?;
+        report.escalations += 1;
+        Ok(escalated)
     }
 
     async fn expire_lease(&self, task: &TaskInstance) -> Result<TaskInstance, ApplyError> {

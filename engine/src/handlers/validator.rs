@@ -8,15 +8,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tracing::info;
 
-use crate::batch::{Redeliver, SqsHandler, for_each_record, with_task};
+use crate::stage::StageHandler;
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
-use tel_core::domain::{Action, Dispatch, Envelope, Stage, TaskError, TaskInstance, TaskStatus};
+use tel_core::domain::{Action, Dispatch, Stage, TaskError, TaskInstance};
 
 pub struct Validator {
     engine: Arc<TaskEngine>,
@@ -27,19 +25,8 @@ impl Validator {
         Self { engine }
     }
 
-    async fn validate(&self, message: SqsMessage) -> Result<(), Redeliver> {
-        with_task(&self.engine, message, |envelope, task| {
-            self.check_input(envelope, task)
-        })
-        .await
-    }
-
-    async fn check_input(&self, envelope: Envelope, task: TaskInstance) -> Result<(), ApplyError> {
+    async fn check_input(&self, task: TaskInstance) -> Result<(), ApplyError> {
         let s = &self.engine;
-        if envelope.stage != Stage::Input || task.status != TaskStatus::Created {
-            info!(stage = ?envelope.stage, status = %task.status, "stale validation message ignored");
-            return Ok(());
-        }
         let Some(loaded) = s
             .definitions()
             .exact(&task.definition_name, task.definition_version)
@@ -78,20 +65,15 @@ impl Validator {
 }
 
 #[async_trait]
-impl SqsHandler for Validator {
-    fn name(&self) -> &'static str {
-        "validator"
+impl StageHandler for Validator {
+    const NAME: &'static str = "validator";
+    const STAGE: Stage = Stage::Input;
+
+    fn engine(&self) -> &TaskEngine {
+        &self.engine
     }
 
-    async fn handle(
-        &self,
-        event: LambdaEvent<SqsEvent>,
-    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-        Ok(
-            for_each_record(self.name(), &self.engine, event.payload, |m| {
-                self.validate(m)
-            })
-            .await,
-        )
+    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError> {
+        self.check_input(task).await
     }
 }

@@ -8,7 +8,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     tel_engine::lambda::init_tracing();
     let (sdk, engine) = tel_engine::bootstrap::from_env().await?;
     let auth = AuthConfig::from_env()?;
-    let queues = OperatorQueues::from_vars(aws_sdk_sqs::Client::new(&sdk), std::env::vars());
+    let queues =
+        OperatorQueues::from_vars(tel_aws::clients::dead_letter_queues(&sdk), std::env::vars());
     let state = ApiState::new(engine, auth).with_queues(queues);
     lambda_http::run(router(state)).await
 }

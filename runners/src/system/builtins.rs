@@ -10,7 +10,7 @@ use tel_core::clock::Clock;
 use super::{EVENTS_PUBLISH, QUEUE_SEND, SystemFunction};
 use crate::RunError;
 use tel_core::domain::TaskError;
-use tel_core::domain::task_error::EXECUTION_ERROR;
+use tel_core::domain::task_error::{CONFIGURATION_ERROR, EXECUTION_ERROR};
 use tel_core::ports::{
     BusEvent, EventPublisher, OutgoingMessage, PublishError, QueueError, QueueSender,
 };
@@ -176,6 +176,10 @@ impl SystemFunction for PublishEvent {
         match self.publisher.publish(&[event]).await {
             Ok(()) => Ok(json!({ "published": true, "source": source, "detailType": detail_type })),
             Err(PublishError::Rejected(m)) => Err(bad_input(m)),
+            Err(e @ PublishError::BusRefused { .. }) => Err(RunError::permanent(TaskError::new(
+                CONFIGURATION_ERROR,
+                e.to_string(),
+            ))),
             Err(e) => Err(RunError::retryable(TaskError::new(
                 EXECUTION_ERROR,
                 e.to_string(),

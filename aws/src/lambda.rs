@@ -8,9 +8,9 @@ use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
 
-use super::{RunError, RunJob, Runner};
 use tel_core::domain::task_error::EXECUTION_ERROR;
 use tel_core::domain::{Implementation, TaskError};
+use tel_core::ports::runner::{RunError, RunJob, Runner};
 
 pub struct LambdaRunner {
     client: Client,

@@ -1,0 +1,104 @@
+//! The stage handlers' shared shape: validator (input), executor (attempts)
+//! and manual-assign (assignment) each take one stage's messages, read the
+//! task the message names, drop a message that is no longer current (a
+//! duplicate or a late one), and do their stage's work on the task.
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::LambdaEvent;
+use std::future::Future;
+
+use tracing::info;
+
+use crate::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
+use crate::{ApplyError, TaskEngine};
+use tel_core::domain::{Envelope, PayloadField, Stage, TaskInstance};
+
+/// A handler of one stage's queue.
+#[async_trait]
+pub trait StageHandler: Send + Sync + 'static {
+    /// The function's name, for logs.
+    const NAME: &'static str;
+    /// The stage whose messages it takes.
+    const STAGE: Stage;
+
+    fn engine(&self) -> &TaskEngine;
+
+    /// The stage's work on a task that waits on this message (its input and
+    /// context loaded).
+    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError>;
+}
+
+#[async_trait]
+impl<H: StageHandler> SqsHandler for H {
+    fn name(&self) -> &'static str {
+        H::NAME
+    }
+
+    async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let engine = self.engine();
+        Ok(for_each_record(H::NAME, engine, event.payload, |message| {
+            with_task(engine, message, |envelope, task| async move {
+                if envelope.stage != H::STAGE || !envelope.is_current_for(&task) {
+                    info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale message ignored");
+                    return Ok(());
+                }
+                self.act(task).await
+            })
+        })
+        .await)
+    }
+}
+
+/// The shape every stage handler shares: read the envelope and its task
+/// (both recorded on the span), do the work; a task that another handler
+/// moved on first is nothing to do, anything else unfinished is redelivered.
+async fn with_task<F, Fut>(
+    engine: &TaskEngine,
+    message: SqsMessage,
+    work: F,
+) -> Result<(), Redeliver>
+where
+    F: FnOnce(Envelope, TaskInstance) -> Fut,
+    Fut: Future<Output = Result<(), ApplyError>>,
+{
+    let envelope = Envelope::parse(message.body.as_deref().unwrap_or_default())
+        .map_err(Redeliver::Unreadable)?;
+    record_task_id(envelope.task_instance_id);
+    let task = engine
+        .tasks()
+        .get(envelope.task_instance_id)
+        .await
+        .map_err(Redeliver::because)?
+        .ok_or(Redeliver::TaskMissing(envelope.task_instance_id))?;
+    record_task(&task);
+    let id = task.task_instance_id;
+    // Every stage works on the input (and the context): a payload stored
+    // elsewhere is read back first.
+    let mut task = task;
+    let loaded = engine
+        .load_payloads(&mut task, &[PayloadField::Input, PayloadField::Context])
+        .await;
+    let done = match loaded {
+        Ok(()) => work(envelope, task).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Err(e) if e.is_superseded() => {
+            tracing::info!(reason = %e, "task moved on concurrently; nothing to do");
+            Ok(())
+        }
+        // Permanent: no redelivery would change it. The task fails now, saying why.
+        Err(e) => match e.task_error() {
+            Some(error) => engine
+                .fail_now(id, error)
+                .await
+                .map_err(|failing| Redeliver::failure_not_recorded(e, failing)),
+            None => Err(Redeliver::because(e)),
+        },
+        Ok(()) => Ok(()),
+    }
+}
