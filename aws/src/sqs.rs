@@ -11,10 +11,8 @@ use crate::aws_error::classify;
 use tel_core::ports::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 
 pub const MAX_BATCH_MESSAGES: usize = 10;
-/// The classic SQS payload limit, for one message and for one batch. Kept
-/// although SQS now takes 1 MiB, so the same code fits every region and emulator.
-pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
-pub const MAX_DELAY_SECONDS: u32 = 900;
+/// The payload limit of one message is also one batch's.
+const MAX_PAYLOAD_BYTES: usize = tel_core::ports::MAX_MESSAGE_BYTES;
 /// The message attribute that carries trace context between stages.
 pub const TRACE_ATTRIBUTE: &str = "traceparent";
 const SEND_ROUNDS: u32 = 4;
@@ -35,18 +33,8 @@ pub fn batches(messages: &[OutgoingMessage]) -> Result<Vec<Vec<usize>>, QueueErr
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut bytes = 0;
     for (i, message) in messages.iter().enumerate() {
+        message.check()?;
         let size = message.body.len();
-        if size > MAX_PAYLOAD_BYTES {
-            return Err(QueueError::Rejected(format!(
-                "message of {size} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit"
-            )));
-        }
-        if message.delay_seconds > MAX_DELAY_SECONDS {
-            return Err(QueueError::Rejected(format!(
-                "delay of {}s exceeds the {MAX_DELAY_SECONDS}s SQS maximum",
-                message.delay_seconds
-            )));
-        }
         match out.last_mut() {
             Some(batch)
                 if batch.len() < MAX_BATCH_MESSAGES && bytes + size <= MAX_PAYLOAD_BYTES =>

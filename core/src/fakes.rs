@@ -516,17 +516,24 @@ impl QueueSender for RecordingQueue {
         queue_url: &str,
         messages: Vec<OutgoingMessage>,
     ) -> Result<(), QueueError> {
+        // As SQS: a message over the limits sends nothing of the call.
+        for message in &messages {
+            message.check()?;
+        }
         let mut sent = self.sent.lock().expect("lock");
         sent.extend(messages.into_iter().map(|m| (queue_url.to_owned(), m)));
         Ok(())
     }
 
+    /// What was sent to `queue_url` and not taken: a message sent with a
+    /// delay counts as delayed (the fake has no clock to let it out).
     async fn depth(&self, queue_url: &str) -> Result<QueueDepth, QueueError> {
         let sent = self.sent.lock().expect("lock");
+        let of_queue = || sent.iter().filter(|(url, _)| url == queue_url);
         Ok(QueueDepth {
-            waiting: sent.iter().filter(|(url, _)| url == queue_url).count() as u64,
+            waiting: of_queue().filter(|(_, m)| m.delay_seconds == 0).count() as u64,
             in_flight: 0,
-            delayed: 0,
+            delayed: of_queue().filter(|(_, m)| m.delay_seconds > 0).count() as u64,
         })
     }
 }

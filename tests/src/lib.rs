@@ -104,6 +104,23 @@ impl TestStack {
         })
     }
 
+    /// A fresh stack with `definitions` registered, a watcher of its bus
+    /// subscribed, and the pipeline running: the setup most end-to-end tests
+    /// share.
+    pub async fn running(
+        definitions: impl IntoIterator<Item = Value>,
+    ) -> (Self, EventWatcher, LocalRunner) {
+        let t = Self::new().await.expect("a fresh stack");
+        for definition in definitions {
+            t.register(definition)
+                .await
+                .expect("the definition registers");
+        }
+        let events = t.watch_events().await.expect("a watcher on the bus");
+        let runner = t.run_pipeline().expect("the pipeline runs");
+        (t, events, runner)
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }

@@ -40,12 +40,8 @@ async fn status_of(api: &Api, who: &As, path: &str) -> StatusCode {
 
 #[tokio::test]
 async fn each_caller_sees_and_does_what_the_rules_say() {
-    let t = TestStack::new().await.unwrap();
-    t.register(expense()).await.unwrap();
-    t.register(compute()).await.unwrap();
+    let (t, mut events, runner) = TestStack::running([expense(), compute()]).await;
     let api = Api::serve(&t).await;
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
     let admin = As::admin();
     let svc_a = As::user("svc-a", &[]);
     let svc_b = As::user("svc-b", &[]);

@@ -189,11 +189,8 @@ async fn two_users_claim_at_once_one_wins_the_other_gets_409() {
 
 #[tokio::test]
 async fn completion_is_validated_on_the_server_and_announced_with_the_user() {
-    let t = TestStack::new().await.unwrap();
-    t.register(approval()).await.unwrap();
+    let (t, mut events, runner) = TestStack::running([approval()]).await;
     let api = Api::serve(&t).await;
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
 
     // Submitted over the API like an orchestrator would, assigned by manual-assign.
     let (status, accepted) = api

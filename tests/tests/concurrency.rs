@@ -10,17 +10,15 @@ use tel_tests::{TestStack, request};
 
 #[tokio::test]
 async fn never_more_than_max_concurrent_run_and_all_complete() {
-    let t = TestStack::new().await.unwrap();
-    t.register(json!({
+    let (t, mut events, runner) = TestStack::running([
+        json!({
         "name": "slow-double", "type": "automated",
         "implementation": { "kind": "javascript", "source": "export default (i) => { const end = Date.now() + 150; while (Date.now() < end) {} return { doubled: i.n * 2 }; }" },
         "limits": { "maxConcurrent": 2 },
         "retry": { "maxAttempts": 1 }
-    }))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    }),
+    ])
+    .await;
     let bodies: Vec<serde_json::Value> = (0..10)
         .map(|n| request("slow-double", json!({ "n": n })))
         .collect();

@@ -189,13 +189,10 @@ async fn a_taken_task_id_neither_replaces_its_input_nor_tells_its_status() {
 
 #[tokio::test]
 async fn access_revoked_in_a_new_version_is_revoked_in_the_old_ones() {
-    let t = TestStack::new().await.unwrap();
     let mut v1 = echo("report", &["svc-a", "svc-b"]);
     v1["access"]["read"] = json!({ "groups": ["audit"] });
-    t.register(v1).await.unwrap();
+    let (t, mut events, runner) = TestStack::running([v1]).await;
     let api = Api::serve(&t).await;
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
     let (svc_a, svc_b, auditor) = (
         As::user("svc-a", &[]),
         As::user("svc-b", &[]),

@@ -154,15 +154,11 @@ async fn each_assignment_strategy_picks_its_assignee() {
 
 #[tokio::test]
 async fn round_robin_stays_fair_under_concurrent_assignments() {
-    let t = TestStack::new().await.unwrap();
-    t.register(manual(
+    let (t, mut events, runner) = TestStack::running([manual(
         "review",
         json!({ "assignment": { "strategy": "roundRobin", "users": ["ann", "ben", "cat"] } }),
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    )])
+    .await;
     let bodies: Vec<Value> = (0..30).map(|_| request("review", json!({}))).collect();
     t.send_requests(&bodies.iter().map(Value::to_string).collect::<Vec<_>>())
         .await
@@ -191,12 +187,7 @@ fn sweeper_at(t: &TestStack, offset: i64) -> Sweeper {
 /// events and their order over time: `manual_clock/reminders.rs`).
 #[tokio::test]
 async fn overlapping_sweeps_fire_each_reminder_escalation_and_due_time_once() {
-    let t = TestStack::new().await.unwrap();
-    for definition in tel_tests::timed_approvals() {
-        t.register(definition).await.unwrap();
-    }
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (t, mut events, runner) = TestStack::running(tel_tests::timed_approvals()).await;
     let body = request("approve", json!({}));
     let by_default = request("approve-by-default", json!({}));
     t.send_requests(&[body.to_string(), by_default.to_string()])

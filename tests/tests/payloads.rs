@@ -28,21 +28,17 @@ fn script(name: &str, source: &str) -> Value {
 
 #[tokio::test]
 async fn large_inputs_and_outputs_travel_by_reference_and_come_back_whole() {
-    let t = TestStack::new().await.unwrap();
-    t.register(script(
-        "shout",
-        "export default (i) => ({ loud: i.text.toUpperCase() })",
-    ))
-    .await
-    .unwrap();
-    t.register(script(
-        "five-megabytes",
-        "export default () => ({ big: 'x'.repeat(5 * 1024 * 1024) })",
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (t, mut events, runner) = TestStack::running([
+        script(
+            "shout",
+            "export default (i) => ({ loud: i.text.toUpperCase() })",
+        ),
+        script(
+            "five-megabytes",
+            "export default () => ({ big: 'x'.repeat(5 * 1024 * 1024) })",
+        ),
+    ])
+    .await;
     let text = "quiet please ".repeat(20_000); // 260 KB
     let big_in = request("shout", json!({ "text": text }));
     let five = request("five-megabytes", json!({}));
@@ -111,15 +107,11 @@ async fn large_inputs_and_outputs_travel_by_reference_and_come_back_whole() {
 
 #[tokio::test]
 async fn an_output_over_the_cap_fails_its_first_attempt_for_good() {
-    let t = TestStack::new().await.unwrap();
-    t.register(script(
+    let (t, mut events, runner) = TestStack::running([script(
         "eleven-megabytes",
         "export default () => ({ big: 'x'.repeat(11 * 1024 * 1024) })",
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    )])
+    .await;
     let body = request("eleven-megabytes", json!({}));
     let sent = tokio::time::Instant::now();
     t.send_requests(&[body.to_string()]).await.unwrap();

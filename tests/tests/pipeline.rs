@@ -36,23 +36,19 @@ fn id_of(body: &Value) -> String {
 
 #[tokio::test]
 async fn outcomes_of_success_invalid_input_invalid_output_and_unknown_definition() {
-    let t = TestStack::new().await.unwrap();
-    t.register(js(
-        "double",
-        "export default (i) => ({ doubled: i.n * 2 })",
-        json!({}),
-    ))
-    .await
-    .unwrap();
-    t.register(js(
-        "bad-output",
-        "export default (i) => ({ doubled: 'not a number' })",
-        json!({}),
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (t, mut events, runner) = TestStack::running([
+        js(
+            "double",
+            "export default (i) => ({ doubled: i.n * 2 })",
+            json!({}),
+        ),
+        js(
+            "bad-output",
+            "export default (i) => ({ doubled: 'not a number' })",
+            json!({}),
+        ),
+    ])
+    .await;
 
     let ok = request("double", json!({ "n": 21 }));
     let invalid_input = request("double", json!({ "n": "21", "extra": true }));
@@ -135,16 +131,12 @@ async fn outcomes_of_success_invalid_input_invalid_output_and_unknown_definition
 
 #[tokio::test]
 async fn malformed_json_in_a_batch_does_not_stop_the_good_messages() {
-    let t = TestStack::new().await.unwrap();
-    t.register(js(
+    let (t, mut events, runner) = TestStack::running([js(
         "double",
         "export default (i) => ({ doubled: i.n * 2 })",
         json!({}),
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    )])
+    .await;
     let good = [
         request("double", json!({ "n": 1 })),
         request("double", json!({ "n": 2 })),
@@ -424,16 +416,12 @@ async fn duplicate_execute_messages_run_the_task_once() {
 
 #[tokio::test]
 async fn trace_context_travels_from_the_request_through_every_stage_into_events() {
-    let t = TestStack::new().await.unwrap();
-    t.register(js(
+    let (t, mut events, runner) = TestStack::running([js(
         "double",
         "export default (i) => ({ doubled: i.n * 2 })",
         json!({}),
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    )])
+    .await;
     let traced = request("double", json!({ "n": 1 }));
     let untraced = request("double", json!({ "n": 2 }));
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -23,7 +23,9 @@ pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
 pub use payload_store::{PayloadError, PayloadStore};
-pub use queue::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
+pub use queue::{
+    MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, OutgoingMessage, QueueDepth, QueueError, QueueSender,
+};
 pub use runner::{Admission, RunError, RunJob, Runner, Runners};
 pub use step_callbacks::{CallbackError, StepCallbacks};
 pub use task_changes::TaskChange;

@@ -13,6 +13,33 @@ pub struct OutgoingMessage {
     pub trace: Option<String>,
 }
 
+/// The most one message (and one batch) may hold: the classic SQS limit,
+/// kept although SQS now takes 1 MiB, so the same code fits every region
+/// and emulator.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// The longest delay a message may carry (the SQS maximum).
+pub const MAX_DELAY_SECONDS: u32 = 900;
+
+impl OutgoingMessage {
+    /// Whether a queue takes this message at all: within the size and delay
+    /// limits. Refused for what it is (`Rejected`): sending it again will not help.
+    pub fn check(&self) -> Result<(), QueueError> {
+        let size = self.body.len();
+        if size > MAX_MESSAGE_BYTES {
+            return Err(QueueError::Rejected(format!(
+                "message of {size} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"
+            )));
+        }
+        if self.delay_seconds > MAX_DELAY_SECONDS {
+            return Err(QueueError::Rejected(format!(
+                "delay of {}s exceeds the {MAX_DELAY_SECONDS}s SQS maximum",
+                self.delay_seconds
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueDepth {
     pub waiting: u64,
