@@ -7,12 +7,15 @@ use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use std::future::Future;
+use std::sync::Arc;
 
 use tracing::info;
 
 use crate::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
+use crate::definitions::LoadedDefinition;
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::{Envelope, PayloadField, Stage, TaskInstance};
+use tel_core::domain::task_error::UNKNOWN_DEFINITION;
+use tel_core::domain::{Action, Envelope, PayloadField, Stage, TaskError, TaskInstance};
 
 /// A handler of one stage's queue.
 #[async_trait]
@@ -25,8 +28,12 @@ pub trait StageHandler: Send + Sync + 'static {
     fn engine(&self) -> &TaskEngine;
 
     /// The stage's work on a task that waits on this message (its input and
-    /// context loaded).
-    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError>;
+    /// context loaded), with the exact definition version it was created from.
+    async fn act(
+        &self,
+        task: TaskInstance,
+        definition: Arc<LoadedDefinition>,
+    ) -> Result<(), ApplyError>;
 }
 
 #[async_trait]
@@ -46,7 +53,17 @@ impl<H: StageHandler> SqsHandler for H {
                     info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale message ignored");
                     return Ok(());
                 }
-                self.act(task).await
+                // A task whose definition version is gone cannot go on.
+                let engine = self.engine();
+                let exact = engine.definitions().exact(&task.definition_name, task.definition_version);
+                let Some(definition) = exact.await? else {
+                    let error = TaskError::new(
+                        UNKNOWN_DEFINITION,
+                        format!("definition {} no longer exists", task.definition_ref()),
+                    );
+                    return engine.apply(&task, Action::Fail { error }).await.map(|_| ());
+                };
+                self.act(task, definition).await
             })
         })
         .await)

@@ -25,17 +25,14 @@ fn tool(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn a_client_generated_from_the_openapi_document_works_a_task_end_to_end() {
-    let t = TestStack::new().await.unwrap();
-    t.register(json!({
+    let (t, _events, runner) = TestStack::running([json!({
         "name": "expense-approval", "type": "manual",
         "inputSchema": { "type": "object", "required": ["amount"] },
         "outputSchema": { "type": "object", "required": ["approved"], "properties": { "approved": { "type": "boolean" } } },
         "manual": { "assignment": { "strategy": "group", "id": "finance" } },
         "access": { "submit": { "groups": ["finance"] }, "read": { "groups": ["finance"] }, "work": { "groups": ["finance"] } }
-    }))
-    .await
-    .unwrap();
-    let runner = t.run_pipeline().unwrap();
+    })])
+    .await;
     let api = Api::serve(&t).await;
 
     let dir = std::env::temp_dir().join(tel_tests::random_name("generated-client"));

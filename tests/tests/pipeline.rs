@@ -201,31 +201,25 @@ async fn malformed_json_in_a_batch_does_not_stop_the_good_messages() {
 
 #[tokio::test]
 async fn sandbox_limits_end_tasks_with_clear_errors() {
-    let t = TestStack::new().await.unwrap();
-    t.register(js(
-        "spin",
-        "export default () => { for (;;) {} }",
-        json!({ "timeoutSeconds": 1 }),
-    ))
-    .await
-    .unwrap();
-    t.register(js(
-        "bomb",
-        "export default () => { const a = []; for (;;) a.push(new Array(10000).fill(a.length)); }",
-        json!({ "limits": { "memoryBytes": 8388608 } }),
-    ))
-    .await
-    .unwrap();
     let probe = "export default () => ({ doubled: 0, seen: [typeof require, typeof fetch, typeof process, typeof setTimeout] })";
-    t.register(js(
-        "probe",
-        probe,
-        json!({ "outputSchema": { "type": "object" } }),
-    ))
-    .await
-    .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (t, mut events, runner) = TestStack::running([
+        js(
+            "spin",
+            "export default () => { for (;;) {} }",
+            json!({ "timeoutSeconds": 1 }),
+        ),
+        js(
+            "bomb",
+            "export default () => { const a = []; for (;;) a.push(new Array(10000).fill(a.length)); }",
+            json!({ "limits": { "memoryBytes": 8388608 } }),
+        ),
+        js(
+            "probe",
+            probe,
+            json!({ "outputSchema": { "type": "object" } }),
+        ),
+    ])
+    .await;
     let spin = request("spin", json!({ "n": 1 }));
     let bomb = request("bomb", json!({ "n": 1 }));
     let probe = request("probe", json!({ "n": 1 }));

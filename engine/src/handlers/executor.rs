@@ -17,9 +17,7 @@ use crate::definitions::LoadedDefinition;
 use crate::metrics::Unit;
 use crate::stage::StageHandler;
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::task_error::{
-    OUTPUT_VALIDATION_ERROR, PAYLOAD_TOO_LARGE, TIMEOUT, UNKNOWN_DEFINITION,
-};
+use tel_core::domain::task_error::{OUTPUT_VALIDATION_ERROR, PAYLOAD_TOO_LARGE, TIMEOUT};
 use tel_core::domain::{Action, Dispatch, Stage, TaskError, TaskInstance, TaskInstanceId};
 use tel_core::ports::runner::{Admission, RunError, RunJob, Runners};
 
@@ -47,19 +45,12 @@ impl Executor {
         Self { engine, runners }
     }
 
-    async fn attempt(&self, task: TaskInstance) -> Result<(), ApplyError> {
+    async fn attempt(
+        &self,
+        task: TaskInstance,
+        loaded: Arc<LoadedDefinition>,
+    ) -> Result<(), ApplyError> {
         let s = &self.engine;
-        let Some(loaded) = s
-            .definitions()
-            .exact(&task.definition_name, task.definition_version)
-            .await?
-        else {
-            let error = TaskError::new(
-                UNKNOWN_DEFINITION,
-                format!("definition {} no longer exists", task.definition_ref()),
-            );
-            return s.apply(&task, Action::Fail { error }).await.map(|_| ());
-        };
         let definition = &loaded.definition;
         let timeout = Duration::from_secs(u64::from(definition.timeout_seconds))
             .min(s.settings().max_task_timeout);
@@ -249,7 +240,11 @@ impl StageHandler for Executor {
         &self.engine
     }
 
-    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError> {
-        self.attempt(task).await
+    async fn act(
+        &self,
+        task: TaskInstance,
+        definition: Arc<LoadedDefinition>,
+    ) -> Result<(), ApplyError> {
+        self.attempt(task, definition).await
     }
 }

@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use tracing::info;
 
 use crate::assignment::{AssignError, choose, request_document};
+use crate::definitions::LoadedDefinition;
 use crate::stage::StageHandler;
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
+use tel_core::domain::task_error::VALIDATION_ERROR;
 use tel_core::domain::{Action, Stage, TaskError, TaskInstance};
 
 pub struct ManualAssign {
@@ -22,19 +23,12 @@ impl ManualAssign {
         Self { engine }
     }
 
-    async fn try_assign(&self, task: TaskInstance) -> Result<(), ApplyError> {
+    async fn try_assign(
+        &self,
+        task: TaskInstance,
+        loaded: Arc<LoadedDefinition>,
+    ) -> Result<(), ApplyError> {
         let s = &self.engine;
-        let Some(loaded) = s
-            .definitions()
-            .exact(&task.definition_name, task.definition_version)
-            .await?
-        else {
-            let error = TaskError::new(
-                UNKNOWN_DEFINITION,
-                format!("definition {} no longer exists", task.definition_ref()),
-            );
-            return s.apply(&task, Action::Fail { error }).await.map(|_| ());
-        };
         let Some(settings) = loaded.definition.manual.clone() else {
             let error = TaskError::new(
                 VALIDATION_ERROR,
@@ -76,7 +70,11 @@ impl StageHandler for ManualAssign {
         &self.engine
     }
 
-    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError> {
-        self.try_assign(task).await
+    async fn act(
+        &self,
+        task: TaskInstance,
+        definition: Arc<LoadedDefinition>,
+    ) -> Result<(), ApplyError> {
+        self.try_assign(task, definition).await
     }
 }

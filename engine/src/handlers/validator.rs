@@ -11,9 +11,10 @@ use async_trait::async_trait;
 use serde_json::json;
 use tracing::info;
 
+use crate::definitions::LoadedDefinition;
 use crate::stage::StageHandler;
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
+use tel_core::domain::task_error::VALIDATION_ERROR;
 use tel_core::domain::{Action, Dispatch, Stage, TaskError, TaskInstance};
 
 pub struct Validator {
@@ -25,19 +26,12 @@ impl Validator {
         Self { engine }
     }
 
-    async fn check_input(&self, task: TaskInstance) -> Result<(), ApplyError> {
+    async fn check_input(
+        &self,
+        task: TaskInstance,
+        loaded: Arc<LoadedDefinition>,
+    ) -> Result<(), ApplyError> {
         let s = &self.engine;
-        let Some(loaded) = s
-            .definitions()
-            .exact(&task.definition_name, task.definition_version)
-            .await?
-        else {
-            let error = TaskError::new(
-                UNKNOWN_DEFINITION,
-                format!("definition {} no longer exists", task.definition_ref()),
-            );
-            return self.fail(&task, error).await;
-        };
         let violations = loaded.input.violations(&task.input);
         if violations.is_empty() {
             let next = Stage::after_input(task.task_type);
@@ -73,7 +67,11 @@ impl StageHandler for Validator {
         &self.engine
     }
 
-    async fn act(&self, task: TaskInstance) -> Result<(), ApplyError> {
-        self.check_input(task).await
+    async fn act(
+        &self,
+        task: TaskInstance,
+        definition: Arc<LoadedDefinition>,
+    ) -> Result<(), ApplyError> {
+        self.check_input(task, definition).await
     }
 }
