@@ -116,9 +116,16 @@ impl TestStack {
                 .await
                 .expect("the definition registers");
         }
-        let events = t.watch_events().await.expect("a watcher on the bus");
-        let runner = t.run_pipeline().expect("the pipeline runs");
+        let (events, runner) = t.run_watched().await;
         (t, events, runner)
+    }
+
+    /// A watcher of the bus subscribed, then the pipeline started: for a
+    /// test that sets its stack up in its own way first.
+    pub async fn run_watched(&self) -> (EventWatcher, LocalRunner) {
+        let events = self.watch_events().await.expect("a watcher on the bus");
+        let runner = self.run_pipeline().expect("the pipeline runs");
+        (events, runner)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {

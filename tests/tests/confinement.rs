@@ -53,8 +53,7 @@ async fn an_input_ref_names_only_an_upload_of_the_callers_own() {
         .await
         .unwrap();
     let api = Api::serve(&t).await;
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let (victim, mallory) = (As::user("victim", &[]), As::user("mallory", &[]));
     let bucket = t.stack.payload_bucket.clone().unwrap();
 
@@ -143,8 +142,7 @@ async fn a_taken_task_id_neither_replaces_its_input_nor_tells_its_status() {
     .unwrap();
     t.register(echo("notes", &["mallory"])).await.unwrap();
     let api = Api::serve(&t).await;
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let (victim, mallory) = (As::user("victim", &[]), As::user("mallory", &[]));
 
     let original = json!({ "invoice": "A".repeat(4000) });
@@ -316,8 +314,7 @@ async fn only_orchestrators_start_tasks_through_the_bus_and_no_task_publishes_re
     )
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
 
     // A task asks the bus to start another definition: refused.
     let forged = request("payout", json!({ "to": "mallory" }));

@@ -51,7 +51,6 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
     );
     t.engine.tasks().create(&creation.task).await.unwrap();
     let id = creation.task.task_instance_id;
-    let mut events = t.watch_events().await.unwrap();
     let envelope = Envelope {
         task_instance_id: id,
         stage: Stage::Input,
@@ -71,7 +70,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
         )
         .await
         .unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
 
     let failed = events
         .wait_for_type("task.failed", Some(&id.to_string()), WAIT)

@@ -80,8 +80,7 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
     }))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let bodies: Vec<Value> = (0..10)
         .map(|n| request("double", json!({ "n": n })))
         .collect();

@@ -131,8 +131,7 @@ async fn every_auth_mode_works_and_no_secret_leaks_anywhere() {
             .await
             .unwrap();
     }
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
 
     for definition in [
         "via-key-header",
@@ -236,8 +235,7 @@ async fn private_and_metadata_addresses_are_refused_without_allowance() {
     ))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let metadata = run_one(&t, &mut events, "steal-credentials", json!({})).await;
     let error = &metadata["detail"]["error"];
     assert_eq!(error["code"], "PERMISSION_DENIED", "{metadata}");
@@ -294,8 +292,7 @@ async fn requests_and_outputs_are_mapped_and_mapping_errors_are_clear() {
     }))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let done = run_one(&t, &mut events, "place-order", json!({ "customer": { "id": "c-42" }, "dryRun": true, "items": [{ "sku": "A-1", "quantity": 3, "price": 9 }] })).await;
     assert_eq!(
         done["detail"]["output"],
@@ -340,8 +337,7 @@ async fn calls_are_held_to_the_integrations_rate_and_concurrency_limits() {
     ))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     svc.slow_ms.store(100, Ordering::SeqCst);
     let bodies: Vec<Value> = (0..6).map(|_| request("check", json!({}))).collect();
     t.send_requests(&bodies.iter().map(ToString::to_string).collect::<Vec<_>>())

@@ -103,8 +103,7 @@ async fn each_assignment_strategy_picks_its_assignee() {
         t.engine.tasks().create(&c.task).await.unwrap();
     }
 
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let user = request("to-user", json!({}));
     let group = request("to-group", json!({}));
     let mut manager = request("to-manager", json!({}));

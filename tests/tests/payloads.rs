@@ -152,8 +152,7 @@ async fn a_request_may_bring_its_input_by_reference() {
         .send()
         .await
         .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let mut by_ref = request("count", Value::Null);
     by_ref.as_object_mut().unwrap().remove("input");
     by_ref["inputRef"] = json!({ "bucket": bucket, "key": "requests/order-1.json" });
@@ -207,8 +206,7 @@ async fn a_record_the_table_refuses_fails_its_task_at_once_saying_why() {
     ))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let body = request("echo", json!({ "text": "y".repeat(200 * 1024) }));
     t.send_requests(&[body.to_string()]).await.unwrap();
     let failed = events
@@ -244,8 +242,7 @@ async fn a_missing_queue_fails_the_task_naming_it_and_a_missing_table_keeps_the_
         .send()
         .await
         .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let body = request("noop", json!({}));
     t.send_requests(&[body.to_string()]).await.unwrap();
     let failed = events

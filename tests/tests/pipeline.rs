@@ -284,7 +284,6 @@ async fn duplicate_requests_make_one_task_and_one_completion() {
     ))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
 
     // The same SQS message handled twice (a redelivery), with no taskInstanceId of its own.
     let mut anonymous = request("double", json!({ "n": 5 }));
@@ -310,7 +309,7 @@ async fn duplicate_requests_make_one_task_and_one_completion() {
     t.send_requests(&[named.to_string(), named.to_string()])
         .await
         .unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
 
     let done = events
         .wait_for_type("task.completed", Some(&id_of(&named)), WAIT)
@@ -355,7 +354,6 @@ async fn duplicate_execute_messages_run_the_task_once() {
         ))
         .await
         .unwrap();
-    let mut events = t.watch_events().await.unwrap();
     let now = chrono::Utc::now();
     let creation = Creation::new(
         NewTask {
@@ -394,7 +392,7 @@ async fn duplicate_execute_messages_run_the_task_once() {
         .send(&t.queue_url("ExecuteQueue"), messages)
         .await
         .unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let id = creation.task.task_instance_id.to_string();
     events
         .wait_for_type("task.completed", Some(&id), WAIT)

@@ -62,7 +62,6 @@ async fn a_lease_expiry_without_retries_left_fails_the_task() {
 async fn a_stage_message_lost_after_its_write_is_sent_again() {
     let t = TestStack::new().await.unwrap();
     let def = double(&t, json!({})).await;
-    let mut events = t.watch_events().await.unwrap();
     // The router wrote the task, then died before sending it to validation.
     let now = Utc::now();
     let creation = Creation::new(
@@ -71,7 +70,7 @@ async fn a_stage_message_lost_after_its_write_is_sent_again() {
         now + chrono::Duration::minutes(5),
     );
     t.engine.tasks().create(&creation.task).await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     runner.quiesce(WAIT).await.unwrap();
     assert_eq!(
         t.task(creation.task.task_instance_id).await.unwrap().status,

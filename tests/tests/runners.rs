@@ -147,7 +147,6 @@ async fn system_functions_need_permission_from_definition_and_deployment() {
     }))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
     let mut custom = tel_tests::EventWatcher::subscribe(
         &t.sdk,
         &t.stack.event_bus_name,
@@ -155,7 +154,7 @@ async fn system_functions_need_permission_from_definition_and_deployment() {
     )
     .await
     .unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
 
     let granted = request(
         "announce",

@@ -128,8 +128,7 @@ async fn an_integration_reads_only_its_own_secrets_and_only_admins_move_it() {
     }))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let failed = run(&t, &mut events, "sync", json!({})).await;
     assert_eq!(failed["detail-type"], "task.failed", "{failed}");
     assert_eq!(failed["detail"]["error"]["code"], "PERMISSION_DENIED");
@@ -184,8 +183,7 @@ async fn credentials_stay_with_their_origin_responses_are_capped_and_paths_stay_
     ))
     .await
     .unwrap();
-    let mut events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (mut events, runner) = t.run_watched().await;
 
     // Redirected home, the token goes along; redirected to another origin
     // (another port of an allowed host), it does not.

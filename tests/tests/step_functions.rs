@@ -79,8 +79,7 @@ async fn example_stack() -> (Example, tel_local::LocalRunner) {
         .await
         .unwrap()
         .state_machine_arn;
-    let events = t.watch_events().await.unwrap();
-    let runner = t.run_pipeline().unwrap();
+    let (events, runner) = t.run_watched().await;
     let api = Api::serve(&t).await;
     let example = Example {
         t,
