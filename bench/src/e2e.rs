@@ -76,6 +76,9 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     let mut latencies = Vec::new();
     // When a subscriber to the bus heard of the completion (publishing included).
     let mut heard = Vec::new();
+    // From the completing write to a subscriber having its event: the event lag.
+    let mut lag = Vec::new();
+    let mut last_heard = Utc::now();
     let started = Instant::now();
     let start_time = Utc::now();
     let mut last = start_time;
@@ -111,8 +114,11 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
                 .unwrap_or_default()
                 .parse()?;
             if let Some(sent) = submitted.get(id) {
+                let now = Utc::now();
                 latencies.push((at - *sent).to_std().unwrap_or_default());
-                heard.push((Utc::now() - *sent).to_std().unwrap_or_default());
+                heard.push((now - *sent).to_std().unwrap_or_default());
+                lag.push((now - at).to_std().unwrap_or_default());
+                last_heard = last_heard.max(now);
                 // Progress on stderr, every tenth of the run.
                 if latencies.len() % (tasks / 10).max(1) == 0 {
                     eprintln!(
@@ -148,6 +154,14 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
     println!(
         "  request sent → a bus subscriber has the event: {}",
         summarize(heard)
+    );
+    println!(
+        "  task.completed written → a bus subscriber has it: {}; the last heard {:.1}s after the last completion",
+        summarize(lag),
+        (last_heard - last)
+            .to_std()
+            .unwrap_or_default()
+            .as_secs_f64()
     );
     let tasks = completed.max(1) as f64;
     let total: u64 = usage.calls.values().sum();
