@@ -218,6 +218,7 @@ pub fn render(task: &TaskInstance, definition: &TaskDefinition, actions: &[&str]
     json!({
         "taskInstanceId": task.task_instance_id,
         "definition": task.definition_ref(),
+        "title": definition.title_of(task),
         "status": task.status,
         "assignee": task.assignee,
         "dueAt": task.due_at,

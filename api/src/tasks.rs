@@ -124,7 +124,9 @@ pub async fn show(
     let urls = with_payloads(&state, &mut visible.task).await?;
     let actions = visible.actions(&caller);
     let task = &visible.task;
-    let mut view = json!({ "task": task, "history": task.history, "actions": actions });
+    let title = state.engine.definitions().title_of(task).await?;
+    let mut view =
+        json!({ "task": task, "title": title, "history": task.history, "actions": actions });
     if !urls.is_empty() {
         view["payloadUrls"] = json!(urls);
     }
@@ -198,8 +200,9 @@ pub async fn inbox(
             .definitions()
             .latest_access(&t.definition_name)
             .await?;
+        let title = state.engine.definitions().title_of(t).await?;
         items.push(json!({
-            "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "status": t.status,
+            "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "title": title, "status": t.status,
             "assignee": t.assignee, "dueAt": t.due_at, "priority": t.priority, "createdAt": t.created_at,
             "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id,
             "actions": actions_for(t, &rules, &caller),

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tel_core::domain::schema::CompiledSchema;
-use tel_core::domain::{AccessRules, DefinitionName, DefinitionRef, TaskDefinition};
+use tel_core::domain::{AccessRules, DefinitionName, DefinitionRef, TaskDefinition, TaskInstance};
 use tel_core::ports::{DefinitionStore, StoreError};
 
 pub struct LoadedDefinition {
@@ -109,6 +109,15 @@ impl DefinitionCache {
     }
 
     /// An exact version, by the name and version a task records.
+    /// The title of `task` by its definition version's template, if that
+    /// gives one (rendered when shown: nothing is stored).
+    pub async fn title_of(&self, task: &TaskInstance) -> Result<Option<String>, StoreError> {
+        let exact = self.exact(&task.definition_name, task.definition_version);
+        Ok(exact
+            .await?
+            .and_then(|loaded| loaded.definition.title_of(task)))
+    }
+
     pub async fn exact(
         &self,
         name: &str,

@@ -517,3 +517,60 @@ async fn every_route_in_the_openapi_document_is_served() {
         (StatusCode::NOT_FOUND, Some("no such route"))
     );
 }
+
+#[tokio::test]
+async fn tasks_are_titled_by_their_definitions_template_wherever_people_see_them() {
+    let t = TestStack::new().await.unwrap();
+    let mut titled = approval();
+    titled["title"] = json!("Approve {employee}'s expense of {amount} EUR");
+    let def = t.register(titled).await.unwrap();
+    let mut plain = approval();
+    plain["name"] = json!("approve-plain");
+    let plain = t.register(plain).await.unwrap();
+    let api = Api::serve(&t).await;
+    let finance = || Assignee {
+        kind: AssigneeType::Group,
+        id: "finance".into(),
+    };
+    let mut task = tel_tests::assigned_task(&def, finance());
+    task.input = json!({ "employee": "Ann", "amount": 80 });
+    t.engine.tasks().create(&task).await.unwrap();
+    let untitled = tel_tests::store_assigned(&t, &plain, finance()).await;
+    let id = task.task_instance_id;
+    let title = json!("Approve Ann's expense of 80 EUR");
+
+    let person = As::user("bea", &["finance"]);
+    let (status, inbox) = api.get(&person, "/tasks").await;
+    assert_eq!(status, StatusCode::OK, "{inbox}");
+    let title_in = |items: &Value, id: TaskInstanceId| {
+        items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["taskInstanceId"] == json!(id))
+            .map(|i| i["title"].clone())
+            .unwrap()
+    };
+    assert_eq!(title_in(&inbox, id), title);
+    assert_eq!(title_in(&inbox, untitled.task_instance_id), Value::Null);
+    let (_, view) = api.get(&person, &format!("/tasks/{id}")).await;
+    assert_eq!(view["title"], title, "{view}");
+    let (_, form) = api.get(&person, &format!("/tasks/{id}/form")).await;
+    assert_eq!(form["title"], title, "{form}");
+    let (_, listed) = api.get(&As::admin(), "/admin/tasks").await;
+    assert_eq!(title_in(&listed, id), title);
+
+    // A template that cannot render is refused at registration, saying where.
+    let mut broken = approval();
+    broken["title"] = json!("Approve {employee");
+    let (status, problem) = api
+        .call(
+            &As::admin(),
+            Method::PUT,
+            "/definitions/approve",
+            Some(broken),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["path"], "title", "{problem}");
+}

@@ -35,18 +35,16 @@ pub async fn list(
         }
     }
     let page = state.engine.tasks().list(&filter, page).await?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|t| {
-            json!({
-                "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "status": t.status,
-                "taskType": t.task_type, "assignee": t.assignee, "attempt": t.attempt,
-                "createdAt": t.created_at, "updatedAt": t.updated_at, "dueAt": t.due_at,
-                "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id,
-            })
-        })
-        .collect();
+    let mut items: Vec<Value> = Vec::with_capacity(page.items.len());
+    for t in &page.items {
+        let title = state.engine.definitions().title_of(t).await?;
+        items.push(json!({
+            "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "title": title,
+            "status": t.status, "taskType": t.task_type, "assignee": t.assignee, "attempt": t.attempt,
+            "createdAt": t.created_at, "updatedAt": t.updated_at, "dueAt": t.due_at,
+            "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id,
+        }));
+    }
     Ok(Json(
         json!({ "items": items, "nextCursor": page.next_cursor }),
     ))

@@ -125,6 +125,7 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
                         "properties": {
                             "taskInstanceId": { "type": "string", "format": "uuid" },
                             "definition": { "type": "string" },
+                            "title": { "type": ["string", "null"], "description": "What the task is about, from its definition's title template; null when the definition has none." },
                             "status": reference("Status"),
                             "taskType": { "type": ["string", "null"] },
                             "assignee": { "type": ["object", "null"] },

@@ -124,6 +124,7 @@ fn task_view() -> Value {
         "type": "object", "required": ["task", "history", "actions"],
         "properties": {
             "task": reference("Task"),
+            "title": { "type": ["string", "null"], "description": "What the task is about, from its definition's title template; null when the definition has none." },
             "history": { "type": "array", "items": reference("HistoryEntry") },
             "actions": actions(),
             "payloadUrls": { "type": "object", "description": "For a payload over 1 MB: a URL that reads it for 15 minutes", "properties": { "input": { "type": "string" }, "context": { "type": "string" }, "output": { "type": "string" } } }
@@ -140,6 +141,7 @@ fn inbox_item() -> Value {
         "type": "object", "required": ["taskInstanceId", "definition", "status", "priority", "createdAt", "workflowInstanceId", "stepId", "actions"],
         "properties": {
             "taskInstanceId": { "type": "string", "format": "uuid" }, "definition": { "type": "string" },
+            "title": { "type": ["string", "null"], "description": "What the task is about, from its definition's title template; null when the definition has none." },
             "status": reference("Status"), "assignee": reference("Assignee"),
             "dueAt": { "type": ["string", "null"], "format": "date-time" }, "priority": { "type": "integer" },
             "createdAt": { "type": "string", "format": "date-time" },
@@ -167,6 +169,7 @@ fn form() -> Value {
         "type": "object", "required": ["taskInstanceId", "definition", "status", "renderer", "input", "output", "actions", "submit"],
         "properties": {
             "taskInstanceId": { "type": "string", "format": "uuid" }, "definition": { "type": "string" },
+            "title": { "type": ["string", "null"], "description": "What the task is about, from its definition's title template; null when the definition has none." },
             "status": reference("Status"), "assignee": reference("Assignee"),
             "dueAt": { "type": ["string", "null"], "format": "date-time" },
             "renderer": { "type": "string", "enum": ["jsonforms"] },
@@ -209,6 +212,7 @@ fn task_definition() -> Value {
             "name": { "type": "string" }, "version": { "type": "integer", "minimum": 1 },
             "type": { "type": "string", "enum": ["automated", "integration", "manual"] },
             "description": { "type": "string" },
+            "title": { "type": "string", "description": "The template of its tasks' titles." },
             "implementation": { "description": "Shown to the definition's managers only.", "oneOf": refs, "discriminator": { "propertyName": "kind", "mapping": mapping } },
             "inputSchema": { "type": "object", "additionalProperties": true }, "outputSchema": { "type": "object", "additionalProperties": true },
             "timeoutSeconds": { "type": "integer" }, "scheduleToStartSeconds": { "type": "integer" }, "scheduleToCloseSeconds": { "type": "integer" },

@@ -87,6 +87,10 @@ pub struct TaskDefinition {
     pub task_type: TaskType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// What each task is about, for people: a template over its input and
+    /// context (`super::title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implementation: Option<Implementation>,
     pub input_schema: Value,
@@ -157,6 +161,8 @@ struct RawDefinition {
     task_type: String,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
     #[serde(default)]
     implementation: Option<Value>,
     #[serde(default = "any_schema")]
@@ -258,6 +264,9 @@ impl TaskDefinition {
             }
         };
         let implementation = parse_implementation(task_type, raw.implementation, &mut problems);
+        if let Some(Err(message)) = raw.title.as_deref().map(super::title::check) {
+            problems.add("title", message);
+        }
         for (path, schema) in [
             ("inputSchema", &raw.input_schema),
             ("outputSchema", &raw.output_schema),
@@ -335,6 +344,7 @@ impl TaskDefinition {
                 version,
                 task_type,
                 description: raw.description,
+                title: raw.title,
                 implementation,
                 input_schema: raw.input_schema,
                 output_schema: raw.output_schema,
@@ -362,6 +372,13 @@ impl TaskDefinition {
             }],
         })?;
         Self::parse(value)
+    }
+
+    /// The title of `task` (a task of this definition), if the definition
+    /// gives one.
+    pub fn title_of(&self, task: &super::TaskInstance) -> Option<String> {
+        let template = self.title.as_deref()?;
+        Some(super::title::render(template, &task.input, &task.context))
     }
 
     /// The same definition, at a version chosen by the registry.

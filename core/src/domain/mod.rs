@@ -23,6 +23,7 @@ pub mod step_outcome;
 pub mod task;
 pub mod task_error;
 pub mod task_type;
+pub mod title;
 
 pub use access::{AccessRules, Identity, IntegrationAccess, Permission, Principals};
 pub use callback::Callback;

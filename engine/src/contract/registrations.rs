@@ -422,6 +422,7 @@ fn definition_of_type(kind: &str, body: &str, variant: &str) -> Value {
         "name": { "type": "string", "pattern": DEFINITION_NAME_PATTERN, "description": "The path's name, if given." },
         "type": { "type": "string", "enum": [kind] },
         "description": { "type": "string" },
+        "title": { "type": "string", "minLength": 1, "maxLength": 200, "description": "What each task is about, for people: a template over its input and context, e.g. `Approve {employee}'s expense of {amount} EUR` (`{context.region}`, `{items.0.sku}`; `{{` for a brace). Shown in the inbox, on the task's page and in the console.", "examples": ["Approve {employee}'s expense of {amount} EUR"] },
         "inputSchema": json_schema,
         "outputSchema": json_schema,
         "timeoutSeconds": seconds(MAX_TIMEOUT_SECONDS, "Per attempt; default 30, capped by the deployment."),

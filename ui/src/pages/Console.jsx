@@ -169,7 +169,10 @@ function Tasks() {
                       …{t.taskInstanceId.slice(-12)}
                     </a>
                   </td>
-                  <td>{t.definition}</td>
+                  <td>
+                    {t.title ? <span className="console-title">{t.title}</span> : null}
+                    <span className={t.title ? 'card-definition' : undefined}>{t.definition}</span>
+                  </td>
                   <td>
                     <span className={`status status-${t.status}`}>{t.status}</span>
                   </td>

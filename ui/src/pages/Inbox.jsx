@@ -56,8 +56,9 @@ export function Inbox() {
           {page.items.map((t) => (
             <li key={t.taskInstanceId} className={isOverdue(t) ? 'card overdue' : 'card'}>
               <a href={href('tasks', t.taskInstanceId)} className="card-title">
-                {t.definition}
+                {t.title || t.definition}
               </a>
+              {t.title ? <span className="card-definition">{t.definition}</span> : null}
               <span className={`status status-${t.status}`}>{t.status}</span>
               {isOverdue(t) ? <span className="badge-overdue">Overdue</span> : null}
               <dl className="facts">

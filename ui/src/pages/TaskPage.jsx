@@ -78,14 +78,19 @@ export function TaskPage({ id, me }) {
   if (!view) {
     return problem ? <Notice kind="error">{problem}</Notice> : <p role="status">Loading…</p>;
   }
-  const { task, history, actions } = view;
+  const { task, title, history, actions } = view;
   const may = (a) => actions.includes(a);
   return (
     <article aria-labelledby="task-title">
       <p>
         <a href="#/inbox">← Inbox</a>
       </p>
-      <h1 id="task-title">{task.definitionName}</h1>
+      <h1 id="task-title">{title || task.definitionName}</h1>
+      {title ? (
+        <p className="definition-line">
+          {task.definitionName}:{task.definitionVersion}
+        </p>
+      ) : null}
       <p>
         <span className={`status status-${task.status}`}>{task.status}</span>{' '}
         {isOverdue(task) ? <span className="badge-overdue">Overdue</span> : null}

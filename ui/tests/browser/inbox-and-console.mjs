@@ -31,7 +31,10 @@ await inChromium(async (browser) => {
   await card(env('TEL_UI_OVERDUE_TASK')).getByText('Overdue').waitFor();
   assert.equal(await card(taskId).getByText('Overdue').count(), 0);
   assert.match(await card(taskId).innerText(), /Due\s+\S/);
-  step('the inbox lists the tasks, with due dates and the overdue mark');
+  // Each card is titled by what the task is about, the definition below it.
+  await card(taskId).getByRole('link', { name: "Approve Dana Ortiz's expense of 412.8 EUR" }).waitFor();
+  await card(taskId).getByText('approve-expense:1', { exact: true }).waitFor();
+  step('the inbox lists the tasks by their titles, with due dates and the overdue mark');
   await accessible(page, 'the inbox');
   await fitsAPhone(page, 'the inbox');
   await screenshot(page, 'inbox');
@@ -88,7 +91,8 @@ await inChromium(async (browser) => {
   await page.getByRole('link', { name: '← Inbox' }).click();
 
   await taskLink.click();
-  await page.getByRole('heading', { name: 'approve-expense' }).waitFor();
+  await page.getByRole('heading', { name: "Approve Dana Ortiz's expense of 412.8 EUR" }).waitFor();
+  await page.getByText('approve-expense:1', { exact: true }).waitFor();
   // The input, read-only, labelled as the definition's uiComponents say.
   const employee = page.getByLabel('Employee');
   await employee.first().waitFor();
