@@ -51,7 +51,7 @@ impl Visible {
         self.holds(caller) || caller.may(&self.rules, Permission::Work)
     }
 
-    /// Reassign, cancel, retry: the definition's managers (admins included).
+    /// Reassign, cancel, retry, replay: the definition's managers (admins included).
     pub fn may_manage(&self, caller: &Caller) -> bool {
         caller.may(&self.rules, Permission::Manage)
     }
@@ -87,6 +87,7 @@ pub fn actions_for(task: &TaskInstance, rules: &AccessRules, caller: &Caller) ->
         }
         if matches!(task.status, TaskStatus::Failed | TaskStatus::TimedOut) {
             actions.push("retry");
+            actions.push("replay");
         }
     }
     actions

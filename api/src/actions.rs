@@ -17,6 +17,7 @@ use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use tel_core::domain::{Action, Assignee, TaskInstance, TaskStatus, TaskType};
+use tel_engine::ReplayError;
 
 fn respond(task: &TaskInstance, visible: &Visible, caller: &Caller) -> Json<Value> {
     Json(json!({ "task": task, "actions": actions_for(task, &visible.rules, caller) }))
@@ -253,4 +254,57 @@ pub async fn retry(
         )
         .await?;
     Ok((StatusCode::ACCEPTED, respond(&rerun, &visible, &caller)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Replay {
+    input: Value,
+}
+
+/// Runs a FAILED or TIMED_OUT task again with corrected input (its
+/// definition's managers): checked against the input schema first, the
+/// input it had kept readable (`previousInputs` on the task's view).
+pub async fn replay(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<impl IntoResponse, Problem> {
+    let Replay { input } = body::typed(&bytes)?;
+    let visible = visible_task(&state, &id, &caller).await?;
+    require_manager(&visible, &caller, "replay")?;
+    let task = &visible.task;
+    require_status(task, &[TaskStatus::Failed, TaskStatus::TimedOut], "replay")?;
+    let replayed = match state
+        .engine
+        .replay(task, input, Some(caller.user.clone()))
+        .await
+    {
+        Ok(replayed) => replayed,
+        Err(ReplayError::Invalid {
+            definition,
+            violations,
+        }) => {
+            let errors: Vec<Value> = violations
+                .iter()
+                .map(|v| json!({ "pointer": v.instance_path, "field": v.field, "schemaPath": v.schema_path, "message": v.message }))
+                .collect();
+            return Err(Problem::invalid(
+                "VALIDATION_ERROR",
+                format!(
+                    "the input does not match the inputSchema of {definition}: {} error(s)",
+                    errors.len()
+                ),
+            )
+            .with_errors(Value::Array(errors)));
+        }
+        Err(ReplayError::UnknownDefinition(definition)) => {
+            return Err(Problem::conflict(format!(
+                "definition {definition} no longer exists; the task cannot be replayed"
+            )));
+        }
+        Err(ReplayError::Apply(e)) => return Err(e.into()),
+    };
+    Ok((StatusCode::ACCEPTED, respond(&replayed, &visible, &caller)))
 }

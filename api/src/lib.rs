@@ -79,6 +79,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/tasks/{id}/reassign"),
     ("POST", "/tasks/{id}/cancel"),
     ("POST", "/tasks/{id}/retry"),
+    ("POST", "/tasks/{id}/replay"),
     ("PUT", "/definitions/{name}"),
     ("GET", "/definitions/{name}"),
     ("GET", "/definitions/{name}/versions/{version}"),
@@ -106,6 +107,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}/reassign", post(actions::reassign))
         .route("/tasks/{id}/cancel", post(actions::cancel))
         .route("/tasks/{id}/retry", post(actions::retry))
+        .route("/tasks/{id}/replay", post(actions::replay))
         .route(
             "/definitions/{name}",
             put(definitions::register).get(definitions::latest),

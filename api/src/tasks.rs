@@ -15,8 +15,8 @@ use super::body;
 use super::problem::Problem;
 use super::{ApiState, form, uploads};
 use tel_core::domain::{
-    Assignee, AssigneeType, ExecutionRequest, PayloadField, Permission, TaskInstance, TaskStatus,
-    TaskType,
+    Assignee, AssigneeType, ExecutionRequest, PayloadField, PayloadRef, Permission, TaskInstance,
+    TaskStatus, TaskType,
 };
 use tel_core::ports::PageRequest;
 
@@ -130,7 +130,35 @@ pub async fn show(
     if !urls.is_empty() {
         view["payloadUrls"] = json!(urls);
     }
+    let previous = previous_inputs(&state, task).await?;
+    if !previous.is_empty() {
+        view["previousInputs"] = Value::Array(previous);
+    }
     Ok(Json(view))
+}
+
+/// The inputs a replay replaced, oldest first: each inline (read back from
+/// the payload store when small enough) or as a presigned URL.
+async fn previous_inputs(state: &ApiState, task: &TaskInstance) -> Result<Vec<Value>, Problem> {
+    let mut out = Vec::new();
+    for entry in task.history.iter().filter(|h| h.action == "replayed") {
+        let mut item = json!({ "version": entry.version, "at": entry.at, "by": entry.actor });
+        if let Some(input) = entry.details.get("previousInput") {
+            item["input"] = input.clone();
+        } else if let Some(at) = entry
+            .details
+            .get("previousInputRef")
+            .and_then(|r| serde_json::from_value::<PayloadRef>(r.clone()).ok())
+        {
+            if at.size <= INLINE_PAYLOAD_BYTES {
+                item["input"] = state.engine.read_payload(&at).await?;
+            } else if let Some(store) = state.engine.payloads() {
+                item["url"] = json!(store.presign(&at, PAYLOAD_URL_VALID_FOR).await?);
+            }
+        }
+        out.push(item);
+    }
+    Ok(out)
 }
 
 /// Payloads stored elsewhere up to this size are returned inline; larger

@@ -37,6 +37,7 @@ mod builder;
 mod in_memory;
 mod observe;
 mod payloads;
+mod replay;
 mod send_buffer;
 
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub use builder::{EngineBuilder, TablePorts};
 #[cfg(any(test, feature = "fakes"))]
 pub use in_memory::{InMemoryHandles, in_memory_queue_urls};
 pub use payloads::{REQUEST_PAYLOAD_PREFIX, is_request_payload_key};
+pub use replay::ReplayError;
 pub use send_buffer::SendBuffer;
 
 use crate::config::{QueueUrls, Settings};

@@ -13,7 +13,7 @@ use tel_core::ports::PayloadError;
 pub const REQUEST_PAYLOAD_PREFIX: &str = "requests/";
 
 /// Where a task's own payloads live: `tasks/<id>/v<version>-<field>-<sha256>.json`.
-fn task_payload_key(task: &TaskInstance, field: PayloadField, sha256: &str) -> String {
+pub(crate) fn task_payload_key(task: &TaskInstance, field: PayloadField, sha256: &str) -> String {
     format!(
         "tasks/{}/v{}-{}-{sha256}.json",
         task.task_instance_id,

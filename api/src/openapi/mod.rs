@@ -102,7 +102,7 @@ fn task_links(expression: &str, to: &[&str]) -> Value {
     Value::Object(links)
 }
 
-const TASK_OPERATIONS: [&str; 8] = [
+const TASK_OPERATIONS: [&str; 9] = [
     "getTask",
     "getTaskForm",
     "claimTask",
@@ -111,6 +111,7 @@ const TASK_OPERATIONS: [&str; 8] = [
     "reassignTask",
     "cancelTask",
     "retryTask",
+    "replayTask",
 ];
 
 fn task_action(
@@ -296,6 +297,24 @@ fn operations() -> Vec<(&'static str, &'static str, Operation)> {
                 success: ("202", "The task, back at input validation", "TaskAction"),
                 links: task_links("$request.path.id", &["getTask", "claimTask", "cancelTask"]),
                 problems: &[401, 403, 404, 409],
+            },
+        ),
+        (
+            "/tasks/{id}/replay",
+            "post",
+            Operation {
+                id: "replayTask",
+                tag: "tasks",
+                summary: "Run a failed or timed-out task again with corrected input (its definition's managers); the input is checked against the input schema first, and the one it had stays readable (`previousInputs` on the task)",
+                parameters: vec![task_id()],
+                body: Some("Replay"),
+                success: (
+                    "202",
+                    "The task, back at input validation with the new input",
+                    "TaskAction",
+                ),
+                links: task_links("$request.path.id", &["getTask", "cancelTask"]),
+                problems: &[400, 401, 403, 404, 409, 413, 422],
             },
         ),
         (

@@ -23,6 +23,13 @@ pub fn components() -> Map<String, Value> {
         ("Form", form()),
         ("Completion", completion()),
         ("Cancellation", cancellation()),
+        (
+            "Replay",
+            json!({
+                "type": "object", "required": ["input"], "additionalProperties": false,
+                "properties": { "input": { "description": "The corrected input, checked against the definition version's inputSchema." } }
+            }),
+        ),
         ("TaskDefinition", task_definition()),
         ("Integration", integration()),
     ] {
@@ -72,7 +79,7 @@ fn upload() -> Value {
 }
 
 fn actions() -> Value {
-    json!({ "type": "array", "description": "What the caller may do with the task now.", "items": { "type": "string", "enum": ["claim", "unclaim", "complete", "reassign", "cancel", "retry"] } })
+    json!({ "type": "array", "description": "What the caller may do with the task now.", "items": { "type": "string", "enum": ["claim", "unclaim", "complete", "reassign", "cancel", "retry", "replay"] } })
 }
 
 fn task() -> Value {
@@ -127,6 +134,7 @@ fn task_view() -> Value {
             "title": { "type": ["string", "null"], "description": "What the task is about, from its definition's title template; null when the definition has none." },
             "history": { "type": "array", "items": reference("HistoryEntry") },
             "actions": actions(),
+            "previousInputs": { "type": "array", "description": "The inputs replays replaced, oldest first: each inline, or over 1 MB as a URL that reads it for 15 minutes.", "items": { "type": "object", "required": ["version", "at"], "properties": { "version": { "type": "integer" }, "at": { "type": "string", "format": "date-time" }, "by": { "type": ["string", "null"] }, "input": {}, "url": { "type": "string" } } } },
             "payloadUrls": { "type": "object", "description": "For a payload over 1 MB: a URL that reads it for 15 minutes", "properties": { "input": { "type": "string" }, "context": { "type": "string" }, "output": { "type": "string" } } }
         }
     })

@@ -95,6 +95,16 @@ pub enum Action {
         by: Option<String>,
         redeliver_at: DateTime<Utc>,
     },
+    /// A failed or timed-out task runs again from input validation with the
+    /// input a manager corrected. `previous` says where the input it had is
+    /// kept (`{"previousInputRef": …}`, or `{"previousInput": …}` without a
+    /// payload store); it becomes the history entry's details.
+    Replay {
+        input: Value,
+        previous: Value,
+        by: Option<String>,
+        redeliver_at: DateTime<Utc>,
+    },
 }
 
 impl Action {
@@ -116,6 +126,7 @@ impl Action {
             Self::Cancel { .. } => "cancelled",
             Self::TimeOut { .. } => "timedOut",
             Self::Rerun { .. } => "rerun",
+            Self::Replay { .. } => "replayed",
         }
     }
 }
@@ -162,7 +173,7 @@ pub fn target(from: TaskStatus, action: &Action) -> Option<TaskStatus> {
             },
             Assigned | Claimed,
         ) => Completed,
-        (Action::Rerun { .. }, Failed | TimedOut) => Created,
+        (Action::Rerun { .. } | Action::Replay { .. }, Failed | TimedOut) => Created,
         _ => return None,
     };
     Some(to)
@@ -366,12 +377,19 @@ pub fn transition(
             }
         }
         Action::Rerun { by, redeliver_at } => {
-            next.attempt = 0;
-            next.error = None;
-            next.set_payload(PayloadField::Output, Value::Null, None);
-            next.finished_at = None;
-            next.attempt_started_at = None;
-            next.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
+            start_over(&mut next, redeliver_at);
+            history.actor = by;
+            dispatch = Some(Dispatch::now(Stage::Input));
+        }
+        Action::Replay {
+            input,
+            previous,
+            by,
+            redeliver_at,
+        } => {
+            start_over(&mut next, redeliver_at);
+            next.set_payload(PayloadField::Input, input, None);
+            history.details = previous;
             history.actor = by;
             dispatch = Some(Dispatch::now(Stage::Input));
         }
@@ -391,6 +409,16 @@ pub fn transition(
 
 fn deadline(kind: DeadlineKind, at: DateTime<Utc>) -> BTreeMap<DeadlineKind, DateTime<Utc>> {
     BTreeMap::from([(kind, at)])
+}
+
+/// A failed or timed-out task as it is before its input is validated again.
+fn start_over(task: &mut TaskInstance, redeliver_at: DateTime<Utc>) {
+    task.attempt = 0;
+    task.error = None;
+    task.set_payload(PayloadField::Output, Value::Null, None);
+    task.finished_at = None;
+    task.attempt_started_at = None;
+    task.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
 }
 
 fn finish(task: &mut TaskInstance, now: DateTime<Utc>) {
@@ -631,6 +659,12 @@ mod tests {
             Action::Claim { by: "u".into() },
             Action::Redeliver { redeliver_at: now },
             Action::Rerun {
+                by: None,
+                redeliver_at: now,
+            },
+            Action::Replay {
+                input: json!({}),
+                previous: json!({}),
                 by: None,
                 redeliver_at: now,
             },
