@@ -126,6 +126,7 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
             id: "finance".into(),
         };
         let mut task = tel_tests::assigned_task(&expenses, finance);
+        task.input = json!({ "employee": "Erik Lund", "amount": 96, "reason": "Taxi" });
         task.due_at = Some(now - chrono::Duration::hours(1));
         task.deadlines.clear();
         task.wake_at = None;
@@ -218,7 +219,8 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
         "Duplicate of an earlier claim"
     );
 
-    // The admin's retry ran the failed task again, and the reassignment holds.
+    // The admin's retry ran the failed task again, then the replay with the
+    // corrected input got it through validation to finance; the reassignment holds.
     let rerun = t.task(failed.parse().unwrap()).await.unwrap();
     assert!(
         rerun
@@ -228,6 +230,19 @@ async fn a_person_works_a_task_and_an_admin_operates_in_the_browser() {
         "the retry is the admin's: {:?}",
         rerun.history
     );
+    assert!(
+        rerun
+            .history
+            .iter()
+            .any(|h| h.action == "replayed" && h.actor.as_deref() == Some("root")),
+        "the replay is the admin's: {:?}",
+        rerun.history
+    );
+    assert_eq!(rerun.input["amount"], json!(5));
+    events
+        .wait_for_type("task.assigned", Some(&failed), WAIT)
+        .await
+        .unwrap();
     let reassigned = t.task(to_reassign.parse().unwrap()).await.unwrap();
     assert_eq!(
         reassigned.assignee.map(|a| (a.kind, a.id)),

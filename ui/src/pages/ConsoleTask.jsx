@@ -1,5 +1,5 @@
 // A task for operators: everything about it, its history and the events
-// it published, and reassign / cancel / retry.
+// it published, and reassign / cancel / retry / replay with corrected input.
 
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api.js';
@@ -18,6 +18,7 @@ export function ConsoleTask({ id }) {
   const [reason, setReason] = useState('');
   const [assigneeType, setAssigneeType] = useState('USER');
   const [assigneeId, setAssigneeId] = useState('');
+  const [correctedInput, setCorrectedInput] = useState(null);
 
   const load = useCallback(async () => {
     const path = encodeURIComponent(id);
@@ -36,12 +37,26 @@ export function ConsoleTask({ id }) {
       setMessage(done);
       await load();
     } catch (e) {
-      setProblem(explain(e, action));
+      const where = (e.errors || []).map((f) => `${f.pointer || '/'}: ${f.message}`);
+      setProblem([explain(e, action), ...where].join(' '));
     }
   };
 
+  const replay = (e) => {
+    e.preventDefault();
+    let input;
+    try {
+      input = JSON.parse(correctedInput);
+    } catch (err) {
+      setProblem(`The corrected input is not JSON: ${err.message}`);
+      return;
+    }
+    act('replay', { input }, 'Task replayed with the corrected input.').then(() => setCorrectedInput(null));
+  };
+
   if (!view) return problem ? <Notice kind="error">{problem}</Notice> : <p role="status">Loading…</p>;
-  const { task, history, actions } = view;
+  const { task, history, actions, previousInputs } = view;
+  const editing = correctedInput ?? JSON.stringify(task.input ?? {}, null, 2);
   return (
     <article aria-labelledby="console-task-title">
       <p>
@@ -99,8 +114,36 @@ export function ConsoleTask({ id }) {
             Retry task
           </button>
         ) : null}
-        {!['cancel', 'reassign', 'retry'].some((a) => actions.includes(a)) ? <p>No action applies now.</p> : null}
+        {actions.includes('replay') ? (
+          <form className="replay-form" onSubmit={replay}>
+            <label htmlFor="replay-input">Corrected input (JSON)</label>
+            <textarea
+              id="replay-input"
+              rows={8}
+              className="mono"
+              value={editing}
+              onChange={(e) => setCorrectedInput(e.target.value)}
+            />
+            <button type="submit">Replay with this input</button>
+          </form>
+        ) : null}
+        {!['cancel', 'reassign', 'retry', 'replay'].some((a) => actions.includes(a)) ? (
+          <p>No action applies now.</p>
+        ) : null}
       </section>
+      {previousInputs ? (
+        <section className="panel" aria-labelledby="previous-title">
+          <h2 id="previous-title">Replaced inputs</h2>
+          <ol aria-label="Replaced inputs">
+            {previousInputs.map((p) => (
+              <li key={p.version}>
+                replaced by {p.by || 'tel'} at version {p.version}:{' '}
+                {p.url ? <a href={p.url}>read it (15 minutes)</a> : <Json value={p.input} label={`Input before version ${p.version}`} />}
+              </li>
+            ))}
+          </ol>
+        </section>
+      ) : null}
       <section className="panel" aria-labelledby="console-history-title">
         <h2 id="console-history-title">History</h2>
         <History entries={history} />

@@ -230,6 +230,32 @@ await inChromium(async (browser) => {
   await console_.getByRole('list', { name: 'History' }).getByText('rerun').waitFor();
   step('the admin retried a failed task');
 
+  // The retry fails again on the same bad input: replay it with the input corrected.
+  const failedTask = env('TEL_UI_FAILED_TASK');
+  for (let waited = 0; ; waited += 250) {
+    const asAdmin = { authorization: `Bearer ${env('TEL_UI_ADMIN_TOKEN')}` };
+    const now = await (await fetch(`${base}/tasks/${failedTask}`, { headers: asAdmin })).json();
+    if (now.task.status === 'FAILED') break;
+    assert.ok(waited < 20_000, 'the retried task fails again');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await console_.evaluate(() => (location.hash = '#/console'));
+  await console_.evaluate((id) => (location.hash = `#/console/tasks/${id}`), failedTask);
+  const corrected = console_.getByLabel('Corrected input (JSON)');
+  await corrected.waitFor();
+  assert.equal(JSON.parse(await corrected.inputValue()).amount, -5, 'the editor starts from the input it had');
+  await corrected.fill('{ "employee": "Dana Ortiz", "amount": "five", "reason": "negative" }');
+  await console_.getByRole('button', { name: 'Replay with this input' }).click();
+  await console_.getByRole('alert').filter({ hasText: '/amount' }).waitFor();
+  await corrected.fill('{ "employee": "Dana Ortiz", "amount": 5, "reason": "corrected" }');
+  await console_.getByRole('button', { name: 'Replay with this input' }).click();
+  await console_.getByText('Task replayed with the corrected input.').waitFor();
+  await console_.getByRole('list', { name: 'History' }).getByText('replayed').waitFor();
+  await console_.getByRole('list', { name: 'Replaced inputs' }).getByText('"amount": -5').waitFor();
+  await accessible(console_, 'a replayed task in the console');
+  await screenshot(console_, 'console-replay');
+  step('the admin replayed the failed task with corrected input, the old input kept');
+
   // Reassign a task to a person.
   // By its address: a route change within the page, which keeps the token.
   await console_.evaluate((id) => (location.hash = `#/console/tasks/${id}`), env('TEL_UI_REASSIGN_TASK'));
