@@ -14,6 +14,7 @@ use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
 use super::{ApiState, form, uploads};
+use tel_core::domain::timeline::timeline;
 use tel_core::domain::{
     Assignee, AssigneeType, ExecutionRequest, PayloadField, PayloadRef, Permission, TaskInstance,
     TaskStatus, TaskType,
@@ -125,8 +126,11 @@ pub async fn show(
     let actions = visible.actions(&caller);
     let task = &visible.task;
     let title = state.engine.definitions().title_of(task).await?;
-    let mut view =
-        json!({ "task": task, "title": title, "history": task.history, "actions": actions });
+    let timeline = timeline(&task.history, state.engine.now());
+    let mut view = json!({
+        "task": task, "title": title, "history": task.history, "timeline": timeline,
+        "traceId": task.trace_id, "actions": actions,
+    });
     if !urls.is_empty() {
         view["payloadUrls"] = json!(urls);
     }

@@ -83,7 +83,22 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.call_with(who, method, path, body, &[]).await
+    }
+
+    /// A call with extra request headers.
+    pub async fn call_with(
+        &self,
+        who: &As,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = &who.0 {
             request = request.bearer_auth(token);
         }
@@ -105,6 +120,17 @@ impl Api {
 
     pub async fn post(&self, who: &As, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(who, Method::POST, path, Some(body)).await
+    }
+
+    pub async fn post_with(
+        &self,
+        who: &As,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        self.call_with(who, Method::POST, path, Some(body), headers)
+            .await
     }
 }
 

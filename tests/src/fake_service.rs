@@ -240,7 +240,7 @@ async fn echo(
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let response = json!({
         "method": method.as_str(), "path": format!("/echo/{rest}"), "query": q.unwrap_or_default(),
-        "workflow": header(&headers, "x-workflow"), "body": body,
+        "workflow": header(&headers, "x-workflow"), "traceparent": header(&headers, "traceparent"), "body": body,
         "order": { "id": "srv-77", "state": "accepted" }
     });
     (

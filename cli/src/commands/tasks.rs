@@ -1,8 +1,10 @@
-//! `tel task ID`: a task's record and history.
+//! `tel task ID`: a task's record and history, its trace id, and its
+//! timeline drawn to scale.
 
 use anyhow::{Context, Result};
 use clap::Args;
 use tel_core::domain::TaskInstanceId;
+use tel_core::domain::timeline::{Span, timeline};
 
 #[derive(Args)]
 pub struct TaskArgs {
@@ -54,5 +56,47 @@ pub async fn run(args: TaskArgs) -> Result<()> {
             entry.attempt
         );
     }
+    println!(
+        "\ntrace: {}",
+        task.trace_id
+            .as_deref()
+            .unwrap_or("(none: the request came without one)")
+    );
+    print_timeline(&timeline(history, engine.now()));
     Ok(())
+}
+
+/// Columns of the longest bar.
+const BAR: usize = 48;
+
+/// Each span as a bar to scale: where it starts and how long it took.
+fn print_timeline(spans: &[Span]) {
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        return;
+    };
+    let whole = (last.to - first.from).num_milliseconds().max(1) as f64;
+    let column = |at: chrono::DateTime<chrono::Utc>| {
+        (((at - first.from).num_milliseconds() as f64 / whole) * BAR as f64).round() as usize
+    };
+    println!("timeline ({} ms):", whole as i64);
+    for span in spans {
+        let (from, to) = (
+            column(span.from),
+            column(span.to).max(column(span.from) + 1),
+        );
+        let kind = format!("{:?}", span.kind).to_lowercase();
+        let attempt = match span.attempt {
+            0 => String::new(),
+            n => format!(" #{n}"),
+        };
+        println!(
+            "  {:<14} {}{}{} {} ms{}",
+            format!("{kind}{attempt}"),
+            " ".repeat(from),
+            "█".repeat(to - from),
+            " ".repeat(BAR + 1 - to.min(BAR + 1)),
+            span.millis(),
+            if span.open { " (so far)" } else { "" }
+        );
+    }
 }

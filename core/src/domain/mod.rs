@@ -23,7 +23,9 @@ pub mod step_outcome;
 pub mod task;
 pub mod task_error;
 pub mod task_type;
+pub mod timeline;
 pub mod title;
+pub mod trace;
 
 pub use access::{AccessRules, Identity, IntegrationAccess, Permission, Principals};
 pub use callback::Callback;

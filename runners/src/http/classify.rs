@@ -16,6 +16,7 @@ use super::transport::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::RunJob;
 use tel_core::domain::TaskError;
 use tel_core::domain::task_error::INTEGRATION_ERROR;
+use tel_core::domain::trace::traceparent;
 use tel_core::integrations::Integration;
 use tel_core::integrations::definition::Auth;
 
@@ -46,7 +47,17 @@ impl HttpRunner {
             "context": task.context,
             "task": { "taskInstanceId": task.task_instance_id, "workflowInstanceId": task.workflow_instance_id, "stepId": task.step_id, "attempt": task.attempt },
         });
-        let built = request.build(&document)?;
+        let mut built = request.build(&document)?;
+        // The call continues the task's trace, unless the mapping sets one.
+        let traceparent = task.trace_id.as_deref().and_then(traceparent);
+        if let Some(traceparent) = traceparent
+            && !built
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+        {
+            built.headers.push(("traceparent".into(), traceparent));
+        }
         let client = self.client(integration)?;
         let mut secrets = Vec::new();
         // The same key on every attempt of this task: the downstream can de-duplicate.

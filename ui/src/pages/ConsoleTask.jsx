@@ -6,6 +6,7 @@ import { api } from '../api.js';
 import { History } from '../components/History.jsx';
 import { Json } from '../components/Json.jsx';
 import { Notice } from '../components/Notice.jsx';
+import { Timeline } from '../components/Timeline.jsx';
 import { explain } from '../explain.js';
 import { assigneeText } from '../format.js';
 import { href } from '../router.js';
@@ -55,7 +56,7 @@ export function ConsoleTask({ id }) {
   };
 
   if (!view) return problem ? <Notice kind="error">{problem}</Notice> : <p role="status">Loading…</p>;
-  const { task, history, actions, previousInputs } = view;
+  const { task, history, actions, previousInputs, timeline, traceId } = view;
   const editing = correctedInput ?? JSON.stringify(task.input ?? {}, null, 2);
   return (
     <article aria-labelledby="console-task-title">
@@ -77,6 +78,8 @@ export function ConsoleTask({ id }) {
         <dd>{assigneeText(task.assignee)}</dd>
         <dt>Attempt</dt>
         <dd>{task.attempt}</dd>
+        <dt>Trace</dt>
+        <dd className="mono">{traceId || '—'}</dd>
       </dl>
       <Notice kind="error">{problem}</Notice>
       <Notice kind="ok">{message}</Notice>
@@ -144,6 +147,10 @@ export function ConsoleTask({ id }) {
           </ol>
         </section>
       ) : null}
+      <section className="panel" aria-labelledby="timeline-title">
+        <h2 id="timeline-title">Timeline</h2>
+        <Timeline spans={timeline} />
+      </section>
       <section className="panel" aria-labelledby="console-history-title">
         <h2 id="console-history-title">History</h2>
         <History entries={history} />

@@ -213,6 +213,9 @@ await inChromium(async (browser) => {
   await row.click();
   await console_.getByRole('heading', { name: /approve-expense v1/ }).waitFor();
   await console_.getByRole('list', { name: 'Events' }).getByText('task.assigned').waitFor();
+  // Its trace id, and its life so far drawn to scale.
+  await console_.getByText(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/).waitFor();
+  await console_.getByRole('list', { name: 'Timeline' }).getByText(/with a person: .* so far/).waitFor();
   await accessible(console_, 'a task in the console');
   await screenshot(console_, 'console-task');
   await console_.getByLabel('Reason').fill('Duplicate of an earlier claim');
