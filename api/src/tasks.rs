@@ -125,7 +125,7 @@ pub async fn show(
     let urls = with_payloads(&state, &mut visible.task).await?;
     let actions = visible.actions(&caller);
     let task = &visible.task;
-    let title = state.engine.definitions().title_of(task).await?;
+    let title = state.engine.definitions().title_of(task).await;
     let timeline = timeline(&task.history, state.engine.now());
     let mut view = json!({
         "task": task, "title": title, "history": task.history, "timeline": timeline,
@@ -142,23 +142,37 @@ pub async fn show(
 }
 
 /// The inputs a replay replaced, oldest first: each inline (read back from
-/// the payload store when small enough) or as a presigned URL.
+/// the payload store while they add up to `INLINE_PAYLOAD_BYTES`) or as a
+/// presigned URL; one that cannot be read any more (the bucket's lifecycle
+/// rule removed it) is marked unavailable rather than failing the view.
 async fn previous_inputs(state: &ApiState, task: &TaskInstance) -> Result<Vec<Value>, Problem> {
     let mut out = Vec::new();
+    let mut inline_bytes = 0;
     for entry in task.history.iter().filter(|h| h.action == "replayed") {
         let mut item = json!({ "version": entry.version, "at": entry.at, "by": entry.actor });
-        if let Some(input) = entry.details.get("previousInput") {
-            item["input"] = input.clone();
-        } else if let Some(at) = entry
+        let reference = entry
             .details
             .get("previousInputRef")
-            .and_then(|r| serde_json::from_value::<PayloadRef>(r.clone()).ok())
-        {
-            if at.size <= INLINE_PAYLOAD_BYTES {
-                item["input"] = state.engine.read_payload(&at).await?;
+            .and_then(|r| serde_json::from_value::<PayloadRef>(r.clone()).ok());
+        if let Some(input) = entry.details.get("previousInput") {
+            item["input"] = input.clone();
+        } else if let Some(at) = reference {
+            if inline_bytes + at.size <= INLINE_PAYLOAD_BYTES {
+                match state.engine.read_payload(&at).await {
+                    Ok(input) => {
+                        inline_bytes += at.size;
+                        item["input"] = input;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, version = entry.version, "a replaced input is not readable");
+                        item["unavailable"] = json!(true);
+                    }
+                }
             } else if let Some(store) = state.engine.payloads() {
                 item["url"] = json!(store.presign(&at, PAYLOAD_URL_VALID_FOR).await?);
             }
+        } else {
+            item["unavailable"] = json!(true);
         }
         out.push(item);
     }
@@ -232,7 +246,7 @@ pub async fn inbox(
             .definitions()
             .latest_access(&t.definition_name)
             .await?;
-        let title = state.engine.definitions().title_of(t).await?;
+        let title = state.engine.definitions().title_of(t).await;
         items.push(json!({
             "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "title": title, "status": t.status,
             "assignee": t.assignee, "dueAt": t.due_at, "priority": t.priority, "createdAt": t.created_at,

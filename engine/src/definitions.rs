@@ -108,16 +108,22 @@ impl DefinitionCache {
             .map(|(version, _)| *version)
     }
 
-    /// An exact version, by the name and version a task records.
     /// The title of `task` by its definition version's template, if that
-    /// gives one (rendered when shown: nothing is stored).
-    pub async fn title_of(&self, task: &TaskInstance) -> Result<Option<String>, StoreError> {
+    /// gives one (rendered when shown: nothing is stored). A definition that
+    /// cannot be read now leaves the task untitled rather than failing the
+    /// listing it is in.
+    pub async fn title_of(&self, task: &TaskInstance) -> Option<String> {
         let exact = self.exact(&task.definition_name, task.definition_version);
-        Ok(exact
-            .await?
-            .and_then(|loaded| loaded.definition.title_of(task)))
+        match exact.await {
+            Ok(loaded) => loaded.and_then(|loaded| loaded.definition.title_of(task)),
+            Err(e) => {
+                tracing::warn!(error = %e, definition = %task.definition_ref(), "title not rendered");
+                None
+            }
+        }
     }
 
+    /// An exact version, by the name and version a task records.
     pub async fn exact(
         &self,
         name: &str,

@@ -12,6 +12,10 @@ use super::{ApplyError, TaskEngine};
 use tel_core::domain::schema::SchemaViolation as Violation;
 use tel_core::domain::{Action, PayloadField, PayloadRef, TaskInstance};
 
+/// The largest previous input kept in the history itself (deployments
+/// without a payload bucket).
+const MAX_INLINE_PREVIOUS_BYTES: usize = 16 * 1024;
+
 /// Why a replay was refused before anything was written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -65,13 +69,26 @@ impl TaskEngine {
     /// stored under already, or one made now; inline only for a deployment
     /// with no payload store.
     async fn keep_previous_input(&self, task: &TaskInstance) -> Result<Value, ApplyError> {
-        if let Some(at) = &task.input_ref {
-            return Ok(json!({ "previousInputRef": at }));
-        }
-        let Some(store) = &self.payloads else {
-            return Ok(json!({ "previousInput": task.input }));
+        // tel's own payload objects are kept as they are; an input adopted
+        // from `requests/` is its sender's object (they may replace or delete
+        // it), so it is copied under the task's own keys first.
+        let input = match &task.input_ref {
+            Some(at) if !at.key.starts_with(super::REQUEST_PAYLOAD_PREFIX) => {
+                return Ok(json!({ "previousInputRef": at }));
+            }
+            Some(at) => self.read_payload(at).await?,
+            None => task.input.clone(),
         };
-        let bytes = serde_json::to_vec(&task.input).expect("JSON values serialise");
+        let bytes = serde_json::to_vec(&input).expect("JSON values serialise");
+        let Some(store) = &self.payloads else {
+            // Without a bucket only a small input is kept (the task's item
+            // holds at most 400 KB, and later writes need the room).
+            return Ok(if bytes.len() <= MAX_INLINE_PREVIOUS_BYTES {
+                json!({ "previousInput": input })
+            } else {
+                json!({ "previousInputDropped": { "bytes": bytes.len() } })
+            });
+        };
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let at = PayloadRef {
             bucket: store.bucket().to_owned(),

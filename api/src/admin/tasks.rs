@@ -37,7 +37,7 @@ pub async fn list(
     let page = state.engine.tasks().list(&filter, page).await?;
     let mut items: Vec<Value> = Vec::with_capacity(page.items.len());
     for t in &page.items {
-        let title = state.engine.definitions().title_of(t).await?;
+        let title = state.engine.definitions().title_of(t).await;
         items.push(json!({
             "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "title": title,
             "status": t.status, "taskType": t.task_type, "assignee": t.assignee, "attempt": t.attempt,

@@ -49,16 +49,12 @@ pub enum DueStep {
     Unhandled(Vec<DeadlineKind>),
 }
 
-/// Whether a manual task's settings are needed to decide: they are read only
-/// for a task waiting on a person.
-pub fn needs_manual_settings(task: &TaskInstance) -> bool {
-    matches!(task.status, TaskStatus::Assigned | TaskStatus::Claimed)
-}
-
 /// What the task's due deadlines trigger now. `heartbeat_tried`: a heartbeat
 /// was already tried in this sweep (one failing to send is not tried again
-/// until the next sweep). `manual`: the definition's manual settings, for a
-/// task waiting on a person (`needs_manual_settings`).
+/// until the next sweep). `manual`: the definition's manual settings; without
+/// them a due escalation reads as a reminder, so a caller reads them when the
+/// answer is a person's deadline (`Overdue`, `Escalate`, `Remind`) and asks
+/// again with them.
 pub fn next_due_step(
     task: &TaskInstance,
     now: DateTime<Utc>,

@@ -377,7 +377,7 @@ pub fn transition(
             }
         }
         Action::Rerun { by, redeliver_at } => {
-            start_over(&mut next, redeliver_at);
+            start_over(&mut next, redeliver_at, now);
             history.actor = by;
             dispatch = Some(Dispatch::now(Stage::Input));
         }
@@ -387,7 +387,7 @@ pub fn transition(
             by,
             redeliver_at,
         } => {
-            start_over(&mut next, redeliver_at);
+            start_over(&mut next, redeliver_at, now);
             next.set_payload(PayloadField::Input, input, None);
             history.details = previous;
             history.actor = by;
@@ -412,7 +412,14 @@ fn deadline(kind: DeadlineKind, at: DateTime<Utc>) -> BTreeMap<DeadlineKind, Dat
 }
 
 /// A failed or timed-out task as it is before its input is validated again.
-fn start_over(task: &mut TaskInstance, redeliver_at: DateTime<Utc>) {
+/// The step that waited on it (Step Functions) already heard of its end, so
+/// its token is spent: kept, it would draw heartbeats the step refuses and
+/// the sweeper would cancel the task. Its whole-task budgets count again
+/// from now, as long as they were from its creation.
+fn start_over(task: &mut TaskInstance, redeliver_at: DateTime<Utc>, now: DateTime<Utc>) {
+    task.callback = None;
+    task.start_by = task.start_by.map(|at| now + (at - task.created_at));
+    task.close_by = task.close_by.map(|at| now + (at - task.created_at));
     task.attempt = 0;
     task.error = None;
     task.set_payload(PayloadField::Output, Value::Null, None);
@@ -649,6 +656,42 @@ mod tests {
             crate::domain::events::event_id(id, 2, 0),
             crate::domain::events::event_id(id, 2, 1)
         );
+    }
+
+    #[test]
+    fn a_task_run_again_drops_its_spent_step_token_and_counts_its_budgets_from_now() {
+        let created_at = Utc::now() - chrono::Duration::hours(2);
+        let mut failed = task(Failed);
+        failed.created_at = created_at;
+        failed.callback = Some(crate::domain::Callback {
+            task_token: "answered-already".into(),
+            heartbeat_seconds: 60,
+        });
+        failed.close_by = Some(created_at + chrono::Duration::minutes(30));
+        failed.start_by = Some(created_at + chrono::Duration::minutes(5));
+        let now = Utc::now();
+        for action in [
+            Action::Rerun {
+                by: None,
+                redeliver_at: now,
+            },
+            Action::Replay {
+                input: json!({ "n": 1 }),
+                previous: json!({}),
+                by: None,
+                redeliver_at: now,
+            },
+        ] {
+            let again = transition(&failed, action, now).unwrap().task;
+            assert!(
+                again.callback.is_none(),
+                "the step heard of the failure already"
+            );
+            assert!(!again.deadlines.contains_key(&DeadlineKind::Heartbeat));
+            assert_eq!(again.close_by, Some(now + chrono::Duration::minutes(30)));
+            assert_eq!(again.start_by, Some(now + chrono::Duration::minutes(5)));
+            assert!(again.deadlines[&DeadlineKind::CloseBy] > now);
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ pub fn traceparent(trace: &str) -> Option<String> {
         && hex(trace_id, 32)
         && hex(parent, 16)
         && hex(flags, 2)
+        && version != "ff"
         && trace_id != "0".repeat(32)
+        && parent != "0".repeat(16)
     {
         return Some(trace.to_ascii_lowercase());
     }
@@ -58,6 +60,8 @@ mod tests {
             "hello",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             "Root=1-5759e988-bd862e3fe1be46a994272793",
         ] {
             assert_eq!(traceparent(not_one), None, "{not_one}");

@@ -18,7 +18,6 @@ use super::executor::slot_pool;
 use crate::attempts::retry_or_fail;
 use crate::metrics::Unit;
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::due::needs_manual_settings;
 use tel_core::domain::manual::{ManualSettings, OnDue};
 use tel_core::domain::task_error::TIMEOUT;
 use tel_core::domain::{
@@ -140,8 +139,15 @@ impl Sweeper {
         };
         let mut heartbeat_tried = false;
         for _ in 0..MAX_ACTIONS_PER_TASK {
-            let manual = self.manual_settings(&task).await?;
-            let step = next_due_step(&task, s.now(), heartbeat_tried, manual.as_ref());
+            let now = s.now();
+            let mut step = next_due_step(&task, now, heartbeat_tried, None);
+            // The definition's manual settings are read only when a person's
+            // deadline is due: a heartbeat or a budget never waits on them.
+            let mut manual = None;
+            if matches!(step, DueStep::Overdue | DueStep::Escalate | DueStep::Remind) {
+                manual = self.manual_settings(&task).await?;
+                step = next_due_step(&task, now, heartbeat_tried, manual.as_ref());
+            }
             task = match step {
                 DueStep::Nothing => return Ok(()),
                 DueStep::WakeUp(at) => {
@@ -195,14 +201,11 @@ impl Sweeper {
         Ok(())
     }
 
-    /// The manual settings of a task waiting on a person (none for others).
+    /// The manual settings of a task waiting on a person.
     async fn manual_settings(
         &self,
         task: &TaskInstance,
     ) -> Result<Option<ManualSettings>, ApplyError> {
-        if !needs_manual_settings(task) {
-            return Ok(None);
-        }
         let loaded = self
             .engine
             .definitions()
@@ -503,6 +506,61 @@ mod tests {
     use tel_core::clock::ManualClock;
     use tel_core::domain::{ExecutionRequest, TaskDefinition};
     use tel_core::fakes::StepCall;
+
+    #[tokio::test]
+    async fn a_person_s_task_whose_settings_cannot_be_read_still_has_its_budget_enforced() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let (builder, _) = EngineBuilder::in_memory(Default::default());
+        let engine = Arc::new(builder.clock(clock.clone()).build());
+        let definition = TaskDefinition::parse(json!({
+            "name": "approve", "type": "manual",
+            "manual": { "assignment": { "strategy": "group", "id": "approvers" } }
+        }))
+        .unwrap();
+        let registered = engine.definitions().register(definition).await.unwrap();
+        let mut task = assigned(&registered, engine.now());
+        // A version that is not stored: its manual settings cannot be read.
+        task.definition_version = 9;
+        task.close_by = Some(engine.now() + chrono::Duration::seconds(30));
+        task.apply_standing_deadlines(None, engine.now());
+        task.schedule_wake(None);
+        engine.tasks().create(&task).await.unwrap();
+
+        clock.advance(chrono::Duration::seconds(31));
+        let report = Sweeper::new(engine.clone()).sweep().await;
+        assert_eq!(report.budgets_exceeded, 1, "{report:?}");
+        let failed = engine
+            .tasks()
+            .get(task.task_instance_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed.status, TaskStatus::Failed);
+    }
+
+    /// An ASSIGNED task of `definition`, as manual-assign leaves it.
+    fn assigned(definition: &TaskDefinition, now: chrono::DateTime<chrono::Utc>) -> TaskInstance {
+        let new = tel_core::domain::NewTask::of_step(
+            (definition.name.as_str(), definition.version),
+            "wf",
+            "s",
+            json!({}),
+        );
+        let assign = Action::Assign {
+            assignee: tel_core::domain::Assignee {
+                kind: tel_core::domain::AssigneeType::Group,
+                id: "approvers".into(),
+            },
+            due_at: None,
+            schedule: None,
+            escalated: false,
+            by: None,
+        };
+        tel_core::domain::Creation::new(new, now, now)
+            .then(assign, now)
+            .unwrap()
+            .task
+    }
 
     #[tokio::test]
     async fn a_waiting_step_hears_heartbeats_until_it_is_gone_then_the_task_is_cancelled() {
