@@ -1,9 +1,11 @@
 // The signed-in person's tasks and their groups': filter by status, page
-// with the API's cursor, due dates with overdue marks.
+// with the API's cursor, due dates with overdue marks, and a claim straight
+// from the list for a task a group holds.
 
 import { useEffect, useState } from 'react';
 import { api, query } from '../api.js';
 import { Notice } from '../components/Notice.jsx';
+import { explain } from '../explain.js';
 import { Pager, useCursorPages } from '../components/Pager.jsx';
 import { assigneeText, isOverdue, when } from '../format.js';
 import { href } from '../router.js';
@@ -17,6 +19,21 @@ export function Inbox() {
   const { cursor } = pages;
   const [page, setPage] = useState(null);
   const [error, setError] = useState(null);
+  const [claimed, setClaimed] = useState(null);
+  // Bumped after a claim: the page is read again, in place.
+  const [reads, setReads] = useState(0);
+
+  const claim = async (task) => {
+    setError(null);
+    setClaimed(null);
+    try {
+      await api.post(`/tasks/${encodeURIComponent(task.taskInstanceId)}/claim`);
+      setClaimed(`You claimed “${task.title || task.definition}”.`);
+      setReads((n) => n + 1);
+    } catch (e) {
+      setError(explain(e, 'claim'));
+    }
+  };
 
   useEffect(() => {
     let live = true;
@@ -28,7 +45,7 @@ export function Inbox() {
     return () => {
       live = false;
     };
-  }, [status, cursor]);
+  }, [status, cursor, reads]);
 
   const filter = (value) => {
     setStatus(value);
@@ -49,6 +66,7 @@ export function Inbox() {
         </select>
       </div>
       <Notice kind="error">{error}</Notice>
+      <Notice kind="ok">{claimed}</Notice>
       {page === null && !error ? <p role="status">Loading…</p> : null}
       {page && page.items.length === 0 ? <p>Nothing here.</p> : null}
       {page && page.items.length > 0 ? (
@@ -61,6 +79,16 @@ export function Inbox() {
               {t.title ? <span className="card-definition">{t.definition}</span> : null}
               <span className={`status status-${t.status}`}>{t.status}</span>
               {isOverdue(t) ? <span className="badge-overdue">Overdue</span> : null}
+              {t.actions && t.actions.includes('claim') ? (
+                <button
+                  type="button"
+                  className="card-claim"
+                  aria-label={`Claim ${t.title || t.definition}`}
+                  onClick={() => claim(t)}
+                >
+                  Claim
+                </button>
+              ) : null}
               <dl className="facts">
                 <dt>Assignee</dt>
                 <dd>{assigneeText(t.assignee)}</dd>

@@ -45,6 +45,7 @@ await inChromium(async (browser) => {
   // Paging with the API's cursor: more tasks than the inbox's page of 20.
   const userToken = env('TEL_UI_USER_TOKEN');
   const asPerson = { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' };
+  let pagingFirst = null;
   for (let i = 0; i < 20; i += 1) {
     const request = {
       taskDefinitionId: 'approve-expense',
@@ -54,6 +55,7 @@ await inChromium(async (browser) => {
     };
     const sent = await fetch(`${base}/tasks`, { method: 'POST', headers: asPerson, body: JSON.stringify(request) });
     assert.equal(sent.status, 202);
+    if (i === 0) pagingFirst = (await sent.json()).taskInstanceId;
   }
   for (let waited = 0; ; waited += 250) {
     const inbox = await (await fetch(`${base}/tasks?status=ASSIGNED&limit=100`, { headers: asPerson })).json();
@@ -74,6 +76,17 @@ await inChromium(async (browser) => {
   assert.deepEqual(await links(), first);
   await page.getByLabel('Status').selectOption('');
   step('the inbox pages with the cursor, forwards and back');
+
+  // Claim straight from the list: the task is the person's now (listed
+  // among their claimed ones), and no claim is offered for it any more.
+  const listed = page.locator('li.card', { has: page.locator(`a[href="#/tasks/${pagingFirst}"]`) });
+  await listed.getByRole('button', { name: "Claim Approve Dana Ortiz's expense of 0 EUR" }).click();
+  await page.getByText("You claimed “Approve Dana Ortiz's expense of 0 EUR”.").waitFor();
+  await page.getByLabel('Status').selectOption('CLAIMED');
+  await listed.locator('.status-CLAIMED').waitFor();
+  assert.equal(await listed.getByRole('button', { name: /^Claim / }).count(), 0, 'no claim offered any more');
+  await page.getByLabel('Status').selectOption('');
+  step('a task claimed straight from the list');
 
   // A race for a task: someone else in finance claims it while it is open here.
   await page.locator(`a[href="#/tasks/${cancelId}"]`).click();
