@@ -16,6 +16,7 @@ use super::access::{Visible, actions_for, visible_task};
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
+use tel_core::domain::schema::SchemaViolation;
 use tel_core::domain::{Action, Assignee, TaskInstance, TaskStatus, TaskType};
 use tel_engine::ReplayError;
 
@@ -131,18 +132,15 @@ pub async fn complete(
     })?;
     let violations = loaded.output.violations(&output);
     if !violations.is_empty() {
-        let errors: Vec<Value> = violations
-            .iter()
-            .map(|v| json!({ "pointer": v.instance_path, "field": v.field, "schemaPath": v.schema_path, "message": v.message }))
-            .collect();
+        let errors = field_errors(&violations);
         return Err(Problem::invalid(
             "OUTPUT_VALIDATION_ERROR",
             format!(
                 "the output does not match the form: {} error(s)",
-                errors.len()
+                violations.len()
             ),
         )
-        .with_errors(Value::Array(errors)));
+        .with_errors(errors));
     }
     let done = state
         .engine
@@ -286,18 +284,15 @@ pub async fn replay(
             definition,
             violations,
         }) => {
-            let errors: Vec<Value> = violations
-                .iter()
-                .map(|v| json!({ "pointer": v.instance_path, "field": v.field, "schemaPath": v.schema_path, "message": v.message }))
-                .collect();
+            let errors = field_errors(&violations);
             return Err(Problem::invalid(
                 "VALIDATION_ERROR",
                 format!(
                     "the input does not match the inputSchema of {definition}: {} error(s)",
-                    errors.len()
+                    violations.len()
                 ),
             )
-            .with_errors(Value::Array(errors)));
+            .with_errors(errors));
         }
         Err(ReplayError::UnknownDefinition(definition)) => {
             return Err(Problem::conflict(format!(
@@ -307,4 +302,13 @@ pub async fn replay(
         Err(ReplayError::Apply(e)) => return Err(e.into()),
     };
     Ok((StatusCode::ACCEPTED, respond(&replayed, &visible, &caller)))
+}
+
+/// Schema violations as the API's field errors: each with a JSON `pointer`
+/// into the submitted document.
+fn field_errors(violations: &[SchemaViolation]) -> Value {
+    violations
+        .iter()
+        .map(|v| json!({ "pointer": v.instance_path, "field": v.field, "schemaPath": v.schema_path, "message": v.message }))
+        .collect()
 }

@@ -45,7 +45,88 @@ impl Executor {
         Self { engine, runners }
     }
 
-    async fn attempt(
+    /// A slot in every pool, or in none.
+    async fn acquire_all(
+        &self,
+        pools: &[(String, u32)],
+        holder: TaskInstanceId,
+    ) -> Result<bool, ApplyError> {
+        for (i, (pool, max)) in pools.iter().enumerate() {
+            if !self.engine.slots().acquire(pool, holder, *max).await? {
+                self.release_all(&pools[..i], holder).await;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn release_all(&self, pools: &[(String, u32)], holder: TaskInstanceId) {
+        for (pool, _) in pools {
+            if let Err(e) = self.engine.slots().release(pool, holder).await {
+                warn!(pool, error = %e, "slot not released; the sweeper will repair it");
+            }
+        }
+    }
+
+    /// Output checked against the output schema and the task completed, or
+    /// the failure handed to the retry policy. An output that does not match
+    /// its schema fails the task: another attempt of the same code would not
+    /// change it.
+    async fn finish(
+        &self,
+        running: &TaskInstance,
+        loaded: &LoadedDefinition,
+        outcome: Result<serde_json::Value, RunError>,
+    ) -> Result<(), ApplyError> {
+        let s = &self.engine;
+        let output = match outcome {
+            Ok(output) => output,
+            Err(failure) => {
+                retry_or_fail(s, running, &loaded.definition.retry, failure).await?;
+                return Ok(());
+            }
+        };
+        let violations = loaded.output.violations(&output);
+        let action = if violations.is_empty() {
+            Action::Complete {
+                output: Some(output),
+                by: None,
+            }
+        } else {
+            let error = TaskError::new(
+                OUTPUT_VALIDATION_ERROR,
+                format!(
+                    "output does not match the outputSchema of {}: {} error(s)",
+                    running.definition_ref(),
+                    violations.len()
+                ),
+            )
+            .with_details(json!({ "errors": violations }));
+            Action::Fail { error }
+        };
+        let finished = s.apply(running, action).await?;
+        info!(status = %finished.status, attempt = finished.attempt, "attempt finished");
+        Ok(())
+    }
+}
+
+fn execute_after(delay_seconds: u32) -> Dispatch {
+    Dispatch {
+        stage: Stage::Execute,
+        delay_seconds,
+    }
+}
+
+#[async_trait]
+impl StageHandler for Executor {
+    const NAME: &'static str = "executor";
+    const STAGE: Stage = Stage::Execute;
+
+    fn engine(&self) -> &TaskEngine {
+        &self.engine
+    }
+
+    async fn act(
         &self,
         task: TaskInstance,
         loaded: Arc<LoadedDefinition>,
@@ -157,94 +238,5 @@ impl Executor {
         // The attempt is over however it ended: its slots go back to their pools.
         self.release_all(&pools, running.task_instance_id).await;
         finished
-    }
-
-    /// A slot in every pool, or in none.
-    async fn acquire_all(
-        &self,
-        pools: &[(String, u32)],
-        holder: TaskInstanceId,
-    ) -> Result<bool, ApplyError> {
-        for (i, (pool, max)) in pools.iter().enumerate() {
-            if !self.engine.slots().acquire(pool, holder, *max).await? {
-                self.release_all(&pools[..i], holder).await;
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    async fn release_all(&self, pools: &[(String, u32)], holder: TaskInstanceId) {
-        for (pool, _) in pools {
-            if let Err(e) = self.engine.slots().release(pool, holder).await {
-                warn!(pool, error = %e, "slot not released; the sweeper will repair it");
-            }
-        }
-    }
-
-    /// Output checked against the output schema and the task completed, or
-    /// the failure handed to the retry policy. An output that does not match
-    /// its schema fails the task: another attempt of the same code would not
-    /// change it.
-    async fn finish(
-        &self,
-        running: &TaskInstance,
-        loaded: &LoadedDefinition,
-        outcome: Result<serde_json::Value, RunError>,
-    ) -> Result<(), ApplyError> {
-        let s = &self.engine;
-        let output = match outcome {
-            Ok(output) => output,
-            Err(failure) => {
-                retry_or_fail(s, running, &loaded.definition.retry, failure).await?;
-                return Ok(());
-            }
-        };
-        let violations = loaded.output.violations(&output);
-        let action = if violations.is_empty() {
-            Action::Complete {
-                output: Some(output),
-                by: None,
-            }
-        } else {
-            let error = TaskError::new(
-                OUTPUT_VALIDATION_ERROR,
-                format!(
-                    "output does not match the outputSchema of {}: {} error(s)",
-                    running.definition_ref(),
-                    violations.len()
-                ),
-            )
-            .with_details(json!({ "errors": violations }));
-            Action::Fail { error }
-        };
-        let finished = s.apply(running, action).await?;
-        info!(status = %finished.status, attempt = finished.attempt, "attempt finished");
-        Ok(())
-    }
-}
-
-fn execute_after(delay_seconds: u32) -> Dispatch {
-    Dispatch {
-        stage: Stage::Execute,
-        delay_seconds,
-    }
-}
-
-#[async_trait]
-impl StageHandler for Executor {
-    const NAME: &'static str = "executor";
-    const STAGE: Stage = Stage::Execute;
-
-    fn engine(&self) -> &TaskEngine {
-        &self.engine
-    }
-
-    async fn act(
-        &self,
-        task: TaskInstance,
-        definition: Arc<LoadedDefinition>,
-    ) -> Result<(), ApplyError> {
-        self.attempt(task, definition).await
     }
 }

@@ -22,8 +22,18 @@ impl ManualAssign {
     pub fn new(engine: Arc<TaskEngine>) -> Self {
         Self { engine }
     }
+}
 
-    async fn try_assign(
+#[async_trait]
+impl StageHandler for ManualAssign {
+    const NAME: &'static str = "manual-assign";
+    const STAGE: Stage = Stage::Assign;
+
+    fn engine(&self) -> &TaskEngine {
+        &self.engine
+    }
+
+    async fn act(
         &self,
         task: TaskInstance,
         loaded: Arc<LoadedDefinition>,
@@ -58,23 +68,5 @@ impl ManualAssign {
             .await?;
         info!(assignee = ?assigned.assignee, due_at = ?assigned.due_at, "task assigned");
         Ok(())
-    }
-}
-
-#[async_trait]
-impl StageHandler for ManualAssign {
-    const NAME: &'static str = "manual-assign";
-    const STAGE: Stage = Stage::Assign;
-
-    fn engine(&self) -> &TaskEngine {
-        &self.engine
-    }
-
-    async fn act(
-        &self,
-        task: TaskInstance,
-        definition: Arc<LoadedDefinition>,
-    ) -> Result<(), ApplyError> {
-        self.try_assign(task, definition).await
     }
 }

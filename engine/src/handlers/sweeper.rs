@@ -538,15 +538,9 @@ mod tests {
         assert_eq!(failed.status, TaskStatus::Failed);
     }
 
-    /// An ASSIGNED task of `definition`, as manual-assign leaves it.
-    fn assigned(definition: &TaskDefinition, now: chrono::DateTime<chrono::Utc>) -> TaskInstance {
-        let new = tel_core::domain::NewTask::of_step(
-            (definition.name.as_str(), definition.version),
-            "wf",
-            "s",
-            json!({}),
-        );
-        let assign = Action::Assign {
+    /// The assignment manual-assign makes for these tests' definition.
+    fn to_approvers() -> Action {
+        Action::Assign {
             assignee: tel_core::domain::Assignee {
                 kind: tel_core::domain::AssigneeType::Group,
                 id: "approvers".into(),
@@ -555,9 +549,19 @@ mod tests {
             schedule: None,
             escalated: false,
             by: None,
-        };
+        }
+    }
+
+    /// An ASSIGNED task of `definition`, as manual-assign leaves it.
+    fn assigned(definition: &TaskDefinition, now: chrono::DateTime<chrono::Utc>) -> TaskInstance {
+        let new = tel_core::domain::NewTask::of_step(
+            (definition.name.as_str(), definition.version),
+            "wf",
+            "s",
+            json!({}),
+        );
         tel_core::domain::Creation::new(new, now, now)
-            .then(assign, now)
+            .then(to_approvers(), now)
             .unwrap()
             .task
     }
@@ -582,22 +586,7 @@ mod tests {
             .accept(request, None, None, None)
             .await
             .unwrap();
-        let assigned = engine
-            .apply(
-                &task,
-                Action::Assign {
-                    assignee: tel_core::domain::Assignee {
-                        kind: tel_core::domain::AssigneeType::Group,
-                        id: "approvers".into(),
-                    },
-                    due_at: None,
-                    schedule: None,
-                    escalated: false,
-                    by: None,
-                },
-            )
-            .await
-            .unwrap();
+        let assigned = engine.apply(&task, to_approvers()).await.unwrap();
         assert!(assigned.deadlines.contains_key(&DeadlineKind::Heartbeat));
         let sweeper = Sweeper::new(engine.clone());
         let id = task.task_instance_id;

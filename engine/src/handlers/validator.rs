@@ -26,29 +26,6 @@ impl Validator {
         Self { engine }
     }
 
-    async fn check_input(
-        &self,
-        task: TaskInstance,
-        loaded: Arc<LoadedDefinition>,
-    ) -> Result<(), ApplyError> {
-        let s = &self.engine;
-        let violations = loaded.input.violations(&task.input);
-        if violations.is_empty() {
-            let next = Stage::after_input(task.task_type);
-            return Ok(s.dispatch(&task, Dispatch::now(next)).await?);
-        }
-        let error = TaskError::new(
-            VALIDATION_ERROR,
-            format!(
-                "input does not match the inputSchema of {}: {} error(s)",
-                task.definition_ref(),
-                violations.len()
-            ),
-        )
-        .with_details(json!({ "errors": violations }));
-        self.fail(&task, error).await
-    }
-
     async fn fail(&self, task: &TaskInstance, error: TaskError) -> Result<(), ApplyError> {
         info!(code = %error.code, message = %error.message, "task failed validation");
         self.engine
@@ -70,8 +47,23 @@ impl StageHandler for Validator {
     async fn act(
         &self,
         task: TaskInstance,
-        definition: Arc<LoadedDefinition>,
+        loaded: Arc<LoadedDefinition>,
     ) -> Result<(), ApplyError> {
-        self.check_input(task, definition).await
+        let s = &self.engine;
+        let violations = loaded.input.violations(&task.input);
+        if violations.is_empty() {
+            let next = Stage::after_input(task.task_type);
+            return Ok(s.dispatch(&task, Dispatch::now(next)).await?);
+        }
+        let error = TaskError::new(
+            VALIDATION_ERROR,
+            format!(
+                "input does not match the inputSchema of {}: {} error(s)",
+                task.definition_ref(),
+                violations.len()
+            ),
+        )
+        .with_details(json!({ "errors": violations }));
+        self.fail(&task, error).await
     }
 }
