@@ -96,5 +96,34 @@ DynamoDBBackend.transact_write_items = transact_write_items
 # State machines run their states (the callback pattern included), as in AWS.
 default_user_config["stepfunctions"]["execute_state_machine"] = True
 
+
+def sent_mail(request, full_url, headers):
+    """The mail SES sent, in LocalStack's `/_aws/ses` shape, so tests read
+    either engine's the same way (moto keeps it in its SES backend only)."""
+    import json
+
+    from moto.ses.models import ses_backends
+
+    messages = []
+    for account_id, regions in ses_backends.items():
+        for region, backend in regions.items():
+            for m in backend.sent_messages:
+                if not hasattr(m, "subject"):
+                    continue  # templated and raw mail: tel sends neither
+                messages.append({
+                    "Id": m.id,
+                    "Region": region,
+                    "Source": m.source,
+                    "Destination": {"ToAddresses": m.destinations.get("ToAddresses", [])},
+                    "Subject": m.subject,
+                    "Body": {"text_part": m.body, "html_part": None},
+                })
+    return 200, {"Content-Type": "application/json"}, json.dumps({"messages": messages})
+
+
+from moto.moto_api._internal import urls as moto_api_urls  # noqa: E402
+
+moto_api_urls.url_paths["{0}/moto-api/ses/sent$"] = sent_mail
+
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -57,35 +57,53 @@ pub async fn register(
             definition.name
         )));
     }
+    // An integration the definition calls, or posts its notifications
+    // through, acts with the integration's credentials: its registrant must
+    // be allowed to use it.
     if let Some(Implementation::Http { integration, .. }) = &definition.implementation {
-        let reference = DefinitionRef::parse(integration)
-            .map_err(|m| Problem::invalid("INVALID_DEFINITION", m))?;
-        let integrations = state.engine.integrations();
-        // Use is decided by the integration's latest rules, whichever version
-        // is named; the named version must exist too. Both failures read the
-        // same, so neither says whether the integration exists.
-        let latest = integrations
-            .get(&DefinitionRef {
-                name: reference.name.clone(),
-                version: None,
-            })
-            .await?;
-        let may_use = latest.is_some_and(|i| i.access.may_use(&caller.identity()));
-        let exists = match reference.version {
-            Some(_) if may_use => integrations.get(&reference).await?.is_some(),
-            _ => may_use,
-        };
-        if !exists {
-            return Err(Problem::forbidden(format!(
-                "you may not use integration {integration}"
-            )));
-        }
+        require_use(&state, &caller, integration).await?;
+    }
+    if let Some(webhook) = definition
+        .manual
+        .as_ref()
+        .and_then(|m| m.notify.as_ref())
+        .and_then(|n| n.webhook.as_ref())
+    {
+        require_use(&state, &caller, &webhook.integration).await?;
     }
     let registered = state.engine.definitions().register(definition).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(&registered).expect("definitions serialise")),
     ))
+}
+
+/// Refuses an integration the caller may not use. Use is decided by the
+/// integration's latest rules, whichever version is named; the named
+/// version must exist too. Both failures read the same, so neither says
+/// whether the integration exists.
+async fn require_use(state: &ApiState, caller: &Caller, integration: &str) -> Result<(), Problem> {
+    let reference =
+        DefinitionRef::parse(integration).map_err(|m| Problem::invalid("INVALID_DEFINITION", m))?;
+    let integrations = state.engine.integrations();
+    let latest = integrations
+        .get(&DefinitionRef {
+            name: reference.name.clone(),
+            version: None,
+        })
+        .await?;
+    let may_use = latest.is_some_and(|i| i.access.may_use(&caller.identity()));
+    let exists = match reference.version {
+        Some(_) if may_use => integrations.get(&reference).await?.is_some(),
+        _ => may_use,
+    };
+    if exists {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!(
+            "you may not use integration {integration}"
+        )))
+    }
 }
 
 async fn fetch(

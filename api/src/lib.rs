@@ -15,6 +15,7 @@ mod body;
 mod definitions;
 pub mod form;
 pub mod openapi;
+mod people;
 pub mod problem;
 mod tasks;
 pub mod ui;
@@ -91,6 +92,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/dead-letters"),
     ("POST", "/admin/dead-letters/{queue}/redrive"),
     ("GET", "/admin/definitions"),
+    ("GET", "/me/notifications"),
+    ("PUT", "/me/notifications"),
+    ("PUT", "/directory/people/{id}"),
+    ("GET", "/directory/people/{id}"),
+    ("DELETE", "/directory/people/{id}"),
     ("GET", "/openapi.json"),
     ("GET", "/asyncapi.json"),
 ];
@@ -119,6 +125,16 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/integrations/{name}",
             put(definitions::register_integration).get(definitions::integration),
+        )
+        .route(
+            "/me/notifications",
+            get(people::preferences).put(people::set_preferences),
+        )
+        .route(
+            "/directory/people/{id}",
+            put(people::register)
+                .get(people::registered)
+                .delete(people::unregister),
         )
         .merge(admin::routes())
         .merge(ui::routes())

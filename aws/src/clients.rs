@@ -53,3 +53,20 @@ pub fn secrets(sdk: &SdkConfig, cache: std::time::Duration) -> SecretsManagerSou
 pub fn lambda_runner(sdk: &SdkConfig) -> crate::lambda::LambdaRunner {
     crate::lambda::LambdaRunner::new(aws_sdk_lambda::Client::new(sdk))
 }
+
+/// Mail through SES from `sender`, in `configuration_set` when given.
+pub fn mailer(
+    sdk: &SdkConfig,
+    sender: &str,
+    configuration_set: Option<String>,
+) -> crate::ses::SesMailer {
+    crate::ses::SesMailer::new(aws_sdk_ses::Client::new(sdk), sender, configuration_set)
+}
+
+/// People's addresses and groups from a Cognito user pool.
+pub fn cognito_directory(sdk: &SdkConfig, user_pool_id: &str) -> crate::cognito::CognitoDirectory {
+    crate::cognito::CognitoDirectory::new(
+        aws_sdk_cognitoidentityprovider::Client::new(sdk),
+        user_pool_id,
+    )
+}

@@ -5,11 +5,13 @@
 
 pub mod aws_error;
 pub mod clients;
+pub mod cognito;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod lambda;
 pub mod s3;
 pub mod secrets_manager;
+pub mod ses;
 pub mod sqs;
 pub mod sqs_dead_letters;
 pub mod step_functions;

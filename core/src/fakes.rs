@@ -27,6 +27,10 @@ struct Tables {
     tasks: HashMap<TaskInstanceId, TaskInstance>,
     /// Every task write in order: what a change stream would carry.
     changes: Vec<TaskChange>,
+    people: HashMap<String, crate::ports::DirectoryEntry>,
+    preferences: HashMap<String, crate::domain::NotificationPreferences>,
+    /// Notice key → (sent, claimed at).
+    notices: HashMap<String, (bool, DateTime<Utc>)>,
 }
 
 impl Tables {
@@ -725,5 +729,107 @@ impl crate::ports::StepCallbacks for RecordingCallbacks {
             token: token.into(),
         };
         self.record(token, call)
+    }
+}
+
+#[async_trait]
+impl crate::ports::Directory for InMemoryTaskStore {
+    async fn person(&self, id: &str) -> Result<Option<crate::ports::Person>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        Ok(t.people.get(id).map(|e| crate::ports::Person {
+            id: e.id.clone(),
+            email: Some(e.email.clone()),
+        }))
+    }
+
+    async fn members(&self, group: &str) -> Result<Vec<String>, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        let mut members: Vec<String> = t
+            .people
+            .values()
+            .filter(|e| e.groups.iter().any(|g| g == group))
+            .map(|e| e.id.clone())
+            .collect();
+        members.sort();
+        Ok(members)
+    }
+}
+
+#[async_trait]
+impl crate::ports::PeopleStore for InMemoryTaskStore {
+    async fn register(&self, entry: &crate::ports::DirectoryEntry) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        t.people.insert(entry.id.clone(), entry.clone());
+        Ok(())
+    }
+
+    async fn registered(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::ports::DirectoryEntry>, StoreError> {
+        Ok(self.tables.lock().expect("lock").people.get(id).cloned())
+    }
+
+    async fn unregister(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .expect("lock")
+            .people
+            .remove(id)
+            .is_some())
+    }
+
+    async fn preferences(
+        &self,
+        id: &str,
+    ) -> Result<crate::domain::NotificationPreferences, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        Ok(t.preferences.get(id).copied().unwrap_or_default())
+    }
+
+    async fn set_preferences(
+        &self,
+        id: &str,
+        preferences: &crate::domain::NotificationPreferences,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        t.preferences.insert(id.to_owned(), *preferences);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::NoticeLedger for InMemoryTaskStore {
+    async fn claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        _expires_at: DateTime<Utc>,
+    ) -> Result<crate::ports::NoticeClaim, StoreError> {
+        use crate::ports::NoticeClaim;
+        let mut t = self.tables.lock().expect("lock");
+        match t.notices.get(key) {
+            Some((true, _)) => Ok(NoticeClaim::Sent),
+            Some((false, at)) if *at >= stale_before => Ok(NoticeClaim::Busy),
+            _ => {
+                t.notices.insert(key.to_owned(), (false, now));
+                Ok(NoticeClaim::Claimed)
+            }
+        }
+    }
+
+    async fn mark_sent(&self, key: &str) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        if let Some(entry) = t.notices.get_mut(key) {
+            entry.0 = true;
+        }
+        Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        self.tables.lock().expect("lock").notices.remove(key);
+        Ok(())
     }
 }

@@ -18,17 +18,32 @@ use tel_aws::{
 use tel_core::clock::{Clock, SystemClock};
 use tel_core::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, DefinitionStore,
-    EventPublisher, IntegrationStore, PayloadStore, QueueSender, StepCallbacks, TaskStore,
+    EventPublisher, IntegrationStore, NoticeLedger, PayloadStore, PeopleStore, QueueSender,
+    StepCallbacks, TaskStore,
 };
 
 /// Every port the table serves: one adapter usually implements them all.
 pub trait TablePorts:
-    TaskStore + AssignmentState + DeadLetterLog + ConcurrencySlots + BreakerStore + 'static
+    TaskStore
+    + AssignmentState
+    + DeadLetterLog
+    + ConcurrencySlots
+    + BreakerStore
+    + PeopleStore
+    + NoticeLedger
+    + 'static
 {
 }
 
 impl<T> TablePorts for T where
-    T: TaskStore + AssignmentState + DeadLetterLog + ConcurrencySlots + BreakerStore + 'static
+    T: TaskStore
+        + AssignmentState
+        + DeadLetterLog
+        + ConcurrencySlots
+        + BreakerStore
+        + PeopleStore
+        + NoticeLedger
+        + 'static
 {
 }
 
@@ -39,6 +54,8 @@ pub struct EngineBuilder {
     dead_letters: Option<Arc<dyn DeadLetterLog>>,
     slots: Option<Arc<dyn ConcurrencySlots>>,
     breakers: Option<Arc<dyn BreakerStore>>,
+    people: Option<Arc<dyn PeopleStore>>,
+    notices: Option<Arc<dyn NoticeLedger>>,
     integrations: Option<Arc<dyn IntegrationStore>>,
     definitions: Option<Arc<DefinitionCache>>,
     publisher: Option<Arc<dyn EventPublisher>>,
@@ -59,6 +76,8 @@ impl Default for EngineBuilder {
             dead_letters: None,
             slots: None,
             breakers: None,
+            people: None,
+            notices: None,
             integrations: None,
             definitions: None,
             publisher: None,
@@ -114,6 +133,8 @@ impl EngineBuilder {
             dead_letters: Some(engine.dead_letters.clone()),
             slots: Some(engine.slots.clone()),
             breakers: Some(engine.breakers.clone()),
+            people: Some(engine.people.clone()),
+            notices: Some(engine.notices.clone()),
             integrations: Some(engine.integrations.clone()),
             definitions: Some(engine.definitions.clone()),
             publisher: Some(engine.publisher.clone()),
@@ -133,7 +154,9 @@ impl EngineBuilder {
         self.assignment = Some(table.clone());
         self.dead_letters = Some(table.clone());
         self.slots = Some(table.clone());
-        self.breakers = Some(table);
+        self.breakers = Some(table.clone());
+        self.people = Some(table.clone());
+        self.notices = Some(table);
         self
     }
 
@@ -201,6 +224,8 @@ impl EngineBuilder {
             dead_letters: self.dead_letters.expect(MISSING),
             slots: self.slots.expect(MISSING),
             breakers: self.breakers.expect(MISSING),
+            people: self.people.expect(MISSING),
+            notices: self.notices.expect(MISSING),
             integrations: self.integrations.expect(MISSING),
             definitions: self.definitions.expect(MISSING),
             publisher: self.publisher.expect(MISSING),

@@ -29,6 +29,7 @@ pub mod definitions;
 pub mod handlers;
 pub mod lambda;
 pub mod metrics;
+pub mod notices;
 pub mod stage;
 pub mod step_callbacks;
 
@@ -63,8 +64,8 @@ use tel_core::domain::{
 };
 use tel_core::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher,
-    IntegrationStore, OutgoingMessage, PayloadError, PayloadStore, QueueError, QueueSender,
-    StepCallbacks, StoreError, TaskStore,
+    IntegrationStore, NoticeLedger, OutgoingMessage, PayloadError, PayloadStore, PeopleStore,
+    QueueError, QueueSender, StepCallbacks, StoreError, TaskStore,
 };
 
 /// Tries of one transition write before the record is left to SQS.
@@ -77,6 +78,8 @@ pub struct TaskEngine {
     slots: Arc<dyn ConcurrencySlots>,
     integrations: Arc<dyn IntegrationStore>,
     breakers: Arc<dyn BreakerStore>,
+    people: Arc<dyn PeopleStore>,
+    notices: Arc<dyn NoticeLedger>,
     definitions: Arc<DefinitionCache>,
     publisher: Arc<dyn EventPublisher>,
     queues: Arc<dyn QueueSender>,
@@ -160,6 +163,16 @@ impl TaskEngine {
     }
     pub fn breakers(&self) -> &Arc<dyn BreakerStore> {
         &self.breakers
+    }
+
+    /// The registered directory and people's notification preferences.
+    pub fn people(&self) -> &Arc<dyn PeopleStore> {
+        &self.people
+    }
+
+    /// What was notified, so each notice goes out once.
+    pub fn notices(&self) -> &Arc<dyn NoticeLedger> {
+        &self.notices
     }
     pub fn definitions(&self) -> &Arc<DefinitionCache> {
         &self.definitions

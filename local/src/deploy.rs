@@ -19,7 +19,7 @@ use serde_yaml::{Mapping, Value as Yaml};
 use crate::provision::{LocalStack, QueueInfo, RuleInfo};
 
 /// The template's functions, by binary (the name after the stack's).
-pub const FUNCTION_BINARIES: [&str; 7] = [
+pub const FUNCTION_BINARIES: [&str; 8] = [
     "router",
     "validator",
     "executor",
@@ -27,6 +27,7 @@ pub const FUNCTION_BINARIES: [&str; 7] = [
     "timeout-sweeper",
     "publisher",
     "api",
+    "notifier",
 ];
 
 /// LocalStack runs a function straight from a host directory whose code

@@ -16,5 +16,5 @@ pub use event_tap::EventTap;
 pub use invocations::{FunctionStats, InvocationLog};
 pub use poller::Poller;
 pub use provision::{LocalStack, provision};
-pub use runner::{LocalRunner, RunnerOptions};
+pub use runner::{LocalRunner, NoticePrinter, RunnerOptions, notifier_config};
 pub use template::Template;

@@ -17,7 +17,10 @@ use super::stream_reader::StreamReader;
 use tel_core::ports::runner::Runners;
 use tel_engine::TaskEngine;
 use tel_engine::batch::SqsHandler;
-use tel_engine::handlers::{ChangePublisher, Executor, ManualAssign, Router, Sweeper, Validator};
+use tel_engine::handlers::{
+    ChangePublisher, Executor, ManualAssign, NoticeObserver, Notifier, NotifierConfig, Router,
+    Sweeper, Validator,
+};
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
@@ -28,6 +31,39 @@ pub struct RunnerOptions {
     pub sweep_every: Duration,
     /// Where the change-stream position is kept across runs (in memory without it).
     pub stream_checkpoint: Option<std::path::PathBuf>,
+    /// Where notification links point (the local API's `/ui/`); the stack's
+    /// `UiUrl` parameter when it has one.
+    pub ui_url: Option<String>,
+    /// Told of each notification sent (`tel dev` prints them).
+    pub on_notice: Option<NoticePrinter>,
+}
+
+/// A callback for each notification sent.
+#[derive(Clone)]
+pub struct NoticePrinter(pub NoticeObserver);
+
+impl std::fmt::Debug for NoticePrinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoticePrinter")
+    }
+}
+
+/// The notifier's settings from the stack's template parameters, as the
+/// template passes them to the function.
+pub fn notifier_config(stack: &LocalStack, ui_url: Option<String>) -> NotifierConfig {
+    let parameter = |name: &str| {
+        stack
+            .parameters
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    NotifierConfig {
+        sender: parameter("NotificationSender"),
+        configuration_set: parameter("NotificationConfigurationSet"),
+        user_pool_id: parameter("CognitoUserPoolId"),
+        ui_url: parameter("UiUrl").or(ui_url),
+    }
 }
 
 impl Default for RunnerOptions {
@@ -39,6 +75,8 @@ impl Default for RunnerOptions {
             wait_seconds: 20,
             sweep_every: Duration::from_secs(2),
             stream_checkpoint: None,
+            ui_url: None,
+            on_notice: None,
         }
     }
 }
@@ -72,7 +110,18 @@ impl LocalRunner {
         // Each function with its queues. A priority lane has pollers of its own,
         // as in AWS it has its own event source mapping (and more concurrency):
         // its messages never wait behind the normal lane's.
-        let functions: Vec<(&[&str], Arc<dyn SqsHandler>)> = vec![
+        let mut notifier = Notifier::aws(
+            engine.clone(),
+            sdk,
+            &notifier_config(stack, options.ui_url.clone()),
+        );
+        if let Some(http) = runners.get("http") {
+            notifier = notifier.webhooks(http);
+        }
+        if let Some(NoticePrinter(observer)) = &options.on_notice {
+            notifier = notifier.observe(observer.clone());
+        }
+        let mut functions: Vec<(&[&str], Arc<dyn SqsHandler>)> = vec![
             (&["RequestsQueue"], Arc::new(Router::new(engine.clone()))),
             (
                 &["ValidatePriorityQueue", "ValidateQueue"],
@@ -87,6 +136,10 @@ impl LocalRunner {
                 Arc::new(ManualAssign::new(engine.clone())),
             ),
         ];
+        // A stack from a template before notifications has no such queue.
+        if stack.queues.contains_key("NotificationQueue") {
+            functions.push((&["NotificationQueue"], Arc::new(notifier)));
+        }
         let mut tasks = Vec::new();
         let mut queue_urls = Vec::new();
         for (queue_ids, handler) in functions {

@@ -43,15 +43,19 @@ pub fn standard(sdk: &SdkConfig, engine: &TaskEngine) -> Runners {
             engine.clock().clone(),
         )))
         .with(Arc::new(tel_aws::clients::lambda_runner(sdk)))
-        .with(Arc::new(
-            HttpRunner::new(
-                engine.integrations().clone(),
-                engine.breakers().clone(),
-                engine.slots().clone(),
-                Arc::new(tel_aws::clients::secrets(sdk, SECRET_CACHE)),
-                engine.publisher().clone(),
-                engine.clock().clone(),
-            )
-            .with_secrets_prefix(settings.integration_secrets_prefix.clone()),
-        ))
+        .with(Arc::new(http_runner(sdk, engine)))
+}
+
+/// The HTTP runner alone: integration calls, and the webhook posts of
+/// notifications (the notifier's only runner).
+pub fn http_runner(sdk: &SdkConfig, engine: &TaskEngine) -> HttpRunner {
+    HttpRunner::new(
+        engine.integrations().clone(),
+        engine.breakers().clone(),
+        engine.slots().clone(),
+        Arc::new(tel_aws::clients::secrets(sdk, SECRET_CACHE)),
+        engine.publisher().clone(),
+        engine.clock().clone(),
+    )
+    .with_secrets_prefix(engine.settings().integration_secrets_prefix.clone())
 }

@@ -37,6 +37,8 @@ pub struct Service {
     pub slow_ms: AtomicUsize,
     /// The `Authorization` header of every `/echo` call (empty when none).
     pub echo_authorizations: Mutex<Vec<String>>,
+    /// The body of every `/hooks` post (a chat's incoming webhook).
+    pub hook_posts: Mutex<Vec<Value>>,
 }
 
 impl Service {
@@ -292,6 +294,13 @@ async fn huge(State(s): S, RawQuery(q): RawQuery) -> Response {
         .into_response()
 }
 
+/// A chat's incoming webhook: keeps what was posted.
+async fn hook(State(service): State<Arc<Service>>, body: Bytes) -> StatusCode {
+    let posted = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    service.hook_posts.lock().unwrap().push(posted);
+    StatusCode::OK
+}
+
 /// Serves the fake service on a free local port; returns its base URL.
 pub async fn start() -> (String, Arc<Service>) {
     let service = Arc::new(Service::default());
@@ -311,6 +320,7 @@ pub async fn start() -> (String, Arc<Service>) {
         .route("/redirect-to-metadata", get(to_metadata))
         .route("/redirect", any(redirect))
         .route("/huge", get(huge))
+        .route("/hooks", post(hook))
         .with_state(service.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 pub mod api;
 pub mod deployed;
 pub mod fake_service;
+pub mod mail;
 pub mod oidc_issuer;
 pub mod probed_store;
 
@@ -161,6 +162,8 @@ impl TestStack {
             wait_seconds: 1,
             sweep_every: Duration::from_millis(500),
             stream_checkpoint: None,
+            ui_url: Some("http://tel.test/ui/".into()),
+            on_notice: None,
         };
         self.run_pipeline_as(runners, &options)
     }

@@ -24,7 +24,7 @@ async fn a_high_priority_task_overtakes_a_backlog() {
         batch_size: 1,
         wait_seconds: 1,
         sweep_every: Duration::from_secs(5),
-        stream_checkpoint: None,
+        ..RunnerOptions::default()
     };
     let runner = t
         .run_pipeline_as(tel_runners::standard(&t.sdk, &t.engine), &options)

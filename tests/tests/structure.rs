@@ -509,7 +509,7 @@ fn handlers_hold_only_the_functions_entry_points() {
         }
     }
     assert!(misplaced.is_empty(), "{misplaced:#?}");
-    assert_eq!(exported.len(), 6, "{exported:?}");
+    assert_eq!(exported.len(), 7, "{exported:?}");
 }
 
 /// The product's crates (the engine, the API, the runners, every function)

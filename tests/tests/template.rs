@@ -44,7 +44,7 @@ fn listed(value: &Yaml) -> Vec<Yaml> {
 fn every_function_role_names_specific_actions_and_resources() {
     let template = Template::embedded();
     let roles: Vec<&Resource> = template.of_kind("AWS::IAM::Role").collect();
-    assert_eq!(roles.len(), 7, "one role per function");
+    assert_eq!(roles.len(), 8, "one role per function");
     for role in roles {
         let policies = role.properties["Policies"]
             .as_sequence()

@@ -5,6 +5,7 @@
 //! lists exactly the routes the router serves.
 
 mod admin;
+mod people;
 mod schemas;
 
 use axum::Json;
@@ -415,7 +416,11 @@ fn document_routes() -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for (path, method, operation) in operations().into_iter().chain(admin::operations()) {
+    for (path, method, operation) in operations()
+        .into_iter()
+        .chain(admin::operations())
+        .chain(people::operations())
+    {
         let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
         item[method] = operation.to_json();
     }
@@ -434,13 +439,14 @@ pub fn document() -> Value {
             { "name": "definitions", "description": "Task definitions: versioned, immutable per version." },
             { "name": "integrations", "description": "External services integration tasks call." },
             { "name": "admin", "description": "The operator console: every task, events, figures, dead letters, the catalogue (admins only)." },
+            { "name": "people", "description": "Who hears of their work: one's notification channels, and the directory admins register." },
             { "name": "contract", "description": "The API's and the events' documents." }
         ],
         "security": [{ "bearer": [] }],
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
-            "schemas": schemas::components().into_iter().chain(admin::schemas().into_iter().map(|(k, v)| (k.to_owned(), v))).collect::<Map<String, Value>>()
+            "schemas": schemas::components().into_iter().chain(admin::schemas().into_iter().chain(people::schemas()).map(|(k, v)| (k.to_owned(), v))).collect::<Map<String, Value>>()
         }
     })
 }

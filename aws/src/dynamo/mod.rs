@@ -10,6 +10,8 @@ mod integration_store;
 pub mod item_size;
 pub mod keys;
 mod listing;
+mod notices;
+mod people;
 mod query_all;
 mod slots;
 pub mod stream;

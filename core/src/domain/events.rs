@@ -155,6 +155,11 @@ pub struct TaskEvent {
     pub assignee_type: Option<AssigneeType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee_id: Option<String>,
+    /// Who held the task until it was assigned again (assigned, escalated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_assignee_type: Option<AssigneeType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_assignee_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +202,8 @@ impl TaskEvent {
             duration_ms: None,
             assignee_type: None,
             assignee_id: None,
+            previous_assignee_type: None,
+            previous_assignee_id: None,
             completed_by: None,
             retry_at: None,
             reason: None,
@@ -276,9 +283,15 @@ pub fn events_of(task: &TaskInstance, entry: &HistoryEntry) -> Vec<TaskEvent> {
                 .details
                 .get("assignee")
                 .and_then(|v| serde_json::from_value(v.clone()).ok());
+            let previous: Option<Assignee> = entry
+                .details
+                .get("previousAssignee")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
             let event = out.push(kind);
             event.assignee_type = assignee.as_ref().map(|a| a.kind);
             event.assignee_id = assignee.map(|a| a.id);
+            event.previous_assignee_type = previous.as_ref().map(|a| a.kind);
+            event.previous_assignee_id = previous.map(|a| a.id);
         }
         "reminded" | "unclaimed" => {
             let kind = if entry.action == "reminded" {

@@ -7,23 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::assignee::{Assignee, AssigneeType};
 use super::deadline::DeadlineKind;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum AssigneeType {
-    User,
-    Group,
-}
-
-/// Who holds a manual task: one user, or a group any member of which may claim it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Assignee {
-    #[serde(rename = "type")]
-    pub kind: AssigneeType,
-    pub id: String,
-}
+use super::notify::NotifySettings;
 
 /// How the assignee is chosen when the task arrives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +81,9 @@ pub struct ManualSettings {
     pub on_due: OnDue,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub ui_components: Value,
+    /// Who hears of the task's assignment events; the defaults without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifySettings>,
 }
 
 impl ManualSettings {
@@ -144,7 +133,15 @@ impl ManualSettings {
                 ));
             }
         }
+        if let Some(notify) = &self.notify {
+            problems.extend(notify.problems());
+        }
         problems
+    }
+
+    /// The notification settings in force: the definition's, or the defaults.
+    pub fn notify_settings(&self) -> NotifySettings {
+        self.notify.clone().unwrap_or_else(NotifySettings::defaults)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The domain: what tasks and definitions are and how tasks move. No I/O here.
 
 pub mod access;
+pub mod assignee;
 pub mod callback;
 pub mod circuit;
 pub mod creation;
@@ -13,6 +14,7 @@ pub mod history;
 pub mod ids;
 pub mod manual;
 pub mod mapping;
+pub mod notify;
 pub mod payload;
 pub mod request;
 pub mod retry;
@@ -39,6 +41,7 @@ pub use events::{EVENT_SOURCE, EventType, TaskEvent, events_of};
 pub use history::HistoryEntry;
 pub use ids::{DefinitionName, DefinitionRef, TaskInstanceId};
 pub use manual::{Assignee, AssigneeType};
+pub use notify::{NoticeKind, NotificationPreferences, NotifySettings, RecipientRule};
 pub use payload::{ObjectLocation, PayloadField, PayloadRef};
 pub use request::{ExecutionRequest, RejectedRequest};
 pub use retry::RetryPolicy;

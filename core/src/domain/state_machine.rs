@@ -324,7 +324,11 @@ pub fn transition(
                     .unwrap_or_default(),
             };
             history.actor = by;
-            history.details = json!({ "assignee": assignee });
+            // Whoever held it before hears that it was taken (notifications).
+            history.details = match task.assignee.as_ref().filter(|a| **a != assignee) {
+                Some(previous) => json!({ "assignee": assignee, "previousAssignee": previous }),
+                None => json!({ "assignee": assignee }),
+            };
         }
         Action::Remind { schedule } => {
             let mut progress = task

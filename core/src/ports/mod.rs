@@ -8,7 +8,9 @@ mod dead_letters;
 mod definition_store;
 mod event_publisher;
 mod integrations;
+mod notices;
 mod payload_store;
+mod people;
 mod queue;
 pub mod runner;
 mod step_callbacks;
@@ -22,7 +24,9 @@ pub use dead_letters::{DeadLetterLog, DeadLetterNote, DeadLetterQueues, HeldMess
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
+pub use notices::{Mail, Mailer, NoticeClaim, NoticeLedger};
 pub use payload_store::{PayloadError, PayloadStore};
+pub use people::{Directory, DirectoryEntry, PeopleStore, Person};
 pub use queue::{
     MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, OutgoingMessage, QueueDepth, QueueError, QueueSender,
 };

@@ -83,6 +83,11 @@ impl Runners {
         self
     }
 
+    /// The runner of one kind (`http` for the notifier's webhook posts).
+    pub fn get(&self, kind: &str) -> Option<Arc<dyn Runner>> {
+        self.by_kind.get(kind).cloned()
+    }
+
     pub async fn admit(&self, job: &RunJob<'_>) -> Result<Admission, RunError> {
         match job
             .definition

@@ -92,6 +92,8 @@ mod tests {
             duration_ms: Some(120),
             assignee_type: Some(AssigneeType::Group),
             assignee_id: Some("approvers".into()),
+            previous_assignee_type: Some(AssigneeType::User),
+            previous_assignee_id: Some("ann".into()),
             completed_by: Some("ann".into()),
             retry_at: Some(chrono::Utc::now()),
             reason: Some("no longer needed".into()),

@@ -129,6 +129,7 @@ pub fn components() -> Map<String, Value> {
         }),
     );
     add("ManualSettings", manual_settings());
+    add("NotifySettings", notify_settings());
     add(
         "Assignment",
         one_of(
@@ -391,7 +392,39 @@ fn manual_settings() -> Value {
             "reminders": { "type": "array", "items": { "type": "integer", "minimum": 1 }, "description": "Seconds after assignment." },
             "escalation": { "type": "array", "items": reference("EscalationStep") },
             "onDue": reference("OnDue"),
-            "uiComponents": { "description": "JSON Forms UI schema hints for the form." }
+            "uiComponents": { "description": "JSON Forms UI schema hints for the form." },
+            "notify": reference("NotifySettings")
+        }
+    })
+}
+
+/// Who hears of a manual task's assignment events, and through what.
+fn notify_settings() -> Value {
+    let recipients = json!({
+        "type": "array",
+        "items": { "type": "string", "pattern": "^(assignee|previousAssignee|user:.+|group:.+)$" },
+        "description": "assignee (the holder now; a group reaches its members), previousAssignee (who held it before), user:<id>, group:<id>. Replaces the default; empty turns the kind off."
+    });
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Defaults: assigned, escalated and reminder tell the assignee; taken tells the person a task was taken from; email on.",
+        "properties": {
+            "assigned": recipients,
+            "escalated": recipients,
+            "reminder": recipients,
+            "taken": recipients,
+            "email": { "type": "boolean", "default": true, "description": "Mail through SES (when the deployment has a sender), to each person's directory address." },
+            "webhook": {
+                "type": "object",
+                "required": ["integration"],
+                "additionalProperties": false,
+                "description": "A post to a chat channel through a registered integration the registrant may use; by default POST {text} to its base URL.",
+                "properties": {
+                    "integration": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}(:[1-9][0-9]{0,8})?$" },
+                    "request": reference("HttpRequestMapping")
+                }
+            }
         }
     })
 }

@@ -135,6 +135,8 @@ pub fn task_event() -> Value {
             "durationMs": { "type": "integer", "description": "From the task's creation to this event." },
             "assigneeType": { "type": "string", "enum": ["USER", "GROUP"] },
             "assigneeId": { "type": "string" },
+            "previousAssigneeType": { "type": "string", "enum": ["USER", "GROUP"], "description": "Who held the task until this (re)assignment or escalation: a person who had claimed it, or the group or user it was given to before." },
+            "previousAssigneeId": { "type": "string" },
             "completedBy": { "type": "string", "description": "Who completed a manual task." },
             "retryAt": { "type": "string", "format": "date-time" },
             "reason": { "type": "string" },

@@ -3,6 +3,7 @@
 
 pub mod executor;
 pub mod manual_assign;
+pub mod notifier;
 pub mod publisher;
 pub mod router;
 pub mod sweeper;
@@ -10,6 +11,7 @@ pub mod validator;
 
 pub use executor::Executor;
 pub use manual_assign::ManualAssign;
+pub use notifier::{NoticeObserver, Notifier, NotifierConfig, SentNotice};
 pub use publisher::ChangePublisher;
 pub use router::Router;
 pub use sweeper::{SweepReport, Sweeper};

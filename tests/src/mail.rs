@@ -1,0 +1,93 @@
+//! The mail SES sent, read back from the emulator: LocalStack lists it at
+//! `/_aws/ses`; moto keeps it in its SES backend, which our moto launcher
+//! serves in the same shape at `/moto-api/ses/sent`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use serde_json::Value;
+
+use super::endpoint;
+
+/// One mail as the emulator recorded it.
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    pub to: Vec<String>,
+    pub source: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// Verifies `address` as a sender identity (what an operator does once in SES).
+pub async fn verify_sender(sdk: &aws_config::SdkConfig, address: &str) -> Result<()> {
+    aws_sdk_ses::Client::new(sdk)
+        .verify_email_identity()
+        .email_address(address)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Every mail the emulator recorded.
+pub async fn sent_mail() -> Result<Vec<SentMail>> {
+    let client = reqwest::Client::new();
+    let mut answer = client
+        .get(format!("{}/moto-api/ses/sent", endpoint()))
+        .send()
+        .await?;
+    if !answer.status().is_success() {
+        answer = client
+            .get(format!("{}/_aws/ses", endpoint()))
+            .send()
+            .await?;
+    }
+    let body: Value = answer.json().await?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    Ok(body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| SentMail {
+            to: m["Destination"]["ToAddresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect(),
+            source: text(&m["Source"]),
+            subject: text(&m["Subject"]),
+            text: text(&m["Body"]["text_part"]),
+        })
+        .collect())
+}
+
+/// The mail sent to `address`.
+pub async fn mail_to(address: &str) -> Result<Vec<SentMail>> {
+    Ok(sent_mail()
+        .await?
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t == address))
+        .collect())
+}
+
+/// Waits until `address` has had `count` mails; returns them.
+pub async fn wait_for_mail(
+    address: &str,
+    count: usize,
+    timeout: Duration,
+) -> Result<Vec<SentMail>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mail = mail_to(address).await?;
+        if mail.len() >= count {
+            return Ok(mail);
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{address} had {} mail(s), not {count}, within {timeout:?}: {mail:?}",
+                mail.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
