@@ -28,18 +28,15 @@ pub async fn verify_sender(sdk: &aws_config::SdkConfig, address: &str) -> Result
     Ok(())
 }
 
-/// Every mail the emulator recorded.
-pub async fn sent_mail() -> Result<Vec<SentMail>> {
+/// Every mail the emulator at `endpoint` recorded.
+pub async fn sent_mail(endpoint: &str) -> Result<Vec<SentMail>> {
     let client = reqwest::Client::new();
     let mut answer = client
-        .get(format!("{}/moto-api/ses/sent", endpoint()))
+        .get(format!("{endpoint}/moto-api/ses/sent"))
         .send()
         .await?;
     if !answer.status().is_success() {
-        answer = client
-            .get(format!("{}/_aws/ses", endpoint()))
-            .send()
-            .await?;
+        answer = client.get(format!("{endpoint}/_aws/ses")).send().await?;
     }
     let body: Value = answer.json().await?;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -61,9 +58,14 @@ pub async fn sent_mail() -> Result<Vec<SentMail>> {
         .collect())
 }
 
-/// The mail sent to `address`.
+/// The mail sent to `address` (the emulator the tests use).
 pub async fn mail_to(address: &str) -> Result<Vec<SentMail>> {
-    Ok(sent_mail()
+    mail_to_at(&endpoint(), address).await
+}
+
+/// The mail the emulator at `endpoint` sent to `address`.
+pub async fn mail_to_at(endpoint: &str, address: &str) -> Result<Vec<SentMail>> {
+    Ok(sent_mail(endpoint)
         .await?
         .into_iter()
         .filter(|m| m.to.iter().any(|t| t == address))
@@ -76,9 +78,19 @@ pub async fn wait_for_mail(
     count: usize,
     timeout: Duration,
 ) -> Result<Vec<SentMail>> {
+    wait_for_mail_at(&endpoint(), address, count, timeout).await
+}
+
+/// As `wait_for_mail`, from the emulator at `endpoint`.
+pub async fn wait_for_mail_at(
+    endpoint: &str,
+    address: &str,
+    count: usize,
+    timeout: Duration,
+) -> Result<Vec<SentMail>> {
     let deadline = Instant::now() + timeout;
     loop {
-        let mail = mail_to(address).await?;
+        let mail = mail_to_at(endpoint, address).await?;
         if mail.len() >= count {
             return Ok(mail);
         }

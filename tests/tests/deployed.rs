@@ -439,3 +439,73 @@ async fn the_deployed_api_reads_groups_as_the_gateway_passes_them() {
     assert_eq!(stats("[x,tel-admins]").await, 403);
     assert_eq!(stats("[x tel-admins]").await, 200);
 }
+
+/// The sender `scripts/test` deploys the stack with (`NotificationSender`).
+const DEPLOYED_SENDER: &str = "tel-deployed@example.com";
+
+#[tokio::test]
+#[ignore = "needs a deployed stack: scripts/test deploys one on LocalStack"]
+async fn the_deployed_notifier_mails_an_assignment_to_the_groups_members_once() {
+    let d = Deployed::connect().await.expect(NEEDS_A_STACK);
+    let endpoint = d.sdk.endpoint_url().expect("an emulator").to_owned();
+    tel_tests::mail::verify_sender(&d.sdk, DEPLOYED_SENDER)
+        .await
+        .unwrap();
+    let group = random_name("approvers");
+    let person = random_name("ann");
+    let email = format!("{person}@example.com");
+    // The directory, through the deployed api function (admins only).
+    let (status, body) = d
+        .api
+        .call(
+            &As::admin(),
+            Method::PUT,
+            &format!("/directory/people/{person}"),
+            Some(json!({ "email": email, "groups": [group] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let name = random_name("approve");
+    register(
+        &d,
+        json!({
+            "name": name, "type": "manual",
+            "title": "Approve {amount} EUR",
+            "outputSchema": { "type": "object" },
+            "manual": { "assignment": { "strategy": "group", "id": group } }
+        }),
+    )
+    .await;
+    let mut events = d.watch_events().await.unwrap();
+    let body = request(&name, json!({ "amount": 12 }));
+    let id = body["taskInstanceId"].as_str().unwrap().to_owned();
+    d.send_requests(&[body.to_string()]).await.unwrap();
+    events
+        .wait_for_type("task.assigned", Some(&id), WAIT)
+        .await
+        .unwrap();
+    // The bus rule, the notification queue and its event source mapping
+    // bring the event to the notifier function, which mails through SES.
+    let mail = tel_tests::mail::wait_for_mail_at(&endpoint, &email, 1, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(mail[0].source, DEPLOYED_SENDER);
+    assert_eq!(
+        mail[0].subject,
+        format!("[tel] Waiting for the group {group}: Approve 12 EUR")
+    );
+    assert!(
+        mail[0].text.contains(&format!("#/tasks/{id}")),
+        "{}",
+        mail[0].text
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        tel_tests::mail::mail_to_at(&endpoint, &email)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "sent once"
+    );
+}
