@@ -6,6 +6,7 @@ pub mod event_tap;
 pub mod gateway;
 pub mod in_process;
 pub mod invocations;
+pub mod mail;
 pub mod poller;
 pub mod provision;
 pub mod runner;

@@ -16,12 +16,14 @@ use tel_engine::bootstrap;
 use tel_engine::config::Settings;
 use tel_engine::metrics::{AppendFile, Metrics};
 use tel_engine::{EngineBuilder, TaskEngine};
-use tel_local::{LocalRunner, LocalStack, RunnerOptions, Template, provision as provision_stack};
+use tel_local::{
+    LocalRunner, LocalStack, NoticePrinter, RunnerOptions, Template, provision as provision_stack,
+};
 
 use super::events::{open_tap, print};
 use crate::environment;
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct ProvisionArgs {
     /// Prefix of every resource name.
     #[arg(long, default_value = "tel-dev")]
@@ -99,8 +101,29 @@ fn metrics_file(file: &Path) -> Result<AppendFile> {
     AppendFile::open(&path).with_context(|| format!("opening {}", path.display()))
 }
 
+/// Who `tel dev`'s notification mail comes from, unless a `--parameter
+/// NotificationSender=…` says otherwise (verified in the emulator's SES).
+const DEV_SENDER: &str = "tel-dev@example.com";
+
 pub async fn run(args: DevArgs) -> Result<()> {
-    let (sdk, stack) = create(&args.provision).await?;
+    let mut provision = args.provision.clone();
+    if !provision
+        .parameters
+        .iter()
+        .any(|(name, _)| name == "NotificationSender")
+    {
+        provision
+            .parameters
+            .push(("NotificationSender".into(), DEV_SENDER.into()));
+    }
+    let (sdk, stack) = create(&provision).await?;
+    if let Some(sender) = stack
+        .parameters
+        .get("NotificationSender")
+        .filter(|s| !s.is_empty())
+    {
+        tel_local::mail::verify_sender(&sdk, sender).await?;
+    }
     let mut config = stack.config()?;
     let max_receive_count = config.settings.max_receive_count;
     config.settings = Settings {
@@ -115,20 +138,23 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let checkpoint = environment::repo_root()?
         .join(environment::STATE_DIR)
         .join(format!("{}.stream.json", stack.stack_name));
-    let options = RunnerOptions {
-        pollers_per_function: args.pollers,
-        sweep_every: Duration::from_secs_f64(args.sweep_every.max(0.1)),
-        stream_checkpoint: Some(checkpoint),
-        ..RunnerOptions::default()
-    };
-    let tap = open_tap(&sdk, &stack.event_bus_name).await?;
-    let mut runner = LocalRunner::start(&sdk, &stack, engine.clone(), runners, &options)?;
-    // The local API verifies tokens itself, with a key made for this run (`tel token` mints with it).
+    // The API's address first: notifications link to its /ui/.
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.api_port))
         .await
         .context("binding the local API port (choose another with --api-port)")?;
     let api_url = format!("http://{}", listener.local_addr()?);
+    let options = RunnerOptions {
+        pollers_per_function: args.pollers,
+        sweep_every: Duration::from_secs_f64(args.sweep_every.max(0.1)),
+        stream_checkpoint: Some(checkpoint),
+        ui_url: Some(format!("{api_url}/ui/")),
+        on_notice: Some(NoticePrinter(Arc::new(super::events::print_notice))),
+        ..RunnerOptions::default()
+    };
+    let tap = open_tap(&sdk, &stack.event_bus_name).await?;
+    let mut runner = LocalRunner::start(&sdk, &stack, engine.clone(), runners, &options)?;
+    // The local API verifies tokens itself, with a key made for this run (`tel token` mints with it).
     let queues =
         OperatorQueues::from_vars(tel_aws::clients::dead_letter_queues(&sdk), stack.env_vars());
     runner.serve_api(
@@ -208,6 +234,19 @@ fn ui_link(api_url: &str, secret: &str) -> Result<String> {
 /// for a person in the inbox, so the demo does not wait for it).
 async fn demo(engine: &TaskEngine, requests_queue: &str) -> Result<HashSet<String>> {
     let root = environment::repo_root()?;
+    // The UI's user in the directory, so the expense approval's notice is mailed.
+    let person = tel_core::ports::DirectoryEntry {
+        id: DEV_UI_USER.into(),
+        email: format!("{DEV_UI_USER}@example.com"),
+        groups: DEV_UI_GROUPS.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    engine.people().register(&person).await?;
+    eprintln!(
+        "registered {} <{}> in the directory (groups {})",
+        person.id,
+        person.email,
+        person.groups.join(", ")
+    );
     let mut manual = HashSet::new();
     for file in files_in(root.join("examples/definitions"))? {
         let definition =

@@ -21,6 +21,19 @@ pub fn print(envelope: &serde_json::Value) {
     );
 }
 
+/// A notification as `tel dev` shows it, among the events.
+pub fn print_notice(notice: &tel_engine::handlers::SentNotice) {
+    println!(
+        "{}  notice {} {} to {} ({}): {}",
+        chrono::Local::now().format("%H:%M:%S%.3f"),
+        notice.channel,
+        notice.kind.as_str(),
+        notice.to,
+        notice.task_instance_id,
+        notice.subject
+    );
+}
+
 pub async fn watch_forever() -> Result<()> {
     let (sdk, config, _) = super::engine().await?;
     let tap = open_tap(&sdk, &config.event_bus_name).await?;
