@@ -5,6 +5,7 @@
 //!   cargo run --release -p tel-bench -- sweep       a sweep's reads among 1,000 and 50,000 stored tasks
 //!   cargo run --release -p tel-bench -- startup     each function's start-to-ready, memory and size
 //!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
+//!   cargo run --release -p tel-bench -- notify      assignment to mail, for a burst of manual tasks (emulator at AWS_ENDPOINT_URL)
 //!   cargo run --release -p tel-bench -- deployed    the deployed stack (tel deploy --local) beside tel dev: latencies, init, memory
 
 mod bill;
@@ -12,6 +13,7 @@ mod call_count;
 mod deployed;
 mod e2e;
 mod inprocess;
+mod notify;
 mod prices;
 mod startup;
 mod stats;
@@ -57,6 +59,11 @@ enum Bench {
         #[arg(long, default_value_t = 30)]
         tasks: usize,
     },
+    /// From a manual task's assignment to its mail in the emulator's SES (emulator at AWS_ENDPOINT_URL).
+    Notify {
+        #[arg(long, default_value_t = 100)]
+        tasks: usize,
+    },
     /// The pipeline on the emulator at AWS_ENDPOINT_URL, and the emulator's raw SQS and DynamoDB rates.
     E2e {
         #[arg(long, default_value_t = 300)]
@@ -77,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Sweep { stored, due } => sweep::run(stored, due).await,
         Bench::Startup { bin_dir } => startup::run(bin_dir).await,
         Bench::Deployed { tasks } => deployed::run(tasks).await,
+        Bench::Notify { tasks } => notify::run(tasks).await,
         Bench::E2e {
             tasks,
             pollers,
