@@ -20,6 +20,7 @@ pub mod problem;
 mod tasks;
 pub mod ui;
 mod uploads;
+mod views;
 
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/tasks"),
     ("POST", "/payloads"),
     ("GET", "/tasks"),
+    ("GET", "/tasks/counts"),
     ("GET", "/tasks/{id}"),
     ("GET", "/tasks/{id}/form"),
     ("POST", "/tasks/{id}/claim"),
@@ -105,6 +107,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/tasks", post(tasks::submit).get(tasks::inbox))
         .route("/payloads", post(uploads::create))
+        .route("/tasks/counts", get(views::counts))
         .route("/tasks/{id}", get(tasks::show))
         .route("/tasks/{id}/form", get(tasks::form))
         .route("/tasks/{id}/claim", post(actions::claim))

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::access::{actions_for, may_read, visible_task};
+use super::access::{may_read, visible_task};
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
@@ -208,14 +208,22 @@ async fn with_payloads(
     Ok(urls)
 }
 
+/// `GET /tasks`: a view of the caller's inbox (`view=`, see `views`), or
+/// without one every task they or their groups hold, by status then age.
 pub async fn inbox(
     State(state): State<ApiState>,
     caller: Caller,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, Problem> {
+) -> Result<axum::response::Response, Problem> {
+    let pairs = body::query_pairs(query.as_deref());
+    if pairs.iter().any(|(key, _)| key == "view") {
+        let page = super::views::view(&state, &caller, query.as_deref()).await?;
+        return Ok(super::views::tagged(&headers, page));
+    }
     let mut page = PageRequest::default();
     let mut status = None;
-    for (key, value) in body::query_pairs(query.as_deref()) {
+    for (key, value) in pairs {
         match key.as_str() {
             "status" => {
                 status = Some(
@@ -241,20 +249,10 @@ pub async fn inbox(
     let page = state.engine.tasks().inbox(&assignees, status, page).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for t in &page.items {
-        let rules = state
-            .engine
-            .definitions()
-            .latest_access(&t.definition_name)
-            .await?;
-        let title = state.engine.definitions().title_of(t).await;
-        items.push(json!({
-            "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "title": title, "status": t.status,
-            "assignee": t.assignee, "dueAt": t.due_at, "priority": t.priority, "createdAt": t.created_at,
-            "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id,
-            "actions": actions_for(t, &rules, &caller),
-        }));
+        items.push(super::views::inbox_item(&state, &caller, t).await?);
     }
-    Ok(Json(
+    Ok(super::views::tagged(
+        &headers,
         json!({ "items": items, "nextCursor": page.next_cursor }),
     ))
 }

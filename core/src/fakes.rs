@@ -260,6 +260,57 @@ impl TaskStore for InMemoryTaskStore {
         page_of(tasks, &page, INBOX_PAGE)
     }
 
+    async fn view(
+        &self,
+        query: &crate::ports::ViewQuery,
+    ) -> Result<crate::ports::ViewPage, StoreError> {
+        use crate::ports::{InboxSort, InboxView};
+        let t = self.tables.lock().expect("lock");
+        let mut tasks: Vec<TaskInstance> = t
+            .tasks
+            .values()
+            .filter(|x| query.admits(x))
+            .cloned()
+            .collect();
+        // The order of the index each view reads (its key after the status).
+        let millis = |at: Option<DateTime<Utc>>| at.map_or(i64::MAX, |at| at.timestamp_millis());
+        let id = |x: &TaskInstance| x.task_instance_id.to_string();
+        match (
+            query.view,
+            query.due.map(|_| InboxSort::Due).unwrap_or(query.sort),
+        ) {
+            (InboxView::Completed, _) => {
+                tasks.sort_by_key(|x| (millis(x.finished_at), id(x)));
+                tasks.reverse();
+            }
+            (_, InboxSort::Due) => tasks.sort_by_key(|x| (millis(x.due_at), id(x))),
+            (_, InboxSort::Priority) => tasks.sort_by_key(|x| {
+                (
+                    9 - x.priority.clamp(0, 9),
+                    x.created_at.timestamp_millis(),
+                    id(x),
+                )
+            }),
+            (_, InboxSort::Created) => {
+                tasks.sort_by_key(|x| (x.created_at.timestamp_millis(), id(x)))
+            }
+        }
+        page_of(tasks, &query.page, INBOX_PAGE)
+    }
+
+    async fn view_count(
+        &self,
+        query: &crate::ports::ViewQuery,
+    ) -> Result<crate::ports::ViewCount, StoreError> {
+        let t = self.tables.lock().expect("lock");
+        let total = t.tasks.values().filter(|x| query.admits(x)).count() as u64;
+        let cap = crate::ports::VIEW_COUNT_CAP;
+        Ok(crate::ports::ViewCount {
+            count: total.min(cap),
+            more: total > cap,
+        })
+    }
+
     async fn list(
         &self,
         filter: &TaskFilter,

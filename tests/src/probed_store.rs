@@ -111,6 +111,18 @@ impl TaskStore for ProbedStore {
     ) -> Result<Page<TaskInstance>, StoreError> {
         self.inner.inbox(assignees, status, page).await
     }
+    async fn view(
+        &self,
+        query: &tel_core::ports::ViewQuery,
+    ) -> Result<tel_core::ports::ViewPage, StoreError> {
+        self.inner.view(query).await
+    }
+    async fn view_count(
+        &self,
+        query: &tel_core::ports::ViewQuery,
+    ) -> Result<tel_core::ports::ViewCount, StoreError> {
+        self.inner.view_count(query).await
+    }
     async fn due(
         &self,
         shard: u16,

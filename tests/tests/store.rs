@@ -682,3 +682,163 @@ async fn definition_versions_are_immutable_and_latest_resolves() {
             .is_none()
     );
 }
+
+/// A new task of `priority` assigned to `who` at `at`, due at `due`.
+fn assigned_with(
+    who: &Assignee,
+    at: chrono::DateTime<Utc>,
+    due: Option<chrono::DateTime<Utc>>,
+    priority: i32,
+) -> tel_core::domain::TaskInstance {
+    let assign = Action::Assign {
+        assignee: who.clone(),
+        due_at: due,
+        schedule: None,
+        escalated: false,
+        by: None,
+    };
+    let new = NewTask {
+        priority,
+        ..new_task("wf")
+    };
+    Creation::new(new, at, at).then(assign, at).unwrap().task
+}
+
+#[tokio::test]
+async fn the_view_indexes_order_each_view_and_hand_out_each_task_once() {
+    use tel_core::ports::{DueWindow, InboxSort, InboxView, ViewQuery};
+    for (store, tasks, _emulator) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let at = |s: i64| now + Duration::seconds(s);
+        let (finance, alice) = (group("finance"), user("alice"));
+        // The group's: (created, due, priority).
+        let spec = [
+            (0, Some(3600), 1),
+            (1, None, 9),
+            (2, Some(-60), 5),
+            (3, Some(600), 5),
+            (4, Some(-600), 0),
+        ];
+        let mut group_tasks = Vec::new();
+        for (created, due, priority) in spec {
+            let task = assigned_with(&finance, at(created), due.map(at), priority);
+            tasks.create(&task).await.unwrap();
+            group_tasks.push(task.task_instance_id);
+        }
+        let own = assigned_with(&alice, at(5), Some(at(300)), 0);
+        tasks.create(&own).await.unwrap();
+        // Alice claims the group's first task and completes its second after claiming it.
+        let mut claimed = Vec::new();
+        for i in [0, 1] {
+            let task = tasks.get(group_tasks[i]).await.unwrap().unwrap();
+            let t = transition(&task, Action::Claim { by: "alice".into() }, at(10)).unwrap();
+            tasks.commit(&t).await.unwrap();
+            claimed.push(t.task);
+        }
+        let done = transition(
+            &claimed[1],
+            Action::Complete {
+                output: Some(json!({})),
+                by: Some("alice".into()),
+            },
+            at(20),
+        )
+        .unwrap();
+        tasks.commit(&done).await.unwrap();
+
+        let query = |view, sort, due: Option<DueWindow>| ViewQuery {
+            user: "alice".into(),
+            groups: vec!["finance".into(), "nobody-else".into()],
+            view,
+            sort,
+            due,
+            page: PageRequest::default(),
+        };
+        let ids = |page: &tel_core::ports::ViewPage| {
+            page.items
+                .iter()
+                .map(|t| t.task_instance_id)
+                .collect::<Vec<_>>()
+        };
+        let g = &group_tasks;
+        let cases = [
+            // The group's unclaimed: 2, 3, 4 (0 and 1 were claimed).
+            (
+                query(InboxView::Unclaimed, InboxSort::Due, None),
+                vec![g[4], g[2], g[3]],
+            ),
+            (
+                query(InboxView::Unclaimed, InboxSort::Priority, None),
+                vec![g[2], g[3], g[4]],
+            ),
+            (
+                query(InboxView::Unclaimed, InboxSort::Created, None),
+                vec![g[2], g[3], g[4]],
+            ),
+            (
+                query(
+                    InboxView::Unclaimed,
+                    InboxSort::Priority,
+                    Some(DueWindow {
+                        from: None,
+                        to: now,
+                    }),
+                ),
+                vec![g[4], g[2]],
+            ),
+            // Hers: her own (due in 5 min) and the claimed one (due in an hour).
+            (
+                query(InboxView::Mine, InboxSort::Due, None),
+                vec![own.task_instance_id, g[0]],
+            ),
+            (
+                query(InboxView::Mine, InboxSort::Created, None),
+                vec![g[0], own.task_instance_id],
+            ),
+            (
+                query(InboxView::Completed, InboxSort::Due, None),
+                vec![g[1]],
+            ),
+        ];
+        for (q, expected) in cases {
+            let whole = tasks.view(&q).await.unwrap();
+            assert_eq!(ids(&whole), expected, "{store}: {q:?}");
+            assert_eq!(whole.next_cursor, None);
+            let count = tasks.view_count(&q).await.unwrap();
+            if q.due.is_none() {
+                assert_eq!(count.count as usize, expected.len(), "{store}: {q:?}");
+                assert!(!count.more);
+            }
+            // One at a time: the same tasks, in the same order, each once.
+            let mut paged = Vec::new();
+            let mut page = PageRequest {
+                limit: Some(1),
+                cursor: None,
+            };
+            loop {
+                let one = tasks
+                    .view(&ViewQuery {
+                        page: page.clone(),
+                        ..q.clone()
+                    })
+                    .await
+                    .unwrap();
+                paged.extend(ids(&one));
+                match one.next_cursor {
+                    Some(next) => page.cursor = Some(next),
+                    None => break,
+                }
+                assert!(paged.len() <= expected.len(), "{store}: pages repeat");
+            }
+            assert_eq!(paged, expected, "{store}: paged {q:?}");
+        }
+        // Bob sees none of it.
+        let bobs = ViewQuery {
+            user: "bob".into(),
+            groups: vec![],
+            ..query(InboxView::Mine, InboxSort::Due, None)
+        };
+        assert!(tasks.view(&bobs).await.unwrap().items.is_empty());
+    }
+}

@@ -64,6 +64,12 @@ impl Operation {
             ok["links"] = self.links.clone();
         }
         let mut responses = Map::from_iter([(status.to_owned(), ok)]);
+        if self.parameters.iter().any(|p| p["name"] == "If-None-Match") {
+            responses.insert(
+                "304".into(),
+                json!({ "description": "Not modified: the caller's copy (its ETag) is current" }),
+            );
+        }
         responses.extend(problem_responses(self.problems));
         let mut op = json!({
             "operationId": self.id,
@@ -193,9 +199,13 @@ fn operations() -> Vec<(&'static str, &'static str, Operation)> {
             Operation {
                 id: "listInbox",
                 tag: "tasks",
-                summary: "The caller's inbox: their own tasks and their groups'",
+                summary: "The caller's inbox: a view (assigned to them, their groups' unclaimed, completed by them) sorted and narrowed, or without `view` every task they and their groups hold by status then age. An ETag comes with every answer: `If-None-Match` gets 304 while nothing changed",
                 parameters: vec![
-                    json!({ "name": "status", "in": "query", "required": false, "schema": { "$ref": "#/components/schemas/Status" } }),
+                    json!({ "name": "view", "in": "query", "required": false, "description": "mine: ASSIGNED to or CLAIMED by the caller; unclaimed: ASSIGNED to one of their groups; completed: completed by them, latest first.", "schema": { "type": "string", "enum": ["mine", "unclaimed", "completed"] } }),
+                    json!({ "name": "sort", "in": "query", "required": false, "description": "With `view`: soonest due first (default; no due time last), highest priority first, or oldest first.", "schema": { "type": "string", "enum": ["due", "priority", "created"] } }),
+                    json!({ "name": "due", "in": "query", "required": false, "description": "With view mine or unclaimed: due before now, due today, or due within the next seven days (days in UTC); sorted by due time.", "schema": { "type": "string", "enum": ["overdue", "today", "week"] } }),
+                    json!({ "name": "If-None-Match", "in": "header", "required": false, "description": "The ETag of the answer the caller has.", "schema": { "type": "string" } }),
+                    json!({ "name": "status", "in": "query", "required": false, "description": "Without `view`: only this status.", "schema": { "$ref": "#/components/schemas/Status" } }),
                     json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } }),
                     json!({ "name": "cursor", "in": "query", "required": false, "description": "`nextCursor` of the previous page.", "schema": { "type": "string" } }),
                 ],
@@ -206,6 +216,22 @@ fn operations() -> Vec<(&'static str, &'static str, Operation)> {
                     &["getTask", "getTaskForm", "claimTask"],
                 ),
                 problems: &[400, 401],
+            },
+        ),
+        (
+            "/tasks/counts",
+            "get",
+            Operation {
+                id: "countInbox",
+                tag: "tasks",
+                summary: "How many tasks each of the caller's views holds (up to 1,000 each), with an ETag",
+                parameters: vec![
+                    json!({ "name": "If-None-Match", "in": "header", "required": false, "description": "The ETag of the answer the caller has.", "schema": { "type": "string" } }),
+                ],
+                body: None,
+                success: ("200", "The counts", "InboxCounts"),
+                links: json!({}),
+                problems: &[401, 503],
             },
         ),
         (

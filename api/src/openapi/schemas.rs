@@ -20,6 +20,23 @@ pub fn components() -> Map<String, Value> {
         ("TaskAction", task_action()),
         ("InboxItem", inbox_item()),
         ("InboxPage", inbox_page()),
+        (
+            "InboxCounts",
+            json!({
+                "type": "object", "required": ["mine", "unclaimed", "completed"],
+                "description": "How many tasks each view holds, counted up to 1,000 (`more`: there are more).",
+                "properties": {
+                    "mine": reference("ViewCount"), "unclaimed": reference("ViewCount"), "completed": reference("ViewCount")
+                }
+            }),
+        ),
+        (
+            "ViewCount",
+            json!({
+                "type": "object", "required": ["count", "more"],
+                "properties": { "count": { "type": "integer", "minimum": 0 }, "more": { "type": "boolean" } }
+            }),
+        ),
         ("Form", form()),
         ("Completion", completion()),
         ("Cancellation", cancellation()),
@@ -155,6 +172,7 @@ fn inbox_item() -> Value {
             "status": reference("Status"), "assignee": reference("Assignee"),
             "dueAt": { "type": ["string", "null"], "format": "date-time" }, "priority": { "type": "integer" },
             "createdAt": { "type": "string", "format": "date-time" },
+            "completedBy": { "type": ["string", "null"] }, "finishedAt": { "type": ["string", "null"], "format": "date-time" },
             "workflowInstanceId": { "type": "string" }, "stepId": { "type": "string" }, "actions": actions()
         }
     })
@@ -164,6 +182,8 @@ fn inbox_page() -> Value {
     json!({
         "type": "object", "required": ["items"],
         "properties": {
+            "view": { "type": "string", "enum": ["mine", "unclaimed", "completed"], "description": "The view asked for (absent without `view`)." },
+            "sort": { "type": "string", "enum": ["due", "priority", "created"], "description": "The order the view is in." },
             "items": { "type": "array", "items": reference("InboxItem") },
             "nextCursor": { "type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last." }
         }

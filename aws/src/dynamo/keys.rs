@@ -12,17 +12,37 @@ pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
 pub const GSI3PK: &str = "GSI3PK";
 pub const GSI3SK: &str = "GSI3SK";
+pub const GSI4PK: &str = "GSI4PK";
+pub const GSI4SK: &str = "GSI4SK";
+pub const GSI5PK: &str = "GSI5PK";
+pub const GSI5SK: &str = "GSI5SK";
 pub const ITEM_TYPE: &str = "itemType";
 pub const EXPIRES_AT: &str = "expiresAt";
 
 pub const INBOX_INDEX: &str = "inbox";
 pub const WORKFLOW_INDEX: &str = "workflow";
 pub const DEADLINE_INDEX: &str = "deadlines";
+/// Open manual tasks by holder and due time; completed ones by who completed them.
+pub const DUE_INDEX: &str = "inbox-due";
+/// Open manual tasks by holder and priority.
+pub const PRIORITY_INDEX: &str = "inbox-priority";
 
 /// Attributes the table adds to a record; never part of the record itself.
-pub const TABLE_ATTRIBUTES: [&str; 10] = [
-    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, ITEM_TYPE, EXPIRES_AT,
+pub const TABLE_ATTRIBUTES: [&str; 14] = [
+    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK,
+    ITEM_TYPE, EXPIRES_AT,
 ];
+
+/// An index's key attributes.
+pub fn index_keys(index: &str) -> (&'static str, &'static str) {
+    match index {
+        DUE_INDEX => (GSI4PK, GSI4SK),
+        PRIORITY_INDEX => (GSI5PK, GSI5SK),
+        WORKFLOW_INDEX => (GSI2PK, GSI2SK),
+        DEADLINE_INDEX => (GSI3PK, GSI3SK),
+        _ => (GSI1PK, GSI1SK),
+    }
+}
 
 pub const TASK_SK: &str = "TASK";
 pub const VERSION_PREFIX: &str = "V#";
@@ -51,6 +71,35 @@ pub fn inbox_pk(assignee: &Assignee) -> String {
 /// then age; the id keeps keys unique for the inbox cursor.
 pub fn inbox_sk(status: TaskStatus, created: DateTime<Utc>, id: TaskInstanceId) -> String {
     format!("{status}#{}#{id}", millis(created))
+}
+
+/// Sorts after every due time: a task without one comes last.
+const NO_DUE: &str = "999999999999999";
+
+/// Status first (a view reads one status at a time), then the due time.
+pub fn due_sk(status: TaskStatus, due: Option<DateTime<Utc>>, id: TaskInstanceId) -> String {
+    let due = due.map(millis).unwrap_or_else(|| NO_DUE.to_owned());
+    format!("{status}#{due}#{id}")
+}
+
+/// Where a completed manual task is found by who completed it.
+pub fn done_pk(user: &str) -> String {
+    format!("DONE#{user}")
+}
+
+pub fn done_sk(finished: DateTime<Utc>, id: TaskInstanceId) -> String {
+    format!("{}#{id}", millis(finished))
+}
+
+/// Status, then priority (9 first), then age.
+pub fn priority_sk(
+    status: TaskStatus,
+    priority: i32,
+    created: DateTime<Utc>,
+    id: TaskInstanceId,
+) -> String {
+    let rank = 9 - priority.clamp(0, 9);
+    format!("{status}#{rank}#{}#{id}", millis(created))
 }
 
 pub fn workflow_pk(workflow_instance_id: &str) -> String {

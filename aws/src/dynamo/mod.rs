@@ -18,6 +18,7 @@ pub mod stream;
 mod task_item;
 mod task_store;
 pub mod versioned;
+mod views;
 
 pub use definition_store::DynamoDefinitionStore;
 pub use integration_store::DynamoIntegrationStore;

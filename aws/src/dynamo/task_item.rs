@@ -6,7 +6,9 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::attributes::{Item, get_s, item_from_json, json_from_item, s};
 use super::keys::*;
-use tel_core::domain::{HistoryEntry, PayloadField, TaskInstance, TaskInstanceId};
+use tel_core::domain::{
+    Assignee, HistoryEntry, PayloadField, TaskInstance, TaskInstanceId, TaskStatus,
+};
 use tel_core::ports::StoreError;
 
 /// Free-form JSON fields stored as text.
@@ -48,12 +50,39 @@ pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
     if let Some(assignee) = &task.assignee {
         item.insert(GSI1PK.into(), s(inbox_pk(assignee)));
         item.insert(GSI1SK.into(), s(inbox_sk(task.status, task.created_at, id)));
+        item.extend(view_keys(task, assignee));
     }
     // Sparse: only a task the sweeper must look at again is in the deadline index.
     if let Some(at) = task.wake_at {
         item.extend(wake_keys(id, at, deadline_shards));
     }
     item
+}
+
+/// A manual task's entries in the inbox views' indexes: open, under its
+/// holder by due time and by priority; completed, under who completed it.
+/// Sparse: every other task is in neither, so no other write pays for them.
+fn view_keys(task: &TaskInstance, holder: &Assignee) -> Item {
+    let id = task.task_instance_id;
+    match task.status {
+        TaskStatus::Assigned | TaskStatus::Claimed => Item::from([
+            (GSI4PK.to_owned(), s(inbox_pk(holder))),
+            (GSI4SK.to_owned(), s(due_sk(task.status, task.due_at, id))),
+            (GSI5PK.to_owned(), s(inbox_pk(holder))),
+            (
+                GSI5SK.to_owned(),
+                s(priority_sk(task.status, task.priority, task.created_at, id)),
+            ),
+        ]),
+        TaskStatus::Completed => match (&task.completed_by, task.finished_at) {
+            (Some(by), Some(at)) => Item::from([
+                (GSI4PK.to_owned(), s(done_pk(by))),
+                (GSI4SK.to_owned(), s(done_sk(at, id))),
+            ]),
+            _ => Item::new(),
+        },
+        _ => Item::new(),
+    }
 }
 
 /// The deadline-index keys of a task waking at `at`.
@@ -95,7 +124,7 @@ pub fn task_from_item(item: &Item) -> Result<TaskInstance, StoreError> {
     Ok(task)
 }
 
-const TABLE_ATTRIBUTES_AND_HISTORY: [&str; 12] = [
-    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, ITEM_TYPE, EXPIRES_AT, HISTORY,
-    CALLBACK,
+const TABLE_ATTRIBUTES_AND_HISTORY: [&str; 16] = [
+    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK,
+    ITEM_TYPE, EXPIRES_AT, HISTORY, CALLBACK,
 ];

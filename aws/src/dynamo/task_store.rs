@@ -20,7 +20,8 @@ use super::task_item::*;
 use tel_core::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
 use tel_core::ports::WORKFLOW_PAGE;
 use tel_core::ports::{
-    Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskFilter, TaskStore,
+    Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskFilter, TaskStore, ViewCount,
+    ViewPage, ViewQuery,
 };
 
 pub const DEFAULT_DEADLINE_SHARDS: u16 = 8;
@@ -341,6 +342,18 @@ impl TaskStore for DynamoTaskStore {
             items: self.get_many(&ids.items).await?,
             next_cursor: ids.next_cursor,
         })
+    }
+
+    async fn view(&self, query: &ViewQuery) -> Result<ViewPage, StoreError> {
+        let ids = super::views::view(&self.client, &self.table, query).await?;
+        Ok(Page {
+            items: self.get_many(&ids.items).await?,
+            next_cursor: ids.next_cursor,
+        })
+    }
+
+    async fn view_count(&self, query: &ViewQuery) -> Result<ViewCount, StoreError> {
+        super::views::view_count(&self.client, &self.table, query).await
     }
 
     async fn due(

@@ -7,6 +7,7 @@ mod concurrency;
 mod dead_letters;
 mod definition_store;
 mod event_publisher;
+mod inbox_views;
 mod integrations;
 mod notices;
 mod payload_store;
@@ -23,6 +24,9 @@ pub use concurrency::ConcurrencySlots;
 pub use dead_letters::{DeadLetterLog, DeadLetterNote, DeadLetterQueues, HeldMessage};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
+pub use inbox_views::{
+    DueWindow, InboxSort, InboxView, VIEW_COUNT_CAP, ViewCount, ViewPage, ViewQuery,
+};
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
 pub use notices::{Mail, Mailer, NoticeClaim, NoticeLedger};
 pub use payload_store::{PayloadError, PayloadStore};

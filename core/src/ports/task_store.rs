@@ -192,6 +192,14 @@ pub trait TaskStore: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<TaskInstance>, StoreError>;
 
+    /// One page of a person's inbox view (`ViewQuery`), in its order; each
+    /// task once across pages.
+    async fn view(&self, query: &super::ViewQuery) -> Result<super::ViewPage, StoreError>;
+
+    /// How many tasks a view holds (its sort and page aside), up to
+    /// `VIEW_COUNT_CAP`.
+    async fn view_count(&self, query: &super::ViewQuery) -> Result<super::ViewCount, StoreError>;
+
     /// Every task matching `filter`, a page at a time, in no set order. It
     /// reads the whole table page by page (no index serves it, so no task
     /// write pays for one): for the operator console, never a function's

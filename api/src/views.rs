@@ -1,0 +1,163 @@
+//! The inbox's views (`GET /tasks?view=…`) and their counts
+//! (`GET /tasks/counts`): what is assigned to the caller, what their groups
+//! hold unclaimed, what they completed; sorted by due time, priority or
+//! creation; narrowed to overdue, due today or due this week. Every answer
+//! carries an ETag, so a page polling for new work pays for no body while
+//! nothing changed (`If-None-Match` → 304).
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Days, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::ApiState;
+use super::access::actions_for;
+use super::auth::Caller;
+use super::body;
+use super::problem::Problem;
+use tel_core::domain::TaskInstance;
+use tel_core::ports::{DueWindow, InboxSort, InboxView, PageRequest, ViewQuery};
+
+/// `overdue`, `today`, `week`: the window around `now` (days in UTC).
+fn due_window(name: &str, now: DateTime<Utc>) -> Option<DueWindow> {
+    let today = now.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
+    let days = |n| today.checked_add_days(Days::new(n));
+    match name {
+        "overdue" => Some(DueWindow {
+            from: None,
+            to: now,
+        }),
+        "today" => Some(DueWindow {
+            from: Some(today),
+            to: days(1)?,
+        }),
+        "week" => Some(DueWindow {
+            from: Some(today),
+            to: days(7)?,
+        }),
+        _ => None,
+    }
+}
+
+fn query_of(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Result<ViewQuery, Problem> {
+    let mut query = ViewQuery {
+        user: caller.user.clone(),
+        groups: caller.groups.clone(),
+        view: InboxView::Mine,
+        sort: InboxSort::default(),
+        due: None,
+        page: PageRequest::default(),
+    };
+    for (key, value) in body::query_pairs(raw) {
+        match key.as_str() {
+            "view" => {
+                query.view = InboxView::parse(&value)
+                    .ok_or_else(|| Problem::bad_request("view is mine, unclaimed or completed"))?
+            }
+            "sort" => {
+                query.sort = InboxSort::parse(&value)
+                    .ok_or_else(|| Problem::bad_request("sort is due, priority or created"))?
+            }
+            "due" => {
+                query.due = Some(
+                    due_window(&value, state.engine.clock().now())
+                        .ok_or_else(|| Problem::bad_request("due is overdue, today or week"))?,
+                )
+            }
+            "limit" => query.page.limit = Some(body::limit(&value, 100)?),
+            "cursor" => query.page.cursor = Some(value),
+            _ => {}
+        }
+    }
+    if query.view == InboxView::Completed && query.due.is_some() {
+        return Err(Problem::bad_request(
+            "due filters the open views (mine, unclaimed), not completed",
+        ));
+    }
+    Ok(query)
+}
+
+/// One page of a view, in its order.
+pub async fn view(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Result<Value, Problem> {
+    let query = query_of(state, caller, raw)?;
+    let page = state.engine.tasks().view(&query).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for task in &page.items {
+        items.push(inbox_item(state, caller, task).await?);
+    }
+    Ok(json!({
+        "view": query.view.as_str(),
+        "sort": query.due.map(|_| InboxSort::Due).unwrap_or(query.sort).as_str(),
+        "items": items,
+        "nextCursor": page.next_cursor,
+    }))
+}
+
+/// A task as an inbox lists it, with what the caller may do with it.
+pub async fn inbox_item(
+    state: &ApiState,
+    caller: &Caller,
+    t: &TaskInstance,
+) -> Result<Value, Problem> {
+    let rules = state
+        .engine
+        .definitions()
+        .latest_access(&t.definition_name)
+        .await?;
+    let title = state.engine.definitions().title_of(t).await;
+    Ok(json!({
+        "taskInstanceId": t.task_instance_id, "definition": t.definition_ref(), "title": title, "status": t.status,
+        "assignee": t.assignee, "dueAt": t.due_at, "priority": t.priority, "createdAt": t.created_at,
+        "completedBy": t.completed_by, "finishedAt": t.finished_at,
+        "workflowInstanceId": t.workflow_instance_id, "stepId": t.step_id,
+        "actions": actions_for(t, &rules, caller),
+    }))
+}
+
+/// `GET /tasks/counts`: how many tasks each view holds, up to 1,000 each.
+pub async fn counts(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let mut counts = serde_json::Map::new();
+    for view in InboxView::ALL {
+        let mut query = query_of(&state, &caller, raw.as_deref())?;
+        query.view = view;
+        query.due = None;
+        let count = state.engine.tasks().view_count(&query).await?;
+        counts.insert(
+            view.as_str().to_owned(),
+            json!({ "count": count.count, "more": count.more }),
+        );
+    }
+    Ok(tagged(&headers, Value::Object(counts)))
+}
+
+/// The answer with its ETag, or 304 when the caller already has it.
+pub fn tagged(headers: &HeaderMap, body: Value) -> Response {
+    let digest = Sha256::digest(body.to_string().as_bytes());
+    let tag = format!("\"{}\"", hex::encode(&digest[..12]));
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Json(body).into_response()
+    };
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    // Each caller's own: caches between them keep nothing.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
+}
