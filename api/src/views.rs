@@ -161,3 +161,29 @@ pub fn tagged(headers: &HeaderMap, body: Value) -> Response {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_days_in_utc_around_now() {
+        let now = DateTime::parse_from_rfc3339("2026-12-03T23:59:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let overdue = due_window("overdue", now).unwrap();
+        assert!(overdue.contains(Some(at("2020-01-01T00:00:00Z"))));
+        assert!(!overdue.contains(Some(now)));
+        assert!(!overdue.contains(None), "no due time: in no window");
+        let today = due_window("today", now).unwrap();
+        assert!(today.contains(Some(at("2026-12-03T00:00:00Z"))));
+        assert!(today.contains(Some(at("2026-12-03T23:59:59Z"))));
+        assert!(!today.contains(Some(at("2026-12-04T00:00:00Z"))));
+        assert!(!today.contains(Some(at("2026-12-02T23:59:59Z"))));
+        let week = due_window("week", now).unwrap();
+        assert!(week.contains(Some(at("2026-12-09T23:59:59Z"))));
+        assert!(!week.contains(Some(at("2026-12-10T00:00:00Z"))));
+        assert!(due_window("yesterday", now).is_none());
+    }
+}

@@ -574,3 +574,84 @@ async fn tasks_are_titled_by_their_definitions_template_wherever_people_see_them
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["errors"][0]["path"], "title", "{problem}");
 }
+
+#[tokio::test]
+async fn inbox_views_hold_only_the_callers_tasks_and_cost_no_body_while_nothing_changed() {
+    let t = TestStack::new().await.unwrap();
+    let def = t.register(approval()).await.unwrap();
+    let api = Api::serve(&t).await;
+    let hers = assigned(&t, &def, AssigneeType::User, "alice").await;
+    let groups = assigned(&t, &def, AssigneeType::Group, "finance").await;
+    assigned(&t, &def, AssigneeType::Group, "audit").await;
+    assigned(&t, &def, AssigneeType::User, "bob").await;
+    let alice = As::user("alice", &["finance"]);
+    let ids = |page: &Value| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["taskInstanceId"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (status, mine) = api.get(&alice, "/tasks?view=mine").await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(ids(&mine), [hers.task_instance_id.to_string()]);
+    let (_, unclaimed) = api.get(&alice, "/tasks?view=unclaimed&sort=priority").await;
+    assert_eq!(ids(&unclaimed), [groups.task_instance_id.to_string()]);
+    let (_, counts) = api.get(&alice, "/tasks/counts").await;
+    assert_eq!(
+        counts,
+        json!({ "mine": { "count": 1, "more": false }, "unclaimed": { "count": 1, "more": false }, "completed": { "count": 0, "more": false } })
+    );
+    // Someone in no group, holding nothing, sees nothing of anyone's.
+    let mallory = As::user("mallory", &[]);
+    for view in ["mine", "unclaimed", "completed"] {
+        let (_, page) = api.get(&mallory, &format!("/tasks?view={view}")).await;
+        assert!(ids(&page).is_empty(), "{view}: {page}");
+    }
+    for bad in [
+        "view=everything",
+        "view=mine&due=yesterday",
+        "view=mine&sort=name",
+        "view=completed&due=overdue",
+    ] {
+        let (status, body) = api.get(&alice, &format!("/tasks?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // The same answer again costs no body; a change answers in full.
+    let url = format!("{}/tasks?view=unclaimed", api.base);
+    let token = alice.0.clone().unwrap();
+    let first = api.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = api
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let (status, _) = api
+        .post(
+            &alice,
+            &format!("/tasks/{}/claim", groups.task_instance_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let changed = api
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+    let page: Value = changed.json().await.unwrap();
+    assert!(ids(&page).is_empty(), "claimed: no longer the group's");
+}

@@ -330,3 +330,84 @@ async fn the_page_signs_in_through_the_issuer_with_pkce() {
     }
     runner.stop().await;
 }
+
+#[tokio::test]
+async fn the_inbox_views_count_sort_narrow_and_refresh_themselves_in_the_browser() {
+    check_prerequisites(&repo_root());
+    let t = TestStack::new().await.unwrap();
+    let expenses = register_the_example(&t).await;
+    let runner = t.run_pipeline().unwrap();
+    let api = Api::serve(&t).await;
+    let person = As::user("dana", &["finance"]);
+    let now = chrono::Utc::now();
+    let minutes = chrono::Duration::minutes;
+    let finance = Assignee {
+        kind: AssigneeType::Group,
+        id: "finance".into(),
+    };
+    // The group's tasks, created one after the other: (employee, due, priority).
+    let spec = [
+        ("Amy Fox", Some(now + chrono::Duration::days(3)), 1),
+        ("Ben Ode", Some(now - minutes(1)), 0),
+        ("Cleo Park", Some(now + minutes(2)), 9),
+        ("Dee Lo", None, 5),
+    ];
+    let mut titles = Vec::new();
+    for (i, (employee, due, priority)) in spec.into_iter().enumerate() {
+        let mut task = tel_tests::assigned_task(&expenses, finance.clone());
+        task.input = json!({ "employee": employee, "amount": i + 1, "reason": "views" });
+        task.created_at = now + chrono::Duration::milliseconds(i as i64);
+        task.due_at = due;
+        task.priority = priority;
+        task.deadlines.clear();
+        task.wake_at = None;
+        t.engine.tasks().create(&task).await.unwrap();
+        titles.push(format!("Approve {employee}'s expense of {} EUR", i + 1));
+    }
+    // Hers alone, and one she completed.
+    let dana = Assignee {
+        kind: AssigneeType::User,
+        id: "dana".into(),
+    };
+    let mut own = tel_tests::assigned_task(&expenses, dana);
+    own.input = json!({ "employee": "Eve Ng", "amount": 5, "reason": "views" });
+    own.due_at = Some(now + chrono::Duration::days(2));
+    own.deadlines.clear();
+    own.wake_at = None;
+    t.engine.tasks().create(&own).await.unwrap();
+    let mut done = tel_tests::assigned_task(&expenses, finance.clone());
+    done.input = json!({ "employee": "Fay Moss", "amount": 6, "reason": "views" });
+    done.deadlines.clear();
+    done.wake_at = None;
+    t.engine.tasks().create(&done).await.unwrap();
+    let (status, body) = api
+        .post(
+            &person,
+            &format!("/tasks/{}/complete", done.task_instance_id),
+            json!({ "output": { "approved": true, "approvedAmount": 6, "costCentre": "sales", "comment": "Fine, within policy." } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    run_browser(
+        "inbox-views.mjs",
+        &[
+            ("TEL_UI_BASE", &api.base),
+            ("TEL_UI_USER_TOKEN", person.0.as_deref().unwrap()),
+            (
+                "TEL_UI_VIEW_TITLES",
+                &serde_json::to_string(&titles).unwrap(),
+            ),
+            ("TEL_UI_MINE_TITLE", "Approve Eve Ng's expense of 5 EUR"),
+            ("TEL_UI_DONE_TITLE", "Approve Fay Moss's expense of 6 EUR"),
+        ],
+    )
+    .await;
+    // The claim from the list was the person's.
+    let (_, claimed) = api.get(&person, "/tasks?view=mine&sort=created").await;
+    assert!(
+        claimed.to_string().contains("Cleo Park"),
+        "the claimed task is hers: {claimed}"
+    );
+    runner.stop().await;
+}

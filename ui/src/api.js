@@ -18,8 +18,8 @@ export function whenUnauthenticated(callback) {
   onUnauthenticated = callback;
 }
 
-async function call(method, path, body) {
-  const headers = { accept: 'application/json' };
+async function send(method, path, body, extra = {}) {
+  const headers = { accept: 'application/json', ...extra };
   const token = currentToken();
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -28,6 +28,7 @@ async function call(method, path, body) {
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  if (response.status === 304) return { response, value: null };
   const text = await response.text();
   let value = null;
   try {
@@ -39,12 +40,23 @@ async function call(method, path, body) {
     if (response.status === 401) onUnauthenticated();
     throw new ApiError(response.status, value || {});
   }
-  return value;
+  return { response, value };
+}
+
+async function call(method, path, body) {
+  return (await send(method, path, body)).value;
 }
 
 export const api = {
   get: (path) => call('GET', path),
   post: (path, body = {}) => call('POST', path, body),
+  /** A read that costs no body while the answer is the one the caller has
+   * (its ETag): `{ changed: false }`, else `{ changed: true, value, etag }`. */
+  getIfChanged: async (path, etag) => {
+    const { response, value } = await send('GET', path, undefined, etag ? { 'if-none-match': etag } : {});
+    if (response.status === 304) return { changed: false, etag };
+    return { changed: true, value, etag: response.headers.get('etag') };
+  },
 };
 
 export function query(params) {

@@ -34,9 +34,16 @@ export async function authorization(config, metadata) {
   return { url: url.toString(), pending };
 }
 
+/** Where to land after signing in: the page asked for (a link from a
+ * notification), if it is one of this app's routes; else the inbox. */
+export function returnRoute(hash) {
+  return /^#\/[A-Za-z0-9/_%.-]*$/.test(hash || '') ? hash : '#/inbox';
+}
+
 export async function begin(config) {
   const metadata = await discover(config.issuer);
   const { url, pending } = await authorization(config, metadata);
+  pending.returnTo = returnRoute(location.hash);
   sessionStorage.setItem(PENDING, JSON.stringify(pending));
   location.assign(url);
 }
@@ -47,7 +54,7 @@ export async function complete(config, fetchImpl = fetch) {
   if (!params.has('code') && !params.has('error')) return null;
   const pending = JSON.parse(sessionStorage.getItem(PENDING) || 'null');
   sessionStorage.removeItem(PENDING);
-  history.replaceState(null, '', `${location.pathname}#/inbox`);
+  history.replaceState(null, '', `${location.pathname}${returnRoute(pending && pending.returnTo)}`);
   if (params.has('error')) {
     throw new Error(`sign-in refused: ${params.get('error_description') || params.get('error')}`);
   }

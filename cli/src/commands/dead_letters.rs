@@ -11,14 +11,17 @@ pub enum Queue {
     Validate,
     Execute,
     Manual,
+    /// Assignment events whose notices could not be sent.
+    Notification,
 }
 
 impl Queue {
-    const ALL: [Queue; 4] = [
+    const ALL: [Queue; 5] = [
         Queue::Requests,
         Queue::Validate,
         Queue::Execute,
         Queue::Manual,
+        Queue::Notification,
     ];
 
     fn prefix(self) -> &'static str {
@@ -27,6 +30,7 @@ impl Queue {
             Queue::Validate => "VALIDATE",
             Queue::Execute => "EXECUTE",
             Queue::Manual => "MANUAL",
+            Queue::Notification => "NOTIFICATION",
         }
     }
 

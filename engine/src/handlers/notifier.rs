@@ -36,8 +36,9 @@ use tel_core::ports::{Admission, Directory, Mail, Mailer, NoticeClaim, RunJob, R
 /// it over. Longer than the function's timeout, shorter than the queue's
 /// visibility timeout.
 const STALE_CLAIM: chrono::Duration = chrono::Duration::seconds(90);
-/// How long the ledger remembers a notice: longer than any redelivery.
-const REMEMBERED: chrono::Duration = chrono::Duration::days(7);
+/// How long the ledger remembers a notice: longer than a dead letter is
+/// kept (14 days at most), so a late redrive sends nothing twice.
+const REMEMBERED: chrono::Duration = chrono::Duration::days(15);
 /// A webhook post's time budget.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -369,7 +370,16 @@ impl Notifier {
         // The post is an HTTP integration call of its own: the definition's
         // webhook request over the notice, through the integration's
         // secrets, SSRF guard and breaker.
+        let key = format!(
+            "{}/{}/webhook/{}",
+            event.event_id,
+            notice.kind.as_str(),
+            webhook.integration
+        );
         let mut carrier = task.clone();
+        // The call's Idempotency-Key is the carrier's id: one per notice, the
+        // same on every retry of it (never the task's, shared by its notices).
+        carrier.task_instance_id = TaskInstanceId::derived(&key);
         carrier.set_payload(PayloadField::Input, notice.webhook_input(people), None);
         carrier.set_payload(PayloadField::Context, Value::Null, None);
         let mut posting = definition.clone();
@@ -383,12 +393,6 @@ impl Notifier {
             definition: &posting,
             timeout: WEBHOOK_TIMEOUT,
         };
-        let key = format!(
-            "{}/{}/webhook/{}",
-            event.event_id,
-            notice.kind.as_str(),
-            webhook.integration
-        );
         self.once(&key, "webhook", notice, &webhook.integration, || async {
             match runner.admit(&job()).await {
                 Ok(Admission::Go { .. }) => {}

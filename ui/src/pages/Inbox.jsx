@@ -1,8 +1,11 @@
-// The signed-in person's tasks and their groups': filter by status, page
-// with the API's cursor, due dates with overdue marks, and a claim straight
-// from the list for a task a group holds.
+// The signed-in person's work, in the views people expect: what is assigned
+// to them, their groups' unclaimed tasks, what they completed (each with its
+// count), or everything by status. Sorted by due date, priority or creation,
+// narrowed to overdue, today or this week; paged with the API's cursor; a
+// claim straight from the list; and read again every few seconds in place,
+// at no cost while nothing changed (the API's ETags).
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api, query } from '../api.js';
 import { Notice } from '../components/Notice.jsx';
 import { explain } from '../explain.js';
@@ -11,17 +14,51 @@ import { assigneeText, isOverdue, when } from '../format.js';
 import { href } from '../router.js';
 
 const STATUSES = ['', 'ASSIGNED', 'CLAIMED', 'COMPLETED', 'CANCELLED', 'TIMED_OUT', 'FAILED'];
+const VIEWS = [
+  { id: 'all', label: 'All' },
+  { id: 'mine', label: 'Assigned to me' },
+  { id: 'unclaimed', label: 'Group tasks' },
+  { id: 'completed', label: 'Completed by me' },
+];
+const SORTS = [
+  { id: 'due', label: 'Due date' },
+  { id: 'priority', label: 'Priority' },
+  { id: 'created', label: 'Created' },
+];
+const DUES = [
+  { id: '', label: 'any time' },
+  { id: 'overdue', label: 'overdue' },
+  { id: 'today', label: 'today' },
+  { id: 'week', label: 'this week' },
+];
 const PAGE = 20;
+/** How often the list and the counts are read again (while the page is shown). */
+export const REFRESH_MS = 5000;
+
+function countText(c) {
+  if (!c) return '';
+  return c.more ? `${c.count}+` : String(c.count);
+}
 
 export function Inbox() {
+  const [view, setView] = useState('all');
   const [status, setStatus] = useState('');
+  const [sort, setSort] = useState('due');
+  const [due, setDue] = useState('');
   const pages = useCursorPages();
   const { cursor } = pages;
   const [page, setPage] = useState(null);
+  const [counts, setCounts] = useState(null);
   const [error, setError] = useState(null);
   const [claimed, setClaimed] = useState(null);
   // Bumped after a claim: the page is read again, in place.
   const [reads, setReads] = useState(0);
+  const tags = useRef({ page: null, counts: null });
+
+  const path =
+    view === 'all'
+      ? `/tasks${query({ status, limit: PAGE, cursor })}`
+      : `/tasks${query({ view, sort, due: view === 'completed' ? '' : due, limit: PAGE, cursor })}`;
 
   const claim = async (task) => {
     setError(null);
@@ -35,35 +72,102 @@ export function Inbox() {
     }
   };
 
+  // The page asked for, then the same page again every REFRESH_MS: the
+  // person keeps their place, and new work shows up without a reload.
   useEffect(() => {
     let live = true;
+    tags.current = { page: null, counts: null };
     setPage(null);
-    api
-      .get(`/tasks${query({ status, limit: PAGE, cursor })}`)
-      .then((p) => live && (setPage(p), setError(null)))
-      .catch((e) => live && setError(e.message));
+    const read = async () => {
+      try {
+        const [p, c] = await Promise.all([
+          api.getIfChanged(path, tags.current.page),
+          api.getIfChanged('/tasks/counts', tags.current.counts),
+        ]);
+        if (!live) return;
+        if (p.changed) {
+          tags.current.page = p.etag;
+          setPage(p.value);
+        }
+        if (c.changed) {
+          tags.current.counts = c.etag;
+          setCounts(c.value);
+        }
+        setError(null);
+      } catch (e) {
+        if (live) setError(e.message);
+      }
+    };
+    read();
+    const timer = setInterval(() => document.visibilityState !== 'hidden' && read(), REFRESH_MS);
     return () => {
       live = false;
+      clearInterval(timer);
     };
-  }, [status, cursor, reads]);
+  }, [path, reads]);
 
-  const filter = (value) => {
-    setStatus(value);
+  const choose = (set) => (value) => {
+    set(value);
     pages.restart();
   };
 
   return (
     <section aria-labelledby="inbox-title">
       <h1 id="inbox-title">Inbox</h1>
+      <div className="tabs" role="group" aria-label="Views">
+        {VIEWS.map((v) => (
+          <button
+            key={v.id}
+            type="button"
+            className={v.id === view ? 'tab tab-current' : 'tab'}
+            aria-pressed={v.id === view}
+            onClick={() => choose(setView)(v.id)}
+          >
+            {v.label}
+            {counts && counts[v.id] ? (
+              <span
+                className="tab-count"
+                aria-label={`${countText(counts[v.id])} ${countText(counts[v.id]) === '1' ? 'task' : 'tasks'}`}
+              >
+                {countText(counts[v.id])}
+              </span>
+            ) : null}
+          </button>
+        ))}
+      </div>
       <div className="toolbar">
-        <label htmlFor="inbox-status">Status</label>
-        <select id="inbox-status" value={status} onChange={(e) => filter(e.target.value)}>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s ? s.toLowerCase().replace('_', ' ') : 'all'}
-            </option>
-          ))}
-        </select>
+        {view === 'all' ? (
+          <>
+            <label htmlFor="inbox-status">Status</label>
+            <select id="inbox-status" value={status} onChange={(e) => choose(setStatus)(e.target.value)}>
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {s ? s.toLowerCase().replace('_', ' ') : 'all'}
+                </option>
+              ))}
+            </select>
+          </>
+        ) : null}
+        {view === 'mine' || view === 'unclaimed' ? (
+          <>
+            <label htmlFor="inbox-sort">Sort by</label>
+            <select id="inbox-sort" value={sort} onChange={(e) => choose(setSort)(e.target.value)}>
+              {SORTS.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.label}
+                </option>
+              ))}
+            </select>
+            <label htmlFor="inbox-due">Due</label>
+            <select id="inbox-due" value={due} onChange={(e) => choose(setDue)(e.target.value)}>
+              {DUES.map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.label}
+                </option>
+              ))}
+            </select>
+          </>
+        ) : null}
       </div>
       <Notice kind="error">{error}</Notice>
       <Notice kind="ok">{claimed}</Notice>
@@ -94,10 +198,27 @@ export function Inbox() {
                 <dd>{assigneeText(t.assignee)}</dd>
                 <dt>Due</dt>
                 <dd>{t.dueAt ? <time dateTime={t.dueAt}>{when(t.dueAt)}</time> : '—'}</dd>
-                <dt>Created</dt>
-                <dd>
-                  <time dateTime={t.createdAt}>{when(t.createdAt)}</time>
-                </dd>
+                {t.priority ? (
+                  <>
+                    <dt>Priority</dt>
+                    <dd>{t.priority}</dd>
+                  </>
+                ) : null}
+                {t.status === 'COMPLETED' && t.finishedAt ? (
+                  <>
+                    <dt>Completed</dt>
+                    <dd>
+                      <time dateTime={t.finishedAt}>{when(t.finishedAt)}</time>
+                    </dd>
+                  </>
+                ) : (
+                  <>
+                    <dt>Created</dt>
+                    <dd>
+                      <time dateTime={t.createdAt}>{when(t.createdAt)}</time>
+                    </dd>
+                  </>
+                )}
               </dl>
             </li>
           ))}

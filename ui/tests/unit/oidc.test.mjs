@@ -84,3 +84,20 @@ test('a return whose state does not match is refused, and nothing is exchanged',
 test('a page opened without a code is no return', async () => {
   assert.equal(await oidc.complete(config, async () => assert.fail('no call')), null);
 });
+
+test('a link to a task (from a notification) is where the return lands; anything else lands on the inbox', async () => {
+  assert.equal(oidc.returnRoute('#/tasks/01a23af9-4e0c-71e5-b298-5fa299c1e9f4'), '#/tasks/01a23af9-4e0c-71e5-b298-5fa299c1e9f4');
+  for (const other of ['', '#token=abc', '#/tasks/x?next=https://evil.example', 'javascript:alert(1)', null]) {
+    assert.equal(oidc.returnRoute(other), '#/inbox', String(other));
+  }
+  const { pending } = await oidc.authorization(config, metadata);
+  pending.returnTo = '#/tasks/01a23af9';
+  browserAt(`https://api.example/ui?code=c&state=${pending.state}`);
+  sessionStorage.setItem('tel.oidc.pending', JSON.stringify(pending));
+  const fetchImpl = async (url) =>
+    url.endsWith('/.well-known/openid-configuration')
+      ? { ok: true, json: async () => metadata }
+      : { ok: true, json: async () => ({ access_token: 'access' }) };
+  await oidc.complete(config, fetchImpl);
+  assert.equal(location.replaced, '/ui#/tasks/01a23af9');
+});
