@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use base64::Engine;
 
@@ -163,6 +164,27 @@ pub async fn merged(
     })
 }
 
+/// A query of `lane`'s keys in `[low, high]`.
+fn lane_query(
+    client: &Client,
+    table: &str,
+    lane: &Lane,
+    low: &str,
+    high: &str,
+) -> QueryFluentBuilder {
+    let (pk_name, sk_name) = index_keys(lane.index);
+    client
+        .query()
+        .table_name(table)
+        .index_name(lane.index)
+        .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+        .expression_attribute_names("#pk", pk_name)
+        .expression_attribute_names("#sk", sk_name)
+        .expression_attribute_values(":pk", s(&lane.pk))
+        .expression_attribute_values(":low", AttributeValue::S(low.to_owned()))
+        .expression_attribute_values(":high", AttributeValue::S(high.to_owned()))
+}
+
 /// Up to `limit` items of one lane after `after` (in the lane's direction);
 /// and whether more may follow.
 async fn read_lane(
@@ -173,24 +195,14 @@ async fn read_lane(
     descending: bool,
     limit: i32,
 ) -> Result<(Vec<Item>, bool), StoreError> {
-    let (pk_name, sk_name) = index_keys(lane.index);
+    let sk_name = index_keys(lane.index).1;
     // BETWEEN is inclusive: the item at `after` comes back and is dropped below.
     let (low, high) = match (after, descending) {
         (Some(after), false) => (after, lane.high.as_str()),
         (Some(after), true) => (lane.low.as_str(), after),
         (None, _) => (lane.low.as_str(), lane.high.as_str()),
     };
-    let query = client
-        .query()
-        .table_name(table)
-        .index_name(lane.index)
-        .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-        .expression_attribute_names("#pk", pk_name)
-        .expression_attribute_names("#sk", sk_name)
-        .expression_attribute_values(":pk", s(&lane.pk))
-        .expression_attribute_values(":low", AttributeValue::S(low.to_owned()))
-        .expression_attribute_values(":high", AttributeValue::S(high.to_owned()))
-        .scan_index_forward(!descending);
+    let query = lane_query(client, table, lane, low, high).scan_index_forward(!descending);
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -226,20 +238,10 @@ pub async fn count(
 ) -> Result<ViewCount, StoreError> {
     let mut total = 0u64;
     for lane in lanes {
-        let (pk_name, sk_name) = index_keys(lane.index);
         let mut start = None;
         loop {
             let remaining = cap + 1 - total;
-            let out = client
-                .query()
-                .table_name(table)
-                .index_name(lane.index)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-                .expression_attribute_names("#pk", pk_name)
-                .expression_attribute_names("#sk", sk_name)
-                .expression_attribute_values(":pk", s(&lane.pk))
-                .expression_attribute_values(":low", s(&lane.low))
-                .expression_attribute_values(":high", s(&lane.high))
+            let out = lane_query(client, table, lane, &lane.low, &lane.high)
                 .select(Select::Count)
                 .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start)
