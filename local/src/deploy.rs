@@ -24,10 +24,10 @@ pub const FUNCTION_BINARIES: [&str; 8] = [
     "validator",
     "executor",
     "manual-assign",
+    "notifier",
     "timeout-sweeper",
     "publisher",
     "api",
-    "notifier",
 ];
 
 /// LocalStack runs a function straight from a host directory whose code
