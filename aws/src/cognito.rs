@@ -1,10 +1,14 @@
-//! `Directory` over an Amazon Cognito user pool: a person is a user (by
-//! username, which is what tasks are assigned to), their address the `email`
-//! attribute; a group's members are the pool group's users.
+//! `Directory` over an Amazon Cognito user pool: a person is a user, known
+//! by their `sub` (what tokens name and tasks are assigned to; `AdminGetUser`
+//! takes it where the username is no alias attribute); their address is the
+//! `email` attribute once verified (a user may change it themselves: an
+//! unconfirmed address gets no task mail); a group's members are the pool
+//! group's users, their `sub`s and addresses from the listing itself.
 
 use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserError;
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
 
 use crate::aws_error::classify;
 use tel_core::ports::{Directory, Person, StoreError};
@@ -50,19 +54,13 @@ impl Directory for CognitoDirectory {
         if !out.enabled {
             return Ok(None);
         }
-        let email = out
-            .user_attributes()
-            .iter()
-            .find(|a| a.name() == "email")
-            .and_then(|a| a.value())
-            .map(str::to_owned);
         Ok(Some(Person {
             id: id.to_owned(),
-            email,
+            email: verified_email(out.user_attributes()),
         }))
     }
 
-    async fn members(&self, group: &str) -> Result<Vec<String>, StoreError> {
+    async fn members(&self, group: &str) -> Result<Vec<Person>, StoreError> {
         let mut members = Vec::new();
         let mut next = None;
         loop {
@@ -84,16 +82,31 @@ impl Directory for CognitoDirectory {
                 }
                 Err(e) => return Err(classify("ListUsersInGroup", self.resource(), e).into()),
             };
-            members.extend(
-                out.users()
-                    .iter()
-                    .filter(|u| u.enabled)
-                    .filter_map(|u| u.username().map(str::to_owned)),
-            );
+            members.extend(out.users().iter().filter(|u| u.enabled).filter_map(|u| {
+                let id = attribute(u.attributes(), "sub").or(u.username())?;
+                Some(Person {
+                    id: id.to_owned(),
+                    email: verified_email(u.attributes()),
+                })
+            }));
             next = out.next_token;
             if next.is_none() {
                 return Ok(members);
             }
         }
     }
+}
+
+fn attribute<'a>(attributes: &'a [AttributeType], name: &str) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|a| a.name() == name)
+        .and_then(|a| a.value())
+}
+
+/// The `email` attribute, if Cognito says it was verified.
+fn verified_email(attributes: &[AttributeType]) -> Option<String> {
+    (attribute(attributes, "email_verified") == Some("true"))
+        .then(|| attribute(attributes, "email").map(str::to_owned))
+        .flatten()
 }

@@ -793,15 +793,18 @@ impl crate::ports::Directory for InMemoryTaskStore {
         }))
     }
 
-    async fn members(&self, group: &str) -> Result<Vec<String>, StoreError> {
+    async fn members(&self, group: &str) -> Result<Vec<crate::ports::Person>, StoreError> {
         let t = self.tables.lock().expect("lock");
-        let mut members: Vec<String> = t
+        let mut members: Vec<crate::ports::Person> = t
             .people
             .values()
             .filter(|e| e.groups.iter().any(|g| g == group))
-            .map(|e| e.id.clone())
+            .map(|e| crate::ports::Person {
+                id: e.id.clone(),
+                email: Some(e.email.clone()),
+            })
             .collect();
-        members.sort();
+        members.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(members)
     }
 }
@@ -871,16 +874,22 @@ impl crate::ports::NoticeLedger for InMemoryTaskStore {
         }
     }
 
-    async fn mark_sent(&self, key: &str) -> Result<(), StoreError> {
+    async fn mark_sent(&self, key: &str, claimed_at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut t = self.tables.lock().expect("lock");
-        if let Some(entry) = t.notices.get_mut(key) {
+        if let Some(entry) = t.notices.get_mut(key).filter(|e| e.1 == claimed_at) {
             entry.0 = true;
         }
         Ok(())
     }
 
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.tables.lock().expect("lock").notices.remove(key);
+    async fn release(&self, key: &str, claimed_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().expect("lock");
+        if t.notices
+            .get(key)
+            .is_some_and(|e| !e.0 && e.1 == claimed_at)
+        {
+            t.notices.remove(key);
+        }
         Ok(())
     }
 }

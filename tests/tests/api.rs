@@ -609,11 +609,17 @@ async fn inbox_views_hold_only_the_callers_tasks_and_cost_no_body_while_nothing_
         let (_, page) = api.get(&mallory, &format!("/tasks?view={view}")).await;
         assert!(ids(&page).is_empty(), "{view}: {page}");
     }
+    // A cursor naming a place outside the view's own keys is refused.
+    let forged = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        json!({ "inbox-due|ASSIGNEE#GROUP#finance|ASSIGNED#": "CANCELLED#0" }).to_string(),
+    );
     for bad in [
-        "view=everything",
-        "view=mine&due=yesterday",
-        "view=mine&sort=name",
-        "view=completed&due=overdue",
+        format!("view=unclaimed&cursor={forged}"),
+        "view=everything".to_owned(),
+        "view=mine&due=yesterday".to_owned(),
+        "view=mine&sort=name".to_owned(),
+        "view=completed&due=overdue".to_owned(),
     ] {
         let (status, body) = api.get(&alice, &format!("/tasks?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");

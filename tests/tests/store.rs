@@ -842,3 +842,66 @@ async fn the_view_indexes_order_each_view_and_hand_out_each_task_once() {
         assert!(tasks.view(&bobs).await.unwrap().items.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_notice_claim_is_its_senders_alone_and_a_stale_one_is_taken_over() {
+    use tel_core::ports::{NoticeClaim, NoticeLedger};
+    let stack = TestStack::new().await.unwrap();
+    let fake = Arc::new(InMemoryTaskStore::default());
+    let ledgers: Vec<(&str, Arc<dyn NoticeLedger>)> = vec![
+        ("the in-memory store", fake),
+        ("DynamoDB", stack.engine.notices().clone()),
+    ];
+    for (store, ledger) in ledgers {
+        let t0 = Utc::now();
+        let expires = t0 + Duration::days(15);
+        let key = format!("{}/assigned/email/ann", TaskInstanceId::new());
+        let claim = |at, stale_before| ledger.claim(&key, at, stale_before, expires);
+        assert_eq!(
+            claim(t0, t0 - Duration::seconds(90)).await.unwrap(),
+            NoticeClaim::Claimed
+        );
+        // Another delivery while the first sends: busy.
+        let t1 = t0 + Duration::seconds(10);
+        assert_eq!(
+            claim(t1, t1 - Duration::seconds(90)).await.unwrap(),
+            NoticeClaim::Busy,
+            "{store}"
+        );
+        // The first sender died: 90 s later its claim is taken over.
+        let t2 = t0 + Duration::seconds(100);
+        assert_eq!(
+            claim(t2, t2 - Duration::seconds(90)).await.unwrap(),
+            NoticeClaim::Claimed,
+            "{store}"
+        );
+        // The old sender, back, can neither give the new claim up nor mark it.
+        ledger.release(&key, t0).await.unwrap();
+        ledger.mark_sent(&key, t0).await.unwrap();
+        let t3 = t0 + Duration::seconds(110);
+        assert_eq!(
+            claim(t3, t3 - Duration::seconds(90)).await.unwrap(),
+            NoticeClaim::Busy,
+            "{store}"
+        );
+        ledger.mark_sent(&key, t2).await.unwrap();
+        let t4 = t0 + Duration::seconds(500);
+        assert_eq!(
+            claim(t4, t4 - Duration::seconds(90)).await.unwrap(),
+            NoticeClaim::Sent,
+            "{store}"
+        );
+        // A claim given back by its sender is claimed again at once.
+        let other = format!("{key}-2");
+        assert_eq!(
+            ledger.claim(&other, t0, t0, expires).await.unwrap(),
+            NoticeClaim::Claimed
+        );
+        ledger.release(&other, t0).await.unwrap();
+        assert_eq!(
+            ledger.claim(&other, t1, t0, expires).await.unwrap(),
+            NoticeClaim::Claimed,
+            "{store}"
+        );
+    }
+}

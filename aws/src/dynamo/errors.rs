@@ -35,6 +35,12 @@ impl ConditionFailed for aws_sdk_dynamodb::operation::put_item::PutItemError {
     }
 }
 
+impl ConditionFailed for aws_sdk_dynamodb::operation::delete_item::DeleteItemError {
+    fn is_condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
 impl ConditionFailed for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
     fn is_condition_failed(&self) -> bool {
         self.is_conditional_check_failed_exception()

@@ -67,8 +67,10 @@ impl Lane {
         }
     }
 
+    /// The lane's name in a cursor: its index, partition and prefix (not
+    /// its bounds, which a due window moves with the time).
     fn id(&self) -> String {
-        format!("{}|{}", self.pk, self.prefix)
+        format!("{}|{}|{}", self.index, self.pk, self.prefix)
     }
 }
 
@@ -120,6 +122,10 @@ pub async fn merged(
     for (i, lane) in lanes.iter().enumerate() {
         let after = match positions.get(&lane.id()) {
             Some(None) => continue,
+            // A position outside the lane is no cursor this query handed out.
+            Some(Some(after)) if *after < lane.low || *after > lane.high => {
+                return Err(StoreError::InvalidCursor);
+            }
             Some(Some(after)) => Some(after.clone()),
             None => None,
         };

@@ -65,36 +65,37 @@ impl NoticeLedger for DynamoTaskStore {
         })
     }
 
-    async fn mark_sent(&self, key: &str) -> Result<(), StoreError> {
-        self.client()
+    async fn mark_sent(&self, key: &str, claimed_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let marked = self
+            .client()
             .update_item()
             .table_name(self.table())
             .key(PK, s(notice_pk(key)))
             .key(SK, s(NOTICE))
             .update_expression("SET #state = :sent")
+            // Only the claim this sender made: never one taken over, never a new item.
+            .condition_expression("claimedAt = :mine")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sent", s(SENT))
+            .expression_attribute_values(":mine", n(claimed_at.timestamp_millis()))
             .send()
-            .await
-            .map_err(|e| dynamo_error("UpdateItem", self.table(), e))?;
-        Ok(())
+            .await;
+        written(marked, "UpdateItem", self.table()).map(|_| ())
     }
 
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.client()
+    async fn release(&self, key: &str, claimed_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let released = self
+            .client()
             .delete_item()
             .table_name(self.table())
             .key(PK, s(notice_pk(key)))
             .key(SK, s(NOTICE))
-            .condition_expression("#state <> :sent")
+            .condition_expression("#state <> :sent AND claimedAt = :mine")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sent", s(SENT))
+            .expression_attribute_values(":mine", n(claimed_at.timestamp_millis()))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| match e.as_service_error() {
-                Some(service) if service.is_conditional_check_failed_exception() => Ok(()),
-                _ => Err(dynamo_error("DeleteItem", self.table(), e)),
-            })
+            .await;
+        written(released, "DeleteItem", self.table()).map(|_| ())
     }
 }

@@ -1,7 +1,7 @@
 //! The registered directory and people's notification preferences in the
 //! single table: a person's profile (`PERSON#<id>` / `PROFILE`, their email
 //! and groups), one membership item per group (`GROUP#<g>` / `MEMBER#<id>`,
-//! so a group's members are one query), and their preferences
+//! with the address, so a group's members and their addresses are one query), and their preferences
 //! (`PERSON#<id>` / `PREFERENCES`).
 
 use async_trait::async_trait;
@@ -68,7 +68,7 @@ impl Directory for DynamoTaskStore {
         }))
     }
 
-    async fn members(&self, group: &str) -> Result<Vec<String>, StoreError> {
+    async fn members(&self, group: &str) -> Result<Vec<Person>, StoreError> {
         let query = self
             .client()
             .query()
@@ -80,7 +80,11 @@ impl Directory for DynamoTaskStore {
         let items = query_all(query, self.table()).await?;
         Ok(items
             .iter()
-            .filter_map(|item| get_s(item, SK)?.strip_prefix(MEMBER).map(str::to_owned))
+            .filter_map(|item| {
+                let id = get_s(item, SK)?.strip_prefix(MEMBER)?.to_owned();
+                let email = get_s(item, "email").map(str::to_owned);
+                Some(Person { id, email })
+            })
             .collect())
     }
 }
@@ -110,6 +114,8 @@ impl PeopleStore for DynamoTaskStore {
                 .item(PK, s(group_pk(group)))
                 .item(SK, s(format!("{MEMBER}{}", entry.id)))
                 .item("itemType", s("member"))
+                // The address beside the membership: a group's mail reads one query.
+                .item("email", s(&entry.email))
                 .send()
                 .await
                 .map_err(|e| dynamo_error("PutItem", self.table(), e))?;

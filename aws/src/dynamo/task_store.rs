@@ -346,8 +346,12 @@ impl TaskStore for DynamoTaskStore {
 
     async fn view(&self, query: &ViewQuery) -> Result<ViewPage, StoreError> {
         let ids = super::views::view(&self.client, &self.table, query).await?;
+        // An index read may trail the table: a task that left the view since
+        // (claimed, completed a moment ago) is not shown.
+        let mut items = self.get_many(&ids.items).await?;
+        items.retain(|task| query.admits(task));
         Ok(Page {
-            items: self.get_many(&ids.items).await?,
+            items,
             next_cursor: ids.next_cursor,
         })
     }

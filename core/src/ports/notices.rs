@@ -32,10 +32,13 @@ pub trait NoticeLedger: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> Result<NoticeClaim, StoreError>;
 
-    async fn mark_sent(&self, key: &str) -> Result<(), StoreError>;
+    /// Marks the notice sent, if the claim made at `claimed_at` still holds
+    /// it (a claim taken over as stale is the new sender's).
+    async fn mark_sent(&self, key: &str, claimed_at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Gives a claim up (the send failed): the next delivery tries again.
-    async fn release(&self, key: &str) -> Result<(), StoreError>;
+    /// Gives the claim made at `claimed_at` up (the send failed), if it
+    /// still holds the notice: the next delivery tries again.
+    async fn release(&self, key: &str, claimed_at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// One mail to one person.

@@ -24,8 +24,9 @@ pub trait Directory: Send + Sync {
     /// The person, or `None` when the directory does not know them.
     async fn person(&self, id: &str) -> Result<Option<Person>, StoreError>;
 
-    /// The ids of a group's members (none for a group it does not know).
-    async fn members(&self, group: &str) -> Result<Vec<String>, StoreError>;
+    /// A group's members, with their addresses (none for a group it does
+    /// not know): a group's mail needs no lookup per member.
+    async fn members(&self, group: &str) -> Result<Vec<Person>, StoreError>;
 }
 
 /// One person in the directory an operator registers (`PUT /directory/people/{id}`),

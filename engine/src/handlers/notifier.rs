@@ -10,7 +10,7 @@
 //! dead-lettered, where operators see it); the task itself never waits on
 //! a notification.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +97,21 @@ struct NotSent {
     kind: &'static str,
     to: String,
     reason: String,
+}
+
+/// A person a notice reaches; `address` is what a group's listing gave
+/// (`Some(None)`: listed without one), `None` when it must be looked up.
+struct Recipient {
+    id: String,
+    address: Option<Option<String>>,
+}
+
+/// The holder an event names (its assignee, or its previous one).
+fn holder(kind: Option<AssigneeType>, id: &Option<String>) -> Option<Assignee> {
+    Some(Assignee {
+        kind: kind?,
+        id: id.clone()?,
+    })
 }
 
 /// What one kind of notice is about: the event, what it says, the task and
@@ -207,7 +222,17 @@ impl Notifier {
             .title_of(&task)
             .unwrap_or_else(|| event.definition.clone());
         let mut failures = Vec::new();
+        let holder_now = holder(event.assignee_type, &event.assignee_id);
         for kind in kinds {
+            // A late or repeated event about a holder the task has since left
+            // tells nobody "assigned to you" (what happened after, it says itself).
+            if kind != NoticeKind::Taken && task.assignee != holder_now {
+                info!(
+                    kind = kind.as_str(),
+                    "the task has moved on since: no notice"
+                );
+                continue;
+            }
             let notice = Notice::new(
                 kind,
                 &event,
@@ -238,29 +263,24 @@ impl Notifier {
         }
     }
 
-    /// The ids of the people a kind of notice reaches (a group: its members).
+    /// The people a kind of notice reaches (a group: its members, with the
+    /// addresses the directory listed them with).
     async fn people(
         &self,
         settings: &NotifySettings,
         kind: NoticeKind,
         event: &TaskEvent,
-    ) -> Result<Vec<String>, Redeliver> {
-        let who = |kind: Option<AssigneeType>, id: &Option<String>| {
-            Some(Assignee {
-                kind: kind?,
-                id: id.clone()?,
-            })
-        };
-        let now = who(event.assignee_type, &event.assignee_id);
-        let before = who(event.previous_assignee_type, &event.previous_assignee_id);
-        let mut people = BTreeSet::new();
+    ) -> Result<Vec<Recipient>, Redeliver> {
+        let now = holder(event.assignee_type, &event.assignee_id);
+        let before = holder(event.previous_assignee_type, &event.previous_assignee_id);
+        let mut people: BTreeMap<String, Option<Option<String>>> = BTreeMap::new();
         for rule in settings.recipients(kind) {
             match rule.resolve(now.as_ref(), before.as_ref()) {
                 Some(Assignee {
                     kind: AssigneeType::User,
                     id,
                 }) => {
-                    people.insert(id);
+                    people.entry(id).or_default();
                 }
                 Some(Assignee { id, .. }) => {
                     let members = self
@@ -268,12 +288,17 @@ impl Notifier {
                         .members(&id)
                         .await
                         .map_err(Redeliver::because)?;
-                    people.extend(members);
+                    for member in members {
+                        people.insert(member.id, Some(member.email));
+                    }
                 }
                 None => {}
             }
         }
-        Ok(people.into_iter().collect())
+        Ok(people
+            .into_iter()
+            .map(|(id, address)| Recipient { id, address })
+            .collect())
     }
 
     /// Every channel's notices for one kind; what was not sent, each said why.
@@ -281,18 +306,18 @@ impl Notifier {
         &self,
         settings: &NotifySettings,
         occasion: &Occasion<'_>,
-        people: &[String],
+        people: &[Recipient],
     ) -> Result<Vec<NotSent>, Redeliver> {
         let people_store = self.engine.people();
         let mut failures = Vec::new();
         let mut webhook_people = Vec::new();
         for person in people {
             let preferences = people_store
-                .preferences(person)
+                .preferences(&person.id)
                 .await
                 .map_err(Redeliver::because)?;
             if preferences.webhook {
-                webhook_people.push(person.clone());
+                webhook_people.push(person.id.clone());
             }
             if !(settings.email && preferences.email) {
                 continue;
@@ -318,22 +343,29 @@ impl Notifier {
         &self,
         mailer: &dyn Mailer,
         occasion: &Occasion<'_>,
-        person: &str,
+        person: &Recipient,
     ) -> Result<(), NotSent> {
         let (event, notice) = (occasion.event, occasion.notice);
         let not_sent = |reason: String| NotSent {
             channel: "email",
             kind: notice.kind.as_str(),
-            to: person.to_owned(),
+            to: person.id.clone(),
             reason,
         };
-        let found = self
-            .directory
-            .person(person)
-            .await
-            .map_err(|e| not_sent(e.to_string()))?;
-        let Some(address) = found.and_then(|p| p.email) else {
-            info!(person, "no address for this person: no mail");
+        let address = match &person.address {
+            Some(listed) => listed.clone(),
+            None => self
+                .directory
+                .person(&person.id)
+                .await
+                .map_err(|e| not_sent(e.to_string()))?
+                .and_then(|p| p.email),
+        };
+        let Some(address) = address else {
+            info!(
+                person = person.id,
+                "no (verified) address for this person: no mail"
+            );
             self.count("email", notice.kind, "NotificationsSkipped");
             return Ok(());
         };
@@ -342,8 +374,13 @@ impl Notifier {
             subject: notice.subject(),
             text: notice.text(),
         };
-        let key = format!("{}/{}/email/{person}", event.event_id, notice.kind.as_str());
-        self.once(&key, "email", notice, person, || async {
+        let key = format!(
+            "{}/{}/email/{}",
+            event.event_id,
+            notice.kind.as_str(),
+            person.id
+        );
+        self.once(&key, "email", notice, &person.id, || async {
             mailer
                 .send(&mail)
                 .await
@@ -444,10 +481,13 @@ impl Notifier {
             self.count(channel, notice.kind, "NotificationsFailed");
             // Given back, the next delivery sends it; were this to fail, the
             // claim goes stale and is taken over all the same.
-            let _ = ledger.release(key).await;
+            let _ = ledger.release(key, now).await;
             return Err(reason);
         }
-        ledger.mark_sent(key).await.map_err(|e| e.to_string())?;
+        ledger
+            .mark_sent(key, now)
+            .await
+            .map_err(|e| e.to_string())?;
         self.count(channel, notice.kind, "NotificationsSent");
         info!(channel, kind = notice.kind.as_str(), to, "notice sent");
         if let Some(observer) = &self.observer {
