@@ -5,6 +5,7 @@
 //!   cargo run --release -p tel-bench -- sweep       a sweep's reads among 1,000 and 50,000 stored tasks
 //!   cargo run --release -p tel-bench -- startup     each function's start-to-ready, memory and size
 //!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
+//!   cargo run --release -p tel-bench -- views       the inbox views' first pages among 10,000 open tasks of one group
 //!   cargo run --release -p tel-bench -- notify      assignment to mail, for a burst of manual tasks (emulator at AWS_ENDPOINT_URL)
 //!   cargo run --release -p tel-bench -- deployed    the deployed stack (tel deploy --local) beside tel dev: latencies, init, memory
 
@@ -18,6 +19,7 @@ mod prices;
 mod startup;
 mod stats;
 mod sweep;
+mod views;
 mod workload;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +61,11 @@ enum Bench {
         #[arg(long, default_value_t = 30)]
         tasks: usize,
     },
+    /// The inbox views' first pages through the HTTP API with many open tasks for one group.
+    Views {
+        #[arg(long, default_value_t = 10_000)]
+        open: usize,
+    },
     /// From a manual task's assignment to its mail in the emulator's SES (emulator at AWS_ENDPOINT_URL).
     Notify {
         #[arg(long, default_value_t = 100)]
@@ -85,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Startup { bin_dir } => startup::run(bin_dir).await,
         Bench::Deployed { tasks } => deployed::run(tasks).await,
         Bench::Notify { tasks } => notify::run(tasks).await,
+        Bench::Views { open } => views::run(open).await,
         Bench::E2e {
             tasks,
             pollers,

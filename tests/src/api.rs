@@ -60,6 +60,20 @@ impl Api {
 
     /// Serves the API for `stack`, checking tokens as `auth` says.
     pub async fn serve_with(stack: &TestStack, auth: AuthConfig) -> Self {
+        Self::serve_over(stack, stack.engine.clone(), auth).await
+    }
+
+    /// The API over `engine` (one built another way: a counting client, a
+    /// probe), checking tokens minted with `SECRET`.
+    pub async fn serve_engine(stack: &TestStack, engine: Arc<tel_engine::TaskEngine>) -> Self {
+        Self::serve_over(stack, engine, AuthConfig::hs256(SECRET)).await
+    }
+
+    async fn serve_over(
+        stack: &TestStack,
+        engine: Arc<tel_engine::TaskEngine>,
+        auth: AuthConfig,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -68,7 +82,7 @@ impl Api {
             tel_aws::clients::dead_letter_queues(&stack.sdk),
             stack.stack.env_vars(),
         );
-        let state = ApiState::new(stack.engine.clone(), auth).with_queues(queues);
+        let state = ApiState::new(engine, auth).with_queues(queues);
         tokio::spawn(serve(listener, state, std::future::pending()));
         Self {
             base,
