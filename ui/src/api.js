@@ -50,6 +50,7 @@ async function call(method, path, body) {
 export const api = {
   get: (path) => call('GET', path),
   post: (path, body = {}) => call('POST', path, body),
+  put: (path, body = {}) => call('PUT', path, body),
   /** A read that costs no body while the answer is the one the caller has
    * (its ETag): `{ changed: false }`, else `{ changed: true, value, etag }`. */
   getIfChanged: async (path, etag) => {

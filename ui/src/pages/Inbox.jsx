@@ -8,6 +8,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { api, query } from '../api.js';
 import { Notice } from '../components/Notice.jsx';
+import { NotificationSettings } from '../components/NotificationSettings.jsx';
 import { explain } from '../explain.js';
 import { Pager, useCursorPages } from '../components/Pager.jsx';
 import { assigneeText, isOverdue, when } from '../format.js';
@@ -119,6 +120,7 @@ export function Inbox() {
   return (
     <section aria-labelledby="inbox-title">
       <h1 id="inbox-title">Inbox</h1>
+      <NotificationSettings />
       <div className="tabs" role="group" aria-label="Views">
         {VIEWS.map((v) => (
           <button

@@ -92,4 +92,18 @@ await inChromium(async (browser) => {
   await tab('Group tasks').getByLabel('4 tasks').waitFor({ timeout: 15_000 });
   assert.deepEqual(await titles(), [overdue, "Approve Zoe New's expense of 7 EUR", inDays, noDue]);
   step('a task that arrives shows up in the open view by itself, in its place');
+
+  // The person's own channels: mail off, saved at once.
+  await page.getByText('Notifications', { exact: true }).click();
+  const mail = page.getByLabel('Email me about tasks given to me or my groups');
+  await mail.waitFor();
+  assert.equal(await mail.isChecked(), true, 'on until turned off');
+  await mail.uncheck();
+  await page.getByText('Saved.').waitFor();
+  const mine = await (
+    await fetch(`${base}/me/notifications`, { headers: { authorization: `Bearer ${token}` } })
+  ).json();
+  assert.deepEqual(mine, { email: false, webhook: true });
+  await accessible(page, 'the notification settings');
+  step('the person turns their mail off from the inbox');
 });
