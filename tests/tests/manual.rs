@@ -153,11 +153,24 @@ async fn each_assignment_strategy_picks_its_assignee() {
 
 #[tokio::test]
 async fn round_robin_stays_fair_under_concurrent_assignments() {
-    let (t, mut events, runner) = TestStack::running([manual(
+    // Each assignment takes one turn. A stage message delivered again while
+    // its first delivery still runs takes a second one (the duplicate's write
+    // then finds the task assigned): the queues here redeliver after 30 s,
+    // not the suite's 2 s, so a busy emulator's slow batch is not delivered
+    // twice and what is measured is the counter's fairness.
+    let t = TestStack::with(
+        std::collections::BTreeMap::from([("VisibilityTimeoutSeconds".into(), "30".into())]),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    t.register(manual(
         "review",
         json!({ "assignment": { "strategy": "roundRobin", "users": ["ann", "ben", "cat"] } }),
-    )])
-    .await;
+    ))
+    .await
+    .unwrap();
+    let (mut events, runner) = t.run_watched().await;
     let bodies: Vec<Value> = (0..30).map(|_| request("review", json!({}))).collect();
     t.send_requests(&bodies.iter().map(Value::to_string).collect::<Vec<_>>())
         .await
