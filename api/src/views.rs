@@ -18,7 +18,7 @@ use super::access::actions_for;
 use super::auth::Caller;
 use super::body;
 use super::problem::Problem;
-use tel_core::domain::TaskInstance;
+use tel_core::domain::{DefinitionName, DefinitionRef, FieldSearch, Predicate, TaskInstance};
 use tel_core::ports::{DueWindow, InboxSort, InboxView, PageRequest, ViewQuery};
 
 /// `overdue`, `today`, `week`: the window around `now` (days in UTC).
@@ -42,15 +42,92 @@ fn due_window(name: &str, now: DateTime<Utc>) -> Option<DueWindow> {
     }
 }
 
-fn query_of(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Result<ViewQuery, Problem> {
+/// The search asked for: `field` with `eq`, `prefix`, or `min`/`max`.
+#[derive(Default)]
+struct SearchParams {
+    field: Option<String>,
+    eq: Option<String>,
+    prefix: Option<String>,
+    min: Option<String>,
+    max: Option<String>,
+}
+
+impl SearchParams {
+    fn predicate(self) -> Result<Option<(String, Predicate)>, Problem> {
+        let predicate = match (
+            self.eq,
+            self.prefix,
+            self.min.is_some() || self.max.is_some(),
+        ) {
+            (None, None, false) => None,
+            (Some(eq), None, false) => Some(Predicate::Equals(eq)),
+            (None, Some(prefix), false) => Some(Predicate::Prefix(prefix)),
+            (None, None, true) => Some(Predicate::Range {
+                min: self.min,
+                max: self.max,
+            }),
+            _ => {
+                return Err(Problem::bad_request(
+                    "a search is one of eq, prefix, or min and/or max",
+                ));
+            }
+        };
+        match (self.field, predicate) {
+            (None, None) => Ok(None),
+            (Some(field), Some(predicate)) => Ok(Some((field, predicate))),
+            (None, Some(_)) => Err(Problem::bad_request("a search names its field")),
+            (Some(_), None) => Err(Problem::bad_request(
+                "a search of a field needs eq, prefix, min or max",
+            )),
+        }
+    }
+}
+
+/// The search of `field` in `definition`'s latest version, which must
+/// declare it searchable.
+async fn field_search(
+    state: &ApiState,
+    definition: &str,
+    field: &str,
+    predicate: Predicate,
+) -> Result<FieldSearch, Problem> {
+    let undeclared = || {
+        Problem::bad_request(format!(
+            "`{field}` is not a searchable field of {definition} (its manual.searchable)"
+        ))
+    };
+    let name = DefinitionName::parse(definition).map_err(Problem::bad_request)?;
+    let latest = DefinitionRef {
+        name,
+        version: None,
+    };
+    let loaded = state.engine.definitions().resolve(&latest).await?;
+    let kind = loaded
+        .as_ref()
+        .and_then(|l| l.definition.manual.as_ref())
+        .and_then(|m| m.searchable.get(field).copied())
+        .ok_or_else(undeclared)?;
+    FieldSearch::new(field, kind, predicate)
+        .map_err(|m| Problem::bad_request(format!("{field}: {m}")))
+}
+
+async fn query_of(
+    state: &ApiState,
+    caller: &Caller,
+    raw: Option<&str>,
+) -> Result<ViewQuery, Problem> {
     let mut query = ViewQuery {
         user: caller.user.clone(),
         groups: caller.groups.clone(),
         view: InboxView::Mine,
         sort: InboxSort::default(),
         due: None,
+        definition: None,
+        search: None,
         page: PageRequest::default(),
     };
+    let mut search = SearchParams::default();
+    let mut sorted = false;
     for (key, value) in body::query_pairs(raw) {
         match key.as_str() {
             "view" => {
@@ -58,6 +135,7 @@ fn query_of(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Result<View
                     .ok_or_else(|| Problem::bad_request("view is mine, unclaimed or completed"))?
             }
             "sort" => {
+                sorted = true;
                 query.sort = InboxSort::parse(&value)
                     .ok_or_else(|| Problem::bad_request("sort is due, priority or created"))?
             }
@@ -67,6 +145,12 @@ fn query_of(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Result<View
                         .ok_or_else(|| Problem::bad_request("due is overdue, today or week"))?,
                 )
             }
+            "definition" => query.definition = Some(value),
+            "field" => search.field = Some(value),
+            "eq" => search.eq = Some(value),
+            "prefix" => search.prefix = Some(value),
+            "min" => search.min = Some(value),
+            "max" => search.max = Some(value),
             "limit" => query.page.limit = Some(body::limit(&value, 100)?),
             "cursor" => query.page.cursor = Some(value),
             _ => {}
@@ -77,12 +161,26 @@ fn query_of(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Result<View
             "due filters the open views (mine, unclaimed), not completed",
         ));
     }
+    if let Some((field, predicate)) = search.predicate()? {
+        let Some(definition) = query.definition.clone() else {
+            return Err(Problem::bad_request(
+                "a search needs its definition: fields are declared per definition",
+            ));
+        };
+        // One index range serves a search: it comes in the field's order, unwindowed.
+        if sorted || query.due.is_some() {
+            return Err(Problem::bad_request(
+                "a search is in its field's order: it takes no sort or due",
+            ));
+        }
+        query.search = Some(field_search(state, &definition, &field, predicate).await?);
+    }
     Ok(query)
 }
 
 /// One page of a view, in its order.
 pub async fn view(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Result<Value, Problem> {
-    let query = query_of(state, caller, raw)?;
+    let query = query_of(state, caller, raw).await?;
     let page = state.engine.tasks().view(&query).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for task in &page.items {
@@ -90,7 +188,11 @@ pub async fn view(state: &ApiState, caller: &Caller, raw: Option<&str>) -> Resul
     }
     Ok(json!({
         "view": query.view.as_str(),
-        "sort": query.due.map(|_| InboxSort::Due).unwrap_or(query.sort).as_str(),
+        // A search comes in its field's order.
+        "sort": match &query.search {
+            Some(search) => search.field.as_str(),
+            None => query.due.map(|_| InboxSort::Due).unwrap_or(query.sort).as_str(),
+        },
         "items": items,
         "nextCursor": page.next_cursor,
     }))
@@ -126,9 +228,13 @@ pub async fn counts(
 ) -> Result<Response, Problem> {
     let mut counts = serde_json::Map::new();
     for view in InboxView::ALL {
-        let mut query = query_of(&state, &caller, raw.as_deref())?;
+        let mut query = query_of(&state, &caller, raw.as_deref()).await?;
         query.view = view;
         query.due = None;
+        if view == InboxView::Completed {
+            // The completed view has no due window: counted in its own order.
+            query.sort = InboxSort::default();
+        }
         let count = state.engine.tasks().view_count(&query).await?;
         counts.insert(
             view.as_str().to_owned(),

@@ -40,6 +40,8 @@ impl Tables {
             sequence,
             previous_version,
             task: task.clone(),
+            // The in-memory views read the tasks themselves.
+            previously_filed: None,
         });
     }
 }
@@ -275,6 +277,19 @@ impl TaskStore for InMemoryTaskStore {
         // The order of the index each view reads (its key after the status).
         let millis = |at: Option<DateTime<Utc>>| at.map_or(i64::MAX, |at| at.timestamp_millis());
         let id = |x: &TaskInstance| x.task_instance_id.to_string();
+        if query.definition.is_some() {
+            // A filtered view reads the tasks' search entries, in their keys' order.
+            let facet = query.facet();
+            tasks.sort_by_cached_key(|x| {
+                let entries =
+                    crate::domain::SearchEntries::of(x).expect("admitted tasks are shelved");
+                crate::domain::search::entry_key(&entries.facets[facet], x.task_instance_id)
+            });
+            if query.view == InboxView::Completed && query.search.is_none() {
+                tasks.reverse();
+            }
+            return page_of(tasks, &query.page, INBOX_PAGE);
+        }
         match (
             query.view,
             query.due.map(|_| InboxSort::Due).unwrap_or(query.sort),
@@ -296,6 +311,16 @@ impl TaskStore for InMemoryTaskStore {
             }
         }
         page_of(tasks, &query.page, INBOX_PAGE)
+    }
+
+    /// The in-memory views read the tasks themselves: nothing to file.
+    async fn file_search(
+        &self,
+        _id: TaskInstanceId,
+        _before: Option<&crate::domain::SearchEntries>,
+        _after: Option<&crate::domain::SearchEntries>,
+    ) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn view_count(

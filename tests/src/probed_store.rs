@@ -123,6 +123,14 @@ impl TaskStore for ProbedStore {
     ) -> Result<tel_core::ports::ViewCount, StoreError> {
         self.inner.view_count(query).await
     }
+    async fn file_search(
+        &self,
+        id: TaskInstanceId,
+        before: Option<&tel_core::domain::SearchEntries>,
+        after: Option<&tel_core::domain::SearchEntries>,
+    ) -> Result<(), StoreError> {
+        self.inner.file_search(id, before, after).await
+    }
     async fn due(
         &self,
         shard: u16,

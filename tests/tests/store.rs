@@ -753,13 +753,9 @@ async fn the_view_indexes_order_each_view_and_hand_out_each_task_once() {
             view,
             sort,
             due,
+            definition: None,
+            search: None,
             page: PageRequest::default(),
-        };
-        let ids = |page: &tel_core::ports::ViewPage| {
-            page.items
-                .iter()
-                .map(|t| t.task_instance_id)
-                .collect::<Vec<_>>()
         };
         let g = &group_tasks;
         let cases = [
@@ -802,42 +798,283 @@ async fn the_view_indexes_order_each_view_and_hand_out_each_task_once() {
             ),
         ];
         for (q, expected) in cases {
-            let whole = tasks.view(&q).await.unwrap();
-            assert_eq!(ids(&whole), expected, "{store}: {q:?}");
-            assert_eq!(whole.next_cursor, None);
-            let count = tasks.view_count(&q).await.unwrap();
-            if q.due.is_none() {
-                assert_eq!(count.count as usize, expected.len(), "{store}: {q:?}");
-                assert!(!count.more);
-            }
-            // One at a time: the same tasks, in the same order, each once.
-            let mut paged = Vec::new();
-            let mut page = PageRequest {
-                limit: Some(1),
-                cursor: None,
-            };
-            loop {
-                let one = tasks
-                    .view(&ViewQuery {
-                        page: page.clone(),
-                        ..q.clone()
-                    })
-                    .await
-                    .unwrap();
-                paged.extend(ids(&one));
-                match one.next_cursor {
-                    Some(next) => page.cursor = Some(next),
-                    None => break,
-                }
-                assert!(paged.len() <= expected.len(), "{store}: pages repeat");
-            }
-            assert_eq!(paged, expected, "{store}: paged {q:?}");
+            assert_view(tasks.as_ref(), store, &q, &expected).await;
         }
         // Bob sees none of it.
         let bobs = ViewQuery {
             user: "bob".into(),
             groups: vec![],
             ..query(InboxView::Mine, InboxSort::Due, None)
+        };
+        assert!(tasks.view(&bobs).await.unwrap().items.is_empty());
+    }
+}
+
+/// `q` reads exactly `expected`, in order: whole, counted, and one task a
+/// page (each once).
+async fn assert_view(
+    tasks: &dyn TaskStore,
+    store: &str,
+    q: &tel_core::ports::ViewQuery,
+    expected: &[TaskInstanceId],
+) {
+    use tel_core::ports::ViewQuery;
+    let ids = |page: &tel_core::ports::ViewPage| {
+        page.items
+            .iter()
+            .map(|t| t.task_instance_id)
+            .collect::<Vec<_>>()
+    };
+    let whole = tasks.view(q).await.unwrap();
+    assert_eq!(ids(&whole), expected, "{store}: {q:?}");
+    assert_eq!(whole.next_cursor, None);
+    let count = tasks.view_count(q).await.unwrap();
+    if q.due.is_none() {
+        assert_eq!(count.count as usize, expected.len(), "{store}: {q:?}");
+        assert!(!count.more);
+    }
+    let mut paged = Vec::new();
+    let mut page = PageRequest {
+        limit: Some(1),
+        cursor: None,
+    };
+    loop {
+        let one = tasks
+            .view(&ViewQuery {
+                page: page.clone(),
+                ..q.clone()
+            })
+            .await
+            .unwrap();
+        paged.extend(ids(&one));
+        match one.next_cursor {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+        assert!(paged.len() <= expected.len(), "{store}: pages repeat");
+    }
+    assert_eq!(paged, expected, "{store}: paged {q:?}");
+}
+
+/// A task of `definition` with `input`, assigned to `who` by settings that
+/// make `employee` (text) and `amount` (number) searchable.
+fn searchable_task(
+    definition: &str,
+    who: &Assignee,
+    at: chrono::DateTime<Utc>,
+    due: Option<chrono::DateTime<Utc>>,
+    priority: i32,
+    input: Value,
+) -> tel_core::domain::TaskInstance {
+    let settings = serde_json::from_value(json!({
+        "assignment": { "strategy": "group", "id": "finance" },
+        "searchable": { "employee": "text", "amount": "number" }
+    }))
+    .unwrap();
+    let assign = Action::Assign {
+        assignee: who.clone(),
+        due_at: due,
+        schedule: Some(settings),
+        escalated: false,
+        by: None,
+    };
+    let new = NewTask {
+        priority,
+        definition_name: definition.into(),
+        input,
+        ..new_task("wf")
+    };
+    Creation::new(new, at, at).then(assign, at).unwrap().task
+}
+
+#[tokio::test]
+async fn filtered_views_and_searches_read_the_search_entries_the_stream_files() {
+    use tel_core::domain::{FieldKind, FieldSearch, Predicate};
+    use tel_core::ports::{DueWindow, InboxSort, InboxView, ViewQuery};
+    for (store, tasks, changes) in both().await {
+        eprintln!("on {store}");
+        let now = Utc::now();
+        let at = |s: i64| now + Duration::seconds(s);
+        let (finance, alice) = (group("finance"), user("alice"));
+        let made = |def: &str,
+                    who: &Assignee,
+                    created,
+                    due: Option<i64>,
+                    priority,
+                    employee: &str,
+                    amount: f64| {
+            searchable_task(
+                def,
+                who,
+                at(created),
+                due.map(at),
+                priority,
+                json!({ "employee": employee, "amount": amount }),
+            )
+        };
+        let e1 = made("expense", &finance, 0, Some(3600), 1, "Alice Smith", 120.0);
+        let e2 = made("expense", &finance, 1, Some(60), 9, "alan", 80.0);
+        let e3 = made("expense", &finance, 2, None, 0, "Bob", 500.0);
+        let e4 = made("expense", &alice, 3, Some(600), 0, "Alice Smith", 300.0);
+        let e5 = made("expense", &finance, 4, Some(30), 0, "ALICE SMITH", 120.0);
+        let l1 = made("leave", &finance, 5, None, 0, "alice smith", 1.0);
+        for task in [&e1, &e2, &e3, &e4, &e5, &l1] {
+            tasks.create(task).await.unwrap();
+        }
+        // Alice claims e2 and e3, and completes e3.
+        for task in [&e2, &e3] {
+            let t = transition(task, Action::Claim { by: "alice".into() }, at(10)).unwrap();
+            tasks.commit(&t).await.unwrap();
+            if task == &e3 {
+                let done = transition(
+                    &t.task,
+                    Action::Complete {
+                        output: Some(json!({})),
+                        by: Some("alice".into()),
+                    },
+                    at(20),
+                )
+                .unwrap();
+                tasks.commit(&done).await.unwrap();
+            }
+        }
+        // What the publisher does for each write the stream carries.
+        for change in changes.all().await {
+            let filed = change.filed();
+            if filed != change.previously_filed {
+                tasks
+                    .file_search(
+                        change.task.task_instance_id,
+                        change.previously_filed.as_ref(),
+                        filed.as_ref(),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        let query = |view, definition: &str, sort| ViewQuery {
+            user: "alice".into(),
+            groups: vec!["finance".into(), "nobody-else".into()],
+            view,
+            sort,
+            due: None,
+            definition: Some(definition.into()),
+            search: None,
+            page: PageRequest::default(),
+        };
+        let searched = |view, field: &str, kind, predicate| ViewQuery {
+            search: Some(FieldSearch::new(field, kind, predicate).unwrap()),
+            ..query(view, "expense", InboxSort::Due)
+        };
+        let text = |p: Predicate| (FieldKind::Text, p);
+        let id = |t: &tel_core::domain::TaskInstance| t.task_instance_id;
+        // Equal keys come in id order.
+        let mut same_name = vec![id(&e1), id(&e5)];
+        same_name.sort_by_key(|i| i.to_string());
+        let range = |min: Option<&str>, max: Option<&str>| Predicate::Range {
+            min: min.map(Into::into),
+            max: max.map(Into::into),
+        };
+        let cases = vec![
+            (
+                query(InboxView::Unclaimed, "expense", InboxSort::Due),
+                vec![id(&e5), id(&e1)],
+            ),
+            (
+                query(InboxView::Unclaimed, "expense", InboxSort::Priority),
+                vec![id(&e1), id(&e5)],
+            ),
+            (
+                query(InboxView::Unclaimed, "expense", InboxSort::Created),
+                vec![id(&e1), id(&e5)],
+            ),
+            (
+                query(InboxView::Unclaimed, "leave", InboxSort::Due),
+                vec![id(&l1)],
+            ),
+            (
+                query(InboxView::Mine, "expense", InboxSort::Due),
+                vec![id(&e2), id(&e4)],
+            ),
+            (
+                query(InboxView::Completed, "expense", InboxSort::Due),
+                vec![id(&e3)],
+            ),
+            (query(InboxView::Completed, "leave", InboxSort::Due), vec![]),
+            (
+                ViewQuery {
+                    due: Some(DueWindow {
+                        from: None,
+                        to: at(120),
+                    }),
+                    ..query(InboxView::Unclaimed, "expense", InboxSort::Due)
+                },
+                vec![id(&e5)],
+            ),
+            {
+                let (kind, p) = text(Predicate::Equals("alice smith".into()));
+                (
+                    searched(InboxView::Unclaimed, "employee", kind, p),
+                    same_name.clone(),
+                )
+            },
+            {
+                let (kind, p) = text(Predicate::Prefix("Al".into()));
+                (
+                    searched(InboxView::Unclaimed, "employee", kind, p),
+                    same_name.clone(),
+                )
+            },
+            {
+                let (kind, p) = text(Predicate::Prefix("al".into()));
+                (
+                    searched(InboxView::Mine, "employee", kind, p),
+                    vec![id(&e2), id(&e4)],
+                )
+            },
+            (
+                searched(
+                    InboxView::Mine,
+                    "amount",
+                    FieldKind::Number,
+                    range(Some("100"), None),
+                ),
+                vec![id(&e4)],
+            ),
+            (
+                searched(
+                    InboxView::Unclaimed,
+                    "amount",
+                    FieldKind::Number,
+                    range(Some("100"), Some("120")),
+                ),
+                same_name.clone(),
+            ),
+            {
+                let (kind, p) = text(Predicate::Equals("BOB".into()));
+                (
+                    searched(InboxView::Completed, "employee", kind, p),
+                    vec![id(&e3)],
+                )
+            },
+            {
+                let (kind, p) = text(Predicate::Prefix("bo".into()));
+                (searched(InboxView::Unclaimed, "employee", kind, p), vec![])
+            },
+        ];
+        for (q, expected) in cases {
+            assert_view(tasks.as_ref(), store, &q, &expected).await;
+        }
+        // Bob finds none of it, by any field.
+        let bobs = ViewQuery {
+            user: "bob".into(),
+            groups: vec![],
+            ..searched(
+                InboxView::Mine,
+                "amount",
+                FieldKind::Number,
+                range(None, None),
+            )
         };
         assert!(tasks.view(&bobs).await.unwrap().items.is_empty());
     }

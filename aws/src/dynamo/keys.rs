@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use tel_core::domain::{Assignee, AssigneeType, TaskInstanceId, TaskStatus};
+use tel_core::domain::sortable;
+use tel_core::domain::{Assignee, AssigneeType, Shelf, TaskInstanceId, TaskStatus};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -16,6 +17,8 @@ pub const GSI4PK: &str = "GSI4PK";
 pub const GSI4SK: &str = "GSI4SK";
 pub const GSI5PK: &str = "GSI5PK";
 pub const GSI5SK: &str = "GSI5SK";
+pub const GSI6PK: &str = "GSI6PK";
+pub const GSI6SK: &str = "GSI6SK";
 pub const ITEM_TYPE: &str = "itemType";
 pub const EXPIRES_AT: &str = "expiresAt";
 
@@ -26,11 +29,14 @@ pub const DEADLINE_INDEX: &str = "deadlines";
 pub const DUE_INDEX: &str = "inbox-due";
 /// Open manual tasks by holder and priority.
 pub const PRIORITY_INDEX: &str = "inbox-priority";
+/// Manual tasks' search entries: by shelf, definition and facet, in the
+/// facet's order (`tel_core::domain::search`).
+pub const SEARCH_INDEX: &str = "inbox-search";
 
 /// Attributes the table adds to a record; never part of the record itself.
-pub const TABLE_ATTRIBUTES: [&str; 14] = [
-    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK,
-    ITEM_TYPE, EXPIRES_AT,
+pub const TABLE_ATTRIBUTES: [&str; 16] = [
+    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK, GSI6PK,
+    GSI6SK, ITEM_TYPE, EXPIRES_AT,
 ];
 
 /// An index's key attributes.
@@ -38,6 +44,7 @@ pub fn index_keys(index: &str) -> (&'static str, &'static str) {
     match index {
         DUE_INDEX => (GSI4PK, GSI4SK),
         PRIORITY_INDEX => (GSI5PK, GSI5SK),
+        SEARCH_INDEX => (GSI6PK, GSI6SK),
         WORKFLOW_INDEX => (GSI2PK, GSI2SK),
         DEADLINE_INDEX => (GSI3PK, GSI3SK),
         _ => (GSI1PK, GSI1SK),
@@ -73,18 +80,35 @@ pub fn inbox_sk(status: TaskStatus, created: DateTime<Utc>, id: TaskInstanceId) 
     format!("{status}#{}#{id}", millis(created))
 }
 
-/// Sorts after every due time: a task without one comes last.
-const NO_DUE: &str = "999999999999999";
-
 /// Status first (a view reads one status at a time), then the due time.
 pub fn due_sk(status: TaskStatus, due: Option<DateTime<Utc>>, id: TaskInstanceId) -> String {
-    let due = due.map(millis).unwrap_or_else(|| NO_DUE.to_owned());
+    let due = due
+        .map(millis)
+        .unwrap_or_else(|| sortable::NO_TIME.to_owned());
     format!("{status}#{due}#{id}")
 }
 
 /// Where a completed manual task is found by who completed it.
 pub fn done_pk(user: &str) -> String {
     format!("DONE#{user}")
+}
+
+/// The partition a shelf's tasks are in, in the views' indexes.
+pub fn shelf_pk(shelf: &Shelf) -> String {
+    match shelf {
+        Shelf::Held(holder) => inbox_pk(holder),
+        Shelf::CompletedBy(user) => done_pk(user),
+    }
+}
+
+/// A search entry's item: under its task, one per facet.
+pub fn search_sk(facet: &str) -> String {
+    format!("SEARCH#{facet}")
+}
+
+/// The search entries of one shelf's tasks of one definition for one facet.
+pub fn search_pk(shelf: &Shelf, definition: &str, facet: &str) -> String {
+    format!("{}#{definition}#{facet}", shelf_pk(shelf))
 }
 
 pub fn done_sk(finished: DateTime<Utc>, id: TaskInstanceId) -> String {
@@ -117,7 +141,7 @@ pub fn deadline_pk(shard: u16) -> String {
 
 /// Milliseconds zero-padded so that string order is time order.
 pub fn millis(at: DateTime<Utc>) -> String {
-    format!("{:015}", at.timestamp_millis().max(0))
+    sortable::time(at)
 }
 
 /// A wake-up time in the deadline index (GSI sort keys need not be unique).

@@ -13,6 +13,7 @@ mod listing;
 mod notices;
 mod people;
 mod query_all;
+mod search_entries;
 mod slots;
 pub mod stream;
 mod task_item;

@@ -11,8 +11,9 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::attributes::{Item, get_s};
-use super::keys::{ITEM_TYPE, TASK_SK};
+use super::keys::{GSI4PK, ITEM_TYPE, TASK_SK};
 use super::task_item::task_from_item;
+use tel_core::domain::SearchEntries;
 use tel_core::ports::{StoreError, TaskChange};
 
 /// One record of the stream, before it is read as a task change.
@@ -38,10 +39,19 @@ impl StreamRecord {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        // Only a task that was on a view's shelf (a key of the due index) had entries.
+        let previously_filed = match self.old.as_ref().filter(|old| old.contains_key(GSI4PK)) {
+            Some(old) => match task_from_item(old) {
+                Ok(old) => SearchEntries::of(&old),
+                Err(e) => return Some(Err(e)),
+            },
+            None => None,
+        };
         Some(task_from_item(new).map(|task| TaskChange {
             sequence: self.sequence.clone(),
             previous_version,
             task,
+            previously_filed,
         }))
     }
 

@@ -17,7 +17,9 @@ use super::errors::{build_error, dynamo_error, written};
 use super::item_size::{MAX_ITEM_BYTES, item_size};
 use super::keys::*;
 use super::task_item::*;
-use tel_core::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
+use tel_core::domain::{
+    Assignee, SearchEntries, TaskInstance, TaskInstanceId, TaskStatus, Transition,
+};
 use tel_core::ports::WORKFLOW_PAGE;
 use tel_core::ports::{
     Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskFilter, TaskStore, ViewCount,
@@ -358,6 +360,15 @@ impl TaskStore for DynamoTaskStore {
 
     async fn view_count(&self, query: &ViewQuery) -> Result<ViewCount, StoreError> {
         super::views::view_count(&self.client, &self.table, query).await
+    }
+
+    async fn file_search(
+        &self,
+        id: TaskInstanceId,
+        before: Option<&SearchEntries>,
+        after: Option<&SearchEntries>,
+    ) -> Result<(), StoreError> {
+        super::search_entries::file(&self.client, &self.table, id, before, after).await
     }
 
     async fn due(

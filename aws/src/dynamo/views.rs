@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::inbox::{Lane, count, merged};
 use super::keys::*;
-use tel_core::domain::TaskInstanceId;
+use tel_core::domain::{Shelf, TaskInstanceId};
 use tel_core::ports::{
     InboxSort, InboxView, Page, StoreError, VIEW_COUNT_CAP, ViewCount, ViewQuery,
 };
@@ -16,6 +16,9 @@ pub const VIEW_PAGE: tel_core::ports::PageSize = tel_core::ports::INBOX_PAGE;
 
 /// The lanes a view reads, and whether it reads them latest first.
 pub fn lanes(query: &ViewQuery) -> (Vec<Lane>, bool) {
+    if let Some(definition) = &query.definition {
+        return filtered_lanes(query, definition);
+    }
     if query.view == InboxView::Completed {
         let lane = Lane::whole(DUE_INDEX, done_pk(&query.user), String::new());
         return (vec![lane], true);
@@ -42,6 +45,43 @@ pub fn lanes(query: &ViewQuery) -> (Vec<Lane>, bool) {
         }
     }
     (lanes, false)
+}
+
+/// A view of one definition reads its tasks' search entries: per shelf,
+/// the searched field's keys between the search's bounds, or the view's
+/// order (narrowed to the due window).
+fn filtered_lanes(query: &ViewQuery, definition: &str) -> (Vec<Lane>, bool) {
+    let facet = query.facet();
+    let shelves: Vec<Shelf> = match query.view {
+        InboxView::Completed => vec![Shelf::CompletedBy(query.user.clone())],
+        _ => query
+            .holders()
+            .into_iter()
+            .map(|(holder, _)| Shelf::Held(holder))
+            .collect(),
+    };
+    let lanes = shelves
+        .iter()
+        .map(|shelf| {
+            let mut lane = Lane::whole(
+                SEARCH_INDEX,
+                search_pk(shelf, definition, facet),
+                String::new(),
+            );
+            if let Some(search) = &query.search {
+                let (low, high) = search.bounds();
+                (lane.low, lane.high) = (low.to_owned(), high.to_owned());
+            } else if let Some(window) = query.due {
+                lane.low = window.from.map(millis).unwrap_or(lane.low);
+                lane.high = millis(window.to);
+            }
+            lane
+        })
+        .collect();
+    (
+        lanes,
+        query.view == InboxView::Completed && query.search.is_none(),
+    )
 }
 
 pub async fn view(

@@ -104,6 +104,7 @@ impl Creation {
             completed_by: None,
             trace_id: new.trace_id,
             requested_by: new.requested_by,
+            search_keys: BTreeMap::new(),
             version: 1,
             history: Vec::new(),
             wake_at: None,

@@ -198,6 +198,7 @@ mod tests {
                 })
                 .collect(),
             on_due: Default::default(),
+            searchable: Default::default(),
             notify: None,
             ui_components: serde_json::Value::Null,
         }

@@ -10,6 +10,7 @@ use serde_json::Value;
 pub use super::assignee::{Assignee, AssigneeType};
 use super::deadline::DeadlineKind;
 use super::notify::NotifySettings;
+use super::search::{self, Searchable};
 
 /// How the assignee is chosen when the task arrives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,9 @@ pub struct ManualSettings {
     /// Who hears of the task's assignment events; the defaults without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifySettings>,
+    /// The fields the inbox searches by, and their kinds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub searchable: Searchable,
 }
 
 impl ManualSettings {
@@ -136,7 +140,13 @@ impl ManualSettings {
         if let Some(notify) = &self.notify {
             problems.extend(notify.problems());
         }
+        problems.extend(search::problems(&self.searchable));
         problems
+    }
+
+    /// The keys a task is found by in the inbox's search.
+    pub fn search_keys(&self, input: &Value, context: &Value) -> BTreeMap<String, String> {
+        search::keys_of(&self.searchable, input, context)
     }
 
     /// The notification settings in force: the definition's, or the defaults.

@@ -19,6 +19,8 @@ pub mod payload;
 pub mod request;
 pub mod retry;
 pub mod schema;
+pub mod search;
+pub mod sortable;
 pub mod state_machine;
 pub mod status;
 pub mod step_outcome;
@@ -45,6 +47,7 @@ pub use notify::{NoticeKind, NotificationPreferences, NotifySettings, RecipientR
 pub use payload::{ObjectLocation, PayloadField, PayloadRef};
 pub use request::{ExecutionRequest, RejectedRequest};
 pub use retry::RetryPolicy;
+pub use search::{FieldKind, FieldSearch, Predicate, SearchEntries, Searchable, Shelf};
 pub use state_machine::{Action, IllegalTransition, RetryWait, Transition, transition};
 pub use status::TaskStatus;
 pub use step_outcome::Outcome;

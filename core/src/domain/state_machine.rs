@@ -316,6 +316,9 @@ pub fn transition(
                 progress.escalation_level += 1;
             }
             next.manual = Some(progress.clone());
+            if let Some(settings) = &schedule {
+                next.search_keys = settings.search_keys(&task.input, &task.context);
+            }
             next.deadlines = match &schedule {
                 Some(schedule) => schedule.deadlines(&progress, next.due_at),
                 None => next
@@ -499,6 +502,7 @@ mod tests {
             completed_by: None,
             trace_id: None,
             requested_by: None,
+            search_keys: Default::default(),
             version: 1,
             history: Vec::new(),
             wake_at: None,

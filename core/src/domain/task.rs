@@ -80,6 +80,10 @@ pub struct TaskInstance {
     /// (the requests queue, which IAM guards). They may read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// The sortable keys of the definition's searchable fields, taken at
+    /// assignment (`search::keys_of`): what the inbox's search finds it by.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub search_keys: BTreeMap<String, String>,
     /// Bumped by every transition; transitions are conditional on it.
     pub version: u64,
     /// One entry per transition, oldest first. Stored with the task (one

@@ -37,14 +37,7 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
                 .find('}')
                 .ok_or("a `{` without its `}` (write `{{` for a brace)")?;
             let path = after[..end].trim();
-            let well_formed = !path.is_empty()
-                && path.split('.').all(|segment| {
-                    !segment.is_empty()
-                        && segment
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                });
-            if !well_formed {
+            if !is_field_path(path) {
                 return Err(format!(
                     "`{{{path}}}` is not a field path (letters, digits, `_`, `-`, separated by dots)"
                 ));
@@ -93,27 +86,41 @@ pub fn render(template: &str, input: &Value, context: &Value) -> String {
     title
 }
 
-fn field(path: &str, input: &Value, context: &Value) -> String {
+/// Whether `path` names a field: segments of letters, digits, `_` and `-`,
+/// separated by dots.
+pub fn is_field_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.split('.').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+}
+
+/// The value at a dotted `path`: in the input, or in the context when it
+/// starts with `context.` (`input.` may be written too).
+pub fn lookup<'a>(path: &str, input: &'a Value, context: &'a Value) -> Option<&'a Value> {
     let (mut at, rest) = match path.split_once('.') {
         Some(("input", rest)) => (input, rest),
         Some(("context", rest)) => (context, rest),
         _ => (input, path),
     };
     for segment in rest.split('.') {
-        let next = match at {
+        at = match at {
             Value::Object(map) => map.get(segment),
             Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
-        };
-        match next {
-            Some(value) => at = value,
-            None => return "?".into(),
-        }
+        }?;
     }
-    match at {
-        Value::String(text) => text.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
+    Some(at)
+}
+
+fn field(path: &str, input: &Value, context: &Value) -> String {
+    match lookup(path, input, context) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
         _ => "?".into(),
     }
 }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::PageRequest;
-use crate::domain::{Assignee, AssigneeType, TaskInstance, TaskStatus};
+use crate::domain::{Assignee, AssigneeType, FieldSearch, TaskInstance, TaskStatus, search};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboxView {
@@ -84,6 +84,11 @@ pub struct ViewQuery {
     pub sort: InboxSort,
     /// Only tasks due in this window (the view is then sorted by due time).
     pub due: Option<DueWindow>,
+    /// Only tasks of this definition (any version).
+    pub definition: Option<String>,
+    /// Only tasks whose declared field matches (with `definition`, whose
+    /// declaration it is); the view is then in the field's order.
+    pub search: Option<FieldSearch>,
     pub page: PageRequest,
 }
 
@@ -124,7 +129,33 @@ impl ViewQuery {
                 task.assignee.as_ref() == Some(holder) && statuses.contains(&task.status)
             }),
         };
-        in_view && self.due.is_none_or(|w| w.contains(task.due_at))
+        in_view
+            && self.due.is_none_or(|w| w.contains(task.due_at))
+            && self
+                .definition
+                .as_ref()
+                .is_none_or(|d| *d == task.definition_name)
+            && self.search.as_ref().is_none_or(|s| {
+                task.search_keys
+                    .get(&s.field)
+                    .is_some_and(|key| s.matches(key, task.task_instance_id))
+            })
+    }
+
+    /// The search-entry facet a filtered view reads: the searched field, or
+    /// the view's order under its definition.
+    pub fn facet(&self) -> &str {
+        match (
+            &self.search,
+            self.view,
+            self.due.map(|_| InboxSort::Due).unwrap_or(self.sort),
+        ) {
+            (Some(search), _, _) => &search.field,
+            (None, InboxView::Completed, _) => search::BY_FINISHED,
+            (None, _, InboxSort::Due) => search::BY_DUE,
+            (None, _, InboxSort::Priority) => search::BY_PRIORITY,
+            (None, _, InboxSort::Created) => search::BY_CREATED,
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-use crate::domain::TaskInstance;
+use crate::domain::{SearchEntries, TaskInstance};
 
 /// One task write as the table's change stream carries it: the task as the
 /// write left it, and the version it had before (0 for a new task), so the
@@ -9,9 +9,17 @@ pub struct TaskChange {
     pub sequence: String,
     pub previous_version: u64,
     pub task: TaskInstance,
+    /// The task's search entries before this write (from the old image),
+    /// which filing the new ones replaces.
+    pub previously_filed: Option<SearchEntries>,
 }
 
 impl TaskChange {
+    /// The search entries the task has after this write.
+    pub fn filed(&self) -> Option<SearchEntries> {
+        SearchEntries::of(&self.task)
+    }
+
     /// The history entries this write added, oldest first.
     pub fn new_entries(&self) -> impl Iterator<Item = &crate::domain::HistoryEntry> {
         self.task

@@ -200,6 +200,16 @@ pub trait TaskStore: Send + Sync {
     /// `VIEW_COUNT_CAP`.
     async fn view_count(&self, query: &super::ViewQuery) -> Result<super::ViewCount, StoreError>;
 
+    /// Files a task's search entries as `after` where they were `before`
+    /// (`SearchEntries`): what the publisher does for each task write that
+    /// moved a manual task, so the filtered and searched views find it.
+    async fn file_search(
+        &self,
+        id: TaskInstanceId,
+        before: Option<&crate::domain::SearchEntries>,
+        after: Option<&crate::domain::SearchEntries>,
+    ) -> Result<(), StoreError>;
+
     /// Every task matching `filter`, a page at a time, in no set order. It
     /// reads the whole table page by page (no index serves it, so no task
     /// write pays for one): for the operator console, never a function's

@@ -16,12 +16,14 @@ use tracing::{error, info, warn};
 use crate::TaskEngine;
 use crate::step_callbacks::{StepNotifier, Unanswered};
 use tel_core::domain::events_of;
-use tel_core::ports::{BusEvent, EventPublisher, PublishError, TaskChange};
+use tel_core::ports::{BusEvent, EventPublisher, PublishError, TaskChange, TaskStore};
 
 pub struct ChangePublisher {
     publisher: Arc<dyn EventPublisher>,
     /// Answers the steps waiting on tasks that ended (Step Functions).
     steps: Option<StepNotifier>,
+    /// Files manual tasks' search entries (the inbox's filters and search).
+    search: Option<Arc<dyn TaskStore>>,
 }
 
 /// What a batch left unpublished: the position to resume from.
@@ -40,13 +42,16 @@ impl ChangePublisher {
         Self {
             publisher,
             steps: None,
+            search: None,
         }
     }
 
     /// Publishes on the engine's bus and answers the steps waiting on tasks
     /// that ended: what the publisher function does.
     pub fn of_engine(engine: &Arc<TaskEngine>) -> Self {
-        Self::new(engine.publisher().clone()).answering_steps(engine)
+        let mut publisher = Self::new(engine.publisher().clone()).answering_steps(engine);
+        publisher.search = Some(engine.tasks().clone());
+        publisher
     }
 
     /// Also answers the steps waiting on tasks that ended, through `engine`.
@@ -61,6 +66,32 @@ impl ChangePublisher {
     /// task's version). Whatever was not done is resumed from the earliest
     /// change it concerns.
     pub async fn publish(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
+        // Filed before the events go out: who hears of an assignment finds the task.
+        if let Some(store) = &self.search {
+            for (i, change) in changes.iter().enumerate() {
+                let filed = change.filed();
+                if filed == change.previously_filed {
+                    continue;
+                }
+                let id = change.task.task_instance_id;
+                if let Err(e) = store
+                    .file_search(id, change.previously_filed.as_ref(), filed.as_ref())
+                    .await
+                {
+                    warn!(task_instance_id = %id, error = %e, "search entries not filed; the stream delivers the change again");
+                    let published = self.answer_and_publish(&changes[..i]).await?;
+                    info!(published, "events published up to a task not filed");
+                    return Err(Unpublished {
+                        sequence: change.sequence.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        self.answer_and_publish(changes).await
+    }
+
+    async fn answer_and_publish(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
         let mut unanswered = None;
         if let Some(steps) = &self.steps {
             for (i, change) in changes.iter().enumerate() {
@@ -146,6 +177,7 @@ mod tests {
             sequence: sequence.into(),
             previous_version,
             task: task.clone(),
+            previously_filed: None,
         }
     }
 
