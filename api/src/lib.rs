@@ -13,6 +13,7 @@ pub mod admin;
 pub mod auth;
 mod body;
 mod definitions;
+mod filters;
 pub mod form;
 pub mod openapi;
 mod people;
@@ -108,6 +109,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks", post(tasks::submit).get(tasks::inbox))
         .route("/payloads", post(uploads::create))
         .route("/tasks/counts", get(views::counts))
+        .route("/tasks/definitions", get(filters::definitions))
         .route("/tasks/{id}", get(tasks::show))
         .route("/tasks/{id}/form", get(tasks::form))
         .route("/tasks/{id}/claim", post(actions::claim))

@@ -657,3 +657,120 @@ async fn inbox_views_hold_only_the_callers_tasks_and_cost_no_body_while_nothing_
     let page: Value = changed.json().await.unwrap();
     assert!(ids(&page).is_empty(), "claimed: no longer the group's");
 }
+
+#[tokio::test]
+async fn the_inbox_searches_declared_fields_and_filters_by_definition_within_the_callers_tasks() {
+    let mut searchable = approval();
+    searchable["manual"]["searchable"] = json!({ "employee": "text", "amount": "number" });
+    let (t, mut events, runner) = TestStack::running([searchable]).await;
+    let api = Api::serve(&t).await;
+    let mut ids = std::collections::BTreeMap::new();
+    for (employee, amount) in [("Alice Smith", 120), ("Alan", 80), ("Bob", 500)] {
+        let (status, accepted) = api
+            .post(
+                &As::user("orchestrator", &[]),
+                "/tasks",
+                request("approve", json!({ "employee": employee, "amount": amount })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+        let id = accepted["taskInstanceId"].as_str().unwrap().to_owned();
+        // Filed before the event goes out: whoever hears of it finds it.
+        events
+            .wait_for_type("task.assigned", Some(&id), WAIT)
+            .await
+            .unwrap();
+        ids.insert(employee, id);
+    }
+    let alice = As::user("alice", &["finance"]);
+    let found = |page: &Value| {
+        page["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page}"))
+            .iter()
+            .map(|i| i["taskInstanceId"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let of = |names: &[&str]| names.iter().map(|n| ids[n].clone()).collect::<Vec<_>>();
+    let unclaimed = "/tasks?view=unclaimed&definition=approve";
+    for (query, expected) in [
+        ("field=employee&prefix=AL", of(&["Alan", "Alice Smith"])),
+        ("field=employee&eq=alice%20smith", of(&["Alice Smith"])),
+        ("field=amount&min=100", of(&["Alice Smith", "Bob"])),
+        ("field=amount&min=80&max=120", of(&["Alan", "Alice Smith"])),
+        ("field=employee&prefix=z", vec![]),
+    ] {
+        let (status, page) = api.get(&alice, &format!("{unclaimed}&{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(found(&page), expected, "{query}: {page}");
+    }
+    let (_, all) = api.get(&alice, unclaimed).await;
+    assert_eq!(found(&all).len(), 3, "{all}");
+    let (_, counts) = api
+        .get(
+            &alice,
+            "/tasks/counts?definition=approve&field=employee&prefix=al",
+        )
+        .await;
+    assert_eq!(counts["unclaimed"]["count"], 2, "{counts}");
+    assert_eq!(counts["mine"]["count"], 0, "{counts}");
+
+    // Claimed, Alan's task moves from the group's search to hers.
+    let (status, _) = api
+        .post(&alice, &format!("/tasks/{}/claim", ids["Alan"]), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    events
+        .wait_for_type("task.claimed", Some(&ids["Alan"]), WAIT)
+        .await
+        .unwrap();
+    let (_, mine) = api
+        .get(
+            &alice,
+            "/tasks?view=mine&definition=approve&field=employee&prefix=al",
+        )
+        .await;
+    assert_eq!(found(&mine), of(&["Alan"]), "{mine}");
+    let (_, group) = api
+        .get(&alice, &format!("{unclaimed}&field=employee&prefix=al"))
+        .await;
+    assert_eq!(found(&group), of(&["Alice Smith"]), "{group}");
+
+    // The filter offers the definition, with its fields, to whom its tasks may come.
+    let (_, offered) = api.get(&alice, "/tasks/definitions").await;
+    assert_eq!(
+        offered["items"],
+        json!([{ "name": "approve", "searchable": { "amount": "number", "employee": "text" } }])
+    );
+    // Nobody finds tasks they do not hold, by any field.
+    let mallory = As::user("mallory", &["audit"]);
+    let (_, offered) = api.get(&mallory, "/tasks/definitions").await;
+    assert_eq!(offered["items"], json!([]), "not a name of theirs");
+    for view in ["mine", "unclaimed", "completed"] {
+        let (status, page) = api
+            .get(
+                &mallory,
+                &format!("/tasks?view={view}&definition=approve&field=amount&min=0"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(found(&page).is_empty(), "{view}: {page}");
+    }
+    for bad in [
+        "view=mine&field=employee&eq=bob",
+        "view=mine&definition=approve&field=comment&eq=x",
+        "view=mine&definition=approve&field=amount&prefix=1",
+        "view=mine&definition=approve&field=employee&min=a",
+        "view=mine&definition=approve&field=amount&min=lots",
+        "view=mine&definition=approve&field=amount&min=9&max=1",
+        "view=mine&definition=approve&field=employee&eq=a&prefix=b",
+        "view=mine&definition=approve&field=employee",
+        "view=mine&definition=approve&eq=bob",
+        "view=mine&definition=approve&field=employee&eq=bob&sort=priority",
+        "view=mine&definition=approve&field=employee&eq=bob&due=today",
+    ] {
+        let (status, body) = api.get(&alice, &format!("/tasks?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    runner.stop().await;
+}

@@ -205,10 +205,15 @@ fn operations() -> Vec<(&'static str, &'static str, Operation)> {
                     json!({ "name": "sort", "in": "query", "required": false, "description": "With `view`: soonest due first (default; no due time last), highest priority first, or oldest first.", "schema": { "type": "string", "enum": ["due", "priority", "created"] } }),
                     json!({ "name": "due", "in": "query", "required": false, "description": "With view mine or unclaimed: due before now, due today, or due within the next seven days (days in UTC); sorted by due time.", "schema": { "type": "string", "enum": ["overdue", "today", "week"] } }),
                     json!({ "name": "If-None-Match", "in": "header", "required": false, "description": "The ETag of the answer the caller has.", "schema": { "type": "string" } }),
+                ]
+                .into_iter()
+                .chain(search_parameters())
+                .chain([
                     json!({ "name": "status", "in": "query", "required": false, "description": "Without `view`: only this status.", "schema": { "$ref": "#/components/schemas/Status" } }),
                     json!({ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } }),
                     json!({ "name": "cursor", "in": "query", "required": false, "description": "`nextCursor` of the previous page.", "schema": { "type": "string" } }),
-                ],
+                ])
+                .collect(),
                 body: None,
                 success: ("200", "One page of the inbox", "InboxPage"),
                 links: task_links(
@@ -224,12 +229,29 @@ fn operations() -> Vec<(&'static str, &'static str, Operation)> {
             Operation {
                 id: "countInbox",
                 tag: "tasks",
-                summary: "How many tasks each of the caller's views holds (up to 1,000 each), with an ETag",
-                parameters: vec![
+                summary: "How many tasks each of the caller's views holds (up to 1,000 each), with an ETag; narrowed by the same definition and search as the list",
+                parameters: [
                     json!({ "name": "If-None-Match", "in": "header", "required": false, "description": "The ETag of the answer the caller has.", "schema": { "type": "string" } }),
-                ],
+                ]
+                .into_iter()
+                .chain(search_parameters())
+                .collect(),
                 body: None,
                 success: ("200", "The counts", "InboxCounts"),
+                links: json!({}),
+                problems: &[401, 503],
+            },
+        ),
+        (
+            "/tasks/definitions",
+            "get",
+            Operation {
+                id: "listInboxDefinitions",
+                tag: "tasks",
+                summary: "The manual definitions whose tasks may come to the caller (by assignment, escalation or access rules), each with its searchable fields: what the inbox's filter offers",
+                parameters: vec![],
+                body: None,
+                success: ("200", "The definitions", "InboxDefinitions"),
                 links: json!({}),
                 problems: &[401, 503],
             },
@@ -521,4 +543,16 @@ mod tests {
             }
         }
     }
+}
+
+/// The inbox's filter by definition and search of a declared field.
+fn search_parameters() -> [Value; 6] {
+    [
+        json!({ "name": "definition", "in": "query", "required": false, "description": "With `view`: only tasks of this definition (any version).", "schema": { "type": "string" } }),
+        json!({ "name": "field", "in": "query", "required": false, "description": "With `definition`: a field its latest version declares in `manual.searchable`; the view then comes in the field's order and takes no `sort` or `due`.", "schema": { "type": "string" } }),
+        json!({ "name": "eq", "in": "query", "required": false, "description": "The field equals this (text: ignoring case).", "schema": { "type": "string" } }),
+        json!({ "name": "prefix", "in": "query", "required": false, "description": "A text field starts with this (ignoring case).", "schema": { "type": "string" } }),
+        json!({ "name": "min", "in": "query", "required": false, "description": "A number or date field is at least this (a date: RFC 3339 or YYYY-MM-DD).", "schema": { "type": "string" } }),
+        json!({ "name": "max", "in": "query", "required": false, "description": "A number or date field is at most this (a YYYY-MM-DD day: the whole day).", "schema": { "type": "string" } }),
+    ]
 }

@@ -37,6 +37,19 @@ pub fn components() -> Map<String, Value> {
                 "properties": { "count": { "type": "integer", "minimum": 0 }, "more": { "type": "boolean" } }
             }),
         ),
+        (
+            "InboxDefinitions",
+            json!({
+                "type": "object", "required": ["items"],
+                "properties": { "items": { "type": "array", "items": {
+                    "type": "object", "required": ["name", "searchable"],
+                    "properties": {
+                        "name": { "type": "string" },
+                        "searchable": { "type": "object", "description": "Field → kind: what `field` may name with this definition.", "additionalProperties": { "enum": ["text", "number", "date"] } }
+                    }
+                } } }
+            }),
+        ),
         ("Form", form()),
         ("Completion", completion()),
         ("Cancellation", cancellation()),

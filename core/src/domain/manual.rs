@@ -144,6 +144,26 @@ impl ManualSettings {
         problems
     }
 
+    /// Whether this definition's tasks may come to `who`: its assignment or
+    /// an escalation step names them or one of their groups, or reads the
+    /// assignee from the request (anyone may be named). What the inbox's
+    /// filter offers them.
+    pub fn may_reach(&self, who: &super::access::Identity) -> bool {
+        let names = |a: &Assignee| match a.kind {
+            AssigneeType::User => a.id == who.user,
+            AssigneeType::Group => who.groups.contains(&a.id),
+        };
+        let by_assignment = match &self.assignment {
+            Assignment::User { id } => *id == who.user,
+            Assignment::Group { id } => who.groups.contains(id),
+            Assignment::RoundRobin { users } | Assignment::LeastLoaded { users } => {
+                users.contains(&who.user)
+            }
+            Assignment::FromPath { .. } => true,
+        };
+        by_assignment || self.escalation.iter().any(|step| names(&step.to))
+    }
+
     /// The keys a task is found by in the inbox's search.
     pub fn search_keys(&self, input: &Value, context: &Value) -> BTreeMap<String, String> {
         search::keys_of(&self.searchable, input, context)
@@ -280,6 +300,23 @@ mod tests {
         p.reminders_sent = 2;
         p.escalation_level = 2;
         assert!(s.deadlines(&p, None).is_empty());
+    }
+
+    #[test]
+    fn a_definition_reaches_whom_its_assignment_or_escalation_names() {
+        let who = |user: &str, groups: &[&str]| super::super::access::Identity {
+            user: user.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            admin: false,
+        };
+        let s = settings();
+        assert!(s.may_reach(&who("zoe", &["finance"])), "the group assigned");
+        assert!(s.may_reach(&who("manager", &[])), "an escalation step");
+        assert!(
+            s.may_reach(&who("dee", &["directors"])),
+            "an escalation group"
+        );
+        assert!(!s.may_reach(&who("zoe", &["sales"])));
     }
 
     #[test]

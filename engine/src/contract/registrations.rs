@@ -393,7 +393,14 @@ fn manual_settings() -> Value {
             "escalation": { "type": "array", "items": reference("EscalationStep") },
             "onDue": reference("OnDue"),
             "uiComponents": { "description": "JSON Forms UI schema hints for the form." },
-            "notify": reference("NotifySettings")
+            "notify": reference("NotifySettings"),
+            "searchable": {
+                "type": "object",
+                "description": "The fields the inbox searches by (a field path, as in titles) and their kinds.",
+                "maxProperties": 5,
+                "propertyNames": { "pattern": "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$" },
+                "additionalProperties": { "enum": ["text", "number", "date"] }
+            }
         }
     })
 }

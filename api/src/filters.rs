@@ -1,0 +1,46 @@
+//! `GET /tasks/definitions`: what the inbox's filter offers the caller —
+//! the manual definitions whose tasks may come to them (by assignment or
+//! escalation, or by their access rules), each with its searchable fields,
+//! from the latest version. Other definitions' names are not shown.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::auth::Caller;
+use super::problem::Problem;
+use tel_core::domain::{DefinitionName, DefinitionRef, Permission};
+
+pub async fn definitions(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<Value>, Problem> {
+    let who = caller.identity();
+    let definitions = state.engine.definitions();
+    let catalog = definitions.store().catalog().await?;
+    let mut items = Vec::new();
+    for name in catalog.into_keys() {
+        let Ok(name) = DefinitionName::parse(&name) else {
+            continue;
+        };
+        let latest = DefinitionRef {
+            name,
+            version: None,
+        };
+        let Some(loaded) = definitions.resolve(&latest).await? else {
+            continue;
+        };
+        let definition = &loaded.definition;
+        let Some(manual) = &definition.manual else {
+            continue;
+        };
+        if manual.may_reach(&who) || definition.access.allows(&who, Permission::Read) {
+            items.push(json!({
+                "name": definition.name.as_str(),
+                "searchable": manual.searchable,
+            }));
+        }
+    }
+    Ok(Json(json!({ "items": items })))
+}
