@@ -331,8 +331,17 @@ async fn the_page_signs_in_through_the_issuer_with_pkce() {
     runner.stop().await;
 }
 
+/// The keys manual-assign would give `task` for its definition's searchable fields.
+fn searchable(
+    definition: &TaskDefinition,
+    task: &tel_core::domain::TaskInstance,
+) -> std::collections::BTreeMap<String, String> {
+    let manual = definition.manual.as_ref().expect("a manual definition");
+    manual.search_keys(&task.input, &task.context)
+}
+
 #[tokio::test]
-async fn the_inbox_views_count_sort_narrow_and_refresh_themselves_in_the_browser() {
+async fn the_inbox_views_count_sort_narrow_search_and_refresh_themselves_in_the_browser() {
     check_prerequisites(&repo_root());
     let t = TestStack::new().await.unwrap();
     let expenses = register_the_example(&t).await;
@@ -356,6 +365,7 @@ async fn the_inbox_views_count_sort_narrow_and_refresh_themselves_in_the_browser
     for (i, (employee, due, priority)) in spec.into_iter().enumerate() {
         let mut task = tel_tests::assigned_task(&expenses, finance.clone());
         task.input = json!({ "employee": employee, "amount": i + 1, "reason": "views" });
+        task.search_keys = searchable(&expenses, &task);
         task.created_at = now + chrono::Duration::milliseconds(i as i64);
         task.due_at = due;
         task.priority = priority;
@@ -371,12 +381,14 @@ async fn the_inbox_views_count_sort_narrow_and_refresh_themselves_in_the_browser
     };
     let mut own = tel_tests::assigned_task(&expenses, dana);
     own.input = json!({ "employee": "Eve Ng", "amount": 5, "reason": "views" });
+    own.search_keys = searchable(&expenses, &own);
     own.due_at = Some(now + chrono::Duration::days(2));
     own.deadlines.clear();
     own.wake_at = None;
     t.engine.tasks().create(&own).await.unwrap();
     let mut done = tel_tests::assigned_task(&expenses, finance.clone());
     done.input = json!({ "employee": "Fay Moss", "amount": 6, "reason": "views" });
+    done.search_keys = searchable(&expenses, &done);
     done.deadlines.clear();
     done.wake_at = None;
     t.engine.tasks().create(&done).await.unwrap();

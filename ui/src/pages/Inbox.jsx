@@ -1,13 +1,16 @@
 // The signed-in person's work, in the views people expect: what is assigned
 // to them, their groups' unclaimed tasks, what they completed (each with its
 // count), or everything by status. Sorted by due date, priority or creation,
-// narrowed to overdue, today or this week; paged with the API's cursor; a
+// narrowed to overdue, today or this week, to one definition, or to the
+// tasks whose declared field matches a search; paged with the API's cursor; a
 // claim straight from the list; and read again every few seconds in place,
 // at no cost while nothing changed (the API's ETags).
 
 import { useEffect, useRef, useState } from 'react';
 import { api, query } from '../api.js';
 import { Notice } from '../components/Notice.jsx';
+import { InboxFilter } from '../components/InboxFilter.jsx';
+import { NO_FILTER, filterParams } from '../filter.js';
 import { NotificationSettings } from '../components/NotificationSettings.jsx';
 import { explain } from '../explain.js';
 import { Pager, useCursorPages } from '../components/Pager.jsx';
@@ -46,6 +49,7 @@ export function Inbox() {
   const [status, setStatus] = useState('');
   const [sort, setSort] = useState('due');
   const [due, setDue] = useState('');
+  const [filter, setFilter] = useState(NO_FILTER);
   const pages = useCursorPages();
   const { cursor } = pages;
   const [page, setPage] = useState(null);
@@ -56,10 +60,21 @@ export function Inbox() {
   const [reads, setReads] = useState(0);
   const tags = useRef({ page: null, counts: null });
 
+  const narrowed = filterParams(filter);
+  // A search comes in its field's order: no sort or due window with it.
+  const searching = Boolean(narrowed.field);
   const path =
     view === 'all'
       ? `/tasks${query({ status, limit: PAGE, cursor })}`
-      : `/tasks${query({ view, sort, due: view === 'completed' ? '' : due, limit: PAGE, cursor })}`;
+      : `/tasks${query({
+          view,
+          sort: searching ? '' : sort,
+          due: view === 'completed' || searching ? '' : due,
+          ...narrowed,
+          limit: PAGE,
+          cursor,
+        })}`;
+  const countsPath = `/tasks/counts${query(view === 'all' ? {} : narrowed)}`;
 
   const claim = async (task) => {
     setError(null);
@@ -88,7 +103,7 @@ export function Inbox() {
         const withCounts = p.changed || ticks % 6 === 0;
         ticks += 1;
         const c = withCounts
-          ? await api.getIfChanged('/tasks/counts', tags.current.counts)
+          ? await api.getIfChanged(countsPath, tags.current.counts)
           : { changed: false };
         if (!live) return;
         if (p.changed) {
@@ -110,7 +125,7 @@ export function Inbox() {
       live = false;
       clearInterval(timer);
     };
-  }, [path, reads]);
+  }, [path, countsPath, reads]);
 
   const choose = (set) => (value) => {
     set(value);
@@ -155,7 +170,7 @@ export function Inbox() {
             </select>
           </>
         ) : null}
-        {view === 'mine' || view === 'unclaimed' ? (
+        {(view === 'mine' || view === 'unclaimed') && !searching ? (
           <>
             <label htmlFor="inbox-sort">Sort by</label>
             <select id="inbox-sort" value={sort} onChange={(e) => choose(setSort)(e.target.value)}>
@@ -176,6 +191,7 @@ export function Inbox() {
           </>
         ) : null}
       </div>
+      {view !== 'all' ? <InboxFilter applied={filter} onApply={choose(setFilter)} /> : null}
       <Notice kind="error">{error}</Notice>
       <Notice kind="ok">{claimed}</Notice>
       {page === null && !error ? <p role="status">Loading…</p> : null}

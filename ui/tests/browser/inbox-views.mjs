@@ -1,8 +1,9 @@
 // The browser half of tests/tests/browser.rs's inbox views test: a person
 // in finance switches between their views (each with its count), sorts the
 // group's tasks by due date, priority and creation, narrows them to the
-// overdue ones, claims one straight from the list, and sees a task that
-// arrives while the page is open appear by itself.
+// overdue ones, claims one straight from the list, sees a task that
+// arrives while the page is open appear by itself, and searches the group's
+// tasks by the fields the definition declares (employee, amount).
 //
 // Environment: TEL_UI_BASE, TEL_UI_USER_TOKEN, TEL_UI_VIEW_TITLES (the
 // group's tasks' titles in creation order: due in three days / overdue /
@@ -92,6 +93,33 @@ await inChromium(async (browser) => {
   await tab('Group tasks').getByLabel('4 tasks').waitFor({ timeout: 15_000 });
   assert.deepEqual(await titles(), [overdue, "Approve Zoe New's expense of 7 EUR", inDays, noDue]);
   step('a task that arrives shows up in the open view by itself, in its place');
+
+  // Search by what the tasks are about: the definition's declared fields.
+  const search = page.getByRole('search', { name: 'Filter tasks' });
+  await search.getByLabel('Definition').selectOption('approve-expense');
+  await search.getByLabel('Field').selectOption('employee');
+  await search.getByLabel('Match').selectOption('prefix');
+  await search.getByLabel('Value').fill('DE');
+  await search.getByLabel('Value').press('Enter');
+  await showing([noDue]);
+  assert.equal(await page.getByLabel('Sort by').count(), 0, 'a search comes in its field’s order');
+  await tab('Group tasks').getByLabel('1 task', { exact: true }).waitFor();
+  step('a prefix of the employee’s name finds their task, and the count follows');
+  await search.getByLabel('Field').selectOption('amount');
+  await search.getByLabel('Match').selectOption('range');
+  await search.getByLabel('From').fill('1');
+  await search.getByLabel('To').fill('2');
+  await search.getByRole('button', { name: 'Apply' }).click();
+  // Amounts 1 (due in three days) and 2 (overdue), in the amount's order.
+  await showing([inDays, overdue]);
+  await tab('Group tasks').getByLabel('2 tasks').waitFor();
+  await accessible(page, 'the inbox search');
+  await fitsAPhone(page, 'the inbox search');
+  await screenshot(page, 'inbox-search');
+  step('a range of amounts finds the tasks in it, in order');
+  await search.getByRole('button', { name: 'Clear' }).click();
+  await showing([overdue, "Approve Zoe New's expense of 7 EUR", inDays, noDue]);
+  step('clearing the search shows the whole view again');
 
   // The person's own channels: mail off, saved at once.
   await page.getByText('Notifications', { exact: true }).click();
