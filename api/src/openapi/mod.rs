@@ -499,6 +499,18 @@ pub fn document() -> Value {
     })
 }
 
+/// The inbox's filter by definition and search of a declared field.
+fn search_parameters() -> [Value; 6] {
+    [
+        json!({ "name": "definition", "in": "query", "required": false, "description": "With `view`: only tasks of this definition (any version).", "schema": { "type": "string" } }),
+        json!({ "name": "field", "in": "query", "required": false, "description": "With `definition`: a field its latest version declares in `manual.searchable`; the view then comes in the field's order and takes no `sort` or `due`.", "schema": { "type": "string" } }),
+        json!({ "name": "eq", "in": "query", "required": false, "description": "The field equals this (text: ignoring case).", "schema": { "type": "string" } }),
+        json!({ "name": "prefix", "in": "query", "required": false, "description": "A text field starts with this (ignoring case).", "schema": { "type": "string" } }),
+        json!({ "name": "min", "in": "query", "required": false, "description": "A number or date field is at least this (a date: RFC 3339 or YYYY-MM-DD).", "schema": { "type": "string" } }),
+        json!({ "name": "max", "in": "query", "required": false, "description": "A number or date field is at most this (a YYYY-MM-DD day: the whole day).", "schema": { "type": "string" } }),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,16 +555,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The inbox's filter by definition and search of a declared field.
-fn search_parameters() -> [Value; 6] {
-    [
-        json!({ "name": "definition", "in": "query", "required": false, "description": "With `view`: only tasks of this definition (any version).", "schema": { "type": "string" } }),
-        json!({ "name": "field", "in": "query", "required": false, "description": "With `definition`: a field its latest version declares in `manual.searchable`; the view then comes in the field's order and takes no `sort` or `due`.", "schema": { "type": "string" } }),
-        json!({ "name": "eq", "in": "query", "required": false, "description": "The field equals this (text: ignoring case).", "schema": { "type": "string" } }),
-        json!({ "name": "prefix", "in": "query", "required": false, "description": "A text field starts with this (ignoring case).", "schema": { "type": "string" } }),
-        json!({ "name": "min", "in": "query", "required": false, "description": "A number or date field is at least this (a date: RFC 3339 or YYYY-MM-DD).", "schema": { "type": "string" } }),
-        json!({ "name": "max", "in": "query", "required": false, "description": "A number or date field is at most this (a YYYY-MM-DD day: the whole day).", "schema": { "type": "string" } }),
-    ]
 }
