@@ -43,6 +43,29 @@ async fn assigned(
     tel_tests::store_assigned(t, definition, assignee).await
 }
 
+/// The id of an `approve` task submitted over the API like an orchestrator
+/// would, once manual-assign has assigned it.
+async fn submitted_and_assigned(
+    api: &Api,
+    events: &mut tel_tests::EventWatcher,
+    input: Value,
+) -> String {
+    let (status, accepted) = api
+        .post(
+            &As::user("orchestrator", &[]),
+            "/tasks",
+            request("approve", input),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["taskInstanceId"].as_str().unwrap().to_owned();
+    events
+        .wait_for_type("task.assigned", Some(&id), WAIT)
+        .await
+        .unwrap();
+    id
+}
+
 #[tokio::test]
 async fn the_inbox_holds_own_and_group_tasks_each_once_across_pages() {
     let t = TestStack::new().await.unwrap();
@@ -193,19 +216,7 @@ async fn completion_is_validated_on_the_server_and_announced_with_the_user() {
     let api = Api::serve(&t).await;
 
     // Submitted over the API like an orchestrator would, assigned by manual-assign.
-    let (status, accepted) = api
-        .post(
-            &As::user("orchestrator", &[]),
-            "/tasks",
-            request("approve", json!({ "amount": 99 })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-    let id = accepted["taskInstanceId"].as_str().unwrap().to_owned();
-    events
-        .wait_for_type("task.assigned", Some(&id), WAIT)
-        .await
-        .unwrap();
+    let id = submitted_and_assigned(&api, &mut events, json!({ "amount": 99 })).await;
     let alice = As::user("alice", &["finance"]);
 
     let (status, form) = api.get(&alice, &format!("/tasks/{id}/form")).await;
@@ -666,21 +677,12 @@ async fn the_inbox_searches_declared_fields_and_filters_by_definition_within_the
     let api = Api::serve(&t).await;
     let mut ids = std::collections::BTreeMap::new();
     for (employee, amount) in [("Alice Smith", 120), ("Alan", 80), ("Bob", 500)] {
-        let (status, accepted) = api
-            .post(
-                &As::user("orchestrator", &[]),
-                "/tasks",
-                request("approve", json!({ "employee": employee, "amount": amount })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-        let id = accepted["taskInstanceId"].as_str().unwrap().to_owned();
         // Filed before the event goes out: whoever hears of it finds it.
-        events
-            .wait_for_type("task.assigned", Some(&id), WAIT)
-            .await
-            .unwrap();
-        ids.insert(employee, id);
+        let input = json!({ "employee": employee, "amount": amount });
+        ids.insert(
+            employee,
+            submitted_and_assigned(&api, &mut events, input).await,
+        );
     }
     let alice = As::user("alice", &["finance"]);
     let found = |page: &Value| {

@@ -690,16 +690,32 @@ fn assigned_with(
     due: Option<chrono::DateTime<Utc>>,
     priority: i32,
 ) -> tel_core::domain::TaskInstance {
+    assigned_as(
+        NewTask {
+            priority,
+            ..new_task("wf")
+        },
+        who,
+        at,
+        due,
+        None,
+    )
+}
+
+/// `new`, created at `at` and assigned to `who` (by `settings`, if given).
+fn assigned_as(
+    new: NewTask,
+    who: &Assignee,
+    at: chrono::DateTime<Utc>,
+    due: Option<chrono::DateTime<Utc>>,
+    settings: Option<tel_core::domain::manual::ManualSettings>,
+) -> tel_core::domain::TaskInstance {
     let assign = Action::Assign {
         assignee: who.clone(),
         due_at: due,
-        schedule: None,
+        schedule: settings,
         escalated: false,
         by: None,
-    };
-    let new = NewTask {
-        priority,
-        ..new_task("wf")
     };
     Creation::new(new, at, at).then(assign, at).unwrap().task
 }
@@ -871,20 +887,13 @@ fn searchable_task(
         "searchable": { "employee": "text", "amount": "number" }
     }))
     .unwrap();
-    let assign = Action::Assign {
-        assignee: who.clone(),
-        due_at: due,
-        schedule: Some(settings),
-        escalated: false,
-        by: None,
-    };
     let new = NewTask {
         priority,
         definition_name: definition.into(),
         input,
         ..new_task("wf")
     };
-    Creation::new(new, at, at).then(assign, at).unwrap().task
+    assigned_as(new, who, at, due, Some(settings))
 }
 
 #[tokio::test]

@@ -13,8 +13,9 @@ use tel_core::domain::TaskInstance;
 use tel_core::ports::LIST_PAGE;
 use tel_core::ports::{Page, PageRequest, StoreError, TaskFilter};
 
-/// Scan calls one listing page may make: each reads up to 1 MB of the table,
-/// so a page costs at most this many MB of reads however few tasks match.
+/// Scan calls one listing page may make: each reads up to 1 MB of the table
+/// (items of every kind: tasks, search entries, definitions), so a page
+/// costs at most this many MB of reads however few tasks match.
 const MAX_SCAN_CALLS: usize = 8;
 
 impl DynamoTaskStore {
@@ -43,6 +44,7 @@ impl DynamoTaskStore {
             return Err(StoreError::InvalidCursor);
         }
         let mut items = Vec::new();
+        let mut items_last_key = None;
         for _ in 0..MAX_SCAN_CALLS {
             let mut scan = self
                 .client()
@@ -55,7 +57,6 @@ impl DynamoTaskStore {
                         .map(|(k, v)| ((*k).to_owned(), v.clone()))
                         .collect::<std::collections::HashMap<String, AttributeValue>>(),
                 ))
-                .limit((limit - items.len()) as i32)
                 .set_exclusive_start_key(start.take());
             if filter.status.is_some() {
                 scan = scan.expression_attribute_names("#status", "status");
@@ -64,10 +65,17 @@ impl DynamoTaskStore {
                 .send()
                 .await
                 .map_err(|e| dynamo_error("Scan", self.table(), e))?;
+            start = out.last_evaluated_key.clone();
             for item in out.items() {
+                if items.len() == limit {
+                    // A full page: the next one starts after the last task on it
+                    // (a Scan resumes after any key of the table).
+                    start = items_last_key.take();
+                    break;
+                }
                 items.push(task_from_item(item)?);
+                items_last_key = Some(key_of(item));
             }
-            start = out.last_evaluated_key;
             if start.is_none() || items.len() >= limit {
                 break;
             }
@@ -77,4 +85,14 @@ impl DynamoTaskStore {
             next_cursor: start.as_ref().map(encode_cursor),
         })
     }
+}
+
+/// An item's table key, as a Scan's `ExclusiveStartKey`.
+fn key_of(
+    item: &std::collections::HashMap<String, AttributeValue>,
+) -> std::collections::HashMap<String, AttributeValue> {
+    item.iter()
+        .filter(|(name, _)| *name == PK || *name == SK)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
 }

@@ -17,6 +17,15 @@ const RANGE_OPS = [
   { id: 'range', label: 'between' },
 ];
 
+function ValueInput({ id, label, type, value, set }) {
+  return (
+    <>
+      <label htmlFor={id}>{label}</label>
+      <input id={id} type={type} step="any" value={value} onChange={(e) => set(e.target.value)} />
+    </>
+  );
+}
+
 export function InboxFilter({ applied, onApply }) {
   const [definitions, setDefinitions] = useState([]);
   const [draft, setDraft] = useState(applied);
@@ -88,34 +97,17 @@ export function InboxFilter({ applied, onApply }) {
           </select>
           {draft.op === 'range' ? (
             <>
-              <label htmlFor="filter-min">From</label>
-              <input
-                id="filter-min"
-                type={inputType}
-                step="any"
-                value={draft.min}
-                onChange={(e) => set({ min: e.target.value })}
-              />
-              <label htmlFor="filter-max">To</label>
-              <input
-                id="filter-max"
-                type={inputType}
-                step="any"
-                value={draft.max}
-                onChange={(e) => set({ max: e.target.value })}
-              />
+              <ValueInput id="filter-min" label="From" type={inputType} value={draft.min} set={(min) => set({ min })} />
+              <ValueInput id="filter-max" label="To" type={inputType} value={draft.max} set={(max) => set({ max })} />
             </>
           ) : (
-            <>
-              <label htmlFor="filter-value">Value</label>
-              <input
-                id="filter-value"
-                type={inputType}
-                step="any"
-                value={draft.value}
-                onChange={(e) => set({ value: e.target.value })}
-              />
-            </>
+            <ValueInput
+              id="filter-value"
+              label="Value"
+              type={inputType}
+              value={draft.value}
+              set={(value) => set({ value })}
+            />
           )}
         </>
       ) : null}
