@@ -75,6 +75,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/payloads"),
     ("GET", "/tasks"),
     ("GET", "/tasks/counts"),
+    ("GET", "/tasks/definitions"),
     ("GET", "/tasks/{id}"),
     ("GET", "/tasks/{id}/form"),
     ("POST", "/tasks/{id}/claim"),
