@@ -20,6 +20,7 @@ pub mod request;
 pub mod retry;
 pub mod schema;
 pub mod search;
+pub mod search_entries;
 pub mod sortable;
 pub mod state_machine;
 pub mod status;
@@ -47,7 +48,8 @@ pub use notify::{NoticeKind, NotificationPreferences, NotifySettings, RecipientR
 pub use payload::{ObjectLocation, PayloadField, PayloadRef};
 pub use request::{ExecutionRequest, RejectedRequest};
 pub use retry::RetryPolicy;
-pub use search::{FieldKind, FieldSearch, Predicate, SearchEntries, Searchable, Shelf};
+pub use search::{FieldKind, FieldSearch, Predicate, Searchable};
+pub use search_entries::{SearchEntries, Shelf};
 pub use state_machine::{Action, IllegalTransition, RetryWait, Transition, transition};
 pub use status::TaskStatus;
 pub use step_outcome::Outcome;

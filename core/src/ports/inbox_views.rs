@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use super::PageRequest;
-use crate::domain::{Assignee, AssigneeType, FieldSearch, TaskInstance, TaskStatus, search};
+use crate::domain::{
+    Assignee, AssigneeType, FieldSearch, TaskInstance, TaskStatus, search_entries,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboxView {
@@ -151,10 +153,10 @@ impl ViewQuery {
             self.due.map(|_| InboxSort::Due).unwrap_or(self.sort),
         ) {
             (Some(search), _, _) => &search.field,
-            (None, InboxView::Completed, _) => search::BY_FINISHED,
-            (None, _, InboxSort::Due) => search::BY_DUE,
-            (None, _, InboxSort::Priority) => search::BY_PRIORITY,
-            (None, _, InboxSort::Created) => search::BY_CREATED,
+            (None, InboxView::Completed, _) => search_entries::BY_FINISHED,
+            (None, _, InboxSort::Due) => search_entries::BY_DUE,
+            (None, _, InboxSort::Priority) => search_entries::BY_PRIORITY,
+            (None, _, InboxSort::Created) => search_entries::BY_CREATED,
         }
     }
 }
