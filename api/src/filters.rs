@@ -10,7 +10,15 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::auth::Caller;
 use super::problem::Problem;
-use tel_core::domain::{DefinitionName, DefinitionRef, Permission};
+use tel_core::domain::{DefinitionName, DefinitionRef, Identity, Permission, TaskDefinition};
+
+/// Whether the inbox's filter offers `definition` to `who`: a manual one
+/// whose tasks may come to them, or whose rules let them read its tasks.
+pub fn offered(definition: &TaskDefinition, who: &Identity) -> bool {
+    definition.manual.as_ref().is_some_and(|manual| {
+        manual.may_reach(who) || definition.access.allows(who, Permission::Read)
+    })
+}
 
 pub async fn definitions(
     State(state): State<ApiState>,
@@ -32,10 +40,11 @@ pub async fn definitions(
             continue;
         };
         let definition = &loaded.definition;
-        let Some(manual) = &definition.manual else {
-            continue;
-        };
-        if manual.may_reach(&who) || definition.access.allows(&who, Permission::Read) {
+        if let Some(manual) = definition
+            .manual
+            .as_ref()
+            .filter(|_| offered(definition, &who))
+        {
             items.push(json!({
                 "name": definition.name.as_str(),
                 "searchable": manual.searchable,

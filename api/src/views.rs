@@ -17,6 +17,7 @@ use super::ApiState;
 use super::access::actions_for;
 use super::auth::Caller;
 use super::body;
+use super::filters::offered;
 use super::problem::Problem;
 use tel_core::domain::{DefinitionName, DefinitionRef, FieldSearch, Predicate, TaskInstance};
 use tel_core::ports::{DueWindow, InboxSort, InboxView, PageRequest, ViewQuery};
@@ -87,6 +88,7 @@ impl SearchParams {
 /// declare it searchable.
 async fn field_search(
     state: &ApiState,
+    caller: &Caller,
     definition: &str,
     field: &str,
     predicate: Predicate,
@@ -102,8 +104,11 @@ async fn field_search(
         version: None,
     };
     let loaded = state.engine.definitions().resolve(&latest).await?;
+    // A definition not offered to the caller answers as one without the
+    // field: whether it exists, and what it declares, is not theirs to learn.
     let kind = loaded
         .as_ref()
+        .filter(|l| offered(&l.definition, &caller.identity()))
         .and_then(|l| l.definition.manual.as_ref())
         .and_then(|m| m.searchable.get(field).copied())
         .ok_or_else(undeclared)?;
@@ -145,7 +150,10 @@ async fn query_of(
                         .ok_or_else(|| Problem::bad_request("due is overdue, today or week"))?,
                 )
             }
-            "definition" => query.definition = Some(value),
+            "definition" => {
+                let name = DefinitionName::parse(&value).map_err(Problem::bad_request)?;
+                query.definition = Some(name.as_str().to_owned());
+            }
             "field" => search.field = Some(value),
             "eq" => search.eq = Some(value),
             "prefix" => search.prefix = Some(value),
@@ -173,7 +181,7 @@ async fn query_of(
                 "a search is in its field's order: it takes no sort or due",
             ));
         }
-        query.search = Some(field_search(state, &definition, &field, predicate).await?);
+        query.search = Some(field_search(state, caller, &definition, &field, predicate).await?);
     }
     Ok(query)
 }

@@ -18,6 +18,8 @@ pub struct ProbedStore {
     pub due_items: AtomicUsize,
     pub writes: AtomicUsize,
     pub throttled: AtomicUsize,
+    /// Filing search entries: 0 passes, 1 throttled (may clear), 2 refused for good.
+    pub filing: std::sync::atomic::AtomicU8,
 }
 
 impl ProbedStore {
@@ -37,6 +39,7 @@ impl ProbedStore {
             due_items: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
             throttled: AtomicUsize::new(0),
+            filing: std::sync::atomic::AtomicU8::new(0),
         }
     }
 
@@ -129,7 +132,11 @@ impl TaskStore for ProbedStore {
         before: Option<&tel_core::domain::SearchEntries>,
         after: Option<&tel_core::domain::SearchEntries>,
     ) -> Result<(), StoreError> {
-        self.inner.file_search(id, before, after).await
+        match self.filing.load(Ordering::SeqCst) {
+            1 => Err(StoreError::Unavailable("search entries throttled".into())),
+            2 => Err(StoreError::Corrupt("search entries refused".into())),
+            _ => self.inner.file_search(id, before, after).await,
+        }
     }
     async fn due(
         &self,

@@ -744,19 +744,37 @@ async fn the_inbox_searches_declared_fields_and_filters_by_definition_within_the
         offered["items"],
         json!([{ "name": "approve", "searchable": { "amount": "number", "employee": "text" } }])
     );
-    // Nobody finds tasks they do not hold, by any field.
+    // Nobody finds tasks they do not hold, nor learns what a definition
+    // not offered to them declares: its fields answer as undeclared ones.
     let mallory = As::user("mallory", &["audit"]);
     let (_, offered) = api.get(&mallory, "/tasks/definitions").await;
     assert_eq!(offered["items"], json!([]), "not a name of theirs");
     for view in ["mine", "unclaimed", "completed"] {
         let (status, page) = api
+            .get(&mallory, &format!("/tasks?view={view}&definition=approve"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(found(&page).is_empty(), "{view}: {page}");
+        let (status, declared) = api
             .get(
                 &mallory,
                 &format!("/tasks?view={view}&definition=approve&field=amount&min=0"),
             )
             .await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        assert!(found(&page).is_empty(), "{view}: {page}");
+        let (_, undeclared) = api
+            .get(
+                &mallory,
+                &format!("/tasks?view={view}&definition=approve&field=nothing&min=0"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{declared}");
+        assert_eq!(
+            declared["detail"]
+                .as_str()
+                .map(|d| d.replace("amount", "nothing")),
+            undeclared["detail"].as_str().map(str::to_owned),
+            "the same answer as a field that does not exist"
+        );
     }
     for bad in [
         "view=mine&field=employee&eq=bob",
@@ -770,6 +788,8 @@ async fn the_inbox_searches_declared_fields_and_filters_by_definition_within_the
         "view=mine&definition=approve&eq=bob",
         "view=mine&definition=approve&field=employee&eq=bob&sort=priority",
         "view=mine&definition=approve&field=employee&eq=bob&due=today",
+        // Not a definition name: it would reach into the keys of a group `finance#…`.
+        "view=unclaimed&definition=x%23approve",
     ] {
         let (status, body) = api.get(&alice, &format!("/tasks?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");

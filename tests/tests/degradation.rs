@@ -143,3 +143,54 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
         );
     }
 }
+
+#[tokio::test]
+async fn search_entries_refused_for_good_never_hold_the_events_and_throttled_ones_hold_their_change()
+ {
+    use tel_core::domain::{Action, Assignee, AssigneeType, Creation, NewTask};
+    use tel_core::fakes::InMemoryTaskStore;
+    use tel_core::ports::TaskChange;
+    use tel_engine::handlers::ChangePublisher;
+    let (builder, handles) = tel_engine::EngineBuilder::in_memory(Default::default());
+    let store = Arc::new(ProbedStore::new(Arc::new(InMemoryTaskStore::default())));
+    let engine = Arc::new(builder.tasks(store.clone()).build());
+    let publisher = ChangePublisher::of_engine(&engine);
+    // A manual task's creation and assignment: entries to file, two events.
+    let now = chrono::Utc::now();
+    let assign = Action::Assign {
+        assignee: Assignee {
+            kind: AssigneeType::Group,
+            id: "finance".into(),
+        },
+        due_at: None,
+        schedule: None,
+        escalated: false,
+        by: None,
+    };
+    let new = NewTask::of_step(("approve", 1), "wf", "s", json!({}));
+    let task = Creation::new(new, now, now).then(assign, now).unwrap().task;
+    let change = TaskChange {
+        sequence: "1".into(),
+        previous_version: 0,
+        task,
+        previously_filed: None,
+    };
+    // Throttled: the change waits in the stream, its events with it.
+    store.filing.store(1, Ordering::SeqCst);
+    let held = publisher
+        .publish(std::slice::from_ref(&change))
+        .await
+        .unwrap_err();
+    assert_eq!(held.sequence, "1");
+    assert!(handles.publisher.take().is_empty());
+    // Refused for good (a key DynamoDB rejects, a denied call): the events go out.
+    store.filing.store(2, Ordering::SeqCst);
+    assert_eq!(publisher.publish(&[change]).await, Ok(2));
+    let types: Vec<String> = handles
+        .publisher
+        .take()
+        .into_iter()
+        .map(|e| e.detail_type)
+        .collect();
+    assert_eq!(types, ["task.created", "task.assigned"]);
+}

@@ -18,6 +18,11 @@ use tel_core::ports::{Page, PageRequest, StoreError, TaskFilter};
 /// costs at most this many MB of reads however few tasks match.
 const MAX_SCAN_CALLS: usize = 8;
 
+/// Items a Scan evaluates per task it looks for: a manual task has up to
+/// `MAX_SEARCHABLE` + 4 search entries beside it, so a page's worth of
+/// tasks is read in one call without reading a whole megabyte for it.
+const SCANNED_PER_TASK: usize = tel_core::domain::search::MAX_SEARCHABLE + 5;
+
 impl DynamoTaskStore {
     pub(super) async fn list_tasks(
         &self,
@@ -57,6 +62,7 @@ impl DynamoTaskStore {
                         .map(|(k, v)| ((*k).to_owned(), v.clone()))
                         .collect::<std::collections::HashMap<String, AttributeValue>>(),
                 ))
+                .limit(((limit - items.len()) * SCANNED_PER_TASK) as i32)
                 .set_exclusive_start_key(start.take());
             if filter.status.is_some() {
                 scan = scan.expression_attribute_names("#status", "status");

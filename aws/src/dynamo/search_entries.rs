@@ -2,9 +2,9 @@
 //! step with the task by the publisher from the change stream: one item
 //! per facet under the task's partition (`TASK#<id>` / `SEARCH#<facet>`),
 //! in the `inbox-search` index under its shelf, definition and facet. A
-//! write that moves the task puts the facets whose place or key changed
-//! and deletes those it no longer has; the others are left alone, so a
-//! claim of one's own task, a reminder or an automated task writes none.
+//! write that changes the entries puts all of them and deletes those the
+//! task no longer has; a write that changes none (a claim of one's own
+//! task, a reminder, any automated task) writes nothing.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
@@ -15,6 +15,10 @@ use super::keys::*;
 use tel_core::domain::search::entry_key;
 use tel_core::domain::{SearchEntries, TaskInstanceId};
 use tel_core::ports::StoreError;
+
+/// DynamoDB's limits for an index's partition and sort key, in bytes.
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+const MAX_SORT_KEY_BYTES: usize = 1024;
 
 /// BatchWriteItem takes at most this many requests.
 const BATCH: usize = 25;
@@ -29,27 +33,29 @@ fn requests(
     after: Option<&SearchEntries>,
 ) -> Result<Vec<WriteRequest>, StoreError> {
     let mut writes = Vec::new();
-    let unchanged = |facet: &str, key: &str| {
-        before.zip(after).is_some_and(|(b, a)| {
-            b.shelf == a.shelf
-                && b.definition == a.definition
-                && b.facets.get(facet).map(String::as_str) == Some(key)
-        })
-    };
+    if before == after {
+        return Ok(writes);
+    }
     if let Some(after) = after {
+        // Every facet, changed or not: an entry an earlier write never filed
+        // (a task from before the upgrade) is filed by the next change. An
+        // unchanged one costs its item's write unit and no index write.
         for (facet, key) in &after.facets {
-            if unchanged(facet, key) {
+            let (pk, sk) = (
+                search_pk(&after.shelf, &after.definition, facet),
+                entry_key(key, id),
+            );
+            // A holder id read from a request can be long: an entry DynamoDB
+            // would refuse is left out (the task is then not found by it).
+            if pk.len() > MAX_PARTITION_KEY_BYTES || sk.len() > MAX_SORT_KEY_BYTES {
                 continue;
             }
             let item = Item::from([
                 (PK.to_owned(), s(task_pk(id))),
                 (SK.to_owned(), s(search_sk(facet))),
                 (ITEM_TYPE.to_owned(), s("search")),
-                (
-                    GSI6PK.to_owned(),
-                    s(search_pk(&after.shelf, &after.definition, facet)),
-                ),
-                (GSI6SK.to_owned(), s(entry_key(key, id))),
+                (GSI6PK.to_owned(), s(pk)),
+                (GSI6SK.to_owned(), s(sk)),
             ]);
             let put = PutRequest::builder()
                 .set_item(Some(item))
@@ -130,17 +136,22 @@ mod tests {
     }
 
     #[test]
-    fn only_what_moved_is_written() {
+    fn a_change_files_every_entry_and_removes_the_lost_ones() {
         let id = TaskInstanceId::new();
         let ann = entries("ann", &[("@due", "1"), ("employee", "talice")]);
         assert_eq!(requests(id, Some(&ann), Some(&ann)).unwrap().len(), 0);
+        // Any change files every entry again (one never filed is filed now).
         let due_moved = entries("ann", &[("@due", "2"), ("employee", "talice")]);
-        assert_eq!(requests(id, Some(&ann), Some(&due_moved)).unwrap().len(), 1);
+        assert_eq!(requests(id, Some(&ann), Some(&due_moved)).unwrap().len(), 2);
         let to_bob = entries("bob", &[("@due", "1"), ("employee", "talice")]);
         assert_eq!(requests(id, Some(&ann), Some(&to_bob)).unwrap().len(), 2);
         let fewer = entries("ann", &[("@due", "1")]);
         let gone = requests(id, Some(&ann), Some(&fewer)).unwrap();
-        assert!(gone.len() == 1 && gone[0].delete_request.is_some());
+        assert_eq!(gone.len(), 2);
+        assert!(gone[1].delete_request.is_some(), "the field it lost");
+        // A holder id too long for an index key files nothing DynamoDB would refuse.
+        let long = entries(&"x".repeat(2100), &[("@due", "1")]);
+        assert!(requests(id, None, Some(&long)).unwrap().is_empty());
         assert_eq!(requests(id, Some(&ann), None).unwrap().len(), 2);
         assert_eq!(requests(id, None, Some(&ann)).unwrap().len(), 2);
     }

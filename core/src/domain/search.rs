@@ -60,7 +60,7 @@ impl FieldKind {
             (Self::Text, Value::Number(n)) => n.to_string(),
             (Self::Number, Value::Number(n)) => sortable::number(n.as_f64()?),
             (Self::Number, Value::String(text)) => number(text)?,
-            (Self::Date, Value::String(text)) => sortable::time(instant(text)?.0),
+            (Self::Date, Value::String(text)) => date(instant(text)?.0),
             _ => return None,
         };
         Some(format!("{}{encoded}", self.letter()))
@@ -76,6 +76,21 @@ impl FieldKind {
         self.key(&Value::String(text.to_owned()))
             .ok_or_else(|| format!("must be {}", wrong()))
     }
+}
+
+/// A time as a sortable number of epoch milliseconds: before 1970 too.
+fn date(at: DateTime<Utc>) -> String {
+    sortable::number(at.timestamp_millis() as f64)
+}
+
+/// The key just after every time in `day` (a `YYYY-MM-DD`): a bound that
+/// takes in the whole day.
+fn after_day(day: &str) -> Option<String> {
+    let (start, true) = instant(day)? else {
+        return None;
+    };
+    let next = start.checked_add_days(Days::new(1))?;
+    Some(format!("d{}", date(next)))
 }
 
 fn number(text: &str) -> Option<String> {
@@ -155,6 +170,10 @@ impl FieldSearch {
     pub fn new(field: &str, kind: FieldKind, predicate: Predicate) -> Result<Self, String> {
         let letter = kind.letter();
         let (low, high) = match &predicate {
+            // A day, searched by "is", is the whole day.
+            Predicate::Equals(value) if kind == FieldKind::Date && after_day(value).is_some() => {
+                (kind.query_key(value)?, after_day(value).expect("a day"))
+            }
             Predicate::Equals(value) => {
                 let key = kind.query_key(value)?;
                 (
@@ -183,10 +202,8 @@ impl FieldSearch {
                 };
                 let high = match max {
                     // The whole of the last day.
-                    Some(max) if kind == FieldKind::Date && instant(max).is_some_and(|i| i.1) => {
-                        let day = instant(max).expect("a day").0;
-                        let next = day.checked_add_days(Days::new(1)).unwrap_or(day);
-                        format!("{letter}{}", sortable::time(next))
+                    Some(max) if kind == FieldKind::Date && after_day(max).is_some() => {
+                        after_day(max).expect("a day")
                     }
                     Some(max) => format!("{}{AFTER_SEPARATOR}", kind.query_key(max)?),
                     None => format!("{letter}~"),
@@ -301,6 +318,16 @@ mod tests {
         ] {
             assert_eq!(days.matches(&key(FieldKind::Date, json!(v)), a), hit, "{v}");
         }
+        // Before 1970 too, in order.
+        let old = range(FieldKind::Date, Some("1950-01-01"), Some("1969-12-31")).unwrap();
+        assert!(old.matches(&key(FieldKind::Date, json!("1969-07-20T20:17:00Z")), a));
+        assert!(!old.matches(&key(FieldKind::Date, json!("1949-12-31T23:59:59Z")), a));
+        assert!(!old.matches(&key(FieldKind::Date, json!("1970-01-01T00:00:00Z")), a));
+        // "Is" a day: any time that day.
+        let day =
+            FieldSearch::new("f", FieldKind::Date, Predicate::Equals("2026-12-02".into())).unwrap();
+        assert!(day.matches(&key(FieldKind::Date, json!("2026-12-02T15:30:00Z")), a));
+        assert!(!day.matches(&key(FieldKind::Date, json!("2026-12-03T00:00:00Z")), a));
         assert!(range(FieldKind::Number, Some("5"), Some("1")).is_err());
         assert!(range(FieldKind::Text, Some("a"), None).is_err());
         assert!(range(FieldKind::Number, Some("many"), None).is_err());

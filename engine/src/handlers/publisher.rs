@@ -74,10 +74,18 @@ impl ChangePublisher {
                     continue;
                 }
                 let id = change.task.task_instance_id;
-                if let Err(e) = store
+                let filing = store
                     .file_search(id, change.previously_filed.as_ref(), filed.as_ref())
-                    .await
+                    .await;
+                if let Err(e) = &filing
+                    && !e.is_transient()
                 {
+                    // Derived data: a refusal that will not clear (a key DynamoDB
+                    // rejects, a denied call) must not hold every later event.
+                    error!(task_instance_id = %id, error = %e, code = "SEARCH_NOT_FILED", "search entries refused; the task is not found by the inbox's filter until its next write");
+                    continue;
+                }
+                if let Err(e) = filing {
                     warn!(task_instance_id = %id, error = %e, "search entries not filed; the stream delivers the change again");
                     let published = self.answer_and_publish(&changes[..i]).await?;
                     info!(published, "events published up to a task not filed");
