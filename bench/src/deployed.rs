@@ -120,7 +120,8 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         &BTreeMap::from([("VisibilityTimeoutSeconds".to_owned(), "30".to_owned())]),
     )
     .await?;
-    let engine = crate::e2e::engine_with_definition(&d.sdk, &stack).await?;
+    let engine =
+        crate::e2e::engine_with_definition(&d.sdk, &stack, crate::workload::definition()).await?;
     let runner = LocalRunner::start(
         &d.sdk,
         &stack,

@@ -18,7 +18,12 @@ use crate::bill;
 use crate::inprocess::{definition, order};
 use crate::stats::summarize;
 
-pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Result<()> {
+pub async fn run(
+    tasks: usize,
+    pollers: usize,
+    in_flight: usize,
+    outcomes_only: bool,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "set AWS_ENDPOINT_URL (localstack/emulator.sh start)"
@@ -36,7 +41,11 @@ pub async fn run(tasks: usize, pollers: usize, in_flight: usize) -> anyhow::Resu
         .table_stream_arn
         .clone()
         .ok_or_else(|| anyhow::anyhow!("the table has no stream"))?;
-    let engine = engine_with_definition(&counted, &stack).await?;
+    let mut definition = definition();
+    if outcomes_only {
+        definition["events"] = serde_json::json!("outcomes");
+    }
+    let engine = engine_with_definition(&counted, &stack, definition).await?;
     // Only completions: the loop reads fewer events and refills sooner.
     let completions = r#"{"source":["task-execution-layer"],"detail-type":["task.completed"]}"#;
     let tap = EventTap::subscribe(
@@ -363,6 +372,7 @@ async fn dynamo_ceiling(
 pub(crate) async fn engine_with_definition(
     sdk: &aws_config::SdkConfig,
     stack: &tel_local::LocalStack,
+    definition: serde_json::Value,
 ) -> anyhow::Result<std::sync::Arc<tel_engine::TaskEngine>> {
     use tel_engine::metrics::{Discard, Metrics};
     let engine = std::sync::Arc::new(
@@ -373,9 +383,7 @@ pub(crate) async fn engine_with_definition(
     engine
         .definitions()
         .store()
-        .register(
-            tel_core::domain::TaskDefinition::parse(definition()).map_err(anyhow::Error::msg)?,
-        )
+        .register(tel_core::domain::TaskDefinition::parse(definition).map_err(anyhow::Error::msg)?)
         .await?;
     Ok(engine)
 }

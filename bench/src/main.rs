@@ -80,6 +80,9 @@ enum Bench {
         /// Tasks submitted but not yet completed, at most.
         #[arg(long, default_value_t = 20)]
         in_flight: usize,
+        /// The definition publishes only its tasks' outcomes (`"events": "outcomes"`).
+        #[arg(long)]
+        outcomes_only: bool,
     },
 }
 
@@ -97,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
             tasks,
             pollers,
             in_flight,
-        } => e2e::run(tasks, pollers, in_flight).await,
+            outcomes_only,
+        } => e2e::run(tasks, pollers, in_flight, outcomes_only).await,
     }
 }

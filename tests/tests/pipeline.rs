@@ -452,3 +452,68 @@ async fn trace_context_travels_from_the_request_through_every_stage_into_events(
     );
     runner.stop().await;
 }
+
+#[tokio::test]
+async fn a_definition_publishing_outcomes_only_sends_its_end_and_nothing_before() {
+    let (t, mut events, runner) = TestStack::running([
+        js(
+            "quiet",
+            "export default (i) => ({ doubled: i.n * 2 })",
+            json!({ "events": "outcomes" }),
+        ),
+        js(
+            "quiet-failing",
+            "export default (i) => ({ doubled: 'no' })",
+            json!({ "events": "outcomes" }),
+        ),
+        js(
+            "chatty",
+            "export default (i) => ({ doubled: i.n * 2 })",
+            json!({}),
+        ),
+    ])
+    .await;
+    let quiet = request("quiet", json!({ "n": 2 }));
+    let failing = request("quiet-failing", json!({ "n": 2 }));
+    let chatty = request("chatty", json!({ "n": 2 }));
+    let bodies: Vec<String> = [&quiet, &failing, &chatty]
+        .iter()
+        .map(|b| b.to_string())
+        .collect();
+    t.send_requests(&bodies).await.unwrap();
+    for (body, end) in [
+        (&chatty, "task.completed"),
+        (&quiet, "task.completed"),
+        (&failing, "task.failed"),
+    ] {
+        events
+            .wait_for_type(end, Some(&id_of(body)), WAIT)
+            .await
+            .unwrap();
+    }
+    // Whatever else comes has come by now (the chatty task's started came first).
+    events.drain(Duration::from_secs(2)).await.unwrap();
+    let types = |body: &Value| {
+        let id = id_of(body);
+        events
+            .seen()
+            .iter()
+            .filter(|e| e["detail"]["taskInstanceId"] == id.as_str())
+            .map(|e| e["detail-type"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(types(&quiet), ["task.completed"]);
+    assert_eq!(types(&failing), ["task.failed"]);
+    assert_eq!(
+        types(&chatty),
+        ["task.created", "task.started", "task.completed"]
+    );
+    // The task itself keeps its whole history.
+    let task = t
+        .task(TaskInstanceId::parse(&id_of(&quiet)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(task.status, TaskStatus::Completed);
+    assert_eq!(task.history.len(), 3);
+    runner.stop().await;
+}

@@ -105,6 +105,7 @@ impl Creation {
             trace_id: new.trace_id,
             requested_by: new.requested_by,
             search_keys: BTreeMap::new(),
+            event_mode: Default::default(),
             version: 1,
             history: Vec::new(),
             wake_at: None,

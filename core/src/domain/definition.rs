@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::access::AccessRules;
+use super::events::EventMode;
 use super::ids::{DefinitionName, DefinitionRef};
 use super::manual::ManualSettings;
 use super::mapping::{RequestSpec, ResponseSpec};
@@ -114,6 +115,9 @@ pub struct TaskDefinition {
     /// Who may submit, read, work and manage this definition's tasks; none: admins only.
     #[serde(default, skip_serializing_if = "AccessRules::is_empty")]
     pub access: AccessRules,
+    /// Which lifecycle events its tasks publish (`outcomes`: only the end).
+    #[serde(default, skip_serializing_if = "EventMode::is_all")]
+    pub events: EventMode,
 }
 
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
@@ -185,6 +189,8 @@ struct RawDefinition {
     limits: Option<Value>,
     #[serde(default)]
     access: Option<Value>,
+    #[serde(default)]
+    events: Option<Value>,
 }
 
 /// Retry as written: every field optional, numbers signed so a negative value
@@ -338,6 +344,22 @@ impl TaskDefinition {
             }
         };
 
+        let events = match raw.events.map(|v| typed::<EventMode>(v, "events")) {
+            None => EventMode::All,
+            Some(Ok(mode)) => mode,
+            Some(Err(p)) => {
+                problems.0.push(p);
+                EventMode::All
+            }
+        };
+        if events == EventMode::Outcomes && task_type == Some(TaskType::Manual) {
+            // The notifier and the inbox's people live on the assignment events.
+            problems.add(
+                "events",
+                "a manual task publishes all its events: its notifications are made from them",
+            );
+        }
+
         match (name, task_type, problems.0.is_empty()) {
             (Some(name), Some(task_type), true) => Ok(Self {
                 name,
@@ -356,6 +378,7 @@ impl TaskDefinition {
                 manual,
                 limits,
                 access,
+                events,
             }),
             _ => Err(DefinitionError {
                 problems: problems.0,
@@ -665,6 +688,20 @@ mod tests {
             json!({ "name": "a", "type": "manual", "manual": { "assignment": { "strategy": "user", "id": "" } } }),
         );
         assert_eq!(p[0].path, "manual.assignment.id");
+        let quiet = TaskDefinition::parse(
+            json!({ "name": "a", "type": "automated", "implementation": { "kind": "javascript", "source": "export default () => ({})" }, "events": "outcomes" }),
+        )
+        .unwrap();
+        assert_eq!(quiet.events, EventMode::Outcomes);
+        let p = problems(
+            json!({ "name": "a", "type": "manual", "manual": { "assignment": { "strategy": "user", "id": "ann" } }, "events": "outcomes" }),
+        );
+        assert_eq!(
+            p[0].path, "events",
+            "a manual task's notifications need its events"
+        );
+        let p = problems(json!({ "name": "a", "type": "automated", "events": "some" }));
+        assert!(p.iter().any(|p| p.path == "events"), "{p:?}");
         let ok = TaskDefinition::parse(
             json!({ "name": "approve", "type": "manual", "manual": { "assignment": { "strategy": "group", "id": "finance" }, "dueInSeconds": 3600 } }),
         );

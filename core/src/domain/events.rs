@@ -46,6 +46,35 @@ pub enum EventType {
     Cancelled,
 }
 
+/// Which of a task's lifecycle events go on the bus: all of them (the
+/// default), or only its outcome (`task.completed`, `task.failed`,
+/// `task.cancelled`) for consumers that need nothing else, at a third of
+/// the events' price. Metrics and logs see every event either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventMode {
+    #[default]
+    All,
+    Outcomes,
+}
+
+impl EventMode {
+    pub fn is_all(&self) -> bool {
+        *self == Self::All
+    }
+
+    /// Whether an event of `kind` is published.
+    pub fn publishes(&self, kind: EventType) -> bool {
+        match self {
+            Self::All => true,
+            Self::Outcomes => matches!(
+                kind,
+                EventType::Completed | EventType::Failed | EventType::Cancelled
+            ),
+        }
+    }
+}
+
 impl EventType {
     pub const ALL: [EventType; 12] = [
         Self::Created,

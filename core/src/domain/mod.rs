@@ -40,7 +40,7 @@ pub use deadline::DeadlineKind;
 pub use definition::{Implementation, Limits, TaskDefinition};
 pub use due::{DeadlineWrite, DueStep, next_due_step};
 pub use envelope::{Dispatch, Envelope, Stage};
-pub use events::{EVENT_SOURCE, EventType, TaskEvent, events_of};
+pub use events::{EVENT_SOURCE, EventMode, EventType, TaskEvent, events_of};
 pub use history::HistoryEntry;
 pub use ids::{DefinitionName, DefinitionRef, TaskInstanceId};
 pub use manual::{Assignee, AssigneeType};

@@ -503,6 +503,7 @@ mod tests {
             trace_id: None,
             requested_by: None,
             search_keys: Default::default(),
+            event_mode: Default::default(),
             version: 1,
             history: Vec::new(),
             wake_at: None,

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::callback::Callback;
 use super::deadline::DeadlineKind;
+use super::events::EventMode;
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, ManualProgress};
@@ -84,6 +85,9 @@ pub struct TaskInstance {
     /// assignment (`search::keys_of`): what the inbox's search finds it by.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub search_keys: BTreeMap<String, String>,
+    /// Which of its events the publisher puts on the bus (its definition's `events`).
+    #[serde(default, skip_serializing_if = "EventMode::is_all")]
+    pub event_mode: EventMode,
     /// Bumped by every transition; transitions are conditional on it.
     pub version: u64,
     /// One entry per transition, oldest first. Stored with the task (one

@@ -471,7 +471,8 @@ fn definition_of_type(kind: &str, body: &str, variant: &str) -> Value {
         "heartbeatSeconds": seconds(MAX_TIMEOUT_SECONDS, "How often a Step Functions state waiting on the task hears it is alive."),
         "retry": reference("RetryPolicy"),
         "limits": reference("Limits"),
-        "access": reference("AccessRules")
+        "access": reference("AccessRules"),
+        "events": { "enum": ["all", "outcomes"], "default": "all", "description": "Which lifecycle events go on the bus: all, or only task.completed, task.failed and task.cancelled (not for manual tasks)." }
     });
     properties[body] = reference(variant);
     json!({ "type": "object", "required": ["type", body], "additionalProperties": false, "properties": properties })

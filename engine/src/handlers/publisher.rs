@@ -127,7 +127,10 @@ impl ChangePublisher {
         let mut origin = Vec::new();
         for (i, change) in changes.iter().enumerate() {
             for entry in change.new_entries() {
-                for event in events_of(&change.task, entry) {
+                let published = events_of(&change.task, entry)
+                    .into_iter()
+                    .filter(|e| change.task.event_mode.publishes(e.event_type));
+                for event in published {
                     events.push(BusEvent::from(&event));
                     origin.push(i);
                 }
@@ -223,6 +226,43 @@ mod tests {
         assert_eq!(
             published, ids,
             "what the bus gets is what the transition planned"
+        );
+    }
+
+    #[tokio::test]
+    async fn outcomes_only_publishes_the_end_with_the_id_it_has_among_all() {
+        let now = Utc::now();
+        let new = NewTask::of_step(("double", 1), "wf", "s", json!({}));
+        let mut created = Creation::new(new, now, now);
+        created.task.event_mode = tel_core::domain::EventMode::Outcomes;
+        let started = transition(&created.task, Action::Start { lease_until: now }, now).unwrap();
+        let done = transition(
+            &started.task,
+            Action::Complete {
+                output: Some(json!({ "n": 2 })),
+                by: None,
+            },
+            now,
+        )
+        .unwrap();
+        let recording = Arc::new(RecordingPublisher::default());
+        let publisher = ChangePublisher::new(recording.clone());
+        let changes = [
+            change("1", 0, &created.task),
+            change("2", 1, &started.task),
+            change("3", 2, &done.task),
+        ];
+        assert_eq!(publisher.publish(&changes).await, Ok(1));
+        let published = recording.take();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].detail_type, "task.completed");
+        let id =
+            serde_json::from_str::<serde_json::Value>(&published[0].detail).unwrap()["eventId"]
+                .clone();
+        assert_eq!(
+            id,
+            json!(done.events[0].event_id),
+            "the same id as with every event"
         );
     }
 

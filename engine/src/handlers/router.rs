@@ -19,7 +19,7 @@ use crate::batch::{
 use tel_core::domain::request::RequestIdentity;
 use tel_core::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use tel_core::domain::{
-    Action, Callback, Creation, ExecutionRequest, NewTask, PayloadField, PayloadRef,
+    Action, Callback, Creation, EventMode, ExecutionRequest, NewTask, PayloadField, PayloadRef,
     RejectedRequest, TaskError, TaskInstance, TaskInstanceId,
 };
 use tel_core::ports::PayloadError;
@@ -125,7 +125,11 @@ impl Router {
             .as_ref()
             .map(|l| l.definition.budgets())
             .unwrap_or_default();
-        self.record(new, input_ref, failure, budgets).await
+        let events = loaded
+            .as_ref()
+            .map(|l| l.definition.events)
+            .unwrap_or_default();
+        self.record(new, input_ref, failure, budgets, events).await
     }
 
     /// Stores the task (FAILED at once with `failure`), which sends it to
@@ -141,10 +145,11 @@ impl Router {
         input_ref: Option<PayloadRef>,
         failure: Option<TaskError>,
         budgets: Budgets,
+        events: EventMode,
     ) -> Result<TaskInstance, Redeliver> {
         let s = &self.engine;
         let id = new.task_instance_id;
-        let creation = self.creation(new.clone(), input_ref, failure, budgets);
+        let creation = self.creation(new.clone(), input_ref, failure, budgets, events);
         let e = match s.create(&creation).await {
             Ok((task, true)) => {
                 info!(definition = %task.definition_ref(), status = %task.status, "task created");
@@ -173,7 +178,7 @@ impl Router {
             context: Value::Null,
             ..new
         };
-        let creation = self.creation(bare, None, Some(error), (None, None));
+        let creation = self.creation(bare, None, Some(error), (None, None), events);
         s.create(&creation)
             .await
             .map(|(task, _)| task)
@@ -186,9 +191,11 @@ impl Router {
         input_ref: Option<PayloadRef>,
         failure: Option<TaskError>,
         budgets: Budgets,
+        events: EventMode,
     ) -> Creation {
         let s = &self.engine;
         let mut creation = Creation::new(new, s.now(), s.redeliver_at()).with_budgets(budgets);
+        creation.task.event_mode = events;
         if let Some(at) = input_ref {
             let input = std::mem::take(&mut creation.task.input);
             creation
@@ -249,9 +256,15 @@ impl Router {
             callback: self.callback(task_token, None),
         };
         record_task_id(new.task_instance_id);
-        self.record(new, None, Some(rejected.error), (None, None))
-            .await
-            .map(|_| ())
+        self.record(
+            new,
+            None,
+            Some(rejected.error),
+            (None, None),
+            EventMode::All,
+        )
+        .await
+        .map(|_| ())
     }
 }
 
