@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::access::AccessRules;
-use super::events::EventMode;
+use super::event_mode::EventMode;
 use super::ids::{DefinitionName, DefinitionRef};
 use super::manual::ManualSettings;
 use super::mapping::{RequestSpec, ResponseSpec};

@@ -8,6 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::event_mode::EventMode;
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, AssigneeType};
@@ -46,23 +47,8 @@ pub enum EventType {
     Cancelled,
 }
 
-/// Which of a task's lifecycle events go on the bus: all of them (the
-/// default), or only its outcome (`task.completed`, `task.failed`,
-/// `task.cancelled`) for consumers that need nothing else, at a third of
-/// the events' price. Metrics and logs see every event either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventMode {
-    #[default]
-    All,
-    Outcomes,
-}
-
+/// The mode's rule, beside the event types it names.
 impl EventMode {
-    pub fn is_all(&self) -> bool {
-        *self == Self::All
-    }
-
     /// Whether an event of `kind` is published.
     pub fn publishes(&self, kind: EventType) -> bool {
         match self {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::callback::Callback;
 use super::deadline::DeadlineKind;
-use super::events::EventMode;
+use super::event_mode::EventMode;
 use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, ManualProgress};
