@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::auth::Caller;
 use super::problem::Problem;
-use tel_core::domain::{DefinitionName, DefinitionRef, Identity, Permission, TaskDefinition};
+use tel_core::domain::{DefinitionName, Identity, Permission, TaskDefinition};
 
 /// Whether the inbox's filter offers `definition` to `who`: a manual one
 /// whose tasks may come to them, or whose rules let them read its tasks.
@@ -32,11 +32,7 @@ pub async fn definitions(
         let Ok(name) = DefinitionName::parse(&name) else {
             continue;
         };
-        let latest = DefinitionRef {
-            name,
-            version: None,
-        };
-        let Some(loaded) = definitions.resolve(&latest).await? else {
+        let Some(loaded) = definitions.latest(name).await? else {
             continue;
         };
         let definition = &loaded.definition;

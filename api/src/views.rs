@@ -19,7 +19,7 @@ use super::auth::Caller;
 use super::body;
 use super::filters::offered;
 use super::problem::Problem;
-use tel_core::domain::{DefinitionName, DefinitionRef, FieldSearch, Predicate, TaskInstance};
+use tel_core::domain::{DefinitionName, FieldSearch, Predicate, TaskInstance};
 use tel_core::ports::{DueWindow, InboxSort, InboxView, PageRequest, ViewQuery};
 
 /// `overdue`, `today`, `week`: the window around `now` (days in UTC).
@@ -89,21 +89,15 @@ impl SearchParams {
 async fn field_search(
     state: &ApiState,
     caller: &Caller,
-    definition: &str,
+    definition: DefinitionName,
     field: &str,
     predicate: Predicate,
 ) -> Result<FieldSearch, Problem> {
-    let undeclared = || {
-        Problem::bad_request(format!(
-            "`{field}` is not a searchable field of {definition} (its manual.searchable)"
-        ))
-    };
-    let name = DefinitionName::parse(definition).map_err(Problem::bad_request)?;
-    let latest = DefinitionRef {
-        name,
-        version: None,
-    };
-    let loaded = state.engine.definitions().resolve(&latest).await?;
+    let undeclared = Problem::bad_request(format!(
+        "`{field}` is not a searchable field of {} (its manual.searchable)",
+        definition.as_str()
+    ));
+    let loaded = state.engine.definitions().latest(definition).await?;
     // A definition not offered to the caller answers as one without the
     // field: whether it exists, and what it declares, is not theirs to learn.
     let kind = loaded
@@ -111,7 +105,7 @@ async fn field_search(
         .filter(|l| offered(&l.definition, &caller.identity()))
         .and_then(|l| l.definition.manual.as_ref())
         .and_then(|m| m.searchable.get(field).copied())
-        .ok_or_else(undeclared)?;
+        .ok_or(undeclared)?;
     FieldSearch::new(field, kind, predicate)
         .map_err(|m| Problem::bad_request(format!("{field}: {m}")))
 }
@@ -133,6 +127,7 @@ async fn query_of(
     };
     let mut search = SearchParams::default();
     let mut sorted = false;
+    let mut definition = None;
     for (key, value) in body::query_pairs(raw) {
         match key.as_str() {
             "view" => {
@@ -153,6 +148,7 @@ async fn query_of(
             "definition" => {
                 let name = DefinitionName::parse(&value).map_err(Problem::bad_request)?;
                 query.definition = Some(name.as_str().to_owned());
+                definition = Some(name);
             }
             "field" => search.field = Some(value),
             "eq" => search.eq = Some(value),
@@ -170,7 +166,7 @@ async fn query_of(
         ));
     }
     if let Some((field, predicate)) = search.predicate()? {
-        let Some(definition) = query.definition.clone() else {
+        let Some(definition) = definition else {
             return Err(Problem::bad_request(
                 "a search needs its definition: fields are declared per definition",
             ));
@@ -181,7 +177,7 @@ async fn query_of(
                 "a search is in its field's order: it takes no sort or due",
             ));
         }
-        query.search = Some(field_search(state, caller, &definition, &field, predicate).await?);
+        query.search = Some(field_search(state, caller, definition, &field, predicate).await?);
     }
     Ok(query)
 }
@@ -235,10 +231,14 @@ pub async fn counts(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let mut counts = serde_json::Map::new();
+    // Read once (a search resolves its definition), then counted per view.
+    let asked = query_of(&state, &caller, raw.as_deref()).await?;
     for view in InboxView::ALL {
-        let mut query = query_of(&state, &caller, raw.as_deref()).await?;
-        query.view = view;
-        query.due = None;
+        let mut query = ViewQuery {
+            view,
+            due: None,
+            ..asked.clone()
+        };
         if view == InboxView::Completed {
             // The completed view has no due window: counted in its own order.
             query.sort = InboxSort::default();

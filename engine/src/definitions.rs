@@ -89,15 +89,23 @@ impl DefinitionCache {
         let Ok(name) = DefinitionName::parse(name) else {
             return Ok(AccessRules::default());
         };
-        let latest = DefinitionRef {
-            name,
-            version: None,
-        };
         Ok(self
-            .resolve(&latest)
+            .latest(name)
             .await?
             .map(|l| l.definition.access.clone())
             .unwrap_or_default())
+    }
+
+    /// The latest version of `name`, or `None` if it has none.
+    pub async fn latest(
+        &self,
+        name: DefinitionName,
+    ) -> Result<Option<Arc<LoadedDefinition>>, StoreError> {
+        self.resolve(&DefinitionRef {
+            name,
+            version: None,
+        })
+        .await
     }
 
     fn recent_latest(&self, name: &str) -> Option<u32> {
