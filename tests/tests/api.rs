@@ -788,11 +788,45 @@ async fn the_inbox_searches_declared_fields_and_filters_by_definition_within_the
         "view=mine&definition=approve&eq=bob",
         "view=mine&definition=approve&field=employee&eq=bob&sort=priority",
         "view=mine&definition=approve&field=employee&eq=bob&due=today",
-        // Not a definition name: it would reach into the keys of a group `finance#…`.
-        "view=unclaimed&definition=x%23approve",
     ] {
         let (status, body) = api.get(&alice, &format!("/tasks?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // A group whose name extends hers (`finance#x`) holds a task. Its entries
+    // sit under `ASSIGNEE#GROUP#finance#x#approve#…`: the key alice's own
+    // group would give for a definition named `x#approve`.
+    let approve = t
+        .engine
+        .definitions()
+        .latest(tel_core::domain::DefinitionName::parse("approve").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let theirs = Assignee {
+        kind: AssigneeType::Group,
+        id: "finance#x".into(),
+    };
+    tel_tests::store_assigned(&t, &approve.definition, theirs).await;
+    let member = As::user("xavier", &["finance#x"]);
+    let filed = async {
+        loop {
+            let (_, counts) = api.get(&member, "/tasks/counts?definition=approve").await;
+            if counts["unclaimed"]["count"] == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, filed)
+        .await
+        .expect("the entries are filed");
+    for path in [
+        "/tasks/counts?definition=x%23approve",
+        "/tasks?view=unclaimed&definition=x%23approve",
+    ] {
+        let (status, body) = api.get(&alice, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
     }
     runner.stop().await;
 }
