@@ -16,6 +16,7 @@ mod definitions;
 mod filters;
 pub mod form;
 pub mod openapi;
+mod operations;
 mod people;
 pub mod problem;
 mod tasks;
@@ -90,6 +91,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/definitions/{name}/versions/{version}"),
     ("PUT", "/integrations/{name}"),
     ("GET", "/integrations/{name}"),
+    ("GET", "/operations"),
+    ("POST", "/operations"),
+    ("GET", "/operations/matches"),
+    ("GET", "/operations/{id}"),
+    ("GET", "/operations/{id}/tasks"),
+    ("POST", "/operations/{id}/stop"),
     ("GET", "/admin/tasks"),
     ("GET", "/admin/tasks/{id}/events"),
     ("GET", "/admin/stats"),
@@ -120,6 +127,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}/cancel", post(actions::cancel))
         .route("/tasks/{id}/retry", post(actions::retry))
         .route("/tasks/{id}/replay", post(actions::replay))
+        .route("/operations", get(operations::list).post(operations::start))
+        .route("/operations/matches", get(operations::matches))
+        .route("/operations/{id}", get(operations::show))
+        .route("/operations/{id}/tasks", get(operations::tasks))
+        .route("/operations/{id}/stop", post(operations::stop))
         .route(
             "/definitions/{name}",
             put(definitions::register).get(definitions::latest),

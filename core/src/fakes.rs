@@ -18,6 +18,8 @@ use crate::ports::{
     TaskChange, TaskFilter, TaskStore, WORKFLOW_PAGE,
 };
 
+mod operations;
+
 #[derive(Default)]
 struct Tables {
     counters: HashMap<String, u64>,
@@ -31,6 +33,7 @@ struct Tables {
     preferences: HashMap<String, crate::domain::NotificationPreferences>,
     /// Notice key → (sent, claimed at).
     notices: HashMap<String, (bool, DateTime<Utc>)>,
+    operations: operations::Operations,
 }
 
 impl Tables {
@@ -106,11 +109,11 @@ impl InMemoryTaskStore {
 
 /// One page of `items` (already in order) from the cursor on: the cursor is
 /// the position of the page's first item, as text.
-fn page_of(
-    items: Vec<TaskInstance>,
+fn page_of<T: Clone>(
+    items: Vec<T>,
     page: &PageRequest,
     size: PageSize,
-) -> Result<Page<TaskInstance>, StoreError> {
+) -> Result<Page<T>, StoreError> {
     let from = match &page.cursor {
         None => 0,
         Some(cursor) => cursor

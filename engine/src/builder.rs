@@ -18,8 +18,8 @@ use tel_aws::{
 use tel_core::clock::{Clock, SystemClock};
 use tel_core::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, DefinitionStore,
-    EventPublisher, IntegrationStore, NoticeLedger, PayloadStore, PeopleStore, QueueSender,
-    StepCallbacks, TaskStore,
+    EventPublisher, IntegrationStore, NoticeLedger, OperationStore, PayloadStore, PeopleStore,
+    QueueSender, StepCallbacks, TaskStore,
 };
 
 /// Every port the table serves: one adapter usually implements them all.
@@ -31,6 +31,7 @@ pub trait TablePorts:
     + BreakerStore
     + PeopleStore
     + NoticeLedger
+    + OperationStore
     + 'static
 {
 }
@@ -43,6 +44,7 @@ impl<T> TablePorts for T where
         + BreakerStore
         + PeopleStore
         + NoticeLedger
+        + OperationStore
         + 'static
 {
 }
@@ -56,6 +58,7 @@ pub struct EngineBuilder {
     breakers: Option<Arc<dyn BreakerStore>>,
     people: Option<Arc<dyn PeopleStore>>,
     notices: Option<Arc<dyn NoticeLedger>>,
+    operations: Option<Arc<dyn OperationStore>>,
     integrations: Option<Arc<dyn IntegrationStore>>,
     definitions: Option<Arc<DefinitionCache>>,
     publisher: Option<Arc<dyn EventPublisher>>,
@@ -78,6 +81,7 @@ impl Default for EngineBuilder {
             breakers: None,
             people: None,
             notices: None,
+            operations: None,
             integrations: None,
             definitions: None,
             publisher: None,
@@ -135,6 +139,7 @@ impl EngineBuilder {
             breakers: Some(engine.breakers.clone()),
             people: Some(engine.people.clone()),
             notices: Some(engine.notices.clone()),
+            operations: Some(engine.operations.clone()),
             integrations: Some(engine.integrations.clone()),
             definitions: Some(engine.definitions.clone()),
             publisher: Some(engine.publisher.clone()),
@@ -156,7 +161,8 @@ impl EngineBuilder {
         self.slots = Some(table.clone());
         self.breakers = Some(table.clone());
         self.people = Some(table.clone());
-        self.notices = Some(table);
+        self.notices = Some(table.clone());
+        self.operations = Some(table);
         self
     }
 
@@ -226,6 +232,7 @@ impl EngineBuilder {
             breakers: self.breakers.expect(MISSING),
             people: self.people.expect(MISSING),
             notices: self.notices.expect(MISSING),
+            operations: self.operations.expect(MISSING),
             integrations: self.integrations.expect(MISSING),
             definitions: self.definitions.expect(MISSING),
             publisher: self.publisher.expect(MISSING),

@@ -58,6 +58,9 @@ pub struct Settings {
     /// integration's `secretRef` must be `<prefix><its name>` or under
     /// `<prefix><its name>/` (what the executor's IAM policy allows, too).
     pub integration_secrets_prefix: String,
+    /// How long each sweep works on running bulk operations after its
+    /// deadlines (keep well under the sweeper's function timeout).
+    pub operation_budget: Duration,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             max_payload_bytes: 10 * 1024 * 1024,
             heartbeat_interval: Duration::from_secs(60),
             integration_secrets_prefix: tel_core::integrations::DEFAULT_SECRETS_PREFIX.to_owned(),
+            operation_budget: Duration::from_secs(40),
         }
     }
 }
@@ -165,6 +169,7 @@ impl Settings {
             heartbeat_interval: seconds("TEL_HEARTBEAT_SECONDS", d.heartbeat_interval)?,
             integration_secrets_prefix: optional("TEL_INTEGRATION_SECRETS_PREFIX")
                 .unwrap_or(d.integration_secrets_prefix),
+            operation_budget: seconds("TEL_OPERATION_BUDGET_SECONDS", d.operation_budget)?,
         })
     }
 }

@@ -30,6 +30,7 @@ pub mod handlers;
 pub mod lambda;
 pub mod metrics;
 pub mod notices;
+pub mod operations;
 pub mod stage;
 pub mod step_callbacks;
 
@@ -64,8 +65,8 @@ use tel_core::domain::{
 };
 use tel_core::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher,
-    IntegrationStore, NoticeLedger, OutgoingMessage, PayloadError, PayloadStore, PeopleStore,
-    QueueError, QueueSender, StepCallbacks, StoreError, TaskStore,
+    IntegrationStore, NoticeLedger, OperationStore, OutgoingMessage, PayloadError, PayloadStore,
+    PeopleStore, QueueError, QueueSender, StepCallbacks, StoreError, TaskStore,
 };
 
 /// Tries of one transition write before the record is left to SQS.
@@ -80,6 +81,7 @@ pub struct TaskEngine {
     breakers: Arc<dyn BreakerStore>,
     people: Arc<dyn PeopleStore>,
     notices: Arc<dyn NoticeLedger>,
+    operations: Arc<dyn OperationStore>,
     definitions: Arc<DefinitionCache>,
     publisher: Arc<dyn EventPublisher>,
     queues: Arc<dyn QueueSender>,
@@ -173,6 +175,11 @@ impl TaskEngine {
     /// What was notified, so each notice goes out once.
     pub fn notices(&self) -> &Arc<dyn NoticeLedger> {
         &self.notices
+    }
+
+    /// Bulk operations and the index that selects their tasks.
+    pub fn operations(&self) -> &Arc<dyn OperationStore> {
+        &self.operations
     }
     pub fn definitions(&self) -> &Arc<DefinitionCache> {
         &self.definitions

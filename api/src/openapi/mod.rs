@@ -5,6 +5,7 @@
 //! lists exactly the routes the router serves.
 
 mod admin;
+mod bulk;
 mod people;
 mod schemas;
 
@@ -468,6 +469,7 @@ pub fn document() -> Value {
     for (path, method, operation) in operations()
         .into_iter()
         .chain(admin::operations())
+        .chain(bulk::operations())
         .chain(people::operations())
     {
         let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
@@ -488,6 +490,7 @@ pub fn document() -> Value {
             { "name": "definitions", "description": "Task definitions: versioned, immutable per version." },
             { "name": "integrations", "description": "External services integration tasks call." },
             { "name": "admin", "description": "The operator console: every task, events, figures, dead letters, the catalogue (admins only)." },
+            { "name": "operations", "description": "Bulk actions: retry or cancel every task a selection matches, followed task by task (a definition's managers)." },
             { "name": "people", "description": "Who hears of their work: one's notification channels, and the directory admins register." },
             { "name": "contract", "description": "The API's and the events' documents." }
         ],
@@ -495,7 +498,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
-            "schemas": schemas::components().into_iter().chain(admin::schemas().into_iter().chain(people::schemas()).map(|(k, v)| (k.to_owned(), v))).collect::<Map<String, Value>>()
+            "schemas": schemas::components().into_iter().chain(admin::schemas().into_iter().chain(bulk::schemas()).chain(people::schemas()).map(|(k, v)| (k.to_owned(), v))).collect::<Map<String, Value>>()
         }
     })
 }

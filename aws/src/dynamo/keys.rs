@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use tel_core::domain::operation::IndexedTask;
 use tel_core::domain::sortable;
 use tel_core::domain::{Assignee, AssigneeType, Shelf, TaskInstanceId, TaskStatus};
 
@@ -19,6 +20,8 @@ pub const GSI5PK: &str = "GSI5PK";
 pub const GSI5SK: &str = "GSI5SK";
 pub const GSI6PK: &str = "GSI6PK";
 pub const GSI6SK: &str = "GSI6SK";
+pub const GSI7PK: &str = "GSI7PK";
+pub const GSI7SK: &str = "GSI7SK";
 pub const ITEM_TYPE: &str = "itemType";
 pub const EXPIRES_AT: &str = "expiresAt";
 
@@ -32,11 +35,14 @@ pub const PRIORITY_INDEX: &str = "inbox-priority";
 /// Manual tasks' search entries: by shelf, definition and facet, in the
 /// facet's order (`tel_core::domain::search`).
 pub const SEARCH_INDEX: &str = "inbox-search";
+/// Tasks operators act on in bulk, by definition and status
+/// (`tel_core::domain::operation`).
+pub const OPERATIONS_INDEX: &str = "operations";
 
 /// Attributes the table adds to a record; never part of the record itself.
-pub const TABLE_ATTRIBUTES: [&str; 16] = [
+pub const TABLE_ATTRIBUTES: [&str; 18] = [
     PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK, GSI6PK,
-    GSI6SK, ITEM_TYPE, EXPIRES_AT,
+    GSI6SK, GSI7PK, GSI7SK, ITEM_TYPE, EXPIRES_AT,
 ];
 
 /// An index's key attributes.
@@ -45,6 +51,7 @@ pub fn index_keys(index: &str) -> (&'static str, &'static str) {
         DUE_INDEX => (GSI4PK, GSI4SK),
         PRIORITY_INDEX => (GSI5PK, GSI5SK),
         SEARCH_INDEX => (GSI6PK, GSI6SK),
+        OPERATIONS_INDEX => (GSI7PK, GSI7SK),
         WORKFLOW_INDEX => (GSI2PK, GSI2SK),
         DEADLINE_INDEX => (GSI3PK, GSI3SK),
         _ => (GSI1PK, GSI1SK),
@@ -151,4 +158,49 @@ pub fn deadline_sk(at: DateTime<Utc>) -> String {
 
 pub fn deadline_millis(sk: &str) -> Option<i64> {
     sk.parse().ok()
+}
+
+/// One definition's tasks in one status, in the operations index.
+pub fn operations_pk(definition: &str, status: TaskStatus) -> String {
+    format!("OPS#{definition}#{status}")
+}
+
+/// Error code first (a selection by code is one key range), then the time
+/// (`IndexedTask::at`), the definition version and the id: a selection is
+/// decided from the key alone, without reading the task.
+pub fn operations_sk(entry: &IndexedTask, id: TaskInstanceId) -> String {
+    format!(
+        "{}#{}#{}#{id}",
+        entry.error_code.as_deref().unwrap_or(""),
+        millis(entry.at),
+        entry.version
+    )
+}
+
+/// The entry an operations-index key stands for. Read from the right: an
+/// error code may hold anything, `#` included.
+pub fn parse_operations_key(pk: &str, sk: &str) -> Option<(IndexedTask, TaskInstanceId)> {
+    let status = TaskStatus::parse(pk.rsplit('#').next()?)?;
+    let mut parts = sk.rsplitn(4, '#');
+    let id = TaskInstanceId::parse(parts.next()?).ok()?;
+    let version = parts.next()?.parse().ok()?;
+    let at = DateTime::from_timestamp_millis(parts.next()?.parse().ok()?)?;
+    let code = parts.next()?;
+    Some((
+        IndexedTask {
+            status,
+            error_code: (!code.is_empty()).then(|| code.to_owned()),
+            at,
+            version,
+        },
+        id,
+    ))
+}
+
+/// Bulk operations' records, newest id last.
+pub const OPERATIONS_PK: &str = "OPERATIONS";
+
+/// What one operation did to its tasks, one item per task.
+pub fn operation_outcomes_pk(operation_id: &str) -> String {
+    format!("OP#{operation_id}")
 }

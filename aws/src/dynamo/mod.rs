@@ -2,6 +2,7 @@
 
 mod assignment_state;
 pub mod attributes;
+mod batch_write;
 mod dead_letters;
 mod definition_store;
 mod errors;
@@ -11,6 +12,7 @@ pub mod item_size;
 pub mod keys;
 mod listing;
 mod notices;
+mod operations;
 mod people;
 mod query_all;
 mod search_entries;

@@ -10,21 +10,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 
 use super::attributes::{Item, s};
-use super::errors::{build_error, dynamo_error};
+use super::batch_write::write_all;
+use super::errors::build_error;
 use super::keys::*;
 use tel_core::domain::search::entry_key;
 use tel_core::domain::{SearchEntries, TaskInstanceId};
 use tel_core::ports::StoreError;
 
-/// DynamoDB's limits for an index's partition and sort key, in bytes.
-const MAX_PARTITION_KEY_BYTES: usize = 2048;
-const MAX_SORT_KEY_BYTES: usize = 1024;
-
-/// BatchWriteItem takes at most this many requests.
-const BATCH: usize = 25;
-/// Rounds of retrying what DynamoDB left unprocessed (throttled) before the
-/// change is handed back to the stream.
-const ROUNDS: u32 = 5;
+use super::task_item::{MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
 
 /// The writes that take a task's entries from `before` to `after`.
 fn requests(
@@ -87,32 +80,13 @@ pub async fn file(
     after: Option<&SearchEntries>,
 ) -> Result<(), StoreError> {
     let writes = requests(id, before, after)?;
-    for chunk in writes.chunks(BATCH) {
-        let mut pending = chunk.to_vec();
-        for round in 0.. {
-            let out = client
-                .batch_write_item()
-                .request_items(table, pending)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("BatchWriteItem", table, e))?;
-            pending = out
-                .unprocessed_items
-                .and_then(|mut left| left.remove(table))
-                .unwrap_or_default();
-            if pending.is_empty() {
-                break;
-            }
-            if round + 1 == ROUNDS {
-                return Err(StoreError::Unavailable(format!(
-                    "{} search entries of task {id} left unprocessed (throttled)",
-                    pending.len()
-                )));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
-        }
-    }
-    Ok(())
+    write_all(
+        client,
+        table,
+        writes,
+        &format!("search entries of task {id}"),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -6,10 +6,15 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::attributes::{Item, get_s, item_from_json, json_from_item, s};
 use super::keys::*;
+use tel_core::domain::operation::IndexedTask;
 use tel_core::domain::{
     Assignee, HistoryEntry, PayloadField, TaskInstance, TaskInstanceId, TaskStatus,
 };
 use tel_core::ports::StoreError;
+
+/// DynamoDB's limits for an index's partition and sort key, in bytes.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 
 /// Free-form JSON fields stored as text.
 const TASK_OPAQUE: [&str; 4] = ["input", "context", "output", "error"];
@@ -51,6 +56,18 @@ pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
         item.insert(GSI1PK.into(), s(inbox_pk(assignee)));
         item.insert(GSI1SK.into(), s(inbox_sk(task.status, task.created_at, id)));
         item.extend(view_keys(task, assignee));
+    }
+    // Sparse: only a task an operator may act on in bulk is in the operations index.
+    if let Some(entry) = IndexedTask::of(task) {
+        let (pk, sk) = (
+            operations_pk(&task.definition_name, task.status),
+            operations_sk(&entry, id),
+        );
+        // A name or error code too long for an index key: left out, not refused.
+        if pk.len() <= MAX_PARTITION_KEY_BYTES && sk.len() <= MAX_SORT_KEY_BYTES {
+            item.insert(GSI7PK.into(), s(pk));
+            item.insert(GSI7SK.into(), s(sk));
+        }
     }
     // Sparse: only a task the sweeper must look at again is in the deadline index.
     if let Some(at) = task.wake_at {
@@ -124,7 +141,7 @@ pub fn task_from_item(item: &Item) -> Result<TaskInstance, StoreError> {
     Ok(task)
 }
 
-const TABLE_ATTRIBUTES_AND_HISTORY: [&str; 16] = [
-    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK,
-    ITEM_TYPE, EXPIRES_AT, HISTORY, CALLBACK,
+const TABLE_ATTRIBUTES_AND_HISTORY: [&str; 18] = [
+    PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK, GSI7PK,
+    GSI7SK, ITEM_TYPE, EXPIRES_AT, HISTORY, CALLBACK,
 ];

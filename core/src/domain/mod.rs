@@ -16,6 +16,7 @@ pub mod ids;
 pub mod manual;
 pub mod mapping;
 pub mod notify;
+pub mod operation;
 pub mod payload;
 pub mod request;
 pub mod retry;

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use super::executor::slot_pool;
 use crate::attempts::retry_or_fail;
 use crate::metrics::Unit;
+use crate::operations::{OperationRunner, RunReport};
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::manual::{ManualSettings, OnDue};
 use tel_core::domain::task_error::TIMEOUT;
@@ -61,6 +62,8 @@ pub struct SweepReport {
     /// Tasks cancelled because the step waiting on them was gone (its
     /// execution stopped or timed out).
     pub steps_gone: usize,
+    /// Bulk operations worked on after the deadlines.
+    pub operations: RunReport,
     /// Entries another sweeper or handler got to first.
     pub superseded: usize,
     pub errors: usize,
@@ -69,6 +72,7 @@ pub struct SweepReport {
 pub struct Sweeper {
     engine: Arc<TaskEngine>,
     batch_per_shard: i32,
+    operations: OperationRunner,
 }
 
 /// Queue depths read at the start of a sweep, by queue URL.
@@ -77,6 +81,7 @@ type Depths = HashMap<String, QueueDepth>;
 impl Sweeper {
     pub fn new(engine: Arc<TaskEngine>) -> Self {
         Self {
+            operations: OperationRunner::new(engine.clone()),
             engine,
             batch_per_shard: DEFAULT_BATCH_PER_SHARD,
         }
@@ -107,6 +112,11 @@ impl Sweeper {
             }
         }
         self.repair_slots(&mut report).await;
+        // Deadlines first: bulk operations take what is left of the budget.
+        report.operations = self
+            .operations
+            .run_due(self.engine.settings().operation_budget)
+            .await;
         if report != SweepReport::default() {
             info!(report = ?report, "sweep done");
         }

@@ -1,0 +1,494 @@
+//! Runs bulk operations in the background, from the sweeper: a batch at a
+//! time, paced to the operation's rate, within a time budget (no function
+//! runs past its timeout), one runner per operation (a lease on its record).
+//!
+//! Each batch is recorded as *selected* (each task with its version) and
+//! the operation's cursor moved past it in one save before any task is
+//! acted on; then each task is acted on with a conditional write and its
+//! outcome recorded. A runner that dies in between leaves `pending`
+//! outcomes: the next run settles each from the task itself (still as
+//! selected: act; moved on by this operation's action: acted; else
+//! skipped), so every task is acted on once. The selection ends when the
+//! operation started, so a task that fails again after being retried is
+//! not selected again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::touch;
+use crate::{ApplyError, TaskEngine};
+use tel_core::domain::operation::{
+    BulkAction, Lease, OPERATION_BATCH, Operation, OperationState, TaskOutcome, TaskOutcomeKind,
+};
+use tel_core::domain::{Action, Permission, TaskInstance, TaskInstanceId};
+use tel_core::ports::{PageRequest, Saved, StoreError};
+
+/// How long a lease outlives its runner's budget: a runner that died holds
+/// its operation no longer than this past its budget.
+const LEASE_SLACK: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Tasks of a batch acted on at once.
+const CONCURRENCY: usize = 5;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub operations: usize,
+    pub acted: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+/// Why a run stopped before its operation ended.
+enum Halt {
+    /// Another runner holds it now, or it was stopped: nothing more to do here.
+    Lost,
+    /// The store failed for now: the next run goes on from the last save.
+    Store(StoreError),
+}
+
+impl From<StoreError> for Halt {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+pub struct OperationRunner {
+    engine: Arc<TaskEngine>,
+    /// Names this runner in the leases it takes.
+    owner: String,
+}
+
+impl OperationRunner {
+    pub fn new(engine: Arc<TaskEngine>) -> Self {
+        Self {
+            engine,
+            owner: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// Works on every running operation no other runner holds, oldest
+    /// first, until `budget` is spent.
+    pub async fn run_due(&self, budget: Duration) -> RunReport {
+        let until = Instant::now() + budget;
+        let mut report = RunReport::default();
+        let mut running = match self.engine.operations().running_operations().await {
+            Ok(running) => running,
+            Err(e) => {
+                warn!(error = %e, "running operations not read");
+                return report;
+            }
+        };
+        running.sort_by(|a, b| a.operation_id.cmp(&b.operation_id));
+        let now = self.engine.now();
+        for operation in running.into_iter().filter(|o| o.is_free(now)) {
+            if Instant::now() >= until {
+                break;
+            }
+            report.operations += 1;
+            let id = operation.operation_id.clone();
+            if let Err(Halt::Store(e)) = self.run(operation, until, &mut report).await {
+                warn!(operation_id = %id, error = %e, "operation paused: the store failed");
+            }
+        }
+        if report != RunReport::default() {
+            info!(report = ?report, "operations worked on");
+        }
+        report
+    }
+
+    /// Works on one operation until it ends or `until` comes.
+    async fn run(
+        &self,
+        operation: Operation,
+        until: Instant,
+        report: &mut RunReport,
+    ) -> Result<(), Halt> {
+        let budget = until.saturating_duration_since(Instant::now());
+        let lease = Lease {
+            owner: self.owner.clone(),
+            until: self.engine.now()
+                + chrono::Duration::from_std(budget).unwrap_or_default()
+                + LEASE_SLACK,
+        };
+        let mut operation = operation;
+        // Taken only if nobody saved it since it was read.
+        let expected = operation.version;
+        operation.lease = Some(lease);
+        touch(&mut operation, self.engine.now());
+        if self
+            .engine
+            .operations()
+            .save_operation(&operation, expected)
+            .await?
+            == Saved::Superseded
+        {
+            return Err(Halt::Lost);
+        }
+        let starter = operation.started_by.identity();
+        let rules = self
+            .engine
+            .definitions()
+            .latest_access(&operation.selection.definition)
+            .await?;
+        if !rules.allows(&starter, Permission::Manage) {
+            let problem = format!(
+                "{} no longer manages the tasks of {}",
+                starter.user, operation.selection.definition
+            );
+            return self
+                .finish(&mut operation, OperationState::Failed, Some(problem))
+                .await;
+        }
+        if operation.pending > 0 {
+            self.settle_pending(&mut operation, report).await?;
+        }
+        while !operation.selected_all {
+            if Instant::now() >= until {
+                // Handed back at once: the next sweep goes on without waiting for the lease.
+                return self
+                    .save(&mut operation, |o| o.lease = None)
+                    .await
+                    .map(|_| ());
+            }
+            self.batch(&mut operation, until, report).await?;
+            if !operation.is_running() {
+                return Ok(());
+            }
+        }
+        self.finish(&mut operation, OperationState::Done, None)
+            .await
+    }
+
+    /// Selects, records and acts on up to one batch of tasks.
+    async fn batch(
+        &self,
+        operation: &mut Operation,
+        until: Instant,
+        report: &mut RunReport,
+    ) -> Result<(), Halt> {
+        let started = Instant::now();
+        let page = self
+            .engine
+            .operations()
+            .select(
+                &operation.selection,
+                operation.cursor.as_deref(),
+                OPERATION_BATCH,
+            )
+            .await?;
+        let mut tasks = Vec::with_capacity(page.ids.len());
+        for id in &page.ids {
+            // The index is eventually consistent: each task is read afresh.
+            if let Some(task) = self.engine.tasks().get(*id).await?
+                && operation.selection.matches(&task)
+            {
+                tasks.push(task);
+            }
+        }
+        let now = self.engine.now();
+        let selected: Vec<TaskOutcome> = tasks
+            .iter()
+            .map(|task| TaskOutcome {
+                task_instance_id: task.task_instance_id,
+                outcome: TaskOutcomeKind::Selected,
+                task_version: task.version,
+                detail: None,
+                at: now,
+            })
+            .collect();
+        self.engine
+            .operations()
+            .record_outcomes(&operation.operation_id, &selected)
+            .await?;
+        let found = selected.len() as u64;
+        let next = page.next.clone();
+        let saved = self
+            .save(operation, |o| {
+                o.cursor = next.clone();
+                o.selected_all = next.is_none();
+                o.pending += found;
+                o.progress.selected += found;
+            })
+            .await?;
+        if !saved.is_running() {
+            // Stopped meanwhile: what was selected is left as it is.
+            let skipped = mark(
+                &selected,
+                TaskOutcomeKind::Skipped,
+                "the operation was stopped",
+            );
+            return self.record(operation, &skipped, report).await;
+        }
+        let outcomes: Vec<TaskOutcome> = futures::stream::iter(tasks)
+            .map(|task| self.act(operation, task))
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        self.record(operation, &outcomes, report).await?;
+        // The pace: this batch takes at least found / rate seconds.
+        let least = Duration::from_secs_f64(found as f64 / operation.rate_per_second as f64);
+        let wait = least
+            .saturating_sub(started.elapsed())
+            .min(until.saturating_duration_since(Instant::now()));
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// Acts on one task as selected. A failure that may clear is returned:
+    /// the task stays pending and the next run settles it.
+    async fn act(&self, operation: &Operation, task: TaskInstance) -> Result<TaskOutcome, Halt> {
+        let by = Some(operation.started_by.user.clone());
+        let action = match operation.action {
+            BulkAction::Retry => Action::Rerun {
+                by,
+                redeliver_at: self.engine.redeliver_at(),
+            },
+            BulkAction::Cancel => Action::Cancel {
+                reason: operation.reason.clone().unwrap_or_else(|| {
+                    format!("cancelled by operation {}", operation.operation_id)
+                }),
+                by,
+            },
+        };
+        let (outcome, detail) = match self.engine.apply(&task, action).await {
+            Ok(_) => (acted(operation.action), None),
+            Err(e) if e.is_superseded() => (
+                TaskOutcomeKind::Skipped,
+                Some("changed before it was acted on".to_owned()),
+            ),
+            Err(e) => match e.task_error() {
+                Some(error) => (TaskOutcomeKind::Failed, Some(error.code)),
+                None => return Err(halt(e)),
+            },
+        };
+        Ok(TaskOutcome {
+            task_instance_id: task.task_instance_id,
+            outcome,
+            task_version: task.version,
+            detail,
+            at: self.engine.now(),
+        })
+    }
+
+    /// Settles the outcomes a dead runner left as selected.
+    async fn settle_pending(
+        &self,
+        operation: &mut Operation,
+        report: &mut RunReport,
+    ) -> Result<(), Halt> {
+        let mut pending = Vec::new();
+        let mut page = PageRequest {
+            limit: Some(500),
+            cursor: None,
+        };
+        loop {
+            let outcomes = self
+                .engine
+                .operations()
+                .outcomes(&operation.operation_id, page.clone())
+                .await?;
+            pending.extend(
+                outcomes
+                    .items
+                    .into_iter()
+                    .filter(|o| o.outcome == TaskOutcomeKind::Selected),
+            );
+            match outcomes.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        let mut settled = Vec::with_capacity(pending.len());
+        for selected in pending {
+            settled.push(self.settle(operation, selected).await?);
+        }
+        self.record(operation, &settled, report).await?;
+        // Whatever the count said, nothing is pending now.
+        self.save(operation, |o| o.pending = 0).await.map(|_| ())
+    }
+
+    async fn settle(
+        &self,
+        operation: &Operation,
+        selected: TaskOutcome,
+    ) -> Result<TaskOutcome, Halt> {
+        let id = selected.task_instance_id;
+        let Some(task) = self.engine.tasks().get(id).await? else {
+            return Ok(skipped(
+                id,
+                &selected,
+                "the task is gone",
+                self.engine.now(),
+            ));
+        };
+        if task.version == selected.task_version && operation.selection.matches(&task) {
+            return self.act(operation, task).await;
+        }
+        let by_us = task.history.iter().any(|entry| {
+            entry.version == selected.task_version + 1
+                && entry.action == operation.action.history_action()
+                && entry.actor.as_deref() == Some(operation.started_by.user.as_str())
+        });
+        Ok(if by_us {
+            TaskOutcome {
+                outcome: acted(operation.action),
+                at: self.engine.now(),
+                ..selected
+            }
+        } else {
+            skipped(
+                id,
+                &selected,
+                "changed before it was acted on",
+                self.engine.now(),
+            )
+        })
+    }
+
+    /// Records outcomes and counts them in the operation.
+    async fn record(
+        &self,
+        operation: &mut Operation,
+        outcomes: &[TaskOutcome],
+        report: &mut RunReport,
+    ) -> Result<(), Halt> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.engine
+            .operations()
+            .record_outcomes(&operation.operation_id, outcomes)
+            .await?;
+        let count = |kind: fn(&TaskOutcomeKind) -> bool| {
+            outcomes.iter().filter(|o| kind(&o.outcome)).count() as u64
+        };
+        let acted = count(|k| matches!(k, TaskOutcomeKind::Retried | TaskOutcomeKind::Cancelled));
+        let skipped = count(|k| *k == TaskOutcomeKind::Skipped);
+        let failed = count(|k| *k == TaskOutcomeKind::Failed);
+        report.acted += acted;
+        report.skipped += skipped;
+        report.failed += failed;
+        let settled = outcomes.len() as u64;
+        self.save(operation, |o| {
+            o.progress.acted += acted;
+            o.progress.skipped += skipped;
+            o.progress.failed += failed;
+            o.pending = o.pending.saturating_sub(settled);
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn finish(
+        &self,
+        operation: &mut Operation,
+        state: OperationState,
+        problem: Option<String>,
+    ) -> Result<(), Halt> {
+        let now = self.engine.now();
+        self.save(operation, |o| {
+            if o.is_running() {
+                o.state = state;
+                o.problem = problem.clone();
+                o.finished_at = Some(now);
+            }
+            o.lease = None;
+        })
+        .await?;
+        info!(operation_id = %operation.operation_id, state = ?operation.state, progress = ?operation.progress, "operation ended");
+        Ok(())
+    }
+
+    /// Saves `change` to the operation. When someone saved it first (a
+    /// person stopping it), the change is made again to what they saved,
+    /// as long as this runner still holds the lease. Returns the operation
+    /// as saved.
+    async fn save(
+        &self,
+        operation: &mut Operation,
+        change: impl Fn(&mut Operation),
+    ) -> Result<Operation, Halt> {
+        for _ in 0..5 {
+            let expected = operation.version;
+            let mut next = operation.clone();
+            change(&mut next);
+            touch(&mut next, self.engine.now());
+            match self
+                .engine
+                .operations()
+                .save_operation(&next, expected)
+                .await?
+            {
+                Saved::Saved => {
+                    *operation = next;
+                    return Ok(operation.clone());
+                }
+                Saved::Superseded => {
+                    let stored = self
+                        .engine
+                        .operations()
+                        .operation(&operation.operation_id)
+                        .await?
+                        .ok_or(Halt::Lost)?;
+                    if stored.lease.as_ref().map(|l| l.owner.as_str()) != Some(self.owner.as_str())
+                    {
+                        return Err(Halt::Lost);
+                    }
+                    *operation = stored;
+                }
+            }
+        }
+        Err(Halt::Store(StoreError::Unavailable(format!(
+            "operation {} kept changing",
+            operation.operation_id
+        ))))
+    }
+}
+
+fn acted(action: BulkAction) -> TaskOutcomeKind {
+    match action {
+        BulkAction::Retry => TaskOutcomeKind::Retried,
+        BulkAction::Cancel => TaskOutcomeKind::Cancelled,
+    }
+}
+
+fn skipped(
+    id: TaskInstanceId,
+    selected: &TaskOutcome,
+    why: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> TaskOutcome {
+    TaskOutcome {
+        task_instance_id: id,
+        outcome: TaskOutcomeKind::Skipped,
+        task_version: selected.task_version,
+        detail: Some(why.to_owned()),
+        at,
+    }
+}
+
+fn mark(selected: &[TaskOutcome], kind: TaskOutcomeKind, why: &str) -> Vec<TaskOutcome> {
+    selected
+        .iter()
+        .map(|o| TaskOutcome {
+            outcome: kind,
+            detail: Some(why.to_owned()),
+            ..o.clone()
+        })
+        .collect()
+}
+
+/// A failure acting on a task that may clear: the run pauses.
+fn halt(e: ApplyError) -> Halt {
+    match e {
+        ApplyError::Store(e) => Halt::Store(e),
+        other => Halt::Store(StoreError::Unavailable(other.to_string())),
+    }
+}
