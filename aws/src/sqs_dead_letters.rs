@@ -2,7 +2,7 @@
 //! visibility timeout, then makes every message visible again), a redrive
 //! sends each message back to its source queue before deleting it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -60,6 +60,126 @@ impl SqsDeadLetterQueues {
         }
         Ok(())
     }
+
+    /// Moves messages back (`only`: just those ids; the others stay hidden
+    /// from this redrive's reads until it ends, then are shown again).
+    async fn move_back(
+        &self,
+        dead_letter_url: &str,
+        source_url: &str,
+        max: usize,
+        only: Option<&HashSet<String>>,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<usize, QueueError> {
+        let mut moved = 0;
+        let mut passed_over: BTreeMap<String, String> = BTreeMap::new();
+        while moved < max {
+            let out = self
+                .client
+                .receive_message()
+                .queue_url(dead_letter_url)
+                .max_number_of_messages(if only.is_some() {
+                    10
+                } else {
+                    10.min((max - moved) as i32)
+                })
+                .visibility_timeout(REDRIVE_SECONDS)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .map_err(|e| classify("ReceiveMessage", dead_letter_url, e))?;
+            let received = out.messages.unwrap_or_default();
+            if received.is_empty() {
+                break;
+            }
+            let (messages, others): (Vec<_>, Vec<_>) = received.into_iter().partition(|m| {
+                only.is_none_or(|ids| ids.contains(m.message_id().unwrap_or_default()))
+            });
+            let fresh = others
+                .iter()
+                .filter(|m| {
+                    passed_over
+                        .insert(
+                            m.message_id.clone().unwrap_or_default(),
+                            m.receipt_handle.clone().unwrap_or_default(),
+                        )
+                        .is_none()
+                })
+                .count();
+            if messages.is_empty() {
+                // Only messages already passed over: the queue has been read through.
+                if fresh == 0 {
+                    break;
+                }
+                continue;
+            }
+            let sends = messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(m.body.clone().unwrap_or_default())
+                        .set_message_attributes(m.message_attributes.clone())
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| QueueError::Rejected(e.to_string()))?;
+            let sent = self
+                .client
+                .send_message_batch()
+                .queue_url(source_url)
+                .set_entries(Some(sends))
+                .send()
+                .await
+                .map_err(|e| classify("SendMessageBatch", source_url, e))?;
+            let deletes = sent
+                .successful()
+                .iter()
+                .filter_map(|ok| ok.id().parse::<usize>().ok())
+                .filter_map(|i| messages.get(i))
+                .enumerate()
+                .map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| QueueError::Rejected(e.to_string()))?;
+            let sent_count = deletes.len();
+            if !deletes.is_empty() {
+                self.client
+                    .delete_message_batch()
+                    .queue_url(dead_letter_url)
+                    .set_entries(Some(deletes))
+                    .send()
+                    .await
+                    .map_err(|e| classify("DeleteMessageBatch", dead_letter_url, e))?;
+            }
+            moved += sent_count;
+            progress(moved);
+            if let Some(failure) = sent.failed().first() {
+                self.show_again(
+                    dead_letter_url,
+                    &passed_over.into_values().collect::<Vec<_>>(),
+                )
+                .await?;
+                return Err(QueueError::Unavailable(format!(
+                    "{moved} message(s) moved, then {} could not be sent back ({}: {}); they stay in the dead-letter queue",
+                    sent.failed().len(),
+                    failure.code(),
+                    failure.message().unwrap_or("no message")
+                )));
+            }
+        }
+        self.show_again(
+            dead_letter_url,
+            &passed_over.into_values().collect::<Vec<_>>(),
+        )
+        .await?;
+        Ok(moved)
+    }
 }
 
 #[async_trait]
@@ -114,77 +234,24 @@ impl DeadLetterQueues for SqsDeadLetterQueues {
         max: usize,
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<usize, QueueError> {
-        let mut moved = 0;
-        while moved < max {
-            let out = self
-                .client
-                .receive_message()
-                .queue_url(dead_letter_url)
-                .max_number_of_messages(10.min((max - moved) as i32))
-                .visibility_timeout(REDRIVE_SECONDS)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .map_err(|e| classify("ReceiveMessage", dead_letter_url, e))?;
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                break;
-            }
-            let sends = messages
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(m.body.clone().unwrap_or_default())
-                        .set_message_attributes(m.message_attributes.clone())
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueueError::Rejected(e.to_string()))?;
-            let sent = self
-                .client
-                .send_message_batch()
-                .queue_url(source_url)
-                .set_entries(Some(sends))
-                .send()
-                .await
-                .map_err(|e| classify("SendMessageBatch", source_url, e))?;
-            let deletes = sent
-                .successful()
-                .iter()
-                .filter_map(|ok| ok.id().parse::<usize>().ok())
-                .filter_map(|i| messages.get(i))
-                .enumerate()
-                .map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueueError::Rejected(e.to_string()))?;
-            let sent_count = deletes.len();
-            if !deletes.is_empty() {
-                self.client
-                    .delete_message_batch()
-                    .queue_url(dead_letter_url)
-                    .set_entries(Some(deletes))
-                    .send()
-                    .await
-                    .map_err(|e| classify("DeleteMessageBatch", dead_letter_url, e))?;
-            }
-            moved += sent_count;
-            progress(moved);
-            if let Some(failure) = sent.failed().first() {
-                return Err(QueueError::Unavailable(format!(
-                    "{moved} message(s) moved, then {} could not be sent back ({}: {}); they stay in the dead-letter queue",
-                    sent.failed().len(),
-                    failure.code(),
-                    failure.message().unwrap_or("no message")
-                )));
-            }
-        }
-        Ok(moved)
+        self.move_back(dead_letter_url, source_url, max, None, progress)
+            .await
+    }
+
+    async fn redrive_only(
+        &self,
+        dead_letter_url: &str,
+        source_url: &str,
+        only: &HashSet<String>,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<usize, QueueError> {
+        self.move_back(
+            dead_letter_url,
+            source_url,
+            only.len(),
+            Some(only),
+            progress,
+        )
+        .await
     }
 }

@@ -237,3 +237,110 @@ async fn redrive_moves_batches_up_to_its_limit_keeping_the_trace_context() {
         .unwrap_or_default();
     assert!(left.is_empty(), "the dead-letter queue is empty");
 }
+
+#[tokio::test]
+async fn redrive_by_definition_moves_only_the_messages_naming_its_tasks() {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    use tel_engine::admin::dead_letter_queue::naming_definition;
+    let t = TestStack::new().await.unwrap();
+    let charge = t
+        .register(serde_json::json!({ "name": "charge", "type": "automated", "implementation": { "kind": "javascript", "source": "export default (i) => i" } }))
+        .await
+        .unwrap();
+    let refund = t
+        .register(serde_json::json!({ "name": "refund", "type": "automated", "implementation": { "kind": "javascript", "source": "export default (i) => i" } }))
+        .await
+        .unwrap();
+    let stored = |def: &tel_core::domain::TaskDefinition| {
+        let task = tel_tests::new_task(def);
+        let now = chrono::Utc::now();
+        tel_core::domain::Creation::new(task, now, now).task
+    };
+    let (charged, refunded) = (stored(&charge), stored(&refund));
+    for task in [&charged, &refunded] {
+        t.engine.tasks().create(task).await.unwrap();
+    }
+    let envelope = |task: &tel_core::domain::TaskInstance| {
+        serde_json::json!({ "taskInstanceId": task.task_instance_id, "stage": "execute", "attempt": 1 })
+            .to_string()
+    };
+    let request =
+        |definition: &str| tel_tests::request(definition, serde_json::json!({})).to_string();
+    let bodies = [
+        request("charge"),
+        request("charge:1"),
+        serde_json::json!({ "detail-type": "task.requested", "detail": tel_tests::request("charge", serde_json::json!({})) }).to_string(),
+        envelope(&charged),
+        request("refund"),
+        request("refund"),
+        envelope(&refunded),
+        "not json".to_owned(),
+    ];
+    let sqs = t.sqs();
+    let (dlq, execute) = (
+        t.queue_url("ExecuteDeadLetterQueue"),
+        t.queue_url("ExecuteQueue"),
+    );
+    let entries = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    sqs.send_message_batch()
+        .queue_url(&dlq)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .unwrap();
+
+    let queues = SqsDeadLetterQueues::new(sqs.clone());
+    let picked = naming_definition(&queues, t.engine.tasks().as_ref(), &dlq, "charge", 100)
+        .await
+        .unwrap();
+    assert_eq!(picked.len(), 4, "{picked:?}");
+    let moved = queues
+        .redrive_only(&dlq, &execute, &picked, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(moved, 4);
+    let mut back = Vec::new();
+    for _ in 0..5 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&execute)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        back.extend(
+            out.messages
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.body),
+        );
+        if back.len() >= 4 {
+            break;
+        }
+    }
+    back.sort();
+    let mut expected: Vec<String> = bodies[..4].to_vec();
+    expected.sort();
+    assert_eq!(back, expected);
+    // The others stay in the dead-letter queue, visible again at once.
+    let left = dead_letter_queue::list(
+        &queues,
+        t.engine.dead_letters().as_ref(),
+        &dlq,
+        &execute,
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(left.len(), 4, "{left:?}");
+}

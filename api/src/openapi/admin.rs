@@ -83,6 +83,7 @@ pub fn operations() -> Vec<(&'static str, &'static str, Operation)> {
                 summary: "Move a dead-letter queue's messages (up to 500) back to the queue they came from",
                 parameters: vec![
                     json!({ "name": "queue", "in": "path", "required": true, "description": "The source queue: requests, validate, execute or manual.", "schema": { "type": "string" } }),
+                    json!({ "name": "definition", "in": "query", "required": false, "description": "Only the messages naming a task of this definition (a request's taskDefinitionId, a stage message's task); the others stay.", "schema": { "type": "string" } }),
                 ],
                 body: None,
                 success: ("200", "How many moved", "Redriven"),

@@ -66,6 +66,10 @@ pub enum DeadLetterCommand {
         queue: Queue,
         #[arg(long, default_value_t = 1000)]
         max: usize,
+        /// Only the messages naming a task of this definition (a request's
+        /// taskDefinitionId, a stage message's task); the rest stay.
+        #[arg(long)]
+        definition: Option<String>,
     },
 }
 
@@ -119,14 +123,42 @@ pub async fn run(command: DeadLetterCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             }
         }
-        DeadLetterCommand::Redrive { queue, max } => {
+        DeadLetterCommand::Redrive {
+            queue,
+            max,
+            definition,
+        } => {
             let (source, dead) = queue.urls()?;
+            let only = match &definition {
+                Some(definition) => Some(
+                    dead_letter_queue::naming_definition(
+                        dead_letter_queues.as_ref(),
+                        engine.tasks().as_ref(),
+                        &dead,
+                        definition,
+                        max,
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
             let waiting = engine.queues().depth(&dead).await?.waiting;
-            let total = waiting.min(max as u64);
+            let total = only
+                .as_ref()
+                .map_or(waiting.min(max as u64), |ids| ids.len() as u64);
             let mut show = |moved: usize| eprint!("\rredriving: {moved} of ~{total} moved");
-            let result = dead_letter_queues
-                .redrive(&dead, &source, max, &mut show)
-                .await;
+            let result = match &only {
+                Some(ids) => {
+                    dead_letter_queues
+                        .redrive_only(&dead, &source, ids, &mut show)
+                        .await
+                }
+                None => {
+                    dead_letter_queues
+                        .redrive(&dead, &source, max, &mut show)
+                        .await
+                }
+            };
             eprintln!();
             let moved = result?;
             println!(

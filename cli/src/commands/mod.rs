@@ -7,6 +7,7 @@ mod deploy;
 mod dev;
 mod events;
 mod integrations;
+mod operations;
 mod stats;
 mod submit;
 mod tasks;
@@ -48,6 +49,9 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Show a task with its history.
     Task(tasks::TaskArgs),
+    /// Bulk actions by filter: retry or cancel every matching task as one tracked operation.
+    #[command(subcommand)]
+    Tasks(operations::TasksCommand),
     /// Print lifecycle events as they arrive on the bus.
     Watch,
     /// Queue depths, tasks by status, throughput and attempt times of the local stack.
@@ -106,6 +110,7 @@ impl Cli {
             Command::Integrations(command) => integrations::run(command).await,
             Command::Submit(args) => submit::run(args).await,
             Command::Task(args) => tasks::run(args).await,
+            Command::Tasks(command) => operations::run(command).await,
             Command::Watch => events::watch_forever().await,
             Command::Token(args) => token::run(args),
             Command::Contract(args) => contract::run(args),
@@ -152,5 +157,31 @@ mod tests {
             Engine::Localstack
         );
         assert!(Cli::try_parse_from(["tel", "dev", "--engine", "docker"]).is_err());
+    }
+
+    #[test]
+    fn tel_tasks_retry_takes_the_issues_filter() {
+        let cli = Cli::try_parse_from([
+            "tel",
+            "tasks",
+            "retry",
+            "--definition",
+            "charge",
+            "--status",
+            "FAILED",
+            "--error",
+            "INTEGRATION_ERROR",
+            "--since",
+            "1h",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Tasks(operations::TasksCommand::Retry(_))
+        ));
+        assert!(
+            Cli::try_parse_from(["tel", "tasks", "retry"]).is_err(),
+            "a definition is required"
+        );
     }
 }

@@ -59,4 +59,14 @@ pub trait DeadLetterQueues: Send + Sync {
         max: usize,
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<usize, QueueError>;
+
+    /// As `redrive`, for only the messages whose ids are in `only` (those a
+    /// filter picked from a `peek`); every other message stays where it is.
+    async fn redrive_only(
+        &self,
+        dead_letter_url: &str,
+        source_url: &str,
+        only: &std::collections::HashSet<String>,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<usize, QueueError>;
 }

@@ -3,12 +3,13 @@
 //! delivery) and its step token hidden. Redrive is the port's
 //! (`DeadLetterQueues::redrive`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use tel_core::ports::{DeadLetterLog, DeadLetterNote, DeadLetterQueues};
+use tel_core::domain::Envelope;
+use tel_core::ports::{DeadLetterLog, DeadLetterNote, DeadLetterQueues, TaskStore};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,6 +57,47 @@ pub async fn list(
         .collect())
 }
 
+/// The dead letters (of the first `max`) that name a task of `definition`:
+/// a request by its `taskDefinitionId` (also inside an EventBridge
+/// envelope's `detail`), a stage message by its task's definition (read
+/// from the table). Others name no definition and are never picked.
+pub async fn naming_definition(
+    queues: &dyn DeadLetterQueues,
+    tasks: &dyn TaskStore,
+    dead_letter_url: &str,
+    definition: &str,
+    max: usize,
+) -> Result<HashSet<String>> {
+    let held = queues
+        .peek(dead_letter_url, max)
+        .await
+        .context("reading the dead-letter queue")?;
+    let mut picked = HashSet::new();
+    for message in held {
+        let named = match Envelope::parse(&message.body) {
+            Ok(envelope) => tasks
+                .get(envelope.task_instance_id)
+                .await?
+                .map(|task| task.definition_name),
+            Err(_) => requested_definition(&message.body),
+        };
+        if named.as_deref() == Some(definition) {
+            picked.insert(message.message_id);
+        }
+    }
+    Ok(picked)
+}
+
+/// The definition's name a request body asks for (without its `:version`).
+fn requested_definition(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let named = value
+        .get("taskDefinitionId")
+        .or_else(|| value.get("detail")?.get("taskDefinitionId"))?
+        .as_str()?;
+    Some(named.split(':').next().unwrap_or(named).to_owned())
+}
+
 /// A message body as operators may see it: a request's `taskToken` (also
 /// inside a `task.requested` envelope's `detail`) is a credential that ends
 /// someone's workflow step, so it is shown as `<redacted>`. A body that is
@@ -86,4 +128,20 @@ fn redact_token(value: &mut serde_json::Value) -> bool {
         changed = true;
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_names_its_definition_directly_or_in_its_envelope() {
+        let direct = r#"{"taskDefinitionId":"charge:3","workflowInstanceId":"wf"}"#;
+        let enveloped =
+            r#"{"detail-type":"task.requested","detail":{"taskDefinitionId":"charge"}}"#;
+        assert_eq!(requested_definition(direct).as_deref(), Some("charge"));
+        assert_eq!(requested_definition(enveloped).as_deref(), Some("charge"));
+        assert_eq!(requested_definition(r#"{"input":{}}"#), None);
+        assert_eq!(requested_definition("not json"), None);
+    }
 }
