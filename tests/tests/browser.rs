@@ -423,3 +423,71 @@ async fn the_inbox_views_count_sort_narrow_search_and_refresh_themselves_in_the_
     );
     runner.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_counts_confirms_and_follows_a_bulk_retry_in_the_browser() {
+    check_prerequisites(&repo_root());
+    let t = TestStack::new().await.unwrap();
+    let charge = t
+        .register(json!({
+            "name": "charge", "type": "automated",
+            "implementation": { "kind": "javascript", "source": "export default (i) => ({ charged: i.n })" },
+            "retry": { "maxAttempts": 1 }
+        }))
+        .await
+        .unwrap();
+    let failed = |code: &str| {
+        let now = chrono::Utc::now();
+        Creation::new(tel_tests::new_task(&charge), now, now)
+            .then(
+                tel_core::domain::Action::Fail {
+                    error: tel_core::domain::TaskError::new(code, "the card service was down"),
+                },
+                now,
+            )
+            .unwrap()
+            .task
+    };
+    let mut selected = Vec::new();
+    for _ in 0..12 {
+        let task = failed("INTEGRATION_ERROR");
+        t.engine.tasks().create(&task).await.unwrap();
+        selected.push(task.task_instance_id);
+    }
+    let other = failed("VALIDATION_ERROR");
+    t.engine.tasks().create(&other).await.unwrap();
+    let runner = t.run_pipeline().unwrap();
+    let api = Api::serve(&t).await;
+    let admin = As::admin();
+
+    run_browser(
+        "console-bulk.mjs",
+        &[
+            ("TEL_UI_BASE", &api.base),
+            ("TEL_UI_ADMIN_TOKEN", admin.0.as_deref().unwrap()),
+            ("TEL_UI_DEFINITION", "charge"),
+            ("TEL_UI_ERROR_CODE", "INTEGRATION_ERROR"),
+            ("TEL_UI_MATCHING", "12"),
+        ],
+    )
+    .await;
+    // Each selected task ran again and, the pipeline running, completed; the other did not move.
+    let began = std::time::Instant::now();
+    for id in selected {
+        loop {
+            let task = t.task(id).await.unwrap();
+            if task.status == tel_core::domain::TaskStatus::Completed {
+                assert_eq!(
+                    task.history.iter().filter(|h| h.action == "rerun").count(),
+                    1
+                );
+                break;
+            }
+            assert!(began.elapsed() < WAIT, "{task:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let other = t.task(other.task_instance_id).await.unwrap();
+    assert_eq!(other.status, tel_core::domain::TaskStatus::Failed);
+    runner.stop().await;
+}
