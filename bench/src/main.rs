@@ -6,6 +6,7 @@
 //!   cargo run --release -p tel-bench -- startup     each function's start-to-ready, memory and size
 //!   cargo run --release -p tel-bench -- e2e         tasks/s on the local stack beside the emulator's raw ceiling
 //!   cargo run --release -p tel-bench -- views       the inbox views' first pages among 10,000 open tasks of one group
+//!   cargo run --release -p tel-bench -- operations  a bulk retry of 2,000 failed tasks among others: pace, throughput, calls per task
 //!   cargo run --release -p tel-bench -- notify      assignment to mail, for a burst of manual tasks (emulator at AWS_ENDPOINT_URL)
 //!   cargo run --release -p tel-bench -- deployed    the deployed stack (tel deploy --local) beside tel dev: latencies, init, memory
 
@@ -15,6 +16,7 @@ mod deployed;
 mod e2e;
 mod inprocess;
 mod notify;
+mod operations;
 mod prices;
 mod startup;
 mod stats;
@@ -66,6 +68,16 @@ enum Bench {
         #[arg(long, default_value_t = 10_000)]
         open: usize,
     },
+    /// A bulk retry of `failed` failed tasks among `stored` others (emulator at AWS_ENDPOINT_URL).
+    Operations {
+        #[arg(long, default_value_t = 2000)]
+        failed: usize,
+        #[arg(long, default_value_t = 8000)]
+        stored: usize,
+        /// The operation's pace, tasks per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+    },
     /// From a manual task's assignment to its mail in the emulator's SES (emulator at AWS_ENDPOINT_URL).
     Notify {
         #[arg(long, default_value_t = 100)]
@@ -96,6 +108,11 @@ async fn main() -> anyhow::Result<()> {
         Bench::Deployed { tasks } => deployed::run(tasks).await,
         Bench::Notify { tasks } => notify::run(tasks).await,
         Bench::Views { open } => views::run(open).await,
+        Bench::Operations {
+            failed,
+            stored,
+            rate,
+        } => operations::run(failed, stored, rate).await,
         Bench::E2e {
             tasks,
             pollers,

@@ -20,8 +20,8 @@ use super::task_store::DynamoTaskStore;
 use tel_core::domain::operation::{Operation, OperationState, Selection, TaskOutcome};
 use tel_core::domain::sortable;
 use tel_core::ports::{
-    MATCH_COUNT_CAP, MatchCount, OperationStore, Page, PageRequest, PageSize, Saved, SelectedPage,
-    StoreError,
+    MATCH_COUNT_CAP, MatchCount, OperationStore, Page, PageRequest, PageSize, Saved, Selected,
+    SelectedPage, StoreError,
 };
 
 /// How long an operation and its outcomes are kept (TTL).
@@ -142,12 +142,21 @@ impl DynamoTaskStore {
             .send()
             .await
             .map_err(|e| dynamo_error("Query", self.table(), e))?;
-        let ids = out
+        let found = out
             .items()
             .iter()
-            .filter_map(|item| parse_operations_key(get_s(item, GSI7PK)?, get_s(item, GSI7SK)?))
-            .filter(|(entry, _)| selection.matches_entry(entry))
-            .map(|(_, id)| id)
+            .filter_map(|item| {
+                let (entry, id) = parse_operations_key(get_s(item, GSI7PK)?, get_s(item, GSI7SK)?)?;
+                // A keys-only index answers with exactly the keys a Query resumes from.
+                let after = Position {
+                    status: position.status,
+                    after: Some(item.clone()),
+                };
+                selection.matches_entry(&entry).then(|| Selected {
+                    id,
+                    after: after.encode(),
+                })
+            })
             .collect();
         let next = match out.last_evaluated_key {
             Some(key) => Some(Position {
@@ -161,7 +170,7 @@ impl DynamoTaskStore {
             None => None,
         };
         Ok(SelectedPage {
-            ids,
+            found,
             next: next.map(|p| p.encode()),
         })
     }
@@ -281,7 +290,7 @@ impl OperationStore for DynamoTaskStore {
     ) -> Result<SelectedPage, StoreError> {
         if selection.statuses.is_empty() {
             return Ok(SelectedPage {
-                ids: Vec::new(),
+                found: Vec::new(),
                 next: None,
             });
         }
@@ -294,7 +303,7 @@ impl OperationStore for DynamoTaskStore {
         let mut cursor = None;
         loop {
             let page = self.select(selection, cursor.as_deref(), 1000).await?;
-            count += page.ids.len() as u64;
+            count += page.found.len() as u64;
             if count >= MATCH_COUNT_CAP {
                 return Ok(MatchCount {
                     count: MATCH_COUNT_CAP,

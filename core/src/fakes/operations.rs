@@ -9,8 +9,8 @@ use super::{InMemoryTaskStore, page_of};
 use crate::domain::TaskInstanceId;
 use crate::domain::operation::{IndexedTask, Operation, Selection, TaskOutcome};
 use crate::ports::{
-    MATCH_COUNT_CAP, MatchCount, OperationStore, Page, PageRequest, PageSize, Saved, SelectedPage,
-    StoreError,
+    MATCH_COUNT_CAP, MatchCount, OperationStore, Page, PageRequest, PageSize, Saved, Selected,
+    SelectedPage, StoreError,
 };
 
 const PAGE: PageSize = PageSize {
@@ -126,7 +126,10 @@ impl OperationStore for InMemoryTaskStore {
             next: (after.len() > limit)
                 .then(|| page.last().map(|(key, _)| key.clone()))
                 .flatten(),
-            ids: page.into_iter().map(|(_, id)| id).collect(),
+            found: page
+                .into_iter()
+                .map(|(after, id)| Selected { id, after })
+                .collect(),
         })
     }
 

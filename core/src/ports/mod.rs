@@ -30,7 +30,7 @@ pub use inbox_views::{
 };
 pub use integrations::{BreakerStore, IntegrationStore, SecretError, SecretSource};
 pub use notices::{Mail, Mailer, NoticeClaim, NoticeLedger};
-pub use operations::{MATCH_COUNT_CAP, MatchCount, OperationStore, Saved, SelectedPage};
+pub use operations::{MATCH_COUNT_CAP, MatchCount, OperationStore, Saved, Selected, SelectedPage};
 pub use payload_store::{PayloadError, PayloadStore};
 pub use people::{Directory, DirectoryEntry, PeopleStore, Person};
 pub use queue::{

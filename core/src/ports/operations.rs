@@ -10,12 +10,19 @@ use crate::domain::operation::{Operation, Selection, TaskOutcome};
 /// A selection counted past this is reported as "more than".
 pub const MATCH_COUNT_CAP: u64 = 100_000;
 
+/// A task a selection found, and where the selection goes on after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub id: TaskInstanceId,
+    pub after: String,
+}
+
 /// One step through a selection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectedPage {
     /// Matching tasks, in the index's order; possibly none while `next` goes on.
-    pub ids: Vec<TaskInstanceId>,
-    /// Where to go on; `None` once the selection is read through.
+    pub found: Vec<Selected>,
+    /// Where to go on after the whole page; `None` once the selection is read through.
     pub next: Option<String>,
 }
 
@@ -54,8 +61,9 @@ pub trait OperationStore: Send + Sync {
         expected_version: u64,
     ) -> Result<Saved, StoreError>;
 
-    /// Up to `limit` index entries of `selection` after `cursor`, the
-    /// matching ones' ids.
+    /// Up to `limit` index entries of `selection` after `cursor`: the
+    /// matching ones, each with the cursor that goes on after it (so a
+    /// page can be worked through in smaller batches).
     async fn select(
         &self,
         selection: &Selection,

@@ -25,14 +25,18 @@ use tel_core::domain::operation::{
     BulkAction, Lease, OPERATION_BATCH, Operation, OperationState, TaskOutcome, TaskOutcomeKind,
 };
 use tel_core::domain::{Action, Permission, TaskInstance, TaskInstanceId};
-use tel_core::ports::{PageRequest, Saved, StoreError};
+use tel_core::ports::{PageRequest, Saved, Selected, StoreError};
 
 /// How long a lease outlives its runner's budget: a runner that died holds
 /// its operation no longer than this past its budget.
 const LEASE_SLACK: chrono::Duration = chrono::Duration::seconds(30);
 
-/// Tasks of a batch acted on at once.
+/// Tasks of a batch read and acted on at once.
 const CONCURRENCY: usize = 5;
+
+/// Index entries one Query of the selection reads (then worked through in
+/// batches of `OPERATION_BATCH`).
+const SELECT_PAGE: usize = 250;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -155,7 +159,7 @@ impl OperationRunner {
                     .await
                     .map(|_| ());
             }
-            self.batch(&mut operation, until, report).await?;
+            self.step(&mut operation, until, report).await?;
             if !operation.is_running() {
                 return Ok(());
             }
@@ -164,32 +168,77 @@ impl OperationRunner {
             .await
     }
 
-    /// Selects, records and acts on up to one batch of tasks.
-    async fn batch(
+    /// Reads one page of the selection and works through it a batch at a
+    /// time (each saved with the cursor after its last task).
+    async fn step(
         &self,
         operation: &mut Operation,
         until: Instant,
         report: &mut RunReport,
     ) -> Result<(), Halt> {
-        let started = Instant::now();
         let page = self
             .engine
             .operations()
             .select(
                 &operation.selection,
                 operation.cursor.as_deref(),
-                OPERATION_BATCH,
+                SELECT_PAGE,
             )
             .await?;
-        let mut tasks = Vec::with_capacity(page.ids.len());
-        for id in &page.ids {
-            // The index is eventually consistent: each task is read afresh.
-            if let Some(task) = self.engine.tasks().get(*id).await?
-                && operation.selection.matches(&task)
-            {
-                tasks.push(task);
+        if page.found.is_empty() {
+            let next = page.next.clone();
+            self.save(operation, |o| {
+                o.cursor = next.clone();
+                o.selected_all = next.is_none();
+            })
+            .await?;
+            return Ok(());
+        }
+        let batches: Vec<&[Selected]> = page.found.chunks(OPERATION_BATCH).collect();
+        let last = batches.len() - 1;
+        for (i, batch) in batches.into_iter().enumerate() {
+            let after = if i == last {
+                page.next.clone()
+            } else {
+                batch.last().map(|s| s.after.clone())
+            };
+            self.batch(operation, batch, after, until, report).await?;
+            if !operation.is_running() || (i < last && Instant::now() >= until) {
+                break;
             }
         }
+        Ok(())
+    }
+
+    /// Records a batch as selected, moves the cursor to `after`, acts on
+    /// each task and records what came of it, at the operation's pace.
+    async fn batch(
+        &self,
+        operation: &mut Operation,
+        batch: &[Selected],
+        after: Option<String>,
+        until: Instant,
+        report: &mut RunReport,
+    ) -> Result<(), Halt> {
+        let started = Instant::now();
+        // The index is eventually consistent: each task is read afresh.
+        let ids: Vec<TaskInstanceId> = batch.iter().map(|s| s.id).collect();
+        let store = self.engine.tasks().clone();
+        let read: Vec<Option<TaskInstance>> = futures::stream::iter(ids)
+            .map(|id| {
+                let store = store.clone();
+                async move { store.get(id).await }
+            })
+            .buffered(CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let tasks: Vec<TaskInstance> = read
+            .into_iter()
+            .flatten()
+            .filter(|task| operation.selection.matches(task))
+            .collect();
         let now = self.engine.now();
         let selected: Vec<TaskOutcome> = tasks
             .iter()
@@ -206,11 +255,10 @@ impl OperationRunner {
             .record_outcomes(&operation.operation_id, &selected)
             .await?;
         let found = selected.len() as u64;
-        let next = page.next.clone();
         let saved = self
             .save(operation, |o| {
-                o.cursor = next.clone();
-                o.selected_all = next.is_none();
+                o.cursor = after.clone();
+                o.selected_all = after.is_none();
                 o.pending += found;
                 o.progress.selected += found;
             })
