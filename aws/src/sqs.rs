@@ -5,9 +5,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
 
 use crate::aws_error::classify;
+use tel_core::domain::trace::xray_header;
 use tel_core::ports::{OutgoingMessage, QueueDepth, QueueError, QueueSender};
 
 pub const MAX_BATCH_MESSAGES: usize = 10;
@@ -70,10 +74,27 @@ impl QueueSender for SqsQueueSender {
                                 .string_value(t)
                                 .build()
                         });
+                        // The same trace in X-Ray's spelling, which Lambda
+                        // continues: X-Ray joins the functions' segments.
+                        let xray = messages[i]
+                            .trace
+                            .as_deref()
+                            .and_then(xray_header)
+                            .map(|header| {
+                                MessageSystemAttributeValue::builder()
+                                    .data_type("String")
+                                    .string_value(header)
+                                    .build()
+                            })
+                            .transpose()
+                            .map_err(|e| QueueError::Rejected(e.to_string()))?;
                         SendMessageBatchRequestEntry::builder()
                             .id(i.to_string())
                             .message_body(&messages[i].body)
                             .delay_seconds(messages[i].delay_seconds as i32)
+                            .set_message_system_attributes(xray.map(|value| {
+                                [(MessageSystemAttributeNameForSends::AwsTraceHeader, value)].into()
+                            }))
                             .set_message_attributes(match trace {
                                 Some(Ok(value)) => {
                                     Some([(TRACE_ATTRIBUTE.to_owned(), value)].into())

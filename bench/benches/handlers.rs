@@ -46,6 +46,8 @@ fn pipeline(c: &mut Criterion) {
         priority: 0,
         context: Value::Null,
         task_token: None,
+        traceparent: None,
+        callback_envelope: false,
     };
     c.bench_function("pipeline: router+validator+executor+output, JS task", |b| {
         b.to_async(&runtime).iter(|| async {

@@ -40,6 +40,8 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         priority: 0,
         context: Value::Null,
         task_token: None,
+        traceparent: None,
+        callback_envelope: false,
     };
     for i in 0..50 {
         pipeline.run(request(i)).await?;

@@ -117,6 +117,7 @@ where
             definition = tracing::field::Empty,
             attempt = tracing::field::Empty,
             trace = tracing::field::Empty,
+            xray_trace = tracing::field::Empty,
         );
         let last = last_delivery(&record, engine.settings().max_receive_count);
         let about = LastWords::of(&record);
@@ -257,17 +258,29 @@ pub fn record_task(task: &tel_core::domain::TaskInstance) {
     span.record("attempt", task.attempt);
     if let Some(trace) = &task.trace_id {
         span.record("trace", trace.as_str());
+        // X-Ray's spelling too, to find the attempt's logs from an X-Ray trace.
+        if let Some(xray) = tel_core::domain::trace::xray_header(trace) {
+            span.record("xray_trace", xray.as_str());
+        }
     }
 }
 
-/// The trace context a message arrived with: its `traceparent` attribute,
-/// or the X-Ray header SQS keeps as a system attribute.
-pub fn incoming_trace(record: &SqsMessage) -> Option<String> {
+/// The `traceparent` message attribute a sender set on purpose.
+pub fn trace_attribute(record: &SqsMessage) -> Option<String> {
     record
         .message_attributes
         .get(tel_aws::sqs::TRACE_ATTRIBUTE)
         .and_then(|a| a.string_value.clone())
-        .or_else(|| record.attributes.get("AWSTraceHeader").cloned())
+        .filter(|t| !t.is_empty() && t.len() <= 512)
+}
+
+/// The X-Ray header SQS keeps as a system attribute (set by AWS for a
+/// traced sender).
+pub fn xray_attribute(record: &SqsMessage) -> Option<String> {
+    record
+        .attributes
+        .get("AWSTraceHeader")
+        .cloned()
         .filter(|t| !t.is_empty() && t.len() <= 512)
 }
 

@@ -277,6 +277,8 @@ mod tests {
             priority: 0,
             context: serde_json::Value::Null,
             task_token: None,
+            traceparent: None,
+            callback_envelope: false,
         }
     }
 

@@ -290,3 +290,112 @@ async fn stopping_the_execution_cancels_its_open_tel_task() {
     );
     runner.stop().await;
 }
+
+/// One trace from the request to the step's answer: a state whose request
+/// carries its `traceparent` (a sender that cannot set message attributes)
+/// and asks for the envelope; the trace is on every event, goes out on the
+/// HTTP call, and comes back in the output the step receives.
+#[tokio::test]
+async fn one_trace_runs_from_the_request_through_the_events_and_the_http_call_to_the_steps_output()
+{
+    let t = TestStack::new().await.unwrap();
+    enable_step_functions().await;
+    let (base, _service) = fake_service::start().await;
+    let orders = json!({ "name": "orders", "baseUrl": format!("{base}/echo"), "allowPrivateNetworks": true });
+    t.engine
+        .integrations()
+        .register(Integration::parse(orders).unwrap())
+        .await
+        .unwrap();
+    t.register(json!({
+        "name": "place", "type": "integration",
+        "implementation": {
+            "kind": "http", "integration": "orders",
+            "request": { "method": "POST", "path": "/orders" },
+            "response": { "output": "{ traceparent: body.traceparent }" }
+        },
+        "retry": { "maxAttempts": 1 }
+    }))
+    .await
+    .unwrap();
+    let trace = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+    let queue = t.queue_url("RequestsQueue");
+    let asl = json!({
+        "StartAt": "Place",
+        "States": { "Place": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {
+                "QueueUrl": queue,
+                "MessageBody": {
+                    "taskDefinitionId": "place",
+                    "workflowInstanceId.$": "$$.Execution.Name",
+                    "stepId": "place",
+                    "input": {},
+                    "taskToken.$": "$$.Task.Token",
+                    "traceparent": trace,
+                    "callbackOutput": "envelope"
+                }
+            },
+            "TimeoutSeconds": 60,
+            "End": true
+        } }
+    });
+    let sfn = aws_sdk_sfn::Client::new(&t.sdk);
+    let account = queue.rsplit('/').nth(1).unwrap();
+    let state_machine = sfn
+        .create_state_machine()
+        .name(random_name("traced"))
+        .definition(asl.to_string())
+        .role_arn(format!("arn:aws:iam::{account}:role/traced"))
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let (mut events, runner) = t.run_watched().await;
+    let name = random_name("traced");
+    let arn = sfn
+        .start_execution()
+        .state_machine_arn(&state_machine)
+        .name(&name)
+        .input("{}")
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    let deadline = Instant::now() + WAIT;
+    let output: Value = loop {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        if d.status != ExecutionStatus::Running {
+            assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
+            break serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
+        }
+        assert!(Instant::now() < deadline, "still running");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // The step's output: the task's output, its id and its trace.
+    assert_eq!(output["traceId"], trace, "{output}");
+    // The downstream got the trace on the HTTP call.
+    assert_eq!(output["output"]["traceparent"], trace, "{output}");
+    let id = output["taskInstanceId"].as_str().unwrap().to_owned();
+    // Every event of the task carries it.
+    events
+        .wait_for_type("task.completed", Some(&id), WAIT)
+        .await
+        .unwrap();
+    let of_task: Vec<&Value> = events
+        .seen()
+        .iter()
+        .filter(|e| e["detail"]["taskInstanceId"] == id.as_str())
+        .collect();
+    assert!(of_task.len() >= 3, "{of_task:?}");
+    for event in of_task {
+        assert_eq!(event["detail"]["traceId"], trace, "{event}");
+    }
+    runner.stop().await;
+}

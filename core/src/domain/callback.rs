@@ -26,6 +26,10 @@ pub struct Callback {
     pub task_token: String,
     /// How often the step hears that the task is alive while it is unfinished.
     pub heartbeat_seconds: u32,
+    /// The request asked for `callbackOutput: "envelope"`: the step is told
+    /// `{output, taskInstanceId, traceId}` instead of the bare output.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub envelope: bool,
 }
 
 impl fmt::Debug for Callback {
@@ -33,6 +37,7 @@ impl fmt::Debug for Callback {
         f.debug_struct("Callback")
             .field("task_token", &"<redacted>")
             .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .field("envelope", &self.envelope)
             .finish()
     }
 }
@@ -57,6 +62,7 @@ mod tests {
         let callback = Callback {
             task_token: "secret-token".into(),
             heartbeat_seconds: 60,
+            envelope: false,
         };
         assert!(!format!("{callback:?}").contains("secret-token"));
     }

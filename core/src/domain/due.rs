@@ -336,6 +336,7 @@ mod tests {
         t.callback = Some(Callback {
             task_token: "t".into(),
             heartbeat_seconds: 60,
+            envelope: false,
         });
         let moved = DeadlineWrite::heartbeat_sent(&t, at(10)).task_after();
         assert_eq!(moved.deadlines[&DeadlineKind::Heartbeat], at(70));

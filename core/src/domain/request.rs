@@ -24,6 +24,13 @@ pub struct ExecutionRequest {
     /// The waiting orchestrator step's token (Step Functions' `$$.Task.Token`):
     /// tel answers it when the task ends.
     pub task_token: Option<String>,
+    /// The caller's trace context given in the request itself (W3C
+    /// `traceparent`, or an X-Ray header), for senders that cannot set
+    /// message attributes; an attribute or header wins over it.
+    pub traceparent: Option<String>,
+    /// The step is answered with `{output, taskInstanceId, traceId}`
+    /// (`callbackOutput: "envelope"`) instead of the bare output.
+    pub callback_envelope: bool,
 }
 
 /// A request that cannot run, with what could be read of it. When
@@ -72,6 +79,10 @@ pub struct RequestBody {
     pub context: Option<Value>,
     #[serde(default)]
     pub task_token: Option<String>,
+    #[serde(default)]
+    pub traceparent: Option<String>,
+    #[serde(default)]
+    pub callback_output: Option<String>,
 }
 
 pub const MAX_PRIORITY: i64 = 9;
@@ -166,6 +177,30 @@ impl ExecutionRequest {
         if let Some(Err(m)) = raw.task_token.as_deref().map(check_task_token) {
             problems.push(("taskToken", m));
         }
+        let traceparent = match raw.traceparent.as_deref() {
+            None => None,
+            Some(text) => match super::trace::traceparent(text) {
+                Some(w3c) => Some(w3c),
+                None => {
+                    problems.push((
+                        "traceparent",
+                        "must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>) or an X-Ray trace header".to_owned(),
+                    ));
+                    None
+                }
+            },
+        };
+        let callback_envelope = match raw.callback_output.as_deref() {
+            None | Some("output") => false,
+            Some("envelope") => true,
+            Some(other) => {
+                problems.push((
+                    "callbackOutput",
+                    format!("must be \"output\" or \"envelope\", got {other:?}"),
+                ));
+                false
+            }
+        };
         match definition {
             Some(definition) if problems.is_empty() => Ok(Self {
                 task_instance_id,
@@ -177,6 +212,8 @@ impl ExecutionRequest {
                 priority: priority as i32,
                 context: raw.context.unwrap_or(Value::Null),
                 task_token: raw.task_token,
+                traceparent,
+                callback_envelope,
             }),
             _ => {
                 let details: Vec<Value> = problems
@@ -241,6 +278,37 @@ fn identity_of(object: &Map<String, Value>) -> Option<RequestIdentity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_may_carry_its_trace_and_ask_for_the_envelope() {
+        let parsed = |extra: Value| {
+            let mut body = json!({ "taskDefinitionId": "d", "workflowInstanceId": "wf", "stepId": "s", "input": {} });
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            ExecutionRequest::parse(body)
+        };
+        let xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let request = parsed(json!({ "traceparent": xray, "callbackOutput": "envelope" })).unwrap();
+        assert_eq!(
+            request.traceparent.as_deref(),
+            Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01")
+        );
+        assert!(request.callback_envelope);
+        assert!(!parsed(json!({})).unwrap().callback_envelope);
+        let refused =
+            parsed(json!({ "traceparent": "nope", "callbackOutput": "all" })).unwrap_err();
+        assert!(
+            refused.error.message.contains("traceparent"),
+            "{}",
+            refused.error.message
+        );
+        assert!(
+            refused.error.message.contains("callbackOutput"),
+            "{}",
+            refused.error.message
+        );
+    }
 
     #[test]
     fn a_full_request_parses() {

@@ -675,6 +675,7 @@ mod tests {
         failed.callback = Some(crate::domain::Callback {
             task_token: "answered-already".into(),
             heartbeat_seconds: 60,
+            envelope: false,
         });
         failed.close_by = Some(created_at + chrono::Duration::minutes(30));
         failed.start_by = Some(created_at + chrono::Duration::minutes(5));

@@ -26,6 +26,20 @@ impl Outcome {
     pub fn of(task: &TaskInstance, output: Option<&Value>) -> Option<Self> {
         match task.status {
             TaskStatus::Completed => {
+                // Asked for by the request: the output with the task and its trace.
+                let enveloped = task.callback.as_ref().is_some_and(|c| c.envelope);
+                let wrapped;
+                let output = match output {
+                    Some(output) if enveloped => {
+                        wrapped = json!({
+                            "output": output,
+                            "taskInstanceId": task.task_instance_id,
+                            "traceId": task.trace_id,
+                        });
+                        Some(&wrapped)
+                    }
+                    other => other,
+                };
                 let inline = output.map(Value::to_string);
                 let output = match inline {
                     Some(text) if text.len() <= MAX_CALLBACK_OUTPUT_BYTES => text,
@@ -36,6 +50,7 @@ impl Outcome {
                         "taskInstanceId": task.task_instance_id,
                         "outputRef": task.output_ref,
                         "outputTooLarge": true,
+                        "traceId": task.trace_id,
                     })
                     .to_string(),
                 };
@@ -55,6 +70,7 @@ impl Outcome {
             "message": error.message,
             "details": error.details,
             "taskInstanceId": task.task_instance_id,
+            "traceId": task.trace_id,
         });
         if cause.to_string().chars().count() > MAX_CAUSE_CHARS {
             cause["details"] = json!({ "omitted": "too large for SendTaskFailure; read the task" });
@@ -90,6 +106,33 @@ mod tests {
         );
         creation.task.status = status;
         creation.task
+    }
+
+    #[test]
+    fn an_enveloped_answer_and_every_failure_carry_the_task_and_its_trace() {
+        let mut task = ended(TaskStatus::Completed);
+        task.trace_id = Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01".into());
+        task.callback = Some(crate::domain::Callback {
+            task_token: "t".into(),
+            heartbeat_seconds: 60,
+            envelope: true,
+        });
+        let Some(Outcome::Success { output }) = Outcome::of(&task, Some(&json!({"n": 2}))) else {
+            panic!("a success")
+        };
+        let output: Value = serde_json::from_str(&output).unwrap();
+        assert_eq!(output["output"], json!({"n": 2}));
+        assert_eq!(output["traceId"], json!(task.trace_id));
+        assert_eq!(output["taskInstanceId"], json!(task.task_instance_id));
+        task.status = TaskStatus::Failed;
+        task.error = Some(TaskError::new("TIMEOUT", "too slow"));
+        let Some(Outcome::Failure { cause, .. }) = Outcome::of(&task, None) else {
+            panic!("a failure")
+        };
+        assert!(
+            cause.contains("5759e988bd862e3fe1be46a994272793"),
+            "{cause}"
+        );
     }
 
     #[test]

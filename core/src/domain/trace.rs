@@ -40,9 +40,38 @@ pub fn traceparent(trace: &str) -> Option<String> {
     Some(format!("00-{time}{random}-{parent}-{sampled}").to_ascii_lowercase())
 }
 
+/// `trace` as an AWS X-Ray trace header (`Root=1-<8 hex>-<24 hex>;Parent=<16
+/// hex>;Sampled=<0|1>`), the form SQS carries as `AWSTraceHeader` and
+/// Lambda continues: the same trace id in X-Ray's spelling.
+pub fn xray_header(trace: &str) -> Option<String> {
+    let w3c = traceparent(trace)?;
+    let parts: Vec<&str> = w3c.split('-').collect();
+    let [_, id, parent, flags] = parts[..] else {
+        return None;
+    };
+    let sampled = u8::from_str_radix(flags, 16).ok()? & 1;
+    Some(format!(
+        "Root=1-{}-{};Parent={parent};Sampled={sampled}",
+        &id[..8],
+        &id[8..]
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trace_reads_as_an_xray_header_and_back() {
+        let w3c = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+        let xray = xray_header(w3c).unwrap();
+        assert_eq!(
+            xray,
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+        );
+        assert_eq!(traceparent(&xray).as_deref(), Some(w3c));
+        assert_eq!(xray_header("nonsense"), None);
+    }
 
     #[test]
     fn a_w3c_traceparent_passes_and_an_xray_header_is_converted() {

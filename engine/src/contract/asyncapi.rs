@@ -138,13 +138,13 @@ pub fn document() -> Value {
     schemas.insert(
         "SendTaskSuccess".into(),
         json!({ "type": "object", "required": ["taskToken", "output"], "additionalProperties": false,
-            "properties": { "taskToken": token, "output": { "type": "string", "maxLength": tel_core::domain::callback::MAX_CALLBACK_OUTPUT_BYTES, "description": "The task's output as JSON text; over 256 KiB, `{taskInstanceId, outputRef, outputTooLarge: true}`." } } }),
+            "properties": { "taskToken": token, "output": { "type": "string", "maxLength": tel_core::domain::callback::MAX_CALLBACK_OUTPUT_BYTES, "description": "The task's output as JSON text, or with `callbackOutput: envelope` `{output, taskInstanceId, traceId}`; over 256 KiB, `{taskInstanceId, outputRef, outputTooLarge: true, traceId}`." } } }),
     );
     schemas.insert(
         "SendTaskFailure".into(),
         json!({ "type": "object", "required": ["taskToken", "error", "cause"], "additionalProperties": false,
             "properties": { "taskToken": token, "error": { "type": "string", "maxLength": tel_core::domain::callback::MAX_ERROR_CHARS, "description": "tel's error code: VALIDATION_ERROR, TIMEOUT, CANCELLED, …" },
-                "cause": { "type": "string", "maxLength": tel_core::domain::callback::MAX_CAUSE_CHARS, "description": "JSON text: {code, message, details, taskInstanceId}." } } }),
+                "cause": { "type": "string", "maxLength": tel_core::domain::callback::MAX_CAUSE_CHARS, "description": "JSON text: {code, message, details, taskInstanceId, traceId}." } } }),
     );
     schemas.insert(
         "SendTaskHeartbeat".into(),

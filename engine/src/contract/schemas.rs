@@ -61,7 +61,9 @@ pub fn execution_request() -> Value {
             "inputRef": reference("ObjectLocation"),
             "priority": { "type": "integer", "minimum": 0, "maximum": MAX_PRIORITY, "default": 0, "description": "0–9; at or above the deployment's threshold the task takes the priority lanes." },
             "context": { "description": "Opaque data passed to the implementation beside the input." },
-            "taskToken": { "type": "string", "minLength": 1, "maxLength": MAX_TASK_TOKEN_CHARS, "description": "Step Functions' `$$.Task.Token` (the `.waitForTaskToken` callback pattern): tel answers it when the task ends (SendTaskSuccess with the output, SendTaskFailure with error = tel's error code and cause = the error as JSON) and sends heartbeats while it is unfinished. Kept with the task only: never logged, published or shown." }
+            "taskToken": { "type": "string", "minLength": 1, "maxLength": MAX_TASK_TOKEN_CHARS, "description": "Step Functions' `$$.Task.Token` (the `.waitForTaskToken` callback pattern): tel answers it when the task ends (SendTaskSuccess with the output, SendTaskFailure with error = tel's error code and cause = the error as JSON) and sends heartbeats while it is unfinished. Kept with the task only: never logged, published or shown." },
+            "traceparent": { "type": "string", "maxLength": 512, "description": "The caller's trace context, for senders that cannot set the `traceparent` message attribute: a W3C traceparent or an X-Ray trace header. The attribute (or the API's header, or SQS's AWSTraceHeader) wins over it. The task's `traceId` from then on.", "examples": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"] },
+            "callbackOutput": { "type": "string", "enum": ["output", "envelope"], "default": "output", "description": "What SendTaskSuccess carries to the waiting step: the task's output (default), or `{output, taskInstanceId, traceId}` (envelope), so the workflow holds the task's id and trace." }
         },
         // Exactly one of input and inputRef, said without a union, so that
         // client generators still make one request type of it.

@@ -278,6 +278,7 @@ mod tests {
                     callback: Some(tel_core::domain::Callback {
                         task_token: token.into(),
                         heartbeat_seconds: 60,
+                        envelope: false,
                     }),
                     ..NewTask::of_step(("double", 1), "wf", "s", json!({}))
                 },

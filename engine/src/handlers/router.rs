@@ -14,7 +14,8 @@ use tracing::{info, warn};
 use crate::ApplyError;
 use crate::TaskEngine;
 use crate::batch::{
-    Redeliver, SqsHandler, for_each_record, incoming_trace, new_trace, record_task_id,
+    Redeliver, SqsHandler, for_each_record, new_trace, record_task_id, trace_attribute,
+    xray_attribute,
 };
 use tel_core::domain::request::RequestIdentity;
 use tel_core::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
@@ -47,18 +48,25 @@ impl Router {
         // A request without its own taskInstanceId is de-duplicated on the
         // message id, which SQS keeps across redeliveries of one message.
         let key = message.message_id.as_deref().map(|id| format!("sqs:{id}"));
-        let trace = incoming_trace(&message).unwrap_or_else(new_trace);
+        // A trace the sender set on purpose (the attribute, else the
+        // request's own field) wins over the X-Ray header AWS adds.
+        let (attribute, xray) = (trace_attribute(&message), xray_attribute(&message));
         // The sender's IAM principal, which SQS records (and IAM guards).
         let sender = message
             .attributes
             .get("SenderId")
             .map(|id| format!("iam:{id}"));
         match ExecutionRequest::parse_message(body) {
-            Ok(request) => self
-                .accept(request, key.as_deref(), Some(trace), sender)
-                .await
-                .map(|_| ()),
-            Err(rejected) => self.reject(rejected, key.as_deref(), trace, sender).await,
+            Ok(request) => {
+                let trace = attribute.or_else(|| request.traceparent.clone()).or(xray);
+                self.accept(request, key.as_deref(), trace, sender)
+                    .await
+                    .map(|_| ())
+            }
+            Err(rejected) => {
+                let trace = attribute.or(xray).unwrap_or_else(new_trace);
+                self.reject(rejected, key.as_deref(), trace, sender).await
+            }
         }
     }
 
@@ -101,7 +109,11 @@ impl Router {
         };
         let heartbeat_seconds = loaded.as_ref().and_then(|l| l.definition.heartbeat_seconds);
         let new = NewTask {
-            callback: self.callback(request.task_token, heartbeat_seconds),
+            callback: self.callback(
+                request.task_token,
+                heartbeat_seconds,
+                request.callback_envelope,
+            ),
             task_instance_id,
             definition_name: request.definition.name.to_string(),
             definition_version: loaded.as_ref().map_or(0, |l| l.definition.version),
@@ -111,7 +123,8 @@ impl Router {
             input,
             context: request.context,
             priority: request.priority,
-            trace_id: Some(trace.unwrap_or_else(new_trace)),
+            // An attribute or header wins over the request's own field.
+            trace_id: Some(trace.or(request.traceparent).unwrap_or_else(new_trace)),
             requested_by,
         };
         let failure = match &loaded {
@@ -215,11 +228,17 @@ impl Router {
 
     /// The waiting step of a request that carried a task token, told it
     /// is alive every `heartbeat_seconds` (the deployment's default without).
-    fn callback(&self, token: Option<String>, heartbeat_seconds: Option<u32>) -> Option<Callback> {
+    fn callback(
+        &self,
+        token: Option<String>,
+        heartbeat_seconds: Option<u32>,
+        envelope: bool,
+    ) -> Option<Callback> {
         let default = self.engine.settings().heartbeat_interval.as_secs().max(1);
         token.map(|task_token| Callback {
             task_token,
             heartbeat_seconds: heartbeat_seconds.unwrap_or(default as u32),
+            envelope,
         })
     }
 
@@ -253,7 +272,7 @@ impl Router {
             priority: 0,
             trace_id: Some(trace),
             requested_by,
-            callback: self.callback(task_token, None),
+            callback: self.callback(task_token, None, false),
         };
         record_task_id(new.task_instance_id);
         self.record(
