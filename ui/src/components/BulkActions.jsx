@@ -118,7 +118,7 @@ export function BulkActions({ definitions }) {
           <option value="retry">retry (failed, timed out)</option>
           <option value="cancel">cancel (waiting on a retry or a person)</option>
         </select>
-        <label htmlFor="bulk-definition">Definition</label>
+        <label htmlFor="bulk-definition">Tasks of definition</label>
         <select id="bulk-definition" value={form.definition} onChange={change('definition')} required>
           <option value="">choose…</option>
           {definitions.map((name) => (

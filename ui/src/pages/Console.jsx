@@ -200,13 +200,16 @@ function Bulk() {
 
 function DeadLetters() {
   const [letters, error, reload] = useLoad(() => api.get('/admin/dead-letters'), []);
+  const [catalog] = useLoad(() => api.get('/admin/definitions'), []);
+  const [only, setOnly] = useState({});
   const [message, setMessage] = useState(null);
   const [failure, setFailure] = useState(null);
   const redrive = async (queue) => {
     setMessage(null);
     setFailure(null);
     try {
-      const r = await api.post(`/admin/dead-letters/${encodeURIComponent(queue)}/redrive`);
+      const path = `/admin/dead-letters/${encodeURIComponent(queue)}/redrive${query({ definition: only[queue] })}`;
+      const r = await api.post(path);
       setMessage(`Moved ${r.moved} message(s) back to the ${r.queue} queue.`);
       reload();
     } catch (e) {
@@ -239,9 +242,25 @@ function DeadLetters() {
                       </li>
                     ))}
                   </ul>
-                  <button type="button" onClick={() => redrive(q.queue)}>
-                    Redrive the {q.queue} dead letters
-                  </button>
+                  <div className="toolbar">
+                    {/* Only the messages naming a task of one definition; the rest stay. */}
+                    <label htmlFor={`redrive-only-${q.queue}`}>Only tasks of</label>
+                    <select
+                      id={`redrive-only-${q.queue}`}
+                      value={only[q.queue] || ''}
+                      onChange={(e) => setOnly({ ...only, [q.queue]: e.target.value })}
+                    >
+                      <option value="">any definition</option>
+                      {(catalog ? catalog.items : []).map((d) => (
+                        <option key={d.name} value={d.name}>
+                          {d.name}
+                        </option>
+                      ))}
+                    </select>
+                    <button type="button" onClick={() => redrive(q.queue)}>
+                      Redrive the {q.queue} dead letters
+                    </button>
+                  </div>
                 </>
               ) : null}
             </div>

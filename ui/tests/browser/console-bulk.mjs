@@ -24,7 +24,7 @@ await inChromium(async (browser) => {
   const panel = page.getByRole('region', { name: 'Bulk actions' });
   await panel.waitFor();
   await panel.getByLabel('Action').selectOption('retry');
-  await panel.getByLabel('Definition').selectOption(definition);
+  await panel.getByLabel('Tasks of definition').selectOption(definition);
   await panel.getByRole('checkbox', { name: 'FAILED' }).check();
   await panel.getByLabel('Error code').fill(code);
   await panel.getByLabel('Tasks per second').fill('10');

@@ -185,7 +185,7 @@ await inChromium(async (browser) => {
   await console_.goto(`${base}/ui/#token=${encodeURIComponent(env('TEL_UI_ADMIN_TOKEN'))}`);
   await console_.getByRole('link', { name: 'Console' }).click();
   await console_.getByRole('heading', { name: 'Operator console' }).waitFor();
-  await console_.getByRole('heading', { name: /requests queue: 1 message/ }).waitFor();
+  await console_.getByRole('heading', { name: /requests queue: 2 message/ }).waitFor();
   await console_.getByRole('table', { name: 'Tasks', exact: true }).waitFor();
   await console_.getByRole('cell', { name: 'approve-expense:1' }).first().waitFor();
   const queues = console_.getByRole('table', { name: 'Queues' });
@@ -292,8 +292,12 @@ await inChromium(async (browser) => {
   step('the console shows a definition and its versions');
 
   await console_.getByRole('link', { name: '← Console' }).click();
+  // Two dead letters wait: only the one naming approve-expense goes back.
+  await console_.getByRole('heading', { name: /requests queue: 2 message/ }).waitFor();
+  await console_.locator('#redrive-only-requests').selectOption('approve-expense');
   await console_.getByRole('button', { name: 'Redrive the requests dead letters' }).click();
   await console_.getByText('Moved 1 message(s) back to the requests queue.').waitFor();
-  step('the admin redrove the dead letter');
+  await console_.getByRole('heading', { name: /requests queue: 1 message/ }).waitFor();
+  step('the admin redrove the dead letter of one definition, and the other stayed');
   await operator.close();
 });
