@@ -31,7 +31,7 @@ impl From<OperationError> for Problem {
             OperationError::NotManaged(_) | OperationError::NotFound(_) => {
                 Problem::not_found(detail)
             }
-            OperationError::NotRunning(_) => Problem::conflict(detail),
+            OperationError::NotRunning(_) | OperationError::TooMany(_) => Problem::conflict(detail),
         }
     }
 }
@@ -292,6 +292,11 @@ fn view(operation: &Operation) -> Value {
         fields.remove("cursor");
         fields.remove("lease");
         fields.remove("version");
+        fields.remove("pending");
+        // Who started it, not their groups or rights.
+        if let Some(starter) = fields.get_mut("startedBy").and_then(|s| s.as_object_mut()) {
+            starter.retain(|key, _| key == "user");
+        }
         if let Some(until) = fields.get_mut("selection").and_then(|s| s.as_object_mut()) {
             until.retain(|_, v| !v.is_null());
         }

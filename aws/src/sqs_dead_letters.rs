@@ -17,6 +17,10 @@ use tel_core::ports::{DeadLetterQueues, HeldMessage, QueueError};
 /// How long listed messages stay hidden from other readers of the dead-letter queue.
 const PEEK_SECONDS: i32 = 5;
 
+/// How long one listing reads at most (less than PEEK_SECONDS would allow
+/// a message to come round twice unnoticed; it is ended by repeats anyway).
+const PEEK_TIME: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// How long a message being redriven stays hidden while it is sent back.
 const REDRIVE_SECONDS: i32 = 30;
 
@@ -147,17 +151,22 @@ impl SqsDeadLetterQueues {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| QueueError::Rejected(e.to_string()))?;
-            let sent_count = deletes.len();
+            // Counted once deleted: a message whose delete failed is still
+            // there (its copy was sent, which the handlers absorb).
+            let mut deleted = 0;
             if !deletes.is_empty() {
-                self.client
+                let attempted = deletes.len();
+                let out = self
+                    .client
                     .delete_message_batch()
                     .queue_url(dead_letter_url)
                     .set_entries(Some(deletes))
                     .send()
                     .await
                     .map_err(|e| classify("DeleteMessageBatch", dead_letter_url, e))?;
+                deleted = attempted - out.failed().len();
             }
-            moved += sent_count;
+            moved += deleted;
             progress(moved);
             if let Some(failure) = sent.failed().first() {
                 self.show_again(
@@ -191,7 +200,10 @@ impl DeadLetterQueues for SqsDeadLetterQueues {
     ) -> Result<Vec<HeldMessage>, QueueError> {
         let mut seen = BTreeMap::new();
         let mut peeked = Vec::new();
-        while seen.len() < max {
+        let started = std::time::Instant::now();
+        // Messages peeked at show again after PEEK_SECONDS: a receive that
+        // brings nothing new, or the time running out, ends the listing.
+        while seen.len() < max && started.elapsed() < PEEK_TIME {
             let out = self
                 .client
                 .receive_message()
@@ -204,6 +216,12 @@ impl DeadLetterQueues for SqsDeadLetterQueues {
                 .map_err(|e| classify("ReceiveMessage", dead_letter_url, e))?;
             let messages = out.messages.unwrap_or_default();
             if messages.is_empty() {
+                break;
+            }
+            if messages
+                .iter()
+                .all(|m| seen.contains_key(m.message_id().unwrap_or_default()))
+            {
                 break;
             }
             for m in messages {

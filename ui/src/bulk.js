@@ -17,13 +17,16 @@ export const SINCE = [
 
 export const NO_BULK = { action: 'retry', definition: '', statuses: [], errorCode: '', since: '', reason: '', rate: '20' };
 
-/** The selection for `POST /operations`, as of `now` (a Date). */
+/** The selection for `POST /operations`, as of `now` (a Date: when it was counted). */
 export function bulkSelection(form, now = new Date()) {
   const selection = { definition: form.definition };
   const statuses = form.statuses.filter((s) => ACTION_STATUSES[form.action].includes(s));
   if (statuses.length) selection.statuses = statuses;
   if (form.errorCode.trim()) selection.errorCode = form.errorCode.trim();
   if (form.since) selection.since = new Date(now.getTime() - Number(form.since) * 60_000).toISOString();
+  // The operation acts on what was counted: tasks that ended (or were
+  // created) after the count are not added to it.
+  selection.until = now.toISOString();
   return selection;
 }
 
@@ -43,6 +46,7 @@ export function matchParams(form, now = new Date()) {
   if (selection.statuses) params.status = selection.statuses.join(',');
   if (selection.errorCode) params.error = selection.errorCode;
   if (selection.since) params.since = selection.since;
+  params.until = selection.until;
   return params;
 }
 

@@ -58,7 +58,7 @@ pub fn operations() -> Vec<(&'static str, &'static str, Operation)> {
                 body: Some("OperationRequest"),
                 success: ("202", "The operation, running", "BulkOperation"),
                 links: links(),
-                problems: &[400, 401, 404, 503],
+                problems: &[400, 401, 404, 409, 503],
             },
         ),
         (
@@ -156,7 +156,6 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
                 }
             },
             "selectedAll": { "type": "boolean", "description": "The selection has been read to its end." },
-            "pending": { "type": "integer" },
             "problem": { "type": "string" },
             "createdAt": { "type": "string", "format": "date-time" },
             "updatedAt": { "type": "string", "format": "date-time" },

@@ -27,6 +27,8 @@ use tel_core::ports::{
 /// How long an operation and its outcomes are kept (TTL).
 const RETENTION_DAYS: i64 = 90;
 const RECORD: &str = "record";
+/// Queries one count makes at most (1,000 index entries each).
+const MAX_COUNT_QUERIES: usize = 200;
 const STATE: &str = "state";
 const VERSION: &str = "version";
 
@@ -58,8 +60,22 @@ fn state_name(state: OperationState) -> &'static str {
     }
 }
 
+/// Running operations are also in the operations index under this
+/// partition (sparse: an operation leaves it when it ends), so the runner
+/// reads the running ones, never every operation kept.
+const RUNNING_PK: &str = "OPERATIONS#RUNNING";
+
 fn operation_item(operation: &Operation) -> Item {
     let expires = operation.created_at + Duration::days(RETENTION_DAYS);
+    let mut item = operation_record(operation, expires);
+    if operation.is_running() {
+        item.insert(GSI7PK.to_owned(), s(RUNNING_PK));
+        item.insert(GSI7SK.to_owned(), s(&operation.operation_id));
+    }
+    item
+}
+
+fn operation_record(operation: &Operation, expires: chrono::DateTime<chrono::Utc>) -> Item {
     Item::from([
         (PK.to_owned(), s(OPERATIONS_PK)),
         (SK.to_owned(), s(&operation.operation_id)),
@@ -246,17 +262,20 @@ impl OperationStore for DynamoTaskStore {
             .client()
             .query()
             .table_name(self.table())
-            .key_condition_expression("PK = :pk")
-            .filter_expression("#state = :running")
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_values(":pk", s(OPERATIONS_PK))
-            .expression_attribute_values(":running", s(state_name(OperationState::Running)))
-            .consistent_read(true);
-        super::query_all::query_all(query, self.table())
-            .await?
-            .iter()
-            .map(read)
-            .collect()
+            .index_name(OPERATIONS_INDEX)
+            .key_condition_expression("GSI7PK = :pk")
+            .expression_attribute_values(":pk", s(RUNNING_PK));
+        let mut running = Vec::new();
+        // The index is eventually consistent: each is read afresh.
+        for key in super::query_all::query_all(query, self.table()).await? {
+            if let Some(id) = get_s(&key, SK)
+                && let Some(operation) = self.operation(id).await?
+                && operation.is_running()
+            {
+                running.push(operation);
+            }
+        }
+        Ok(running)
     }
 
     async fn save_operation(
@@ -301,7 +320,10 @@ impl OperationStore for DynamoTaskStore {
     async fn count_matching(&self, selection: &Selection) -> Result<MatchCount, StoreError> {
         let mut count = 0u64;
         let mut cursor = None;
-        loop {
+        // Entries are read 1,000 a Query; a filter decided in code (a version,
+        // a time without an error code) may read many for few matches, so
+        // the reading is bounded too.
+        for _ in 0..MAX_COUNT_QUERIES {
             let page = self.select(selection, cursor.as_deref(), 1000).await?;
             count += page.found.len() as u64;
             if count >= MATCH_COUNT_CAP {
@@ -318,6 +340,10 @@ impl OperationStore for DynamoTaskStore {
                 });
             }
         }
+        Ok(MatchCount {
+            count,
+            capped: true,
+        })
     }
 
     async fn record_outcomes(

@@ -26,6 +26,12 @@ pub const OPERATION_BATCH: usize = 25;
 
 /// The pace an operation keeps when none is asked for, and the most it may ask.
 pub const DEFAULT_RATE_PER_SECOND: u32 = 20;
+/// The longest error code a selection names (it becomes part of an index key).
+pub const MAX_ERROR_CODE_CHARS: usize = 256;
+/// Operations running at once, in all and per definition: each shares the
+/// sweeper's budget, and each sends its tasks to the shared queues.
+pub const MAX_RUNNING: usize = 20;
+pub const MAX_RUNNING_PER_DEFINITION: usize = 3;
 pub const MAX_RATE_PER_SECOND: u32 = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +108,8 @@ pub enum SelectionError {
         status: TaskStatus,
         allowed: String,
     },
+    #[error("errorCode must be 1 to {MAX_ERROR_CODE_CHARS} characters without control characters")]
+    ErrorCode,
     #[error("since ({since}) is after until ({until})")]
     Range {
         since: DateTime<Utc>,
@@ -137,6 +145,13 @@ impl Selection {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
+        }
+        if let Some(code) = &self.error_code
+            && (code.is_empty()
+                || code.chars().count() > MAX_ERROR_CODE_CHARS
+                || code.chars().any(char::is_control))
+        {
+            return Err(SelectionError::ErrorCode);
         }
         self.until = self.until.min(now);
         if let Some(since) = self.since
@@ -287,10 +302,11 @@ pub struct Operation {
     /// The selection has been read to its end.
     #[serde(default)]
     pub selected_all: bool,
-    /// Tasks recorded as selected whose outcome is not recorded yet: a run
-    /// that died between the two. The next run settles them first.
-    #[serde(default)]
-    pub pending: u64,
+    /// Tasks recorded as selected whose outcome is not recorded yet (at
+    /// most a batch): a run that died between the two leaves them, and the
+    /// next run settles them first, from this list alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingTask>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -314,6 +330,14 @@ impl Operation {
     pub fn is_free(&self, now: DateTime<Utc>) -> bool {
         self.is_running() && self.lease.as_ref().is_none_or(|l| l.until <= now)
     }
+}
+
+/// A task a batch selected, as it was then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingTask {
+    pub task_instance_id: super::ids::TaskInstanceId,
+    pub task_version: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -387,6 +411,14 @@ mod tests {
             selection().for_action(BulkAction::Cancel, at(50)),
             Err(SelectionError::Range { .. })
         ));
+        let long = Selection {
+            error_code: Some("E".repeat(MAX_ERROR_CODE_CHARS + 1)),
+            ..selection()
+        };
+        assert_eq!(
+            long.for_action(BulkAction::Retry, at(500)),
+            Err(SelectionError::ErrorCode)
+        );
     }
 
     #[test]

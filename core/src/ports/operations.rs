@@ -29,7 +29,8 @@ pub struct SelectedPage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatchCount {
     pub count: u64,
-    /// Counting stopped at `MATCH_COUNT_CAP`.
+    /// Counting stopped before the end (at `MATCH_COUNT_CAP` matches, or
+    /// after reading its most): at least `count` match.
     pub capped: bool,
 }
 

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::TaskEngine;
 use tel_core::domain::operation::{
-    BulkAction, DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND, Operation, OperationState, Progress,
-    Selection, SelectionError, Starter,
+    BulkAction, DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND, MAX_RUNNING,
+    MAX_RUNNING_PER_DEFINITION, Operation, OperationState, Progress, Selection, SelectionError,
+    Starter,
 };
 use tel_core::domain::{DefinitionName, Identity, Permission};
 use tel_core::ports::{MatchCount, Saved, StoreError};
@@ -39,6 +40,9 @@ pub enum OperationError {
     NotFound(String),
     #[error("the operation is already {0:?}")]
     NotRunning(OperationState),
+    /// Too many operations running already (in all, or on the definition).
+    #[error("{0}")]
+    TooMany(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -95,6 +99,22 @@ impl TaskEngine {
         let selection = self
             .checked(request.action, request.selection, identity)
             .await?;
+        let running = self.operations().running_operations().await?;
+        let on_definition = running
+            .iter()
+            .filter(|o| o.selection.definition == selection.definition)
+            .count();
+        if running.len() >= MAX_RUNNING {
+            return Err(OperationError::TooMany(format!(
+                "{MAX_RUNNING} operations are running already; stop one or wait"
+            )));
+        }
+        if on_definition >= MAX_RUNNING_PER_DEFINITION {
+            return Err(OperationError::TooMany(format!(
+                "{MAX_RUNNING_PER_DEFINITION} operations on {} are running already; stop one or wait",
+                selection.definition
+            )));
+        }
         let now = self.now();
         let operation = Operation {
             operation_id: uuid::Uuid::now_v7().to_string(),
@@ -107,7 +127,7 @@ impl TaskEngine {
             progress: Progress::default(),
             cursor: None,
             selected_all: false,
-            pending: 0,
+            pending: Vec::new(),
             lease: None,
             problem: None,
             created_at: now,

@@ -17,15 +17,16 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::touch;
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::operation::{
-    BulkAction, Lease, OPERATION_BATCH, Operation, OperationState, TaskOutcome, TaskOutcomeKind,
+    BulkAction, Lease, OPERATION_BATCH, Operation, OperationState, PendingTask, TaskOutcome,
+    TaskOutcomeKind,
 };
 use tel_core::domain::{Action, Permission, TaskInstance, TaskInstanceId};
-use tel_core::ports::{PageRequest, Saved, Selected, StoreError};
+use tel_core::ports::{Saved, Selected, StoreError};
 
 /// How long a lease outlives its runner's budget: a runner that died holds
 /// its operation no longer than this past its budget.
@@ -89,15 +90,20 @@ impl OperationRunner {
         };
         running.sort_by(|a, b| a.operation_id.cmp(&b.operation_id));
         let now = self.engine.now();
-        for operation in running.into_iter().filter(|o| o.is_free(now)) {
-            if Instant::now() >= until {
+        let free: Vec<Operation> = running.into_iter().filter(|o| o.is_free(now)).collect();
+        let count = free.len();
+        for (i, operation) in free.into_iter().enumerate() {
+            // An equal share of what is left for each operation still to
+            // come: a slow one (a low rate, a large selection) cannot hold
+            // the others back.
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 break;
             }
+            let slice = left / (count - i) as u32;
             report.operations += 1;
-            let id = operation.operation_id.clone();
-            if let Err(Halt::Store(e)) = self.run(operation, until, &mut report).await {
-                warn!(operation_id = %id, error = %e, "operation paused: the store failed");
-            }
+            self.run(operation, Instant::now() + slice, &mut report)
+                .await;
         }
         if report != RunReport::default() {
             info!(report = ?report, "operations worked on");
@@ -105,13 +111,10 @@ impl OperationRunner {
         report
     }
 
-    /// Works on one operation until it ends or `until` comes.
-    async fn run(
-        &self,
-        operation: Operation,
-        until: Instant,
-        report: &mut RunReport,
-    ) -> Result<(), Halt> {
+    /// Works on one operation until it ends or `until` comes. A store error
+    /// that will not clear fails the operation (with why); one that may
+    /// hands it back for the next sweep.
+    async fn run(&self, operation: Operation, until: Instant, report: &mut RunReport) {
         let budget = until.saturating_duration_since(Instant::now());
         let lease = Lease {
             owner: self.owner.clone(),
@@ -124,15 +127,46 @@ impl OperationRunner {
         let expected = operation.version;
         operation.lease = Some(lease);
         touch(&mut operation, self.engine.now());
-        if self
+        match self
             .engine
             .operations()
             .save_operation(&operation, expected)
-            .await?
-            == Saved::Superseded
+            .await
         {
-            return Err(Halt::Lost);
+            Ok(Saved::Saved) => {}
+            Ok(Saved::Superseded) => return,
+            Err(e) => {
+                warn!(operation_id = %operation.operation_id, error = %e, "operation not taken: the store failed");
+                return;
+            }
         }
+        let id = operation.operation_id.clone();
+        let outcome = match self.work(&mut operation, until, report).await {
+            Err(Halt::Store(e)) if !e.is_transient() => {
+                error!(operation_id = %id, error = %e, "operation failed: the store refused it");
+                let problem = format!("the store refused the operation: {e}");
+                self.finish(&mut operation, OperationState::Failed, Some(problem))
+                    .await
+            }
+            Err(Halt::Store(e)) => {
+                warn!(operation_id = %id, error = %e, "operation paused: the store failed for now");
+                self.save(&mut operation, |o| o.lease = None)
+                    .await
+                    .map(|_| ())
+            }
+            other => other,
+        };
+        if let Err(Halt::Store(e)) = outcome {
+            warn!(operation_id = %id, error = %e, "operation left to its lease");
+        }
+    }
+
+    async fn work(
+        &self,
+        operation: &mut Operation,
+        until: Instant,
+        report: &mut RunReport,
+    ) -> Result<(), Halt> {
         let starter = operation.started_by.identity();
         let rules = self
             .engine
@@ -145,27 +179,23 @@ impl OperationRunner {
                 starter.user, operation.selection.definition
             );
             return self
-                .finish(&mut operation, OperationState::Failed, Some(problem))
+                .finish(operation, OperationState::Failed, Some(problem))
                 .await;
         }
-        if operation.pending > 0 {
-            self.settle_pending(&mut operation, report).await?;
+        if !operation.pending.is_empty() {
+            self.settle_pending(operation, report).await?;
         }
         while !operation.selected_all {
             if Instant::now() >= until {
                 // Handed back at once: the next sweep goes on without waiting for the lease.
-                return self
-                    .save(&mut operation, |o| o.lease = None)
-                    .await
-                    .map(|_| ());
+                return self.save(operation, |o| o.lease = None).await.map(|_| ());
             }
-            self.step(&mut operation, until, report).await?;
+            self.step(operation, until, report).await?;
             if !operation.is_running() {
                 return Ok(());
             }
         }
-        self.finish(&mut operation, OperationState::Done, None)
-            .await
+        self.finish(operation, OperationState::Done, None).await
     }
 
     /// Reads one page of the selection and works through it a batch at a
@@ -255,11 +285,18 @@ impl OperationRunner {
             .record_outcomes(&operation.operation_id, &selected)
             .await?;
         let found = selected.len() as u64;
+        let pending: Vec<PendingTask> = tasks
+            .iter()
+            .map(|task| PendingTask {
+                task_instance_id: task.task_instance_id,
+                task_version: task.version,
+            })
+            .collect();
         let saved = self
             .save(operation, |o| {
                 o.cursor = after.clone();
                 o.selected_all = after.is_none();
-                o.pending += found;
+                o.pending.extend(pending.iter().copied());
                 o.progress.selected += found;
             })
             .await?;
@@ -307,10 +344,18 @@ impl OperationRunner {
         };
         let (outcome, detail) = match self.engine.apply(&task, action).await {
             Ok(_) => (acted(operation.action), None),
-            Err(e) if e.is_superseded() => (
-                TaskOutcomeKind::Skipped,
-                Some("changed before it was acted on".to_owned()),
-            ),
+            // A write retried after a timeout may find its own first try done.
+            Err(e) if e.is_superseded() => {
+                match self.engine.tasks().get(task.task_instance_id).await? {
+                    Some(now) if acted_by(operation, &now, task.version) => {
+                        (acted(operation.action), None)
+                    }
+                    _ => (
+                        TaskOutcomeKind::Skipped,
+                        Some("changed before it was acted on".to_owned()),
+                    ),
+                }
+            }
             Err(e) => match e.task_error() {
                 Some(error) => (TaskOutcomeKind::Failed, Some(error.code)),
                 None => return Err(halt(e)),
@@ -325,41 +370,26 @@ impl OperationRunner {
         })
     }
 
-    /// Settles the outcomes a dead runner left as selected.
+    /// Settles the tasks a dead runner left selected (the operation's
+    /// `pending`, at most a batch).
     async fn settle_pending(
         &self,
         operation: &mut Operation,
         report: &mut RunReport,
     ) -> Result<(), Halt> {
-        let mut pending = Vec::new();
-        let mut page = PageRequest {
-            limit: Some(500),
-            cursor: None,
-        };
-        loop {
-            let outcomes = self
-                .engine
-                .operations()
-                .outcomes(&operation.operation_id, page.clone())
-                .await?;
-            pending.extend(
-                outcomes
-                    .items
-                    .into_iter()
-                    .filter(|o| o.outcome == TaskOutcomeKind::Selected),
-            );
-            match outcomes.next_cursor {
-                Some(cursor) => page.cursor = Some(cursor),
-                None => break,
-            }
-        }
-        let mut settled = Vec::with_capacity(pending.len());
-        for selected in pending {
+        let now = self.engine.now();
+        let mut settled = Vec::with_capacity(operation.pending.len());
+        for pending in operation.pending.clone() {
+            let selected = TaskOutcome {
+                task_instance_id: pending.task_instance_id,
+                outcome: TaskOutcomeKind::Selected,
+                task_version: pending.task_version,
+                detail: None,
+                at: now,
+            };
             settled.push(self.settle(operation, selected).await?);
         }
-        self.record(operation, &settled, report).await?;
-        // Whatever the count said, nothing is pending now.
-        self.save(operation, |o| o.pending = 0).await.map(|_| ())
+        self.record(operation, &settled, report).await
     }
 
     async fn settle(
@@ -379,12 +409,7 @@ impl OperationRunner {
         if task.version == selected.task_version && operation.selection.matches(&task) {
             return self.act(operation, task).await;
         }
-        let by_us = task.history.iter().any(|entry| {
-            entry.version == selected.task_version + 1
-                && entry.action == operation.action.history_action()
-                && entry.actor.as_deref() == Some(operation.started_by.user.as_str())
-        });
-        Ok(if by_us {
+        Ok(if acted_by(operation, &task, selected.task_version) {
             TaskOutcome {
                 outcome: acted(operation.action),
                 at: self.engine.now(),
@@ -423,12 +448,12 @@ impl OperationRunner {
         report.acted += acted;
         report.skipped += skipped;
         report.failed += failed;
-        let settled = outcomes.len() as u64;
+        let settled: Vec<TaskInstanceId> = outcomes.iter().map(|o| o.task_instance_id).collect();
         self.save(operation, |o| {
             o.progress.acted += acted;
             o.progress.skipped += skipped;
             o.progress.failed += failed;
-            o.pending = o.pending.saturating_sub(settled);
+            o.pending.retain(|p| !settled.contains(&p.task_instance_id));
         })
         .await
         .map(|_| ())
@@ -498,6 +523,16 @@ impl OperationRunner {
             operation.operation_id
         ))))
     }
+}
+
+/// Whether `task` moved on from `version` by this operation's own action
+/// (its next history entry, by the operation's starter).
+fn acted_by(operation: &Operation, task: &TaskInstance, version: u64) -> bool {
+    task.history.iter().any(|entry| {
+        entry.version == version + 1
+            && entry.action == operation.action.history_action()
+            && entry.actor.as_deref() == Some(operation.started_by.user.as_str())
+    })
 }
 
 fn acted(action: BulkAction) -> TaskOutcomeKind {

@@ -58,6 +58,8 @@ function OperationProgress({ operation, onChange }) {
 export function BulkActions({ definitions }) {
   const [form, setForm] = useState(NO_BULK);
   const [count, setCount] = useState(null);
+  // When the count was made: the operation selects up to then, as counted.
+  const [countedAt, setCountedAt] = useState(null);
   const [confirming, setConfirming] = useState(false);
   const [current, setCurrent] = useState(null);
   const [recent, setRecent] = useState(null);
@@ -84,7 +86,9 @@ export function BulkActions({ definitions }) {
     e.preventDefault();
     setError(null);
     try {
-      setCount(await api.get(`/operations/matches${query(matchParams(form))}`));
+      const at = new Date();
+      setCount(await api.get(`/operations/matches${query(matchParams(form, at))}`));
+      setCountedAt(at);
     } catch (failure) {
       setError(failure.message);
     }
@@ -92,7 +96,7 @@ export function BulkActions({ definitions }) {
   const start = async () => {
     setError(null);
     try {
-      setCurrent(await api.post('/operations', bulkRequest(form)));
+      setCurrent(await api.post('/operations', bulkRequest(form, countedAt || new Date())));
       setConfirming(false);
       setCount(null);
       loadRecent();

@@ -8,7 +8,13 @@ test('a bulk retry asks for its definition, statuses, error code and age', () =>
   const form = { ...NO_BULK, definition: 'charge', statuses: ['FAILED'], errorCode: ' INTEGRATION_ERROR ', since: '60' };
   assert.deepEqual(bulkRequest(form, now), {
     action: 'retry',
-    selection: { definition: 'charge', statuses: ['FAILED'], errorCode: 'INTEGRATION_ERROR', since: '2026-12-03T11:00:00.000Z' },
+    selection: {
+      definition: 'charge',
+      statuses: ['FAILED'],
+      errorCode: 'INTEGRATION_ERROR',
+      since: '2026-12-03T11:00:00.000Z',
+      until: '2026-12-03T12:00:00.000Z',
+    },
     ratePerSecond: 20,
   });
   assert.deepEqual(matchParams(form, now), {
@@ -17,6 +23,7 @@ test('a bulk retry asks for its definition, statuses, error code and age', () =>
     status: 'FAILED',
     error: 'INTEGRATION_ERROR',
     since: '2026-12-03T11:00:00.000Z',
+    until: '2026-12-03T12:00:00.000Z',
   });
 });
 
@@ -24,12 +31,16 @@ test("statuses the action does not apply to are dropped, and only a cancel keeps
   const form = { ...NO_BULK, action: 'cancel', definition: 'approve', statuses: ['FAILED', 'ASSIGNED'], reason: 'retired' };
   assert.deepEqual(bulkRequest(form, now), {
     action: 'cancel',
-    selection: { definition: 'approve', statuses: ['ASSIGNED'] },
+    selection: { definition: 'approve', statuses: ['ASSIGNED'], until: '2026-12-03T12:00:00.000Z' },
     ratePerSecond: 20,
     reason: 'retired',
   });
   assert.equal(bulkRequest({ ...form, action: 'retry' }, now).reason, undefined);
-  assert.deepEqual(matchParams({ ...NO_BULK, definition: 'charge' }, now), { action: 'retry', definition: 'charge' });
+  assert.deepEqual(matchParams({ ...NO_BULK, definition: 'charge' }, now), {
+    action: 'retry',
+    definition: 'charge',
+    until: '2026-12-03T12:00:00.000Z',
+  });
 });
 
 test('progress is what was settled of what was selected', () => {
