@@ -483,11 +483,12 @@ async fn a_slow_operation_leaves_the_others_their_share_and_operations_are_cappe
             &root,
         )
     };
-    // The older one crawls at 1 a second: it may not hold the whole budget.
+    // The older one crawls at 1 a second (a batch of 25, then 25 s of
+    // waiting): it may not hold the whole budget.
     let slow = start("reindex", 1).await.unwrap();
     let fast = start("notify", 500).await.unwrap();
     OperationRunner::new(engine.clone())
-        .run_due(Duration::from_secs(6))
+        .run_due(Duration::from_secs(20))
         .await;
     let fast = operation(engine, &fast.operation_id).await;
     assert_eq!(fast.state, OperationState::Done, "{fast:?}");

@@ -11,7 +11,8 @@ fn operation_id() -> Value {
 fn links() -> Value {
     json!({
         "getOperation": { "operationId": "getOperation", "parameters": { "id": "$response.body#/operationId" } },
-        "listOperationTasks": { "operationId": "listOperationTasks", "parameters": { "id": "$response.body#/operationId" } }
+        "listOperationTasks": { "operationId": "listOperationTasks", "parameters": { "id": "$response.body#/operationId" } },
+        "stopOperation": { "operationId": "stopOperation", "parameters": { "id": "$response.body#/operationId" } }
     })
 }
 
@@ -35,7 +36,7 @@ pub fn operations() -> Vec<(&'static str, &'static str, Operation)> {
                 parameters: vec![
                     json!({ "name": "action", "in": "query", "required": true, "schema": { "type": "string", "enum": ["retry", "cancel"] } }),
                     json!({ "name": "definition", "in": "query", "required": true, "schema": { "type": "string", "pattern": tel_engine::contract::schemas::DEFINITION_NAME_PATTERN } }),
-                    json!({ "name": "version", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1 } }),
+                    json!({ "name": "version", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 999_999_999 } }),
                     json!({ "name": "status", "in": "query", "required": false, "description": "Comma-separated; retry: FAILED, TIMED_OUT (default both); cancel: RETRY_WAIT, ASSIGNED, CLAIMED (default all).", "schema": { "type": "string" } }),
                     json!({ "name": "error", "in": "query", "required": false, "description": "Only tasks whose error has this code.", "schema": { "type": "string" } }),
                     json!({ "name": "since", "in": "query", "required": false, "description": "RFC 3339: tasks that ended (open ones: were created) at or after this.", "schema": { "type": "string", "format": "date-time" } }),
@@ -125,18 +126,22 @@ pub fn operations() -> Vec<(&'static str, &'static str, Operation)> {
 }
 
 pub fn schemas() -> Vec<(&'static str, Value)> {
-    let status = json!({ "$ref": "#/components/schemas/Status" });
-    let selection = json!({
-        "type": "object", "required": ["definition"], "additionalProperties": false,
-        "properties": {
-            "definition": { "type": "string", "pattern": tel_engine::contract::schemas::DEFINITION_NAME_PATTERN },
-            "version": { "type": "integer", "minimum": 1 },
-            "statuses": { "type": "array", "items": status, "description": "retry: FAILED, TIMED_OUT; cancel: RETRY_WAIT, ASSIGNED, CLAIMED. Empty or absent: all the action's." },
-            "errorCode": { "type": "string" },
-            "since": { "type": "string", "format": "date-time" },
-            "until": { "type": "string", "format": "date-time", "description": "At most when the operation starts." }
-        }
-    });
+    // The statuses an action applies to are part of its variant, so a
+    // request the schema allows is one the API takes.
+    let selection = |statuses: &[&str]| {
+        json!({
+            "type": "object", "required": ["definition"], "additionalProperties": false,
+            "properties": {
+                "definition": { "type": "string", "pattern": tel_engine::contract::schemas::DEFINITION_NAME_PATTERN },
+                "version": { "type": "integer", "minimum": 1, "maximum": 999_999_999 },
+                "statuses": { "type": "array", "items": { "type": "string", "enum": statuses }, "description": "Empty or absent: all the action's." },
+                "errorCode": { "type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$" },
+                "since": { "type": "string", "format": "date-time" },
+                "until": { "type": "string", "format": "date-time", "description": "At most when the operation starts; a `since` after it selects nothing." }
+            }
+        })
+    };
+    let rate = json!({ "type": "integer", "minimum": 1, "maximum": 500, "description": "Tasks acted on per second at most (default 20)." });
     let operation = json!({
         "type": "object",
         "required": ["operationId", "action", "selection", "ratePerSecond", "startedBy", "state", "progress", "createdAt", "updatedAt"],
@@ -171,12 +176,34 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
         (
             "OperationRequest",
             json!({
+                "description": "A bulk retry (FAILED, TIMED_OUT tasks) or cancel (RETRY_WAIT, ASSIGNED, CLAIMED tasks).",
+                "oneOf": [{ "$ref": "#/components/schemas/RetryOperationRequest" }, { "$ref": "#/components/schemas/CancelOperationRequest" }],
+                "discriminator": { "propertyName": "action", "mapping": {
+                    "retry": "#/components/schemas/RetryOperationRequest",
+                    "cancel": "#/components/schemas/CancelOperationRequest"
+                } }
+            }),
+        ),
+        (
+            "RetryOperationRequest",
+            json!({
                 "type": "object", "required": ["action", "selection"], "additionalProperties": false,
                 "properties": {
-                    "action": { "type": "string", "enum": ["retry", "cancel"] },
-                    "selection": selection,
-                    "reason": { "type": "string", "maxLength": 500, "description": "cancel: the reason each task records." },
-                    "ratePerSecond": { "type": "integer", "minimum": 1, "maximum": 500, "description": "Tasks acted on per second at most (default 20)." }
+                    "action": { "type": "string", "enum": ["retry"] },
+                    "selection": selection(&["FAILED", "TIMED_OUT"]),
+                    "ratePerSecond": rate
+                }
+            }),
+        ),
+        (
+            "CancelOperationRequest",
+            json!({
+                "type": "object", "required": ["action", "selection"], "additionalProperties": false,
+                "properties": {
+                    "action": { "type": "string", "enum": ["cancel"] },
+                    "selection": selection(&["RETRY_WAIT", "ASSIGNED", "CLAIMED"]),
+                    "reason": { "type": "string", "maxLength": 500, "description": "The reason each cancelled task records." },
+                    "ratePerSecond": rate
                 }
             }),
         ),

@@ -307,7 +307,8 @@ impl OperationStore for DynamoTaskStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<SelectedPage, StoreError> {
-        if selection.statuses.is_empty() {
+        // Nothing to read (and BETWEEN would refuse its bounds).
+        if selection.statuses.is_empty() || selection.is_empty_range() {
             return Ok(SelectedPage {
                 found: Vec::new(),
                 next: None,

@@ -110,11 +110,6 @@ pub enum SelectionError {
     },
     #[error("errorCode must be 1 to {MAX_ERROR_CODE_CHARS} characters without control characters")]
     ErrorCode,
-    #[error("since ({since}) is after until ({until})")]
-    Range {
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    },
 }
 
 impl Selection {
@@ -153,16 +148,15 @@ impl Selection {
         {
             return Err(SelectionError::ErrorCode);
         }
+        // A `since` later than that selects nothing (it is no mistake to
+        // ask for what failed since tomorrow: there is none).
         self.until = self.until.min(now);
-        if let Some(since) = self.since
-            && since > self.until
-        {
-            return Err(SelectionError::Range {
-                since,
-                until: self.until,
-            });
-        }
         Ok(self)
+    }
+
+    /// Whether the time range holds nothing (`since` after `until`).
+    pub fn is_empty_range(&self) -> bool {
+        self.since.is_some_and(|since| since > self.until)
     }
 
     /// Whether an index entry with these parts is selected (the definition
@@ -407,10 +401,9 @@ mod tests {
             wrong.for_action(BulkAction::Retry, at(500)),
             Err(SelectionError::Status { .. })
         ));
-        assert!(matches!(
-            selection().for_action(BulkAction::Cancel, at(50)),
-            Err(SelectionError::Range { .. })
-        ));
+        let empty = selection().for_action(BulkAction::Cancel, at(50)).unwrap();
+        assert!(empty.is_empty_range());
+        assert!(!empty.matches_entry(&entry(TaskStatus::Assigned, Some("INTEGRATION_ERROR"), 60)));
         let long = Selection {
             error_code: Some("E".repeat(MAX_ERROR_CODE_CHARS + 1)),
             ..selection()
