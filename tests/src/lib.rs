@@ -28,6 +28,13 @@ pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at the emulator: run `localstack/emulator.sh start` or `scripts/test`")
 }
 
+/// Whether the emulator is LocalStack (it answers its health route; moto does not).
+pub async fn on_localstack() -> bool {
+    reqwest::get(format!("{}/_localstack/health", endpoint()))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
 pub async fn sdk() -> SdkConfig {
     // Fixed dummy credentials: the emulator accepts anything, AWS is never reached.
     unsafe {

@@ -110,7 +110,16 @@ async fn a_bulk_retry_of_2000_failed_tasks_acts_on_each_once_paced_and_resumes_a
     let charge = t.register(automated("charge")).await.unwrap();
     let refund = t.register(automated("refund")).await.unwrap();
     let engine = &t.engine;
-    let selected = store_failed(engine, &charge, "INTEGRATION_ERROR", 2000).await;
+    // 2,000 on moto. LocalStack forwards every table write to its stream
+    // through one kinesis-local, whatever reads it: the 10,000 records of
+    // 2,000 tasks (created, retried, their outcomes) hold every other test's
+    // events back for minutes, so it takes 500 there.
+    let count = if tel_tests::on_localstack().await {
+        500
+    } else {
+        2000
+    };
+    let selected = store_failed(engine, &charge, "INTEGRATION_ERROR", count).await;
     // Beside them: another code of the same definition, another definition.
     let other_code = store_failed(engine, &charge, "VALIDATION_ERROR", 20).await;
     let other_definition = store_failed(engine, &refund, "INTEGRATION_ERROR", 20).await;
@@ -126,7 +135,7 @@ async fn a_bulk_retry_of_2000_failed_tasks_acts_on_each_once_paced_and_resumes_a
         )
         .await
         .unwrap();
-    assert_eq!((counted.count, counted.capped), (2000, false));
+    assert_eq!((counted.count, counted.capped), (count as u64, false));
     let rate = 400;
     let started = engine
         .start_operation(
@@ -152,7 +161,7 @@ async fn a_bulk_retry_of_2000_failed_tasks_acts_on_each_once_paced_and_resumes_a
     let dying = tokio::spawn(async move { first.run_due(Duration::from_secs(60)).await });
     loop {
         let now = operation(engine, &id).await;
-        if now.progress.selected >= 500 {
+        if now.progress.selected >= count as u64 / 4 {
             break;
         }
         assert!(began.elapsed() < WAIT, "no progress: {now:?}");
@@ -162,7 +171,7 @@ async fn a_bulk_retry_of_2000_failed_tasks_acts_on_each_once_paced_and_resumes_a
     let _ = dying.await;
     let halfway = operation(engine, &id).await;
     assert!(halfway.is_running() && halfway.lease.is_some());
-    assert!(halfway.progress.selected < 2000, "{halfway:?}");
+    assert!(halfway.progress.selected < count as u64, "{halfway:?}");
     // Nobody takes it while the lease holds.
     let meanwhile = OperationRunner::new(engine.clone())
         .run_due(Duration::from_secs(5))
@@ -196,7 +205,7 @@ async fn a_bulk_retry_of_2000_failed_tasks_acts_on_each_once_paced_and_resumes_a
     assert!(done.pending.is_empty());
     // Paced: 2,000 tasks at 400 a second take 5 s at least (the last batch unpaced).
     assert!(
-        elapsed >= Duration::from_secs_f64((2000 - 25) as f64 / rate as f64),
+        elapsed >= Duration::from_secs_f64((count - 25) as f64 / rate as f64),
         "{elapsed:?}"
     );
 
@@ -228,7 +237,7 @@ async fn a_bulk_retry_of_2000_failed_tasks_acts_on_each_once_paced_and_resumes_a
             None => break,
         }
     }
-    assert_eq!(outcomes.len(), 2000);
+    assert_eq!(outcomes.len(), count);
     assert!(
         outcomes
             .iter()
