@@ -20,7 +20,7 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use super::touch;
-use crate::{ApplyError, TaskEngine};
+use crate::{ApplyError, SendBuffer, TaskEngine};
 use tel_core::domain::operation::{
     BulkAction, Lease, OPERATION_BATCH, Operation, OperationState, PendingTask, TaskOutcome,
     TaskOutcomeKind,
@@ -309,13 +309,23 @@ impl OperationRunner {
             );
             return self.record(operation, &skipped, report).await;
         }
-        let outcomes: Vec<TaskOutcome> = futures::stream::iter(tasks)
-            .map(|task| self.act(operation, task))
+        // The batch's stage messages go out together (one SendMessageBatch
+        // per 10, not one send per task). One not sent now leaves its task
+        // waiting with a redelivery time: the sweeper sends it then.
+        let sends = Arc::new(SendBuffer::default());
+        let acted: Vec<Result<TaskOutcome, Halt>> = futures::stream::iter(tasks)
+            .map(|task| {
+                let record = task.task_instance_id.to_string();
+                sends.hold(record, self.act(operation, task))
+            })
             .buffer_unordered(CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+            .collect()
+            .await;
+        let unsent = sends.flush(self.engine.queues().as_ref()).await;
+        if !unsent.is_empty() {
+            warn!(operation_id = %operation.operation_id, unsent = unsent.len(), "stage messages not sent now; the sweeper sends them when they are due");
+        }
+        let outcomes: Vec<TaskOutcome> = acted.into_iter().collect::<Result<_, _>>()?;
         self.record(operation, &outcomes, report).await?;
         // The pace: this batch takes at least found / rate seconds.
         let least = Duration::from_secs_f64(found as f64 / operation.rate_per_second as f64);
