@@ -171,14 +171,7 @@ pub async fn list(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    let mut page = PageRequest::default();
-    for (key, value) in body::query_pairs(query.as_deref()) {
-        match key.as_str() {
-            "limit" => page.limit = Some(body::limit(&value, 100)?),
-            "cursor" => page.cursor = Some(value),
-            _ => {}
-        }
-    }
+    let page = page_of(query.as_deref(), 100)?;
     let page = state.engine.operations().operations(page).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for operation in &page.items {
@@ -209,14 +202,7 @@ pub async fn tasks(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let operation = visible(&state, &id, &caller).await?;
-    let mut page = PageRequest::default();
-    for (key, value) in body::query_pairs(query.as_deref()) {
-        match key.as_str() {
-            "limit" => page.limit = Some(body::limit(&value, 500)?),
-            "cursor" => page.cursor = Some(value),
-            _ => {}
-        }
-    }
+    let page = page_of(query.as_deref(), 500)?;
     let page = state
         .engine
         .operations()
@@ -283,6 +269,19 @@ async fn visible(state: &ApiState, id: &str, caller: &Caller) -> Result<Operatio
         return Err(missing());
     }
     Ok(operation)
+}
+
+/// `limit` (1 to `max`) and `cursor` from a listing's query.
+fn page_of(query: Option<&str>, max: i32) -> Result<PageRequest, Problem> {
+    let mut page = PageRequest::default();
+    for (key, value) in body::query_pairs(query) {
+        match key.as_str() {
+            "limit" => page.limit = Some(body::limit(&value, max)?),
+            "cursor" => page.cursor = Some(value),
+            _ => {}
+        }
+    }
+    Ok(page)
 }
 
 /// An operation as the API shows it: without its runner's bookkeeping.

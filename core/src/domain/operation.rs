@@ -358,6 +358,38 @@ pub struct TaskOutcome {
     pub at: DateTime<Utc>,
 }
 
+impl TaskOutcome {
+    /// A task recorded as selected, at `task_version`, before it is acted on.
+    pub fn selected(
+        task_instance_id: super::ids::TaskInstanceId,
+        task_version: u64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            task_instance_id,
+            outcome: TaskOutcomeKind::Selected,
+            task_version,
+            detail: None,
+            at,
+        }
+    }
+
+    /// What came of this selected task.
+    pub fn settled(
+        &self,
+        outcome: TaskOutcomeKind,
+        detail: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            outcome,
+            detail: detail.map(str::to_owned),
+            at,
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

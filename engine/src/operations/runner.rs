@@ -32,6 +32,9 @@ use tel_core::ports::{Saved, Selected, StoreError};
 /// its operation no longer than this past its budget.
 const LEASE_SLACK: chrono::Duration = chrono::Duration::seconds(30);
 
+/// Why a selected task was skipped when someone else moved it first.
+const CHANGED: &str = "changed before it was acted on";
+
 /// Tasks of a batch read and acted on at once.
 const CONCURRENCY: usize = 5;
 
@@ -272,13 +275,7 @@ impl OperationRunner {
         let now = self.engine.now();
         let selected: Vec<TaskOutcome> = tasks
             .iter()
-            .map(|task| TaskOutcome {
-                task_instance_id: task.task_instance_id,
-                outcome: TaskOutcomeKind::Selected,
-                task_version: task.version,
-                detail: None,
-                at: now,
-            })
+            .map(|task| TaskOutcome::selected(task.task_instance_id, task.version, now))
             .collect();
         self.engine
             .operations()
@@ -302,11 +299,16 @@ impl OperationRunner {
             .await?;
         if !saved.is_running() {
             // Stopped meanwhile: what was selected is left as it is.
-            let skipped = mark(
-                &selected,
-                TaskOutcomeKind::Skipped,
-                "the operation was stopped",
-            );
+            let skipped: Vec<TaskOutcome> = selected
+                .iter()
+                .map(|o| {
+                    o.settled(
+                        TaskOutcomeKind::Skipped,
+                        Some("the operation was stopped"),
+                        o.at,
+                    )
+                })
+                .collect();
             return self.record(operation, &skipped, report).await;
         }
         // The batch's stage messages go out together (one SendMessageBatch
@@ -360,10 +362,7 @@ impl OperationRunner {
                     Some(now) if acted_by(operation, &now, task.version) => {
                         (acted(operation.action), None)
                     }
-                    _ => (
-                        TaskOutcomeKind::Skipped,
-                        Some("changed before it was acted on".to_owned()),
-                    ),
+                    _ => (TaskOutcomeKind::Skipped, Some(CHANGED.to_owned())),
                 }
             }
             Err(e) => match e.task_error() {
@@ -390,13 +389,8 @@ impl OperationRunner {
         let now = self.engine.now();
         let mut settled = Vec::with_capacity(operation.pending.len());
         for pending in operation.pending.clone() {
-            let selected = TaskOutcome {
-                task_instance_id: pending.task_instance_id,
-                outcome: TaskOutcomeKind::Selected,
-                task_version: pending.task_version,
-                detail: None,
-                at: now,
-            };
+            let selected =
+                TaskOutcome::selected(pending.task_instance_id, pending.task_version, now);
             settled.push(self.settle(operation, selected).await?);
         }
         self.record(operation, &settled, report).await
@@ -407,31 +401,17 @@ impl OperationRunner {
         operation: &Operation,
         selected: TaskOutcome,
     ) -> Result<TaskOutcome, Halt> {
-        let id = selected.task_instance_id;
-        let Some(task) = self.engine.tasks().get(id).await? else {
-            return Ok(skipped(
-                id,
-                &selected,
-                "the task is gone",
-                self.engine.now(),
-            ));
+        let now = self.engine.now();
+        let Some(task) = self.engine.tasks().get(selected.task_instance_id).await? else {
+            return Ok(selected.settled(TaskOutcomeKind::Skipped, Some("the task is gone"), now));
         };
         if task.version == selected.task_version && operation.selection.matches(&task) {
             return self.act(operation, task).await;
         }
         Ok(if acted_by(operation, &task, selected.task_version) {
-            TaskOutcome {
-                outcome: acted(operation.action),
-                at: self.engine.now(),
-                ..selected
-            }
+            selected.settled(acted(operation.action), None, now)
         } else {
-            skipped(
-                id,
-                &selected,
-                "changed before it was acted on",
-                self.engine.now(),
-            )
+            selected.settled(TaskOutcomeKind::Skipped, Some(CHANGED), now)
         })
     }
 
@@ -550,32 +530,6 @@ fn acted(action: BulkAction) -> TaskOutcomeKind {
         BulkAction::Retry => TaskOutcomeKind::Retried,
         BulkAction::Cancel => TaskOutcomeKind::Cancelled,
     }
-}
-
-fn skipped(
-    id: TaskInstanceId,
-    selected: &TaskOutcome,
-    why: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> TaskOutcome {
-    TaskOutcome {
-        task_instance_id: id,
-        outcome: TaskOutcomeKind::Skipped,
-        task_version: selected.task_version,
-        detail: Some(why.to_owned()),
-        at,
-    }
-}
-
-fn mark(selected: &[TaskOutcome], kind: TaskOutcomeKind, why: &str) -> Vec<TaskOutcome> {
-    selected
-        .iter()
-        .map(|o| TaskOutcome {
-            outcome: kind,
-            detail: Some(why.to_owned()),
-            ..o.clone()
-        })
-        .collect()
 }
 
 /// A failure acting on a task that may clear: the run pauses.
