@@ -36,7 +36,11 @@ await build({
   outdir: out,
   logLevel: 'warning',
 });
-writeFileSync(join(out, 'app.css'), readFileSync(join(here, 'src/styles.css')));
+// uPlot's own layout rules (legend, cursor) first, ours after them.
+writeFileSync(
+  join(out, 'app.css'),
+  Buffer.concat([readFileSync(join(here, 'node_modules/uplot/dist/uPlot.min.css')), Buffer.from('\n'), readFileSync(join(here, 'src/styles.css'))]),
+);
 copyFileSync(join(here, 'src/index.html'), join(out, 'index.html'));
 
 let total = 0;

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod auth;
 mod body;
 mod definitions;
+mod figures;
 mod filters;
 pub mod form;
 pub mod openapi;
@@ -89,6 +90,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/definitions/{name}"),
     ("GET", "/definitions/{name}"),
     ("GET", "/definitions/{name}/versions/{version}"),
+    ("GET", "/definitions/{name}/figures"),
     ("PUT", "/integrations/{name}"),
     ("GET", "/integrations/{name}"),
     ("GET", "/operations"),
@@ -100,6 +102,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/tasks"),
     ("GET", "/admin/tasks/{id}/events"),
     ("GET", "/admin/stats"),
+    ("GET", "/admin/queue-depths"),
     ("GET", "/admin/dead-letters"),
     ("POST", "/admin/dead-letters/{queue}/redrive"),
     ("GET", "/admin/definitions"),
@@ -140,6 +143,8 @@ pub fn router(state: ApiState) -> Router {
             "/definitions/{name}/versions/{version}",
             get(definitions::version),
         )
+        .route("/definitions/{name}/figures", get(figures::definition))
+        .route("/admin/queue-depths", get(figures::queue_depths))
         .route(
             "/integrations/{name}",
             put(definitions::register_integration).get(definitions::integration),

@@ -18,6 +18,7 @@ use crate::ports::{
     TaskChange, TaskFilter, TaskStore, WORKFLOW_PAGE,
 };
 
+mod figures;
 mod operations;
 
 #[derive(Default)]
@@ -34,6 +35,7 @@ struct Tables {
     /// Notice key → (sent, claimed at).
     notices: HashMap<String, (bool, DateTime<Utc>)>,
     operations: operations::Operations,
+    figures: figures::Figures,
 }
 
 impl Tables {

@@ -18,8 +18,8 @@ use tel_aws::{
 use tel_core::clock::{Clock, SystemClock};
 use tel_core::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, DefinitionStore,
-    EventPublisher, IntegrationStore, NoticeLedger, OperationStore, PayloadStore, PeopleStore,
-    QueueSender, StepCallbacks, TaskStore,
+    EventPublisher, FigureStore, IntegrationStore, NoticeLedger, OperationStore, PayloadStore,
+    PeopleStore, QueueSender, StepCallbacks, TaskStore,
 };
 
 /// Every port the table serves: one adapter usually implements them all.
@@ -32,6 +32,7 @@ pub trait TablePorts:
     + PeopleStore
     + NoticeLedger
     + OperationStore
+    + FigureStore
     + 'static
 {
 }
@@ -45,6 +46,7 @@ impl<T> TablePorts for T where
         + PeopleStore
         + NoticeLedger
         + OperationStore
+        + FigureStore
         + 'static
 {
 }
@@ -59,6 +61,7 @@ pub struct EngineBuilder {
     people: Option<Arc<dyn PeopleStore>>,
     notices: Option<Arc<dyn NoticeLedger>>,
     operations: Option<Arc<dyn OperationStore>>,
+    figures: Option<Arc<dyn FigureStore>>,
     integrations: Option<Arc<dyn IntegrationStore>>,
     definitions: Option<Arc<DefinitionCache>>,
     publisher: Option<Arc<dyn EventPublisher>>,
@@ -82,6 +85,7 @@ impl Default for EngineBuilder {
             people: None,
             notices: None,
             operations: None,
+            figures: None,
             integrations: None,
             definitions: None,
             publisher: None,
@@ -140,6 +144,7 @@ impl EngineBuilder {
             people: Some(engine.people.clone()),
             notices: Some(engine.notices.clone()),
             operations: Some(engine.operations.clone()),
+            figures: Some(engine.figures.clone()),
             integrations: Some(engine.integrations.clone()),
             definitions: Some(engine.definitions.clone()),
             publisher: Some(engine.publisher.clone()),
@@ -162,7 +167,8 @@ impl EngineBuilder {
         self.breakers = Some(table.clone());
         self.people = Some(table.clone());
         self.notices = Some(table.clone());
-        self.operations = Some(table);
+        self.operations = Some(table.clone());
+        self.figures = Some(table);
         self
     }
 
@@ -233,6 +239,7 @@ impl EngineBuilder {
             people: self.people.expect(MISSING),
             notices: self.notices.expect(MISSING),
             operations: self.operations.expect(MISSING),
+            figures: self.figures.expect(MISSING),
             integrations: self.integrations.expect(MISSING),
             definitions: self.definitions.expect(MISSING),
             publisher: self.publisher.expect(MISSING),

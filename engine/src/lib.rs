@@ -64,7 +64,7 @@ use tel_core::domain::{
     Transition, transition,
 };
 use tel_core::ports::{
-    AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher,
+    AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher, FigureStore,
     IntegrationStore, NoticeLedger, OperationStore, OutgoingMessage, PayloadError, PayloadStore,
     PeopleStore, QueueError, QueueSender, StepCallbacks, StoreError, TaskStore,
 };
@@ -82,6 +82,7 @@ pub struct TaskEngine {
     people: Arc<dyn PeopleStore>,
     notices: Arc<dyn NoticeLedger>,
     operations: Arc<dyn OperationStore>,
+    figures: Arc<dyn FigureStore>,
     definitions: Arc<DefinitionCache>,
     publisher: Arc<dyn EventPublisher>,
     queues: Arc<dyn QueueSender>,
@@ -180,6 +181,11 @@ impl TaskEngine {
     /// Bulk operations and the index that selects their tasks.
     pub fn operations(&self) -> &Arc<dyn OperationStore> {
         &self.operations
+    }
+
+    /// The console's chart figures: counts by definition and minute, queue depths.
+    pub fn figures(&self) -> &Arc<dyn FigureStore> {
+        &self.figures
     }
     pub fn definitions(&self) -> &Arc<DefinitionCache> {
         &self.definitions

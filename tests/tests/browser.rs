@@ -509,3 +509,137 @@ async fn an_admin_counts_confirms_and_follows_a_bulk_retry_in_the_browser() {
     assert_eq!(other.status, tel_core::domain::TaskStatus::Failed);
     runner.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_reads_a_definitions_charts_and_the_queue_depths_in_the_browser() {
+    use tel_core::domain::figures::{Counts, Depth, DepthSample, FigureKey, minute_of};
+    check_prerequisites(&repo_root());
+    let (t, mut events, runner) = TestStack::running([json!({
+        "name": "weigh", "type": "automated",
+        "implementation": { "kind": "javascript", "source": "export default (i) => { if (i.fail) throw new Error('scale broken'); return { grams: i.n * 1000 }; }" },
+        "retry": { "maxAttempts": 1 }
+    })])
+    .await;
+    // The half hour before, as the publisher and the sweeper would have
+    // counted it: an incident 20 minutes ago (a downstream failing, the
+    // execute queue backing up), so the charts have a shape to show.
+    let now = minute_of(chrono::Utc::now());
+    let mut earlier = std::collections::BTreeMap::new();
+    for ago in 1..=30i64 {
+        let minute = now - chrono::Duration::minutes(ago);
+        let incident = (15..=22).contains(&ago);
+        let failing = if incident { 6 + (ago % 3) as u64 } else { 0 };
+        let counts = Counts {
+            created: 20 + (ago % 5) as u64,
+            completed: 20 + (ago % 5) as u64 - failing,
+            failed: failing,
+            errors: [("INTEGRATION_ERROR".to_owned(), failing)]
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            durations: [
+                (24 + (ago % 4) as u32, 16),
+                (
+                    28 + (ago % 3) as u32 + if incident { 5 } else { 0 },
+                    4 + failing,
+                ),
+            ]
+            .into(),
+            ..Counts::default()
+        };
+        earlier.insert(
+            FigureKey {
+                definition: "weigh".into(),
+                minute,
+            },
+            counts,
+        );
+        let waiting = if incident {
+            40 + 10 * (22 - ago) as u64
+        } else {
+            ago as u64 % 3
+        };
+        t.engine
+            .figures()
+            .record_depths(&DepthSample {
+                minute,
+                queues: [
+                    (
+                        "execute".to_owned(),
+                        Depth {
+                            waiting,
+                            in_flight: 5,
+                        },
+                    ),
+                    (
+                        "validate".to_owned(),
+                        Depth {
+                            waiting: ago as u64 % 2,
+                            in_flight: 0,
+                        },
+                    ),
+                ]
+                .into(),
+            })
+            .await
+            .unwrap();
+    }
+    t.engine.figures().add_figures(&earlier).await.unwrap();
+    let seeded: u64 = earlier.values().map(|c| c.created).sum();
+    let seeded_errors: u64 = earlier.values().map(|c| c.failed).sum();
+
+    // And now: 12 weighed, 4 failed, through the running pipeline.
+    let bodies: Vec<Value> = (0..12)
+        .map(|n| tel_tests::request("weigh", json!({ "n": n })))
+        .chain((0..4).map(|_| tel_tests::request("weigh", json!({ "n": 1, "fail": true }))))
+        .collect();
+    t.send_requests(&bodies.iter().map(Value::to_string).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    for (i, body) in bodies.iter().enumerate() {
+        let kind = if i < 12 {
+            "task.completed"
+        } else {
+            "task.failed"
+        };
+        let id = body["taskInstanceId"].as_str().unwrap();
+        events.wait_for_type(kind, Some(id), WAIT).await.unwrap();
+    }
+    let api = Api::serve(&t).await;
+    let admin = As::admin();
+    let created = seeded + 16;
+    let began = std::time::Instant::now();
+    loop {
+        let (_, figures) = api.get(&admin, "/definitions/weigh/figures").await;
+        if figures["totals"]["created"] == created
+            && figures["totals"]["failed"] == seeded_errors + 4
+        {
+            break;
+        }
+        assert!(began.elapsed() < WAIT, "{}", figures["totals"]);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    run_browser(
+        "console-charts.mjs",
+        &[
+            ("TEL_UI_BASE", &api.base),
+            ("TEL_UI_ADMIN_TOKEN", admin.0.as_deref().unwrap()),
+            ("TEL_UI_DEFINITION", "weigh"),
+            (
+                "TEL_UI_TOTALS",
+                &format!(
+                    "{created} created, {} completed, {} failed, 0 cancelled",
+                    created - seeded_errors - 4,
+                    seeded_errors + 4
+                ),
+            ),
+            (
+                "TEL_UI_FAILURES",
+                &format!("INTEGRATION_ERROR {seeded_errors}, EXECUTION_ERROR 4"),
+            ),
+        ],
+    )
+    .await;
+    runner.stop().await;
+}

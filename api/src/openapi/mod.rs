@@ -6,6 +6,7 @@
 
 mod admin;
 mod bulk;
+mod figures;
 mod people;
 mod schemas;
 
@@ -470,6 +471,7 @@ pub fn document() -> Value {
         .into_iter()
         .chain(admin::operations())
         .chain(bulk::operations())
+        .chain(figures::operations())
         .chain(people::operations())
     {
         let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
@@ -498,7 +500,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
-            "schemas": schemas::components().into_iter().chain(admin::schemas().into_iter().chain(bulk::schemas()).chain(people::schemas()).map(|(k, v)| (k.to_owned(), v))).collect::<Map<String, Value>>()
+            "schemas": schemas::components().into_iter().chain(admin::schemas().into_iter().chain(bulk::schemas()).chain(figures::schemas()).chain(people::schemas()).map(|(k, v)| (k.to_owned(), v))).collect::<Map<String, Value>>()
         }
     })
 }

@@ -6,6 +6,7 @@ mod batch_write;
 mod dead_letters;
 mod definition_store;
 mod errors;
+mod figures;
 mod inbox;
 mod integration_store;
 pub mod item_size;

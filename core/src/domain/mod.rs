@@ -11,6 +11,7 @@ pub mod due;
 pub mod envelope;
 pub mod event_mode;
 pub mod events;
+pub mod figures;
 pub mod history;
 pub mod ids;
 pub mod manual;

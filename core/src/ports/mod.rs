@@ -7,6 +7,7 @@ mod concurrency;
 mod dead_letters;
 mod definition_store;
 mod event_publisher;
+mod figures;
 mod inbox_views;
 mod integrations;
 mod notices;
@@ -25,6 +26,7 @@ pub use concurrency::ConcurrencySlots;
 pub use dead_letters::{DeadLetterLog, DeadLetterNote, DeadLetterQueues, HeldMessage};
 pub use definition_store::DefinitionStore;
 pub use event_publisher::{BusEvent, EventPublisher, PublishError};
+pub use figures::{FIGURE_DAYS, FigureStore};
 pub use inbox_views::{
     DueWindow, InboxSort, InboxView, VIEW_COUNT_CAP, ViewCount, ViewPage, ViewQuery,
 };

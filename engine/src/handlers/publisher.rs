@@ -16,7 +16,8 @@ use tracing::{error, info, warn};
 use crate::TaskEngine;
 use crate::step_callbacks::{StepNotifier, Unanswered};
 use tel_core::domain::events_of;
-use tel_core::ports::{BusEvent, EventPublisher, PublishError, TaskChange, TaskStore};
+use tel_core::domain::figures::figures_of;
+use tel_core::ports::{BusEvent, EventPublisher, FigureStore, PublishError, TaskChange, TaskStore};
 
 pub struct ChangePublisher {
     publisher: Arc<dyn EventPublisher>,
@@ -24,6 +25,8 @@ pub struct ChangePublisher {
     steps: Option<StepNotifier>,
     /// Files manual tasks' search entries (the inbox's filters and search).
     search: Option<Arc<dyn TaskStore>>,
+    /// Counts what the changes did, for the console's charts.
+    figures: Option<Arc<dyn FigureStore>>,
 }
 
 /// What a batch left unpublished: the position to resume from.
@@ -43,6 +46,7 @@ impl ChangePublisher {
             publisher,
             steps: None,
             search: None,
+            figures: None,
         }
     }
 
@@ -51,6 +55,7 @@ impl ChangePublisher {
     pub fn of_engine(engine: &Arc<TaskEngine>) -> Self {
         let mut publisher = Self::new(engine.publisher().clone()).answering_steps(engine);
         publisher.search = Some(engine.tasks().clone());
+        publisher.figures = Some(engine.figures().clone());
         publisher
     }
 
@@ -64,8 +69,45 @@ impl ChangePublisher {
     /// in order. Events of one task keep their order on the bus only as far
     /// as EventBridge keeps any (consumers order by `occurredAt` and the
     /// task's version). Whatever was not done is resumed from the earliest
-    /// change it concerns.
+    /// change it concerns. The changes done with are then counted for the
+    /// charts (`count_figures`).
     pub async fn publish(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
+        let result = self.file_and_publish(changes).await;
+        let done = match &result {
+            Ok(_) => changes.len(),
+            Err(unpublished) => changes
+                .iter()
+                .position(|c| c.sequence == unpublished.sequence)
+                .unwrap_or(0),
+        };
+        self.count_figures(&changes[..done]).await;
+        result
+    }
+
+    /// Adds what these changes did to their definitions' figures. Only
+    /// changes that will not be delivered again are counted, so a batch
+    /// retried from a failed change counts each change once; a publisher
+    /// that dies after counting and before its checkpoint counts its batch
+    /// again (the figures are for charts; the tasks and events are exact).
+    /// A refused write is logged, never holds the events back.
+    async fn count_figures(&self, changes: &[TaskChange]) {
+        let Some(store) = &self.figures else {
+            return;
+        };
+        let figures = figures_of(
+            changes
+                .iter()
+                .flat_map(|c| c.new_entries().map(move |entry| (&c.task, entry))),
+        );
+        if figures.is_empty() {
+            return;
+        }
+        if let Err(e) = store.add_figures(&figures).await {
+            warn!(error = %e, code = "FIGURES_NOT_COUNTED", minutes = figures.len(), "chart figures not counted");
+        }
+    }
+
+    async fn file_and_publish(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
         // Filed before the events go out: who hears of an assignment finds the task.
         if let Some(store) = &self.search {
             for (i, change) in changes.iter().enumerate() {
@@ -326,5 +368,56 @@ mod tests {
         // A step already answered or stopped counts as answered.
         handles.callbacks.stop("token-1");
         assert_eq!(publisher.publish(&changes[..1]).await, Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_batch_delivered_again_from_its_failed_change_counts_each_change_once() {
+        let (builder, handles) = crate::EngineBuilder::in_memory(Default::default());
+        let engine = Arc::new(builder.build());
+        let publisher = ChangePublisher::of_engine(&engine);
+        let now = Utc::now();
+        let completed = |token: Option<&str>| {
+            let new = NewTask {
+                callback: token.map(|token| tel_core::domain::Callback {
+                    task_token: token.into(),
+                    heartbeat_seconds: 60,
+                    envelope: false,
+                }),
+                ..NewTask::of_step(("double", 1), "wf", "s", json!({}))
+            };
+            let created = Creation::new(new, now, now).task;
+            let started = transition(&created, Action::Start { lease_until: now }, now)
+                .unwrap()
+                .task;
+            transition(
+                &started,
+                Action::Complete {
+                    output: None,
+                    by: None,
+                },
+                now,
+            )
+            .unwrap()
+            .task
+        };
+        let changes = [
+            change("1", 0, &completed(None)),
+            change("2", 0, &completed(Some("token"))),
+        ];
+        // The second change's step is not answered: it is delivered again.
+        handles.callbacks.throttle(1);
+        let held = publisher.publish(&changes).await.unwrap_err();
+        assert_eq!(held.sequence, "2");
+        assert_eq!(publisher.publish(&changes[1..]).await, Ok(3));
+        let minute = tel_core::domain::figures::minute_of(now);
+        let counted = engine
+            .figures()
+            .figures("double", minute, minute + chrono::Duration::minutes(1))
+            .await
+            .unwrap();
+        assert_eq!(counted.len(), 1);
+        let counts = &counted[0].1;
+        assert_eq!((counts.created, counts.completed), (2, 2), "{counts:?}");
+        assert_eq!(counts.attempts(), 2);
     }
 }

@@ -19,6 +19,7 @@ use crate::attempts::retry_or_fail;
 use crate::metrics::Unit;
 use crate::operations::{OperationRunner, RunReport};
 use crate::{ApplyError, TaskEngine};
+use tel_core::domain::figures::{Depth, DepthSample, minute_of};
 use tel_core::domain::manual::{ManualSettings, OnDue};
 use tel_core::domain::task_error::TIMEOUT;
 use tel_core::domain::{
@@ -328,7 +329,7 @@ impl Sweeper {
         Ok(Some(moved))
     }
 
-    /// Queue depths, once per sweep: as metrics, and to tell a lost stage
+    /// Queue depths, once per sweep: as metrics, for the console's chart, and to tell a lost stage
     /// message from one waiting its turn.
     async fn sample_queues(&self) -> Depths {
         let s = &self.engine;
@@ -350,9 +351,20 @@ impl Sweeper {
                 .as_ref()
                 .map(|u| ("execute-priority", u)),
         );
+        let mut sample = DepthSample {
+            minute: minute_of(s.now()),
+            queues: Default::default(),
+        };
         for (name, url) in queues {
             match s.queues().depth(url).await {
                 Ok(depth) => {
+                    sample.queues.insert(
+                        name.to_owned(),
+                        Depth {
+                            waiting: depth.waiting,
+                            in_flight: depth.in_flight,
+                        },
+                    );
                     s.metrics().put(
                         &[("Queue", name)],
                         &[
@@ -364,6 +376,12 @@ impl Sweeper {
                 }
                 Err(e) => warn!(queue = name, error = %e, "queue depth not sampled"),
             }
+        }
+        // Kept for the console's chart of queue depths (one write a minute).
+        if !sample.queues.is_empty()
+            && let Err(e) = s.figures().record_depths(&sample).await
+        {
+            warn!(error = %e, "queue depths not kept for the charts");
         }
         depths
     }

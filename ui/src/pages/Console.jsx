@@ -1,10 +1,11 @@
-// The operator console (admins): the stack's figures, every task by
+// The operator console (admins): the stack's figures and charts, every task by
 // status and definition, bulk retry and cancel by filter, dead letters
 // with their reasons and redrive, and the definitions' catalogue.
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, query } from '../api.js';
 import { BulkActions } from '../components/BulkActions.jsx';
+import { Charts } from '../components/Charts.jsx';
 import { Json } from '../components/Json.jsx';
 import { Notice } from '../components/Notice.jsx';
 import { Pager, useCursorPages } from '../components/Pager.jsx';
@@ -35,6 +36,7 @@ export function Console() {
     <div className="console">
       <h1>Operator console</h1>
       <Stats />
+      <ChartsPanel />
       <Tasks />
       <Bulk />
       <DeadLetters />
@@ -190,6 +192,12 @@ function Tasks() {
       <Pager pages={pages} nextCursor={page && page.nextCursor} label="Task pages" />
     </section>
   );
+}
+
+function ChartsPanel() {
+  const [catalog, error] = useLoad(() => api.get('/admin/definitions'), []);
+  if (error) return <Notice kind="error">{error}</Notice>;
+  return <Charts definitions={catalog ? catalog.items.map((d) => d.name) : []} />;
 }
 
 function Bulk() {

@@ -25,6 +25,11 @@ export async function screenshot(page, name) {
   if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 
+/** One part of a page (a locator), e.g. a panel. */
+export async function screenshotOf(part, name) {
+  if (shots) await part.screenshot({ path: join(shots, `${name}.png`) });
+}
+
 /** No serious or critical axe-core violation on the page as it is now. */
 export async function accessible(page, what) {
   // Evaluated through the browser's debugging protocol, which the page's
