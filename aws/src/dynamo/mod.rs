@@ -3,6 +3,7 @@
 mod assignment_state;
 pub mod attributes;
 mod batch_write;
+mod compact_history;
 mod dead_letters;
 mod definition_store;
 mod errors;

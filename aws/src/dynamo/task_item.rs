@@ -1,15 +1,15 @@
 //! A task, its history included, as one table item. Every transition writes
 //! this one item: its size is what each write costs, so the id (already in
-//! the key) is not repeated and the history is compact JSON text.
+//! the key) is not repeated and the history is compact JSON text
+//! (`compact_history`).
 
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::attributes::{Item, get_s, item_from_json, json_from_item, s};
+use super::compact_history;
 use super::keys::*;
 use tel_core::domain::operation::IndexedTask;
-use tel_core::domain::{
-    Assignee, HistoryEntry, PayloadField, TaskInstance, TaskInstanceId, TaskStatus,
-};
+use tel_core::domain::{Assignee, PayloadField, TaskInstance, TaskInstanceId, TaskStatus};
 use tel_core::ports::StoreError;
 
 /// DynamoDB's limits for an index's partition and sort key, in bytes.
@@ -42,7 +42,7 @@ pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
     item.insert(ITEM_TYPE.into(), s("task"));
     item.insert(
         HISTORY.into(),
-        s(serde_json::to_string(&task.history).expect("history serialises")),
+        s(compact_history::encode(&task.history, task.created_at)),
     );
     if let Some(callback) = &task.callback {
         item.insert(
@@ -124,7 +124,7 @@ pub fn task_from_item(item: &Item) -> Result<TaskInstance, StoreError> {
     let mut task: TaskInstance = serde_json::from_value(json)
         .map_err(|e| StoreError::Corrupt(format!("task record {id}: {e}")))?;
     task.history = match get_s(item, HISTORY) {
-        Some(text) => serde_json::from_str::<Vec<HistoryEntry>>(text)
+        Some(text) => compact_history::decode(text, task.created_at)
             .map_err(|e| StoreError::Corrupt(format!("history of task {id}: {e}")))?,
         None => Vec::new(),
     };
