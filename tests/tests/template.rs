@@ -13,10 +13,12 @@ type IndexShape = (String, Vec<(String, String)>, String);
 
 /// The statement inside `!If [cond, statement, !Ref AWS::NoValue]`, or the statement itself.
 /// Actions IAM takes no resource for.
-const UNSCOPABLE_ACTIONS: [&str; 3] = [
+const UNSCOPABLE_ACTIONS: [&str; 5] = [
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
     "states:SendTaskHeartbeat",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
 ];
 
 fn statements(policy: &Yaml) -> Vec<Yaml> {
@@ -649,5 +651,46 @@ async fn the_local_stack_is_what_the_template_says() {
             .map(|t| t["Arn"].as_str().unwrap())
             .collect();
         assert_eq!(arns, declared_arns, "{name}");
+    }
+}
+
+#[test]
+fn x_ray_tracing_is_one_switch_off_by_default_and_grants_only_segment_writes() {
+    let template = Template::embedded();
+    assert_eq!(template.parameters["Tracing"], "PassThrough");
+    assert!(template.conditions.contains_key("TracingActive"));
+    let globals: Yaml = serde_yaml::from_str(include_str!("../../infra/template.yaml")).unwrap();
+    assert!(
+        matches!(&globals["Globals"]["Function"]["Tracing"], Yaml::Tagged(t) if t.tag == "Ref" && t.value == Yaml::from("Tracing")),
+        "every function follows the switch"
+    );
+    for role in template.of_kind("AWS::IAM::Role") {
+        let traced: Vec<Yaml> = role.properties["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|p| {
+                p["PolicyDocument"]["Statement"]
+                    .as_sequence()
+                    .unwrap()
+                    .clone()
+            })
+            .filter_map(|s| match s {
+                Yaml::Tagged(t) if t.tag == "If" && t.value[0] == Yaml::from("TracingActive") => {
+                    Some(t.value[1].clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(traced.len(), 1, "{}", role.logical_id);
+        assert_eq!(
+            listed(&traced[0]["Action"]),
+            [
+                Yaml::from("xray:PutTraceSegments"),
+                Yaml::from("xray:PutTelemetryRecords")
+            ],
+            "{}",
+            role.logical_id
+        );
     }
 }
