@@ -661,7 +661,7 @@ fn x_ray_tracing_is_one_switch_off_by_default_and_grants_only_segment_writes() {
     assert!(template.conditions.contains_key("TracingActive"));
     let globals: Yaml = serde_yaml::from_str(include_str!("../../infra/template.yaml")).unwrap();
     assert!(
-        matches!(&globals["Globals"]["Function"]["Tracing"], Yaml::Tagged(t) if t.tag == "Ref" && t.value == Yaml::from("Tracing")),
+        matches!(&globals["Globals"]["Function"]["Tracing"], Yaml::Tagged(t) if t.tag == "Ref" && t.value == "Tracing"),
         "every function follows the switch"
     );
     for role in template.of_kind("AWS::IAM::Role") {
@@ -676,7 +676,7 @@ fn x_ray_tracing_is_one_switch_off_by_default_and_grants_only_segment_writes() {
                     .clone()
             })
             .filter_map(|s| match s {
-                Yaml::Tagged(t) if t.tag == "If" && t.value[0] == Yaml::from("TracingActive") => {
+                Yaml::Tagged(t) if t.tag == "If" && t.value[0] == "TracingActive" => {
                     Some(t.value[1].clone())
                 }
                 _ => None,

@@ -121,18 +121,8 @@ mod tests {
     }
 
     fn automated_history() -> Vec<HistoryEntry> {
-        let plain = |version, when: &str, action: &str, from, to, attempt| HistoryEntry {
-            version,
-            at: at(when),
-            action: action.into(),
-            from,
-            to,
-            attempt,
-            actor: None,
-            attempt_started_at: None,
-            duration_ms: None,
-            outcome: None,
-            details: Value::Null,
+        let plain = |version, when: &str, action: &str, from, to, attempt| {
+            HistoryEntry::new(version, at(when), action, from, to, attempt)
         };
         vec![
             plain(

@@ -106,6 +106,27 @@ fn additions(counts: &Counts) -> Vec<(String, u64)> {
 }
 
 impl DynamoTaskStore {
+    /// The items of partition `pk` for the minutes in `from..until`.
+    async fn minutes(
+        &self,
+        pk: String,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :until")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(sortable::time(from)))
+            .expression_attribute_values(
+                ":until",
+                s(sortable::time(until - Duration::milliseconds(1))),
+            );
+        query_all(query, self.table()).await
+    }
+
     async fn add_minute(&self, key: &FigureKey, counts: &Counts) -> Result<(), StoreError> {
         let mut update = self
             .client()
@@ -158,18 +179,7 @@ impl FigureStore for DynamoTaskStore {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, Counts)>, StoreError> {
-        let query = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :until")
-            .expression_attribute_values(":pk", s(figures_pk(definition)))
-            .expression_attribute_values(":from", s(sortable::time(from)))
-            .expression_attribute_values(
-                ":until",
-                s(sortable::time(until - Duration::milliseconds(1))),
-            );
-        query_all(query, self.table())
+        self.minutes(figures_pk(definition), from, until)
             .await?
             .iter()
             .map(|item| Ok((minute_of_sk(item)?, counts_of(item))))
@@ -202,18 +212,7 @@ impl FigureStore for DynamoTaskStore {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<DepthSample>, StoreError> {
-        let query = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :until")
-            .expression_attribute_values(":pk", s(DEPTHS_PK))
-            .expression_attribute_values(":from", s(sortable::time(from)))
-            .expression_attribute_values(
-                ":until",
-                s(sortable::time(until - Duration::milliseconds(1))),
-            );
-        query_all(query, self.table())
+        self.minutes(DEPTHS_PK.to_owned(), from, until)
             .await?
             .iter()
             .map(|item| {

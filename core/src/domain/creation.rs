@@ -113,19 +113,14 @@ impl Creation {
         };
         task.apply_standing_deadlines(None, now);
         task.schedule_wake(None);
-        task.history.push(HistoryEntry {
-            version: 1,
-            at: now,
-            action: "created".into(),
-            from: None,
-            to: TaskStatus::Created,
-            attempt: 0,
-            actor: None,
-            attempt_started_at: None,
-            duration_ms: None,
-            outcome: None,
-            details: Value::Null,
-        });
+        task.history.push(HistoryEntry::new(
+            1,
+            now,
+            "created",
+            None,
+            TaskStatus::Created,
+            0,
+        ));
         let events = events_of(&task, &task.history[0]);
         Self {
             task,

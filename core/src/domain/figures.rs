@@ -317,19 +317,14 @@ mod tests {
         let created = TaskInstance::sample(TaskStatus::Created);
         let now = created.created_at;
         let mut task = created.clone();
-        task.history.push(HistoryEntry {
-            version: 1,
-            at: now,
-            action: "created".into(),
-            from: None,
-            to: TaskStatus::Created,
-            attempt: 0,
-            actor: None,
-            attempt_started_at: None,
-            duration_ms: None,
-            outcome: None,
-            details: serde_json::Value::Null,
-        });
+        task.history.push(HistoryEntry::new(
+            1,
+            now,
+            "created",
+            None,
+            TaskStatus::Created,
+            0,
+        ));
         let step = |task: &TaskInstance, action| transition(task, action, now).unwrap().task;
         task = step(&task, Action::Start { lease_until: now });
         task = step(

@@ -37,6 +37,31 @@ pub struct HistoryEntry {
 const MAX_KEPT_DETAILS_BYTES: usize = 1024;
 
 impl HistoryEntry {
+    /// An entry of a transition that records nothing more (no actor, no
+    /// attempt's end, no details).
+    pub fn new(
+        version: u64,
+        at: DateTime<Utc>,
+        action: &str,
+        from: Option<TaskStatus>,
+        to: TaskStatus,
+        attempt: u32,
+    ) -> Self {
+        Self {
+            version,
+            at,
+            action: action.to_owned(),
+            from,
+            to,
+            attempt,
+            actor: None,
+            attempt_started_at: None,
+            duration_ms: None,
+            outcome: None,
+            details: Value::Null,
+        }
+    }
+
     /// The entry as stored: an error's large `details` dropped (noted as
     /// `detailsDropped`), everything else as it is.
     pub fn compact(mut self) -> Self {

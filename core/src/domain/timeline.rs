@@ -83,26 +83,13 @@ pub fn timeline(history: &[HistoryEntry], now: DateTime<Utc>) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
     }
 
     fn entry(ms: i64, action: &str, to: TaskStatus, attempt: u32) -> HistoryEntry {
-        HistoryEntry {
-            version: 0,
-            at: at(ms),
-            action: action.into(),
-            from: None,
-            to,
-            attempt,
-            actor: None,
-            attempt_started_at: None,
-            duration_ms: None,
-            outcome: None,
-            details: Value::Null,
-        }
+        HistoryEntry::new(0, at(ms), action, None, to, attempt)
     }
 
     #[test]

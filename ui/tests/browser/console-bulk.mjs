@@ -7,7 +7,7 @@
 // TEL_UI_ERROR_CODE, TEL_UI_MATCHING (how many should match), TEL_CHROMIUM,
 // TEL_UI_SCREENSHOTS (optional).
 
-import { accessible, env, fitsAPhone, inChromium, newPage, screenshot, step } from './harness.mjs';
+import { accessible, env, fitsAPhone, inChromium, openConsole, screenshot, step } from './harness.mjs';
 
 const base = env('TEL_UI_BASE');
 const token = env('TEL_UI_ADMIN_TOKEN');
@@ -16,11 +16,7 @@ const code = env('TEL_UI_ERROR_CODE');
 const matching = Number(env('TEL_UI_MATCHING'));
 
 await inChromium(async (browser) => {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  const page = await newPage(context);
-  await page.goto(`${base}/ui/#token=${encodeURIComponent(token)}`);
-  await page.getByRole('link', { name: 'Console' }).click();
-  await page.getByRole('heading', { name: 'Operator console' }).waitFor();
+  const { context, page } = await openConsole(browser, base, token);
   const panel = page.getByRole('region', { name: 'Bulk actions' });
   await panel.waitFor();
   await panel.getByLabel('Action').selectOption('retry');

@@ -9,7 +9,7 @@
 // TEL_UI_SCREENSHOTS (optional).
 
 import assert from 'node:assert/strict';
-import { accessible, env, fitsAPhone, inChromium, newPage, screenshotOf, step } from './harness.mjs';
+import { accessible, env, fitsAPhone, inChromium, openConsole, screenshotOf, step } from './harness.mjs';
 
 const base = env('TEL_UI_BASE');
 const token = env('TEL_UI_ADMIN_TOKEN');
@@ -18,11 +18,7 @@ const totals = env('TEL_UI_TOTALS');
 const failures = env('TEL_UI_FAILURES');
 
 await inChromium(async (browser) => {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  const page = await newPage(context);
-  await page.goto(`${base}/ui/#token=${encodeURIComponent(token)}`);
-  await page.getByRole('link', { name: 'Console' }).click();
-  await page.getByRole('heading', { name: 'Operator console' }).waitFor();
+  const { context, page } = await openConsole(browser, base, token);
   const panel = page.getByRole('region', { name: 'Charts' });
   await panel.waitFor();
   await panel.getByLabel('Definition').selectOption(definition);

@@ -61,6 +61,16 @@ export async function newPage(context) {
   return page;
 }
 
+/** A desktop-sized page signed in with `token`, on the operator console. */
+export async function openConsole(browser, base, token) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await newPage(context);
+  await page.goto(`${base}/ui/#token=${encodeURIComponent(token)}`);
+  await page.getByRole('link', { name: 'Console' }).click();
+  await page.getByRole('heading', { name: 'Operator console' }).waitFor();
+  return { context, page };
+}
+
 /** On a failure: where each open page was, as a screenshot and its text, for the log. */
 async function describeFailure(contexts) {
   const dir = shots || mkdtempSync(join(tmpdir(), 'tel-ui-failure-'));
