@@ -1,17 +1,19 @@
 //! The JavaScript runner: each attempt gets a fresh QuickJS runtime with a
 //! heap limit, a stack limit and a wall-clock deadline enforced by the
-//! interrupt handler (which scripts cannot catch). The sandbox has no
+//! interrupt handler (which scripts cannot catch); the script's code is
+//! compiled once per process and loaded as bytecode into each. The sandbox has no
 //! filesystem, network, process, timers or module loading: only the
 //! language, a deeply frozen `input`, a frozen `task` (id, workflow, step,
 //! definition, attempt) as the second argument, and a `console` whose lines
 //! are captured.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rquickjs::{Context, Ctx, Function, Module, Runtime};
+use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions};
 use serde_json::{Value, json};
 use tracing::info;
 
@@ -47,7 +49,7 @@ const MIN_MEMORY_BYTES: usize = 1024 * 1024;
 const MAIN_ALIAS: &str = "__tel_main";
 
 const PRELUDE: &str = r#"
-(sink) => {
+export default (sink) => {
   const show = (v) => typeof v === 'string' ? v : (() => { try { return JSON.stringify(v); } catch { return String(v); } })();
   const line = (...args) => sink(args.map(show).join(' '));
   globalThis.console = Object.freeze({ log: line, info: line, warn: line, error: line, debug: line });
@@ -148,14 +150,36 @@ fn classify(message: String, limits: &SandboxLimits, timed_out: bool) -> (TaskEr
     (TaskError::new(EXECUTION_ERROR, message), true)
 }
 
-fn run_in_sandbox(
-    source: &str,
-    input: &Value,
-    task: &Value,
-    limits: &SandboxLimits,
-    logs: Arc<Mutex<LogBuffer>>,
-    timed_out: Arc<AtomicBool>,
-) -> Result<Value, String> {
+/// The prelude and each script compiled once per process to QuickJS
+/// bytecode, which every attempt's fresh runtime then loads: parsing and
+/// compiling were a third of an attempt's sandbox time. Only the code is
+/// shared; each attempt still gets its own runtime, heap and context, so
+/// no state crosses attempts.
+struct CompiledScripts {
+    /// By source text; emptied when it holds `MAX_COMPILED` (a process runs
+    /// a handful of definition versions).
+    modules: Mutex<HashMap<String, Arc<[u8]>>>,
+    prelude: OnceLock<Result<Arc<[u8]>, String>>,
+}
+
+const MAX_COMPILED: usize = 256;
+
+static COMPILED: LazyLock<CompiledScripts> = LazyLock::new(|| CompiledScripts {
+    modules: Mutex::default(),
+    prelude: OnceLock::new(),
+});
+
+/// `source` as a module whose `main`, if it defines one, is exported too.
+fn module_source(source: &str) -> String {
+    // A plain `function main` is not exported from a module: export it under an alias.
+    format!(
+        "{source}\n;export const {MAIN_ALIAS} = typeof main === 'function' ? main : undefined;\n"
+    )
+}
+
+/// A runtime held to `limits`: its heap, its stack, and its deadline (which
+/// sets `timed_out` when it interrupts).
+fn limited_runtime(limits: &SandboxLimits, timed_out: Arc<AtomicBool>) -> Result<Runtime, String> {
     let runtime = Runtime::new().map_err(|e| format!("could not start the sandbox: {e}"))?;
     runtime.set_memory_limit(limits.memory_bytes.max(MIN_MEMORY_BYTES));
     runtime.set_max_stack_size(limits.stack_bytes);
@@ -167,6 +191,93 @@ fn run_in_sandbox(
         }
         over
     })));
+    Ok(runtime)
+}
+
+/// Compiles a module to bytecode in a runtime of its own, held to `limits`.
+fn compile(
+    name: &str,
+    source: String,
+    limits: &SandboxLimits,
+    timed_out: Arc<AtomicBool>,
+) -> Result<Arc<[u8]>, String> {
+    let runtime = limited_runtime(limits, timed_out)?;
+    let context =
+        Context::full(&runtime).map_err(|e| format!("could not start the sandbox: {e}"))?;
+    context.with(|ctx| {
+        Module::declare(ctx.clone(), name, source)
+            .and_then(|module| module.write(WriteOptions::default()))
+            .map(Arc::from)
+            .map_err(|e| describe(&ctx, e))
+    })
+}
+
+impl CompiledScripts {
+    /// Compiled once, under limits of its own: an attempt's (a deadline
+    /// nearly spent, say) must not leave a failure kept for every later one.
+    fn prelude(&self) -> Result<Arc<[u8]>, String> {
+        let limits = SandboxLimits {
+            memory_bytes: 16 * 1024 * 1024,
+            stack_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(10),
+        };
+        self.prelude
+            .get_or_init(|| compile("prelude.js", PRELUDE.to_owned(), &limits, Arc::default()))
+            .clone()
+    }
+
+    fn module(
+        &self,
+        source: &str,
+        limits: &SandboxLimits,
+        timed_out: &Arc<AtomicBool>,
+    ) -> Result<Arc<[u8]>, String> {
+        if let Some(bytes) = self
+            .modules
+            .lock()
+            .ok()
+            .and_then(|m| m.get(source).cloned())
+        {
+            return Ok(bytes);
+        }
+        // A script that does not compile is not kept: it fails the same way each time.
+        let bytes = compile("task.js", module_source(source), limits, timed_out.clone())?;
+        if let Ok(mut modules) = self.modules.lock() {
+            if modules.len() >= MAX_COMPILED {
+                modules.clear();
+            }
+            modules.insert(source.to_owned(), bytes.clone());
+        }
+        Ok(bytes)
+    }
+}
+
+/// Loads and evaluates a module compiled by `compile`.
+fn load<'js>(
+    ctx: &Ctx<'js>,
+    bytes: &[u8],
+) -> rquickjs::Result<Module<'js, rquickjs::module::Evaluated>> {
+    // SAFETY: `bytes` were written by `compile` in this process, by this
+    // QuickJS: valid bytecode. The engine copies what it reads
+    // (`JS_READ_OBJ_ROM_DATA` is 0 in this QuickJS), so runtimes on other
+    // threads may load the same bytes at once.
+    let declared = unsafe { Module::load(ctx.clone(), bytes) }?;
+    let (module, evaluated) = declared.eval()?;
+    evaluated.finish::<()>()?;
+    Ok(module)
+}
+
+fn run_in_sandbox(
+    source: &str,
+    input: &Value,
+    task: &Value,
+    limits: &SandboxLimits,
+    logs: Arc<Mutex<LogBuffer>>,
+    timed_out: Arc<AtomicBool>,
+) -> Result<Value, String> {
+    let prelude = COMPILED.prelude()?;
+    let script = COMPILED.module(source, limits, &timed_out)?;
+    let runtime = limited_runtime(limits, timed_out)?;
     let context =
         Context::full(&runtime).map_err(|e| format!("could not start the sandbox: {e}"))?;
     let text = context.with(|ctx| {
@@ -181,14 +292,11 @@ fn run_in_sandbox(
                 buffer.push(line);
             }
         }))?;
-        let prelude: Function = step!(ctx.eval(PRELUDE))?;
+        let prelude: Function = step!(step!(load(&ctx, &prelude))?.get("default"))?;
         let freeze: Function = step!(prelude.call((sink,)))?;
         let frozen: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(input.to_string()))?,)))?;
         let task: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(task.to_string()))?,)))?;
-        // A plain `function main` is not exported from a module: export it under an alias.
-        let module_source = format!("{source}\n;export const {MAIN_ALIAS} = typeof main === 'function' ? main : undefined;\n");
-        let (module, evaluated) = step!(Module::declare(ctx.clone(), "task.js", module_source).and_then(Module::eval))?;
-        step!(evaluated.finish::<()>())?;
+        let module = step!(load(&ctx, &script))?;
         let default: rquickjs::Value = step!(module.get("default"))?;
         let entry = match default.into_function() {
             Some(f) => f,
@@ -496,5 +604,34 @@ mod tests {
             "{}",
             failure.error.message
         );
+    }
+
+    #[test]
+    fn no_state_crosses_attempts_of_the_same_compiled_script() {
+        // One source, so both attempts load the same cached bytecode.
+        let source = "let calls = 0;\n\
+            export default () => {\n\
+              calls += 1;\n\
+              const seen = { calls, global: globalThis.leaked ?? null, proto: [].leaked ?? null, json: JSON.leaked ?? null };\n\
+              globalThis.leaked = 'global'; Array.prototype.leaked = 'proto'; JSON.leaked = 'json';\n\
+              return seen;\n\
+            }";
+        let first = run(source, json!({})).unwrap().output;
+        let second = run(source, json!({})).unwrap().output;
+        let fresh = json!({ "calls": 1, "global": null, "proto": null, "json": null });
+        assert_eq!(first, fresh);
+        assert_eq!(second, fresh, "the second attempt starts from nothing");
+    }
+
+    #[test]
+    fn a_script_that_does_not_compile_fails_each_attempt_the_same_way() {
+        for _ in 0..2 {
+            let failure = run("export default (i) => {", json!({})).unwrap_err();
+            assert!(
+                failure.error.message.contains("SyntaxError"),
+                "{}",
+                failure.error.message
+            );
+        }
     }
 }
