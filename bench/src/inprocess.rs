@@ -82,9 +82,39 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
         run_script(SOURCE, &input, &task, &limits).map_err(|f| anyhow::anyhow!(f.error.message))?;
         samples.push(t0.elapsed());
     }
-    println!("JS sandbox alone (fresh QuickJS runtime + context + module + call, per task)");
+    let mut sorted: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+    sorted.sort_by(f64::total_cmp);
+    let p50 = sorted[sorted.len() / 2];
+    println!(
+        "JS sandbox alone (fresh QuickJS runtime + context, the script's bytecode loaded, call; per task)"
+    );
     println!("  per run: {}", summarize(samples));
+    match node_vm(tasks) {
+        Ok(node_p50) => println!(
+            "  anchor: node:vm, a fresh context per task: p50 {node_p50:.1} µs; tel / node = {:.2} (goal ≤ 0.25)",
+            p50 / node_p50
+        ),
+        Err(e) => println!("  anchor: node:vm not run ({e})"),
+    }
     Ok(())
+}
+
+/// The same task in a fresh `node:vm` context per task: p50 µs.
+fn node_vm(tasks: usize) -> anyhow::Result<f64> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node-vm/sandbox.mjs");
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .arg(tasks.to_string())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    v["p50Us"]
+        .as_f64()
+        .ok_or_else(|| anyhow::anyhow!("node printed no p50"))
 }
 
 /// The same schema and instances through ajv (Node), as nanoseconds per validation.
