@@ -51,6 +51,17 @@ struct Iterators {
     described: Option<Instant>,
 }
 
+/// What one read of a shard came to.
+struct ShardBatch {
+    /// The last record read (task write or not): where the shard goes on from.
+    last: Option<String>,
+    /// The task changes' sequence numbers, in order.
+    sequences: Vec<String>,
+    had_changes: bool,
+    next: Option<String>,
+    published: Result<(), tel_engine::handlers::publisher::Unpublished>,
+}
+
 /// Per shard: the last sequence number published, or "done" for a closed
 /// shard read to its end. Of one stream: a table made again has a new one.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -133,7 +144,9 @@ impl StreamReader {
         }
     }
 
-    /// One GetRecords per open shard; true if any returned records.
+    /// One GetRecords per open shard, the shards side by side (as Lambda
+    /// reads them; within a shard, one batch after another, in order);
+    /// true if any returned records.
     async fn poll(&self, checkpoint: &mut Checkpoint, iterators: &mut Iterators) -> Result<bool> {
         // Shards change every few hours in AWS: describe the stream now and then, not every poll.
         if iterators
@@ -144,7 +157,7 @@ impl StreamReader {
             iterators.described = Some(Instant::now());
         }
         let shards = iterators.shards.clone();
-        let mut busy = false;
+        let mut readable = Vec::new();
         for shard in &shards {
             let Some(id) = shard.shard_id() else { continue };
             if checkpoint.finished.contains(id) {
@@ -161,70 +174,95 @@ impl StreamReader {
                 Some(it) => it.clone(),
                 None => self.iterator(id, checkpoint.published.get(id)).await?,
             };
-            let out = self
-                .streams
-                .get_records()
-                .shard_iterator(&iterator)
-                .limit(BATCH)
-                .send()
-                .await
-                .context("GetRecords")?;
-            let mut records: Vec<StreamRecord> = out
-                .records
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(StreamRecord::from_streams_api)
-                .collect();
-            let last = records.last().map(|r| r.sequence.clone());
-            // As the template's stream filter does: only task writes reach the
-            // publisher; other items invoke nothing.
-            records.retain(StreamRecord::is_task_write);
-            let started = Instant::now();
-            let published = self.publisher.publish(&task_changes(&records)).await;
-            if !records.is_empty() {
-                self.invocations
-                    .record("publisher", records.len(), started.elapsed());
-            }
-            match published {
+            readable.push((id.to_owned(), iterator));
+        }
+        let batches = futures::future::join_all(
+            readable
+                .iter()
+                .map(|(_, iterator)| self.read_and_publish(iterator)),
+        )
+        .await;
+        let mut busy = false;
+        let mut held = false;
+        for ((id, _), batch) in readable.into_iter().zip(batches) {
+            let batch = batch?;
+            match batch.published {
                 Ok(_) => {
-                    if let Some(last) = last {
-                        checkpoint.published.insert(id.to_owned(), last);
+                    if let Some(last) = batch.last {
+                        checkpoint.published.insert(id.clone(), last);
                         busy = true;
                     }
-                    match out.next_shard_iterator {
+                    match batch.next {
                         Some(next) => {
-                            iterators.by_shard.insert(id.to_owned(), next);
+                            iterators.by_shard.insert(id.clone(), next);
                         }
                         None => {
-                            checkpoint.finished.insert(id.to_owned());
-                            iterators.by_shard.remove(id);
+                            checkpoint.finished.insert(id.clone());
+                            iterators.by_shard.remove(&id);
                             // A closed shard has children to find.
                             iterators.described = None;
                         }
                     }
-                    if !records.is_empty() || !iterators.by_shard.contains_key(id) {
+                    if batch.had_changes || !iterators.by_shard.contains_key(&id) {
                         self.save(checkpoint);
                     }
                 }
                 Err(unpublished) => {
                     // Read again from the first change not published, after a pause.
                     debug!(%unpublished, "stream position held");
-                    if let Some(before) = records
+                    if let Some(before) = batch
+                        .sequences
                         .iter()
-                        .take_while(|r| r.sequence != unpublished.sequence)
+                        .take_while(|s| **s != unpublished.sequence)
                         .last()
                     {
-                        checkpoint
-                            .published
-                            .insert(id.to_owned(), before.sequence.clone());
+                        checkpoint.published.insert(id.clone(), before.clone());
                         self.save(checkpoint);
                     }
-                    iterators.by_shard.remove(id);
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    iterators.by_shard.remove(&id);
+                    held = true;
                 }
             }
         }
+        if held {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         Ok(busy)
+    }
+
+    /// One GetRecords from `iterator`, its task changes handed to the publisher.
+    async fn read_and_publish(&self, iterator: &str) -> Result<ShardBatch> {
+        let out = self
+            .streams
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(BATCH)
+            .send()
+            .await
+            .context("GetRecords")?;
+        let mut records: Vec<StreamRecord> = out
+            .records
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(StreamRecord::from_streams_api)
+            .collect();
+        let last = records.last().map(|r| r.sequence.clone());
+        // As the template's stream filter does: only task writes reach the
+        // publisher; other items invoke nothing.
+        records.retain(StreamRecord::is_task_write);
+        let started = Instant::now();
+        let published = self.publisher.publish(&task_changes(&records)).await;
+        if !records.is_empty() {
+            self.invocations
+                .record("publisher", records.len(), started.elapsed());
+        }
+        Ok(ShardBatch {
+            last,
+            sequences: records.iter().map(|r| r.sequence.clone()).collect(),
+            had_changes: !records.is_empty(),
+            next: out.next_shard_iterator,
+            published: published.map(|_| ()),
+        })
     }
 
     async fn shards(&self) -> Result<Vec<Shard>> {

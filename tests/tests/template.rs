@@ -230,6 +230,16 @@ fn the_publisher_reads_every_task_write_and_never_skips_one_silently() {
         serde_yaml::from_str::<Yaml>("[ReportBatchItemFailures]").unwrap()
     );
     assert_eq!(source["StartingPosition"], "TRIM_HORIZON");
+    // Side by side within a shard only by partition key, which keeps each
+    // task's order: every write of a task is under its own key.
+    assert!(
+        matches!(&source["ParallelizationFactor"], Yaml::Tagged(t) if t.tag == "Ref" && t.value == "PublisherParallelization"),
+        "{:?}",
+        source["ParallelizationFactor"]
+    );
+    assert_eq!(template.parameters["PublisherParallelization"], "4");
+    let id = tel_core::domain::TaskInstanceId::new();
+    assert_eq!(tel_aws::dynamo::keys::task_pk(id), format!("TASK#{id}"));
     assert_eq!(source["BisectBatchOnFunctionError"], Yaml::Bool(true));
     assert_eq!(source["MaximumRetryAttempts"], Yaml::from(-1));
     let pattern: Value = serde_json::from_str(

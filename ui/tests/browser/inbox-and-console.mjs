@@ -215,8 +215,9 @@ await inChromium(async (browser) => {
   );
   step('the task list pages forwards and back');
 
-  await console_.getByLabel('Definition', { exact: true }).selectOption('approve-expense');
-  await console_.getByLabel('Status', { exact: true }).selectOption('CLAIMED');
+  const taskList = console_.getByRole('region', { name: 'Tasks', exact: true });
+  await taskList.getByLabel('Definition', { exact: true }).selectOption('approve-expense');
+  await taskList.getByLabel('Status', { exact: true }).selectOption('CLAIMED');
   await console_.waitForFunction(() => {
     const statuses = [...document.querySelectorAll('table[aria-label="Tasks"] tbody .status')];
     return statuses.length > 0 && statuses.every((e) => e.textContent === 'CLAIMED');
