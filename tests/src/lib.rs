@@ -22,6 +22,7 @@ pub mod fake_service;
 pub mod mail;
 pub mod oidc_issuer;
 pub mod probed_store;
+pub mod weighing;
 
 /// The emulator's endpoint; tests need it set (scripts/test does that).
 pub fn endpoint() -> String {

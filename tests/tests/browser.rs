@@ -514,12 +514,8 @@ async fn an_admin_counts_confirms_and_follows_a_bulk_retry_in_the_browser() {
 async fn an_admin_reads_a_definitions_charts_and_the_queue_depths_in_the_browser() {
     use tel_core::domain::figures::{Counts, Depth, DepthSample, FigureKey, minute_of};
     check_prerequisites(&repo_root());
-    let (t, mut events, runner) = TestStack::running([json!({
-        "name": "weigh", "type": "automated",
-        "implementation": { "kind": "javascript", "source": "export default (i) => { if (i.fail) throw new Error('scale broken'); return { grams: i.n * 1000 }; }" },
-        "retry": { "maxAttempts": 1 }
-    })])
-    .await;
+    let (t, mut events, runner) =
+        TestStack::running([tel_tests::weighing::weighing("weigh", json!({}))]).await;
     // The half hour before, as the publisher and the sweeper would have
     // counted it: an incident 20 minutes ago (a downstream failing, the
     // execute queue backing up), so the charts have a shape to show.
@@ -589,22 +585,7 @@ async fn an_admin_reads_a_definitions_charts_and_the_queue_depths_in_the_browser
     let seeded_errors: u64 = earlier.values().map(|c| c.failed).sum();
 
     // And now: 12 weighed, 4 failed, through the running pipeline.
-    let bodies: Vec<Value> = (0..12)
-        .map(|n| tel_tests::request("weigh", json!({ "n": n })))
-        .chain((0..4).map(|_| tel_tests::request("weigh", json!({ "n": 1, "fail": true }))))
-        .collect();
-    t.send_requests(&bodies.iter().map(Value::to_string).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    for (i, body) in bodies.iter().enumerate() {
-        let kind = if i < 12 {
-            "task.completed"
-        } else {
-            "task.failed"
-        };
-        let id = body["taskInstanceId"].as_str().unwrap();
-        events.wait_for_type(kind, Some(id), WAIT).await.unwrap();
-    }
+    tel_tests::weighing::weigh(&t, &mut events, "weigh", 12, 4).await;
     let api = Api::serve(&t).await;
     let admin = As::admin();
     let created = seeded + 16;

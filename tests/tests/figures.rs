@@ -7,42 +7,23 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use tel_core::domain::TaskInstanceId;
 use tel_engine::handlers::sweeper::Sweeper;
+use tel_tests::TestStack;
 use tel_tests::api::{Api, As};
-use tel_tests::{TestStack, request};
+use tel_tests::weighing::{weigh, weighing};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn sometimes_failing() -> Value {
-    json!({
-        "name": "weigh", "type": "automated",
-        "implementation": { "kind": "javascript", "source": "export default (i) => { if (i.fail) throw new Error('scale broken'); return { grams: i.n * 1000 }; }" },
-        "retry": { "maxAttempts": 1 },
-        "access": { "read": { "groups": ["warehouse"] } }
-    })
-}
-
 #[tokio::test]
 async fn the_charts_count_what_the_pipeline_did_and_only_the_definitions_readers_see_them() {
-    let (t, mut events, _runner) = TestStack::running([sometimes_failing()]).await;
-    let bodies: Vec<Value> = (0..8)
-        .map(|n| request("weigh", json!({ "n": n })))
-        .chain((0..3).map(|_| request("weigh", json!({ "n": 1, "fail": true }))))
-        .collect();
-    t.send_requests(&bodies.iter().map(Value::to_string).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    for (i, body) in bodies.iter().enumerate() {
-        let kind = if i < 8 {
-            "task.completed"
-        } else {
-            "task.failed"
-        };
-        let id = body["taskInstanceId"].as_str().unwrap();
-        events.wait_for_type(kind, Some(id), WAIT).await.unwrap();
-    }
+    let (t, mut events, _runner) = TestStack::running([weighing(
+        "weigh",
+        json!({ "read": { "groups": ["warehouse"] } }),
+    )])
+    .await;
+    let bodies = weigh(&t, &mut events, "weigh", 8, 3).await;
     let failed = TaskInstanceId::parse(bodies[8]["taskInstanceId"].as_str().unwrap()).unwrap();
     let code = t.task(failed).await.unwrap().error.unwrap().code;
 

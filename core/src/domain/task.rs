@@ -189,45 +189,20 @@ impl TaskInstance {
 #[cfg(test)]
 impl TaskInstance {
     /// A task of definition `double` in `status`, made now, with no history
-    /// (the domain's unit tests move it on).
+    /// and no deadlines (the domain's unit tests move it on).
     pub(crate) fn sample(status: TaskStatus) -> Self {
         let now = Utc::now();
-        TaskInstance {
-            task_instance_id: TaskInstanceId::new(),
-            definition_name: "double".into(),
-            definition_version: 1,
-            task_type: None,
-            workflow_instance_id: "wf-1".into(),
-            step_id: "s1".into(),
-            status,
-            input: serde_json::json!({}),
-            context: Value::Null,
-            output: None,
-            error: None,
-            input_ref: None,
-            context_ref: None,
-            output_ref: None,
-            attempt: 0,
-            priority: 0,
-            assignee: None,
-            due_at: None,
-            start_by: None,
-            close_by: None,
-            manual: None,
-            deadlines: BTreeMap::new(),
-            created_at: now,
-            updated_at: now,
-            attempt_started_at: None,
-            finished_at: None,
-            completed_by: None,
-            trace_id: None,
-            requested_by: None,
-            search_keys: Default::default(),
-            event_mode: Default::default(),
-            version: 1,
-            history: Vec::new(),
-            wake_at: None,
-            callback: None,
-        }
+        let new = super::creation::NewTask::of_step(
+            ("double", 1),
+            "wf-1",
+            "s1",
+            serde_json::json!({}),
+        );
+        let mut task = super::creation::Creation::new(new, now, now).task;
+        task.status = status;
+        task.history.clear();
+        task.deadlines.clear();
+        task.wake_at = None;
+        task
     }
 }
