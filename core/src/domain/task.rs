@@ -192,12 +192,8 @@ impl TaskInstance {
     /// and no deadlines (the domain's unit tests move it on).
     pub(crate) fn sample(status: TaskStatus) -> Self {
         let now = Utc::now();
-        let new = super::creation::NewTask::of_step(
-            ("double", 1),
-            "wf-1",
-            "s1",
-            serde_json::json!({}),
-        );
+        let new =
+            super::creation::NewTask::of_step(("double", 1), "wf-1", "s1", serde_json::json!({}));
         let mut task = super::creation::Creation::new(new, now, now).task;
         task.status = status;
         task.history.clear();
