@@ -106,7 +106,8 @@ impl EngineBuilder {
         let clients = AwsClients::new(sdk);
         let dynamo = clients.dynamo;
         let table = DynamoTaskStore::new(dynamo.clone(), &config.table_name)
-            .with_deadline_shards(config.settings.deadline_shards);
+            .with_deadline_shards(config.settings.deadline_shards)
+            .with_history_format(config.settings.history_format);
         Self::default()
             .table(Arc::new(table))
             .definitions(Arc::new(DynamoDefinitionStore::new(

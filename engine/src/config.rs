@@ -40,6 +40,10 @@ pub struct Settings {
     /// Queues the `queue.send` system function may write to (URLs).
     pub allowed_queues: Vec<String>,
     pub deadline_shards: u16,
+    /// How task histories are written (`TEL_HISTORY_FORMAT`: `compact`, or
+    /// `objects` while a stack upgraded from an older release still runs
+    /// some of its code).
+    pub history_format: tel_aws::dynamo::HistoryFormat,
     /// Requests with at least this priority (0-9) take the priority lanes.
     pub priority_threshold: i32,
     /// The queues' maxReceiveCount: on that delivery a failing message is
@@ -75,6 +79,7 @@ impl Default for Settings {
             system_permissions: Vec::new(),
             allowed_queues: Vec::new(),
             deadline_shards: tel_aws::dynamo::DEFAULT_DEADLINE_SHARDS,
+            history_format: tel_aws::dynamo::HistoryFormat::default(),
             max_receive_count: 5,
             priority_threshold: 5,
             payload_threshold_bytes: 32 * 1024,
@@ -159,6 +164,12 @@ impl Settings {
             system_permissions: list("TEL_SYSTEM_PERMISSIONS"),
             allowed_queues: list("TEL_ALLOWED_QUEUES"),
             deadline_shards: number("TEL_DEADLINE_SHARDS", d.deadline_shards)?.max(1),
+            history_format: match optional("TEL_HISTORY_FORMAT") {
+                None => d.history_format,
+                Some(text) => tel_aws::dynamo::HistoryFormat::parse(&text).ok_or_else(|| {
+                    anyhow::anyhow!("TEL_HISTORY_FORMAT must be compact or objects, not {text:?}")
+                })?,
+            },
             max_receive_count: number("TEL_MAX_RECEIVE_COUNT", d.max_receive_count)?.max(1),
             priority_threshold: number("TEL_PRIORITY_THRESHOLD", d.priority_threshold)?,
             payload_threshold_bytes: number(

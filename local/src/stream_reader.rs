@@ -185,7 +185,17 @@ impl StreamReader {
         let mut busy = false;
         let mut held = false;
         for ((id, _), batch) in readable.into_iter().zip(batches) {
-            let batch = batch?;
+            // One shard's failed read leaves the others' published batches
+            // to be checkpointed; that shard is read again from its checkpoint.
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    warn!(shard = %id, error = %format!("{e:#}"), "stream shard not read");
+                    iterators.by_shard.remove(&id);
+                    held = true;
+                    continue;
+                }
+            };
             match batch.published {
                 Ok(_) => {
                     if let Some(last) = batch.last {

@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rquickjs::context::intrinsic;
-use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions};
+use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions, qjs};
 use serde_json::{Value, json};
 use tracing::info;
 
@@ -48,6 +48,10 @@ const MAX_LOG_LINE_CHARS: usize = 2_000;
 /// QuickJS needs about this much heap for itself before any script runs.
 const MIN_MEMORY_BYTES: usize = 1024 * 1024;
 const MAIN_ALIAS: &str = "__tel_main";
+/// The prelude's module name. A script could import it (a loaded module
+/// resolves without a loader); it gets nothing by that: the log sink is
+/// never exported, and `console` it could replace anyway.
+const PRELUDE_MODULE: &str = "prelude.js";
 
 const PRELUDE: &str = r#"
 export default (sink) => {
@@ -151,10 +155,10 @@ fn classify(message: String, limits: &SandboxLimits, timed_out: bool) -> (TaskEr
     (TaskError::new(EXECUTION_ERROR, message), true)
 }
 
-/// What an attempt's context has: the ECMAScript built-ins, and none of
-/// QuickJS's web extras (`performance`, whose clock would also be a timer
-/// to measure other tenants by, and `DOMException`). Making them was a
-/// tenth of a fresh context's cost.
+/// What an attempt's context has: the ECMAScript built-ins (and `atob`,
+/// `btoa` with the `DOMException` they throw: `language_context`), not
+/// QuickJS's `performance`, whose clock would be a fine timer to measure
+/// other tenants by.
 type Language = (
     intrinsic::Date,
     intrinsic::Eval,
@@ -168,24 +172,47 @@ type Language = (
     intrinsic::WeakRef,
 );
 
+/// A context with the language's built-ins, and `atob`/`btoa` (which
+/// QuickJS's full context has beside them; scripts decode Base64 with them).
+fn language_context(runtime: &Runtime) -> Result<Context, String> {
+    let context = Context::custom::<Language>(runtime)
+        .map_err(|e| format!("could not start the sandbox: {e}"))?;
+    // SAFETY: the context is alive and used by this thread only.
+    let added = context.with(|ctx| unsafe { qjs::JS_AddIntrinsicAToB(ctx.as_raw().as_ptr()) });
+    if added < 0 {
+        return Err("could not start the sandbox: atob".to_owned());
+    }
+    Ok(context)
+}
+
 /// The prelude and each script compiled once per process to QuickJS
 /// bytecode, which every attempt's fresh runtime then loads: parsing and
 /// compiling were a third of an attempt's sandbox time. Only the code is
 /// shared; each attempt still gets its own runtime, heap and context, so
 /// no state crosses attempts.
+#[derive(Default)]
 struct CompiledScripts {
-    /// By source text; emptied when it holds `MAX_COMPILED` (a process runs
-    /// a handful of definition versions).
-    modules: Mutex<HashMap<String, Arc<[u8]>>>,
-    prelude: OnceLock<Result<Arc<[u8]>, String>>,
+    /// By source text (the key is the whole text: a digest that collided
+    /// would run one definition's code for another).
+    modules: Mutex<CompiledModules>,
+    /// Only a success is kept: a prelude that failed to compile (memory
+    /// short for a moment) is tried again by the next attempt.
+    prelude: Mutex<Option<Arc<[u8]>>>,
 }
 
-const MAX_COMPILED: usize = 256;
+#[derive(Default)]
+struct CompiledModules {
+    by_source: HashMap<String, Arc<[u8]>>,
+    /// Sources and bytecode held, in bytes.
+    bytes: usize,
+}
 
-static COMPILED: LazyLock<CompiledScripts> = LazyLock::new(|| CompiledScripts {
-    modules: Mutex::default(),
-    prelude: OnceLock::new(),
-});
+/// What the cache holds at most, sources and bytecode together: a handful
+/// of definition versions run in one process, but a manager could register
+/// many large ones, and the executor's memory is shared with the sandboxes.
+const MAX_COMPILED_BYTES: usize = 32 * 1024 * 1024;
+
+static COMPILED: LazyLock<CompiledScripts> = LazyLock::new(CompiledScripts::default);
 
 /// `source` as a module whose `main`, if it defines one, is exported too.
 fn module_source(source: &str) -> String {
@@ -220,28 +247,38 @@ fn compile(
     timed_out: Arc<AtomicBool>,
 ) -> Result<Arc<[u8]>, String> {
     let runtime = limited_runtime(limits, timed_out)?;
-    let context = Context::custom::<Language>(&runtime)
-        .map_err(|e| format!("could not start the sandbox: {e}"))?;
+    let context = language_context(&runtime)?;
     context.with(|ctx| {
         Module::declare(ctx.clone(), name, source)
-            .and_then(|module| module.write(WriteOptions::default()))
+            .and_then(|module| {
+                // Line numbers stay for stack traces; the text is not kept twice.
+                module.write(WriteOptions {
+                    strip_source: true,
+                    ..WriteOptions::default()
+                })
+            })
             .map(Arc::from)
             .map_err(|e| describe(&ctx, e))
     })
 }
 
 impl CompiledScripts {
-    /// Compiled once, under limits of its own: an attempt's (a deadline
-    /// nearly spent, say) must not leave a failure kept for every later one.
+    /// Compiled under limits of its own: an attempt's (a deadline nearly
+    /// spent, say) must not decide whether the prelude compiles.
     fn prelude(&self) -> Result<Arc<[u8]>, String> {
+        if let Some(bytes) = self.prelude.lock().ok().and_then(|p| p.clone()) {
+            return Ok(bytes);
+        }
         let limits = SandboxLimits {
             memory_bytes: 16 * 1024 * 1024,
             stack_bytes: 1024 * 1024,
             timeout: Duration::from_secs(10),
         };
-        self.prelude
-            .get_or_init(|| compile("prelude.js", PRELUDE.to_owned(), &limits, Arc::default()))
-            .clone()
+        let bytes = compile(PRELUDE_MODULE, PRELUDE.to_owned(), &limits, Arc::default())?;
+        if let Ok(mut prelude) = self.prelude.lock() {
+            *prelude = Some(bytes.clone());
+        }
+        Ok(bytes)
     }
 
     fn module(
@@ -254,17 +291,21 @@ impl CompiledScripts {
             .modules
             .lock()
             .ok()
-            .and_then(|m| m.get(source).cloned())
+            .and_then(|m| m.by_source.get(source).cloned())
         {
             return Ok(bytes);
         }
         // A script that does not compile is not kept: it fails the same way each time.
         let bytes = compile("task.js", module_source(source), limits, timed_out.clone())?;
-        if let Ok(mut modules) = self.modules.lock() {
-            if modules.len() >= MAX_COMPILED {
-                modules.clear();
+        let size = source.len() + bytes.len();
+        if let Ok(mut modules) = self.modules.lock()
+            && size <= MAX_COMPILED_BYTES
+        {
+            if modules.bytes + size > MAX_COMPILED_BYTES {
+                *modules = CompiledModules::default();
             }
-            modules.insert(source.to_owned(), bytes.clone());
+            modules.bytes += size;
+            modules.by_source.insert(source.to_owned(), bytes.clone());
         }
         Ok(bytes)
     }
@@ -296,8 +337,7 @@ fn run_in_sandbox(
     let prelude = COMPILED.prelude()?;
     let script = COMPILED.module(source, limits, &timed_out)?;
     let runtime = limited_runtime(limits, timed_out)?;
-    let context = Context::custom::<Language>(&runtime)
-        .map_err(|e| format!("could not start the sandbox: {e}"))?;
+    let context = language_context(&runtime)?;
     let text = context.with(|ctx| {
         // Engine errors become messages here, while the thrown value can still be read.
         macro_rules! step {
@@ -590,7 +630,6 @@ mod tests {
             "typeof std",
             "typeof os",
             "typeof performance",
-            "typeof DOMException",
         ] {
             let out = run(&format!("export default () => {probe}"), json!({})).unwrap();
             assert_eq!(out.output, json!("undefined"), "{probe}");
@@ -628,7 +667,7 @@ mod tests {
 
     #[test]
     fn the_language_s_built_ins_are_all_there() {
-        let probe = "export default () => [typeof Map, typeof Set, typeof WeakMap, typeof WeakRef, typeof Uint8Array, typeof Proxy, typeof Promise, typeof Date, typeof RegExp, typeof JSON, typeof BigInt, typeof Symbol, typeof Reflect, typeof eval].every((t) => t !== 'undefined')";
+        let probe = "export default () => [typeof Map, typeof Set, typeof WeakMap, typeof WeakRef, typeof Uint8Array, typeof Proxy, typeof Promise, typeof Date, typeof RegExp, typeof JSON, typeof BigInt, typeof Symbol, typeof Reflect, typeof eval].every((t) => t !== 'undefined') && atob(btoa('tel')) === 'tel'";
         assert_eq!(run(probe, json!({})).unwrap().output, json!(true));
     }
 

@@ -1151,3 +1151,83 @@ async fn a_notice_claim_is_its_senders_alone_and_a_stale_one_is_taken_over() {
         );
     }
 }
+
+/// A stack upgraded from before the compact history runs old and new code
+/// side by side for a while (docs/deploy.md): a history written either way
+/// is read by a store that writes the other, and moved on by it.
+#[tokio::test]
+async fn a_history_written_either_way_is_read_and_moved_on_by_a_store_writing_the_other() {
+    use tel_aws::dynamo::HistoryFormat;
+    let objects = TestStack::with(
+        Default::default(),
+        tel_engine::config::Settings {
+            history_format: HistoryFormat::Objects,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&objects.sdk);
+    let table = objects.stack.table_name.clone();
+    let compact: Arc<dyn TaskStore> =
+        Arc::new(tel_aws::DynamoTaskStore::new(client.clone(), &table));
+    let stored_history = |id: TaskInstanceId| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key(
+                    "PK",
+                    aws_sdk_dynamodb::types::AttributeValue::S(format!("TASK#{id}")),
+                )
+                .key(
+                    "SK",
+                    aws_sdk_dynamodb::types::AttributeValue::S("TASK".into()),
+                )
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            item["history"].as_s().unwrap().clone()
+        }
+    };
+    // The stack's clock keeps milliseconds, as the deadline index does.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
+    let created = Creation::new(
+        NewTask::of_step(("double", 1), "wf-upgrade", "s", json!({ "n": 1 })),
+        now,
+        now,
+    )
+    .task;
+    let id = created.task_instance_id;
+    objects.engine.tasks().create(&created).await.unwrap();
+    assert!(
+        stored_history(id).await.starts_with("[{"),
+        "the old spelling"
+    );
+    assert_eq!(compact.get(id).await.unwrap().unwrap(), created);
+
+    let started = transition(&created, Action::Start { lease_until: now }, now).unwrap();
+    compact.commit(&started).await.unwrap();
+    assert!(
+        stored_history(id).await.starts_with("[["),
+        "the compact spelling"
+    );
+    assert_eq!(
+        objects.engine.tasks().get(id).await.unwrap().unwrap(),
+        started.task
+    );
+    let done = transition(
+        &started.task,
+        Action::Complete {
+            output: Some(json!({ "n": 2 })),
+            by: None,
+        },
+        now,
+    )
+    .unwrap();
+    objects.engine.tasks().commit(&done).await.unwrap();
+    assert_eq!(compact.get(id).await.unwrap().unwrap(), done.task);
+}

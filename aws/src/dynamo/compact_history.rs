@@ -16,6 +16,28 @@ use serde_json::{Map, Value, json};
 
 use tel_core::domain::{HistoryEntry, TaskStatus};
 
+/// How the history is written. Every release since this one reads both;
+/// a stack upgraded from one before writes `Objects` until every function
+/// runs this code (docs/deploy.md, "Upgrading"), since older code reads
+/// only objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HistoryFormat {
+    #[default]
+    Compact,
+    Objects,
+}
+
+impl HistoryFormat {
+    /// `compact` or `objects` (`TEL_HISTORY_FORMAT`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "compact" => Some(Self::Compact),
+            "objects" => Some(Self::Objects),
+            _ => None,
+        }
+    }
+}
+
 /// A time as milliseconds after `origin` when that is exact (the stack's
 /// clock keeps milliseconds), else as RFC 3339 text.
 fn time(at: DateTime<Utc>, origin: DateTime<Utc>) -> Value {
@@ -29,7 +51,8 @@ fn time(at: DateTime<Utc>, origin: DateTime<Utc>) -> Value {
 
 fn read_time(value: &Value, origin: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match value {
-        Value::Number(ms) => Some(origin + TimeDelta::milliseconds(ms.as_i64()?)),
+        // Checked: a corrupt offset is an error, not a panic.
+        Value::Number(ms) => origin.checked_add_signed(TimeDelta::try_milliseconds(ms.as_i64()?)?),
         other => serde_json::from_value(other.clone()).ok(),
     }
 }
@@ -66,8 +89,17 @@ fn entry(history: &HistoryEntry, origin: DateTime<Utc>) -> Value {
 }
 
 /// The history as stored text.
-pub fn encode(history: &[HistoryEntry], created_at: DateTime<Utc>) -> String {
-    Value::Array(history.iter().map(|h| entry(h, created_at)).collect()).to_string()
+pub fn encode(
+    history: &[HistoryEntry],
+    created_at: DateTime<Utc>,
+    format: HistoryFormat,
+) -> String {
+    match format {
+        HistoryFormat::Compact => {
+            Value::Array(history.iter().map(|h| entry(h, created_at)).collect()).to_string()
+        }
+        HistoryFormat::Objects => serde_json::to_string(history).expect("history serialises"),
+    }
 }
 
 fn read_entry(value: &Value, origin: DateTime<Utc>) -> Result<HistoryEntry, String> {
@@ -161,7 +193,7 @@ mod tests {
     fn entries_read_back_as_written_in_well_under_half_the_bytes() {
         let created = at("2026-12-03T17:51:20.457Z");
         let history = automated_history();
-        let text = encode(&history, created);
+        let text = encode(&history, created, HistoryFormat::Compact);
         assert_eq!(decode(&text, created).unwrap(), history);
         let before = serde_json::to_string(&history).unwrap();
         assert_eq!(before.len(), 399);
@@ -185,7 +217,7 @@ mod tests {
             details: json!({ "reason": "duplicate" }),
         }];
         assert_eq!(
-            decode(&encode(&history, created), created).unwrap(),
+            decode(&encode(&history, created, HistoryFormat::Compact), created).unwrap(),
             history
         );
     }
@@ -194,7 +226,8 @@ mod tests {
     fn histories_stored_as_objects_still_read() {
         let created = at("2026-12-03T17:51:20.457Z");
         let history = automated_history();
-        let old = serde_json::to_string(&history).unwrap();
+        let old = encode(&history, created, HistoryFormat::Objects);
+        assert_eq!(old, serde_json::to_string(&history).unwrap());
         assert_eq!(decode(&old, created).unwrap(), history);
         assert!(decode(r#"[[1, 0, "created", null, "NOT_A_STATUS", 0]]"#, created).is_err());
         assert!(

@@ -4,6 +4,7 @@ mod assignment_state;
 pub mod attributes;
 mod batch_write;
 mod compact_history;
+pub use compact_history::HistoryFormat;
 mod dead_letters;
 mod definition_store;
 mod errors;

@@ -6,7 +6,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::attributes::{Item, get_s, item_from_json, json_from_item, s};
-use super::compact_history;
+use super::compact_history::{self, HistoryFormat};
 use super::keys::*;
 use tel_core::domain::operation::IndexedTask;
 use tel_core::domain::{Assignee, PayloadField, TaskInstance, TaskInstanceId, TaskStatus};
@@ -24,7 +24,7 @@ pub const HISTORY: &str = "history";
 /// of the task's serialised form, which the API and events are made from.
 pub const CALLBACK: &str = "callback";
 
-pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
+pub fn task_to_item(task: &TaskInstance, deadline_shards: u16, history: HistoryFormat) -> Item {
     let mut record = serde_json::to_value(task).expect("tasks serialise");
     if let Some(fields) = record.as_object_mut() {
         fields.remove("taskInstanceId");
@@ -42,7 +42,11 @@ pub fn task_to_item(task: &TaskInstance, deadline_shards: u16) -> Item {
     item.insert(ITEM_TYPE.into(), s("task"));
     item.insert(
         HISTORY.into(),
-        s(compact_history::encode(&task.history, task.created_at)),
+        s(compact_history::encode(
+            &task.history,
+            task.created_at,
+            history,
+        )),
     );
     if let Some(callback) = &task.callback {
         item.insert(

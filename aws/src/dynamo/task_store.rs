@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 use super::attributes::{Item, decode_cursor, encode_cursor, get_s, n, s, to_attribute};
+use super::compact_history::HistoryFormat;
 use super::errors::{build_error, dynamo_error, written};
 use super::item_size::{MAX_ITEM_BYTES, item_size};
 use super::keys::*;
@@ -35,6 +36,7 @@ pub struct DynamoTaskStore {
     client: Client,
     table: String,
     deadline_shards: u16,
+    history_format: HistoryFormat,
 }
 
 impl DynamoTaskStore {
@@ -43,11 +45,18 @@ impl DynamoTaskStore {
             client,
             table: table.into(),
             deadline_shards: DEFAULT_DEADLINE_SHARDS,
+            history_format: HistoryFormat::default(),
         }
     }
 
     pub fn with_deadline_shards(mut self, shards: u16) -> Self {
         self.deadline_shards = shards.max(1);
+        self
+    }
+
+    /// How task histories are written (both are read).
+    pub fn with_history_format(mut self, format: HistoryFormat) -> Self {
+        self.history_format = format;
         self
     }
 
@@ -215,7 +224,7 @@ fn too_large(error: StoreError, bytes: usize) -> StoreError {
 #[async_trait]
 impl TaskStore for DynamoTaskStore {
     async fn create(&self, task: &TaskInstance) -> Result<Created, StoreError> {
-        let item = task_to_item(task, self.deadline_shards);
+        let item = task_to_item(task, self.deadline_shards, self.history_format);
         let bytes = item_size(&item);
         let result = self
             .client
@@ -268,7 +277,7 @@ impl TaskStore for DynamoTaskStore {
 
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
         let task = &transition.task;
-        let item = task_to_item(task, self.deadline_shards);
+        let item = task_to_item(task, self.deadline_shards, self.history_format);
         let bytes = item_size(&item);
         let result = self
             .client

@@ -19,6 +19,9 @@ use tel_core::domain::events_of;
 use tel_core::domain::figures::figures_of;
 use tel_core::ports::{BusEvent, EventPublisher, FigureStore, PublishError, TaskChange, TaskStore};
 
+/// The longest the chart figures may hold a batch up.
+const FIGURES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct ChangePublisher {
     publisher: Arc<dyn EventPublisher>,
     /// Answers the steps waiting on tasks that ended (Step Functions).
@@ -89,7 +92,8 @@ impl ChangePublisher {
     /// retried from a failed change counts each change once; a publisher
     /// that dies after counting and before its checkpoint counts its batch
     /// again (the figures are for charts; the tasks and events are exact).
-    /// A refused write is logged, never holds the events back.
+    /// A refused or slow write is logged, never holds the events back; one
+    /// that times out may have counted part of the batch.
     async fn count_figures(&self, changes: &[TaskChange]) {
         let Some(store) = &self.figures else {
             return;
@@ -102,8 +106,20 @@ impl ChangePublisher {
         if figures.is_empty() {
             return;
         }
-        if let Err(e) = store.add_figures(&figures).await {
-            warn!(error = %e, code = "FIGURES_NOT_COUNTED", minutes = figures.len(), "chart figures not counted");
+        // Bounded: a throttled counter must not hold the stream (a function
+        // timing out would publish its whole batch again).
+        match tokio::time::timeout(FIGURES_TIMEOUT, store.add_figures(&figures)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                warn!(error = %e, code = "FIGURES_NOT_COUNTED", minutes = figures.len(), "chart figures not counted");
+            }
+            Err(_) => {
+                warn!(
+                    code = "FIGURES_NOT_COUNTED",
+                    minutes = figures.len(),
+                    "chart figures not counted in time"
+                );
+            }
         }
     }
 
