@@ -102,19 +102,23 @@ pub async fn run(tasks: usize) -> anyhow::Result<()> {
 /// The same task in a fresh `node:vm` context per task: p50 µs.
 fn node_vm(tasks: usize) -> anyhow::Result<f64> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node-vm/sandbox.mjs");
+    node(&script, &tasks.to_string())?["p50Us"]
+        .as_f64()
+        .ok_or_else(|| anyhow::anyhow!("node printed no p50"))
+}
+
+/// What a Node anchor script prints (one JSON value), given one argument.
+fn node(script: &std::path::Path, argument: &str) -> anyhow::Result<Value> {
     let out = std::process::Command::new("node")
         .arg(script)
-        .arg(tasks.to_string())
+        .arg(argument)
         .output()?;
     anyhow::ensure!(
         out.status.success(),
         "node: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout)?;
-    v["p50Us"]
-        .as_f64()
-        .ok_or_else(|| anyhow::anyhow!("node printed no p50"))
+    Ok(serde_json::from_slice(&out.stdout)?)
 }
 
 /// The same schema and instances through ajv (Node), as nanoseconds per validation.
@@ -132,17 +136,9 @@ fn ajv(iterations: usize) -> anyhow::Result<(f64, f64, u64)> {
         &workload,
         json!({ "schema": input_schema(), "valid": order(1), "invalid": crate::workload::invalid_order(), "iterations": iterations }).to_string(),
     )?;
-    let out = std::process::Command::new("node")
-        .arg(dir.join("validate.mjs"))
-        .arg(&workload)
-        .output()?;
+    let v = node(&dir.join("validate.mjs"), &workload.to_string_lossy());
     let _ = std::fs::remove_file(&workload);
-    anyhow::ensure!(
-        out.status.success(),
-        "node: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout)?;
+    let v = v?;
     Ok((
         v["validNs"].as_f64().unwrap_or(0.0),
         v["invalidNs"].as_f64().unwrap_or(0.0),

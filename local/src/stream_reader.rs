@@ -57,7 +57,6 @@ struct ShardBatch {
     last: Option<String>,
     /// The task changes' sequence numbers, in order.
     sequences: Vec<String>,
-    had_changes: bool,
     next: Option<String>,
     published: Result<(), tel_engine::handlers::publisher::Unpublished>,
 }
@@ -213,7 +212,7 @@ impl StreamReader {
                             iterators.described = None;
                         }
                     }
-                    if batch.had_changes || !iterators.by_shard.contains_key(&id) {
+                    if !batch.sequences.is_empty() || !iterators.by_shard.contains_key(&id) {
                         self.save(checkpoint);
                     }
                 }
@@ -269,7 +268,6 @@ impl StreamReader {
         Ok(ShardBatch {
             last,
             sequences: records.iter().map(|r| r.sequence.clone()).collect(),
-            had_changes: !records.is_empty(),
             next: out.next_shard_iterator,
             published: published.map(|_| ()),
         })
