@@ -1,6 +1,16 @@
 //! JSON Schema compilation and validation. Draft 2020-12 unless the schema's
 //! `$schema` names another; formats are asserted; remote `$ref`s are never
 //! fetched (the crate is built without its HTTP and file resolvers).
+//!
+//! Plain schemas (see `plain`) are checked by tel's own validator, which
+//! agrees with the crate and is quicker; every other schema by the crate.
+
+#[cfg(test)]
+mod agreement_tests;
+mod plain;
+mod shape;
+
+use plain::PlainSchema;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,16 +24,28 @@ pub struct SchemaViolation {
     /// JSON pointer into the schema, e.g. `/properties/items/items/properties/price/minimum`.
     pub schema_path: String,
     pub message: String,
+    /// The name of the required property that is missing, if that is the
+    /// violation. Not part of stored details.
+    #[serde(skip)]
+    pub missing: Option<String>,
+}
+
+impl SchemaViolation {
     /// The field the violation is about, as a JSON pointer: the instance
     /// path, or for a missing required property that property's path (so a
-    /// form can show the error at the field). Not part of stored details.
-    #[serde(skip)]
-    pub field: String,
+    /// form can show the error at the field).
+    pub fn field(&self) -> String {
+        match &self.missing {
+            Some(name) => format!("{}/{}", self.instance_path, pointer_escape(name)),
+            None => self.instance_path.clone(),
+        }
+    }
 }
 
 /// A schema compiled once and reused for every instance.
 pub struct CompiledSchema {
     validator: jsonschema::Validator,
+    plain: Option<PlainSchema>,
 }
 
 impl CompiledSchema {
@@ -34,7 +56,10 @@ impl CompiledSchema {
         jsonschema::options()
             .should_validate_formats(true)
             .build(schema)
-            .map(|validator| Self { validator })
+            .map(|validator| Self {
+                validator,
+                plain: PlainSchema::compile(schema),
+            })
             .map_err(|e| {
                 let at = e.instance_path().as_str();
                 if at.is_empty() {
@@ -46,26 +71,38 @@ impl CompiledSchema {
     }
 
     pub fn is_valid(&self, instance: &Value) -> bool {
-        self.validator.is_valid(instance)
+        match &self.plain {
+            Some(plain) => plain.is_valid(instance),
+            None => self.validator.is_valid(instance),
+        }
     }
 
-    /// Every violation, not just the first.
+    /// Every violation, not just the first. A valid instance (the usual
+    /// case) is only checked, never walked for a report.
     pub fn violations(&self, instance: &Value) -> Vec<SchemaViolation> {
+        match &self.plain {
+            Some(plain) => plain.violations(instance),
+            None if self.validator.is_valid(instance) => Vec::new(),
+            None => self.general_violations(instance),
+        }
+    }
+
+    /// The crate's report, for the schemas `plain` does not take.
+    fn general_violations(&self, instance: &Value) -> Vec<SchemaViolation> {
         self.validator
             .iter_errors(instance)
             .map(|e| {
-                let instance_path = e.instance_path().as_str().to_owned();
-                let field = match e.kind() {
+                let missing = match e.kind() {
                     jsonschema::error::ValidationErrorKind::Required {
                         property: Value::String(name),
-                    } => format!("{instance_path}/{}", pointer_escape(name)),
-                    _ => instance_path.clone(),
+                    } => Some(name.clone()),
+                    _ => None,
                 };
                 SchemaViolation {
-                    instance_path,
+                    instance_path: e.instance_path().as_str().to_owned(),
                     schema_path: e.schema_path().as_str().to_owned(),
                     message: e.to_string(),
-                    field,
+                    missing,
                 }
             })
             .collect()
@@ -98,9 +135,9 @@ mod tests {
         assert_eq!(violations[1].schema_path, "/properties/a/minimum");
         assert_eq!(violations[2].instance_path, "/c");
         // A missing property is reported at the object, and belongs to the field.
-        let missing: Vec<&str> = violations[..1].iter().map(|v| v.field.as_str()).collect();
+        let missing: Vec<String> = violations[..1].iter().map(SchemaViolation::field).collect();
         assert_eq!(missing, ["/b"]);
-        assert_eq!(violations[1].field, "/a");
+        assert_eq!(violations[1].field(), "/a");
     }
 
     #[test]

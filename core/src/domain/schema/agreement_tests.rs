@@ -1,0 +1,213 @@
+//! tel's plain validator against the `jsonschema` crate, on random plain
+//! schemas and instances shaped to meet and miss them: the same verdict and
+//! the same report, path for path and message for message.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Map, Value, json};
+
+use super::{CompiledSchema, SchemaViolation};
+
+/// Short and long names, names a pointer escapes and names JSON escapes.
+const NAMES: [&str; 10] = [
+    "a",
+    "b",
+    "c/d",
+    "e~f",
+    "ü",
+    "items",
+    "quantity_total",
+    "quantity_totals",
+    "q\"uote",
+    "tab\tx",
+];
+const KINDS: [&str; 7] = [
+    "null", "boolean", "object", "array", "number", "string", "integer",
+];
+
+fn numbers() -> Vec<Value> {
+    vec![
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(2.5),
+        json!(1.0),
+        json!(-0.5),
+        json!(9007199254740993u64),
+        json!(9007199254740992.0),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(1e20),
+        json!(-0.0),
+        json!(0.1),
+        json!(-9007199254740992i64),
+        json!(-9007199254740993i64),
+    ]
+}
+
+fn pick<'a, T>(rng: &mut StdRng, from: &'a [T]) -> &'a T {
+    &from[rng.random_range(0..from.len())]
+}
+
+fn schema(rng: &mut StdRng, depth: u32) -> Value {
+    let mut node = Map::new();
+    for _ in 0..rng.random_range(0..5) {
+        let keyword = *pick(
+            rng,
+            &[
+                "type",
+                "minimum",
+                "maximum",
+                "exclusiveMinimum",
+                "exclusiveMaximum",
+                "minLength",
+                "maxLength",
+                "minItems",
+                "maxItems",
+                "items",
+                "properties",
+                "required",
+                "title",
+            ],
+        );
+        let value = match keyword {
+            "type" => json!(pick(rng, &KINDS)),
+            "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
+                pick(rng, &numbers()).clone()
+            }
+            "minLength" | "maxLength" | "minItems" | "maxItems" => json!(rng.random_range(0..4)),
+            "items" if depth > 0 => schema(rng, depth - 1),
+            // Now and then many properties: the crate's hash-map form.
+            "properties" if depth > 0 && rng.random_bool(0.1) => {
+                Value::Object((0..20).map(|i| (format!("p{i}"), schema(rng, 0))).collect())
+            }
+            "properties" if depth > 0 => Value::Object(
+                (0..rng.random_range(0..4))
+                    .map(|_| (pick(rng, &NAMES).to_string(), schema(rng, depth - 1)))
+                    .collect(),
+            ),
+            "required" => {
+                let names: Vec<&str> = NAMES
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.random_bool(0.3))
+                    .collect();
+                json!(names)
+            }
+            "title" => json!("A title"),
+            _ => continue,
+        };
+        node.insert(keyword.to_owned(), value);
+    }
+    Value::Object(node)
+}
+
+fn instance(rng: &mut StdRng, depth: u32) -> Value {
+    match rng.random_range(0..if depth == 0 { 5 } else { 7 }) {
+        0 => Value::Null,
+        1 => json!(rng.random_bool(0.5)),
+        2 | 3 => pick(rng, &numbers()).clone(),
+        4 => json!(pick(rng, &["", "x", "xy", "üü", "a/b~c", "\"q\""])),
+        5 => Value::Array(
+            (0..rng.random_range(0..4))
+                .map(|_| instance(rng, depth - 1))
+                .collect(),
+        ),
+        _ => Value::Object(
+            (0..rng.random_range(0..24))
+                .map(|_| {
+                    let name = if rng.random_bool(0.3) {
+                        format!("p{}", rng.random_range(0..20))
+                    } else {
+                        pick(rng, &NAMES).to_string()
+                    };
+                    (name, instance(rng, depth - 1))
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// A report as plain tuples, in its order: the order is the crate's too.
+fn listed(violations: Vec<SchemaViolation>) -> Vec<(String, String, String, String)> {
+    violations
+        .into_iter()
+        .map(|v| (v.field(), v.instance_path, v.schema_path, v.message))
+        .collect()
+}
+
+#[test]
+fn the_plain_validator_agrees_with_the_crate_on_random_schemas_and_instances() {
+    let mut rng = StdRng::seed_from_u64(27);
+    let mut invalid = 0;
+    for _ in 0..3_000 {
+        let schema = schema(&mut rng, 3);
+        let compiled = CompiledSchema::compile(&schema).unwrap();
+        let plain = compiled
+            .plain
+            .as_ref()
+            .unwrap_or_else(|| panic!("plain schema not taken: {schema}"));
+        for _ in 0..20 {
+            let instance = instance(&mut rng, 3);
+            let crate_says = compiled.validator.is_valid(&instance);
+            assert_eq!(
+                plain.is_valid(&instance),
+                crate_says,
+                "{schema} / {instance}"
+            );
+            let expected = if crate_says {
+                Vec::new()
+            } else {
+                invalid += 1;
+                listed(compiled.general_violations(&instance))
+            };
+            assert_eq!(
+                listed(plain.violations(&instance)),
+                expected,
+                "{schema} / {instance}"
+            );
+        }
+    }
+    assert!(invalid > 10_000, "the instances must miss often: {invalid}");
+}
+
+#[test]
+fn a_node_of_64_members_is_taken_and_one_of_65_is_left_to_the_crate() {
+    let names = |n: usize| (0..n).map(|i| format!("m{i}")).collect::<Vec<_>>();
+    let at_limit = CompiledSchema::compile(&json!({ "required": names(64) })).unwrap();
+    let plain = at_limit.plain.as_ref().expect("64 members are taken");
+    let all: Map<String, Value> = names(64).into_iter().map(|n| (n, json!(1))).collect();
+    assert!(plain.is_valid(&Value::Object(all.clone())));
+    let mut last_missing = all;
+    last_missing.remove("m63");
+    let report = plain.violations(&Value::Object(last_missing));
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].message, r#""m63" is a required property"#);
+    let beyond = CompiledSchema::compile(&json!({ "required": names(65) })).unwrap();
+    assert!(beyond.plain.is_none());
+}
+
+#[test]
+fn other_schemas_are_left_to_the_crate() {
+    for schema in [
+        json!({ "type": ["string", "null"] }),
+        json!({ "type": "string", "format": "email" }),
+        json!({ "enum": ["a", "b"] }),
+        json!({ "$schema": "http://json-schema.org/draft-07/schema#", "type": "string" }),
+        json!({ "properties": { "a": true } }),
+        json!({ "items": [{ "type": "string" }] }),
+        json!({ "additionalProperties": false }),
+        json!({ "$ref": "#/$defs/a", "$defs": { "a": { "type": "string" } } }),
+        json!({ "minLength": 1.0 }),
+        json!({ "x-widget": "textarea" }),
+        json!(true),
+    ] {
+        // Some of these the crate refuses outright; none may be taken here.
+        if let Ok(compiled) = CompiledSchema::compile(&schema) {
+            assert!(compiled.plain.is_none(), "{schema}");
+        }
+    }
+    let draft =
+        json!({ "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "string" });
+    assert!(CompiledSchema::compile(&draft).unwrap().plain.is_some());
+}
