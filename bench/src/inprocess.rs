@@ -232,3 +232,33 @@ fn node_version() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::workload::{input_schema, invalid_order, order};
+    use tel_core::domain::schema::CompiledSchema;
+
+    /// The report the bench times: every error, in the `jsonschema` crate's
+    /// order (which tel's own validator for plain schemas keeps).
+    #[test]
+    fn the_invalid_order_is_reported_field_by_field() {
+        let schema = CompiledSchema::compile(&input_schema()).unwrap();
+        assert!(schema.is_valid(&order(1)));
+        let report: Vec<(String, String)> = schema
+            .violations(&invalid_order())
+            .into_iter()
+            .map(|v| (v.instance_path, v.message))
+            .collect();
+        let expected = [
+            ("/orderId", r#""" is shorter than 1 character"#),
+            ("/items/0/sku", r#"5 is not of type "string""#),
+            ("/items/0/price", "-1 is less than the minimum of 0"),
+            ("/items/0/quantity", "0 is less than the minimum of 1"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(path, message)| (path.to_string(), message.to_string()))
+            .collect();
+        assert_eq!(report, expected);
+    }
+}
