@@ -9,6 +9,7 @@
 mod agreement_tests;
 mod plain;
 mod shape;
+mod values;
 
 use plain::PlainSchema;
 

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::plain::{Bound, Kind};
+use super::values::{Bound, Kind};
 
 /// Beyond this many names in `properties` and `required` together a node is
 /// left to the crate: one bit per member must fit in a `u64`.

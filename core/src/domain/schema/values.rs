@@ -1,0 +1,151 @@
+//! What both halves of the plain validator check a single value by: its
+//! JSON type and the numeric bounds, exactly as the `jsonschema` crate does.
+
+use std::cmp::Ordering;
+
+use serde_json::{Number, Value};
+
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    Null,
+    Boolean,
+    Object,
+    Array,
+    Number,
+    String,
+    Integer,
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Bound {
+    Minimum,
+    Maximum,
+    ExclusiveMinimum,
+    ExclusiveMaximum,
+}
+
+impl Kind {
+    pub(super) fn holds(self, instance: &Value) -> bool {
+        match (self, instance) {
+            (Kind::Null, Value::Null)
+            | (Kind::Boolean, Value::Bool(_))
+            | (Kind::Object, Value::Object(_))
+            | (Kind::Array, Value::Array(_))
+            | (Kind::Number, Value::Number(_))
+            | (Kind::String, Value::String(_)) => true,
+            (Kind::Integer, Value::Number(n)) => is_integer(n),
+            _ => false,
+        }
+    }
+
+    pub(super) fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "null" => Kind::Null,
+            "boolean" => Kind::Boolean,
+            "object" => Kind::Object,
+            "array" => Kind::Array,
+            "number" => Kind::Number,
+            "string" => Kind::String,
+            "integer" => Kind::Integer,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Boolean => "boolean",
+            Kind::Object => "object",
+            Kind::Array => "array",
+            Kind::Number => "number",
+            Kind::String => "string",
+            Kind::Integer => "integer",
+        }
+    }
+}
+
+/// As the crate has it: an integer, or a float with no fraction.
+pub(super) fn is_integer(n: &Number) -> bool {
+    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+}
+
+impl Bound {
+    #[inline]
+    pub(super) fn holds(self, value: &Number, limit: &Number) -> bool {
+        let order = compare(value, limit);
+        match self {
+            Bound::Minimum => order != Ordering::Less,
+            Bound::Maximum => order != Ordering::Greater,
+            Bound::ExclusiveMinimum => order == Ordering::Greater,
+            Bound::ExclusiveMaximum => order == Ordering::Less,
+        }
+    }
+
+    pub(super) fn phrase(self) -> &'static str {
+        match self {
+            Bound::Minimum => "is less than the minimum of",
+            Bound::Maximum => "is greater than the maximum of",
+            Bound::ExclusiveMinimum => "is less than or equal to the minimum of",
+            Bound::ExclusiveMaximum => "is greater than or equal to the maximum of",
+        }
+    }
+}
+
+/// Two JSON numbers compared exactly, as the crate does: an integer beyond
+/// 2^53 is not rounded to the nearest float first.
+#[inline]
+fn compare(a: &Number, b: &Number) -> Ordering {
+    // The usual numbers are floats exactly: the quick way is exact for them.
+    if let (Some(x), Some(y)) = (as_exact_float(a), as_exact_float(b)) {
+        return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    }
+    match (exact(a), exact(b)) {
+        (Exact::Int(x), Exact::Int(y)) => x.cmp(&y),
+        (Exact::Float(x), Exact::Float(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        (Exact::Int(x), Exact::Float(y)) => int_against_float(x, y),
+        (Exact::Float(x), Exact::Int(y)) => int_against_float(y, x).reverse(),
+    }
+}
+
+/// A float, or an integer no larger than 2^53 (a float exactly).
+#[inline]
+fn as_exact_float(n: &Number) -> Option<f64> {
+    const EXACT: u64 = 1 << 53;
+    if let Some(i) = n.as_i64() {
+        (i.unsigned_abs() <= EXACT).then_some(i as f64)
+    } else if n.is_f64() {
+        n.as_f64()
+    } else {
+        None
+    }
+}
+
+enum Exact {
+    Int(i128),
+    Float(f64),
+}
+
+fn exact(n: &Number) -> Exact {
+    if let Some(u) = n.as_u64() {
+        Exact::Int(i128::from(u))
+    } else if let Some(i) = n.as_i64() {
+        Exact::Int(i128::from(i))
+    } else {
+        // serde_json's numbers are u64, i64 or a finite f64.
+        Exact::Float(n.as_f64().unwrap_or(0.0))
+    }
+}
+
+/// Only for an integer beyond 2^53, so the float is whole or far off. Kept
+/// out of line: inlined, its float calls were hoisted onto the quick path.
+#[cold]
+#[inline(never)]
+fn int_against_float(int: i128, float: f64) -> Ordering {
+    let floor = float.floor();
+    // `as` saturates; every JSON integer is far inside i128, so a saturated
+    // floor still compares the right way.
+    match int.cmp(&(floor as i128)) {
+        Ordering::Equal if float > floor => Ordering::Less,
+        order => order,
+    }
+}
