@@ -10,9 +10,11 @@ use crate::secrets_manager::SecretsManagerSource;
 use crate::sqs_dead_letters::SqsDeadLetterQueues;
 
 /// The configuration a function runs with: region, credentials and the
-/// endpoint (`AWS_ENDPOINT_URL` locally) from the environment.
+/// endpoint (`AWS_ENDPOINT_URL` locally) from the environment, and one
+/// HTTPS client for every SDK client made from it.
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::http_client::shared_https_client())
         .load()
         .await
 }

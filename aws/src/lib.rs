@@ -8,6 +8,7 @@ pub mod clients;
 pub mod cognito;
 pub mod dynamo;
 pub mod eventbridge;
+mod http_client;
 pub mod lambda;
 pub mod s3;
 pub mod secrets_manager;

@@ -56,6 +56,12 @@ enum Bench {
         /// Where the function binaries are (build them with `cargo build --release`).
         #[arg(long, default_value = "target/release")]
         bin_dir: std::path::PathBuf,
+        /// Starts of each function; the medians are printed (this host's speed wanders).
+        #[arg(long, default_value_t = 11)]
+        runs: usize,
+        /// Only these functions (comma-separated); all of them by default.
+        #[arg(long, value_delimiter = ',')]
+        functions: Vec<String>,
     },
     /// The stack `tel deploy --local` deployed (TEL_DEPLOYED_ENV, else .tel/deployed.env) beside
     /// tel dev's runner on the same LocalStack: one task at a time, cold and warm; init and memory.
@@ -104,7 +110,11 @@ async fn main() -> anyhow::Result<()> {
         Bench::Inprocess { tasks } => inprocess::run(tasks).await,
         Bench::Schema { iterations } => inprocess::schema(iterations),
         Bench::Sweep { stored, due } => sweep::run(stored, due).await,
-        Bench::Startup { bin_dir } => startup::run(bin_dir).await,
+        Bench::Startup {
+            bin_dir,
+            runs,
+            functions,
+        } => startup::run(bin_dir, runs, functions).await,
         Bench::Deployed { tasks } => deployed::run(tasks).await,
         Bench::Notify { tasks } => notify::run(tasks).await,
         Bench::Views { open } => views::run(open).await,

@@ -2,7 +2,8 @@
 //! against a stand-in for the Lambda Runtime API on 127.0.0.1 and a fresh
 //! stack on the emulator. Measured: process start to its first
 //! `GET /runtime/invocation/next` (ready), the first invocation's latency,
-//! peak RSS (VmHWM) after it, and the stripped binary's size.
+//! peak RSS (VmHWM) after it, and the stripped binary's size; each the
+//! median of several starts, the fastest start beside it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -97,11 +98,31 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-pub async fn run(bin_dir: PathBuf) -> anyhow::Result<()> {
+/// Every function a deployment runs.
+const FUNCTIONS: [&str; 8] = [
+    "router",
+    "validator",
+    "executor",
+    "manual-assign",
+    "timeout-sweeper",
+    "api",
+    "publisher",
+    "notifier",
+];
+
+/// One start: process start → ready, the first invocation, peak RSS.
+struct Start {
+    ready: Duration,
+    first: Duration,
+    rss_mb: f64,
+}
+
+pub async fn run(bin_dir: PathBuf, runs: usize, only: Vec<String>) -> anyhow::Result<()> {
     anyhow::ensure!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "set AWS_ENDPOINT_URL (localstack/emulator.sh start)"
     );
+    anyhow::ensure!(runs > 0, "--runs must be at least 1");
     let sdk = bootstrap::sdk_config().await;
     let name = format!(
         "startup-{}",
@@ -119,78 +140,93 @@ pub async fn run(bin_dir: PathBuf) -> anyhow::Result<()> {
             std::env::var(key).unwrap_or_else(|_| "test".into()),
         ));
     }
+    println!("{runs} start(s) each; medians, the fastest start in brackets");
     println!(
-        "{:<16} {:>12} {:>14} {:>12} {:>12}",
+        "{:<16} {:>22} {:>14} {:>12} {:>12}",
         "function", "start→ready", "1st invocation", "peak RSS", "binary"
     );
-    for function in [
-        "router",
-        "validator",
-        "executor",
-        "manual-assign",
-        "timeout-sweeper",
-        "api",
-        "publisher",
-    ] {
+    for function in FUNCTIONS
+        .into_iter()
+        .filter(|f| only.is_empty() || only.iter().any(|o| o == f))
+    {
         let binary = bin_dir.join(function);
         let size_mb = std::fs::metadata(&binary)?.len() as f64 / 1e6;
-        let stand = Arc::new(Mutex::new(Stand::default()));
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(respond),
-            )
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(respond))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state((stand.clone(), event_for(function)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let api = listener.local_addr()?.to_string();
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        let started = Instant::now();
-        let mut child = tokio::process::Command::new(&binary)
-            .envs(env.iter().cloned())
-            .env("AWS_LAMBDA_RUNTIME_API", &api)
-            .env("AWS_LAMBDA_FUNCTION_NAME", function)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
-            .env("TEL_AUTH_MODE", "gateway")
-            .env("RUST_LOG", "error")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
-        let pid = child.id().unwrap_or_default();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while stand.lock().unwrap().answered.is_none() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        let mut starts = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            starts.push(start_once(&binary, function, &env).await?);
         }
-        let rss = peak_rss_mb(pid);
-        let _ = child.kill().await;
-        server.abort();
-        let s = stand.lock().unwrap();
-        let ready = s.ready.map(|r| r - started);
-        let answered = s
-            .answered
-            .as_ref()
-            .map(|(at, body)| (s.ready.map(|r| *at - r), body.clone()));
-        anyhow::ensure!(
-            answered
-                .as_ref()
-                .is_some_and(|(_, body)| !body.starts_with("init error")),
-            "{function}: {answered:?}"
-        );
+        let ready: Vec<Duration> = starts.iter().map(|s| s.ready).collect();
+        let first: Vec<Duration> = starts.iter().map(|s| s.first).collect();
+        let rss: Vec<f64> = starts.iter().map(|s| s.rss_mb).collect();
         println!(
-            "{function:<16} {:>12.1?} {:>14.1?} {:>9.1} MB {:>9.1} MB",
-            ready.unwrap_or_default(),
-            answered
-                .and_then(|(latency, _)| latency)
-                .unwrap_or_default(),
-            rss.unwrap_or(0.0),
+            "{function:<16} {:>10.1?} [{:>8.1?}] {:>14.1?} {:>9.1} MB {:>9.1} MB",
+            median(&ready),
+            ready.iter().min().copied().unwrap_or_default(),
+            median(&first),
+            median(&rss),
             size_mb
         );
     }
     stack.destroy(&sdk).await?;
     Ok(())
+}
+
+fn median<T: Copy + PartialOrd>(values: &[T]) -> T {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    sorted[sorted.len() / 2]
+}
+
+/// Starts `binary` against a fresh stand-in Runtime API, serves it one
+/// invocation, and stops it.
+async fn start_once(
+    binary: &std::path::Path,
+    function: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<Start> {
+    let stand = Arc::new(Mutex::new(Stand::default()));
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(respond),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(respond))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state((stand.clone(), event_for(function)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = listener.local_addr()?.to_string();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .envs(env.iter().cloned())
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("TEL_AUTH_MODE", "gateway")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stand.lock().unwrap().answered.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let rss_mb = peak_rss_mb(pid).unwrap_or(0.0);
+    let _ = child.kill().await;
+    server.abort();
+    let s = stand.lock().unwrap();
+    let (Some(ready), Some((answered, body))) = (s.ready, s.answered.as_ref()) else {
+        anyhow::bail!("{function}: no answer within 20 s");
+    };
+    anyhow::ensure!(!body.starts_with("init error"), "{function}: {body}");
+    Ok(Start {
+        ready: ready - started,
+        first: *answered - ready,
+        rss_mb,
+    })
 }
