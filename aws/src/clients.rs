@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 pub use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use crate::http_client::{install_crypto_provider, shared_https_client};
+
 use crate::secrets_manager::SecretsManagerSource;
 use crate::sqs_dead_letters::SqsDeadLetterQueues;
 

@@ -86,7 +86,7 @@ impl Api {
         tokio::spawn(serve(listener, state, std::future::pending()));
         Self {
             base,
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         }
     }
 

@@ -53,6 +53,7 @@ impl Deployed {
         let var = |k: &str| vars.get(k).cloned().with_context(|| format!("{k} unset"));
         let endpoint = var("AWS_ENDPOINT_URL")?;
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(tel_aws::clients::shared_https_client())
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new(
                 vars.get("AWS_REGION")
@@ -75,7 +76,7 @@ impl Deployed {
             stack,
             api: Api {
                 base,
-                http: reqwest::Client::new(),
+                http: crate::http_client(),
             },
             stack_name,
         })

@@ -31,7 +31,9 @@ pub fn endpoint() -> String {
 
 /// Whether the emulator is LocalStack (it answers its health route; moto does not).
 pub async fn on_localstack() -> bool {
-    reqwest::get(format!("{}/_localstack/health", endpoint()))
+    http_client()
+        .get(format!("{}/_localstack/health", endpoint()))
+        .send()
         .await
         .is_ok_and(|r| r.status().is_success())
 }
@@ -49,12 +51,19 @@ pub async fn sdk() -> SdkConfig {
         );
     }
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(tel_aws::clients::shared_https_client())
         .region(Region::new(
             std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
         ))
         .endpoint_url(endpoint())
         .load()
         .await
+}
+
+/// An HTTP client for tests; rustls's provider is ring (tel_aws), installed first.
+pub fn http_client() -> reqwest::Client {
+    tel_aws::clients::install_crypto_provider();
+    reqwest::Client::new()
 }
 
 pub fn random_name(prefix: &str) -> String {

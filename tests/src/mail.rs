@@ -30,7 +30,7 @@ pub async fn verify_sender(sdk: &aws_config::SdkConfig, address: &str) -> Result
 
 /// Every mail the emulator at `endpoint` recorded.
 pub async fn sent_mail(endpoint: &str) -> Result<Vec<SentMail>> {
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let mut answer = client
         .get(format!("{endpoint}/moto-api/ses/sent"))
         .send()

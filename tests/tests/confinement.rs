@@ -103,7 +103,7 @@ async fn an_input_ref_names_only_an_upload_of_the_callers_own() {
     let (status, upload) = api.post(&mallory, "/payloads", json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{upload}");
     let note = json!({ "text": "mine".repeat(500) });
-    let put = reqwest::Client::new()
+    let put = tel_tests::http_client()
         .put(upload["uploadUrl"].as_str().unwrap())
         .header("Content-Type", "application/json")
         .body(note.to_string())

@@ -100,7 +100,14 @@ async fn large_inputs_and_outputs_travel_by_reference_and_come_back_whole() {
     let url = view["payloadUrls"]["output"]
         .as_str()
         .expect("a URL past 1 MB");
-    let fetched: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let fetched: Value = tel_tests::http_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(fetched["big"].as_str().unwrap().len(), 5 * 1024 * 1024);
     runner.stop().await;
 }

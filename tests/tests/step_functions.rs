@@ -94,7 +94,7 @@ async fn example_stack() -> (Example, tel_local::LocalRunner) {
 /// moto runs state machines only when told to; LocalStack always does (and
 /// has no such endpoint, which is fine).
 async fn enable_step_functions() {
-    let _ = reqwest::Client::new()
+    let _ = tel_tests::http_client()
         .post(format!("{}/moto-api/config", tel_tests::endpoint()))
         .json(&json!({ "stepfunctions": { "execute_state_machine": true } }))
         .send()

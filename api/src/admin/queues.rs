@@ -65,6 +65,7 @@ mod tests {
     fn queues_and_their_dead_letter_queues_come_from_the_variables() {
         let sdk = tel_aws::SdkConfig::builder()
             .behavior_version(tel_aws::clients::BehaviorVersion::latest())
+            .http_client(tel_aws::clients::shared_https_client())
             .build();
         let queues = OperatorQueues::from_vars(
             tel_aws::clients::dead_letter_queues(&sdk),

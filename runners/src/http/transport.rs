@@ -32,6 +32,7 @@ impl HttpRunner {
         if let Some(client) = self.clients.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(client);
         }
+        tel_aws::clients::install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(integration.timeouts.connect_ms))
             .redirect(reqwest::redirect::Policy::none())
