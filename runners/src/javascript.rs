@@ -18,6 +18,10 @@ use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions, qjs};
 use serde_json::{Value, json};
 use tracing::info;
 
+mod lazy_builtins;
+#[cfg(test)]
+mod lazy_builtins_tests;
+
 use super::{RunError, RunJob, Runner};
 use tel_core::domain::task_error::{EXECUTION_ERROR, MEMORY_LIMIT, TIMEOUT};
 use tel_core::domain::{Implementation, TaskError};
@@ -155,10 +159,11 @@ fn classify(message: String, limits: &SandboxLimits, timed_out: bool) -> (TaskEr
     (TaskError::new(EXECUTION_ERROR, message), true)
 }
 
-/// What an attempt's context has: the ECMAScript built-ins (and `atob`,
-/// `btoa` with the `DOMException` they throw: `language_context`), not
-/// QuickJS's `performance`, whose clock would be a fine timer to measure
-/// other tenants by.
+/// What an attempt's context is made with: the ECMAScript built-ins but
+/// Map/Set and typed arrays, which a script's first touch makes
+/// (`lazy_builtins`), and `atob`, `btoa` with the `DOMException` they
+/// throw (`language_context`); not QuickJS's `performance`, whose clock
+/// would be a fine timer to measure other tenants by.
 type Language = (
     intrinsic::Date,
     intrinsic::Eval,
@@ -166,14 +171,13 @@ type Language = (
     intrinsic::RegExp,
     intrinsic::Json,
     intrinsic::Proxy,
-    intrinsic::MapSet,
-    intrinsic::TypedArrays,
     intrinsic::Promise,
     intrinsic::WeakRef,
 );
 
-/// A context with the language's built-ins, and `atob`/`btoa` (which
-/// QuickJS's full context has beside them; scripts decode Base64 with them).
+/// A context with the language's built-ins made at once, and `atob`/`btoa`
+/// (which QuickJS's full context has beside them; scripts decode Base64
+/// with them).
 fn language_context(runtime: &Runtime) -> Result<Context, String> {
     let context = Context::custom::<Language>(runtime)
         .map_err(|e| format!("could not start the sandbox: {e}"))?;
@@ -351,6 +355,7 @@ fn run_in_sandbox(
             }
         }))?;
         let prelude: Function = step!(step!(load(&ctx, &prelude))?.get("default"))?;
+        step!(lazy_builtins::install(&ctx))?;
         let freeze: Function = step!(prelude.call((sink,)))?;
         let frozen: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(input.to_string()))?,)))?;
         let task: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(task.to_string()))?,)))?;
