@@ -20,6 +20,7 @@
 //! Written against QuickJS's C API: accessors made by JavaScript cost most
 //! of what they save (28 µs for the twenty names, these 6 µs).
 
+use std::cell::Cell;
 use std::ffi::{CStr, c_int};
 
 use rquickjs::{Ctx, qjs};
@@ -56,6 +57,19 @@ const TYPED_ARRAYS: usize = 1;
 
 /// The intrinsic that makes each group.
 const GROUPS: [AddIntrinsic; 2] = [qjs::JS_AddIntrinsicMapSet, qjs::JS_AddIntrinsicTypedArrays];
+
+thread_local! {
+    /// How many of our accessors are forwarding a read or an assignment on
+    /// this thread: QuickJS does not check the stack when it calls a C
+    /// function with data, so a script that wires our accessors into each
+    /// other (or ours into an object's own property) would recurse in
+    /// native code until the thread's stack overflows.
+    static FORWARDING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// More nested forwards than any script reaches but by wiring our
+/// accessors into a cycle.
+const MAX_FORWARDING: u32 = 16;
 
 /// Set in an accessor's magic number on its setter.
 const SETTER: c_int = 1 << 8;
@@ -193,8 +207,16 @@ unsafe extern "C" fn accessor(
             // its group was made: reading the name again would call us
             // without end.
             refuse(ctx, c"this accessor of a global name is no longer in use")
+        } else if FORWARDING.get() >= MAX_FORWARDING {
+            refuse(
+                ctx,
+                c"an accessor of a global name was reached through itself",
+            )
         } else if magic & SETTER == 0 {
-            qjs::JS_GetProperty(ctx, global, atom)
+            FORWARDING.set(FORWARDING.get() + 1);
+            let value = qjs::JS_GetProperty(ctx, global, atom);
+            FORWARDING.set(FORWARDING.get() - 1);
+            value
         } else {
             let value = if argc > 0 {
                 qjs::JS_DupValue(ctx, *argv)
@@ -205,7 +227,10 @@ unsafe extern "C" fn accessor(
             // global object lands on that object, as it would had the
             // group been made at the start.
             let receiver = if qjs::JS_IsObject(this) { this } else { global };
-            if qjs::JS_SetProperty(ctx, receiver, atom, value) < 0 {
+            FORWARDING.set(FORWARDING.get() + 1);
+            let assigned = qjs::JS_SetProperty(ctx, receiver, atom, value);
+            FORWARDING.set(FORWARDING.get() - 1);
+            if assigned < 0 {
                 qjs::JS_EXCEPTION
             } else {
                 qjs::JS_UNDEFINED
@@ -317,25 +342,36 @@ unsafe fn make(ctx: *mut qjs::JSContext, state: qjs::JSValue, group: usize) -> c
         if status == 0 && group == TYPED_ARRAYS {
             status = share_to_string(ctx, state, global);
         }
-        for (&atom, before) in atoms.iter().zip(before) {
+        // What a script had made of a name goes back first, so that a
+        // failure to put one back (memory ran out) still takes the whole
+        // group away below.
+        for (&atom, before) in atoms.iter().zip(&before) {
+            if let Before::Script(own) = before {
+                let put_back = qjs::JS_DefineProperty(
+                    ctx,
+                    global,
+                    atom,
+                    own.value,
+                    own.getter,
+                    own.setter,
+                    redefining(own.flags),
+                );
+                free_descriptor(ctx, own);
+                if put_back < 0 && status == 0 {
+                    // Not the built-in in place of the script's own.
+                    qjs::JS_DeleteProperty(ctx, global, atom, 0);
+                    status = -1;
+                }
+            }
+        }
+        for (&atom, before) in atoms.iter().zip(&before) {
             match before {
                 Before::Ours if status == 0 => {}
                 // Half a group is not left where a script can reach it.
                 Before::Ours | Before::Gone => {
                     qjs::JS_DeleteProperty(ctx, global, atom, 0);
                 }
-                Before::Script(own) => {
-                    qjs::JS_DefineProperty(
-                        ctx,
-                        global,
-                        atom,
-                        own.value,
-                        own.getter,
-                        own.setter,
-                        redefining(own.flags),
-                    );
-                    free_descriptor(ctx, &own);
-                }
+                Before::Script(_) => {}
             }
         }
         free_atoms(ctx, &atoms);
