@@ -14,14 +14,19 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rquickjs::context::intrinsic;
-use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions, qjs};
+use rquickjs::{Context, Ctx, Module, Runtime, WriteOptions};
 use serde_json::{Value, json};
 use tracing::info;
 
+mod console;
+#[cfg(test)]
+mod console_and_input_tests;
+mod frozen;
 mod lazy_builtins;
 #[cfg(test)]
 mod lazy_builtins_tests;
 
+use self::console::LogBuffer;
 use super::{RunError, RunJob, Runner};
 use tel_core::domain::task_error::{EXECUTION_ERROR, MEMORY_LIMIT, TIMEOUT};
 use tel_core::domain::{Implementation, TaskError};
@@ -47,56 +52,9 @@ pub struct ScriptFailure {
     pub logs: Vec<String>,
 }
 
-const MAX_LOG_LINES: usize = 200;
-const MAX_LOG_LINE_CHARS: usize = 2_000;
 /// QuickJS needs about this much heap for itself before any script runs.
 const MIN_MEMORY_BYTES: usize = 1024 * 1024;
 const MAIN_ALIAS: &str = "__tel_main";
-/// The prelude's module name. A script could import it (a loaded module
-/// resolves without a loader); it gets nothing by that: the log sink is
-/// never exported, and `console` it could replace anyway.
-const PRELUDE_MODULE: &str = "prelude.js";
-
-const PRELUDE: &str = r#"
-export default (sink) => {
-  const show = (v) => typeof v === 'string' ? v : (() => { try { return JSON.stringify(v); } catch { return String(v); } })();
-  const line = (...args) => sink(args.map(show).join(' '));
-  globalThis.console = Object.freeze({ log: line, info: line, warn: line, error: line, debug: line });
-  const freeze = (o) => {
-    if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
-      Object.freeze(o);
-      for (const k of Object.keys(o)) freeze(o[k]);
-    }
-    return o;
-  };
-  return freeze;
-}
-"#;
-
-#[derive(Default)]
-struct LogBuffer {
-    lines: Vec<String>,
-    dropped: usize,
-}
-
-impl LogBuffer {
-    fn push(&mut self, line: String) {
-        if self.lines.len() >= MAX_LOG_LINES {
-            self.dropped += 1;
-            return;
-        }
-        self.lines
-            .push(line.chars().take(MAX_LOG_LINE_CHARS).collect());
-    }
-
-    fn take(&mut self) -> Vec<String> {
-        let mut lines = std::mem::take(&mut self.lines);
-        if self.dropped > 0 {
-            lines.push(format!("... {} more line(s) dropped", self.dropped));
-        }
-        lines
-    }
-}
 
 /// Runs one script to completion in a fresh sandbox. Blocking: call it on a
 /// blocking thread.
@@ -160,12 +118,12 @@ fn classify(message: String, limits: &SandboxLimits, timed_out: bool) -> (TaskEr
 }
 
 /// What an attempt's context is made with: the ECMAScript built-ins but
-/// Map/Set and typed arrays, which a script's first touch makes
-/// (`lazy_builtins`), and `atob`, `btoa` with the `DOMException` they
-/// throw (`language_context`); not QuickJS's `performance`, whose clock
+/// Map/Set, typed arrays and `Date`, which a script's first touch makes
+/// (`lazy_builtins`), as it makes `atob` and `btoa` with the
+/// `DOMException` they throw (QuickJS's full context has them; scripts
+/// decode Base64 with them); not QuickJS's `performance`, whose clock
 /// would be a fine timer to measure other tenants by.
 type Language = (
-    intrinsic::Date,
     intrinsic::Eval,
     intrinsic::RegExpCompiler,
     intrinsic::RegExp,
@@ -175,33 +133,20 @@ type Language = (
     intrinsic::WeakRef,
 );
 
-/// A context with the language's built-ins made at once, and `atob`/`btoa`
-/// (which QuickJS's full context has beside them; scripts decode Base64
-/// with them).
 fn language_context(runtime: &Runtime) -> Result<Context, String> {
-    let context = Context::custom::<Language>(runtime)
-        .map_err(|e| format!("could not start the sandbox: {e}"))?;
-    // SAFETY: the context is alive and used by this thread only.
-    let added = context.with(|ctx| unsafe { qjs::JS_AddIntrinsicAToB(ctx.as_raw().as_ptr()) });
-    if added < 0 {
-        return Err("could not start the sandbox: atob".to_owned());
-    }
-    Ok(context)
+    Context::custom::<Language>(runtime).map_err(|e| format!("could not start the sandbox: {e}"))
 }
 
-/// The prelude and each script compiled once per process to QuickJS
-/// bytecode, which every attempt's fresh runtime then loads: parsing and
-/// compiling were a third of an attempt's sandbox time. Only the code is
-/// shared; each attempt still gets its own runtime, heap and context, so
-/// no state crosses attempts.
+/// Each script compiled once per process to QuickJS bytecode, which every
+/// attempt's fresh runtime then loads: parsing and compiling were a third
+/// of an attempt's sandbox time. Only the code is shared; each attempt
+/// still gets its own runtime, heap and context, so no state crosses
+/// attempts.
 #[derive(Default)]
 struct CompiledScripts {
     /// By source text (the key is the whole text: a digest that collided
     /// would run one definition's code for another).
     modules: Mutex<CompiledModules>,
-    /// Only a success is kept: a prelude that failed to compile (memory
-    /// short for a moment) is tried again by the next attempt.
-    prelude: Mutex<Option<Arc<[u8]>>>,
 }
 
 #[derive(Default)]
@@ -267,24 +212,6 @@ fn compile(
 }
 
 impl CompiledScripts {
-    /// Compiled under limits of its own: an attempt's (a deadline nearly
-    /// spent, say) must not decide whether the prelude compiles.
-    fn prelude(&self) -> Result<Arc<[u8]>, String> {
-        if let Some(bytes) = self.prelude.lock().ok().and_then(|p| p.clone()) {
-            return Ok(bytes);
-        }
-        let limits = SandboxLimits {
-            memory_bytes: 16 * 1024 * 1024,
-            stack_bytes: 1024 * 1024,
-            timeout: Duration::from_secs(10),
-        };
-        let bytes = compile(PRELUDE_MODULE, PRELUDE.to_owned(), &limits, Arc::default())?;
-        if let Ok(mut prelude) = self.prelude.lock() {
-            *prelude = Some(bytes.clone());
-        }
-        Ok(bytes)
-    }
-
     fn module(
         &self,
         source: &str,
@@ -338,7 +265,6 @@ fn run_in_sandbox(
     logs: Arc<Mutex<LogBuffer>>,
     timed_out: Arc<AtomicBool>,
 ) -> Result<Value, String> {
-    let prelude = COMPILED.prelude()?;
     let script = COMPILED.module(source, limits, &timed_out)?;
     let runtime = limited_runtime(limits, timed_out)?;
     let context = language_context(&runtime)?;
@@ -349,16 +275,10 @@ fn run_in_sandbox(
                 $e.map_err(|e| describe(&ctx, e))
             };
         }
-        let sink = step!(Function::new(ctx.clone(), move |line: String| {
-            if let Ok(mut buffer) = logs.lock() {
-                buffer.push(line);
-            }
-        }))?;
-        let prelude: Function = step!(step!(load(&ctx, &prelude))?.get("default"))?;
         step!(lazy_builtins::install(&ctx))?;
-        let freeze: Function = step!(prelude.call((sink,)))?;
-        let frozen: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(input.to_string()))?,)))?;
-        let task: rquickjs::Value = step!(freeze.call((step!(ctx.json_parse(task.to_string()))?,)))?;
+        step!(console::install(&ctx, logs))?;
+        let frozen = step!(frozen::frozen(&ctx, input))?;
+        let task = step!(frozen::frozen(&ctx, task))?;
         let module = step!(load(&ctx, &script))?;
         let default: rquickjs::Value = step!(module.get("default"))?;
         let entry = match default.into_function() {

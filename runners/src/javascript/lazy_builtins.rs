@@ -29,7 +29,7 @@ type AddIntrinsic = unsafe extern "C" fn(*mut qjs::JSContext) -> c_int;
 
 /// Each lazy global name and the group it belongs to; a test holds the
 /// names to what QuickJS's full context defines.
-const NAMES: [(&CStr, usize); 20] = [
+const NAMES: [(&CStr, usize); 24] = [
     (c"Map", MAP_SET),
     (c"Set", MAP_SET),
     (c"WeakMap", MAP_SET),
@@ -50,13 +50,25 @@ const NAMES: [(&CStr, usize); 20] = [
     (c"Float64Array", TYPED_ARRAYS),
     (c"DataView", TYPED_ARRAYS),
     (c"Atomics", TYPED_ARRAYS),
+    (c"Date", DATE),
+    (c"atob", BASE64),
+    (c"btoa", BASE64),
+    (c"DOMException", BASE64),
 ];
 
 const MAP_SET: usize = 0;
 const TYPED_ARRAYS: usize = 1;
+const DATE: usize = 2;
+/// `atob` and `btoa`, with the `DOMException` they throw.
+const BASE64: usize = 3;
 
 /// The intrinsic that makes each group.
-const GROUPS: [AddIntrinsic; 2] = [qjs::JS_AddIntrinsicMapSet, qjs::JS_AddIntrinsicTypedArrays];
+const GROUPS: [AddIntrinsic; 4] = [
+    qjs::JS_AddIntrinsicMapSet,
+    qjs::JS_AddIntrinsicTypedArrays,
+    qjs::JS_AddIntrinsicDate,
+    qjs::JS_AddIntrinsicAToB,
+];
 
 thread_local! {
     /// How many of our accessors are forwarding a read or an assignment on
@@ -342,6 +354,11 @@ unsafe fn make(ctx: *mut qjs::JSContext, state: qjs::JSValue, group: usize) -> c
         if status == 0 && group == TYPED_ARRAYS {
             status = share_to_string(ctx, state, global);
         }
+        if status == 0 && !all_defined(ctx, global, &atoms) {
+            // Some intrinsics do not say when memory ran out part way.
+            qjs::JS_ThrowOutOfMemory(ctx);
+            status = -1;
+        }
         // What a script had made of a name goes back first, so that a
         // failure to put one back (memory ran out) still takes the whole
         // group away below.
@@ -472,6 +489,18 @@ unsafe fn share_to_string(
         qjs::JS_FreeValue(ctx, uint8);
         status
     }
+}
+
+/// Whether the intrinsic defined each of its names on `global`.
+unsafe fn all_defined(
+    ctx: *mut qjs::JSContext,
+    global: qjs::JSValue,
+    atoms: &[qjs::JSAtom],
+) -> bool {
+    // SAFETY: as for `make`; an own-property lookup runs no script code.
+    atoms
+        .iter()
+        .all(|&atom| unsafe { qjs::JS_GetOwnProperty(ctx, std::ptr::null_mut(), global, atom) } > 0)
 }
 
 /// Whether `global`'s own property `atom` is still name `index`'s getter.

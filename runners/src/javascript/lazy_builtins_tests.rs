@@ -111,6 +111,34 @@ fn the_first_touch_of_a_name_makes_its_whole_group() {
 }
 
 #[test]
+fn date_and_base64_are_whole_on_first_touch() {
+    let out = run("export default () => {
+          let thrown;
+          try { atob('*'); } catch (e) { thrown = [e instanceof DOMException, e.name, Object.getPrototypeOf(DOMException.prototype) === Error.prototype]; }
+          return [new Date(0).toISOString(), typeof Date.now(), Date.UTC(2000, 0), btoa('hi'), atob('aGk='),
+                  thrown, DOMException.INVALID_CHARACTER_ERR, new DOMException('m', 'AbortError').code];
+        }")
+    .unwrap();
+    assert_eq!(
+        out,
+        json!([
+            "1970-01-01T00:00:00.000Z",
+            "number",
+            946_684_800_000u64,
+            "aGk=",
+            "hi",
+            [true, "InvalidCharacterError", true],
+            5,
+            20
+        ])
+    );
+    let refused = refused(
+        "export default () => { Object.defineProperty(globalThis, 'btoa', { value: 1, configurable: false }); return typeof atob; }",
+    );
+    assert!(refused.contains("non-configurable"), "{refused}");
+}
+
+#[test]
 fn what_a_script_does_to_a_name_before_its_group_is_made_stays_done() {
     let out = run("export default () => {
           Object.defineProperty(globalThis, 'Map', { value: 1, writable: true, configurable: true });
