@@ -102,3 +102,35 @@ fn the_input_is_what_json_parse_makes_deeply_frozen() {
         ])
     );
 }
+
+#[test]
+fn a_console_reached_through_itself_stops_at_the_stack_limit_not_the_process() {
+    let limits = SandboxLimits {
+        memory_bytes: 16 * 1024 * 1024,
+        stack_bytes: 256 * 1024,
+        timeout: Duration::from_secs(2),
+    };
+    for wiring in [
+        "const o = {}; o.toJSON = console.log.bind(null, o); console.log(o);",
+        "const o = { toJSON() { console.log(o); return 1; } }; console.log(o);",
+        "const o = {}; o.toJSON = () => String(o); o.toString = console.log.bind(null, o); console.log(o);",
+    ] {
+        // A crash ends the test run; short of one, the script either sees
+        // JSON give up on the depth (and the line shown as a string) or
+        // fails on the stack limit.
+        let outcome = run_script(
+            &format!("export default () => {{ {wiring} return 'logged'; }}"),
+            &json!({}),
+            &json!({}),
+            &limits,
+        );
+        match outcome {
+            Ok(out) => assert_eq!(out.output, json!("logged"), "{wiring}"),
+            Err(failure) => assert!(
+                failure.error.message.contains("stack"),
+                "{wiring}: {}",
+                failure.error.message
+            ),
+        }
+    }
+}
