@@ -29,6 +29,10 @@ impl LogBuffer {
             .push(line.chars().take(MAX_LOG_LINE_CHARS).collect());
     }
 
+    fn is_full(&self) -> bool {
+        self.lines.len() >= MAX_LOG_LINES
+    }
+
     pub(super) fn take(&mut self) -> Vec<String> {
         let mut lines = std::mem::take(&mut self.lines);
         if self.dropped > 0 {
@@ -44,12 +48,33 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, logs: Arc<Mutex<LogBuffer>>) -> rquic
     let line = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, args: Rest<rquickjs::Value<'js>>| -> rquickjs::Result<()> {
-            let mut shown = Vec::with_capacity(args.len());
-            for arg in args.0 {
-                shown.push(show(&ctx, arg)?);
+            // Each argument is shown (its toJSON/toString run, as the
+            // prelude's did), but only what the line can hold is copied out
+            // of the heap: the copy is not under the heap limit nor the
+            // deadline.
+            let mut room = match logs.lock() {
+                Ok(buffer) if !buffer.is_full() => MAX_LOG_LINE_CHARS,
+                _ => 0,
+            };
+            let mut line = String::new();
+            for (index, arg) in args.0.into_iter().enumerate() {
+                let shown = show(&ctx, arg)?;
+                if index > 0 && room > 0 {
+                    line.push(' ');
+                    room -= 1;
+                }
+                if let Some(text) = shown.filter(|_| room > 0) {
+                    let text = text.to_string()?;
+                    let taken = text
+                        .char_indices()
+                        .nth(room)
+                        .map_or(text.len(), |(at, _)| at);
+                    room -= text[..taken].chars().count();
+                    line.push_str(&text[..taken]);
+                }
             }
             if let Ok(mut buffer) = logs.lock() {
-                buffer.push(shown.join(" "));
+                buffer.push(line);
             }
             Ok(())
         },
@@ -69,17 +94,24 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, logs: Arc<Mutex<LogBuffer>>) -> rquic
 /// One argument as text: what `JSON.stringify` makes of it (nothing for
 /// what JSON cannot hold, as `undefined` is nothing in a join), else
 /// `String(value)` (a cycle, a BigInt).
-fn show<'js>(ctx: &Ctx<'js>, value: rquickjs::Value<'js>) -> rquickjs::Result<String> {
+fn show<'js>(
+    ctx: &Ctx<'js>,
+    value: rquickjs::Value<'js>,
+) -> rquickjs::Result<Option<rquickjs::String<'js>>> {
     if let Some(text) = value.as_string() {
-        return text.to_string();
+        return Ok(Some(text.clone()));
     }
     match ctx.json_stringify(value.clone()) {
-        Ok(Some(text)) => text.to_string(),
-        Ok(None) => Ok(String::new()),
+        Ok(text) => Ok(text),
         Err(rquickjs::Error::Exception) => {
-            // What JSON.stringify threw is dropped, as `catch {}` would.
-            drop(ctx.catch());
-            Ok(value.get::<Coerced<String>>()?.0)
+            let thrown = ctx.catch();
+            // `catch {}` never sees an uncatchable error (the deadline's
+            // interrupt, a lazy group that failed): it goes on up.
+            // SAFETY: `thrown` is a live value of this context.
+            if unsafe { qjs::JS_IsUncatchableError(thrown.as_raw()) } {
+                return Err(ctx.throw(thrown));
+            }
+            Ok(Some(value.get::<Coerced<rquickjs::String<'js>>>()?.0))
         }
         Err(other) => Err(other),
     }

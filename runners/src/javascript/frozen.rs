@@ -24,8 +24,8 @@ fn made<'js>(
 ) -> rquickjs::Result<rquickjs::Value<'js>> {
     if depth > MAX_DEPTH {
         return Err(rquickjs::Error::new_from_js_message(
-            "JSON",
-            "input",
+            "a JSON value",
+            "a frozen script value",
             format!("the value nests deeper than {MAX_DEPTH} levels"),
         ));
     }

@@ -516,3 +516,122 @@ fn a_script_s_own_names_are_put_back_whole_near_the_memory_limit() {
         }
     }
 }
+
+// What a review of Date and atob/btoa made late as an attacker tried.
+
+#[test]
+fn a_dom_exception_made_late_is_the_eager_one() {
+    let out = run("export default () => {
+          const seen = [];
+          try { atob('*'); } catch (e) {
+            seen.push(e instanceof DOMException, e instanceof Error, e.name, e.code,
+              Object.getPrototypeOf(e) === DOMException.prototype, typeof e.stack,
+              Object.prototype.toString.call(e));
+          }
+          try { btoa('\\u0100'); } catch (e) { seen.push(e.name); }
+          const d = new DOMException('m', 'DataCloneError');
+          seen.push(d.code, d.message, DOMException.DATA_CLONE_ERR, btoa('hi'), atob('aGk='));
+          return seen;
+        }");
+    assert_eq!(
+        out.unwrap(),
+        json!([
+            true,
+            true,
+            "InvalidCharacterError",
+            5,
+            true,
+            "string",
+            "[object DOMException]",
+            "InvalidCharacterError",
+            25,
+            "m",
+            25,
+            "aGk=",
+            "hi"
+        ])
+    );
+}
+
+/// Script code placed where the intrinsics might read: prototypes'
+/// getters/setters for the names they define, frozen prototypes.
+#[test]
+fn no_script_code_runs_while_date_or_base64_is_made() {
+    let out = run(
+        "export default () => {
+          const ran = [];
+          for (const name of ['toUTCString', 'toGMTString', 'constructor', 'prototype', 'name', 'message', 'code',
+                              'atob', 'btoa', 'DOMException', 'Date', 'length', 'INDEX_SIZE_ERR', 'now', 'parse', 'UTC']) {
+            for (const proto of [Object.prototype, Error.prototype, Function.prototype]) {
+              if (Object.hasOwn(proto, name)) continue;
+              Object.defineProperty(proto, name, { get() { ran.push('get ' + name); return 1; },
+                set() { ran.push('set ' + name); }, configurable: true });
+            }
+          }
+          Object.freeze(Object.prototype); Object.freeze(Error.prototype); Object.freeze(Function.prototype);
+          const d = typeof Date, a = typeof atob, x = typeof DOMException;
+          return [ran, d, a, x, Date.prototype.toGMTString === Date.prototype.toUTCString,
+                  new Date(0).toISOString(), JSON.stringify({ d: new Date(0) }), btoa('a')];
+        }",
+    );
+    assert_eq!(
+        out.unwrap(),
+        json!([
+            [],
+            "function",
+            "function",
+            "function",
+            true,
+            "1970-01-01T00:00:00.000Z",
+            "{\"d\":\"1970-01-01T00:00:00.000Z\"}",
+            "YQ=="
+        ])
+    );
+}
+
+/// Touches each new group from inside a conversion the engine is in the
+/// middle of (JSON, toString, a Proxy trap, a getter on a to-be-made name).
+#[test]
+fn a_first_touch_from_inside_an_engine_conversion_answers_as_eager() {
+    for (touch, expected) in [
+        (
+            "JSON.stringify({ toJSON() { return [Date.name, atob('YQ=='), typeof DOMException]; } })",
+            json!("[\"Date\",\"a\",\"function\"]"),
+        ),
+        (
+            "String({ toString() { return typeof Date + typeof btoa; } })",
+            json!("functionfunction"),
+        ),
+        (
+            "JSON.stringify(new Proxy({}, { ownKeys() { return [String(typeof DOMException)]; }, getOwnPropertyDescriptor() { return { value: Date.name, enumerable: true, configurable: true }; } }))",
+            json!("{}"),
+        ),
+        (
+            "(() => { Object.defineProperty(globalThis, 'atob', { get() { return typeof DOMException; }, configurable: true }); return atob + typeof btoa; })()",
+            json!("functionfunction"),
+        ),
+        (
+            "(() => { delete globalThis.DOMException; return [typeof atob, typeof DOMException].join(); })()",
+            json!("function,undefined"),
+        ),
+        (
+            "(() => { globalThis.btoa = 7; return [btoa, typeof atob, typeof DOMException].join(); })()",
+            json!("7,function,function"),
+        ),
+        (
+            "(() => { const g = Object.getOwnPropertyDescriptor(globalThis, 'Date').get; const s = Object.getOwnPropertyDescriptor(globalThis, 'atob').set; s.call({}, 1); return [typeof g.call(1), typeof atob].join(); })()",
+            json!("function,function"),
+        ),
+        ("new Error('x', { cause: Date }).cause.name", json!("Date")),
+        (
+            "console.log({ toJSON() { return typeof Date; } }) ?? typeof Date",
+            json!("function"),
+        ),
+    ] {
+        assert_eq!(
+            run(&format!("export default () => {touch}")),
+            Ok(expected),
+            "{touch}"
+        );
+    }
+}
