@@ -130,7 +130,7 @@ pub async fn complete(
             task.definition_ref()
         ))
     })?;
-    let violations = loaded.output.violations(&output);
+    let violations = loaded.output()?.violations(&output);
     if !violations.is_empty() {
         let errors = field_errors(&violations);
         return Err(Problem::invalid(

@@ -1,12 +1,12 @@
-//! Definitions with their schemas compiled, cached across invocations of a
-//! warm function. Versions are immutable, so an exact version never goes
+//! Definitions, and their schemas compiled on first use, cached across
+//! invocations of a warm function. Versions are immutable, so an exact version never goes
 //! stale; which version is the latest is asked of the store again after
 //! `LATEST_TTL` (a request naming no version reads it once per warm function
 //! in that time, not once per task), and at once in the process that
 //! registers a new version.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use tel_core::domain::schema::CompiledSchema;
@@ -15,8 +15,43 @@ use tel_core::ports::{DefinitionStore, StoreError};
 
 pub struct LoadedDefinition {
     pub definition: TaskDefinition,
-    pub input: CompiledSchema,
-    pub output: CompiledSchema,
+    /// Compiled when a function first validates against them: the router,
+    /// the sweeper and the others that never do then do not link the JSON
+    /// Schema compiler either (about 3 MB of a function's binary).
+    input: OnceLock<Result<CompiledSchema, String>>,
+    output: OnceLock<Result<CompiledSchema, String>>,
+}
+
+impl LoadedDefinition {
+    pub fn new(definition: TaskDefinition) -> Self {
+        Self {
+            definition,
+            input: OnceLock::new(),
+            output: OnceLock::new(),
+        }
+    }
+
+    pub fn input(&self) -> Result<&CompiledSchema, StoreError> {
+        self.compiled(&self.input, &self.definition.input_schema)
+    }
+
+    pub fn output(&self) -> Result<&CompiledSchema, StoreError> {
+        self.compiled(&self.output, &self.definition.output_schema)
+    }
+
+    fn compiled<'a>(
+        &'a self,
+        cell: &'a OnceLock<Result<CompiledSchema, String>>,
+        schema: &serde_json::Value,
+    ) -> Result<&'a CompiledSchema, StoreError> {
+        cell.get_or_init(|| {
+            CompiledSchema::compile(schema)
+                .map_err(|e| format!("{}: {e}", self.definition.reference()))
+        })
+        .as_ref()
+        // Schemas were checked at registration: this is a damaged item.
+        .map_err(|e| StoreError::Corrupt(e.clone()))
+    }
 }
 
 /// Enough for every definition a busy deployment runs; beyond it the cache starts over.
@@ -159,16 +194,7 @@ impl DefinitionCache {
         if let Some(hit) = self.cached(definition.name.as_str(), definition.version) {
             return Ok(hit);
         }
-        // Schemas were checked at registration; failing here means the stored item is damaged.
-        let compile = |schema| {
-            CompiledSchema::compile(schema)
-                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", definition.reference())))
-        };
-        let loaded = Arc::new(LoadedDefinition {
-            input: compile(&definition.input_schema)?,
-            output: compile(&definition.output_schema)?,
-            definition,
-        });
+        let loaded = Arc::new(LoadedDefinition::new(definition));
         if let Ok(mut map) = self.loaded.write() {
             if map.len() >= CAPACITY {
                 map.clear();

@@ -48,7 +48,7 @@ impl TaskEngine {
             .await
             .map_err(ApplyError::from)?
             .ok_or_else(|| ReplayError::UnknownDefinition(task.definition_ref()))?;
-        let violations = loaded.input.violations(&input);
+        let violations = loaded.input().map_err(ApplyError::from)?.violations(&input);
         if !violations.is_empty() {
             return Err(ReplayError::Invalid {
                 definition: task.definition_ref(),

@@ -86,7 +86,7 @@ impl Executor {
                 return Ok(());
             }
         };
-        let violations = loaded.output.violations(&output);
+        let violations = loaded.output()?.violations(&output);
         let action = if violations.is_empty() {
             Action::Complete {
                 output: Some(output),

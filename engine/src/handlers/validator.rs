@@ -50,7 +50,7 @@ impl StageHandler for Validator {
         loaded: Arc<LoadedDefinition>,
     ) -> Result<(), ApplyError> {
         let s = &self.engine;
-        let violations = loaded.input.violations(&task.input);
+        let violations = loaded.input()?.violations(&task.input);
         if violations.is_empty() {
             let next = Stage::after_input(task.task_type);
             return Ok(s.dispatch(&task, Dispatch::now(next)).await?);
