@@ -106,16 +106,20 @@ class HostRuntimeExecutor(RuntimeExecutor):
             if sandbox:
                 self._replace(sandbox)
             init_ms = None  # an init within the invoke counts in its Duration
-            logs.append(fmt.start_line(request_id, self._version()))
             try:
                 sandbox = self._init("invoke", deadline, request_id)
             except _InitFailed as failure:
                 status = "timeout" if failure.error_type == "Sandbox.Timedout" else "error"
-                logs += [failure.logs, self._end(request_id, started, None, 0, status, failure.error_type)]
+                logs += [
+                    fmt.start_line(request_id, self._version()),
+                    failure.logs,
+                    self._end(request_id, started, None, 0, status, failure.error_type),
+                ]
                 return InvocationResult(request_id, failure.payload, is_error=True, logs="".join(logs))
-        else:
-            logs.append(sandbox.output.take(wait_s=0))  # what init printed
-            logs.append(fmt.start_line(request_id, self._version()))
+        # What init printed comes before START, as on Lambda, also for an
+        # init within this invoke (its output can still be in the pipe).
+        logs.append(sandbox.output.take())
+        logs.append(fmt.start_line(request_id, self._version()))
 
         outcome = sandbox.invoke(self._event(payload, deadline), deadline)
         logs.append(sandbox.output.take())
