@@ -1,9 +1,9 @@
 //! Definitions, and their schemas compiled on first use, cached across
-//! invocations of a warm function. Versions are immutable, so an exact version never goes
-//! stale; which version is the latest is asked of the store again after
-//! `LATEST_TTL` (a request naming no version reads it once per warm function
-//! in that time, not once per task), and at once in the process that
-//! registers a new version.
+//! invocations of a warm function. Versions are immutable, so an exact
+//! version never goes stale; which version is the latest is asked of the
+//! store again after `LATEST_TTL` (a request naming no version reads it
+//! once per warm function in that time, not once per task), and at once in
+//! the process that registers a new version.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use rquickjs::function::Rest;
 use rquickjs::{Coerced, Ctx, Function, Object, qjs};
 
+use super::frozen::freeze;
+
 const MAX_LOG_LINES: usize = 200;
 const MAX_LOG_LINE_CHARS: usize = 2_000;
 const METHODS: [&str; 5] = ["log", "info", "warn", "error", "debug"];
@@ -21,7 +23,7 @@ pub(super) struct LogBuffer {
 
 impl LogBuffer {
     fn push(&mut self, line: String) {
-        if self.lines.len() >= MAX_LOG_LINES {
+        if self.is_full() {
             self.dropped += 1;
             return;
         }
@@ -83,12 +85,8 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, logs: Arc<Mutex<LogBuffer>>) -> rquic
     for method in METHODS {
         console.set(method, line.clone())?;
     }
-    // SAFETY: the object is alive in this context; freezing a plain object
-    // of our own runs no script code.
-    if unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), console.as_raw()) } < 0 {
-        return Err(rquickjs::Error::Exception);
-    }
-    ctx.globals().set("console", console)
+    ctx.globals()
+        .set("console", freeze(ctx, console.into_value())?)
 }
 
 /// One argument as text: what `JSON.stringify` makes of it (nothing for

@@ -60,12 +60,13 @@ fn made<'js>(
     })
 }
 
-fn freeze<'js>(
+/// `Object.freeze` of a plain object or array of ours.
+pub(super) fn freeze<'js>(
     ctx: &Ctx<'js>,
     value: rquickjs::Value<'js>,
 ) -> rquickjs::Result<rquickjs::Value<'js>> {
-    // SAFETY: the value is a plain object or array of ours, alive in this
-    // context; freezing it runs no script code.
+    // SAFETY: the value is a plain object or array of ours (no proxy, no
+    // accessors), alive in this context; freezing it runs no script code.
     if unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), value.as_raw()) } < 0 {
         return Err(rquickjs::Error::Exception);
     }
