@@ -309,6 +309,6 @@ pub async fn replay(
 fn field_errors(violations: &[SchemaViolation]) -> Value {
     violations
         .iter()
-        .map(|v| json!({ "pointer": v.instance_path, "field": v.field(), "schemaPath": v.schema_path, "message": v.message }))
+        .map(|v| json!({ "pointer": v.instance_path(), "field": v.field(), "schemaPath": v.schema_path(), "message": v.message() }))
         .collect()
 }

@@ -247,7 +247,7 @@ mod tests {
         let report: Vec<(String, String)> = schema
             .violations(&invalid_order())
             .into_iter()
-            .map(|v| (v.instance_path, v.message))
+            .map(|v| (v.instance_path().to_owned(), v.message().to_owned()))
             .collect();
         let expected = [
             ("/orderId", r#""" is shorter than 1 character"#),

@@ -24,7 +24,7 @@ pub enum ReplayError {
     #[error("the input does not match the inputSchema of {definition}: {} error(s)", violations.len())]
     Invalid {
         definition: String,
-        violations: Vec<Violation>,
+        violations: Vec<Violation<'static>>,
     },
     /// The task's definition version is gone: nothing can check the input.
     #[error("definition {0} no longer exists")]
@@ -52,7 +52,7 @@ impl TaskEngine {
         if !violations.is_empty() {
             return Err(ReplayError::Invalid {
                 definition: task.definition_ref(),
-                violations,
+                violations: violations.into_iter().map(Violation::into_owned).collect(),
             });
         }
         let previous = self.keep_previous_input(task).await?;

@@ -49,7 +49,7 @@ impl EventContract {
         }
         let said: Vec<String> = violations
             .iter()
-            .map(|v| format!("{} {}", v.instance_path, v.message))
+            .map(|v| format!("{} {}", v.instance_path(), v.message()))
             .collect();
         Err(format!("{detail_type}: {}", said.join("; ")))
     }

@@ -12,10 +12,12 @@
 //! 2020-12, or a keyword in a form it does not take is left to the crate.
 //! `agreement_tests` holds it to that on random schemas and instances.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use serde_json::{Map, Number, Value};
 
+use super::names::{Key, Name};
 use super::shape::{MOST_MEMBERS, Shape};
 use super::values::{Bound, Kind};
 use super::{SchemaViolation, pointer_escape};
@@ -50,9 +52,9 @@ enum Rule {
     /// `minItems` (true) or `maxItems`.
     Count(bool, u64),
     Items(Box<Node>),
-    Properties(Vec<(String, Node)>),
+    Properties(Vec<(Name, Node)>),
     /// Each name with its message, `"name" is a required property`.
-    Required(Vec<(String, String)>),
+    Required(Vec<(Name, String)>),
 }
 
 /// Keywords that assert nothing; the crate keeps them as annotations.
@@ -91,7 +93,7 @@ impl PlainSchema {
         self.shape.holds(instance)
     }
 
-    pub(super) fn violations(&self, instance: &Value) -> Vec<SchemaViolation> {
+    pub(super) fn violations(&self, instance: &Value) -> Vec<SchemaViolation<'_>> {
         let mut out = Vec::new();
         if self.is_valid(instance) {
             return out;
@@ -139,7 +141,7 @@ fn compile_node(schema: &Map<String, Value>, at: &str) -> Option<Node> {
                         return None;
                     };
                     let path = format!("{schema_path}/{}", pointer_escape(name));
-                    compiled.push((name.clone(), compile_node(property, &path)?));
+                    compiled.push((Name::of(name), compile_node(property, &path)?));
                 }
                 Rule::Properties(compiled)
             }
@@ -149,7 +151,7 @@ fn compile_node(schema: &Map<String, Value>, at: &str) -> Option<Node> {
                     let Value::String(text) = name else {
                         return None;
                     };
-                    required.push((text.clone(), format!("{name} is a required property")));
+                    required.push((Name::of(text), format!("{name} is a required property")));
                 }
                 Rule::Required(required)
             }
@@ -174,6 +176,9 @@ fn compile_node(schema: &Map<String, Value>, at: &str) -> Option<Node> {
 #[derive(Clone, Copy)]
 enum Step<'v> {
     Key(&'v str),
+    /// A key with `~` or `/`, which a pointer escapes: found once, when the
+    /// step is taken, not once per violation below it.
+    Escaped(&'v str),
     Index(usize),
 }
 
@@ -182,11 +187,35 @@ enum Step<'v> {
 #[derive(Clone, Copy)]
 enum Path<'p> {
     Root,
-    In(&'p Path<'p>, Step<'p>),
+    /// A step in from `parent`, and the bytes of the pointer so far.
+    In(&'p Path<'p>, Step<'p>, usize),
+}
+
+impl<'p> Path<'p> {
+    fn then(&'p self, step: Step<'p>) -> Self {
+        let (step, step_size) = match step {
+            Step::Key(key) | Step::Escaped(key) => {
+                let escapes = key.bytes().filter(|&b| b == b'~' || b == b'/').count();
+                match escapes {
+                    0 => (Step::Key(key), key.len() + 1),
+                    _ => (Step::Escaped(key), key.len() + escapes + 1),
+                }
+            }
+            Step::Index(index) => (step, digits(index) + 1),
+        };
+        Path::In(self, step, self.size() + step_size)
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Path::Root => 0,
+            Path::In(_, _, size) => *size,
+        }
+    }
 }
 
 impl Node {
-    fn report(&self, instance: &Value, path: Path<'_>, out: &mut Vec<SchemaViolation>) {
+    fn report<'s>(&'s self, instance: &Value, path: Path<'_>, out: &mut Vec<SchemaViolation<'s>>) {
         for check in &self.checks {
             check.report(instance, path, out);
         }
@@ -255,11 +284,11 @@ impl Rule {
 }
 
 impl Check {
-    fn report(&self, instance: &Value, path: Path<'_>, out: &mut Vec<SchemaViolation>) {
+    fn report<'s>(&'s self, instance: &Value, path: Path<'_>, out: &mut Vec<SchemaViolation<'s>>) {
         match (&self.rule, instance) {
             (Rule::Items(node), Value::Array(items)) => {
                 for (index, item) in items.iter().enumerate() {
-                    node.report(item, Path::In(&path, Step::Index(index)), out);
+                    node.report(item, path.then(Step::Index(index)), out);
                 }
             }
             (Rule::Properties(properties), Value::Object(map)) => {
@@ -268,14 +297,18 @@ impl Check {
                 // hash-map form); otherwise the properties, in schema order.
                 if properties.len() >= 15 || map.len() <= properties.len() * 4 {
                     for (key, value) in map {
-                        if let Some((_, node)) = properties.iter().find(|(name, _)| name == key) {
-                            node.report(value, Path::In(&path, Step::Key(key)), out);
+                        let probe = Key::of(key);
+                        if let Some((_, node)) = properties
+                            .iter()
+                            .find(|(name, _)| name.is_probed(probe, key))
+                        {
+                            node.report(value, path.then(Step::Key(key)), out);
                         }
                     }
                 } else {
                     for (name, node) in properties {
                         if let Some((key, value)) = member(map, name) {
-                            node.report(value, Path::In(&path, Step::Key(key)), out);
+                            node.report(value, path.then(Step::Key(key)), out);
                         }
                     }
                 }
@@ -283,24 +316,44 @@ impl Check {
             (Rule::Required(names), Value::Object(map)) => {
                 for (name, message) in names {
                     if member(map, name).is_none() {
-                        out.push(self.violation(path, message.clone(), Some(name.clone())));
+                        let text = pointer(path, 0);
+                        out.push(SchemaViolation {
+                            path_end: text.len(),
+                            text,
+                            written: Some(message),
+                            schema_path: Cow::Borrowed(&self.schema_path),
+                            missing: Some(Cow::Borrowed(name.text())),
+                        });
                     }
                 }
             }
             (rule, _) if !rule.holds(instance) => {
-                out.push(self.violation(path, self.message(instance), None));
+                // The message goes after the pointer, in the same string.
+                let mut text = pointer(path, self.tail.len() + 16);
+                let path_end = text.len();
+                self.write_message(instance, &mut text);
+                out.push(SchemaViolation {
+                    text,
+                    path_end,
+                    written: None,
+                    schema_path: Cow::Borrowed(&self.schema_path),
+                    missing: None,
+                });
             }
             _ => {}
         }
     }
 
     /// The crate's message: the instance as JSON, then the tail.
-    fn message(&self, instance: &Value) -> String {
-        let mut message = String::with_capacity(self.tail.len() + 16);
+    fn write_message(&self, instance: &Value, message: &mut String) {
         match instance {
-            Value::Number(n) => {
-                let _ = write!(message, "{n}");
-            }
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(whole), _) => message.push_str(itoa::Buffer::new().format(whole)),
+                (_, Some(whole)) => message.push_str(itoa::Buffer::new().format(whole)),
+                _ => {
+                    let _ = write!(message, "{n}");
+                }
+            },
             Value::String(s) if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
                 message.push('"');
                 message.push_str(s);
@@ -311,21 +364,6 @@ impl Check {
             }
         }
         message.push_str(&self.tail);
-        message
-    }
-
-    fn violation(
-        &self,
-        path: Path<'_>,
-        message: String,
-        missing: Option<String>,
-    ) -> SchemaViolation {
-        SchemaViolation {
-            instance_path: pointer(path),
-            schema_path: self.schema_path.clone(),
-            message,
-            missing,
-        }
     }
 }
 
@@ -339,45 +377,52 @@ fn within(size: u64, least: bool, limit: u64) -> bool {
 
 /// A member by name. Task inputs are small objects: a scan of their entries
 /// in order is quicker than hashing the name, until they grow.
-fn member<'v>(map: &'v Map<String, Value>, name: &str) -> Option<(&'v str, &'v Value)> {
+fn member<'v>(map: &'v Map<String, Value>, name: &Name) -> Option<(&'v str, &'v Value)> {
     if map.len() <= 16 {
         map.iter()
-            .find(|(key, _)| key.as_str() == name)
+            .find(|(key, _)| name.is(key))
             .map(|(key, value)| (key.as_str(), value))
     } else {
-        map.get_key_value(name)
+        map.get_key_value(name.text())
             .map(|(key, value)| (key.as_str(), value))
     }
 }
 
-fn pointer(path: Path<'_>) -> String {
+/// The pointer, in a string with room for `more` bytes after it.
+fn pointer(path: Path<'_>, more: usize) -> String {
     // Sized once: growing it a step at a time was a tenth of a report.
-    let mut out = String::with_capacity(path.size());
+    let mut out = String::with_capacity(path.size() + more);
     path.write(&mut out);
     out
 }
 
-impl Path<'_> {
-    fn size(self) -> usize {
-        match self {
-            Path::Root => 0,
-            Path::In(parent, Step::Key(key)) => parent.size() + key.len() + 1,
-            Path::In(parent, Step::Index(_)) => parent.size() + 8,
-        }
-    }
+fn digits(index: usize) -> usize {
+    index.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
 
-    /// Outermost step first.
+impl Path<'_> {
+    /// Outermost step first. The steps are gathered on the stack and
+    /// written in a loop; only a path deeper than that recurses.
     fn write(self, out: &mut String) {
-        let Path::In(parent, step) = self else {
-            return;
-        };
-        parent.write(out);
-        out.push('/');
-        match step {
-            Step::Key(key) if key.contains(['~', '/']) => out.push_str(&pointer_escape(key)),
-            Step::Key(key) => out.push_str(key),
-            Step::Index(index) => {
-                let _ = write!(out, "{index}");
+        const GATHERED: usize = 16;
+        let mut steps = [Step::Index(0); GATHERED];
+        let mut count = 0;
+        let mut at = self;
+        while let Path::In(parent, step, _) = at {
+            if count == GATHERED {
+                at.write(out);
+                break;
+            }
+            steps[count] = step;
+            count += 1;
+            at = *parent;
+        }
+        for step in steps[..count].iter().rev() {
+            out.push('/');
+            match *step {
+                Step::Key(key) => out.push_str(key),
+                Step::Escaped(key) => out.push_str(&pointer_escape(key)),
+                Step::Index(index) => out.push_str(itoa::Buffer::new().format(index)),
             }
         }
     }

@@ -109,7 +109,7 @@ fn compare(a: &Number, b: &Number) -> Ordering {
 
 /// A float, or an integer no larger than 2^53 (a float exactly).
 #[inline]
-fn as_exact_float(n: &Number) -> Option<f64> {
+pub(super) fn as_exact_float(n: &Number) -> Option<f64> {
     const EXACT: u64 = 1 << 53;
     if let Some(i) = n.as_i64() {
         (i.unsigned_abs() <= EXACT).then_some(i as f64)
