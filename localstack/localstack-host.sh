@@ -16,6 +16,17 @@
 # (KINESIS_LATENCY=0: tel waits for ENABLED either way); only warnings are
 # logged (TEL_LOCALSTACK_LOG=info logs every request).
 #
+# Settings for the event lag (issue 27, target 1; docs/benchmarks.md): the
+# v2 DynamoDB and DynamoDB Streams providers
+# (PROVIDER_OVERRIDE_DYNAMODBSTREAMS=v2) read a table's changes from
+# DynamoDB Local's own stream, where v1 copied each change through a thread
+# pool and two HTTP hops into kinesis-local; LocalStack's calls to itself
+# (EventBridge's to SQS) stay in the process (IN_MEMORY_CLIENT); and
+# kinesis-local does not write all it holds to disk every 5 s
+# (KINESIS_PERSISTENCE=0), which stalled every call behind it. Measured:
+# completion written -> a subscriber has the event p50 1.35 s, p99 1.95-2.35 s
+# before; p50 0.60 s, p99 0.87 s after.
+#
 # Lambda runs without Docker too: the install adds tel's runtime executor
 # "host" (localstack/host_executor), which runs a function's bootstrap as a
 # host process, and launch selects it (LAMBDA_RUNTIME_EXECUTOR=host). Only
@@ -169,7 +180,8 @@ launch() {
     GATEWAY_LISTEN="127.0.0.1:$port" LOCALSTACK_HOST="127.0.0.1:$port" \
     SQS_ENDPOINT_STRATEGY=path SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
     DNS_ADDRESS=0 DYNAMODB_IN_MEMORY=1 \
-    KINESIS_SHARD_LIMIT=100000 KINESIS_LATENCY=0 LS_LOG="${TEL_LOCALSTACK_LOG:-warn}" \
+    KINESIS_SHARD_LIMIT=100000 KINESIS_LATENCY=0 KINESIS_PERSISTENCE=0 \
+    IN_MEMORY_CLIENT=1 PROVIDER_OVERRIDE_DYNAMODBSTREAMS=v2 LS_LOG="${TEL_LOCALSTACK_LOG:-warn}" \
     LAMBDA_RUNTIME_EXECUTOR=host LAMBDA_KEEPALIVE_MS="${TEL_LAMBDA_KEEPALIVE_MS:-600000}" \
     BUCKET_MARKER_LOCAL=hot-reload \
     CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES=1 CFN_VERBOSE_ERRORS=1 \
