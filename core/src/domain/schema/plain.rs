@@ -317,13 +317,8 @@ impl Check {
                 for (name, message) in names {
                     if member(map, name).is_none() {
                         let text = pointer(path, 0);
-                        out.push(SchemaViolation {
-                            path_end: text.len(),
-                            text,
-                            written: Some(message),
-                            schema_path: Cow::Borrowed(&self.schema_path),
-                            missing: Some(Cow::Borrowed(name.text())),
-                        });
+                        let path_end = text.len();
+                        out.push(self.violation(text, path_end, Some(message), Some(name.text())));
                     }
                 }
             }
@@ -332,15 +327,27 @@ impl Check {
                 let mut text = pointer(path, self.tail.len() + 16);
                 let path_end = text.len();
                 self.write_message(instance, &mut text);
-                out.push(SchemaViolation {
-                    text,
-                    path_end,
-                    written: None,
-                    schema_path: Cow::Borrowed(&self.schema_path),
-                    missing: None,
-                });
+                out.push(self.violation(text, path_end, None, None));
             }
             _ => {}
+        }
+    }
+
+    /// A violation of this check: `text` is the pointer (its first
+    /// `path_end` bytes), then the message unless the schema `written` it.
+    fn violation<'s>(
+        &'s self,
+        text: String,
+        path_end: usize,
+        written: Option<&'s str>,
+        missing: Option<&'s str>,
+    ) -> SchemaViolation<'s> {
+        SchemaViolation {
+            text,
+            path_end,
+            written,
+            schema_path: Cow::Borrowed(&self.schema_path),
+            missing: missing.map(Cow::Borrowed),
         }
     }
 

@@ -81,13 +81,12 @@ impl Shape {
             .get("type")
             .and_then(Value::as_str)
             .and_then(Kind::named);
-        let count = Length::of(schema, "minItems", "maxItems");
         match kind {
             None => {
                 let untyped = Untyped {
                     range: Range::of(schema),
                     length: Length::of(schema, "minLength", "maxLength"),
-                    items: Items::of(schema, count),
+                    items: Items::of(schema),
                     members: Members::of(schema),
                 };
                 if untyped.asserts_nothing() {
@@ -102,7 +101,7 @@ impl Shape {
             Some(Kind::Number) => Shape::Number(Range::of(schema)),
             Some(Kind::Integer) => Shape::Integer(Range::of(schema)),
             Some(Kind::Object) => Shape::Object(Members::of(schema)),
-            Some(Kind::Array) => Shape::Array(Items::of(schema, count)),
+            Some(Kind::Array) => Shape::Array(Items::of(schema)),
         }
     }
 
@@ -228,9 +227,9 @@ impl Length {
 }
 
 impl Items {
-    fn of(schema: &Map<String, Value>, count: Length) -> Self {
+    fn of(schema: &Map<String, Value>) -> Self {
         Self {
-            count,
+            count: Length::of(schema, "minItems", "maxItems"),
             items: schema
                 .get("items")
                 .and_then(Value::as_object)
