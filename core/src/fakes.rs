@@ -24,6 +24,8 @@ mod operations;
 #[derive(Default)]
 struct Tables {
     counters: HashMap<String, u64>,
+    /// Who took each counter's last turn.
+    last_takers: HashMap<String, String>,
     breakers: HashMap<String, crate::integrations::breaker::BreakerState>,
     slots: HashMap<String, std::collections::BTreeSet<TaskInstanceId>>,
     dead_letters: Vec<DeadLetterNote>,
@@ -387,11 +389,15 @@ impl TaskStore for InMemoryTaskStore {
 
 #[async_trait]
 impl AssignmentState for InMemoryTaskStore {
-    async fn next_turn(&self, counter: &str) -> Result<u64, StoreError> {
+    async fn next_turn(&self, counter: &str, taker: &str) -> Result<u64, StoreError> {
         let mut t = self.tables.lock().expect("lock");
-        let turns = t.counters.entry(counter.to_owned()).or_default();
-        *turns += 1;
-        Ok(*turns)
+        let turns = *t.counters.get(counter).unwrap_or(&0);
+        if t.last_takers.get(counter).map(String::as_str) == Some(taker) {
+            return Ok(turns);
+        }
+        t.counters.insert(counter.to_owned(), turns + 1);
+        t.last_takers.insert(counter.to_owned(), taker.to_owned());
+        Ok(turns + 1)
     }
 
     async fn open_tasks(&self, user: &str) -> Result<u64, StoreError> {

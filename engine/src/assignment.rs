@@ -38,7 +38,10 @@ pub async fn choose(
         }),
         Assignment::RoundRobin { users } => {
             let turn = state
-                .next_turn(&format!("round-robin#{}", task.definition_name))
+                .next_turn(
+                    &format!("round-robin#{}", task.definition_name),
+                    &task.task_instance_id.to_string(),
+                )
                 .await?;
             Ok(user(&users[((turn - 1) % users.len() as u64) as usize]))
         }
@@ -59,7 +62,10 @@ pub async fn choose(
                 .collect();
             // Ties go round-robin, so a burst of assignments spreads over the equally loaded.
             let turn = state
-                .next_turn(&format!("least-loaded#{}", task.definition_name))
+                .next_turn(
+                    &format!("least-loaded#{}", task.definition_name),
+                    &task.task_instance_id.to_string(),
+                )
                 .await?;
             Ok(user(tied[((turn - 1) % tied.len() as u64) as usize]))
         }
@@ -120,12 +126,26 @@ mod tests {
     async fn round_robin_takes_turns() {
         let state = InMemoryTaskStore::default();
         let rr = strategy(json!({ "strategy": "roundRobin", "users": ["a", "b", "c"] }));
-        let t = task(json!({}), Value::Null);
         let mut picked = Vec::new();
         for _ in 0..6 {
+            let t = task(json!({}), Value::Null);
             picked.push(choose(&rr, &t, &state).await.unwrap().id);
         }
         assert_eq!(picked, vec!["a", "b", "c", "a", "b", "c"]);
+    }
+
+    /// A task chosen for again (its assignment retried) keeps its user and
+    /// does not push the next task past a user.
+    #[tokio::test]
+    async fn a_task_chosen_for_again_keeps_its_turn() {
+        let state = InMemoryTaskStore::default();
+        let rr = strategy(json!({ "strategy": "roundRobin", "users": ["a", "b", "c"] }));
+        let (first, second) = (task(json!({}), Value::Null), task(json!({}), Value::Null));
+        let mut picked = Vec::new();
+        for t in [&first, &first, &second, &second] {
+            picked.push(choose(&rr, t, &state).await.unwrap().id);
+        }
+        assert_eq!(picked, vec!["a", "a", "b", "b"]);
     }
 
     #[tokio::test]

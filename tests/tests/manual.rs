@@ -153,8 +153,10 @@ async fn each_assignment_strategy_picks_its_assignee() {
 
 #[tokio::test]
 async fn round_robin_stays_fair_under_concurrent_assignments() {
-    // Each assignment takes one turn. A stage message delivered again while
-    // its first delivery still runs takes a second one (the duplicate's write
+    // Each assignment takes one turn; a task asking again right after its
+    // own turn (a retried call) gets the same one (`next_turn`). A stage
+    // message delivered again while its first delivery still runs, with
+    // other tasks' turns between, takes a second one (the duplicate's write
     // then finds the task assigned): the queues here redeliver after 30 s,
     // not the suite's 2 s, so a busy emulator's slow batch is not delivered
     // twice and what is measured is the counter's fairness.

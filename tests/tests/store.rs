@@ -1152,6 +1152,39 @@ async fn a_notice_claim_is_its_senders_alone_and_a_stale_one_is_taken_over() {
     }
 }
 
+/// A turn taken again by its taker (an `UpdateItem` applied but answered
+/// with an error and retried, a redelivered assignment nobody overtook) is
+/// the same turn, so round-robin skips no one; another taker moves on.
+#[tokio::test]
+async fn a_turn_taken_again_by_its_taker_is_the_same_turn() {
+    use tel_core::ports::AssignmentState;
+    let stack = TestStack::new().await.unwrap();
+    let states: Vec<(&str, Arc<dyn AssignmentState>)> = vec![
+        (
+            "the in-memory store",
+            Arc::new(InMemoryTaskStore::default()),
+        ),
+        ("DynamoDB", stack.engine.assignment().clone()),
+    ];
+    for (store, state) in states {
+        let (a, b) = (
+            TaskInstanceId::new().to_string(),
+            TaskInstanceId::new().to_string(),
+        );
+        let mut turns = Vec::new();
+        for taker in [&a, &a, &b, &b, &a] {
+            turns.push(state.next_turn("round-robin#review", taker).await.unwrap());
+        }
+        assert_eq!(turns, [1, 1, 2, 2, 3], "{store}");
+        // Counters are apart.
+        assert_eq!(
+            state.next_turn("least-loaded#review", &a).await.unwrap(),
+            1,
+            "{store}"
+        );
+    }
+}
+
 /// A stack upgraded from before the compact history runs old and new code
 /// side by side for a while (docs/deploy.md): a history written either way
 /// is read by a store that writes the other, and moved on by it.
