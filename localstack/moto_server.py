@@ -1,5 +1,6 @@
 """moto server with two fixes to DynamoDB TransactWriteItems, for tel's tests,
-and Step Functions state machines that run (moto only records them unless
+EventBridge and SQS sends that cost what they touch (below), and Step
+Functions state machines that run (moto only records them unless
 told otherwise), so a local state machine can drive tel.
 
 moto (5.2.5) backs up every table a transaction touches with a deep copy of
@@ -92,6 +93,66 @@ DynamoDBBackend.put_item = _locked(DynamoDBBackend.put_item)
 DynamoDBBackend.update_item = _locked(DynamoDBBackend.update_item)
 DynamoDBBackend.delete_item = _locked(DynamoDBBackend.delete_item)
 DynamoDBBackend.transact_write_items = transact_write_items
+
+# EventBridge and SQS at the cost of what they touch. moto (5.2.5) parses
+# its default input template's eight JSONPaths with a fresh yacc parser for
+# every event and target (about 1 ms each: 9 ms an event). Every send to a
+# queue builds the queue's whole attribute map, counting its messages with
+# two clock readings per message, and every message received builds it
+# three times more to read the retention period: O(messages) per call,
+# seconds a batch in a burst of a thousand. The parsed paths and attribute
+# names are kept; the counts read the clock once per pass; the retention
+# period is read as itself. Same answers, same messages.
+import jsonpath_ng.ext  # noqa: E402
+import moto.sqs.models  # noqa: E402
+from moto.core.utils import unix_time, unix_time_millis  # noqa: E402
+from moto.sqs.models import Queue, SQSBackend  # noqa: E402
+
+jsonpath_ng.ext.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.ext.parse)
+moto.sqs.models.camelcase_to_underscores = functools.lru_cache(maxsize=1024)(
+    moto.sqs.models.camelcase_to_underscores
+)
+
+
+# And every request lists moto's package directory (under the server's one
+# lock) and inspects its handler's class for method names: both are the
+# same for the life of the process, so they are read once.
+import moto.backends  # noqa: E402
+import moto.core.responses  # noqa: E402
+
+_MODULES = tuple(moto.backends.list_of_moto_modules())
+moto.backends.list_of_moto_modules = lambda: _MODULES
+moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(
+    moto.core.responses.method_names_from_class
+)
+
+
+def _retained(self, queue_name, message):
+    retention_period = self.get_queue(queue_name).message_retention_period
+    return retention_period + message.sent_timestamp / 1000 > unix_time()
+
+
+SQSBackend.is_message_valid_based_on_retention_period = _retained
+
+
+def _visible(self):
+    now = unix_time_millis()
+    return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+
+def _delayed(self):
+    now = unix_time_millis()
+    return sum(1 for m in self._messages if now < m.delayed_until)
+
+
+def _not_visible(self):
+    now = unix_time_millis()
+    return sum(1 for m in self._messages if not now > m.visible_at)
+
+
+Queue.messages = property(_visible)
+Queue.approximate_number_of_messages_delayed = property(_delayed)
+Queue.approximate_number_of_messages_not_visible = property(_not_visible)
 
 # State machines run their states (the callback pattern included), as in AWS.
 default_user_config["stepfunctions"]["execute_state_machine"] = True
