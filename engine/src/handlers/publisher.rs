@@ -69,7 +69,7 @@ impl ChangePublisher {
     }
 
     /// Answers the waiting steps, then publishes the events of every change,
-    /// in order. Events of one task keep their order on the bus only as far
+    /// each task's in order (`publish_events`). Events of one task keep their order on the bus only as far
     /// as EventBridge keeps any (consumers order by `occurredAt` and the
     /// task's version). Whatever was not done is resumed from the earliest
     /// change it concerns. The changes done with are then counted for the
@@ -179,49 +179,87 @@ impl ChangePublisher {
         }
     }
 
+    /// Each task's events go to one of `LANES` lanes, which are published
+    /// side by side, each in order: a task's events keep their order, and a
+    /// batch costs the slowest lane, not the sum of its `PutEvents`. What a
+    /// lane could not publish is resumed from the earliest change it
+    /// concerns, so nothing is lost; events of later changes that another
+    /// lane did publish go out again with the same ids (at least once, as
+    /// the stream itself delivers).
     async fn publish_events(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
-        let mut events = Vec::new();
-        // For each event, the change it came from.
-        let mut origin = Vec::new();
+        let mut lanes: [Lane; LANES] = Default::default();
         for (i, change) in changes.iter().enumerate() {
+            let lane = &mut lanes[lane_of(change)];
             for entry in change.new_entries() {
                 let published = events_of(&change.task, entry)
                     .into_iter()
                     .filter(|e| change.task.event_mode.publishes(e.event_type));
                 for event in published {
-                    events.push(BusEvent::from(&event));
-                    origin.push(i);
+                    lane.events.push(BusEvent::from(&event));
+                    lane.origin.push(i);
                 }
             }
         }
-        if events.is_empty() {
-            return Ok(0);
+        let sent = futures::future::join_all(
+            lanes
+                .iter()
+                .filter(|lane| !lane.events.is_empty())
+                .map(|lane| async move { (lane, self.publisher.publish(&lane.events).await) }),
+        )
+        .await;
+        let mut published = 0;
+        // The earliest change left unpublished, and why.
+        let mut held: Option<(usize, String)> = None;
+        let mut hold = |change: usize, reason: String| {
+            if held.as_ref().is_none_or(|(earliest, _)| change < *earliest) {
+                held = Some((change, reason));
+            }
+        };
+        for (lane, result) in sent {
+            match result {
+                Ok(()) => published += lane.events.len(),
+                Err(PublishError::Unavailable { failed, message }) => {
+                    warn!(failed = failed.len(), %message, "events not published; the stream delivers them again");
+                    hold(first_change(&failed, &lane.origin), message);
+                }
+                Err(PublishError::BusRefused { failed, source }) => {
+                    // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
+                    error!(failed = failed.len(), error = %source, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them");
+                    hold(first_change(&failed, &lane.origin), source.to_string());
+                }
+                Err(PublishError::Rejected(reason)) => {
+                    // Too large for the bus, whatever we do: retrying would hold the
+                    // stream forever. The task itself is stored; say what was lost.
+                    warn!(%reason, events = lane.events.len(), "events refused by the bus and dropped");
+                }
+            }
         }
-        match self.publisher.publish(&events).await {
-            Ok(()) => Ok(events.len()),
-            Err(PublishError::Unavailable { failed, message }) => {
-                warn!(failed = failed.len(), %message, "events not published; the stream delivers them again");
-                Err(Unpublished {
-                    sequence: changes[first_change(&failed, &origin)].sequence.clone(),
-                    reason: message,
-                })
-            }
-            Err(PublishError::BusRefused { failed, source }) => {
-                // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
-                error!(failed = failed.len(), error = %source, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them");
-                Err(Unpublished {
-                    sequence: changes[first_change(&failed, &origin)].sequence.clone(),
-                    reason: source.to_string(),
-                })
-            }
-            Err(PublishError::Rejected(reason)) => {
-                // Too large for the bus, whatever we do: retrying would hold the
-                // stream forever. The task itself is stored; say what was lost.
-                warn!(%reason, changes = changes.len(), "events refused by the bus and dropped");
-                Ok(0)
-            }
+        match held {
+            None => Ok(published),
+            Some((change, reason)) => Err(Unpublished {
+                sequence: changes[change].sequence.clone(),
+                reason,
+            }),
         }
     }
+}
+
+/// Lanes of `PutEvents` a batch is published in, side by side.
+const LANES: usize = 4;
+
+/// One lane's events, and for each the change it came from.
+#[derive(Default)]
+struct Lane {
+    events: Vec<BusEvent>,
+    origin: Vec<usize>,
+}
+
+/// A task's lane: every change of a task in a batch takes the same one.
+fn lane_of(change: &TaskChange) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    change.task.task_instance_id.hash(&mut hasher);
+    (hasher.finish() % LANES as u64) as usize
 }
 
 /// The earliest change with an unpublished event: the stream delivers again from it.
@@ -287,6 +325,167 @@ mod tests {
         );
     }
 
+    /// `task` completed with `{"n": 2}`.
+    fn completed(
+        task: &tel_core::domain::TaskInstance,
+        now: chrono::DateTime<Utc>,
+    ) -> tel_core::domain::Transition {
+        let complete = Action::Complete {
+            output: Some(json!({ "n": 2 })),
+            by: None,
+        };
+        transition(task, complete, now).unwrap()
+    }
+
+    /// A bus that takes a while per call, counts the calls in flight at
+    /// once, and refuses any call carrying events of `refused` tasks.
+    #[derive(Default)]
+    struct SlowBus {
+        published: std::sync::Mutex<Vec<BusEvent>>,
+        in_flight: std::sync::atomic::AtomicUsize,
+        most_in_flight: std::sync::atomic::AtomicUsize,
+        refused: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl EventPublisher for SlowBus {
+        async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            self.in_flight.fetch_sub(1, SeqCst);
+            let refused = self.refused.lock().unwrap().clone();
+            let failed: Vec<usize> = (0..events.len())
+                .filter(|&i| {
+                    refused
+                        .iter()
+                        .any(|id| events[i].detail.contains(id.as_str()))
+                })
+                .collect();
+            let mut published = self.published.lock().unwrap();
+            for (i, event) in events.iter().enumerate() {
+                if !failed.contains(&i) {
+                    published.push(event.clone());
+                }
+            }
+            match failed.is_empty() {
+                true => Ok(()),
+                false => Err(PublishError::Unavailable {
+                    failed,
+                    message: "throttled".into(),
+                }),
+            }
+        }
+    }
+
+    /// Tasks' writes interleaved as the stream gives them: every task is
+    /// created, then started, then completed; `(task id, changes)`.
+    fn interleaved(tasks: usize) -> (Vec<String>, Vec<TaskChange>) {
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        let mut steps = Vec::new();
+        for _ in 0..tasks {
+            let new = NewTask::of_step(("double", 1), "wf", "s", json!({}));
+            let created = Creation::new(new, now, now).task;
+            let started = transition(&created, Action::Start { lease_until: now }, now).unwrap();
+            let done = completed(&started.task, now);
+            ids.push(created.task_instance_id.to_string());
+            steps.push([(0, created), (1, started.task), (2, done.task)]);
+        }
+        let mut changes = Vec::new();
+        for step in 0..3 {
+            for task in &steps {
+                let (previous, written) = &task[step];
+                let sequence = format!("{:04}", changes.len());
+                changes.push(change(&sequence, *previous, written));
+            }
+        }
+        (ids, changes)
+    }
+
+    /// Each task's event types in the order the bus got them.
+    fn order_per_task(events: &[BusEvent]) -> std::collections::HashMap<String, Vec<String>> {
+        let mut order = std::collections::HashMap::<String, Vec<String>>::new();
+        for event in events {
+            let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+            order
+                .entry(detail["taskInstanceId"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(event.detail_type.clone());
+        }
+        order
+    }
+
+    #[tokio::test]
+    async fn lanes_go_side_by_side_and_each_task_keeps_its_order() {
+        let (ids, changes) = interleaved(40);
+        let bus = Arc::new(SlowBus::default());
+        let publisher = ChangePublisher::new(bus.clone());
+        assert_eq!(publisher.publish(&changes).await, Ok(120));
+        let most = bus.most_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            most > 1,
+            "the lanes went one after another ({most} at once)"
+        );
+        let order = order_per_task(&bus.published.lock().unwrap());
+        assert_eq!(order.len(), 40);
+        for id in &ids {
+            assert_eq!(
+                order[id],
+                ["task.created", "task.started", "task.completed"],
+                "{id}"
+            );
+        }
+    }
+
+    /// A lane the bus refuses holds the batch from its earliest change;
+    /// delivered again from there, every event is on the bus, none lost,
+    /// and a task's events are in order in what it got the second time.
+    #[tokio::test]
+    async fn a_refused_lane_resumes_the_batch_from_its_earliest_change_and_loses_nothing() {
+        let (ids, changes) = interleaved(20);
+        let bus = Arc::new(SlowBus::default());
+        let publisher = ChangePublisher::new(bus.clone());
+        // One task's completion is refused: its lane holds from that change.
+        let refused = &ids[7];
+        *bus.refused.lock().unwrap() = vec![refused.clone()];
+        let held = publisher.publish(&changes).await.unwrap_err();
+        let first_refused = changes
+            .iter()
+            .position(|c| c.task.task_instance_id.to_string() == *refused)
+            .unwrap();
+        assert_eq!(held.sequence, changes[first_refused].sequence);
+        let first_round = order_per_task(&std::mem::take(&mut *bus.published.lock().unwrap()));
+        assert!(!first_round.contains_key(refused));
+
+        // The stream delivers again from the held change; the bus is back.
+        bus.refused.lock().unwrap().clear();
+        let again = &changes[first_refused..];
+        publisher.publish(again).await.unwrap();
+        let second_round = order_per_task(&bus.published.lock().unwrap());
+        for id in &ids {
+            let mut heard: Vec<String> = first_round.get(id).cloned().unwrap_or_default();
+            heard.extend(second_round.get(id).cloned().unwrap_or_default());
+            for kind in ["task.created", "task.started", "task.completed"] {
+                assert!(heard.contains(&kind.to_owned()), "{id} lost {kind}");
+            }
+            if let Some(resent) = second_round.get(id) {
+                let mut sorted = resent.clone();
+                sorted.sort_by_key(|t| {
+                    ["task.created", "task.started", "task.completed"]
+                        .iter()
+                        .position(|k| k == t)
+                });
+                assert_eq!(resent, &sorted, "{id}: out of order when sent again");
+            }
+        }
+        assert_eq!(
+            second_round[refused],
+            ["task.created", "task.started", "task.completed"]
+        );
+    }
+
     #[tokio::test]
     async fn outcomes_only_publishes_the_end_with_the_id_it_has_among_all() {
         let now = Utc::now();
@@ -294,15 +493,7 @@ mod tests {
         let mut created = Creation::new(new, now, now);
         created.task.event_mode = tel_core::domain::EventMode::Outcomes;
         let started = transition(&created.task, Action::Start { lease_until: now }, now).unwrap();
-        let done = transition(
-            &started.task,
-            Action::Complete {
-                output: Some(json!({ "n": 2 })),
-                by: None,
-            },
-            now,
-        )
-        .unwrap();
+        let done = completed(&started.task, now);
         let recording = Arc::new(RecordingPublisher::default());
         let publisher = ChangePublisher::new(recording.clone());
         let changes = [
@@ -346,16 +537,7 @@ mod tests {
             created.task = transition(&created.task, Action::Start { lease_until: now }, now)
                 .unwrap()
                 .task;
-            transition(
-                &created.task,
-                Action::Complete {
-                    output: Some(json!({ "n": 2 })),
-                    by: None,
-                },
-                now,
-            )
-            .unwrap()
-            .task
+            completed(&created.task, now).task
         };
         let (first, second) = (waited_on("token-1"), waited_on("token-2"));
         let changes = [change("1", 2, &first), change("2", 2, &second)];
