@@ -1,6 +1,7 @@
 """moto server with two fixes to DynamoDB TransactWriteItems, for tel's tests,
-EventBridge and SQS sends that cost what they touch (below), and Step
-Functions state machines that run (moto only records them unless
+EventBridge, SQS, stream reads and request dispatch without the costs
+moto adds that grow with a run (below), and Step Functions state machines
+that run (moto only records them unless
 told otherwise), so a local state machine can drive tel.
 
 moto (5.2.5) backs up every table a transaction touches with a deep copy of
@@ -114,6 +115,33 @@ moto.sqs.models.camelcase_to_underscores = functools.lru_cache(maxsize=1024)(
 )
 
 
+def _retained(self, queue_name, message):
+    retention_period = self.get_queue(queue_name).message_retention_period
+    return retention_period + message.sent_timestamp / 1000 > unix_time()
+
+
+SQSBackend.is_message_valid_based_on_retention_period = _retained
+
+
+def _visible(self):
+    now = unix_time_millis()
+    return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+
+def _delayed(self):
+    now = unix_time_millis()
+    return sum(1 for m in self._messages if now < m.delayed_until)
+
+
+def _not_visible(self):
+    now = unix_time_millis()
+    return sum(1 for m in self._messages if not now > m.visible_at)
+
+
+Queue.messages = property(_visible)
+Queue.approximate_number_of_messages_delayed = property(_delayed)
+Queue.approximate_number_of_messages_not_visible = property(_not_visible)
+
 # And every request lists moto's package directory (under the server's one
 # lock) and inspects its handler's class for method names: both are the
 # same for the life of the process, so they are read once.
@@ -144,33 +172,6 @@ def _get_records(self):
 
 DynamoDBStreamsHandler.get_records = _get_records
 
-
-def _retained(self, queue_name, message):
-    retention_period = self.get_queue(queue_name).message_retention_period
-    return retention_period + message.sent_timestamp / 1000 > unix_time()
-
-
-SQSBackend.is_message_valid_based_on_retention_period = _retained
-
-
-def _visible(self):
-    now = unix_time_millis()
-    return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
-
-
-def _delayed(self):
-    now = unix_time_millis()
-    return sum(1 for m in self._messages if now < m.delayed_until)
-
-
-def _not_visible(self):
-    now = unix_time_millis()
-    return sum(1 for m in self._messages if not now > m.visible_at)
-
-
-Queue.messages = property(_visible)
-Queue.approximate_number_of_messages_delayed = property(_delayed)
-Queue.approximate_number_of_messages_not_visible = property(_not_visible)
 
 # State machines run their states (the callback pattern included), as in AWS.
 default_user_config["stepfunctions"]["execute_state_machine"] = True

@@ -69,7 +69,7 @@ impl ChangePublisher {
     }
 
     /// Answers the waiting steps, then publishes the events of every change,
-    /// each task's in order (`publish_events`). Events of one task keep their order on the bus only as far
+    /// in order. Events of one task keep their order on the bus only as far
     /// as EventBridge keeps any (consumers order by `occurredAt` and the
     /// task's version). Whatever was not done is resumed from the earliest
     /// change it concerns. The changes done with are then counted for the
@@ -179,87 +179,49 @@ impl ChangePublisher {
         }
     }
 
-    /// Each task's events go to one of `LANES` lanes, which are published
-    /// side by side, each in order: a task's events keep their order, and a
-    /// batch costs the slowest lane, not the sum of its `PutEvents`. What a
-    /// lane could not publish is resumed from the earliest change it
-    /// concerns, so nothing is lost; events of later changes that another
-    /// lane did publish go out again with the same ids (at least once, as
-    /// the stream itself delivers).
     async fn publish_events(&self, changes: &[TaskChange]) -> Result<usize, Unpublished> {
-        let mut lanes: [Lane; LANES] = Default::default();
+        let mut events = Vec::new();
+        // For each event, the change it came from.
+        let mut origin = Vec::new();
         for (i, change) in changes.iter().enumerate() {
-            let lane = &mut lanes[lane_of(change)];
             for entry in change.new_entries() {
                 let published = events_of(&change.task, entry)
                     .into_iter()
                     .filter(|e| change.task.event_mode.publishes(e.event_type));
                 for event in published {
-                    lane.events.push(BusEvent::from(&event));
-                    lane.origin.push(i);
+                    events.push(BusEvent::from(&event));
+                    origin.push(i);
                 }
             }
         }
-        let sent = futures::future::join_all(
-            lanes
-                .iter()
-                .filter(|lane| !lane.events.is_empty())
-                .map(|lane| async move { (lane, self.publisher.publish(&lane.events).await) }),
-        )
-        .await;
-        let mut published = 0;
-        // The earliest change left unpublished, and why.
-        let mut held: Option<(usize, String)> = None;
-        let mut hold = |change: usize, reason: String| {
-            if held.as_ref().is_none_or(|(earliest, _)| change < *earliest) {
-                held = Some((change, reason));
-            }
-        };
-        for (lane, result) in sent {
-            match result {
-                Ok(()) => published += lane.events.len(),
-                Err(PublishError::Unavailable { failed, message }) => {
-                    warn!(failed = failed.len(), %message, "events not published; the stream delivers them again");
-                    hold(first_change(&failed, &lane.origin), message);
-                }
-                Err(PublishError::BusRefused { failed, source }) => {
-                    // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
-                    error!(failed = failed.len(), error = %source, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them");
-                    hold(first_change(&failed, &lane.origin), source.to_string());
-                }
-                Err(PublishError::Rejected(reason)) => {
-                    // Too large for the bus, whatever we do: retrying would hold the
-                    // stream forever. The task itself is stored; say what was lost.
-                    warn!(%reason, events = lane.events.len(), "events refused by the bus and dropped");
-                }
-            }
+        if events.is_empty() {
+            return Ok(0);
         }
-        match held {
-            None => Ok(published),
-            Some((change, reason)) => Err(Unpublished {
-                sequence: changes[change].sequence.clone(),
-                reason,
-            }),
+        match self.publisher.publish(&events).await {
+            Ok(()) => Ok(events.len()),
+            Err(PublishError::Unavailable { failed, message }) => {
+                warn!(failed = failed.len(), %message, "events not published; the stream delivers them again");
+                Err(Unpublished {
+                    sequence: changes[first_change(&failed, &origin)].sequence.clone(),
+                    reason: message,
+                })
+            }
+            Err(PublishError::BusRefused { failed, source }) => {
+                // The bus is missing or denied: events wait in the stream (24 h) until it is fixed.
+                error!(failed = failed.len(), error = %source, code = "CONFIGURATION_ERROR", "events cannot be published with this deployment; the stream holds them");
+                Err(Unpublished {
+                    sequence: changes[first_change(&failed, &origin)].sequence.clone(),
+                    reason: source.to_string(),
+                })
+            }
+            Err(PublishError::Rejected(reason)) => {
+                // Too large for the bus, whatever we do: retrying would hold the
+                // stream forever. The task itself is stored; say what was lost.
+                warn!(%reason, changes = changes.len(), "events refused by the bus and dropped");
+                Ok(0)
+            }
         }
     }
-}
-
-/// Lanes of `PutEvents` a batch is published in, side by side.
-const LANES: usize = 4;
-
-/// One lane's events, and for each the change it came from.
-#[derive(Default)]
-struct Lane {
-    events: Vec<BusEvent>,
-    origin: Vec<usize>,
-}
-
-/// A task's lane: every change of a task in a batch takes the same one.
-fn lane_of(change: &TaskChange) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    change.task.task_instance_id.hash(&mut hasher);
-    (hasher.finish() % LANES as u64) as usize
 }
 
 /// The earliest change with an unpublished event: the stream delivers again from it.
@@ -337,24 +299,16 @@ mod tests {
         transition(task, complete, now).unwrap()
     }
 
-    /// A bus that takes a while per call, counts the calls in flight at
-    /// once, and refuses any call carrying events of `refused` tasks.
+    /// A bus that refuses the events of `refused` tasks and takes the rest.
     #[derive(Default)]
-    struct SlowBus {
+    struct PickyBus {
         published: std::sync::Mutex<Vec<BusEvent>>,
-        in_flight: std::sync::atomic::AtomicUsize,
-        most_in_flight: std::sync::atomic::AtomicUsize,
         refused: std::sync::Mutex<Vec<String>>,
     }
 
     #[async_trait::async_trait]
-    impl EventPublisher for SlowBus {
+    impl EventPublisher for PickyBus {
         async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
-            use std::sync::atomic::Ordering::SeqCst;
-            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
-            self.most_in_flight.fetch_max(now, SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            self.in_flight.fetch_sub(1, SeqCst);
             let refused = self.refused.lock().unwrap().clone();
             let failed: Vec<usize> = (0..events.len())
                 .filter(|&i| {
@@ -417,17 +371,14 @@ mod tests {
         order
     }
 
+    /// Tasks' writes interleaved in one batch: each task's events reach the
+    /// bus in the order it went through them.
     #[tokio::test]
-    async fn lanes_go_side_by_side_and_each_task_keeps_its_order() {
+    async fn each_task_keeps_its_order_in_an_interleaved_batch() {
         let (ids, changes) = interleaved(40);
-        let bus = Arc::new(SlowBus::default());
+        let bus = Arc::new(PickyBus::default());
         let publisher = ChangePublisher::new(bus.clone());
         assert_eq!(publisher.publish(&changes).await, Ok(120));
-        let most = bus.most_in_flight.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(
-            most > 1,
-            "the lanes went one after another ({most} at once)"
-        );
         let order = order_per_task(&bus.published.lock().unwrap());
         assert_eq!(order.len(), 40);
         for id in &ids {
@@ -439,15 +390,16 @@ mod tests {
         }
     }
 
-    /// A lane the bus refuses holds the batch from its earliest change;
-    /// delivered again from there, every event is on the bus, none lost,
-    /// and a task's events are in order in what it got the second time.
+    /// Events the bus refuses hold the batch from the earliest change they
+    /// come from; delivered again from there, every event is on the bus,
+    /// none lost, and a task's events are in order in what it got the
+    /// second time.
     #[tokio::test]
-    async fn a_refused_lane_resumes_the_batch_from_its_earliest_change_and_loses_nothing() {
+    async fn refused_events_resume_the_batch_from_their_earliest_change_and_lose_nothing() {
         let (ids, changes) = interleaved(20);
-        let bus = Arc::new(SlowBus::default());
+        let bus = Arc::new(PickyBus::default());
         let publisher = ChangePublisher::new(bus.clone());
-        // One task's completion is refused: its lane holds from that change.
+        // One task's events are refused: the batch holds from its first change.
         let refused = &ids[7];
         *bus.refused.lock().unwrap() = vec![refused.clone()];
         let held = publisher.publish(&changes).await.unwrap_err();
