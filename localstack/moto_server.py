@@ -173,6 +173,40 @@ def _get_records(self):
 DynamoDBStreamsHandler.get_records = _get_records
 
 
+# The same serializer walked every item of every DynamoDB item operation's
+# answer, which moto also holds in the wire shape already (binaries as
+# bytes): those answers are written as JSON directly too. Other operations
+# (tables, backups, TTL) keep the serializer, which renames and filters
+# their members.
+import base64  # noqa: E402
+import json  # noqa: E402
+
+from moto.dynamodb.responses import DynamoHandler, DynamoResult  # noqa: E402
+
+
+class _WireJson(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, (bytes, bytearray)):
+            return base64.b64encode(o).decode("ascii")
+        return super().default(o)
+
+
+def _as_json(method):
+    @functools.wraps(method)
+    def answer(self):
+        result = method(self)
+        if type(result) is not DynamoResult:
+            return result
+        self.response_headers["Content-Type"] = "application/x-amz-json-1.0"
+        return json.dumps({k: v for k, v in result.result.items() if v is not None}, cls=_WireJson)
+
+    return answer
+
+
+for _operation in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item"):
+    setattr(DynamoHandler, _operation, _as_json(getattr(DynamoHandler, _operation)))
+
+
 # State machines run their states (the callback pattern included), as in AWS.
 default_user_config["stepfunctions"]["execute_state_machine"] = True
 
