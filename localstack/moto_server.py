@@ -1,5 +1,5 @@
 """moto server with two fixes to DynamoDB TransactWriteItems, for tel's tests,
-EventBridge, SQS, stream reads and request dispatch without the costs
+EventBridge, SQS, DynamoDB answers, stream reads and request dispatch without the costs
 moto adds that grow with a run (below), and Step Functions state machines
 that run (moto only records them unless
 told otherwise), so a local state machine can drive tel.
