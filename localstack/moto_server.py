@@ -178,17 +178,7 @@ DynamoDBStreamsHandler.get_records = _get_records
 # bytes): those answers are written as JSON directly too. Other operations
 # (tables, backups, TTL) keep the serializer, which renames and filters
 # their members.
-import base64  # noqa: E402
-import json  # noqa: E402
-
 from moto.dynamodb.responses import DynamoHandler, DynamoResult  # noqa: E402
-
-
-class _WireJson(json.JSONEncoder):
-    def default(self, o):
-        if isinstance(o, (bytes, bytearray)):
-            return base64.b64encode(o).decode("ascii")
-        return super().default(o)
 
 
 def _as_json(method):
@@ -198,7 +188,7 @@ def _as_json(method):
         if type(result) is not DynamoResult:
             return result
         self.response_headers["Content-Type"] = "application/x-amz-json-1.0"
-        return json.dumps({k: v for k, v in result.result.items() if v is not None}, cls=_WireJson)
+        return dynamo_json_dump({k: v for k, v in result.result.items() if v is not None})
 
     return answer
 

@@ -37,12 +37,7 @@ pub async fn choose(
             id: id.clone(),
         }),
         Assignment::RoundRobin { users } => {
-            let turn = state
-                .next_turn(
-                    &format!("round-robin#{}", task.definition_name),
-                    &task.task_instance_id.to_string(),
-                )
-                .await?;
+            let turn = next_turn(state, "round-robin", task).await?;
             Ok(user(&users[((turn - 1) % users.len() as u64) as usize]))
         }
         Assignment::LeastLoaded { users } => {
@@ -61,12 +56,7 @@ pub async fn choose(
                 .map(|(u, _)| u)
                 .collect();
             // Ties go round-robin, so a burst of assignments spreads over the equally loaded.
-            let turn = state
-                .next_turn(
-                    &format!("least-loaded#{}", task.definition_name),
-                    &task.task_instance_id.to_string(),
-                )
-                .await?;
+            let turn = next_turn(state, "least-loaded", task).await?;
             Ok(user(tied[((turn - 1) % tied.len() as u64) as usize]))
         }
         Assignment::FromPath {
@@ -91,6 +81,18 @@ pub async fn choose(
             })
         }
     }
+}
+
+/// The task's turn on its definition's `strategy` counter.
+async fn next_turn(
+    state: &dyn AssignmentState,
+    strategy: &str,
+    task: &TaskInstance,
+) -> Result<u64, StoreError> {
+    let counter = format!("{strategy}#{}", task.definition_name);
+    state
+        .next_turn(&counter, &task.task_instance_id.to_string())
+        .await
 }
 
 #[cfg(test)]
