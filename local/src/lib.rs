@@ -10,6 +10,7 @@ pub mod mail;
 pub mod poller;
 pub mod provision;
 pub mod runner;
+pub mod stream_lanes;
 pub mod stream_reader;
 pub mod template;
 

@@ -173,6 +173,7 @@ impl LocalRunner {
             info!(function = handler.name(), queues = ?queue_ids, pollers = options.pollers_per_function, "function running");
         }
         let reader = StreamReader::new(sdk, &stream_arn, ChangePublisher::of_engine(&engine))
+            .batches_of(stack)
             .checkpoint(options.stream_checkpoint.clone())
             .invocations(invocations.clone());
         let (publisher_shutdown, publisher_watcher) = watch::channel(false);

@@ -1,7 +1,8 @@
 //! Plays Lambda's event source mapping for the table's change stream: reads
 //! every shard in order through the DynamoDB Streams API, hands each batch to
-//! the same publisher the Lambda function runs, and moves on only past what
-//! was published. Where it got to is kept in a checkpoint file (when given),
+//! the same publisher the Lambda function runs (up to the mapping's
+//! `ParallelizationFactor` batches of a shard at once, split by partition
+//! key: `stream_lanes`), and moves on only past what was published. Where it got to is kept in a checkpoint file (when given),
 //! so a runner started again after a crash resumes there: events published
 //! twice keep their ids; none is skipped.
 
@@ -17,18 +18,24 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::invocations::InvocationLog;
+use super::provision::LocalStack;
+use super::stream_lanes;
 use tel_aws::dynamo::stream::StreamRecord;
 use tel_engine::handlers::ChangePublisher;
-use tel_engine::lambda::task_changes;
 
-/// Records per GetRecords call (Lambda's default batch for streams is 100).
-const BATCH: i32 = 100;
+/// Records per publisher invocation unless the stack says otherwise (the
+/// template's `PublisherBatchSize`, Lambda's default for streams).
+const BATCH: usize = 100;
+/// GetRecords returns at most this many records.
+const READ_MAX: usize = 1000;
 /// Wait between polls of a shard with nothing new: from the first, doubling
 /// while nothing comes, up to the last, which is Lambda's own pace (it polls
 /// a shard four times a second): a completion waits no longer for its event
 /// here than it would on AWS.
 const IDLE_FIRST: Duration = Duration::from_millis(100);
 const IDLE_MAX: Duration = Duration::from_millis(250);
+/// Wait before a lane the bus refused is offered again.
+const HELD_PAUSE: Duration = Duration::from_millis(500);
 
 pub struct StreamReader {
     streams: Client,
@@ -38,6 +45,11 @@ pub struct StreamReader {
     checkpoint: Option<PathBuf>,
     /// Where each invocation (a non-empty batch of task changes) is counted and timed.
     invocations: Arc<InvocationLog>,
+    /// Records per publisher invocation (the template's `PublisherBatchSize`).
+    batch: usize,
+    /// Batches of one shard published at once (the template's
+    /// `PublisherParallelization`, Lambda's `ParallelizationFactor`).
+    parallelization: usize,
 }
 
 /// How often the stream's shards are listed again.
@@ -51,14 +63,35 @@ struct Iterators {
     described: Option<Instant>,
 }
 
-/// What one read of a shard came to.
+/// What one read of a shard came to once its lanes were offered to the bus.
 struct ShardBatch {
     /// The last record read (task write or not): where the shard goes on from.
     last: Option<String>,
     /// The task changes' sequence numbers, in order.
     sequences: Vec<String>,
     next: Option<String>,
-    published: Result<(), tel_engine::handlers::publisher::Unpublished>,
+    /// What the refused lanes have left, each from its first change not
+    /// published; empty when the bus took everything.
+    left: Vec<Vec<StreamRecord>>,
+}
+
+/// What a shard's poll does.
+enum Work {
+    /// Read from this iterator.
+    Read(String),
+    /// Offer again what the bus refused.
+    Held(ShardBatch),
+}
+
+/// What a poll of the stream came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Records were published.
+    Moved,
+    /// The bus refused some; they wait for the next poll.
+    Held,
+    /// Nothing new in any shard.
+    Idle,
 }
 
 /// Per shard: the last sequence number published, or "done" for a closed
@@ -78,7 +111,33 @@ impl StreamReader {
             publisher,
             checkpoint: None,
             invocations: Arc::default(),
+            batch: BATCH,
+            parallelization: 1,
         }
+    }
+
+    /// Publishes `batch` records per invocation and takes up to
+    /// `parallelization` batches of a shard at once, as the template's stream
+    /// mapping does (`PublisherBatchSize`, `PublisherParallelization`).
+    pub fn batches(mut self, batch: usize, parallelization: usize) -> Self {
+        self.batch = batch.max(1);
+        self.parallelization = parallelization.clamp(1, 10);
+        self
+    }
+
+    /// The batches of `stack`'s stream mapping, from its template parameters.
+    pub fn batches_of(self, stack: &LocalStack) -> Self {
+        let parameter = |name: &str, default: usize| {
+            stack
+                .parameters
+                .get(name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        self.batches(
+            parameter("PublisherBatchSize", BATCH),
+            parameter("PublisherParallelization", 1),
+        )
     }
 
     /// Keeps the position across runs in this file.
@@ -96,45 +155,63 @@ impl StreamReader {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut checkpoint = self.load();
         let mut iterators = Iterators::default();
+        let mut held = BTreeMap::new();
         let mut idle = IDLE_FIRST;
         while !*shutdown.borrow() {
-            let busy = match self.poll(&mut checkpoint, &mut iterators).await {
-                Ok(busy) => busy,
+            let progress = match self.poll(&mut checkpoint, &mut iterators, &mut held).await {
+                Ok(progress) => progress,
                 Err(e) => {
                     warn!(error = %format!("{e:#}"), "stream poll failed");
                     iterators = Iterators::default();
-                    false
+                    Progress::Held
                 }
             };
-            if busy {
-                idle = IDLE_FIRST;
-            } else {
-                self.invocations.stream_caught_up();
-                tokio::select! {
-                    _ = shutdown.changed() => break,
-                    _ = tokio::time::sleep(idle) => {}
+            match progress {
+                Progress::Moved => idle = IDLE_FIRST,
+                Progress::Held => {
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = tokio::time::sleep(HELD_PAUSE) => {}
+                    }
                 }
-                idle = (idle * 2).min(IDLE_MAX);
+                Progress::Idle => {
+                    self.invocations.stream_caught_up();
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = tokio::time::sleep(idle) => {}
+                    }
+                    idle = (idle * 2).min(IDLE_MAX);
+                }
             }
         }
         // The writers have stopped: publish what they wrote.
-        self.drain(&mut checkpoint, &mut iterators).await;
+        self.drain(&mut checkpoint, &mut iterators, &mut held).await;
     }
 
     /// Publishes everything in the stream not yet published (from the
     /// checkpoint), then returns: for a caller that wrote without a runner.
     pub async fn publish_pending(self) {
         let mut checkpoint = self.load();
-        self.drain(&mut checkpoint, &mut Iterators::default()).await;
+        self.drain(
+            &mut checkpoint,
+            &mut Iterators::default(),
+            &mut BTreeMap::new(),
+        )
+        .await;
     }
 
-    /// Polls until nothing new comes (bounded, in case the bus is down: the
-    /// checkpoint keeps the rest for the next run).
-    async fn drain(&self, checkpoint: &mut Checkpoint, iterators: &mut Iterators) {
+    /// Polls until nothing new comes, or the bus refuses some (bounded, in
+    /// case the bus is down: the checkpoint keeps the rest for the next run).
+    async fn drain(
+        &self,
+        checkpoint: &mut Checkpoint,
+        iterators: &mut Iterators,
+        held: &mut BTreeMap<String, ShardBatch>,
+    ) {
         for _ in 0..50 {
-            match self.poll(checkpoint, iterators).await {
-                Ok(true) => continue,
-                Ok(false) => break,
+            match self.poll(checkpoint, iterators, held).await {
+                Ok(Progress::Moved) => continue,
+                Ok(Progress::Held | Progress::Idle) => break,
                 Err(e) => {
                     warn!(error = %format!("{e:#}"), "stream not drained");
                     break;
@@ -144,9 +221,15 @@ impl StreamReader {
     }
 
     /// One GetRecords per open shard, the shards side by side (as Lambda
-    /// reads them; within a shard, one batch after another, in order);
-    /// true if any returned records.
-    async fn poll(&self, checkpoint: &mut Checkpoint, iterators: &mut Iterators) -> Result<bool> {
+    /// reads them; within a shard, one read after another, in order), each
+    /// read published in lanes (`stream_lanes`). A shard whose lanes the bus
+    /// refused offers what they have left before it is read further.
+    async fn poll(
+        &self,
+        checkpoint: &mut Checkpoint,
+        iterators: &mut Iterators,
+        held: &mut BTreeMap<String, ShardBatch>,
+    ) -> Result<Progress> {
         // Shards change every few hours in AWS: describe the stream now and then, not every poll.
         if iterators
             .described
@@ -156,7 +239,7 @@ impl StreamReader {
             iterators.described = Some(Instant::now());
         }
         let shards = iterators.shards.clone();
-        let mut readable = Vec::new();
+        let mut work = Vec::new();
         for shard in &shards {
             let Some(id) = shard.shard_id() else { continue };
             if checkpoint.finished.contains(id) {
@@ -169,21 +252,26 @@ impl StreamReader {
             {
                 continue;
             }
+            if let Some(batch) = held.remove(id) {
+                work.push((id.to_owned(), Work::Held(batch)));
+                continue;
+            }
             let iterator = match iterators.by_shard.get(id) {
                 Some(it) => it.clone(),
                 None => self.iterator(id, checkpoint.published.get(id)).await?,
             };
-            readable.push((id.to_owned(), iterator));
+            work.push((id.to_owned(), Work::Read(iterator)));
         }
-        let batches = futures::future::join_all(
-            readable
-                .iter()
-                .map(|(_, iterator)| self.read_and_publish(iterator)),
-        )
+        let batches = futures::future::join_all(work.into_iter().map(|(id, work)| async move {
+            let batch = match work {
+                Work::Read(iterator) => self.read_and_publish(&iterator).await,
+                Work::Held(batch) => Ok(self.offer_again(batch).await),
+            };
+            (id, batch)
+        }))
         .await;
-        let mut busy = false;
-        let mut held = false;
-        for ((id, _), batch) in readable.into_iter().zip(batches) {
+        let mut progress = Progress::Idle;
+        for (id, batch) in batches {
             // One shard's failed read leaves the others' published batches
             // to be checkpointed; that shard is read again from its checkpoint.
             let batch = match batch {
@@ -191,61 +279,67 @@ impl StreamReader {
                 Err(e) => {
                     warn!(shard = %id, error = %format!("{e:#}"), "stream shard not read");
                     iterators.by_shard.remove(&id);
-                    held = true;
+                    progress = Progress::Held;
                     continue;
                 }
             };
-            match batch.published {
-                Ok(_) => {
-                    if let Some(last) = batch.last {
-                        checkpoint.published.insert(id.clone(), last);
-                        busy = true;
-                    }
-                    match batch.next {
-                        Some(next) => {
-                            iterators.by_shard.insert(id.clone(), next);
-                        }
-                        None => {
-                            checkpoint.finished.insert(id.clone());
-                            iterators.by_shard.remove(&id);
-                            // A closed shard has children to find.
-                            iterators.described = None;
-                        }
-                    }
-                    if !batch.sequences.is_empty() || !iterators.by_shard.contains_key(&id) {
-                        self.save(checkpoint);
-                    }
+            if !batch.left.is_empty() {
+                // Until its lanes are through, the shard's checkpoint stays
+                // before its earliest change not published: a runner started
+                // again publishes from there (the other lanes' events again,
+                // with the same ids), and nothing is skipped.
+                let earliest = batch
+                    .left
+                    .iter()
+                    .filter_map(|lane| lane.first())
+                    .filter_map(|first| batch.sequences.iter().position(|s| *s == first.sequence))
+                    .min()
+                    .unwrap_or(0);
+                if let Some(before) = earliest.checked_sub(1) {
+                    checkpoint
+                        .published
+                        .insert(id.clone(), batch.sequences[before].clone());
+                    self.save(checkpoint);
                 }
-                Err(unpublished) => {
-                    // Read again from the first change not published, after a pause.
-                    debug!(%unpublished, "stream position held");
-                    if let Some(before) = batch
-                        .sequences
-                        .iter()
-                        .take_while(|s| **s != unpublished.sequence)
-                        .last()
-                    {
-                        checkpoint.published.insert(id.clone(), before.clone());
-                        self.save(checkpoint);
-                    }
-                    iterators.by_shard.remove(&id);
-                    held = true;
+                debug!(shard = %id, lanes = batch.left.len(), "stream position held");
+                iterators.by_shard.remove(&id);
+                held.insert(id, batch);
+                progress = Progress::Held;
+                continue;
+            }
+            if let Some(last) = &batch.last {
+                checkpoint.published.insert(id.clone(), last.clone());
+                if progress == Progress::Idle {
+                    progress = Progress::Moved;
                 }
             }
+            match batch.next {
+                Some(next) => {
+                    iterators.by_shard.insert(id.clone(), next);
+                }
+                None => {
+                    checkpoint.finished.insert(id.clone());
+                    iterators.by_shard.remove(&id);
+                    // A closed shard has children to find.
+                    iterators.described = None;
+                }
+            }
+            if !batch.sequences.is_empty() || !iterators.by_shard.contains_key(&id) {
+                self.save(checkpoint);
+            }
         }
-        if held {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        Ok(busy)
+        Ok(progress)
     }
 
-    /// One GetRecords from `iterator`, its task changes handed to the publisher.
+    /// One GetRecords from `iterator`, as many records as the shard's
+    /// batches at once can take; its task changes published in lanes.
     async fn read_and_publish(&self, iterator: &str) -> Result<ShardBatch> {
+        let limit = (self.batch * self.parallelization).min(READ_MAX);
         let out = self
             .streams
             .get_records()
             .shard_iterator(iterator)
-            .limit(BATCH)
+            .limit(i32::try_from(limit).unwrap_or(100))
             .send()
             .await
             .context("GetRecords")?;
@@ -259,18 +353,34 @@ impl StreamReader {
         // As the template's stream filter does: only task writes reach the
         // publisher; other items invoke nothing.
         records.retain(StreamRecord::is_task_write);
-        let started = Instant::now();
-        let published = self.publisher.publish(&task_changes(&records)).await;
-        if !records.is_empty() {
-            self.invocations
-                .record("publisher", records.len(), started.elapsed());
-        }
+        let sequences = records.iter().map(|r| r.sequence.clone()).collect();
+        // As many lanes as the read fills batches: a read that fits one
+        // batch is one invocation, as it was before lanes.
+        let lanes = records
+            .len()
+            .div_ceil(self.batch)
+            .clamp(1, self.parallelization);
+        let left = stream_lanes::publish(
+            &self.publisher,
+            &self.invocations,
+            stream_lanes::split(records, lanes),
+            self.batch,
+        )
+        .await;
         Ok(ShardBatch {
             last,
-            sequences: records.iter().map(|r| r.sequence.clone()).collect(),
+            sequences,
             next: out.next_shard_iterator,
-            published: published.map(|_| ()),
+            left,
         })
+    }
+
+    /// Offers the bus again what a held read's lanes have left.
+    async fn offer_again(&self, mut batch: ShardBatch) -> ShardBatch {
+        let left = std::mem::take(&mut batch.left);
+        batch.left =
+            stream_lanes::publish(&self.publisher, &self.invocations, left, self.batch).await;
+        batch
     }
 
     async fn shards(&self) -> Result<Vec<Shard>> {

@@ -229,6 +229,7 @@ impl TestStack {
             arn,
             tel_engine::handlers::ChangePublisher::new(bus).answering_steps(&self.engine),
         )
+        .batches_of(&self.stack)
         .checkpoint(Some(self.stream_checkpoint.clone())))
     }
 

@@ -65,8 +65,22 @@ impl StreamRecord {
 
     /// The written item's key, `PK|SK`.
     pub fn key(&self) -> Option<String> {
-        let item = self.new.as_ref().or(self.old.as_ref())?;
-        Some(format!("{}|{}", get_s(item, "PK")?, get_s(item, "SK")?))
+        Some(format!(
+            "{}|{}",
+            self.partition_key()?,
+            get_s(self.item()?, "SK")?
+        ))
+    }
+
+    /// The written item's partition key: every write of a task is under one,
+    /// which is how Lambda keeps a task's changes in order across the
+    /// batches it takes from a shard at once.
+    pub fn partition_key(&self) -> Option<&str> {
+        get_s(self.item()?, "PK")
+    }
+
+    fn item(&self) -> Option<&Item> {
+        self.new.as_ref().or(self.old.as_ref())
     }
 
     /// A record of a Lambda event from the stream (`Records[].dynamodb`).
