@@ -1,7 +1,8 @@
 //! `EventPublisher` over EventBridge: chunks of 10, `FailedEntryCount`
-//! checked, only the failed entries retried.
+//! checked, only the failed entries retried, and a chunk that stays refused
+//! stops the batch (`chunks`).
 
-use std::time::Duration;
+mod chunks;
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
@@ -10,10 +11,11 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use crate::aws_error::classify;
 use tel_core::ports::{AwsError, BusEvent, EventPublisher, PublishError};
 
-pub const MAX_ENTRIES_PER_CALL: usize = 10;
+pub use chunks::MAX_ENTRIES_PER_CALL;
+use chunks::{Refused, publish_in_chunks};
+
 /// PutEvents limit for one entry (source, detail-type and detail together).
 pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
-const PUBLISH_ROUNDS: u32 = 5;
 
 #[derive(Clone)]
 pub struct EventBridgePublisher {
@@ -53,66 +55,34 @@ impl EventPublisher for EventBridgePublisher {
                 entry_size(big)
             )));
         }
-        let mut failed = Vec::new();
-        let mut last_message = String::new();
-        let mut refused: Option<AwsError> = None;
-        for (chunk_index, chunk) in events.chunks(MAX_ENTRIES_PER_CALL).enumerate() {
-            let offset = chunk_index * MAX_ENTRIES_PER_CALL;
-            let mut pending: Vec<usize> = (0..chunk.len()).collect();
-            for round in 0..PUBLISH_ROUNDS {
-                if refused.is_some() {
-                    // A bus that is missing or denied now is so for the rest.
-                    break;
-                }
-                let entries = pending.iter().map(|&i| self.entry(&chunk[i])).collect();
-                match self
-                    .client
-                    .put_events()
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                {
-                    Ok(out) if out.failed_entry_count() == 0 => pending.clear(),
-                    Ok(out) => {
-                        // Result entries line up with request entries.
-                        let still: Vec<usize> = out
-                            .entries()
-                            .iter()
-                            .zip(&pending)
-                            .filter(|(result, _)| result.error_code().is_some())
-                            .map(|(result, &i)| {
-                                last_message = format!(
-                                    "{}: {}",
-                                    result.error_code().unwrap_or_default(),
-                                    result.error_message().unwrap_or_default()
-                                );
-                                i
-                            })
-                            .collect();
-                        pending = still;
-                    }
-                    Err(e) => {
-                        let error = classify("PutEvents", format!("bus {}", self.bus_name), e);
-                        last_message = error.to_string();
-                        if !error.is_transient() {
-                            refused = Some(error);
-                        }
-                    }
-                }
-                if pending.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50 << round)).await;
-            }
-            failed.extend(pending.iter().map(|i| i + offset));
+        publish_in_chunks(events, |batch| self.put_events(batch)).await
+    }
+}
+
+impl EventBridgePublisher {
+    /// One `PutEvents` call; the entries it refused, by their place in it.
+    async fn put_events(&self, batch: Vec<&BusEvent>) -> Result<Refused, AwsError> {
+        let entries = batch.iter().map(|event| self.entry(event)).collect();
+        let out = self
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| classify("PutEvents", format!("bus {}", self.bus_name), e))?;
+        if out.failed_entry_count() == 0 {
+            return Ok(Vec::new());
         }
-        match (failed.is_empty(), refused) {
-            (true, _) => Ok(()),
-            (false, Some(source)) => Err(PublishError::BusRefused { failed, source }),
-            (false, None) => Err(PublishError::Unavailable {
-                failed,
-                message: last_message,
-            }),
-        }
+        // Result entries line up with request entries.
+        Ok(out
+            .entries()
+            .iter()
+            .enumerate()
+            .filter_map(|(place, result)| {
+                let code = result.error_code()?;
+                let message = result.error_message().unwrap_or_default();
+                Some((place, format!("{code}: {message}")))
+            })
+            .collect())
     }
 }

@@ -77,21 +77,20 @@ struct ShardBatch {
 
 /// What a shard's poll does.
 enum Work {
-    /// Read from this iterator.
-    Read(String),
+    /// Read from this iterator (or the shard's iterator was refused).
+    Read(Result<String>),
     /// Offer again what the bus refused.
     Held(ShardBatch),
 }
 
 /// What a poll of the stream came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Progress {
-    /// Records were published.
-    Moved,
-    /// The bus refused some; they wait for the next poll.
-    Held,
-    /// Nothing new in any shard.
-    Idle,
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Progress {
+    /// Some shard's records were published.
+    moved: bool,
+    /// Some changes wait for the next poll: the bus refused them, or a
+    /// shard could not be read.
+    held: bool,
 }
 
 /// Per shard: the last sequence number published, or "done" for a closed
@@ -163,25 +162,27 @@ impl StreamReader {
                 Err(e) => {
                     warn!(error = %format!("{e:#}"), "stream poll failed");
                     iterators = Iterators::default();
-                    Progress::Held
+                    Progress {
+                        moved: false,
+                        held: true,
+                    }
                 }
             };
-            match progress {
-                Progress::Moved => idle = IDLE_FIRST,
-                Progress::Held => {
-                    tokio::select! {
-                        _ = shutdown.changed() => break,
-                        _ = tokio::time::sleep(HELD_PAUSE) => {}
-                    }
+            if progress.held {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    _ = tokio::time::sleep(HELD_PAUSE) => {}
                 }
-                Progress::Idle => {
-                    self.invocations.stream_caught_up();
-                    tokio::select! {
-                        _ = shutdown.changed() => break,
-                        _ = tokio::time::sleep(idle) => {}
-                    }
-                    idle = (idle * 2).min(IDLE_MAX);
+            } else if progress.moved {
+                idle = IDLE_FIRST;
+            } else {
+                // Nothing new, nothing held: every write so far is published.
+                self.invocations.stream_caught_up();
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    _ = tokio::time::sleep(idle) => {}
                 }
+                idle = (idle * 2).min(IDLE_MAX);
             }
         }
         // The writers have stopped: publish what they wrote.
@@ -200,8 +201,8 @@ impl StreamReader {
         .await;
     }
 
-    /// Polls until nothing new comes, or the bus refuses some (bounded, in
-    /// case the bus is down: the checkpoint keeps the rest for the next run).
+    /// Polls while any shard moves (bounded, in case the bus is down: the
+    /// checkpoint keeps the rest for the next run).
     async fn drain(
         &self,
         checkpoint: &mut Checkpoint,
@@ -210,8 +211,12 @@ impl StreamReader {
     ) {
         for _ in 0..50 {
             match self.poll(checkpoint, iterators, held).await {
-                Ok(Progress::Moved) => continue,
-                Ok(Progress::Held | Progress::Idle) => break,
+                Ok(Progress { moved: true, held }) => {
+                    if held {
+                        tokio::time::sleep(HELD_PAUSE).await;
+                    }
+                }
+                Ok(Progress { moved: false, .. }) => break,
                 Err(e) => {
                     warn!(error = %format!("{e:#}"), "stream not drained");
                     break;
@@ -239,10 +244,15 @@ impl StreamReader {
             iterators.described = Some(Instant::now());
         }
         let shards = iterators.shards.clone();
-        let mut work = Vec::new();
+        // What the bus refused is offered again first, whatever the shard
+        // list now says: held changes are never dropped while the runner runs.
+        let mut work: Vec<(String, Work)> = std::mem::take(held)
+            .into_iter()
+            .map(|(id, batch)| (id, Work::Held(batch)))
+            .collect();
         for shard in &shards {
             let Some(id) = shard.shard_id() else { continue };
-            if checkpoint.finished.contains(id) {
+            if checkpoint.finished.contains(id) || work.iter().any(|(held, _)| held == id) {
                 continue;
             }
             // A child shard waits until its parent is read to its end.
@@ -252,25 +262,24 @@ impl StreamReader {
             {
                 continue;
             }
-            if let Some(batch) = held.remove(id) {
-                work.push((id.to_owned(), Work::Held(batch)));
-                continue;
-            }
+            // A shard whose iterator is refused is that shard's failure,
+            // like a failed read: the others' work goes on.
             let iterator = match iterators.by_shard.get(id) {
-                Some(it) => it.clone(),
-                None => self.iterator(id, checkpoint.published.get(id)).await?,
+                Some(it) => Ok(it.clone()),
+                None => self.iterator(id, checkpoint.published.get(id)).await,
             };
             work.push((id.to_owned(), Work::Read(iterator)));
         }
         let batches = futures::future::join_all(work.into_iter().map(|(id, work)| async move {
             let batch = match work {
-                Work::Read(iterator) => self.read_and_publish(&iterator).await,
+                Work::Read(Ok(iterator)) => self.read_and_publish(&iterator).await,
+                Work::Read(Err(e)) => Err(e),
                 Work::Held(batch) => Ok(self.offer_again(batch).await),
             };
             (id, batch)
         }))
         .await;
-        let mut progress = Progress::Idle;
+        let mut progress = Progress::default();
         for (id, batch) in batches {
             // One shard's failed read leaves the others' published batches
             // to be checkpointed; that shard is read again from its checkpoint.
@@ -279,7 +288,7 @@ impl StreamReader {
                 Err(e) => {
                     warn!(shard = %id, error = %format!("{e:#}"), "stream shard not read");
                     iterators.by_shard.remove(&id);
-                    progress = Progress::Held;
+                    progress.held = true;
                     continue;
                 }
             };
@@ -304,14 +313,12 @@ impl StreamReader {
                 debug!(shard = %id, lanes = batch.left.len(), "stream position held");
                 iterators.by_shard.remove(&id);
                 held.insert(id, batch);
-                progress = Progress::Held;
+                progress.held = true;
                 continue;
             }
             if let Some(last) = &batch.last {
                 checkpoint.published.insert(id.clone(), last.clone());
-                if progress == Progress::Idle {
-                    progress = Progress::Moved;
-                }
+                progress.moved = true;
             }
             match batch.next {
                 Some(next) => {
