@@ -2,9 +2,10 @@
 //! every shard in order through the DynamoDB Streams API, hands each batch to
 //! the same publisher the Lambda function runs (up to the mapping's
 //! `ParallelizationFactor` batches of a shard at once, split by partition
-//! key: `stream_lanes`), and moves on only past what was published. Where it got to is kept in a checkpoint file (when given),
-//! so a runner started again after a crash resumes there: events published
-//! twice keep their ids; none is skipped.
+//! key: `stream_lanes`), and moves on only past what was published. Where
+//! it got to is kept in a checkpoint file (when given), so a runner started
+//! again after a crash resumes there: events published twice keep their
+//! ids; none is skipped.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -84,7 +85,7 @@ enum Work {
 }
 
 /// What a poll of the stream came to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Progress {
     /// Some shard's records were published.
     moved: bool,
