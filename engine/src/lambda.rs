@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt;
+use tracing_subscriber::prelude::*;
 
 use crate::batch::SqsHandler;
 use tel_aws::dynamo::stream::StreamRecord;
@@ -13,24 +16,47 @@ use tel_core::ports::TaskChange;
 /// Logs as JSON lines in Lambda (so CloudWatch can query fields), readable
 /// text elsewhere. Level from `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else info.
 pub fn init_tracing() {
-    let level = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
-        .unwrap_or_else(|_| "info".to_owned());
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder
+    let filter = log_filter(
+        std::env::var("RUST_LOG").ok().as_deref(),
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+    );
+    let lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let json = lambda.then(|| {
+        fmt::layer()
             .json()
             .with_current_span(true)
             .without_time()
-            .try_init()
-    } else {
-        builder.try_init()
-    };
+            .with_target(false)
+    });
+    let text = (!lambda).then(|| fmt::layer().with_target(false));
+    let result = tracing_subscriber::registry()
+        .with(json)
+        .with(text)
+        .with(filter)
+        .try_init();
     // Already installed (tests, the local runner): keep the first.
     drop(result);
+}
+
+/// What to log: `RUST_LOG`'s `target=level` directives (`info`,
+/// `tel_engine=debug,warn`), else the function's Lambda log level, else
+/// info. `Targets`, not `EnvFilter`: the same directives without span and
+/// field matchers, whose regex engine was 0.3 MB of every function's zip
+/// (docs/benchmarks.md, "Function binaries").
+fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
+    let info = || Targets::new().with_default(Level::INFO);
+    match (rust_log, lambda_level) {
+        (Some(directives), _) => directives.parse().unwrap_or_else(|_| info()),
+        // Lambda's levels are TRACE to FATAL; tracing's stop at ERROR.
+        (None, Some(level)) if level.eq_ignore_ascii_case("fatal") => {
+            Targets::new().with_default(Level::ERROR)
+        }
+        (None, Some(level)) => level
+            .parse::<Level>()
+            .map(|l| Targets::new().with_default(l))
+            .unwrap_or_else(|_| info()),
+        (None, None) => info(),
+    }
 }
 
 /// Serves an SQS handler to the Lambda runtime.
@@ -121,4 +147,45 @@ pub fn task_changes(records: &[StreamRecord]) -> Vec<TaskChange> {
                 .ok()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logs(filter: &Targets, target: &str, level: Level) -> bool {
+        filter.would_enable(target, &level)
+    }
+
+    #[test]
+    fn rust_log_directives_name_targets_and_a_default() {
+        let filter = log_filter(Some("tel_engine=debug,warn"), Some("ERROR"));
+        assert!(logs(&filter, "tel_engine::batch", Level::DEBUG));
+        assert!(!logs(&filter, "tel_engine::batch", Level::TRACE));
+        assert!(logs(&filter, "aws_smithy_runtime", Level::WARN));
+        assert!(!logs(&filter, "aws_smithy_runtime", Level::INFO));
+    }
+
+    #[test]
+    fn the_lambda_log_level_applies_when_rust_log_is_unset() {
+        let debug = log_filter(None, Some("DEBUG"));
+        assert!(logs(&debug, "tel_engine", Level::DEBUG));
+        assert!(!logs(&debug, "tel_engine", Level::TRACE));
+        // FATAL is Lambda's highest level; tracing's is ERROR.
+        let fatal = log_filter(None, Some("FATAL"));
+        assert!(logs(&fatal, "tel_engine", Level::ERROR));
+        assert!(!logs(&fatal, "tel_engine", Level::WARN));
+    }
+
+    #[test]
+    fn unset_or_unreadable_levels_log_info() {
+        for filter in [
+            log_filter(None, None),
+            log_filter(Some("tel_engine=loud"), None),
+            log_filter(None, Some("LOUD")),
+        ] {
+            assert!(logs(&filter, "tel_engine", Level::INFO));
+            assert!(!logs(&filter, "tel_engine", Level::DEBUG));
+        }
+    }
 }
