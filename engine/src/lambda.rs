@@ -41,8 +41,9 @@ pub fn init_tracing() {
 /// What to log: `RUST_LOG`'s `target=level` directives (`info`,
 /// `tel_engine=debug,warn`), else the function's Lambda log level, else
 /// info. `Targets`, not `EnvFilter`: the same directives without span and
-/// field matchers, whose regex engine was 0.3 MB of every function's zip
-/// (docs/benchmarks.md, "Function binaries").
+/// field matchers, whose regex engine was 0.3 MB of the zip of every
+/// function that does not validate schemas (docs/benchmarks.md, "Function
+/// binaries").
 fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
     let info = || Targets::new().with_default(Level::INFO);
     match (rust_log, lambda_level) {
