@@ -16,7 +16,7 @@ use tel_core::ports::TaskChange;
 /// Logs as JSON lines in Lambda (so CloudWatch can query fields), readable
 /// text elsewhere. Level from `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else info.
 pub fn init_tracing() {
-    let filter = log_filter(
+    let (filter, refused) = log_filter(
         std::env::var("RUST_LOG").ok().as_deref(),
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
     );
@@ -36,27 +36,52 @@ pub fn init_tracing() {
         .try_init();
     // Already installed (tests, the local runner): keep the first.
     drop(result);
+    if let Some(refused) = refused {
+        tracing::warn!(refused = %refused, "log level not understood and left out");
+    }
 }
 
 /// What to log: `RUST_LOG`'s `target=level` directives (`info`,
 /// `tel_engine=debug,warn`), else the function's Lambda log level, else
-/// info. `Targets`, not `EnvFilter`: the same directives without span and
-/// field matchers, whose regex engine was 0.3 MB of the zip of every
-/// function that does not validate schemas (docs/benchmarks.md, "Function
-/// binaries").
-fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
+/// info; and what was refused, to be logged once logging works.
+/// `Targets`, not `EnvFilter`: the same directives without span and field
+/// filters, whose regex engine was 0.3 MB of the zip of every function
+/// that does not validate schemas (docs/benchmarks.md, "Function
+/// binaries"). A span or field filter (`[...]`, `{...}`) is left out, and
+/// said so, rather than read as a target that matches nothing.
+fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> (Targets, Option<String>) {
     let info = || Targets::new().with_default(Level::INFO);
-    match (rust_log, lambda_level) {
-        (Some(directives), _) => directives.parse().unwrap_or_else(|_| info()),
-        // Lambda's levels are TRACE to FATAL; tracing's stop at ERROR.
-        (None, Some(level)) if level.eq_ignore_ascii_case("fatal") => {
-            Targets::new().with_default(Level::ERROR)
-        }
-        (None, Some(level)) => level
-            .parse::<Level>()
-            .map(|l| Targets::new().with_default(l))
-            .unwrap_or_else(|_| info()),
-        (None, None) => info(),
+    // Empty pieces (`info,`, or an empty RUST_LOG) would parse as a target
+    // named "" at TRACE, which matches every target.
+    let pieces: Vec<&str> = rust_log
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    if !pieces.is_empty() {
+        let (spans, targets): (Vec<&str>, Vec<&str>) =
+            pieces.into_iter().partition(|d| d.contains(['[', '{']));
+        let refused = (!spans.is_empty()).then(|| format!("RUST_LOG {}", spans.join(",")));
+        return match targets.join(",").parse() {
+            Ok(filter) if !targets.is_empty() => (filter, refused),
+            Ok(_) => (info(), refused),
+            Err(_) => (
+                info(),
+                Some(format!("RUST_LOG {}", rust_log.unwrap_or_default())),
+            ),
+        };
+    }
+    let Some(level) = lambda_level.filter(|l| !l.is_empty()) else {
+        return (info(), None);
+    };
+    // Lambda's levels are TRACE to FATAL; tracing's stop at ERROR.
+    if level.eq_ignore_ascii_case("fatal") {
+        return (Targets::new().with_default(Level::ERROR), None);
+    }
+    match level.parse::<Level>() {
+        Ok(l) => (Targets::new().with_default(l), None),
+        Err(_) => (info(), Some(format!("AWS_LAMBDA_LOG_LEVEL {level}"))),
     }
 }
 
@@ -154,24 +179,27 @@ pub fn task_changes(records: &[StreamRecord]) -> Vec<TaskChange> {
 mod tests {
     use super::*;
 
-    fn logs(filter: &Targets, target: &str, level: Level) -> bool {
-        filter.would_enable(target, &level)
+    fn logs(filter: &(Targets, Option<String>), target: &str, level: Level) -> bool {
+        filter.0.would_enable(target, &level)
     }
 
     #[test]
     fn rust_log_directives_name_targets_and_a_default() {
-        let filter = log_filter(Some("tel_engine=debug,warn"), Some("ERROR"));
+        let filter = log_filter(Some("tel_engine=debug, warn,"), Some("ERROR"));
         assert!(logs(&filter, "tel_engine::batch", Level::DEBUG));
         assert!(!logs(&filter, "tel_engine::batch", Level::TRACE));
         assert!(logs(&filter, "aws_smithy_runtime", Level::WARN));
         assert!(!logs(&filter, "aws_smithy_runtime", Level::INFO));
+        assert_eq!(filter.1, None);
     }
 
     #[test]
-    fn the_lambda_log_level_applies_when_rust_log_is_unset() {
-        let debug = log_filter(None, Some("DEBUG"));
-        assert!(logs(&debug, "tel_engine", Level::DEBUG));
-        assert!(!logs(&debug, "tel_engine", Level::TRACE));
+    fn the_lambda_log_level_applies_when_rust_log_is_unset_or_empty() {
+        for rust_log in [None, Some(""), Some(" , ")] {
+            let debug = log_filter(rust_log, Some("DEBUG"));
+            assert!(logs(&debug, "tel_engine", Level::DEBUG));
+            assert!(!logs(&debug, "tel_engine", Level::TRACE));
+        }
         // FATAL is Lambda's highest level; tracing's is ERROR.
         let fatal = log_filter(None, Some("FATAL"));
         assert!(logs(&fatal, "tel_engine", Level::ERROR));
@@ -179,14 +207,42 @@ mod tests {
     }
 
     #[test]
-    fn unset_or_unreadable_levels_log_info() {
-        for filter in [
-            log_filter(None, None),
-            log_filter(Some("tel_engine=loud"), None),
-            log_filter(None, Some("LOUD")),
+    fn unset_or_unreadable_levels_log_info_and_say_what_was_refused() {
+        for (filter, refused) in [
+            (log_filter(None, None), None),
+            (log_filter(Some(""), None), None),
+            (log_filter(Some("info,"), None), None),
+            (
+                log_filter(Some("tel_engine=loud"), None),
+                Some("RUST_LOG tel_engine=loud"),
+            ),
+            (
+                log_filter(None, Some("LOUD")),
+                Some("AWS_LAMBDA_LOG_LEVEL LOUD"),
+            ),
         ] {
-            assert!(logs(&filter, "tel_engine", Level::INFO));
-            assert!(!logs(&filter, "tel_engine", Level::DEBUG));
+            assert!(logs(&filter, "tel_engine", Level::INFO), "{refused:?}");
+            assert!(!logs(&filter, "hyper", Level::DEBUG), "{refused:?}");
+            assert!(!logs(&filter, "", Level::DEBUG), "{refused:?}");
+            assert_eq!(filter.1.as_deref(), refused);
         }
+    }
+
+    #[test]
+    fn span_and_field_filters_are_left_out_and_said_so() {
+        let filter = log_filter(Some("tel_engine[claim]=debug,warn"), None);
+        assert!(logs(&filter, "tel_engine", Level::WARN));
+        assert!(!logs(&filter, "tel_engine", Level::INFO));
+        assert_eq!(
+            filter.1.as_deref(),
+            Some("RUST_LOG tel_engine[claim]=debug")
+        );
+        let only = log_filter(Some("[{task_instance_id}]=trace"), None);
+        assert!(logs(&only, "tel_engine", Level::INFO));
+        assert!(!logs(&only, "tel_engine", Level::DEBUG));
+        assert_eq!(
+            only.1.as_deref(),
+            Some("RUST_LOG [{task_instance_id}]=trace")
+        );
     }
 }

@@ -195,10 +195,11 @@ async fn a_request_may_bring_its_input_by_reference() {
 }
 
 /// The SDK's S3 checksums come from tel's own stand-in for crc-fast
-/// (vendor/crc-fast): the bucket is asked to check each of the three it
-/// computes, and LocalStack refuses a body whose checksum it computes
-/// differently (BadDigest); reading back with checksums on, the SDK checks
-/// the stored one against the body it receives.
+/// (vendor/crc-fast). Each of the three it computes is stored with an
+/// object and read back: it must be the value computed for the same bytes
+/// elsewhere (Python's zlib and AWS's CRT, the library botocore uses), on
+/// every engine; LocalStack also computes each one itself and refuses a
+/// body whose checksum differs (BadDigest).
 #[tokio::test]
 async fn the_bucket_agrees_with_every_checksum_the_sdk_computes() {
     use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
@@ -208,11 +209,14 @@ async fn the_bucket_agrees_with_every_checksum_the_sdk_computes() {
     // A megabyte and an odd tail: every byte value, at every offset of
     // the tables' sixteen-byte steps.
     let body: Vec<u8> = (0..1_048_583u32).map(|i| (i ^ (i >> 9)) as u8).collect();
-    for algorithm in [
-        ChecksumAlgorithm::Crc32,
-        ChecksumAlgorithm::Crc32C,
-        ChecksumAlgorithm::Crc64Nvme,
-    ] {
+    // zlib.crc32(body), awscrt.checksums.crc32c(body) and crc64nvme(body),
+    // big-endian, in base64 as S3 writes them.
+    let expected = [
+        (ChecksumAlgorithm::Crc32, "zQkImA=="),
+        (ChecksumAlgorithm::Crc32C, "gaBOVA=="),
+        (ChecksumAlgorithm::Crc64Nvme, "I7yxXYmwvgE="),
+    ];
+    for (algorithm, checksum) in expected {
         let key = format!("checksums/{}", algorithm.as_str());
         s3.put_object()
             .bucket(&bucket)
@@ -230,6 +234,12 @@ async fn the_bucket_agrees_with_every_checksum_the_sdk_computes() {
             .send()
             .await
             .unwrap();
+        let stored = match algorithm {
+            ChecksumAlgorithm::Crc32 => read.checksum_crc32(),
+            ChecksumAlgorithm::Crc32C => read.checksum_crc32_c(),
+            _ => read.checksum_crc64_nvme(),
+        };
+        assert_eq!(stored, Some(checksum), "{algorithm:?}");
         let bytes = read.body.collect().await.unwrap().into_bytes();
         assert!(bytes == body, "{algorithm:?}: the body came back whole");
     }

@@ -130,6 +130,31 @@ mod tests {
         }
     }
 
+    /// This crate saves anything only while cargo links it: were a later
+    /// aws-smithy-checksums to ask for a crc-fast version this one is not,
+    /// cargo would set the patch aside with a warning (`[[patch.unused]]`)
+    /// and link crates.io's again. The workspace's lock file says which.
+    #[test]
+    fn the_workspace_links_this_crate_not_crates_ios() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("the workspace's Cargo.lock");
+        let entries: Vec<&str> = lock
+            .split("[[package]]")
+            .filter(|entry| entry.contains("name = \"crc-fast\""))
+            .collect();
+        assert_eq!(entries.len(), 1, "one crc-fast in Cargo.lock");
+        assert!(
+            !entries[0].contains("source = "),
+            "crc-fast comes from a registry, not vendor/crc-fast: {}",
+            entries[0]
+        );
+        assert!(
+            !lock.contains("[[patch.unused]]"),
+            "a patch cargo did not use"
+        );
+    }
+
     #[test]
     fn nothing_given_is_the_empty_checksum() {
         for algorithm in ALL {
