@@ -230,19 +230,28 @@ mod tests {
 
     #[test]
     fn span_and_field_filters_are_left_out_and_said_so() {
-        let filter = log_filter(Some("tel_engine[claim]=debug,warn"), None);
-        assert!(logs(&filter, "tel_engine", Level::WARN));
-        assert!(!logs(&filter, "tel_engine", Level::INFO));
-        assert_eq!(
-            filter.1.as_deref(),
-            Some("RUST_LOG tel_engine[claim]=debug")
-        );
-        let only = log_filter(Some("[{task_instance_id}]=trace"), None);
-        assert!(logs(&only, "tel_engine", Level::INFO));
-        assert!(!logs(&only, "tel_engine", Level::DEBUG));
-        assert_eq!(
-            only.1.as_deref(),
-            Some("RUST_LOG [{task_instance_id}]=trace")
-        );
+        // (RUST_LOG, tel_engine's lowest level logged, what was refused)
+        for (rust_log, level, refused) in [
+            (
+                "tel_engine[claim]=debug,warn",
+                Level::WARN,
+                "tel_engine[claim]=debug",
+            ),
+            (
+                "[{task_instance_id}]=trace",
+                Level::INFO,
+                "[{task_instance_id}]=trace",
+            ),
+        ] {
+            let filter = log_filter(Some(rust_log), None);
+            assert!(logs(&filter, "tel_engine", level), "{rust_log}");
+            let below = if level == Level::WARN {
+                Level::INFO
+            } else {
+                Level::DEBUG
+            };
+            assert!(!logs(&filter, "tel_engine", below), "{rust_log}");
+            assert_eq!(filter.1, Some(format!("RUST_LOG {refused}")));
+        }
     }
 }
