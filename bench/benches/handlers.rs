@@ -73,9 +73,13 @@ fn sandbox(c: &mut Criterion) {
 fn schema(c: &mut Criterion) {
     let compiled = CompiledSchema::compile(&workload::input_schema()).unwrap();
     let valid = workload::order(1);
+    let shuffled = workload::shuffled_order();
     let invalid = workload::invalid_order();
     c.bench_function("schema: valid instance", |b| {
         b.iter(|| compiled.is_valid(&valid))
+    });
+    c.bench_function("schema: valid instance, members out of order", |b| {
+        b.iter(|| compiled.is_valid(&shuffled))
     });
     c.bench_function("schema: invalid instance, every error", |b| {
         b.iter(|| compiled.violations(&invalid))

@@ -34,6 +34,14 @@ pub fn order(i: usize) -> Value {
     ] })
 }
 
+/// `order(1)` with every object's members in another order than the
+/// schema's: tel's validator walks members in the schema's order quickest.
+pub fn shuffled_order() -> Value {
+    json!({ "items": [
+        { "quantity": 2, "sku": "A", "price": 12.5 }, { "price": 1.25, "quantity": 4, "sku": "B" }, { "quantity": 1, "price": 3.0, "sku": "C" }
+    ], "orderId": "o-1" })
+}
+
 pub fn invalid_order() -> Value {
     json!({ "orderId": "", "items": [{ "sku": 5, "price": -1, "quantity": 0 }] })
 }

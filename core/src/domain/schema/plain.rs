@@ -13,6 +13,7 @@
 //! `agreement_tests` holds it to that on random schemas and instances.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::Write;
 
 use serde_json::{Map, Number, Value};
@@ -52,9 +53,17 @@ enum Rule {
     /// `minItems` (true) or `maxItems`.
     Count(bool, u64),
     Items(Box<Node>),
-    Properties(Vec<(Name, Node)>),
+    Properties(Vec<Property>),
     /// Each name with its message, `"name" is a required property`.
     Required(Vec<(Name, String)>),
+}
+
+/// One of `properties`: its name, and the step to it in a pointer (`/`
+/// and the name escaped), written once here.
+struct Property {
+    name: Name,
+    step: Box<str>,
+    node: Node,
 }
 
 /// Keywords that assert nothing; the crate keeps them as annotations.
@@ -98,7 +107,14 @@ impl PlainSchema {
         if self.is_valid(instance) {
             return out;
         }
-        self.root.report(instance, Path::Root, &mut out);
+        POINTER.with_borrow_mut(|at| {
+            at.clear();
+            self.root.report(instance, at, &mut out);
+            // What one deep instance grew it to is not kept for the rest.
+            if at.capacity() > KEPT_POINTER {
+                *at = String::new();
+            }
+        });
         out
     }
 }
@@ -140,8 +156,12 @@ fn compile_node(schema: &Map<String, Value>, at: &str) -> Option<Node> {
                     let Value::Object(property) = property else {
                         return None;
                     };
-                    let path = format!("{schema_path}/{}", pointer_escape(name));
-                    compiled.push((Name::of(name), compile_node(property, &path)?));
+                    let step = format!("/{}", pointer_escape(name));
+                    compiled.push(Property {
+                        name: Name::of(name),
+                        node: compile_node(property, &format!("{schema_path}{step}"))?,
+                        step: step.into(),
+                    });
                 }
                 Rule::Properties(compiled)
             }
@@ -172,52 +192,38 @@ fn compile_node(schema: &Map<String, Value>, at: &str) -> Option<Node> {
     Some(Node { checks })
 }
 
-/// One step into an instance: an object's member or an array's item.
-#[derive(Clone, Copy)]
-enum Step<'v> {
-    Key(&'v str),
-    /// A key with `~` or `/`, which a pointer escapes: found once, when the
-    /// step is taken, not once per violation below it.
-    Escaped(&'v str),
-    Index(usize),
+thread_local! {
+    /// The JSON pointer to where a report's walk is: a step in is pushed, a
+    /// step out cut off, so each violation copies it whole. One string per
+    /// thread, kept between reports: rebuilding each violation's pointer
+    /// from a chain of steps was a fifth of a report, and a string of its
+    /// own per report an allocation more.
+    static POINTER: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Where a value is in the instance, as a chain of steps on the stack: a
-/// report allocates only the pointers of the violations it finds.
-#[derive(Clone, Copy)]
-enum Path<'p> {
-    Root,
-    /// A step in from `parent`, and the bytes of the pointer so far.
-    In(&'p Path<'p>, Step<'p>, usize),
+/// Bytes of the thread's pointer kept between reports.
+const KEPT_POINTER: usize = 1024;
+
+/// The pointer, in a string with room for `more` bytes after it.
+fn copied(at: &str, more: usize) -> String {
+    let mut out = String::with_capacity(at.len() + more);
+    out.push_str(at);
+    out
 }
 
-impl<'p> Path<'p> {
-    fn then(&'p self, step: Step<'p>) -> Self {
-        let (step, step_size) = match step {
-            Step::Key(key) | Step::Escaped(key) => {
-                let escapes = key.bytes().filter(|&b| b == b'~' || b == b'/').count();
-                match escapes {
-                    0 => (Step::Key(key), key.len() + 1),
-                    _ => (Step::Escaped(key), key.len() + escapes + 1),
-                }
-            }
-            Step::Index(index) => (step, digits(index) + 1),
-        };
-        Path::In(self, step, self.size() + step_size)
-    }
-
-    fn size(&self) -> usize {
-        match self {
-            Path::Root => 0,
-            Path::In(_, _, size) => *size,
-        }
+impl Property {
+    fn report<'s>(&'s self, value: &Value, at: &mut String, out: &mut Vec<SchemaViolation<'s>>) {
+        let len = at.len();
+        at.push_str(&self.step);
+        self.node.report(value, at, out);
+        at.truncate(len);
     }
 }
 
 impl Node {
-    fn report<'s>(&'s self, instance: &Value, path: Path<'_>, out: &mut Vec<SchemaViolation<'s>>) {
+    fn report<'s>(&'s self, instance: &Value, at: &mut String, out: &mut Vec<SchemaViolation<'s>>) {
         for check in &self.checks {
-            check.report(instance, path, out);
+            check.report(instance, at, out);
         }
     }
 }
@@ -284,11 +290,15 @@ impl Rule {
 }
 
 impl Check {
-    fn report<'s>(&'s self, instance: &Value, path: Path<'_>, out: &mut Vec<SchemaViolation<'s>>) {
+    fn report<'s>(&'s self, instance: &Value, at: &mut String, out: &mut Vec<SchemaViolation<'s>>) {
         match (&self.rule, instance) {
             (Rule::Items(node), Value::Array(items)) => {
+                let len = at.len();
                 for (index, item) in items.iter().enumerate() {
-                    node.report(item, path.then(Step::Index(index)), out);
+                    at.push('/');
+                    at.push_str(itoa::Buffer::new().format(index));
+                    node.report(item, at, out);
+                    at.truncate(len);
                 }
             }
             (Rule::Properties(properties), Value::Object(map)) => {
@@ -298,17 +308,17 @@ impl Check {
                 if properties.len() >= 15 || map.len() <= properties.len() * 4 {
                     for (key, value) in map {
                         let probe = Key::of(key);
-                        if let Some((_, node)) = properties
+                        if let Some(property) = properties
                             .iter()
-                            .find(|(name, _)| name.is_probed(probe, key))
+                            .find(|property| property.name.is_probed(probe, key))
                         {
-                            node.report(value, path.then(Step::Key(key)), out);
+                            property.report(value, at, out);
                         }
                     }
                 } else {
-                    for (name, node) in properties {
-                        if let Some((key, value)) = member(map, name) {
-                            node.report(value, path.then(Step::Key(key)), out);
+                    for property in properties {
+                        if let Some(value) = member(map, &property.name) {
+                            property.report(value, at, out);
                         }
                     }
                 }
@@ -316,21 +326,26 @@ impl Check {
             (Rule::Required(names), Value::Object(map)) => {
                 for (name, message) in names {
                     if member(map, name).is_none() {
-                        let text = pointer(path, 0);
+                        let text = copied(at, 0);
                         let path_end = text.len();
                         out.push(self.violation(text, path_end, Some(message), Some(name.text())));
                     }
                 }
             }
-            (rule, _) if !rule.holds(instance) => {
-                // The message goes after the pointer, in the same string.
-                let mut text = pointer(path, self.tail.len() + 16);
-                let path_end = text.len();
-                self.write_message(instance, &mut text);
-                out.push(self.violation(text, path_end, None, None));
-            }
+            (rule, _) if !rule.holds(instance) => self.violated(instance, at, out),
             _ => {}
         }
+    }
+
+    /// Out of line: inlined, writing the message gave every node's walk a
+    /// large frame to set up, violations or not.
+    #[inline(never)]
+    fn violated<'s>(&'s self, instance: &Value, at: &str, out: &mut Vec<SchemaViolation<'s>>) {
+        // The message goes after the pointer, in the same string.
+        let mut text = copied(at, self.tail.len() + 16);
+        let path_end = text.len();
+        self.write_message(instance, &mut text);
+        out.push(self.violation(text, path_end, None, None));
     }
 
     /// A violation of this check: `text` is the pointer (its first
@@ -384,53 +399,12 @@ fn within(size: u64, least: bool, limit: u64) -> bool {
 
 /// A member by name. Task inputs are small objects: a scan of their entries
 /// in order is quicker than hashing the name, until they grow.
-fn member<'v>(map: &'v Map<String, Value>, name: &Name) -> Option<(&'v str, &'v Value)> {
+fn member<'v>(map: &'v Map<String, Value>, name: &Name) -> Option<&'v Value> {
     if map.len() <= 16 {
         map.iter()
             .find(|(key, _)| name.is(key))
-            .map(|(key, value)| (key.as_str(), value))
+            .map(|(_, value)| value)
     } else {
-        map.get_key_value(name.text())
-            .map(|(key, value)| (key.as_str(), value))
-    }
-}
-
-/// The pointer, in a string with room for `more` bytes after it.
-fn pointer(path: Path<'_>, more: usize) -> String {
-    // Sized once: growing it a step at a time was a tenth of a report.
-    let mut out = String::with_capacity(path.size() + more);
-    path.write(&mut out);
-    out
-}
-
-fn digits(index: usize) -> usize {
-    index.checked_ilog10().map_or(1, |log| log as usize + 1)
-}
-
-impl Path<'_> {
-    /// Outermost step first. The steps are gathered on the stack and
-    /// written in a loop; only a path deeper than that recurses.
-    fn write(self, out: &mut String) {
-        const GATHERED: usize = 16;
-        let mut steps = [Step::Index(0); GATHERED];
-        let mut count = 0;
-        let mut at = self;
-        while let Path::In(parent, step, _) = at {
-            if count == GATHERED {
-                at.write(out);
-                break;
-            }
-            steps[count] = step;
-            count += 1;
-            at = *parent;
-        }
-        for step in steps[..count].iter().rev() {
-            out.push('/');
-            match *step {
-                Step::Key(key) => out.push_str(key),
-                Step::Escaped(key) => out.push_str(&pointer_escape(key)),
-                Step::Index(index) => out.push_str(itoa::Buffer::new().format(index)),
-            }
-        }
+        map.get(name.text())
     }
 }

@@ -222,6 +222,13 @@ impl Length {
         if enough && bytes <= self.most {
             return true;
         }
+        self.holds_counted(s)
+    }
+
+    /// Out of the way of the usual strings, decided by their bytes.
+    #[cold]
+    #[inline(never)]
+    fn holds_counted(self, s: &str) -> bool {
         self.holds(s.chars().count() as u64)
     }
 }
@@ -277,19 +284,41 @@ impl Members {
         if self.members.is_empty() {
             return true;
         }
-        let mut seen = 0u64;
-        // Instances are mostly written in the schema's order: the name
-        // after the last one found is tried first.
+        // Instances are mostly written in the schema's order: each key is
+        // compared with the name after the last one found, and only a key
+        // out of that order sends the rest of the object to the search.
         let mut next = 0;
         for (key, value) in map {
+            match self.members.get(next) {
+                Some((name, shape)) if name.is_probed(Key::of(key), key) => {
+                    if !shape.holds(value) {
+                        return false;
+                    }
+                    next += 1;
+                }
+                _ => {
+                    out_of_order();
+                    return self.hold_searched(map, next);
+                }
+            }
+        }
+        found_first(next) & self.required == self.required
+    }
+
+    /// The rest of an object whose keys left the schema's order at entry
+    /// `next` (the first `next` members were found in order): each key is
+    /// searched for from the name after the last one found, then from the
+    /// start. Out of line, so the walk in order stays small.
+    #[inline(never)]
+    fn hold_searched(&self, map: &Map<String, Value>, mut next: usize) -> bool {
+        let mut seen = found_first(next);
+        for (key, value) in map.iter().skip(next) {
             let probe = Key::of(key);
-            let index = match self.members.get(next) {
-                Some((name, _)) if name.is_probed(probe, key) => next,
-                _ => match self
-                    .members
-                    .iter()
-                    .position(|(name, _)| name.is_probed(probe, key))
-                {
+            let is_key = |(name, _): &(Name, Shape)| name.is_probed(probe, key);
+            let after = self.members.get(next..).unwrap_or_default();
+            let index = match after.iter().position(is_key) {
+                Some(index) => next + index,
+                None => match self.members.iter().position(is_key) {
                     Some(index) => index,
                     None => continue,
                 },
@@ -303,6 +332,19 @@ impl Members {
         seen & self.required == self.required
     }
 }
+
+/// The bits of the first `count` members.
+fn found_first(count: usize) -> u64 {
+    u64::MAX
+        .checked_shl(count as u32)
+        .map_or(u64::MAX, |unseen| !unseen)
+}
+
+/// Marks the branch that calls it as the unlikely one, so the walk in
+/// order is laid out straight; the search itself stays fully optimised.
+#[cold]
+#[inline(always)]
+fn out_of_order() {}
 
 /// A name's place among the members, added at the end when new.
 fn place<'s>(members: &mut Vec<(&'s str, Option<&'s Map<String, Value>>)>, name: &'s str) -> usize {
