@@ -121,8 +121,7 @@ fn node(script: &std::path::Path, argument: &str) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-/// The same schema and instances through ajv (Node), as nanoseconds per validation.
-/// ajv's nanoseconds on the same instances as tel's.
+/// ajv's nanoseconds per validation of the same instances as tel's.
 struct AjvTimes {
     valid: f64,
     shuffled: f64,
@@ -130,6 +129,7 @@ struct AjvTimes {
     errors: u64,
 }
 
+/// The same schema and instances through ajv (Node).
 fn ajv(iterations: usize) -> anyhow::Result<AjvTimes> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ajv");
     if !dir.join("node_modules/ajv").exists() {

@@ -160,6 +160,18 @@ fn ordered_instance(rng: &mut StdRng, schema: &Value, depth: u32) -> Value {
     instance(rng, depth)
 }
 
+/// An object of two members or more whose keys are its schema's
+/// `properties`, in their order: the walk in order from start to end.
+fn in_order(schema: &Value, instance: &Value) -> bool {
+    let (Some(properties), Some(object)) = (
+        schema.get("properties").and_then(Value::as_object),
+        instance.as_object(),
+    ) else {
+        return false;
+    };
+    object.len() >= 2 && properties.keys().take(object.len()).eq(object.keys())
+}
+
 /// A report as plain tuples, in its order: the order is the crate's too.
 fn listed(violations: Vec<SchemaViolation>) -> Vec<(String, String, String, String)> {
     violations
@@ -179,6 +191,7 @@ fn listed(violations: Vec<SchemaViolation>) -> Vec<(String, String, String, Stri
 fn the_plain_validator_agrees_with_the_crate_on_random_schemas_and_instances() {
     let mut rng = StdRng::seed_from_u64(27);
     let mut invalid = 0;
+    let mut ordered = 0;
     for _ in 0..3_000 {
         let schema = schema(&mut rng, 3);
         let compiled = CompiledSchema::compile(&schema).unwrap();
@@ -186,11 +199,14 @@ fn the_plain_validator_agrees_with_the_crate_on_random_schemas_and_instances() {
             .plain
             .as_ref()
             .unwrap_or_else(|| panic!("plain schema not taken: {schema}"));
-        for round in 0..20 {
-            let instance = match round % 2 {
-                0 => instance(&mut rng, 3),
+        for round in 0..30 {
+            let instance = match round {
+                0..20 => instance(&mut rng, 3),
                 _ => ordered_instance(&mut rng, &schema, 3),
             };
+            if round >= 20 && in_order(&schema, &instance) {
+                ordered += 1;
+            }
             let crate_says = compiled.validator.is_valid(&instance);
             assert_eq!(
                 plain.is_valid(&instance),
@@ -211,6 +227,10 @@ fn the_plain_validator_agrees_with_the_crate_on_random_schemas_and_instances() {
         }
     }
     assert!(invalid > 10_000, "the instances must miss often: {invalid}");
+    assert!(
+        ordered > 500,
+        "objects of two members or more, written in their schema's order: {ordered}"
+    );
 }
 
 #[test]

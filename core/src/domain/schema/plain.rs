@@ -110,7 +110,8 @@ impl PlainSchema {
         POINTER.with_borrow_mut(|at| {
             at.clear();
             self.root.report(instance, at, &mut out);
-            // What one deep instance grew it to is not kept for the rest.
+            // A pointer past this (a schema nested deep, or long names) is
+            // not kept for the reports after it.
             if at.capacity() > KEPT_POINTER {
                 *at = String::new();
             }

@@ -285,8 +285,9 @@ impl Members {
             return true;
         }
         // Instances are mostly written in the schema's order: each key is
-        // compared with the name after the last one found, and only a key
-        // out of that order sends the rest of the object to the search.
+        // compared with the name after the last one found. The first key
+        // that is not (out of order, after an optional member left out, or
+        // not in the schema) sends the rest of the object to the search.
         let mut next = 0;
         for (key, value) in map {
             match self.members.get(next) {
@@ -307,18 +308,18 @@ impl Members {
 
     /// The rest of an object whose keys left the schema's order at entry
     /// `next` (the first `next` members were found in order): each key is
-    /// searched for from the name after the last one found, then from the
-    /// start. Out of line, so the walk in order stays small.
+    /// searched for among the names after the last one found, then among
+    /// those before it. Out of line, so the walk in order stays small.
     #[inline(never)]
     fn hold_searched(&self, map: &Map<String, Value>, mut next: usize) -> bool {
         let mut seen = found_first(next);
         for (key, value) in map.iter().skip(next) {
             let probe = Key::of(key);
             let is_key = |(name, _): &(Name, Shape)| name.is_probed(probe, key);
-            let after = self.members.get(next..).unwrap_or_default();
+            let (before, after) = self.members.split_at(next.min(self.members.len()));
             let index = match after.iter().position(is_key) {
                 Some(index) => next + index,
-                None => match self.members.iter().position(is_key) {
+                None => match before.iter().position(is_key) {
                     Some(index) => index,
                     None => continue,
                 },
@@ -354,5 +355,71 @@ fn place<'s>(members: &mut Vec<(&'s str, Option<&'s Map<String, Value>>)>, name:
             members.push((name, None));
             members.len() - 1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shape(schema: Value) -> Shape {
+        Shape::of(schema.as_object().unwrap())
+    }
+
+    /// Each way an object can leave the walk in order (a stray key, an
+    /// optional member left out, keys out of order), at its start, middle
+    /// and end: the members found before the switch still count as found,
+    /// and every member found after it is still checked.
+    #[test]
+    fn an_object_is_held_the_same_in_order_or_searched() {
+        let members = shape(json!({
+            "type": "object",
+            "properties": { "a": { "type": "integer" }, "b": { "type": "string" }, "c": { "type": "boolean" } },
+            "required": ["a", "c"]
+        }));
+        let cases = [
+            (json!({ "a": 1, "b": "x", "c": true }), true),
+            (json!({ "a": "1", "b": "x", "c": true }), false),
+            (json!({ "a": 1, "b": "x", "c": 1 }), false),
+            (json!({ "a": 1, "c": true }), true),
+            (json!({ "a": 1, "c": 1 }), false),
+            (json!({ "z": 0, "a": 1, "b": "x", "c": true }), true),
+            (json!({ "z": 0, "a": "1", "b": "x", "c": true }), false),
+            (json!({ "a": 1, "z": 0, "c": true }), true),
+            (json!({ "a": 1, "z": 0, "b": "x" }), false),
+            (json!({ "a": 1, "b": "x", "c": true, "z": 0 }), true),
+            (json!({ "a": 1, "b": "x", "z": 0 }), false),
+            (json!({ "c": true, "a": 1 }), true),
+            (json!({ "c": true, "b": "x" }), false),
+            (json!({ "b": "x", "c": true, "a": 2.5 }), false),
+            (json!({}), false),
+        ];
+        for (instance, holds) in cases {
+            assert_eq!(members.holds(&instance), holds, "{instance}");
+        }
+    }
+
+    /// The 64th member's bit, in order and after the switch to the search.
+    #[test]
+    fn sixty_four_members_are_counted_in_order_and_searched() {
+        let names: Vec<String> = (0..64).map(|i| format!("m{i}")).collect();
+        let members = shape(json!({ "type": "object", "required": names }));
+        let object = |names: &[&String], stray: bool| {
+            let mut map: Map<String, Value> =
+                names.iter().map(|n| ((*n).clone(), json!(1))).collect();
+            if stray {
+                map.insert("zz".to_owned(), json!(1));
+            }
+            Value::Object(map)
+        };
+        let all: Vec<&String> = names.iter().collect();
+        assert!(members.holds(&object(&all, false)));
+        assert!(members.holds(&object(&all, true)));
+        let mut swapped = all.clone();
+        swapped.swap(62, 63);
+        assert!(members.holds(&object(&swapped, false)));
+        assert!(!members.holds(&object(&all[..63], true)));
+        assert!(!members.holds(&object(&all[1..], false)));
     }
 }

@@ -73,8 +73,9 @@ pub(super) fn is_integer(n: &Number) -> bool {
 /// the top of every report node, numbers or not, where its conversions
 /// stalled each node's walk (a fifth of an invalid instance's report).
 /// JSON integers are rarely written as floats. Every float from 2^52 up is
-/// whole; below it, the conversion to `i64` is exact, with no call to
-/// libm's `trunc`.
+/// whole; below it, a float truncated to `i64` and back is itself only if
+/// it is whole (both conversions are instructions, not a call to libm's
+/// `trunc`).
 #[cold]
 #[inline(never)]
 fn is_whole(f: f64) -> bool {
@@ -168,8 +169,9 @@ mod tests {
     use super::*;
 
     /// The quick test agrees with `fract` wherever a JSON float can be:
-    /// around zero, around the halves, at 2^52 and 2^53 where the float's
-    /// fraction bits run out, and beyond `i64`.
+    /// around zero (a subnormal too), around the halves, either side of
+    /// 2^52 where the test changes and the float's fraction bits run out,
+    /// and beyond `i64`.
     #[test]
     fn a_whole_float_is_told_as_fract_tells_it() {
         let two_52 = 4_503_599_627_370_496.0_f64;
@@ -182,9 +184,14 @@ mod tests {
             -1.0,
             2.5,
             1e-300,
+            5e-324,
+            -5e-324,
             two_52 - 0.5,
             -(two_52 - 0.5),
+            two_52 - 1.0,
+            -(two_52 - 1.0),
             two_52,
+            -two_52,
             two_52 + 1.0,
             two_52 * 2.0,
             9.3e18,
