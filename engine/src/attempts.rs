@@ -6,14 +6,16 @@ use std::time::Duration;
 use tracing::info;
 
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::{Action, RetryPolicy, RetryWait, TaskInstance};
+use tel_core::domain::{Action, RetryPolicy, RetryWait, TaskInstance, Transition};
 use tel_core::ports::runner::RunError;
 
 /// The longest delay an SQS message can carry; longer waits use the deadline index.
 pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
 
+/// `held`: the attempt's start, when it is written with this end (`claim`).
 pub async fn retry_or_fail(
     engine: &TaskEngine,
+    held: Option<Transition>,
     task: &TaskInstance,
     policy: &RetryPolicy,
     failure: RunError,
@@ -25,7 +27,7 @@ pub async fn retry_or_fail(
     } = failure;
     if !(retryable && policy.allows_retry(task.attempt, &error.code)) {
         info!(code = %error.code, attempt = task.attempt, "attempt failed; no retry left");
-        return engine.apply(task, Action::Fail { error }).await;
+        return engine.apply_after(held, task, Action::Fail { error }).await;
     }
     let delay = retry_after.unwrap_or_else(|| policy.delay(task.attempt));
     let retry_at = engine.now() + delay;
@@ -43,5 +45,5 @@ pub async fn retry_or_fail(
         wait,
         redeliver_at,
     };
-    engine.apply(task, action).await
+    engine.apply_after(held, task, action).await
 }

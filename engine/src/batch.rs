@@ -168,11 +168,15 @@ where
 
 /// Whether this is the message's last delivery before SQS dead-letters it.
 pub fn last_delivery(record: &SqsMessage, max_receive_count: u32) -> bool {
+    receive_count(record).is_some_and(|count| count >= max_receive_count)
+}
+
+/// How many times SQS has handed the message out, this time included.
+pub fn receive_count(record: &SqsMessage) -> Option<u32> {
     record
         .attributes
         .get("ApproximateReceiveCount")
         .and_then(|c| c.parse::<u32>().ok())
-        .is_some_and(|count| count >= max_receive_count)
 }
 
 /// What is needed to give up on a message: where it came from and which task it is about.

@@ -23,6 +23,7 @@ pub mod assignment;
 pub mod attempts;
 pub mod batch;
 pub mod bootstrap;
+pub mod claim;
 pub mod config;
 pub mod contract;
 pub mod definitions;
@@ -249,7 +250,39 @@ impl TaskEngine {
         task: &TaskInstance,
         action: Action,
     ) -> Result<TaskInstance, ApplyError> {
-        let mut planned = transition(task, action, self.now())?;
+        self.write(transition(task, action, self.now())?).await
+    }
+
+    /// `apply` after a transition planned but not written (`held`: an
+    /// attempt's start, see `claim`), both in one conditional write; without
+    /// it, `apply` on `task`.
+    pub async fn apply_after(
+        &self,
+        held: Option<Transition>,
+        task: &TaskInstance,
+        action: Action,
+    ) -> Result<TaskInstance, ApplyError> {
+        let Some(start) = held else {
+            return self.apply(task, action).await;
+        };
+        match self.write(start.then(action, self.now())?).await {
+            // The end cannot be stored, for good (too large for the table
+            // or the bucket): the start is written alone, so the attempt is
+            // on record when the task fails for it.
+            Err(e @ (ApplyError::Store(_) | ApplyError::Payload(_)))
+                if e.task_error().is_some() =>
+            {
+                if let Err(start_error) = self.write(start).await {
+                    warn!(error = %start_error, "the attempt's start was not recorded either");
+                }
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// Writes a planned transition and follows it up.
+    pub async fn write(&self, mut planned: Transition) -> Result<TaskInstance, ApplyError> {
         self.offload(&mut planned.task).await?;
         self.commit_with_retries(&planned).await?;
         self.observe(&planned.task, &planned.events);

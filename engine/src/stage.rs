@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use crate::batch::{Redeliver, SqsHandler, for_each_record, record_task, record_task_id};
+use crate::batch::{
+    Redeliver, SqsHandler, for_each_record, receive_count, record_task, record_task_id,
+};
 use crate::definitions::LoadedDefinition;
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::UNKNOWN_DEFINITION;
@@ -33,7 +35,24 @@ pub trait StageHandler: Send + Sync + 'static {
         &self,
         task: TaskInstance,
         definition: Arc<LoadedDefinition>,
+        delivery: Delivery,
     ) -> Result<(), ApplyError>;
+}
+
+/// What a handler knows of the delivery that brought its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// SQS handed this message out for the first time: no handler holding it
+    /// died or gave it back before.
+    pub first: bool,
+}
+
+impl Delivery {
+    pub fn of(message: &SqsMessage) -> Self {
+        Self {
+            first: receive_count(message).is_none_or(|count| count <= 1),
+        }
+    }
 }
 
 #[async_trait]
@@ -48,7 +67,8 @@ impl<H: StageHandler> SqsHandler for H {
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let engine = self.engine();
         Ok(for_each_record(H::NAME, engine, event.payload, |message| {
-            with_task(engine, message, |envelope, task| async move {
+            let delivery = Delivery::of(&message);
+            with_task(engine, message, move |envelope, task| async move {
                 if envelope.stage != H::STAGE || !envelope.is_current_for(&task) {
                     info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale message ignored");
                     return Ok(());
@@ -63,7 +83,7 @@ impl<H: StageHandler> SqsHandler for H {
                     );
                     return engine.apply(&task, Action::Fail { error }).await.map(|_| ());
                 };
-                self.act(task, definition).await
+                self.act(task, definition, delivery).await
             })
         })
         .await)

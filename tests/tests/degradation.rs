@@ -81,7 +81,7 @@ async fn throttled_writes_and_failed_publishes_lose_nothing_and_duplicate_nothin
     .await
     .unwrap();
     let (mut events, runner) = t.run_watched().await;
-    let bodies: Vec<Value> = (0..10)
+    let bodies: Vec<Value> = (0..20)
         .map(|n| request("double", json!({ "n": n })))
         .collect();
     t.send_requests(&bodies.iter().map(ToString::to_string).collect::<Vec<_>>())

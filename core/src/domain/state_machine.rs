@@ -201,6 +201,23 @@ pub struct Transition {
 }
 
 impl Transition {
+    /// This transition and `action` after it, as one write: the first's
+    /// expected status and version (what the table must still hold), the
+    /// second's task and stage message, the events of both in order. How an
+    /// attempt's start is written together with its end (`tel_engine::claim`).
+    pub fn then(&self, action: Action, now: DateTime<Utc>) -> Result<Self, IllegalTransition> {
+        let second = transition(&self.task, action, now)?;
+        let mut events = self.events.clone();
+        events.extend(second.events);
+        Ok(Self {
+            expected_status: self.expected_status,
+            expected_version: self.expected_version,
+            task: second.task,
+            events,
+            dispatch: second.dispatch,
+        })
+    }
+
     /// The history entry this transition adds.
     pub fn entry(&self) -> &HistoryEntry {
         self.task
@@ -507,6 +524,67 @@ mod tests {
             .map(|h| h.action.as_str())
             .collect();
         assert_eq!(actions, ["started", "completed"]);
+    }
+
+    /// A start held back and written with the attempt's end: one write
+    /// expecting what the table held before the start, both history entries
+    /// and both events in order, the second transition's stage message.
+    #[test]
+    fn a_start_then_its_end_is_one_write_with_both_entries() {
+        let now = Utc::now();
+        let t = task(Created);
+        let later = now + chrono::Duration::milliseconds(40);
+        let started = transition(&t, Action::Start { lease_until: now }, now).unwrap();
+        let done = started
+            .then(
+                Action::Complete {
+                    output: Some(json!({"n": 2})),
+                    by: None,
+                },
+                later,
+            )
+            .unwrap();
+        assert_eq!(
+            (done.expected_status, done.expected_version),
+            (Created, t.version)
+        );
+        assert_eq!(done.task.version, t.version + 2);
+        assert_eq!(done.task.status, Completed);
+        let types: Vec<_> = done.events.iter().map(|e| e.event_type).collect();
+        assert_eq!(types, [EventType::Started, EventType::Completed]);
+        let entries: Vec<(&str, u64)> = done
+            .task
+            .history
+            .iter()
+            .map(|h| (h.action.as_str(), h.version))
+            .collect();
+        assert_eq!(
+            entries,
+            [("started", t.version + 1), ("completed", t.version + 2)]
+        );
+        assert_eq!(done.entry().duration_ms, Some(40), "timed from the start");
+        assert!(done.task.deadlines.is_empty() && done.task.wake_at.is_none());
+
+        // A retry on the queue asks for its message; an illegal second step is refused.
+        let started = transition(&t, Action::Start { lease_until: now }, now).unwrap();
+        let retry = started
+            .then(
+                Action::ScheduleRetry {
+                    error: TaskError::new(EXECUTION_ERROR, "boom"),
+                    retry_at: later,
+                    wait: RetryWait::Queue,
+                    redeliver_at: later,
+                },
+                later,
+            )
+            .unwrap();
+        assert_eq!(retry.task.status, Queued, "waiting on its delayed message");
+        assert_eq!(retry.dispatch.map(|d| d.stage), Some(Stage::Execute));
+        assert!(
+            started
+                .then(Action::Start { lease_until: now }, now)
+                .is_err()
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! conditional write (CREATED or QUEUED → RUNNING, attempt + 1, lease until
 //! now + timeout), runs it through its `Runner`, validates the output against
 //! the cached compiled schema and completes the task, or passes the failure
-//! on to the retry policy. A duplicate or stale message does nothing.
+//! on to the retry policy. A JavaScript attempt on a first delivery writes
+//! its start with its end instead, in one write (`claim`). A duplicate or
+//! stale message does nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +15,15 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::attempts::retry_or_fail;
+use crate::claim::Claim;
 use crate::definitions::LoadedDefinition;
 use crate::metrics::Unit;
-use crate::stage::StageHandler;
+use crate::stage::{Delivery, StageHandler};
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::{OUTPUT_VALIDATION_ERROR, PAYLOAD_TOO_LARGE, TIMEOUT};
-use tel_core::domain::{Action, Dispatch, Stage, TaskError, TaskInstance, TaskInstanceId};
+use tel_core::domain::{
+    Action, Dispatch, Stage, TaskError, TaskInstance, TaskInstanceId, Transition, transition,
+};
 use tel_core::ports::runner::{Admission, RunError, RunJob, Runners};
 
 /// The longest delay an SQS message can carry.
@@ -75,6 +80,7 @@ impl Executor {
     async fn finish(
         &self,
         running: &TaskInstance,
+        held: Option<Transition>,
         loaded: &LoadedDefinition,
         outcome: Result<serde_json::Value, RunError>,
     ) -> Result<(), ApplyError> {
@@ -82,7 +88,7 @@ impl Executor {
         let output = match outcome {
             Ok(output) => output,
             Err(failure) => {
-                retry_or_fail(s, running, &loaded.definition.retry, failure).await?;
+                retry_or_fail(s, held, running, &loaded.definition.retry, failure).await?;
                 return Ok(());
             }
         };
@@ -104,9 +110,93 @@ impl Executor {
             .with_details(json!({ "errors": violations }));
             Action::Fail { error }
         };
-        let finished = s.apply(running, action).await?;
+        let finished = s.apply_after(held, running, action).await?;
         info!(status = %finished.status, attempt = finished.attempt, "attempt finished");
         Ok(())
+    }
+    /// One attempt, from its start to its end written, the task's slots held.
+    async fn attempt(
+        &self,
+        task: &TaskInstance,
+        loaded: &LoadedDefinition,
+        delivery: Delivery,
+        timeout: Duration,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ApplyError> {
+        let s = &self.engine;
+        let definition = &loaded.definition;
+        let start = Action::Start { lease_until };
+        let (mut running, mut claim) = match Claim::may_hold(task, definition, delivery, s.now()) {
+            Some(write_by) => {
+                let start = transition(task, start, s.now())?;
+                let running = start.task.clone();
+                let start = Box::new(start);
+                (running, Claim::Held { start, write_by })
+            }
+            None => (s.apply(task, start).await?, Claim::Written),
+        };
+        info!(attempt = running.attempt, definition = %running.definition_ref(), start_held = matches!(claim, Claim::Held { .. }), "attempt started");
+
+        let job = RunJob {
+            task: &running,
+            definition,
+            timeout,
+        };
+        let run = tokio::time::timeout(timeout + RUNNER_GRACE, self.runners.run(job));
+        let (ran, written) = claim.attend(s, run).await?;
+        if let Some(written) = written {
+            running = written;
+        }
+        let outcome = match ran {
+            Ok(outcome) => outcome,
+            Err(_) => Err(RunError::retryable(TaskError::new(
+                TIMEOUT,
+                format!("the attempt ran past its {}s timeout", timeout.as_secs()),
+            ))),
+        };
+        // The definition's limit, never above the deployment's per-payload cap.
+        let max_output = definition
+            .limits
+            .max_output_bytes
+            .unwrap_or(u64::MAX)
+            .min(s.settings().max_payload_bytes);
+        let outcome = outcome.and_then(|output| {
+            let bytes = output.to_string().len() as u64;
+            if bytes > max_output {
+                return Err(RunError::permanent(
+                    TaskError::new(
+                        PAYLOAD_TOO_LARGE,
+                        format!("the output takes {bytes} bytes; the limit is {max_output}"),
+                    )
+                    .with_details(json!({ "bytes": bytes, "limitBytes": max_output })),
+                ));
+            }
+            Ok(output)
+        });
+        let implementation = definition
+            .implementation
+            .as_ref()
+            .map_or("none", |i| i.kind());
+        let result = match &outcome {
+            Ok(_) => "succeeded",
+            Err(f) if f.error.code == TIMEOUT => "timedOut",
+            Err(_) => "failed",
+        };
+        let took = running.attempt_started_at.map_or(0, |at| {
+            tel_core::domain::state_machine::millis_between(at, s.now())
+        });
+        s.metrics().put(
+            &[
+                ("TaskType", definition.task_type.as_str()),
+                ("Implementation", implementation),
+                ("Outcome", result),
+            ],
+            &[
+                ("ExecutionTime", took as f64, Unit::Milliseconds),
+                ("Attempts", 1.0, Unit::Count),
+            ],
+        );
+        self.finish(&running, claim.held(), loaded, outcome).await
     }
 }
 
@@ -130,6 +220,7 @@ impl StageHandler for Executor {
         &self,
         task: TaskInstance,
         loaded: Arc<LoadedDefinition>,
+        delivery: Delivery,
     ) -> Result<(), ApplyError> {
         let s = &self.engine;
         let definition = &loaded.definition;
@@ -176,67 +267,11 @@ impl StageHandler for Executor {
             info!(delay, "concurrency limit reached; the task waits");
             return Ok(());
         }
-        let running = s.apply(&task, Action::Start { lease_until }).await?;
-        info!(attempt = running.attempt, definition = %running.definition_ref(), "attempt started");
-
-        let job = RunJob {
-            task: &running,
-            definition,
-            timeout,
-        };
-        let outcome =
-            match tokio::time::timeout(timeout + RUNNER_GRACE, self.runners.run(job)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(RunError::retryable(TaskError::new(
-                    TIMEOUT,
-                    format!("the attempt ran past its {}s timeout", timeout.as_secs()),
-                ))),
-            };
-        // The definition's limit, never above the deployment's per-payload cap.
-        let max_output = definition
-            .limits
-            .max_output_bytes
-            .unwrap_or(u64::MAX)
-            .min(s.settings().max_payload_bytes);
-        let outcome = outcome.and_then(|output| {
-            let bytes = output.to_string().len() as u64;
-            if bytes > max_output {
-                return Err(RunError::permanent(
-                    TaskError::new(
-                        PAYLOAD_TOO_LARGE,
-                        format!("the output takes {bytes} bytes; the limit is {max_output}"),
-                    )
-                    .with_details(json!({ "bytes": bytes, "limitBytes": max_output })),
-                ));
-            }
-            Ok(output)
-        });
-        let implementation = definition
-            .implementation
-            .as_ref()
-            .map_or("none", |i| i.kind());
-        let result = match &outcome {
-            Ok(_) => "succeeded",
-            Err(f) if f.error.code == TIMEOUT => "timedOut",
-            Err(_) => "failed",
-        };
-        let took = running.attempt_started_at.map_or(0, |at| {
-            tel_core::domain::state_machine::millis_between(at, s.now())
-        });
-        s.metrics().put(
-            &[
-                ("TaskType", definition.task_type.as_str()),
-                ("Implementation", implementation),
-                ("Outcome", result),
-            ],
-            &[
-                ("ExecutionTime", took as f64, Unit::Milliseconds),
-                ("Attempts", 1.0, Unit::Count),
-            ],
-        );
-        let finished = self.finish(&running, &loaded, outcome).await;
+        let finished = self
+            .attempt(&task, &loaded, delivery, timeout, lease_until)
+            .await;
         // The attempt is over however it ended: its slots go back to their pools.
-        self.release_all(&pools, running.task_instance_id).await;
+        self.release_all(&pools, task.task_instance_id).await;
         finished
     }
 }

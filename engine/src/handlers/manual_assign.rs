@@ -9,7 +9,7 @@ use tracing::info;
 
 use crate::assignment::{AssignError, choose, request_document};
 use crate::definitions::LoadedDefinition;
-use crate::stage::StageHandler;
+use crate::stage::{Delivery, StageHandler};
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::VALIDATION_ERROR;
 use tel_core::domain::{Action, Stage, TaskError, TaskInstance};
@@ -37,6 +37,7 @@ impl StageHandler for ManualAssign {
         &self,
         task: TaskInstance,
         loaded: Arc<LoadedDefinition>,
+        _delivery: Delivery,
     ) -> Result<(), ApplyError> {
         let s = &self.engine;
         let Some(settings) = loaded.definition.manual.clone() else {

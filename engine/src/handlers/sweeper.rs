@@ -519,7 +519,7 @@ impl Sweeper {
             },
         };
         info!(task_instance_id = %task.task_instance_id, attempt = task.attempt, "lease expired");
-        let after = retry_or_fail(s, task, &policy, RunError::retryable(error)).await?;
+        let after = retry_or_fail(s, None, task, &policy, RunError::retryable(error)).await?;
         // The dead attempt's concurrency slot (if its definition has a limit) is free again.
         if let Err(e) = s
             .slots()

@@ -12,7 +12,7 @@ use serde_json::json;
 use tracing::info;
 
 use crate::definitions::LoadedDefinition;
-use crate::stage::StageHandler;
+use crate::stage::{Delivery, StageHandler};
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::VALIDATION_ERROR;
 use tel_core::domain::{Action, Dispatch, Stage, TaskError, TaskInstance};
@@ -48,6 +48,7 @@ impl StageHandler for Validator {
         &self,
         task: TaskInstance,
         loaded: Arc<LoadedDefinition>,
+        _delivery: Delivery,
     ) -> Result<(), ApplyError> {
         let s = &self.engine;
         let violations = loaded.input()?.violations(&task.input);

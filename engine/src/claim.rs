@@ -1,0 +1,174 @@
+//! How an attempt claims its task. The executor writes RUNNING (attempt + 1,
+//! a lease) before the attempt runs, so that the sweeper can end an attempt
+//! whose executor died; then the attempt's end: two writes.
+//!
+//! A JavaScript attempt has no effect outside its sandbox (no network, no
+//! clock it can move, nothing it can send), so running it twice changes
+//! nothing but CPU time. On a message's first delivery it runs first, and
+//! its start is written together with its end: one conditional write,
+//! expecting the task as it was before the start, so a task cancelled or
+//! moved on meanwhile keeps what it became and the outcome is dropped. That
+//! is a third of an automated task's table writes (docs/cost.md).
+//!
+//! The start is still written on its own, while the attempt runs, once the
+//! task's earliest deadline or wake-up is `WRITE_START_BEFORE` away: the
+//! sweeper then finds it RUNNING under its lease, never waiting for a stage
+//! message while an attempt runs unrecorded. A message delivered again (a
+//! handler holding it died) takes the lease first, so a script that kills its
+//! executor counts against its retries like any attempt that dies.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::stage::Delivery;
+use crate::{ApplyError, TaskEngine};
+use tel_core::domain::{Implementation, TaskDefinition, TaskInstance, Transition};
+
+/// How long before the task's earliest deadline a held start is written on its own.
+pub const WRITE_START_BEFORE: Duration = Duration::from_secs(5);
+
+/// An attempt's start: in the table, or held to be written with its end.
+pub enum Claim {
+    Written,
+    Held {
+        /// Boxed: a task is large beside nothing.
+        start: Box<Transition>,
+        /// When the start must be in the table, the attempt done or not.
+        write_by: Option<DateTime<Utc>>,
+    },
+}
+
+impl Claim {
+    /// Whether an attempt of `definition` on `task` may hold its start back
+    /// (`Some`), and until when (`Some(None)`: no deadline asks for it).
+    pub fn may_hold(
+        task: &TaskInstance,
+        definition: &TaskDefinition,
+        delivery: Delivery,
+        now: DateTime<Utc>,
+    ) -> Option<Option<DateTime<Utc>>> {
+        let sandboxed = matches!(
+            definition.implementation,
+            Some(Implementation::Javascript { .. })
+        );
+        if !sandboxed || !delivery.first {
+            return None;
+        }
+        let earliest = [task.wake_at, task.next_deadline().map(|(_, at)| at)]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(earliest) = earliest else {
+            return Some(None);
+        };
+        let write_by = earliest - chrono::Duration::from_std(WRITE_START_BEFORE).ok()?;
+        (write_by > now).then_some(Some(write_by))
+    }
+
+    /// Awaits `attempt`. A held start whose time comes first is written
+    /// then, while the attempt goes on; the task as written is returned
+    /// beside the attempt's result (the attempt's own task is older).
+    pub async fn attend<T>(
+        &mut self,
+        engine: &TaskEngine,
+        attempt: impl Future<Output = T>,
+    ) -> Result<(T, Option<TaskInstance>), ApplyError> {
+        let Claim::Held {
+            write_by: Some(at), ..
+        } = self
+        else {
+            return Ok((attempt.await, None));
+        };
+        let wait = (*at - engine.now()).to_std().unwrap_or_default();
+        tokio::pin!(attempt);
+        tokio::select! {
+            done = &mut attempt => return Ok((done, None)),
+            () = tokio::time::sleep(wait) => {}
+        }
+        let Claim::Held { start, .. } = std::mem::replace(self, Claim::Written) else {
+            unreachable!("matched above")
+        };
+        tracing::info!("the attempt runs on; its start is written before the task's deadline");
+        let written = engine.write(*start).await?;
+        Ok((attempt.await, Some(written)))
+    }
+
+    /// The start still to be written with the attempt's end, if any.
+    pub fn held(self) -> Option<Transition> {
+        match self {
+            Claim::Written => None,
+            Claim::Held { start, .. } => Some(*start),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tel_core::domain::{Creation, NewTask, TaskDefinition};
+
+    fn definition(implementation: serde_json::Value) -> TaskDefinition {
+        TaskDefinition::parse(json!({
+            "name": "d", "type": "automated", "implementation": implementation
+        }))
+        .unwrap()
+    }
+
+    fn created(now: DateTime<Utc>, redeliver_in: i64) -> TaskInstance {
+        let new = NewTask::of_step(("d", 1), "wf", "s", json!({}));
+        Creation::new(new, now, now + chrono::Duration::seconds(redeliver_in)).task
+    }
+
+    const FIRST: Delivery = Delivery { first: true };
+
+    #[test]
+    fn a_script_on_a_first_delivery_holds_its_start_until_before_its_earliest_deadline() {
+        let now = Utc::now();
+        let script =
+            definition(json!({ "kind": "javascript", "source": "export default () => 1" }));
+        let task = created(now, 30);
+        assert_eq!(
+            Claim::may_hold(&task, &script, FIRST, now),
+            Some(Some(now + chrono::Duration::seconds(25)))
+        );
+        // An earlier wake-up than any deadline counts: the sweeper reads the task then.
+        let mut woken = task.clone();
+        woken.wake_at = Some(now + chrono::Duration::seconds(10));
+        assert_eq!(
+            Claim::may_hold(&woken, &script, FIRST, now),
+            Some(Some(now + chrono::Duration::seconds(5)))
+        );
+        let mut free = task.clone();
+        free.deadlines.clear();
+        free.wake_at = None;
+        assert_eq!(Claim::may_hold(&free, &script, FIRST, now), Some(None));
+    }
+
+    #[test]
+    fn the_start_is_written_first_when_anything_else_holds() {
+        let now = Utc::now();
+        let script =
+            definition(json!({ "kind": "javascript", "source": "export default () => 1" }));
+        // Delivered again: a handler holding the message died.
+        let again = Delivery { first: false };
+        assert_eq!(
+            Claim::may_hold(&created(now, 30), &script, again, now),
+            None
+        );
+        // Too close to a deadline to hold anything.
+        assert_eq!(Claim::may_hold(&created(now, 5), &script, FIRST, now), None);
+        assert_eq!(
+            Claim::may_hold(&created(now, -1), &script, FIRST, now),
+            None
+        );
+        // Code with effects outside the sandbox.
+        let system = definition(json!({ "kind": "system", "function": "echo" }));
+        assert_eq!(
+            Claim::may_hold(&created(now, 30), &system, FIRST, now),
+            None
+        );
+    }
+}
