@@ -104,15 +104,28 @@ where
 {
     let envelope = Envelope::parse(message.body.as_deref().unwrap_or_default())
         .map_err(Redeliver::Unreadable)?;
-    record_task_id(envelope.task_instance_id);
-    let task = engine
+    let id = envelope.task_instance_id;
+    record_task_id(id);
+    // The message was sent after the write it follows, so an eventually
+    // consistent read (half the price) is almost always current. A task it
+    // does not find, or finds not waiting on this message, is read again
+    // consistently before anything is decided; one it finds waiting is
+    // only ever written conditionally on what was read.
+    let recent = engine
         .tasks()
-        .get(envelope.task_instance_id)
+        .get_recent(id)
         .await
-        .map_err(Redeliver::because)?
-        .ok_or(Redeliver::TaskMissing(envelope.task_instance_id))?;
+        .map_err(Redeliver::because)?;
+    let task = match recent {
+        Some(task) if envelope.is_current_for(&task) => task,
+        _ => engine
+            .tasks()
+            .get(id)
+            .await
+            .map_err(Redeliver::because)?
+            .ok_or(Redeliver::TaskMissing(id))?,
+    };
     record_task(&task);
-    let id = task.task_instance_id;
     // Every stage works on the input (and the context): a payload stored
     // elsewhere is read back first.
     let mut task = task;

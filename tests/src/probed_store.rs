@@ -14,6 +14,10 @@ pub struct ProbedStore {
     /// Given the write's sequence number, whether to throttle it.
     throttle: Box<dyn Fn(u64) -> bool + Send + Sync>,
     pub gets: AtomicUsize,
+    /// Eventually consistent reads (`get_recent`).
+    pub recent_gets: AtomicUsize,
+    /// When set, an eventually consistent read has not seen any task yet.
+    pub recent_behind: std::sync::atomic::AtomicBool,
     pub due_queries: AtomicUsize,
     pub due_items: AtomicUsize,
     pub writes: AtomicUsize,
@@ -35,6 +39,8 @@ impl ProbedStore {
             inner,
             throttle: Box::new(throttle),
             gets: AtomicUsize::new(0),
+            recent_gets: AtomicUsize::new(0),
+            recent_behind: std::sync::atomic::AtomicBool::new(false),
             due_queries: AtomicUsize::new(0),
             due_items: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
@@ -45,12 +51,15 @@ impl ProbedStore {
 
     /// DynamoDB reads so far: item reads plus index queries.
     pub fn reads(&self) -> usize {
-        self.gets.load(Ordering::SeqCst) + self.due_queries.load(Ordering::SeqCst)
+        self.gets.load(Ordering::SeqCst)
+            + self.recent_gets.load(Ordering::SeqCst)
+            + self.due_queries.load(Ordering::SeqCst)
     }
 
     pub fn reset(&self) {
         for counter in [
             &self.gets,
+            &self.recent_gets,
             &self.due_queries,
             &self.due_items,
             &self.writes,
@@ -69,6 +78,13 @@ impl TaskStore for ProbedStore {
     async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(id).await
+    }
+    async fn get_recent(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
+        self.recent_gets.fetch_add(1, Ordering::SeqCst);
+        if self.recent_behind.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        self.inner.get_recent(id).await
     }
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
         let n = self.writes.fetch_add(1, Ordering::SeqCst) as u64;

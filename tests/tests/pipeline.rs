@@ -2,6 +2,8 @@
 //! runner playing Lambda for router, validator and executor, and the outcome
 //! observed as events on a queue subscribed to the bus.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 use tel_core::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
 use tel_engine::batch::SqsHandler;
 use tel_engine::handlers::Router;
+use tel_tests::probed_store::ProbedStore;
 use tel_tests::{TestStack, request};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -519,4 +522,35 @@ async fn a_definition_publishing_outcomes_only_sends_its_end_and_nothing_before(
     assert_eq!(task.status, TaskStatus::Completed);
     assert_eq!(task.history.len(), 3);
     runner.stop().await;
+}
+
+/// The validator and the executor read the task eventually consistently
+/// (half the price); a read that has not seen the task yet is made again,
+/// consistently, rather than taken for a task that does not exist.
+#[tokio::test]
+async fn a_read_that_has_not_seen_the_task_yet_is_made_again_consistently() {
+    let mut t = TestStack::new().await.unwrap();
+    let probe = Arc::new(ProbedStore::new(t.engine.tasks().clone()));
+    probe.recent_behind.store(true, Ordering::SeqCst);
+    t.engine = Arc::new(t.engine.rebuild().tasks(probe.clone()).build());
+    t.register(js(
+        "double",
+        "export default (i) => ({ doubled: i.n * 2 })",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    let (mut events, runner) = t.run_watched().await;
+    let body = request("double", json!({ "n": 5 }));
+    t.send_requests(&[body.to_string()]).await.unwrap();
+    let done = events
+        .wait_for_type("task.completed", Some(&id_of(&body)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(done["detail"]["output"]["doubled"], 10);
+    runner.stop().await;
+    assert!(
+        probe.recent_gets.load(Ordering::SeqCst) >= 2,
+        "the validator and the executor each tried the cheaper read first"
+    );
 }

@@ -40,6 +40,23 @@ pub struct DynamoTaskStore {
 }
 
 impl DynamoTaskStore {
+    async fn read(
+        &self,
+        id: TaskInstanceId,
+        consistent: bool,
+    ) -> Result<Option<TaskInstance>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", &self.table, e))?;
+        out.item.as_ref().map(task_from_item).transpose()
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -263,16 +280,11 @@ impl TaskStore for DynamoTaskStore {
     }
 
     async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dynamo_error("GetItem", &self.table, e))?;
-        out.item.as_ref().map(task_from_item).transpose()
+        self.read(id, true).await
+    }
+
+    async fn get_recent(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
+        self.read(id, false).await
     }
 
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {

@@ -159,6 +159,14 @@ pub trait TaskStore: Send + Sync {
     /// A task with its history.
     async fn get(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError>;
 
+    /// `get`, possibly a moment behind the latest write (eventually
+    /// consistent: half the price on DynamoDB). For a reader whose every
+    /// write is conditional on what it read, and which reads again with
+    /// `get` before deciding a task needs nothing.
+    async fn get_recent(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
+        self.get(id).await
+    }
+
     /// Writes a transition (the task with its new history entry) if the task
     /// is still in the expected status and version; otherwise `StoreError::Conflict`.
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError>;
