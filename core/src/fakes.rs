@@ -15,7 +15,7 @@ use crate::ports::{
     AssignmentState, BusEvent, ConcurrencySlots, Created, DeadLetterLog, DeadLetterNote,
     DefinitionStore, Due, EventPublisher, INBOX_PAGE, LIST_PAGE, OutgoingMessage, Page,
     PageRequest, PageSize, PublishError, QueueDepth, QueueError, QueueSender, StoreError,
-    TaskChange, TaskFilter, TaskStore, WORKFLOW_PAGE,
+    TaskChange, TaskFilter, TaskStore,
 };
 
 mod figures;
@@ -234,20 +234,6 @@ impl TaskStore for InMemoryTaskStore {
         })
     }
 
-    async fn tasks_of_workflow(
-        &self,
-        workflow_instance_id: &str,
-        page: PageRequest,
-    ) -> Result<Page<TaskInstance>, StoreError> {
-        let t = self.tables.lock().expect("lock");
-        let tasks = t
-            .tasks
-            .values()
-            .filter(|x| x.workflow_instance_id == workflow_instance_id)
-            .cloned()
-            .collect();
-        page_of(by_age(tasks), &page, WORKFLOW_PAGE)
-    }
 
     async fn inbox(
         &self,

@@ -108,13 +108,6 @@ impl TaskStore for ProbedStore {
         self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.update_deadlines(task).await
     }
-    async fn tasks_of_workflow(
-        &self,
-        workflow: &str,
-        page: PageRequest,
-    ) -> Result<Page<TaskInstance>, StoreError> {
-        self.inner.tasks_of_workflow(workflow, page).await
-    }
     async fn list(
         &self,
         filter: &TaskFilter,

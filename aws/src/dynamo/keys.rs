@@ -10,6 +10,8 @@ pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+/// The keys of the `workflow` index, which is gone (nothing read it; a
+/// write unit per task): items written before still carry them.
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
 pub const GSI3PK: &str = "GSI3PK";
@@ -26,7 +28,6 @@ pub const ITEM_TYPE: &str = "itemType";
 pub const EXPIRES_AT: &str = "expiresAt";
 
 pub const INBOX_INDEX: &str = "inbox";
-pub const WORKFLOW_INDEX: &str = "workflow";
 pub const DEADLINE_INDEX: &str = "deadlines";
 /// Open manual tasks by holder and due time; completed ones by who completed them.
 pub const DUE_INDEX: &str = "inbox-due";
@@ -52,7 +53,6 @@ pub fn index_keys(index: &str) -> (&'static str, &'static str) {
         PRIORITY_INDEX => (GSI5PK, GSI5SK),
         SEARCH_INDEX => (GSI6PK, GSI6SK),
         OPERATIONS_INDEX => (GSI7PK, GSI7SK),
-        WORKFLOW_INDEX => (GSI2PK, GSI2SK),
         DEADLINE_INDEX => (GSI3PK, GSI3SK),
         _ => (GSI1PK, GSI1SK),
     }
@@ -131,15 +131,6 @@ pub fn priority_sk(
 ) -> String {
     let rank = 9 - priority.clamp(0, 9);
     format!("{status}#{rank}#{}#{id}", millis(created))
-}
-
-pub fn workflow_pk(workflow_instance_id: &str) -> String {
-    format!("WF#{workflow_instance_id}")
-}
-
-/// Creation time: a workflow's tasks list oldest first.
-pub fn workflow_sk(created: DateTime<Utc>) -> String {
-    millis(created)
 }
 
 pub fn deadline_pk(shard: u16) -> String {

@@ -54,8 +54,6 @@ pub fn task_to_item(task: &TaskInstance, deadline_shards: u16, history: HistoryF
             s(serde_json::to_string(callback).expect("callbacks serialise")),
         );
     }
-    item.insert(GSI2PK.into(), s(workflow_pk(&task.workflow_instance_id)));
-    item.insert(GSI2SK.into(), s(workflow_sk(task.created_at)));
     if let Some(assignee) = &task.assignee {
         item.insert(GSI1PK.into(), s(inbox_pk(assignee)));
         item.insert(GSI1SK.into(), s(inbox_sk(task.status, task.created_at, id)));

@@ -21,7 +21,6 @@ use super::task_item::*;
 use tel_core::domain::{
     Assignee, SearchEntries, TaskInstance, TaskInstanceId, TaskStatus, Transition,
 };
-use tel_core::ports::WORKFLOW_PAGE;
 use tel_core::ports::{
     Created, Due, ErrorClass, Page, PageRequest, StoreError, TaskFilter, TaskStore, ViewCount,
     ViewPage, ViewQuery,
@@ -138,31 +137,6 @@ impl DynamoTaskStore {
             }
         }
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
-    }
-
-    /// One page of an index query that projects keys only, then the tasks it names.
-    async fn task_page(
-        &self,
-        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-        page: PageRequest,
-    ) -> Result<Page<TaskInstance>, StoreError> {
-        let start = page.cursor.as_deref().map(decode_cursor).transpose()?;
-        let out = query
-            .limit(page.size(WORKFLOW_PAGE))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| dynamo_error("Query", &self.table, e))?;
-        let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
-        let ids = out
-            .items()
-            .iter()
-            .map(task_id_of)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items: self.get_many(&ids).await?,
-            next_cursor,
-        })
     }
 
     /// Moves a task's wake-up (and replaces its deadlines, when given),
@@ -328,20 +302,6 @@ impl TaskStore for DynamoTaskStore {
             .await
     }
 
-    async fn tasks_of_workflow(
-        &self,
-        workflow_instance_id: &str,
-        page: PageRequest,
-    ) -> Result<Page<TaskInstance>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(WORKFLOW_INDEX)
-            .key_condition_expression("GSI2PK = :pk")
-            .expression_attribute_values(":pk", s(workflow_pk(workflow_instance_id)));
-        self.task_page(query, page).await
-    }
 
     async fn list(
         &self,

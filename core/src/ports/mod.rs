@@ -43,5 +43,5 @@ pub use step_callbacks::{CallbackError, StepCallbacks};
 pub use task_changes::TaskChange;
 pub use task_store::{
     Created, Due, INBOX_PAGE, LIST_PAGE, Page, PageRequest, PageSize, StoreError, TaskFilter,
-    TaskStore, WORKFLOW_PAGE,
+    TaskStore,
 };

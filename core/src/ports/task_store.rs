@@ -105,11 +105,6 @@ pub struct PageSize {
     pub max: i32,
 }
 
-/// A workflow's tasks (`TaskStore::tasks_of_workflow`).
-pub const WORKFLOW_PAGE: PageSize = PageSize {
-    default: 50,
-    max: 500,
-};
 /// An inbox (`TaskStore::inbox`).
 pub const INBOX_PAGE: PageSize = PageSize {
     default: 20,
@@ -183,13 +178,6 @@ pub trait TaskStore: Send + Sync {
     /// them, if the task is still at `task.version` (no transition: a
     /// heartbeat sent moves its next one); otherwise `StoreError::Conflict`.
     async fn update_deadlines(&self, task: &TaskInstance) -> Result<(), StoreError>;
-
-    /// Tasks of one workflow instance, oldest first.
-    async fn tasks_of_workflow(
-        &self,
-        workflow_instance_id: &str,
-        page: PageRequest,
-    ) -> Result<Page<TaskInstance>, StoreError>;
 
     /// Tasks held by any of `assignees` (a user and their groups), optionally
     /// of one status, ordered by status then age; each task once, across pages.
