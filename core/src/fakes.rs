@@ -234,7 +234,6 @@ impl TaskStore for InMemoryTaskStore {
         })
     }
 
-
     async fn inbox(
         &self,
         assignees: &[Assignee],

@@ -43,17 +43,21 @@ pub enum Claim {
 impl Claim {
     /// Whether an attempt of `definition` on `task` may hold its start back
     /// (`Some`), and until when (`Some(None)`: no deadline asks for it).
+    /// Not while it holds concurrency slots: the sweeper gives back the slots
+    /// of a task that is not RUNNING a minute after its last write
+    /// (`repair_slots`), and a held start leaves the task as it was.
     pub fn may_hold(
         task: &TaskInstance,
         definition: &TaskDefinition,
         delivery: Delivery,
+        holds_slots: bool,
         now: DateTime<Utc>,
     ) -> Option<Option<DateTime<Utc>>> {
         let sandboxed = matches!(
             definition.implementation,
             Some(Implementation::Javascript { .. })
         );
-        if !sandboxed || !delivery.first {
+        if !sandboxed || !delivery.first || holds_slots {
             return None;
         }
         let earliest = [task.wake_at, task.next_deadline().map(|(_, at)| at)]
@@ -131,20 +135,23 @@ mod tests {
             definition(json!({ "kind": "javascript", "source": "export default () => 1" }));
         let task = created(now, 30);
         assert_eq!(
-            Claim::may_hold(&task, &script, FIRST, now),
+            Claim::may_hold(&task, &script, FIRST, false, now),
             Some(Some(now + chrono::Duration::seconds(25)))
         );
         // An earlier wake-up than any deadline counts: the sweeper reads the task then.
         let mut woken = task.clone();
         woken.wake_at = Some(now + chrono::Duration::seconds(10));
         assert_eq!(
-            Claim::may_hold(&woken, &script, FIRST, now),
+            Claim::may_hold(&woken, &script, FIRST, false, now),
             Some(Some(now + chrono::Duration::seconds(5)))
         );
         let mut free = task.clone();
         free.deadlines.clear();
         free.wake_at = None;
-        assert_eq!(Claim::may_hold(&free, &script, FIRST, now), Some(None));
+        assert_eq!(
+            Claim::may_hold(&free, &script, FIRST, false, now),
+            Some(None)
+        );
     }
 
     #[test]
@@ -155,19 +162,22 @@ mod tests {
         // Delivered again: a handler holding the message died.
         let again = Delivery { first: false };
         assert_eq!(
-            Claim::may_hold(&created(now, 30), &script, again, now),
+            Claim::may_hold(&created(now, 30), &script, again, false, now),
             None
         );
         // Too close to a deadline to hold anything.
-        assert_eq!(Claim::may_hold(&created(now, 5), &script, FIRST, now), None);
         assert_eq!(
-            Claim::may_hold(&created(now, -1), &script, FIRST, now),
+            Claim::may_hold(&created(now, 5), &script, FIRST, false, now),
+            None
+        );
+        assert_eq!(
+            Claim::may_hold(&created(now, -1), &script, FIRST, false, now),
             None
         );
         // Code with effects outside the sandbox.
         let system = definition(json!({ "kind": "system", "function": "echo" }));
         assert_eq!(
-            Claim::may_hold(&created(now, 30), &system, FIRST, now),
+            Claim::may_hold(&created(now, 30), &system, FIRST, false, now),
             None
         );
     }

@@ -17,7 +17,9 @@ use crate::batch::{
 use crate::definitions::LoadedDefinition;
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::UNKNOWN_DEFINITION;
-use tel_core::domain::{Action, Envelope, PayloadField, Stage, TaskError, TaskInstance};
+use tel_core::domain::{
+    Action, Envelope, PayloadField, Stage, TaskError, TaskInstance, TaskInstanceId,
+};
 
 /// A handler of one stage's queue.
 #[async_trait]
@@ -26,6 +28,10 @@ pub trait StageHandler: Send + Sync + 'static {
     const NAME: &'static str;
     /// The stage whose messages it takes.
     const STAGE: Stage;
+    /// Whether the task may be read eventually consistently first
+    /// (`with_task`): for a handler whose every decision is a write
+    /// conditional on what it read.
+    const READ_RECENT: bool = true;
 
     fn engine(&self) -> &TaskEngine;
 
@@ -68,7 +74,7 @@ impl<H: StageHandler> SqsHandler for H {
         let engine = self.engine();
         Ok(for_each_record(H::NAME, engine, event.payload, |message| {
             let delivery = Delivery::of(&message);
-            with_task(engine, message, move |envelope, task| async move {
+            with_task(engine, message, H::READ_RECENT, move |envelope, task| async move {
                 if envelope.stage != H::STAGE || !envelope.is_current_for(&task) {
                     info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale message ignored");
                     return Ok(());
@@ -93,49 +99,49 @@ impl<H: StageHandler> SqsHandler for H {
 /// The shape every stage handler shares: read the envelope and its task
 /// (both recorded on the span), do the work; a task that another handler
 /// moved on first is nothing to do, anything else unfinished is redelivered.
+///
+/// With `read_recent`, the task is read eventually consistently first (half
+/// the price): the message was sent after the write it follows, so that read
+/// is almost always current. A task it does not find, or finds not waiting
+/// on this message, is read again consistently before anything is decided.
+/// One it finds waiting is only ever written conditionally on what was read,
+/// and a write refused after it is tried once more on a consistent read, in
+/// case the read was behind (a re-sent message after the sweeper's write).
 async fn with_task<F, Fut>(
     engine: &TaskEngine,
     message: SqsMessage,
+    read_recent: bool,
     work: F,
 ) -> Result<(), Redeliver>
 where
-    F: FnOnce(Envelope, TaskInstance) -> Fut,
+    F: Fn(Envelope, TaskInstance) -> Fut,
     Fut: Future<Output = Result<(), ApplyError>>,
 {
     let envelope = Envelope::parse(message.body.as_deref().unwrap_or_default())
         .map_err(Redeliver::Unreadable)?;
     let id = envelope.task_instance_id;
     record_task_id(id);
-    // The message was sent after the write it follows, so an eventually
-    // consistent read (half the price) is almost always current. A task it
-    // does not find, or finds not waiting on this message, is read again
-    // consistently before anything is decided; one it finds waiting is
-    // only ever written conditionally on what was read.
-    let recent = engine
-        .tasks()
-        .get_recent(id)
-        .await
-        .map_err(Redeliver::because)?;
-    let task = match recent {
-        Some(task) if envelope.is_current_for(&task) => task,
-        _ => engine
+    let recent = match read_recent {
+        true => engine
             .tasks()
-            .get(id)
+            .get_recent(id)
             .await
             .map_err(Redeliver::because)?
-            .ok_or(Redeliver::TaskMissing(id))?,
+            .filter(|task| envelope.is_current_for(task)),
+        false => None,
     };
-    record_task(&task);
-    // Every stage works on the input (and the context): a payload stored
-    // elsewhere is read back first.
-    let mut task = task;
-    let loaded = engine
-        .load_payloads(&mut task, &[PayloadField::Input, PayloadField::Context])
-        .await;
-    let done = match loaded {
-        Ok(()) => work(envelope, task).await,
-        Err(e) => Err(e),
+    let (task, maybe_behind) = match recent {
+        Some(task) => (task, true),
+        None => (read(engine, id).await?, false),
     };
+    let mut done = run(engine, &work, envelope.clone(), task).await;
+    if maybe_behind && matches!(&done, Err(e) if e.is_superseded()) {
+        let fresh = read(engine, id).await?;
+        if envelope.is_current_for(&fresh) {
+            tracing::info!("the first read was behind; the work is done again on a consistent one");
+            done = run(engine, &work, envelope, fresh).await;
+        }
+    }
     match done {
         Err(e) if e.is_superseded() => {
             tracing::info!(reason = %e, "task moved on concurrently; nothing to do");
@@ -151,4 +157,33 @@ where
         },
         Ok(()) => Ok(()),
     }
+}
+
+/// The task as last written (a consistent read).
+async fn read(engine: &TaskEngine, id: TaskInstanceId) -> Result<TaskInstance, Redeliver> {
+    engine
+        .tasks()
+        .get(id)
+        .await
+        .map_err(Redeliver::because)?
+        .ok_or(Redeliver::TaskMissing(id))
+}
+
+/// The work on one read of the task. Every stage works on the input (and
+/// the context): a payload stored elsewhere is read back first.
+async fn run<F, Fut>(
+    engine: &TaskEngine,
+    work: &F,
+    envelope: Envelope,
+    mut task: TaskInstance,
+) -> Result<(), ApplyError>
+where
+    F: Fn(Envelope, TaskInstance) -> Fut,
+    Fut: Future<Output = Result<(), ApplyError>>,
+{
+    record_task(&task);
+    engine
+        .load_payloads(&mut task, &[PayloadField::Input, PayloadField::Context])
+        .await?;
+    work(envelope, task).await
 }

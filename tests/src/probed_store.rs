@@ -9,6 +9,13 @@ use chrono::{DateTime, Utc};
 use tel_core::domain::{Assignee, TaskInstance, TaskInstanceId, TaskStatus, Transition};
 use tel_core::ports::{Created, Due, Page, PageRequest, StoreError, TaskFilter, TaskStore};
 
+/// `ProbedStore::recent`: an eventually consistent read sees the task as written.
+pub const RECENT_CURRENT: u8 = 0;
+/// It has not seen the task yet.
+pub const RECENT_NOTHING: u8 = 1;
+/// It sees the task one version behind: current-looking, but a write on it is refused.
+pub const RECENT_BEHIND: u8 = 2;
+
 pub struct ProbedStore {
     inner: Arc<dyn TaskStore>,
     /// Given the write's sequence number, whether to throttle it.
@@ -16,8 +23,10 @@ pub struct ProbedStore {
     pub gets: AtomicUsize,
     /// Eventually consistent reads (`get_recent`).
     pub recent_gets: AtomicUsize,
-    /// When set, an eventually consistent read has not seen any task yet.
-    pub recent_behind: std::sync::atomic::AtomicBool,
+    /// What an eventually consistent read sees: the task as written
+    /// (`RECENT_CURRENT`), nothing yet (`RECENT_NOTHING`), or the task one
+    /// version behind (`RECENT_BEHIND`).
+    pub recent: std::sync::atomic::AtomicU8,
     pub due_queries: AtomicUsize,
     pub due_items: AtomicUsize,
     pub writes: AtomicUsize,
@@ -40,7 +49,7 @@ impl ProbedStore {
             throttle: Box::new(throttle),
             gets: AtomicUsize::new(0),
             recent_gets: AtomicUsize::new(0),
-            recent_behind: std::sync::atomic::AtomicBool::new(false),
+            recent: std::sync::atomic::AtomicU8::new(RECENT_CURRENT),
             due_queries: AtomicUsize::new(0),
             due_items: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
@@ -81,10 +90,14 @@ impl TaskStore for ProbedStore {
     }
     async fn get_recent(&self, id: TaskInstanceId) -> Result<Option<TaskInstance>, StoreError> {
         self.recent_gets.fetch_add(1, Ordering::SeqCst);
-        if self.recent_behind.load(Ordering::SeqCst) {
-            return Ok(None);
+        match self.recent.load(Ordering::SeqCst) {
+            RECENT_NOTHING => Ok(None),
+            RECENT_BEHIND => Ok(self.inner.get(id).await?.map(|mut task| {
+                task.version -= 1;
+                task
+            })),
+            _ => self.inner.get_recent(id).await,
         }
-        self.inner.get_recent(id).await
     }
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
         let n = self.writes.fetch_add(1, Ordering::SeqCst) as u64;

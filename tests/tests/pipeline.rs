@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tel_core::domain::{Creation, Envelope, NewTask, Stage, TaskInstanceId, TaskStatus};
 use tel_engine::batch::SqsHandler;
 use tel_engine::handlers::Router;
-use tel_tests::probed_store::ProbedStore;
+use tel_tests::probed_store::{ProbedStore, RECENT_BEHIND, RECENT_NOTHING};
 use tel_tests::{TestStack, request};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -335,9 +335,7 @@ async fn duplicate_requests_make_one_task_and_one_completion() {
     let created_in_workflow = events
         .seen()
         .iter()
-        .filter(|e| {
-            e["detail-type"] == "task.created" && e["detail"]["workflowInstanceId"] == wf
-        })
+        .filter(|e| e["detail-type"] == "task.created" && e["detail"]["workflowInstanceId"] == wf)
         .count();
     assert_eq!(
         created_in_workflow, 1,
@@ -524,22 +522,13 @@ async fn a_definition_publishing_outcomes_only_sends_its_end_and_nothing_before(
     runner.stop().await;
 }
 
-/// The validator and the executor read the task eventually consistently
-/// (half the price); a read that has not seen the task yet is made again,
-/// consistently, rather than taken for a task that does not exist.
+/// The executor reads the task eventually consistently (half the price);
+/// a read that has not seen the task yet is made again, consistently,
+/// rather than taken for a task that does not exist. The validator reads
+/// consistently: it sends a valid task on without a write.
 #[tokio::test]
 async fn a_read_that_has_not_seen_the_task_yet_is_made_again_consistently() {
-    let mut t = TestStack::new().await.unwrap();
-    let probe = Arc::new(ProbedStore::new(t.engine.tasks().clone()));
-    probe.recent_behind.store(true, Ordering::SeqCst);
-    t.engine = Arc::new(t.engine.rebuild().tasks(probe.clone()).build());
-    t.register(js(
-        "double",
-        "export default (i) => ({ doubled: i.n * 2 })",
-        json!({}),
-    ))
-    .await
-    .unwrap();
+    let (t, probe) = probed(RECENT_NOTHING).await;
     let (mut events, runner) = t.run_watched().await;
     let body = request("double", json!({ "n": 5 }));
     t.send_requests(&[body.to_string()]).await.unwrap();
@@ -549,8 +538,49 @@ async fn a_read_that_has_not_seen_the_task_yet_is_made_again_consistently() {
         .unwrap();
     assert_eq!(done["detail"]["output"]["doubled"], 10);
     runner.stop().await;
-    assert!(
-        probe.recent_gets.load(Ordering::SeqCst) >= 2,
-        "the validator and the executor each tried the cheaper read first"
+    assert_eq!(
+        probe.recent_gets.load(Ordering::SeqCst),
+        1,
+        "the executor tried the cheaper read first; the validator did not"
     );
+}
+
+/// A read that is behind but looks current (a message re-sent after the
+/// sweeper's write) leads to a write that is refused; the work is done again
+/// on a consistent read, not dropped until the next re-send (30 s later).
+#[tokio::test]
+async fn a_write_refused_after_a_read_that_was_behind_is_tried_again_on_a_consistent_one() {
+    let (t, probe) = probed(RECENT_BEHIND).await;
+    let (mut events, runner) = t.run_watched().await;
+    let body = request("double", json!({ "n": 7 }));
+    t.send_requests(&[body.to_string()]).await.unwrap();
+    let done = events
+        .wait_for_type("task.completed", Some(&id_of(&body)), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(done["detail"]["output"]["doubled"], 14);
+    runner.stop().await;
+    let task = t
+        .task(TaskInstanceId::parse(&id_of(&body)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(task.attempt, 1, "one attempt on record");
+    assert!(probe.recent_gets.load(Ordering::SeqCst) >= 1);
+}
+
+/// A fresh stack whose task store's eventually consistent reads see `recent`,
+/// with `double` registered.
+async fn probed(recent: u8) -> (TestStack, Arc<ProbedStore>) {
+    let mut t = TestStack::new().await.unwrap();
+    let probe = Arc::new(ProbedStore::new(t.engine.tasks().clone()));
+    probe.recent.store(recent, Ordering::SeqCst);
+    t.engine = Arc::new(t.engine.rebuild().tasks(probe.clone()).build());
+    t.register(js(
+        "double",
+        "export default (i) => ({ doubled: i.n * 2 })",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    (t, probe)
 }

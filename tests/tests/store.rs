@@ -229,17 +229,27 @@ async fn an_automated_task_is_in_the_deadline_index_only_and_in_none_once_ended(
     let now = Utc::now();
     let created = Creation::new(new_task("wf"), now, now + Duration::seconds(30)).task;
     t.engine.tasks().create(&created).await.unwrap();
-    let index_keys = |item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
-        let mut keys: Vec<String> = item.into_keys().filter(|k| k.starts_with("GSI")).collect();
-        keys.sort();
-        keys
-    };
+    let index_keys =
+        |item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+            let mut keys: Vec<String> = item.into_keys().filter(|k| k.starts_with("GSI")).collect();
+            keys.sort();
+            keys
+        };
     let raw = || async {
         aws_sdk_dynamodb::Client::new(&t.sdk)
             .get_item()
             .table_name(&t.stack.table_name)
-            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("TASK#{}", created.task_instance_id)))
-            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("TASK".into()))
+            .key(
+                "PK",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "TASK#{}",
+                    created.task_instance_id
+                )),
+            )
+            .key(
+                "SK",
+                aws_sdk_dynamodb::types::AttributeValue::S("TASK".into()),
+            )
             .consistent_read(true)
             .send()
             .await
@@ -250,7 +260,13 @@ async fn an_automated_task_is_in_the_deadline_index_only_and_in_none_once_ended(
     assert_eq!(index_keys(raw().await), ["GSI3PK", "GSI3SK"]);
     let started = transition(&created, Action::Start { lease_until: now }, now).unwrap();
     let done = started
-        .then(Action::Complete { output: Some(json!({})), by: None }, now)
+        .then(
+            Action::Complete {
+                output: Some(json!({})),
+                by: None,
+            },
+            now,
+        )
         .unwrap();
     t.engine.tasks().commit(&done).await.unwrap();
     assert!(index_keys(raw().await).is_empty());

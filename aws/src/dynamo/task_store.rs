@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::attributes::{Item, decode_cursor, encode_cursor, get_s, n, s, to_attribute};
+use super::attributes::{Item, get_s, n, s, to_attribute};
 use super::compact_history::HistoryFormat;
 use super::errors::{build_error, dynamo_error, written};
 use super::item_size::{MAX_ITEM_BYTES, item_size};
@@ -301,7 +301,6 @@ impl TaskStore for DynamoTaskStore {
         self.update_wake(task, task.wake_at, Some(to_attribute(&deadlines)))
             .await
     }
-
 
     async fn list(
         &self,

@@ -120,13 +120,15 @@ impl Executor {
         task: &TaskInstance,
         loaded: &LoadedDefinition,
         delivery: Delivery,
+        holds_slots: bool,
         timeout: Duration,
         lease_until: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), ApplyError> {
         let s = &self.engine;
         let definition = &loaded.definition;
         let start = Action::Start { lease_until };
-        let (mut running, mut claim) = match Claim::may_hold(task, definition, delivery, s.now()) {
+        let may_hold = Claim::may_hold(task, definition, delivery, holds_slots, s.now());
+        let (mut running, mut claim) = match may_hold {
             Some(write_by) => {
                 let start = transition(task, start, s.now())?;
                 let running = start.task.clone();
@@ -185,18 +187,23 @@ impl Executor {
         let took = running.attempt_started_at.map_or(0, |at| {
             tel_core::domain::state_machine::millis_between(at, s.now())
         });
-        s.metrics().put(
-            &[
-                ("TaskType", definition.task_type.as_str()),
-                ("Implementation", implementation),
-                ("Outcome", result),
-            ],
-            &[
-                ("ExecutionTime", took as f64, Unit::Milliseconds),
-                ("Attempts", 1.0, Unit::Count),
-            ],
-        );
-        self.finish(&running, claim.held(), loaded, outcome).await
+        let finished = self.finish(&running, claim.held(), loaded, outcome).await;
+        // A run whose end the table refused (a duplicate's, a cancelled
+        // task's) is not an attempt on record: not counted either.
+        if !matches!(&finished, Err(e) if e.is_superseded()) {
+            s.metrics().put(
+                &[
+                    ("TaskType", definition.task_type.as_str()),
+                    ("Implementation", implementation),
+                    ("Outcome", result),
+                ],
+                &[
+                    ("ExecutionTime", took as f64, Unit::Milliseconds),
+                    ("Attempts", 1.0, Unit::Count),
+                ],
+            );
+        }
+        finished
     }
 }
 
@@ -268,7 +275,14 @@ impl StageHandler for Executor {
             return Ok(());
         }
         let finished = self
-            .attempt(&task, &loaded, delivery, timeout, lease_until)
+            .attempt(
+                &task,
+                &loaded,
+                delivery,
+                !pools.is_empty(),
+                timeout,
+                lease_until,
+            )
             .await;
         // The attempt is over however it ended: its slots go back to their pools.
         self.release_all(&pools, task.task_instance_id).await;

@@ -39,6 +39,10 @@ impl Validator {
 impl StageHandler for Validator {
     const NAME: &'static str = "validator";
     const STAGE: Stage = Stage::Input;
+    /// A valid input is sent on without a write, so nothing conditional
+    /// would catch a read that is behind (an input replaced a moment ago):
+    /// the validator reads the task as last written.
+    const READ_RECENT: bool = false;
 
     fn engine(&self) -> &TaskEngine {
         &self.engine
