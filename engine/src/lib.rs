@@ -383,6 +383,7 @@ impl TaskEngine {
             task_instance_id: task.task_instance_id,
             stage: dispatch.stage,
             attempt: task.attempt,
+            version: Some(task.version),
             trace_id: task.trace_id.clone(),
         };
         let message = OutgoingMessage {

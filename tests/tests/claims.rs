@@ -2,7 +2,8 @@
 //! table and its change stream: a short script goes from waiting to
 //! COMPLETED in one write; a redelivered message takes the lease first; a
 //! script still running near its task's earliest deadline writes its start
-//! then; a task cancelled while its script ran stays cancelled.
+//! then; a task cancelled while its script ran stays cancelled; a message
+//! from before a rerun does not run the rerun's input.
 
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,7 @@ fn execute_message(task: &TaskInstance, receive_count: u32) -> LambdaEvent<SqsEv
         task_instance_id: task.task_instance_id,
         stage: Stage::Execute,
         attempt: task.attempt,
+        version: Some(task.version),
         trace_id: None,
     };
     let mut record = SqsMessage::default();
@@ -234,4 +236,44 @@ async fn a_task_cancelled_while_its_script_runs_stays_cancelled() {
         written_versions(&t, &task).await,
         [task.version, task.version + 1]
     );
+}
+
+/// A rerun puts the task back to CREATED at attempt 0, as it was when its
+/// first execute message was sent: that message names the version it was
+/// sent at, so it cannot run the rerun's input before validation has.
+#[tokio::test]
+async fn an_execute_message_from_before_a_rerun_is_dropped() {
+    let t = TestStack::new().await.unwrap();
+    let def = script(&t, 0).await;
+    let task = waiting(&t, &def, Duration::from_secs(60)).await;
+    let before = execute_message(&task, 1);
+    let failed = t
+        .engine
+        .apply(
+            &task,
+            Action::Fail {
+                error: tel_core::domain::TaskError::new("EXECUTION_ERROR", "boom"),
+            },
+        )
+        .await
+        .unwrap();
+    let rerun = t
+        .engine
+        .apply(
+            &failed,
+            Action::Rerun {
+                by: Some("user:ops".into()),
+                redeliver_at: Utc::now() + chrono::Duration::seconds(60),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((rerun.status, rerun.attempt), (TaskStatus::Created, 0));
+
+    let response = executor(&t).handle(before).await.unwrap();
+    assert!(response.batch_item_failures.is_empty(), "acknowledged");
+    let after = t.task(task.task_instance_id).await.unwrap();
+    assert_eq!(after.status, TaskStatus::Created, "not run");
+    assert_eq!(after.version, rerun.version);
+    assert_eq!(actions(&after), ["created", "failed", "rerun"]);
 }

@@ -64,6 +64,13 @@ pub struct Envelope {
     /// Attempts started when the message was sent: lets the executor drop
     /// messages of an attempt that is already over.
     pub attempt: u32,
+    /// The task's version when the message was sent. A task written since
+    /// (a rerun, a replay, the sweeper's re-send) waits on the message sent
+    /// with that write, not on this one: a rerun's attempt count starts at 0
+    /// again, so the attempt alone would let a message from before it run
+    /// the new input unvalidated. Absent in messages sent before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
 }
@@ -78,6 +85,9 @@ impl Envelope {
     /// A message that is not current is a duplicate or a late one: its work
     /// was done, or the task moved on, and it is dropped.
     pub fn is_current_for(&self, task: &TaskInstance) -> bool {
+        if self.version.is_some_and(|sent_at| sent_at != task.version) {
+            return false;
+        }
         match self.stage {
             // A manual task stays CREATED until it is assigned.
             Stage::Input | Stage::Assign => task.status == TaskStatus::Created,
@@ -113,8 +123,30 @@ mod tests {
             task_instance_id: task(TaskStatus::Created, 0).task_instance_id,
             stage,
             attempt,
+            version: None,
             trace_id: None,
         }
+    }
+
+    /// A message names the version it was sent at; the task written since
+    /// (rerun: CREATED at attempt 0 again) no longer waits on it.
+    #[test]
+    fn a_message_sent_before_the_task_was_written_again_is_not_current() {
+        let rerun = task(TaskStatus::Created, 0);
+        let sent = |version| Envelope {
+            version,
+            ..envelope(Stage::Execute, 0)
+        };
+        assert!(sent(Some(rerun.version)).is_current_for(&rerun));
+        assert!(!sent(Some(rerun.version - 1)).is_current_for(&rerun));
+        assert!(
+            sent(None).is_current_for(&rerun),
+            "a message from before the field"
+        );
+        let body = sent(Some(7)).to_body();
+        assert_eq!(Envelope::parse(&body).unwrap().version, Some(7));
+        let old = r#"{"taskInstanceId":"0198c7d2-6d4a-7d2e-9c1a-2b3c4d5e6f70","stage":"execute","attempt":0}"#;
+        assert_eq!(Envelope::parse(old).unwrap().version, None);
     }
 
     #[test]
