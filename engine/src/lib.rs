@@ -383,7 +383,7 @@ impl TaskEngine {
             task_instance_id: task.task_instance_id,
             stage: dispatch.stage,
             attempt: task.attempt,
-            version: Some(task.version),
+            run: Some(task.run()),
             trace_id: task.trace_id.clone(),
         };
         let message = OutgoingMessage {

@@ -76,7 +76,7 @@ impl<H: StageHandler> SqsHandler for H {
             let delivery = Delivery::of(&message);
             with_task(engine, message, H::READ_RECENT, move |envelope, task| async move {
                 if envelope.stage != H::STAGE || !envelope.is_current_for(&task) {
-                    info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, "stale message ignored");
+                    info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, run = task.run(), message_run = ?envelope.run, "stale message ignored");
                     return Ok(());
                 }
                 // A task whose definition version is gone cannot go on.

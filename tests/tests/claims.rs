@@ -52,7 +52,7 @@ fn execute_message(task: &TaskInstance, receive_count: u32) -> LambdaEvent<SqsEv
         task_instance_id: task.task_instance_id,
         stage: Stage::Execute,
         attempt: task.attempt,
-        version: Some(task.version),
+        run: Some(task.run()),
         trace_id: None,
     };
     let mut record = SqsMessage::default();
@@ -239,8 +239,8 @@ async fn a_task_cancelled_while_its_script_runs_stays_cancelled() {
 }
 
 /// A rerun puts the task back to CREATED at attempt 0, as it was when its
-/// first execute message was sent: that message names the version it was
-/// sent at, so it cannot run the rerun's input before validation has.
+/// first execute message was sent: that message names the run it belongs
+/// to, so it cannot run the rerun's input before validation has.
 #[tokio::test]
 async fn an_execute_message_from_before_a_rerun_is_dropped() {
     let t = TestStack::new().await.unwrap();
@@ -274,6 +274,37 @@ async fn an_execute_message_from_before_a_rerun_is_dropped() {
     assert!(response.batch_item_failures.is_empty(), "acknowledged");
     let after = t.task(task.task_instance_id).await.unwrap();
     assert_eq!(after.status, TaskStatus::Created, "not run");
-    assert_eq!(after.version, rerun.version);
+    assert_eq!((after.version, after.run()), (rerun.version, 1));
     assert_eq!(actions(&after), ["created", "failed", "rerun"]);
+}
+
+/// The sweeper's re-send writes the task again but starts no new run: the
+/// message it re-sent for stays current, so a task whose message waits in a
+/// slow queue is run by whichever copy comes first, not starved by re-sends.
+#[tokio::test]
+async fn an_execute_message_stays_current_after_the_sweeper_re_sends() {
+    let t = TestStack::new().await.unwrap();
+    let def = script(&t, 0).await;
+    let task = waiting(&t, &def, Duration::from_secs(60)).await;
+    let first = execute_message(&task, 1);
+    let re_sent = t
+        .engine
+        .apply(
+            &task,
+            Action::Redeliver {
+                redeliver_at: Utc::now() + chrono::Duration::seconds(60),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(re_sent.version, task.version + 1);
+
+    let response = executor(&t).handle(first).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let done = t.task(task.task_instance_id).await.unwrap();
+    assert_eq!(done.status, TaskStatus::Completed);
+    assert_eq!(
+        actions(&done),
+        ["created", "redelivered", "started", "completed"]
+    );
 }

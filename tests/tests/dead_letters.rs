@@ -55,7 +55,7 @@ async fn a_poison_message_fails_its_task_reaches_the_dlq_with_its_reason_and_red
         task_instance_id: id,
         stage: Stage::Input,
         attempt: 0,
-        version: None,
+        run: None,
         trace_id: None,
     };
     let validate = t.queue_url("ValidateQueue");

@@ -379,7 +379,7 @@ async fn duplicate_execute_messages_run_the_task_once() {
         task_instance_id: creation.task.task_instance_id,
         stage: Stage::Execute,
         attempt: 0,
-        version: None,
+        run: None,
         trace_id: None,
     };
     let messages = (0..3)

@@ -64,13 +64,15 @@ pub struct Envelope {
     /// Attempts started when the message was sent: lets the executor drop
     /// messages of an attempt that is already over.
     pub attempt: u32,
-    /// The task's version when the message was sent. A task written since
-    /// (a rerun, a replay, the sweeper's re-send) waits on the message sent
-    /// with that write, not on this one: a rerun's attempt count starts at 0
-    /// again, so the attempt alone would let a message from before it run
-    /// the new input unvalidated. Absent in messages sent before the field.
+    /// Which run of the task the message belongs to (`TaskInstance::run`):
+    /// a rerun or a replay starts the attempts at 0 again, so the attempt
+    /// alone would let a message from before it run the new input before it
+    /// is validated. Only those two start a run: a message re-sent by the
+    /// sweeper leaves the one before it current (whichever comes first does
+    /// the work), so a queue slower than the re-send cannot starve a task.
+    /// Absent in messages sent before the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<u64>,
+    pub run: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
 }
@@ -85,7 +87,7 @@ impl Envelope {
     /// A message that is not current is a duplicate or a late one: its work
     /// was done, or the task moved on, and it is dropped.
     pub fn is_current_for(&self, task: &TaskInstance) -> bool {
-        if self.version.is_some_and(|sent_at| sent_at != task.version) {
+        if self.run.is_some_and(|run| run != task.run()) {
             return false;
         }
         match self.stage {
@@ -123,30 +125,57 @@ mod tests {
             task_instance_id: task(TaskStatus::Created, 0).task_instance_id,
             stage,
             attempt,
-            version: None,
+            run: None,
             trace_id: None,
         }
     }
 
-    /// A message names the version it was sent at; the task written since
-    /// (rerun: CREATED at attempt 0 again) no longer waits on it.
+    /// A message names the run it belongs to; a rerun (CREATED at attempt 0
+    /// again) no longer waits on a message of the run before, while the
+    /// sweeper's re-send (a new version, the same run) leaves it current.
     #[test]
-    fn a_message_sent_before_the_task_was_written_again_is_not_current() {
-        let rerun = task(TaskStatus::Created, 0);
-        let sent = |version| Envelope {
-            version,
+    fn a_message_of_the_run_before_a_rerun_is_not_current() {
+        let mut task = task(TaskStatus::Created, 0);
+        let sent = |run| Envelope {
+            run,
             ..envelope(Stage::Execute, 0)
         };
-        assert!(sent(Some(rerun.version)).is_current_for(&rerun));
-        assert!(!sent(Some(rerun.version - 1)).is_current_for(&rerun));
+        assert!(sent(Some(0)).is_current_for(&task));
+        let entry = |action: &str, version| crate::domain::HistoryEntry {
+            version,
+            at: task.created_at,
+            action: action.to_owned(),
+            from: None,
+            to: TaskStatus::Created,
+            attempt: 0,
+            actor: None,
+            attempt_started_at: None,
+            duration_ms: None,
+            outcome: None,
+            details: serde_json::Value::Null,
+        };
+        task.history.push(entry("redelivered", 2));
+        task.version = 2;
         assert!(
-            sent(None).is_current_for(&rerun),
+            sent(Some(0)).is_current_for(&task),
+            "a re-send is the same run"
+        );
+        task.history.push(entry("failed", 3));
+        task.history.push(entry("rerun", 4));
+        task.version = 4;
+        assert_eq!(task.run(), 1);
+        assert!(!sent(Some(0)).is_current_for(&task));
+        assert!(sent(Some(1)).is_current_for(&task));
+        task.history.push(entry("replayed", 5));
+        assert_eq!(task.run(), 2);
+        assert!(
+            sent(None).is_current_for(&task),
             "a message from before the field"
         );
-        let body = sent(Some(7)).to_body();
-        assert_eq!(Envelope::parse(&body).unwrap().version, Some(7));
+        let body = sent(Some(2)).to_body();
+        assert_eq!(Envelope::parse(&body).unwrap().run, Some(2));
         let old = r#"{"taskInstanceId":"0198c7d2-6d4a-7d2e-9c1a-2b3c4d5e6f70","stage":"execute","attempt":0}"#;
-        assert_eq!(Envelope::parse(old).unwrap().version, None);
+        assert_eq!(Envelope::parse(old).unwrap().run, None);
     }
 
     #[test]

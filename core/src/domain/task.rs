@@ -163,6 +163,15 @@ impl TaskInstance {
         }
     }
 
+    /// Which run of the task this is: 0, and one more for each rerun or
+    /// replay (they start the attempts again). Stage messages name it.
+    pub fn run(&self) -> u32 {
+        self.history
+            .iter()
+            .filter(|entry| matches!(entry.action.as_str(), "rerun" | "replayed"))
+            .count() as u32
+    }
+
     /// The earliest pending deadline.
     pub fn next_deadline(&self) -> Option<(DeadlineKind, DateTime<Utc>)> {
         self.deadlines
