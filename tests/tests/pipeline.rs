@@ -530,15 +530,8 @@ async fn a_definition_publishing_outcomes_only_sends_its_end_and_nothing_before(
 #[tokio::test]
 async fn a_read_that_has_not_seen_the_task_yet_is_made_again_consistently() {
     let (t, probe) = probed(RECENT_NOTHING).await;
-    let (mut events, runner) = t.run_watched().await;
-    let body = request("double", json!({ "n": 5 }));
-    t.send_requests(&[body.to_string()]).await.unwrap();
-    let done = events
-        .wait_for_type("task.completed", Some(&id_of(&body)), WAIT)
-        .await
-        .unwrap();
+    let (done, _) = doubled(&t, 5).await;
     assert_eq!(done["detail"]["output"]["doubled"], 10);
-    runner.stop().await;
     assert_eq!(
         probe.recent_gets.load(Ordering::SeqCst),
         1,
@@ -552,21 +545,28 @@ async fn a_read_that_has_not_seen_the_task_yet_is_made_again_consistently() {
 #[tokio::test]
 async fn a_write_refused_after_a_read_that_was_behind_is_tried_again_on_a_consistent_one() {
     let (t, probe) = probed(RECENT_BEHIND).await;
-    let (mut events, runner) = t.run_watched().await;
-    let body = request("double", json!({ "n": 7 }));
-    t.send_requests(&[body.to_string()]).await.unwrap();
-    let done = events
-        .wait_for_type("task.completed", Some(&id_of(&body)), WAIT)
-        .await
-        .unwrap();
+    let (done, body) = doubled(&t, 7).await;
     assert_eq!(done["detail"]["output"]["doubled"], 14);
-    runner.stop().await;
     let task = t
         .task(TaskInstanceId::parse(&id_of(&body)).unwrap())
         .await
         .unwrap();
     assert_eq!(task.attempt, 1, "one attempt on record");
     assert!(probe.recent_gets.load(Ordering::SeqCst) >= 1);
+}
+
+/// `double` of `n` requested and run through the pipeline, which is stopped
+/// after: its `task.completed` event, and the request.
+async fn doubled(t: &TestStack, n: i64) -> (Value, Value) {
+    let (mut events, runner) = t.run_watched().await;
+    let body = request("double", json!({ "n": n }));
+    t.send_requests(&[body.to_string()]).await.unwrap();
+    let done = events
+        .wait_for_type("task.completed", Some(&id_of(&body)), WAIT)
+        .await
+        .unwrap();
+    runner.stop().await;
+    (done, body)
 }
 
 /// A fresh stack whose task store's eventually consistent reads see `recent`,

@@ -108,6 +108,11 @@ pub enum Action {
 }
 
 impl Action {
+    /// The history names of the two actions that start a new run of a task
+    /// (`TaskInstance::run`).
+    pub const RERUN: &'static str = "rerun";
+    pub const REPLAYED: &'static str = "replayed";
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Start { .. } => "started",
@@ -125,8 +130,8 @@ impl Action {
             Self::Unclaim { .. } => "unclaimed",
             Self::Cancel { .. } => "cancelled",
             Self::TimeOut { .. } => "timedOut",
-            Self::Rerun { .. } => "rerun",
-            Self::Replay { .. } => "replayed",
+            Self::Rerun { .. } => Self::RERUN,
+            Self::Replay { .. } => Self::REPLAYED,
         }
     }
 }

@@ -13,6 +13,7 @@ use super::history::HistoryEntry;
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, ManualProgress};
 use super::payload::{PayloadField, PayloadRef};
+use super::state_machine::Action;
 use super::status::TaskStatus;
 use super::task_error::TaskError;
 use super::task_type::TaskType;
@@ -168,7 +169,7 @@ impl TaskInstance {
     pub fn run(&self) -> u32 {
         self.history
             .iter()
-            .filter(|entry| matches!(entry.action.as_str(), "rerun" | "replayed"))
+            .filter(|entry| [Action::RERUN, Action::REPLAYED].contains(&entry.action.as_str()))
             .count() as u32
     }
 
