@@ -6,6 +6,11 @@ use serde_json::Value;
 
 use super::status::TaskStatus;
 
+/// The history names of the two actions that start a new run of a task
+/// (`TaskInstance::run`): a rerun and a replay.
+pub const RERUN: &str = "rerun";
+pub const REPLAYED: &str = "replayed";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {

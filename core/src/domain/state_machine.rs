@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::deadline::DeadlineKind;
 use super::envelope::{Dispatch, Stage};
 use super::events::{TaskEvent, events_of};
-use super::history::HistoryEntry;
+use super::history::{HistoryEntry, REPLAYED, RERUN};
 use super::manual::{Assignee, ManualProgress, ManualSettings};
 use super::payload::PayloadField;
 use super::status::TaskStatus;
@@ -108,11 +108,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// The history names of the two actions that start a new run of a task
-    /// (`TaskInstance::run`).
-    pub const RERUN: &'static str = "rerun";
-    pub const REPLAYED: &'static str = "replayed";
-
     pub fn name(&self) -> &'static str {
         match self {
             Self::Start { .. } => "started",
@@ -130,8 +125,8 @@ impl Action {
             Self::Unclaim { .. } => "unclaimed",
             Self::Cancel { .. } => "cancelled",
             Self::TimeOut { .. } => "timedOut",
-            Self::Rerun { .. } => Self::RERUN,
-            Self::Replay { .. } => Self::REPLAYED,
+            Self::Rerun { .. } => RERUN,
+            Self::Replay { .. } => REPLAYED,
         }
     }
 }

@@ -9,11 +9,10 @@ use serde_json::Value;
 use super::callback::Callback;
 use super::deadline::DeadlineKind;
 use super::event_mode::EventMode;
-use super::history::HistoryEntry;
+use super::history::{HistoryEntry, REPLAYED, RERUN};
 use super::ids::TaskInstanceId;
 use super::manual::{Assignee, ManualProgress};
 use super::payload::{PayloadField, PayloadRef};
-use super::state_machine::Action;
 use super::status::TaskStatus;
 use super::task_error::TaskError;
 use super::task_type::TaskType;
@@ -169,7 +168,7 @@ impl TaskInstance {
     pub fn run(&self) -> u32 {
         self.history
             .iter()
-            .filter(|entry| [Action::RERUN, Action::REPLAYED].contains(&entry.action.as_str()))
+            .filter(|entry| [RERUN, REPLAYED].contains(&entry.action.as_str()))
             .count() as u32
     }
 
