@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
-    SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, MessageAttributeValue,
+    MessageSystemAttributeNameForSends, MessageSystemAttributeValue, SendMessageBatchRequestEntry,
 };
 
 use crate::aws_error::classify;
@@ -165,6 +165,47 @@ impl QueueSender for SqsQueueSender {
             delayed: count(A::ApproximateNumberOfMessagesDelayed),
         })
     }
+
+    async fn hide_for(
+        &self,
+        queue_url: &str,
+        receipts: &[String],
+        seconds: u32,
+    ) -> Result<(), QueueError> {
+        change_visibility(&self.client, queue_url, receipts, seconds).await
+    }
+}
+
+/// Sets received messages' visibility timeout to `seconds` from now, ten
+/// receipts a call.
+pub(crate) async fn change_visibility(
+    client: &Client,
+    queue_url: &str,
+    receipts: &[String],
+    seconds: u32,
+) -> Result<(), QueueError> {
+    for chunk in receipts.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, receipt)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(receipt)
+                    .visibility_timeout(seconds as i32)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| QueueError::Rejected(e.to_string()))?;
+        client
+            .change_message_visibility_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| classify("ChangeMessageVisibilityBatch", queue_url, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
-    MessageSystemAttributeName, SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 
 use crate::aws_error::classify;
@@ -41,28 +40,7 @@ impl SqsDeadLetterQueues {
         dead_letter_url: &str,
         receipts: &[String],
     ) -> Result<(), QueueError> {
-        for chunk in receipts.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, receipt)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(receipt)
-                        .visibility_timeout(0)
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueueError::Rejected(e.to_string()))?;
-            self.client
-                .change_message_visibility_batch()
-                .queue_url(dead_letter_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| classify("ChangeMessageVisibilityBatch", dead_letter_url, e))?;
-        }
-        Ok(())
+        crate::sqs::change_visibility(&self.client, dead_letter_url, receipts, 0).await
     }
 
     /// Moves messages back (`only`: just those ids; the others stay hidden

@@ -573,15 +573,22 @@ impl DefinitionStore for InMemoryDefinitionStore {
     }
 }
 
-/// Keeps what was sent, by queue URL, until taken.
+/// Keeps what was sent, by queue URL, until taken, and the visibility
+/// changes asked for.
 #[derive(Default)]
 pub struct RecordingQueue {
     sent: Mutex<Vec<(String, OutgoingMessage)>>,
+    hidden: Mutex<Vec<(String, String, u32)>>,
 }
 
 impl RecordingQueue {
     pub fn take(&self) -> Vec<(String, OutgoingMessage)> {
         std::mem::take(&mut *self.sent.lock().expect("lock"))
+    }
+
+    /// (queue URL, receipt handle, seconds) of every `hide_for`, in order.
+    pub fn hidden(&self) -> Vec<(String, String, u32)> {
+        self.hidden.lock().expect("lock").clone()
     }
 }
 
@@ -611,6 +618,21 @@ impl QueueSender for RecordingQueue {
             in_flight: 0,
             delayed: of_queue().filter(|(_, m)| m.delay_seconds > 0).count() as u64,
         })
+    }
+
+    async fn hide_for(
+        &self,
+        queue_url: &str,
+        receipts: &[String],
+        seconds: u32,
+    ) -> Result<(), QueueError> {
+        let mut hidden = self.hidden.lock().expect("lock");
+        hidden.extend(
+            receipts
+                .iter()
+                .map(|r| (queue_url.to_owned(), r.clone(), seconds)),
+        );
+        Ok(())
     }
 }
 

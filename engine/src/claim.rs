@@ -29,6 +29,25 @@ use tel_core::domain::{Implementation, TaskDefinition, TaskInstance, Transition}
 /// How long before the task's earliest deadline a held start is written on its own.
 pub const WRITE_START_BEFORE: Duration = Duration::from_secs(5);
 
+/// How much longer than the stage message's re-send time a first-delivered
+/// execute message stays hidden (`visibility_of_first_deliveries`).
+pub const FIRST_DELIVERY_MARGIN: Duration = Duration::from_secs(15);
+
+/// How long the executor hides a message on its first delivery, in place of
+/// the execute queue's visibility timeout (960 s by default: Lambda wants it
+/// above the function's 900 s timeout). A task whose request came through
+/// the queue is in no deadline index until an attempt's lease is written
+/// (`Creation::kept_by_message`): if the executor dies before that, only
+/// the message brings the task back, and it should within a minute, as the
+/// sweeper would. A held start is written by the task's re-send time less
+/// `WRITE_START_BEFORE`, which is at most `redeliver_after` after the message
+/// came; the margin covers that write. Past it, the task is RUNNING under
+/// its lease (in the index) or ended, and the message, if it comes back
+/// while the attempt still runs, finds nothing to do.
+pub fn visibility_of_first_deliveries(redeliver_after: Duration) -> Duration {
+    redeliver_after + FIRST_DELIVERY_MARGIN
+}
+
 /// An attempt's start: in the table, or held to be written with its end.
 pub enum Claim {
     Written,

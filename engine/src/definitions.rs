@@ -10,7 +10,10 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use tel_core::domain::schema::CompiledSchema;
-use tel_core::domain::{AccessRules, DefinitionName, DefinitionRef, TaskDefinition, TaskInstance};
+use tel_core::domain::task_error::VALIDATION_ERROR;
+use tel_core::domain::{
+    AccessRules, DefinitionName, DefinitionRef, TaskDefinition, TaskError, TaskInstance,
+};
 use tel_core::ports::{DefinitionStore, StoreError};
 
 pub struct LoadedDefinition {
@@ -37,6 +40,27 @@ impl LoadedDefinition {
 
     pub fn output(&self) -> Result<&CompiledSchema, StoreError> {
         self.compiled(&self.output, &self.definition.output_schema)
+    }
+
+    /// Why `task`'s input cannot run (`VALIDATION_ERROR`, every violation
+    /// with its instance path, schema path and message), if it does not
+    /// match the input schema. Checked by the validator for a manual task and
+    /// by the executor before an automated task's first attempt.
+    pub fn input_error(&self, task: &TaskInstance) -> Result<Option<TaskError>, StoreError> {
+        let violations = self.input()?.violations(&task.input);
+        if violations.is_empty() {
+            return Ok(None);
+        }
+        let error = TaskError::new(
+            VALIDATION_ERROR,
+            format!(
+                "input does not match the inputSchema of {}: {} error(s)",
+                task.definition_ref(),
+                violations.len()
+            ),
+        )
+        .with_details(serde_json::json!({ "errors": violations }));
+        Ok(Some(error))
     }
 
     fn compiled<'a>(

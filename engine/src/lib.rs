@@ -62,7 +62,7 @@ use crate::metrics::Metrics;
 use tel_core::clock::Clock;
 use tel_core::domain::{
     Action, Creation, DeadlineWrite, Dispatch, Envelope, IllegalTransition, Stage, TaskInstance,
-    Transition, transition,
+    TaskStatus, Transition, transition,
 };
 use tel_core::ports::{
     AssignmentState, BreakerStore, ConcurrencySlots, DeadLetterLog, EventPublisher, FigureStore,
@@ -305,9 +305,8 @@ impl TaskEngine {
         let dispatch = if created.created {
             creation.dispatch
         } else {
-            Stage::awaited_by(created.task.status)
-                .filter(|s| *s == Stage::Input)
-                .map(Dispatch::now)
+            (created.task.status == TaskStatus::Created)
+                .then(|| Dispatch::now(Stage::first(created.task.task_type)))
         };
         if let Some(dispatch) = dispatch {
             self.dispatch(&created.task, dispatch).await?;
@@ -371,6 +370,23 @@ impl TaskEngine {
             .as_deref()
             .filter(|_| high)
             .unwrap_or(normal.as_str())
+    }
+
+    /// The URL of one of the deployment's stage queues, by its ARN (an SQS
+    /// record's `eventSourceArn`): queue names are unique in an account and
+    /// region, and end both.
+    pub fn queue_url_of(&self, arn: &str) -> Option<&str> {
+        let name = arn.rsplit(':').next()?;
+        let urls = &self.queue_urls;
+        [&urls.validate, &urls.execute, &urls.manual]
+            .into_iter()
+            .chain(
+                [&urls.validate_priority, &urls.execute_priority]
+                    .into_iter()
+                    .flatten(),
+            )
+            .map(String::as_str)
+            .find(|url| url.rsplit('/').next() == Some(name))
     }
 
     /// Sends a task's stage message.

@@ -131,6 +131,9 @@ mod tests {
         async fn depth(&self, _: &str) -> Result<QueueDepth, QueueError> {
             Ok(QueueDepth::default())
         }
+        async fn hide_for(&self, _: &str, _: &[String], _: u32) -> Result<(), QueueError> {
+            unreachable!("the send buffer never hides messages")
+        }
     }
 
     #[tokio::test]

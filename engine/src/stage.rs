@@ -6,8 +6,10 @@
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::info;
 
@@ -34,6 +36,14 @@ pub trait StageHandler: Send + Sync + 'static {
     const READ_RECENT: bool = true;
 
     fn engine(&self) -> &TaskEngine;
+
+    /// How long a first-delivered message stays hidden while its work may
+    /// leave the task unwritten, in place of the queue's own visibility
+    /// timeout (none: that timeout). A handler that dies holding such a
+    /// message has it back this soon, not after the queue's timeout.
+    fn first_delivery_visibility(&self) -> Option<Duration> {
+        None
+    }
 
     /// The stage's work on a task that waits on this message (its input and
     /// context loaded), with the exact definition version it was created from.
@@ -72,6 +82,9 @@ impl<H: StageHandler> SqsHandler for H {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let engine = self.engine();
+        if let Some(visibility) = self.first_delivery_visibility() {
+            hide_first_deliveries(engine, &event.payload.records, visibility).await;
+        }
         Ok(for_each_record(H::NAME, engine, event.payload, |message| {
             let delivery = Delivery::of(&message);
             with_task(engine, message, H::READ_RECENT, move |envelope, task| async move {
@@ -93,6 +106,28 @@ impl<H: StageHandler> SqsHandler for H {
             })
         })
         .await)
+    }
+}
+
+/// Sets the visibility of a batch's first-delivered messages, one call per
+/// queue (`StageHandler::first_delivery_visibility`). A failure leaves them
+/// the queue's own timeout: a slower comeback if the handler dies, no more.
+async fn hide_first_deliveries(engine: &TaskEngine, records: &[SqsMessage], visibility: Duration) {
+    let mut by_queue: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for record in records.iter().filter(|r| Delivery::of(r).first) {
+        let queue = record
+            .event_source_arn
+            .as_deref()
+            .and_then(|arn| engine.queue_url_of(arn));
+        if let (Some(queue), Some(receipt)) = (queue, &record.receipt_handle) {
+            by_queue.entry(queue).or_default().push(receipt.clone());
+        }
+    }
+    let seconds = visibility.as_secs() as u32;
+    for (queue, receipts) in by_queue {
+        if let Err(e) = engine.queues().hide_for(queue, &receipts, seconds).await {
+            tracing::warn!(queue, error = %e, "first deliveries keep the queue's visibility timeout");
+        }
     }
 }
 

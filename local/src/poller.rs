@@ -98,7 +98,9 @@ impl Poller {
             .filter_map(|m| Some((m.message_id.clone()?, m.receipt_handle.clone()?)))
             .collect();
         let mut event = SqsEvent::default();
-        event.records = messages.into_iter().map(|m| self.record(lane, m)).collect();
+        event.records = (messages.into_iter())
+            .map(|m| lambda_record(m, &lane.arn, &self.region))
+            .collect();
         let received = event.records.len();
         let started = Instant::now();
         let inside = self.invocations.begin();
@@ -158,33 +160,34 @@ impl Poller {
             failed: failed.len(),
         })
     }
+}
 
-    fn record(&self, lane: &Lane, message: Message) -> SqsMessage {
-        let mut record = SqsMessage::default();
-        record.attributes = message
-            .attributes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v))
-            .collect();
-        record.message_attributes = message
-            .message_attributes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, value)| {
-                let mut attribute = aws_lambda_events::sqs::SqsMessageAttribute::default();
-                attribute.string_value = value.string_value;
-                attribute.data_type = Some(value.data_type);
-                (name, attribute)
-            })
-            .collect();
-        record.message_id = message.message_id;
-        record.receipt_handle = message.receipt_handle;
-        record.body = message.body;
-        record.md5_of_body = message.md5_of_body;
-        record.event_source = Some("aws:sqs".to_owned());
-        record.event_source_arn = Some(lane.arn.clone());
-        record.aws_region = Some(self.region.clone());
-        record
-    }
+/// A received message as Lambda's SQS event source hands it to a function.
+pub fn lambda_record(message: Message, queue_arn: &str, region: &str) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.attributes = message
+        .attributes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v))
+        .collect();
+    record.message_attributes = message
+        .message_attributes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| {
+            let mut attribute = aws_lambda_events::sqs::SqsMessageAttribute::default();
+            attribute.string_value = value.string_value;
+            attribute.data_type = Some(value.data_type);
+            (name, attribute)
+        })
+        .collect();
+    record.message_id = message.message_id;
+    record.receipt_handle = message.receipt_handle;
+    record.body = message.body;
+    record.md5_of_body = message.md5_of_body;
+    record.event_source = Some("aws:sqs".to_owned());
+    record.event_source_arn = Some(queue_arn.to_owned());
+    record.aws_region = Some(region.to_owned());
+    record
 }

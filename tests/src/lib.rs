@@ -150,6 +150,25 @@ impl TestStack {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
 
+    /// The index key attributes (`GSI…`) on a task's item as stored, sorted:
+    /// which of the table's indexes hold it.
+    pub async fn index_keys(&self, id: TaskInstanceId) -> Result<Vec<String>> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let item = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .get_item()
+            .table_name(&self.stack.table_name)
+            .key("PK", AttributeValue::S(format!("TASK#{id}")))
+            .key("SK", AttributeValue::S("TASK".into()))
+            .consistent_read(true)
+            .send()
+            .await?
+            .item
+            .ok_or_else(|| anyhow::anyhow!("no item for task {id}"))?;
+        let mut keys: Vec<String> = item.into_keys().filter(|k| k.starts_with("GSI")).collect();
+        keys.sort();
+        Ok(keys)
+    }
+
     pub fn queue_url(&self, logical_id: &str) -> String {
         self.stack
             .queue(logical_id)

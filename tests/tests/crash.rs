@@ -30,11 +30,21 @@ fn start_runner(stack_file: &std::path::Path, checkpoint: &std::path::Path) -> C
 
 #[tokio::test]
 async fn a_runner_killed_mid_run_and_started_again_finishes_every_task_once() {
-    // Queues hide a received message for 10 s (`tel dev`: 30 s), the execute
-    // queue for the template's 960 s: what the kill strands, the restart
-    // gets back by redelivery or from the sweeper.
+    // Queues hide a received message for 10 s (`tel dev`: 30 s): what the
+    // kill strands, the restart gets back by redelivery or from the sweeper.
+    // The executor hides the messages it receives for 20 s itself (5 s of
+    // re-send time and its margin); one the kill took between its receipt
+    // and that comes back after the execute queue's own timeout, 60 s here
+    // (the template's 960 s would outlast the test).
     let t = TestStack::with(
-        [("VisibilityTimeoutSeconds".to_owned(), "10".to_owned())].into(),
+        [
+            ("VisibilityTimeoutSeconds".to_owned(), "10".to_owned()),
+            (
+                "ExecuteVisibilityTimeoutSeconds".to_owned(),
+                "60".to_owned(),
+            ),
+        ]
+        .into(),
         Default::default(),
     )
     .await

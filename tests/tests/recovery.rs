@@ -177,7 +177,8 @@ async fn events_of_writes_whose_function_died_reach_the_bus_from_the_stream_once
 async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
     let t = TestStack::new().await.unwrap();
     let def = double(&t, json!({})).await;
-    // Recorded a minute ago; its input message was due to be acted on 30 s ago.
+    // Recorded a minute ago; its first stage message (an automated task's
+    // goes to the execute queue) was due to be acted on 30 s ago.
     let now = Utc::now();
     let creation = Creation::new(
         tel_tests::new_task(&def),
@@ -186,8 +187,8 @@ async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
     );
     t.engine.tasks().create(&creation.task).await.unwrap();
     let id = creation.task.task_instance_id;
-    // The validate queue holds messages nobody has read yet: a backlog.
-    let validate = t.queue_url("ValidateQueue");
+    // The execute queue holds messages nobody has read yet: a backlog.
+    let execute = t.queue_url("ExecuteQueue");
     let backlog = |n: usize| {
         (0..n)
             .map(|i| tel_core::ports::OutgoingMessage {
@@ -197,7 +198,7 @@ async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
             })
             .collect::<Vec<_>>()
     };
-    t.engine.queues().send(&validate, backlog(3)).await.unwrap();
+    t.engine.queues().send(&execute, backlog(3)).await.unwrap();
 
     let sweeper = Sweeper::new(t.engine.clone());
     let report = sweeper.sweep().await;
@@ -218,7 +219,7 @@ async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
     // At its next wake-up with the queue quiet, it is sent again.
     t.sqs()
         .purge_queue()
-        .queue_url(&validate)
+        .queue_url(&execute)
         .send()
         .await
         .unwrap();
@@ -227,11 +228,11 @@ async fn a_stage_message_waiting_its_turn_behind_a_backlog_is_not_sent_twice() {
     ))));
     let report = later.sweep().await;
     assert_eq!(report.redelivered, 1, "{report:?}");
-    let depth = t.engine.queues().depth(&validate).await.unwrap();
-    assert_eq!(depth.waiting, 1, "its input message, once");
+    let depth = t.engine.queues().depth(&execute).await.unwrap();
+    assert_eq!(depth.waiting, 1, "its stage message, once");
 
     // Behind a backlog that never drains, it is sent anyway after 10 minutes.
-    t.engine.queues().send(&validate, backlog(3)).await.unwrap();
+    t.engine.queues().send(&execute, backlog(3)).await.unwrap();
     let much_later = Sweeper::new(t.engine_at(Arc::new(ManualClock::new(
         now + chrono::Duration::seconds(700),
     ))));

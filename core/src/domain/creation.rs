@@ -1,5 +1,5 @@
 //! A new task: its first record (with its first history entry), its
-//! `task.created` event and its input-validation message. A request that is
+//! `task.created` event and its first stage message. A request that is
 //! rejected on arrival is created and failed in one write.
 
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ pub struct Creation {
 }
 
 impl Creation {
-    /// A CREATED task whose input-validation message is due by `redeliver_at`.
+    /// A CREATED task whose first stage message is due by `redeliver_at`.
     pub fn new(new: NewTask, now: DateTime<Utc>, redeliver_at: DateTime<Utc>) -> Self {
         let mut task = TaskInstance {
             task_instance_id: new.task_instance_id,
@@ -122,10 +122,11 @@ impl Creation {
             0,
         ));
         let events = events_of(&task, &task.history[0]);
+        let first = Dispatch::now(Stage::first(task.task_type));
         Self {
             task,
             events,
-            dispatch: Some(Dispatch::now(Stage::Input)),
+            dispatch: Some(first),
         }
     }
 
@@ -144,6 +145,24 @@ impl Creation {
         self
     }
 
+    /// A task whose request came in a queue message, first delivered: that
+    /// message keeps the task until the stage message is sent (a redelivery
+    /// of it sends the stage message again, `TaskEngine::create`), and the
+    /// stage message keeps it from then on (its handler writes the task
+    /// before the message is deleted; one that dies leaves it to come back).
+    /// So while its only deadline is that message's re-send, the task stays
+    /// out of the deadline index: an entry written at creation and removed a
+    /// moment later, at the end, costs two index write units
+    /// (docs/cost.md). A budget or a waiting step's heartbeat keeps it in.
+    pub fn kept_by_message(mut self) -> Self {
+        let only_redelivery =
+            (self.task.deadlines.keys()).all(|kind| *kind == DeadlineKind::Redeliver);
+        if only_redelivery && self.task.status == TaskStatus::Created {
+            self.task.wake_at = None;
+        }
+        self
+    }
+
     /// Applies a further transition before anything is written.
     pub fn then(mut self, action: Action, now: DateTime<Utc>) -> Result<Self, IllegalTransition> {
         let t = transition(&self.task, action, now)?;
@@ -151,5 +170,43 @@ impl Creation {
         self.events.extend(t.events);
         self.dispatch = t.dispatch;
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+    use serde_json::json;
+
+    fn created(task_type: TaskType) -> Creation {
+        let now = Utc::now();
+        let mut new = NewTask::of_step(("d", 1), "wf", "s", json!({}));
+        new.task_type = Some(task_type);
+        Creation::new(new, now, now + Duration::seconds(30))
+    }
+
+    #[test]
+    fn an_automated_task_goes_to_its_executor_first_a_manual_one_to_validation() {
+        let first = |t| created(t).dispatch.map(|d| d.stage);
+        assert_eq!(first(TaskType::Automated), Some(Stage::Execute));
+        assert_eq!(first(TaskType::Integration), Some(Stage::Execute));
+        assert_eq!(first(TaskType::Manual), Some(Stage::Input));
+    }
+
+    /// The request's message keeps a task whose only deadline is its stage
+    /// message's re-send out of the deadline index; a budget keeps it in.
+    #[test]
+    fn a_task_kept_by_its_message_wakes_no_sweeper_unless_a_budget_asks() {
+        let plain = created(TaskType::Automated);
+        assert!(plain.task.wake_at.is_some(), "indexed by default");
+        let kept = plain.kept_by_message();
+        assert_eq!(kept.task.wake_at, None);
+        assert!(kept.task.deadlines.contains_key(&DeadlineKind::Redeliver));
+
+        let budgeted = created(TaskType::Automated)
+            .with_budgets((None, Some(Duration::minutes(10))))
+            .kept_by_message();
+        assert!(budgeted.task.wake_at.is_some());
     }
 }

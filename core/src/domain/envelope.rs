@@ -13,7 +13,8 @@ use super::task_type::TaskType;
 pub enum Stage {
     /// Validate the input (validate queue).
     Input,
-    /// Run an attempt (execute queue); the output is validated in the same step.
+    /// Run an attempt (execute queue); the output is validated in the same
+    /// step, and a CREATED task's input before it.
     Execute,
     /// Assign a manual task (manual queue).
     Assign,
@@ -23,11 +24,23 @@ impl Stage {
     /// The stage a task in `status` waits on, if it waits on a queue at all:
     /// the one mapping from status to stage, for transitions and the sweeper.
     /// (Manual tasks are never QUEUED: they go from CREATED to ASSIGNED.)
-    pub fn awaited_by(status: TaskStatus) -> Option<Stage> {
+    pub fn awaited_by(status: TaskStatus, task_type: Option<TaskType>) -> Option<Stage> {
         match status {
-            TaskStatus::Created => Some(Stage::Input),
+            TaskStatus::Created => Some(Stage::first(task_type)),
             TaskStatus::Queued => Some(Stage::Execute),
             _ => None,
+        }
+    }
+
+    /// A new run's first stage. An automated or integration task goes
+    /// straight to its executor, which checks the input before the first
+    /// attempt: a message, a read and an invocation fewer than a stage of
+    /// its own (docs/cost.md). A manual task's input is checked on its own,
+    /// before anyone is assigned; so is one of an unknown type.
+    pub fn first(task_type: Option<TaskType>) -> Stage {
+        match task_type {
+            Some(TaskType::Automated | TaskType::Integration) => Stage::Execute,
+            Some(TaskType::Manual) | None => Stage::Input,
         }
     }
 

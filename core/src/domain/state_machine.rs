@@ -263,7 +263,7 @@ pub fn transition(
         }
         Action::Redeliver { redeliver_at } => {
             next.deadlines = deadline(DeadlineKind::Redeliver, redeliver_at);
-            dispatch = Stage::awaited_by(from).map(Dispatch::now);
+            dispatch = Stage::awaited_by(from, task.task_type).map(Dispatch::now);
         }
         Action::Start { lease_until } => {
             next.attempt += 1;
@@ -403,7 +403,7 @@ pub fn transition(
         Action::Rerun { by, redeliver_at } => {
             start_over(&mut next, redeliver_at, now);
             history.actor = by;
-            dispatch = Some(Dispatch::now(Stage::Input));
+            dispatch = Some(Dispatch::now(Stage::first(task.task_type)));
         }
         Action::Replay {
             input,
@@ -415,7 +415,7 @@ pub fn transition(
             next.set_payload(PayloadField::Input, input, None);
             history.details = previous;
             history.actor = by;
-            dispatch = Some(Dispatch::now(Stage::Input));
+            dispatch = Some(Dispatch::now(Stage::first(task.task_type)));
         }
     }
     next.apply_standing_deadlines(task.deadlines.get(&DeadlineKind::Heartbeat).copied(), now);

@@ -96,4 +96,14 @@ pub trait QueueSender: Send + Sync {
 
     /// Messages waiting (visible), in flight (received, not yet deleted) and delayed.
     async fn depth(&self, queue_url: &str) -> Result<QueueDepth, QueueError>;
+
+    /// Hides received messages (by their receipt handles) for `seconds`
+    /// from now, in place of what the queue's visibility timeout left them:
+    /// a message whose handler dies comes back then.
+    async fn hide_for(
+        &self,
+        queue_url: &str,
+        receipts: &[String],
+        seconds: u32,
+    ) -> Result<(), QueueError>;
 }

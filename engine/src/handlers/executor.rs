@@ -1,4 +1,6 @@
-//! executor (execute queue): claims a task waiting for an attempt with a
+//! executor (execute queue): checks a new run's input against the input
+//! schema (an automated task's first stage: it fails VALIDATION_ERROR
+//! here), then claims a task waiting for an attempt with a
 //! conditional write (CREATED or QUEUED → RUNNING, attempt + 1, lease until
 //! now + timeout), runs it through its `Runner`, validates the output against
 //! the cached compiled schema and completes the task, or passes the failure
@@ -15,14 +17,15 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::attempts::retry_or_fail;
-use crate::claim::Claim;
+use crate::claim::{self, Claim};
 use crate::definitions::LoadedDefinition;
 use crate::metrics::Unit;
 use crate::stage::{Delivery, StageHandler};
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::{OUTPUT_VALIDATION_ERROR, PAYLOAD_TOO_LARGE, TIMEOUT};
 use tel_core::domain::{
-    Action, Dispatch, Stage, TaskError, TaskInstance, TaskInstanceId, Transition, transition,
+    Action, Dispatch, Stage, TaskError, TaskInstance, TaskInstanceId, TaskStatus, Transition,
+    transition,
 };
 use tel_core::ports::runner::{Admission, RunError, RunJob, Runners};
 
@@ -223,6 +226,11 @@ impl StageHandler for Executor {
         &self.engine
     }
 
+    fn first_delivery_visibility(&self) -> Option<Duration> {
+        let redeliver_after = self.engine.settings().redeliver_after;
+        Some(claim::visibility_of_first_deliveries(redeliver_after))
+    }
+
     async fn act(
         &self,
         task: TaskInstance,
@@ -230,6 +238,13 @@ impl StageHandler for Executor {
         delivery: Delivery,
     ) -> Result<(), ApplyError> {
         let s = &self.engine;
+        // A new run's input, before its first attempt: this is its first stage.
+        if task.status == TaskStatus::Created
+            && let Some(error) = loaded.input_error(&task)?
+        {
+            info!(code = %error.code, message = %error.message, "task failed validation");
+            return s.apply(&task, Action::Fail { error }).await.map(|_| ());
+        }
         let definition = &loaded.definition;
         let timeout = Duration::from_secs(u64::from(definition.timeout_seconds))
             .min(s.settings().max_task_timeout);

@@ -1,5 +1,6 @@
 //! router (requests queue): records each execution request as a task,
-//! idempotently, and sends it on to input validation. A request that cannot
+//! idempotently, and sends it on to its first stage (an automated task to
+//! its executor, a manual one to input validation). A request that cannot
 //! run becomes a FAILED task with a `task.failed` event when it names its
 //! workflow step; otherwise it is left for the dead-letter queue.
 
@@ -17,6 +18,7 @@ use crate::batch::{
     Redeliver, SqsHandler, for_each_record, new_trace, record_task_id, trace_attribute,
     xray_attribute,
 };
+use crate::stage::Delivery;
 use tel_core::domain::request::RequestIdentity;
 use tel_core::domain::task_error::{UNKNOWN_DEFINITION, VALIDATION_ERROR};
 use tel_core::domain::{
@@ -26,6 +28,14 @@ use tel_core::domain::{
 use tel_core::ports::PayloadError;
 
 type Budgets = (Option<chrono::Duration>, Option<chrono::Duration>);
+
+/// How a new task is kept: which of its events are published, and whether
+/// the request's message keeps it out of the deadline index.
+#[derive(Clone, Copy)]
+struct Keeper {
+    events: EventMode,
+    by_message: bool,
+}
 
 pub struct Router {
     engine: Arc<TaskEngine>,
@@ -59,7 +69,10 @@ impl Router {
         match ExecutionRequest::parse_message(body) {
             Ok(request) => {
                 let trace = attribute.or_else(|| request.traceparent.clone()).or(xray);
-                self.accept(request, key.as_deref(), trace, sender)
+                // A redelivered request (a router died or failed holding it)
+                // puts its task in the deadline index, as the API does.
+                let kept = Delivery::of(&message).first;
+                self.admit(request, key.as_deref(), trace, sender, kept)
                     .await
                     .map(|_| ())
             }
@@ -70,7 +83,7 @@ impl Router {
         }
     }
 
-    /// Records a request as a task and sends it to input validation. Also the
+    /// Records a request as a task and sends it to its first stage. Also the
     /// API's way in. Idempotent on the task id, else on `idempotency_key`
     /// (from which the id is derived: one conditional write either way).
     /// `trace` is the caller's trace context (W3C `traceparent` or X-Ray); a
@@ -82,6 +95,21 @@ impl Router {
         idempotency_key: Option<&str>,
         trace: Option<String>,
         requested_by: Option<String>,
+    ) -> Result<TaskInstance, Redeliver> {
+        self.admit(request, idempotency_key, trace, requested_by, false)
+            .await
+    }
+
+    /// `accept`, for a request whose queue message is `kept_by_message`
+    /// (first delivered): the new task is left out of the deadline index
+    /// while the messages keep it (`Creation::kept_by_message`).
+    async fn admit(
+        &self,
+        request: ExecutionRequest,
+        idempotency_key: Option<&str>,
+        trace: Option<String>,
+        requested_by: Option<String>,
+        kept_by_message: bool,
     ) -> Result<TaskInstance, Redeliver> {
         let s = &self.engine;
         let loaded = s
@@ -142,11 +170,15 @@ impl Router {
             .as_ref()
             .map(|l| l.definition.events)
             .unwrap_or_default();
-        self.record(new, input_ref, failure, budgets, events).await
+        let kept = Keeper {
+            events,
+            by_message: kept_by_message,
+        };
+        self.record(new, input_ref, failure, budgets, kept).await
     }
 
     /// Stores the task (FAILED at once with `failure`), which sends it to
-    /// input validation: also when it already existed and still waits for
+    /// its first stage: also when it already existed and still waits for
     /// that, since an earlier delivery may have stored it and failed to send.
     /// A task over a limit is recorded FAILED without the payloads that do
     /// not fit; one whose message can never be sent (its queue is missing)
@@ -158,11 +190,11 @@ impl Router {
         input_ref: Option<PayloadRef>,
         failure: Option<TaskError>,
         budgets: Budgets,
-        events: EventMode,
+        kept: Keeper,
     ) -> Result<TaskInstance, Redeliver> {
         let s = &self.engine;
         let id = new.task_instance_id;
-        let creation = self.creation(new.clone(), input_ref, failure, budgets, events);
+        let creation = self.creation(new.clone(), input_ref, failure, budgets, kept);
         let e = match s.create(&creation).await {
             Ok((task, true)) => {
                 info!(definition = %task.definition_ref(), status = %task.status, "task created");
@@ -191,7 +223,7 @@ impl Router {
             context: Value::Null,
             ..new
         };
-        let creation = self.creation(bare, None, Some(error), (None, None), events);
+        let creation = self.creation(bare, None, Some(error), (None, None), kept);
         s.create(&creation)
             .await
             .map(|(task, _)| task)
@@ -204,11 +236,14 @@ impl Router {
         input_ref: Option<PayloadRef>,
         failure: Option<TaskError>,
         budgets: Budgets,
-        events: EventMode,
+        kept: Keeper,
     ) -> Creation {
         let s = &self.engine;
         let mut creation = Creation::new(new, s.now(), s.redeliver_at()).with_budgets(budgets);
-        creation.task.event_mode = events;
+        if kept.by_message {
+            creation = creation.kept_by_message();
+        }
+        creation.task.event_mode = kept.events;
         if let Some(at) = input_ref {
             let input = std::mem::take(&mut creation.task.input);
             creation
@@ -275,15 +310,13 @@ impl Router {
             callback: self.callback(task_token, None, false),
         };
         record_task_id(new.task_instance_id);
-        self.record(
-            new,
-            None,
-            Some(rejected.error),
-            (None, None),
-            EventMode::All,
-        )
-        .await
-        .map(|_| ())
+        let kept = Keeper {
+            events: EventMode::All,
+            by_message: false,
+        };
+        self.record(new, None, Some(rejected.error), (None, None), kept)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -303,7 +303,7 @@ impl Sweeper {
         let now = s.now();
         let settings = s.settings();
         let waited = (now - task.updated_at).to_std().unwrap_or_default();
-        let backlog = Stage::awaited_by(task.status)
+        let backlog = Stage::awaited_by(task.status, task.task_type)
             .map(|stage| s.queue_for(stage, task.priority))
             .and_then(|url| depths.get(url))
             .is_some_and(|depth| depth.pending() > 0);

@@ -1,20 +1,20 @@
-//! validator (validate queue): checks a new task's input against the
+//! validator (validate queue): checks a new manual task's input against the
 //! definition's JSON Schema, reporting every violation with its instance
-//! path, schema path and message, and sends a valid task on to its executor
-//! or to assignment. A valid input costs no write: the task stays CREATED
-//! until an executor starts it. (Output is validated by the executor, in
-//! the same step as the attempt.)
+//! path, schema path and message, and sends a valid task on to assignment.
+//! A valid input costs no write: the task stays CREATED until it is
+//! assigned. An automated task skips this stage: its executor checks the
+//! input before the first attempt (a message, a read and an invocation
+//! fewer, docs/cost.md). Reruns, replays and the sweeper's re-sends still
+//! come this way, and a valid automated task goes on to its executor.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::json;
 use tracing::info;
 
 use crate::definitions::LoadedDefinition;
 use crate::stage::{Delivery, StageHandler};
 use crate::{ApplyError, TaskEngine};
-use tel_core::domain::task_error::VALIDATION_ERROR;
 use tel_core::domain::{Action, Dispatch, Stage, TaskError, TaskInstance};
 
 pub struct Validator {
@@ -55,20 +55,12 @@ impl StageHandler for Validator {
         _delivery: Delivery,
     ) -> Result<(), ApplyError> {
         let s = &self.engine;
-        let violations = loaded.input()?.violations(&task.input);
-        if violations.is_empty() {
-            let next = Stage::after_input(task.task_type);
-            return Ok(s.dispatch(&task, Dispatch::now(next)).await?);
+        match loaded.input_error(&task)? {
+            None => {
+                let next = Stage::after_input(task.task_type);
+                Ok(s.dispatch(&task, Dispatch::now(next)).await?)
+            }
+            Some(error) => self.fail(&task, error).await,
         }
-        let error = TaskError::new(
-            VALIDATION_ERROR,
-            format!(
-                "input does not match the inputSchema of {}: {} error(s)",
-                task.definition_ref(),
-                violations.len()
-            ),
-        )
-        .with_details(json!({ "errors": violations }));
-        self.fail(&task, error).await
     }
 }
