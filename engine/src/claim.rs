@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::stage::Delivery;
+use crate::stage::{Delivery, Hiding};
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::{Implementation, TaskDefinition, TaskInstance, Transition};
 
@@ -30,22 +30,37 @@ use tel_core::domain::{Implementation, TaskDefinition, TaskInstance, Transition}
 pub const WRITE_START_BEFORE: Duration = Duration::from_secs(5);
 
 /// How much longer than the stage message's re-send time a first-delivered
-/// execute message stays hidden (`visibility_of_first_deliveries`).
+/// execute message stays hidden (`hiding_of_first_deliveries`).
 pub const FIRST_DELIVERY_MARGIN: Duration = Duration::from_secs(15);
 
-/// How long the executor hides a message on its first delivery, in place of
-/// the execute queue's visibility timeout (960 s by default: Lambda wants it
-/// above the function's 900 s timeout). A task whose request came through
-/// the queue is in no deadline index until an attempt's lease is written
-/// (`Creation::kept_by_message`): if the executor dies before that, only
-/// the message brings the task back, and it should within a minute, as the
-/// sweeper would. A held start is written by the task's re-send time less
-/// `WRITE_START_BEFORE`, which is at most `redeliver_after` after the message
-/// came; the margin covers that write. Past it, the task is RUNNING under
-/// its lease (in the index) or ended, and the message, if it comes back
-/// while the attempt still runs, finds nothing to do.
-pub fn visibility_of_first_deliveries(redeliver_after: Duration) -> Duration {
-    redeliver_after + FIRST_DELIVERY_MARGIN
+/// How long a batch runs before its first deliveries are hidden.
+pub const HIDE_FIRST_DELIVERIES_AFTER: Duration = Duration::from_secs(1);
+
+/// How the executor hides the messages of a batch on their first delivery,
+/// in place of the execute queue's visibility timeout (960 s by default:
+/// Lambda wants it above the function's 900 s timeout). A task whose
+/// request came through the queue is in no deadline index until an
+/// attempt's lease is written (`Creation::kept_by_message`): if the executor
+/// dies holding a start back, only the message brings the task back, and it
+/// should within about a minute, as the sweeper would.
+///
+/// - For how long: a held start is written by the task's re-send time less
+///   `WRITE_START_BEFORE`, at most `redeliver_after` after the message came;
+///   the margin covers that write. Past it, the task is RUNNING under its
+///   lease (in the index) or ended, and the message, if it comes back while
+///   the attempt still runs, finds nothing to do.
+/// - From when: once the batch has run `HIDE_FIRST_DELIVERIES_AFTER`. Most
+///   batches of scripts are done sooner and never pay the call ($0.40 per
+///   million batches, so up to $0.40 per million tasks where a batch holds
+///   one task);
+///   an executor dying within that second of its batch leaves it to the
+///   queue's timeout, as dying between a receipt and the lease's write
+///   always has.
+pub fn hiding_of_first_deliveries(redeliver_after: Duration) -> Hiding {
+    Hiding {
+        after: HIDE_FIRST_DELIVERIES_AFTER,
+        visibility: redeliver_after + FIRST_DELIVERY_MARGIN,
+    }
 }
 
 /// An attempt's start: in the table, or held to be written with its end.

@@ -37,11 +37,11 @@ pub trait StageHandler: Send + Sync + 'static {
 
     fn engine(&self) -> &TaskEngine;
 
-    /// How long a first-delivered message stays hidden while its work may
-    /// leave the task unwritten, in place of the queue's own visibility
-    /// timeout (none: that timeout). A handler that dies holding such a
-    /// message has it back this soon, not after the queue's timeout.
-    fn first_delivery_visibility(&self) -> Option<Duration> {
+    /// Whether a batch's first-delivered messages are hidden for less than
+    /// the queue's own visibility timeout once the batch has run a while
+    /// (none: never). A handler that dies holding such a message has it back
+    /// this soon, not after the queue's timeout.
+    fn first_delivery_hiding(&self) -> Option<Hiding> {
         None
     }
 
@@ -53,6 +53,16 @@ pub trait StageHandler: Send + Sync + 'static {
         definition: Arc<LoadedDefinition>,
         delivery: Delivery,
     ) -> Result<(), ApplyError>;
+}
+
+/// How a stage hides its batch's first deliveries (`StageHandler::first_delivery_hiding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hiding {
+    /// Once the batch has run this long: a batch done sooner never pays the
+    /// call, and dying sooner than this is a short window to lose.
+    pub after: Duration,
+    /// For how long from then on.
+    pub visibility: Duration,
 }
 
 /// What a handler knows of the delivery that brought its work.
@@ -82,50 +92,75 @@ impl<H: StageHandler> SqsHandler for H {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let engine = self.engine();
-        if let Some(visibility) = self.first_delivery_visibility() {
-            hide_first_deliveries(engine, &event.payload.records, visibility).await;
-        }
-        Ok(for_each_record(H::NAME, engine, event.payload, |message| {
+        let hiding = self.first_delivery_hiding();
+        let first = hiding.map(|_| first_deliveries(engine, &event.payload.records));
+        let work = for_each_record(H::NAME, engine, event.payload, |message| {
             let delivery = Delivery::of(&message);
-            with_task(engine, message, H::READ_RECENT, move |envelope, task| async move {
-                if envelope.stage != H::STAGE || !envelope.is_current_for(&task) {
-                    info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, run = task.run(), message_run = ?envelope.run, "stale message ignored");
-                    return Ok(());
-                }
-                // A task whose definition version is gone cannot go on.
-                let engine = self.engine();
-                let exact = engine.definitions().exact(&task.definition_name, task.definition_version);
-                let Some(definition) = exact.await? else {
-                    let error = TaskError::new(
-                        UNKNOWN_DEFINITION,
-                        format!("definition {} no longer exists", task.definition_ref()),
-                    );
-                    return engine.apply(&task, Action::Fail { error }).await.map(|_| ());
-                };
-                self.act(task, definition, delivery).await
-            })
+            with_task(
+                engine,
+                message,
+                H::READ_RECENT,
+                move |envelope, task| async move {
+                    if envelope.stage != H::STAGE || !envelope.is_current_for(&task) {
+                        info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, run = task.run(), message_run = ?envelope.run, "stale message ignored");
+                        return Ok(());
+                    }
+                    // A task whose definition version is gone cannot go on.
+                    let engine = self.engine();
+                    let exact = engine
+                        .definitions()
+                        .exact(&task.definition_name, task.definition_version);
+                    let Some(definition) = exact.await? else {
+                        let error = TaskError::new(
+                            UNKNOWN_DEFINITION,
+                            format!("definition {} no longer exists", task.definition_ref()),
+                        );
+                        return engine
+                            .apply(&task, Action::Fail { error })
+                            .await
+                            .map(|_| ());
+                    };
+                    self.act(task, definition, delivery).await
+                },
+            )
+        });
+        let (Some(hiding), Some(first)) = (hiding, first) else {
+            return Ok(work.await);
+        };
+        tokio::pin!(work);
+        let hide = async {
+            tokio::time::sleep(hiding.after).await;
+            hide(engine, first, hiding.visibility).await;
+        };
+        Ok(tokio::select! {
+            done = &mut work => done,
+            () = hide => work.await,
         })
-        .await)
     }
 }
 
-/// Sets the visibility of a batch's first-delivered messages, one call per
-/// queue (`StageHandler::first_delivery_visibility`). A failure leaves them
-/// the queue's own timeout: a slower comeback if the handler dies, no more.
-async fn hide_first_deliveries(engine: &TaskEngine, records: &[SqsMessage], visibility: Duration) {
-    let mut by_queue: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+/// A batch's first-delivered messages: their receipt handles, by queue URL.
+fn first_deliveries(engine: &TaskEngine, records: &[SqsMessage]) -> BTreeMap<String, Vec<String>> {
+    let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for record in records.iter().filter(|r| Delivery::of(r).first) {
-        let queue = record
-            .event_source_arn
-            .as_deref()
-            .and_then(|arn| engine.queue_url_of(arn));
+        let queue = (record.event_source_arn.as_deref()).and_then(|arn| engine.queue_url_of(arn));
         if let (Some(queue), Some(receipt)) = (queue, &record.receipt_handle) {
-            by_queue.entry(queue).or_default().push(receipt.clone());
+            by_queue
+                .entry(queue.to_owned())
+                .or_default()
+                .push(receipt.clone());
         }
     }
+    by_queue
+}
+
+/// Sets the visibility of messages, one call per queue and ten messages. A
+/// failure leaves them the queue's own timeout: a slower comeback if the
+/// handler dies, no more.
+async fn hide(engine: &TaskEngine, by_queue: BTreeMap<String, Vec<String>>, visibility: Duration) {
     let seconds = visibility.as_secs() as u32;
     for (queue, receipts) in by_queue {
-        if let Err(e) = engine.queues().hide_for(queue, &receipts, seconds).await {
+        if let Err(e) = engine.queues().hide_for(&queue, &receipts, seconds).await {
             tracing::warn!(queue, error = %e, "first deliveries keep the queue's visibility timeout");
         }
     }
@@ -221,4 +256,108 @@ where
         .load_payloads(&mut task, &[PayloadField::Input, PayloadField::Context])
         .await?;
     work(envelope, task).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineBuilder;
+    use crate::in_memory::InMemoryHandles;
+    use serde_json::json;
+    use tel_core::domain::{Creation, NewTask, TaskDefinition};
+
+    /// An execute-stage handler whose work takes `takes`, hiding its first
+    /// deliveries as the executor does.
+    struct Slow {
+        engine: Arc<TaskEngine>,
+        takes: Duration,
+    }
+
+    #[async_trait]
+    impl StageHandler for Slow {
+        const NAME: &'static str = "slow";
+        const STAGE: Stage = Stage::Execute;
+        fn engine(&self) -> &TaskEngine {
+            &self.engine
+        }
+        fn first_delivery_hiding(&self) -> Option<Hiding> {
+            Some(Hiding {
+                after: Duration::from_secs(1),
+                visibility: Duration::from_secs(45),
+            })
+        }
+        async fn act(
+            &self,
+            _: TaskInstance,
+            _: Arc<LoadedDefinition>,
+            _: Delivery,
+        ) -> Result<(), ApplyError> {
+            tokio::time::sleep(self.takes).await;
+            Ok(())
+        }
+    }
+
+    /// Two waiting tasks' execute messages, the first delivered again.
+    async fn batch(takes: Duration) -> (Slow, InMemoryHandles, LambdaEvent<SqsEvent>) {
+        let (builder, handles) = EngineBuilder::in_memory(Default::default());
+        let engine = Arc::new(builder.build());
+        let definition = TaskDefinition::parse(json!({
+            "name": "d", "type": "automated",
+            "implementation": { "kind": "system", "function": "echo" }
+        }));
+        let definition = engine.definitions().register(definition.unwrap()).await;
+        let mut event = SqsEvent::default();
+        for (i, count) in ["2", "1"].into_iter().enumerate() {
+            let new = NewTask::of_step(
+                ("d", definition.as_ref().unwrap().version),
+                "wf",
+                "s",
+                json!({}),
+            );
+            let now = engine.now();
+            let task = Creation::new(new, now, now).task;
+            engine.tasks().create(&task).await.unwrap();
+            let envelope = Envelope {
+                task_instance_id: task.task_instance_id,
+                stage: Stage::Execute,
+                attempt: 0,
+                run: Some(0),
+                trace_id: None,
+            };
+            let mut record = SqsMessage::default();
+            record.message_id = Some(format!("m{i}"));
+            record.receipt_handle = Some(format!("r{i}"));
+            record.event_source_arn = Some("arn:aws:sqs:us-east-1:000000000000:execute".into());
+            record.body = Some(envelope.to_body());
+            record
+                .attributes
+                .insert("ApproximateReceiveCount".into(), count.into());
+            event.records.push(record);
+        }
+        let handler = Slow { engine, takes };
+        (
+            handler,
+            handles,
+            LambdaEvent::new(event, Default::default()),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_batch_still_running_after_a_second_hides_its_first_deliveries() {
+        let (slow, handles, event) = batch(Duration::from_millis(1500)).await;
+        let response = slow.handle(event).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(
+            handles.queue.hidden(),
+            [("execute".to_owned(), "r1".to_owned(), 45)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_done_within_the_second_pays_no_call() {
+        let (quick, handles, event) = batch(Duration::from_millis(100)).await;
+        let response = quick.handle(event).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        assert!(handles.queue.hidden().is_empty());
+    }
 }

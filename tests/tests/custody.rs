@@ -3,8 +3,8 @@
 //! to its executor (which checks the input) and never enters the deadline
 //! index, its messages keeping it instead; a redelivered request, a budget or
 //! the API's way in put it in the index; an executor that dies holding a
-//! first-delivered message has it back within its hiding time, not the
-//! execute queue's 960 s.
+//! first-delivered message past its batch's first second has it back within
+//! its hiding time, not the execute queue's 960 s.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tel_core::domain::task_error::VALIDATION_ERROR;
 use tel_core::domain::{ExecutionRequest, TaskDefinition, TaskInstanceId, TaskStatus};
 use tel_engine::batch::SqsHandler;
-use tel_engine::claim::visibility_of_first_deliveries;
+use tel_engine::claim::hiding_of_first_deliveries;
 use tel_engine::config::Settings;
 use tel_engine::handlers::{Executor, Router};
 use tel_local::poller::lambda_record;
@@ -186,10 +186,14 @@ async fn an_executor_that_dies_holding_a_first_delivery_has_it_back_within_its_h
         redeliver_after: Duration::from_secs(2),
         ..Settings::default()
     };
-    let hidden = visibility_of_first_deliveries(settings.redeliver_after);
+    let hidden = hiding_of_first_deliveries(settings.redeliver_after).visibility;
     let overrides = BTreeMap::from([("VisibilityTimeoutSeconds".into(), "2".into())]);
     let t = TestStack::with(overrides, settings).await.unwrap();
-    script(&t, "double", json!({})).await;
+    // A script that runs past the second after which a batch hides its
+    // first deliveries (a quicker batch never pays that call).
+    let slow = "export default (i) => { const end = Date.now() + 1500; while (Date.now() < end) {} return { doubled: i.n * 2 }; }";
+    let implementation = json!({ "implementation": { "kind": "javascript", "source": slow } });
+    script(&t, "double", implementation).await;
     let id = route(&t, "double", json!({ "n": 4 }), 1).await;
 
     // The executor does its work; the process dies before the message is

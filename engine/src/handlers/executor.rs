@@ -20,7 +20,7 @@ use crate::attempts::retry_or_fail;
 use crate::claim::{self, Claim};
 use crate::definitions::LoadedDefinition;
 use crate::metrics::Unit;
-use crate::stage::{Delivery, StageHandler};
+use crate::stage::{Delivery, Hiding, StageHandler};
 use crate::{ApplyError, TaskEngine};
 use tel_core::domain::task_error::{OUTPUT_VALIDATION_ERROR, PAYLOAD_TOO_LARGE, TIMEOUT};
 use tel_core::domain::{
@@ -226,9 +226,9 @@ impl StageHandler for Executor {
         &self.engine
     }
 
-    fn first_delivery_visibility(&self) -> Option<Duration> {
+    fn first_delivery_hiding(&self) -> Option<Hiding> {
         let redeliver_after = self.engine.settings().redeliver_after;
-        Some(claim::visibility_of_first_deliveries(redeliver_after))
+        Some(claim::hiding_of_first_deliveries(redeliver_after))
     }
 
     async fn act(
