@@ -278,12 +278,15 @@ pub fn bill(m: &Measured, deployment: &Deployment) -> Bill {
         .filter_map(|f| m.invocations.get(f))
         .map(|s| s.records)
         .sum();
-    let sends = per(m.usage.calls.get("SendMessage").copied().unwrap_or(0)
-        + m.usage.calls.get("SendMessageBatch").copied().unwrap_or(0));
+    let calls = |name: &str| m.usage.calls.get(name).copied().unwrap_or(0);
+    // Sends and the executor's visibility changes, as the handlers made them.
+    let sends = per(calls("SendMessage")
+        + calls("SendMessageBatch")
+        + calls("ChangeMessageVisibilityBatch"));
     // Lambda's event source mapping receives and deletes in batches.
     let receive_and_delete = 2.0 * per(sqs_records) / deployment.sqs_batch_size;
     bill.add(
-        "SQS requests (sends, and receives + deletes in batches)",
+        "SQS requests (sends, visibility changes; receives + deletes in batches)",
         sends + receive_and_delete,
         SQS_REQUEST,
     );

@@ -33,9 +33,6 @@ pub const WRITE_START_BEFORE: Duration = Duration::from_secs(5);
 /// execute message stays hidden (`hiding_of_first_deliveries`).
 pub const FIRST_DELIVERY_MARGIN: Duration = Duration::from_secs(15);
 
-/// How long a batch runs before its first deliveries are hidden.
-pub const HIDE_FIRST_DELIVERIES_AFTER: Duration = Duration::from_secs(1);
-
 /// How the executor hides the messages of a batch on their first delivery,
 /// in place of the execute queue's visibility timeout (960 s by default:
 /// Lambda wants it above the function's 900 s timeout). A task whose
@@ -49,17 +46,17 @@ pub const HIDE_FIRST_DELIVERIES_AFTER: Duration = Duration::from_secs(1);
 ///   the margin covers that write. Past it, the task is RUNNING under its
 ///   lease (in the index) or ended, and the message, if it comes back while
 ///   the attempt still runs, finds nothing to do.
-/// - From when: once the batch has run `HIDE_FIRST_DELIVERIES_AFTER`. Most
-///   batches of scripts are done sooner and never pay the call ($0.40 per
-///   million batches, so up to $0.40 per million tasks where a batch holds
-///   one task);
-///   an executor dying within that second of its batch leaves it to the
-///   queue's timeout, as dying between a receipt and the lease's write
-///   always has.
+/// - From when: at once, one `ChangeMessageVisibilityBatch` per batch made
+///   while the work goes on ($0.40 per million batches). An executor that
+///   dies before it is answered leaves its messages to the queue's timeout,
+///   as dying between a receipt and the lease's write always has.
+/// - A record left for redelivery (its work failed for now: a throttled
+///   write, an unreachable store) comes back after `redeliver_after`, as the
+///   sweeper would have re-sent it, not after the queue's 960 s.
 pub fn hiding_of_first_deliveries(redeliver_after: Duration) -> Hiding {
     Hiding {
-        after: HIDE_FIRST_DELIVERIES_AFTER,
         visibility: redeliver_after + FIRST_DELIVERY_MARGIN,
+        failed: redeliver_after,
     }
 }
 

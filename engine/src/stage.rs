@@ -38,10 +38,10 @@ pub trait StageHandler: Send + Sync + 'static {
     fn engine(&self) -> &TaskEngine;
 
     /// Whether a batch's first-delivered messages are hidden for less than
-    /// the queue's own visibility timeout once the batch has run a while
-    /// (none: never). A handler that dies holding such a message has it back
-    /// this soon, not after the queue's timeout.
-    fn first_delivery_hiding(&self) -> Option<Hiding> {
+    /// the queue's own visibility timeout, and its records left for
+    /// redelivery too (none: the queue's timeout for both). A handler that
+    /// dies holding such a message, or gives it back, has it again this soon.
+    fn message_hiding(&self) -> Option<Hiding> {
         None
     }
 
@@ -55,14 +55,15 @@ pub trait StageHandler: Send + Sync + 'static {
     ) -> Result<(), ApplyError>;
 }
 
-/// How a stage hides its batch's first deliveries (`StageHandler::first_delivery_hiding`).
+/// How a stage hides its batch's messages (`StageHandler::message_hiding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hiding {
-    /// Once the batch has run this long: a batch done sooner never pays the
-    /// call, and dying sooner than this is a short window to lose.
-    pub after: Duration,
-    /// For how long from then on.
+    /// For how long first deliveries are hidden, from the batch's start
+    /// (one call, made while the work goes on).
     pub visibility: Duration,
+    /// How soon a record left for redelivery (its work failed for now)
+    /// comes back: one call for the batch's failures, after its work.
+    pub failed: Duration,
 }
 
 /// What a handler knows of the delivery that brought its work.
@@ -92,8 +93,8 @@ impl<H: StageHandler> SqsHandler for H {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let engine = self.engine();
-        let hiding = self.first_delivery_hiding();
-        let first = hiding.map(|_| first_deliveries(engine, &event.payload.records));
+        let hiding = self.message_hiding();
+        let receipts = hiding.map(|_| Receipt::of_batch(engine, &event.payload.records));
         let work = for_each_record(H::NAME, engine, event.payload, |message| {
             let delivery = Delivery::of(&message);
             with_task(
@@ -124,44 +125,61 @@ impl<H: StageHandler> SqsHandler for H {
                 },
             )
         });
-        let (Some(hiding), Some(first)) = (hiding, first) else {
+        let (Some(hiding), Some(receipts)) = (hiding, receipts) else {
             return Ok(work.await);
         };
-        tokio::pin!(work);
-        let hide = async {
-            tokio::time::sleep(hiding.after).await;
-            hide(engine, first, hiding.visibility).await;
-        };
-        Ok(tokio::select! {
-            done = &mut work => done,
-            () = hide => work.await,
-        })
+        let first = receipts.iter().filter(|r| r.first);
+        let (response, ()) = tokio::join!(work, hide(engine, first, hiding.visibility));
+        let failed: Vec<&str> = (response.batch_item_failures.iter())
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let again = receipts
+            .iter()
+            .filter(|r| failed.contains(&r.message_id.as_str()));
+        hide(engine, again, hiding.failed).await;
+        Ok(response)
     }
 }
 
-/// A batch's first-delivered messages: their receipt handles, by queue URL.
-fn first_deliveries(engine: &TaskEngine, records: &[SqsMessage]) -> BTreeMap<String, Vec<String>> {
-    let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for record in records.iter().filter(|r| Delivery::of(r).first) {
-        let queue = (record.event_source_arn.as_deref()).and_then(|arn| engine.queue_url_of(arn));
-        if let (Some(queue), Some(receipt)) = (queue, &record.receipt_handle) {
-            by_queue
-                .entry(queue.to_owned())
-                .or_default()
-                .push(receipt.clone());
-        }
+/// A received message's handle, and where it came from.
+struct Receipt {
+    message_id: String,
+    queue: String,
+    handle: String,
+    first: bool,
+}
+
+impl Receipt {
+    /// Those of a batch's records that came from one of the stage queues.
+    fn of_batch(engine: &TaskEngine, records: &[SqsMessage]) -> Vec<Receipt> {
+        let of = |record: &SqsMessage| {
+            let arn = record.event_source_arn.as_deref()?;
+            Some(Receipt {
+                message_id: record.message_id.clone()?,
+                queue: engine.queue_url_of(arn)?.to_owned(),
+                handle: record.receipt_handle.clone()?,
+                first: Delivery::of(record).first,
+            })
+        };
+        records.iter().filter_map(of).collect()
     }
-    by_queue
 }
 
 /// Sets the visibility of messages, one call per queue and ten messages. A
 /// failure leaves them the queue's own timeout: a slower comeback if the
 /// handler dies, no more.
-async fn hide(engine: &TaskEngine, by_queue: BTreeMap<String, Vec<String>>, visibility: Duration) {
+async fn hide(engine: &TaskEngine, receipts: impl Iterator<Item = &Receipt>, visibility: Duration) {
+    let mut by_queue: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for receipt in receipts {
+        by_queue
+            .entry(&receipt.queue)
+            .or_default()
+            .push(receipt.handle.clone());
+    }
     let seconds = visibility.as_secs() as u32;
-    for (queue, receipts) in by_queue {
-        if let Err(e) = engine.queues().hide_for(&queue, &receipts, seconds).await {
-            tracing::warn!(queue, error = %e, "first deliveries keep the queue's visibility timeout");
+    for (queue, handles) in by_queue {
+        if let Err(e) = engine.queues().hide_for(queue, &handles, seconds).await {
+            tracing::warn!(queue, error = %e, "messages keep the queue's visibility timeout");
         }
     }
 }
@@ -266,11 +284,12 @@ mod tests {
     use serde_json::json;
     use tel_core::domain::{Creation, NewTask, TaskDefinition};
 
-    /// An execute-stage handler whose work takes `takes`, hiding its first
-    /// deliveries as the executor does.
+    /// An execute-stage handler whose work takes `takes` (and fails, with
+    /// `fails`), hiding its messages as the executor does.
     struct Slow {
         engine: Arc<TaskEngine>,
         takes: Duration,
+        fails: bool,
     }
 
     #[async_trait]
@@ -280,10 +299,10 @@ mod tests {
         fn engine(&self) -> &TaskEngine {
             &self.engine
         }
-        fn first_delivery_hiding(&self) -> Option<Hiding> {
+        fn message_hiding(&self) -> Option<Hiding> {
             Some(Hiding {
-                after: Duration::from_secs(1),
                 visibility: Duration::from_secs(45),
+                failed: Duration::from_secs(30),
             })
         }
         async fn act(
@@ -293,7 +312,10 @@ mod tests {
             _: Delivery,
         ) -> Result<(), ApplyError> {
             tokio::time::sleep(self.takes).await;
-            Ok(())
+            match self.fails {
+                true => Err(ApplyError::NotAdmitted("for now".into())),
+                false => Ok(()),
+            }
         }
     }
 
@@ -334,7 +356,11 @@ mod tests {
                 .insert("ApproximateReceiveCount".into(), count.into());
             event.records.push(record);
         }
-        let handler = Slow { engine, takes };
+        let handler = Slow {
+            engine,
+            takes,
+            fails: false,
+        };
         (
             handler,
             handles,
@@ -343,8 +369,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_still_running_after_a_second_hides_its_first_deliveries() {
-        let (slow, handles, event) = batch(Duration::from_millis(1500)).await;
+    async fn a_batch_hides_its_first_deliveries_while_it_works() {
+        let (slow, handles, event) = batch(Duration::from_millis(100)).await;
         let response = slow.handle(event).await.unwrap();
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(
@@ -354,10 +380,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_done_within_the_second_pays_no_call() {
-        let (quick, handles, event) = batch(Duration::from_millis(100)).await;
-        let response = quick.handle(event).await.unwrap();
-        assert!(response.batch_item_failures.is_empty());
-        assert!(handles.queue.hidden().is_empty());
+    async fn records_left_for_redelivery_come_back_after_the_re_send_time() {
+        let (mut failing, handles, event) = batch(Duration::from_millis(10)).await;
+        failing.fails = true;
+        let response = failing.handle(event).await.unwrap();
+        assert_eq!(response.batch_item_failures.len(), 2);
+        // The first delivery was hidden while the work went on; both come
+        // back after the re-send time.
+        let hidden = handles.queue.hidden();
+        let hide = |r: &str, seconds| ("execute".to_owned(), r.to_owned(), seconds);
+        assert_eq!(hidden, [hide("r1", 45), hide("r0", 30), hide("r1", 30)]);
     }
 }

@@ -226,7 +226,7 @@ impl StageHandler for Executor {
         &self.engine
     }
 
-    fn first_delivery_hiding(&self) -> Option<Hiding> {
+    fn message_hiding(&self) -> Option<Hiding> {
         let redeliver_after = self.engine.settings().redeliver_after;
         Some(claim::hiding_of_first_deliveries(redeliver_after))
     }
