@@ -195,13 +195,17 @@ impl LastWords {
             .map(|e| e.task_instance_id)
             .ok()
             .or_else(|| {
-                serde_json::from_str::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("taskInstanceId")
-                            .and_then(|t| t.as_str())
-                            .and_then(|t| TaskInstanceId::parse(t).ok())
-                    })
+                let request = serde_json::from_str::<serde_json::Value>(body).ok()?;
+                match request.get("taskInstanceId") {
+                    Some(id) => TaskInstanceId::parse(id.as_str()?).ok(),
+                    // A request without its own id names the task the
+                    // router derives from the message id (`router::task_id`).
+                    None => {
+                        request.get("taskDefinitionId")?;
+                        let message_id = record.message_id.as_deref()?;
+                        Some(TaskInstanceId::derived(&format!("sqs:{message_id}")))
+                    }
+                }
             });
         Self {
             queue: record

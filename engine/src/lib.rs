@@ -243,6 +243,22 @@ impl TaskEngine {
         Ok(plan.task_after())
     }
 
+    /// A task its messages kept out of the deadline index (no wake-up,
+    /// `Creation::kept_by_message`) whose message came again: a handler died
+    /// or failed holding it. From now on the index keeps it too (the sweeper
+    /// looks at it after the re-send time), so a message given up on, or
+    /// lost with its handler, cannot leave it with nothing to bring it back.
+    /// Once per task at most; any other task is returned as it is.
+    pub async fn keep_in_index(&self, task: TaskInstance) -> Result<TaskInstance, ApplyError> {
+        let waiting = matches!(task.status, TaskStatus::Created | TaskStatus::Queued);
+        if task.wake_at.is_some() || !waiting {
+            return Ok(task);
+        }
+        let at = Some(self.redeliver_at());
+        self.write_deadlines(DeadlineWrite::wake_at(&task, at))
+            .await
+    }
+
     /// Plans, writes and follows up one transition: its metrics and the
     /// stage message it asks for. Returns the task as written.
     pub async fn apply(

@@ -58,12 +58,32 @@ pub trait StageHandler: Send + Sync + 'static {
 /// How a stage hides its batch's messages (`StageHandler::message_hiding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hiding {
-    /// For how long first deliveries are hidden, from the batch's start
-    /// (one call, made while the work goes on).
+    /// For how long the batch's messages are hidden at a time: its first
+    /// deliveries at once (one call, made while the work goes on), and every
+    /// message of the batch again each `renew_every` while it still runs, so
+    /// none comes back while its invocation is alive (Lambda deletes them
+    /// only when the invocation ends).
     pub visibility: Duration,
+    pub renew_every: Duration,
     /// How soon a record left for redelivery (its work failed for now)
-    /// comes back: one call for the batch's failures, after its work.
+    /// comes back after its first delivery; twice as long after each
+    /// delivery before, up to `MAX_FAILED_VISIBILITY`. One call for the
+    /// batch's failures, after its work.
     pub failed: Duration,
+}
+
+/// The longest a failed record is given back for: under the execute queue's
+/// own timeout, and long enough that a queue's five deliveries span a
+/// quarter hour of an outage before the message is given up on.
+pub const MAX_FAILED_VISIBILITY: Duration = Duration::from_secs(900);
+
+impl Hiding {
+    /// How long a record that failed on its `receive_count`th delivery stays
+    /// hidden.
+    pub fn after_failure(&self, receive_count: u32) -> Duration {
+        let doublings = receive_count.saturating_sub(1).min(16);
+        (self.failed * 2u32.pow(doublings)).min(MAX_FAILED_VISIBILITY)
+    }
 }
 
 /// What a handler knows of the delivery that brought its work.
@@ -106,8 +126,13 @@ impl<H: StageHandler> SqsHandler for H {
                         info!(stage = ?envelope.stage, status = %task.status, attempt = task.attempt, message_attempt = envelope.attempt, run = task.run(), message_run = ?envelope.run, "stale message ignored");
                         return Ok(());
                     }
-                    // A task whose definition version is gone cannot go on.
                     let engine = self.engine();
+                    // Delivered again: the deadline index keeps the task too.
+                    let task = match delivery.first {
+                        true => task,
+                        false => engine.keep_in_index(task).await?,
+                    };
+                    // A task whose definition version is gone cannot go on.
                     let exact = engine
                         .definitions()
                         .exact(&task.definition_name, task.definition_version);
@@ -128,15 +153,37 @@ impl<H: StageHandler> SqsHandler for H {
         let (Some(hiding), Some(receipts)) = (hiding, receipts) else {
             return Ok(work.await);
         };
-        let first = receipts.iter().filter(|r| r.first);
-        let (response, ()) = tokio::join!(work, hide(engine, first, hiding.visibility));
+        tokio::pin!(work);
+        let keep_hidden = async {
+            hide(
+                engine,
+                receipts.iter().filter(|r| r.first),
+                hiding.visibility,
+            )
+            .await;
+            loop {
+                tokio::time::sleep(hiding.renew_every).await;
+                hide(engine, receipts.iter(), hiding.visibility).await;
+            }
+        };
+        let response = tokio::select! {
+            done = &mut work => done,
+            () = keep_hidden => unreachable!("it hides until the work is done"),
+        };
         let failed: Vec<&str> = (response.batch_item_failures.iter())
             .map(|f| f.item_identifier.as_str())
             .collect();
-        let again = receipts
+        let mut again: BTreeMap<Duration, Vec<&Receipt>> = BTreeMap::new();
+        for receipt in receipts
             .iter()
-            .filter(|r| failed.contains(&r.message_id.as_str()));
-        hide(engine, again, hiding.failed).await;
+            .filter(|r| failed.contains(&r.message_id.as_str()))
+        {
+            let after = hiding.after_failure(receipt.receive_count);
+            again.entry(after).or_default().push(receipt);
+        }
+        for (after, receipts) in again {
+            hide(engine, receipts.into_iter(), after).await;
+        }
         Ok(response)
     }
 }
@@ -147,6 +194,7 @@ struct Receipt {
     queue: String,
     handle: String,
     first: bool,
+    receive_count: u32,
 }
 
 impl Receipt {
@@ -159,6 +207,7 @@ impl Receipt {
                 queue: engine.queue_url_of(arn)?.to_owned(),
                 handle: record.receipt_handle.clone()?,
                 first: Delivery::of(record).first,
+                receive_count: receive_count(record).unwrap_or(1),
             })
         };
         records.iter().filter_map(of).collect()
@@ -168,7 +217,11 @@ impl Receipt {
 /// Sets the visibility of messages, one call per queue and ten messages. A
 /// failure leaves them the queue's own timeout: a slower comeback if the
 /// handler dies, no more.
-async fn hide(engine: &TaskEngine, receipts: impl Iterator<Item = &Receipt>, visibility: Duration) {
+async fn hide<'a>(
+    engine: &TaskEngine,
+    receipts: impl Iterator<Item = &'a Receipt>,
+    visibility: Duration,
+) {
     let mut by_queue: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for receipt in receipts {
         by_queue
@@ -302,6 +355,7 @@ mod tests {
         fn message_hiding(&self) -> Option<Hiding> {
             Some(Hiding {
                 visibility: Duration::from_secs(45),
+                renew_every: Duration::from_millis(400),
                 failed: Duration::from_secs(30),
             })
         }
@@ -379,16 +433,46 @@ mod tests {
         );
     }
 
+    /// While the batch runs, every message of it stays hidden, done or not:
+    /// Lambda deletes them only when the invocation ends.
+    #[tokio::test]
+    async fn a_long_batch_keeps_every_message_hidden_while_it_runs() {
+        let (slow, handles, event) = batch(Duration::from_millis(1000)).await;
+        slow.handle(event).await.unwrap();
+        let hidden = handles.queue.hidden();
+        let hide = |r: &str| ("execute".to_owned(), r.to_owned(), 45);
+        assert_eq!(hidden[0], hide("r1"));
+        assert_eq!(
+            hidden[1..5],
+            [hide("r0"), hide("r1"), hide("r0"), hide("r1")]
+        );
+    }
+
+    #[test]
+    fn a_failed_record_waits_twice_as_long_after_each_delivery_up_to_a_quarter_hour() {
+        let hiding = Hiding {
+            visibility: Duration::from_secs(45),
+            renew_every: Duration::from_secs(30),
+            failed: Duration::from_secs(30),
+        };
+        let after = |n| hiding.after_failure(n).as_secs();
+        assert_eq!(
+            [after(1), after(2), after(3), after(5), after(6), after(99)],
+            [30, 60, 120, 480, 900, 900]
+        );
+    }
+
     #[tokio::test]
     async fn records_left_for_redelivery_come_back_after_the_re_send_time() {
         let (mut failing, handles, event) = batch(Duration::from_millis(10)).await;
         failing.fails = true;
         let response = failing.handle(event).await.unwrap();
         assert_eq!(response.batch_item_failures.len(), 2);
-        // The first delivery was hidden while the work went on; both come
-        // back after the re-send time.
+        // The first delivery was hidden while the work went on; it comes
+        // back after the re-send time, the one delivered before after twice
+        // that.
         let hidden = handles.queue.hidden();
         let hide = |r: &str, seconds| ("execute".to_owned(), r.to_owned(), seconds);
-        assert_eq!(hidden, [hide("r1", 45), hide("r0", 30), hide("r1", 30)]);
+        assert_eq!(hidden, [hide("r1", 45), hide("r1", 30), hide("r0", 60)]);
     }
 }

@@ -71,7 +71,12 @@ fn executor(t: &TestStack) -> Executor {
 /// Sends a request for `name` with `input` and hands it to a router as
 /// delivered for the `receive_count`th time. Returns the task's id.
 async fn route(t: &TestStack, name: &str, input: Value, receive_count: u32) -> TaskInstanceId {
-    let body = request(name, input);
+    deliver(t, request(name, input), receive_count).await
+}
+
+/// Sends the request `body` and hands it to a router as delivered for the
+/// `receive_count`th time. Returns the task's id.
+async fn deliver(t: &TestStack, body: Value, receive_count: u32) -> TaskInstanceId {
     t.send_requests(&[body.to_string()]).await.unwrap();
     let mut records = receive(t, "RequestsQueue").await;
     assert_eq!(records.len(), 1);
@@ -159,6 +164,46 @@ async fn a_redelivered_request_a_budget_or_the_api_put_the_task_in_the_deadline_
     script(&t, "budgeted", json!({ "scheduleToCloseSeconds": 600 })).await;
     let budgeted = route(&t, "budgeted", json!({ "n": 3 }), 1).await;
     assert_eq!(t.index_keys(budgeted).await.unwrap(), INDEXED);
+}
+
+/// A task its messages kept whose message comes again (a handler died or
+/// failed holding it) is put in the index: a request stored by its first
+/// delivery, and a stage message.
+#[tokio::test]
+async fn a_message_delivered_again_puts_the_task_its_messages_kept_in_the_index() {
+    let t = TestStack::new().await.unwrap();
+    script(&t, "double", json!({})).await;
+    let body = request("double", json!({ "n": 1 }));
+    let id = deliver(&t, body.clone(), 1).await;
+    assert!(t.index_keys(id).await.unwrap().is_empty());
+    // The send after the first delivery's write was lost: the request comes again.
+    assert_eq!(deliver(&t, body, 2).await, id);
+    assert_eq!(t.index_keys(id).await.unwrap(), INDEXED);
+    let task = t.task(id).await.unwrap();
+    assert_eq!(
+        (task.status, task.version),
+        (TaskStatus::Created, 1),
+        "no transition"
+    );
+
+    // A manual task's validate message delivered again.
+    t.register(json!({
+        "name": "approve", "type": "manual",
+        "manual": { "assignment": { "strategy": "group", "id": "approvers" } }
+    }))
+    .await
+    .unwrap();
+    let manual = route(&t, "approve", json!({}), 1).await;
+    assert!(t.index_keys(manual).await.unwrap().is_empty());
+    let mut validate = receive(&t, "ValidateQueue").await;
+    assert_eq!(validate.len(), 1);
+    validate[0]
+        .attributes
+        .insert("ApproximateReceiveCount".into(), "2".into());
+    let validator = tel_engine::handlers::Validator::new(t.engine.clone());
+    let response = validator.handle(event(validate)).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(t.index_keys(manual).await.unwrap(), INDEXED);
 }
 
 #[tokio::test]

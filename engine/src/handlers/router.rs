@@ -70,7 +70,8 @@ impl Router {
             Ok(request) => {
                 let trace = attribute.or_else(|| request.traceparent.clone()).or(xray);
                 // A redelivered request (a router died or failed holding it)
-                // puts its task in the deadline index, as the API does.
+                // puts its task in the deadline index, as the API does: new,
+                // or stored by an earlier delivery (`TaskEngine::keep_in_index`).
                 let kept = Delivery::of(&message).first;
                 self.admit(request, key.as_deref(), trace, sender, kept)
                     .await
@@ -202,7 +203,12 @@ impl Router {
             }
             Ok((task, false)) => {
                 info!(status = %task.status, "duplicate request; task already exists");
-                return Ok(task);
+                // Delivered again (or asked again through the API): the
+                // deadline index keeps a task its messages kept until now.
+                if kept.by_message {
+                    return Ok(task);
+                }
+                return s.keep_in_index(task).await.map_err(Redeliver::because);
             }
             Err(e) => e,
         };

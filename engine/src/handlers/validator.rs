@@ -4,8 +4,9 @@
 //! A valid input costs no write: the task stays CREATED until it is
 //! assigned. An automated task skips this stage: its executor checks the
 //! input before the first attempt (a message, a read and an invocation
-//! fewer, docs/cost.md). Reruns, replays and the sweeper's re-sends still
-//! come this way, and a valid automated task goes on to its executor.
+//! fewer, docs/cost.md). A message already on the validate queue for an
+//! automated task (sent before that) is still checked here and sent on to
+//! its executor.
 
 use std::sync::Arc;
 
