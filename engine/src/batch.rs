@@ -196,7 +196,9 @@ impl LastWords {
             .ok()
             .or_else(|| {
                 let request = serde_json::from_str::<serde_json::Value>(body).ok()?;
-                match request.get("taskInstanceId") {
+                // Sent to the queue, or forwarded whole by a bus rule.
+                let request = tel_core::domain::request::unwrap_event(request);
+                match request.get("taskInstanceId").filter(|id| !id.is_null()) {
                     Some(id) => TaskInstanceId::parse(id.as_str()?).ok(),
                     // A request without its own id names the task the
                     // router derives from the message id (`router::task_id`).
@@ -307,6 +309,34 @@ pub fn record_task_id(id: impl std::fmt::Display) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn last_words(body: serde_json::Value) -> Option<TaskInstanceId> {
+        let mut record = SqsMessage::default();
+        record.message_id = Some("m-1".into());
+        record.body = Some(body.to_string());
+        LastWords::of(&record).task
+    }
+
+    /// The task a message is about, for failing it on its last delivery:
+    /// a request without its own id, sent or forwarded by a bus rule, names
+    /// the one the router derives from the message id.
+    #[test]
+    fn last_words_name_the_task_a_request_or_an_envelope_is_about() {
+        let id = TaskInstanceId::new();
+        let derived = TaskInstanceId::derived("sqs:m-1");
+        let request = json!({ "taskDefinitionId": "d", "workflowInstanceId": "wf", "stepId": "s" });
+        let forwarded = |detail| json!({ "detail-type": "task.requested", "detail": detail });
+        let mut own = request.clone();
+        own["taskInstanceId"] = json!(id.to_string());
+        assert_eq!(last_words(own.clone()), Some(id));
+        assert_eq!(last_words(forwarded(own)), Some(id));
+        assert_eq!(last_words(request.clone()), Some(derived));
+        assert_eq!(last_words(forwarded(request)), Some(derived));
+        let envelope =
+            json!({ "taskInstanceId": id.to_string(), "stage": "execute", "attempt": 0 });
+        assert_eq!(last_words(envelope), Some(id));
+        assert_eq!(last_words(json!({ "not": "a request" })), None);
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("throttled")]

@@ -50,7 +50,7 @@ pub const FIRST_DELIVERY_MARGIN: Duration = Duration::from_secs(15);
 ///   while the work goes on ($0.40 per million batches). An executor that
 ///   dies before it is answered leaves its messages to the queue's timeout.
 ///   A message delivered again puts its task in the index
-///   (`stage::index_again`), so that can happen once per task at most.
+///   (`TaskEngine::keep_in_index`), so that can happen once per task at most.
 /// - While the batch runs on, every `redeliver_after` all its messages are
 ///   hidden again: a message handled early in a long batch (Lambda deletes
 ///   it when the invocation ends) never comes back while it lives, so a
@@ -58,14 +58,16 @@ pub const FIRST_DELIVERY_MARGIN: Duration = Duration::from_secs(15);
 ///   not re-sent twice.
 /// - A record left for redelivery (its work failed for now: a throttled
 ///   write, an unreachable store) comes back after `redeliver_after`, as the
-///   sweeper would have re-sent it, not after the queue's 960 s; twice as
-///   long after each delivery before (`Hiding::after_failure`), so five
-///   deliveries span a quarter hour of an outage.
+///   sweeper would have re-sent it, not after the queue's 960 s: after
+///   twice that, twice as long again after each delivery before
+///   (`Hiding::after_failure`: 60, 120, 240, 480 s), so the four give-backs
+///   before a message's fifth and last delivery span a quarter hour of an
+///   outage.
 pub fn hiding_of_first_deliveries(redeliver_after: Duration) -> Hiding {
     Hiding {
         visibility: redeliver_after + FIRST_DELIVERY_MARGIN,
         renew_every: redeliver_after.max(Duration::from_secs(1)),
-        failed: redeliver_after,
+        failed: redeliver_after * 2,
     }
 }
 

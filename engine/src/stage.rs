@@ -73,8 +73,7 @@ pub struct Hiding {
 }
 
 /// The longest a failed record is given back for: under the execute queue's
-/// own timeout, and long enough that a queue's five deliveries span a
-/// quarter hour of an outage before the message is given up on.
+/// own timeout.
 pub const MAX_FAILED_VISIBILITY: Duration = Duration::from_secs(900);
 
 impl Hiding {
@@ -153,23 +152,26 @@ impl<H: StageHandler> SqsHandler for H {
         let (Some(hiding), Some(receipts)) = (hiding, receipts) else {
             return Ok(work.await);
         };
-        tokio::pin!(work);
+        // Hidden until the work is done; a call under way then is let
+        // finish, so it cannot land after the failed records' own.
+        let done = tokio::sync::Notify::new();
         let keep_hidden = async {
-            hide(
-                engine,
-                receipts.iter().filter(|r| r.first),
-                hiding.visibility,
-            )
-            .await;
+            let first = receipts.iter().filter(|r| r.first);
+            hide(engine, first, hiding.visibility).await;
             loop {
-                tokio::time::sleep(hiding.renew_every).await;
+                tokio::select! {
+                    () = tokio::time::sleep(hiding.renew_every) => {}
+                    () = done.notified() => return,
+                }
                 hide(engine, receipts.iter(), hiding.visibility).await;
             }
         };
-        let response = tokio::select! {
-            done = &mut work => done,
-            () = keep_hidden => unreachable!("it hides until the work is done"),
+        let work = async {
+            let response = work.await;
+            done.notify_one();
+            response
         };
+        let (response, ()) = tokio::join!(work, keep_hidden);
         let failed: Vec<&str> = (response.batch_item_failures.iter())
             .map(|f| f.item_identifier.as_str())
             .collect();

@@ -236,7 +236,8 @@ impl ExecutionRequest {
 }
 
 /// Unwraps `{ "detail-type": "task.requested", "detail": {...} }`.
-fn unwrap_event(value: Value) -> Value {
+/// A request as a bus rule forwards it (the whole event): its `detail`.
+pub fn unwrap_event(value: Value) -> Value {
     match value {
         Value::Object(mut o)
             if o.contains_key("detail-type") && o.get("detail").is_some_and(Value::is_object) =>

@@ -208,7 +208,11 @@ impl Router {
                 if kept.by_message {
                     return Ok(task);
                 }
-                return s.keep_in_index(task).await.map_err(Redeliver::because);
+                return match s.keep_in_index(task.clone()).await {
+                    // Written meanwhile: it moved on, into the index or to its end.
+                    Err(e) if e.is_superseded() => Ok(task),
+                    other => other.map_err(Redeliver::because),
+                };
             }
             Err(e) => e,
         };
