@@ -196,8 +196,16 @@ impl LastWords {
             .ok()
             .or_else(|| {
                 let request = serde_json::from_str::<serde_json::Value>(body).ok()?;
-                // Sent to the queue, or forwarded whole by a bus rule.
-                let request = tel_core::domain::request::unwrap_event(request);
+                // Sent to the queue, or a `task.requested` event a bus rule
+                // forwarded whole. Another event (a notifier's) is about a
+                // task that must not fail with it.
+                let request = match request.get("detail-type") {
+                    Some(kind) if kind == "task.requested" => {
+                        tel_core::domain::request::unwrap_event(request)
+                    }
+                    Some(_) => return None,
+                    None => request,
+                };
                 match request.get("taskInstanceId").filter(|id| !id.is_null()) {
                     Some(id) => TaskInstanceId::parse(id.as_str()?).ok(),
                     // A request without its own id names the task the
@@ -336,6 +344,10 @@ mod tests {
             json!({ "taskInstanceId": id.to_string(), "stage": "execute", "attempt": 0 });
         assert_eq!(last_words(envelope), Some(id));
         assert_eq!(last_words(json!({ "not": "a request" })), None);
+        // A lifecycle event a rule forwarded to the notifier names a task
+        // that its notice's failure must not fail.
+        let notice = json!({ "detail-type": "task.assigned", "detail": { "taskInstanceId": id.to_string(), "taskDefinitionId": "d" } });
+        assert_eq!(last_words(notice), None);
     }
 
     #[derive(Debug, thiserror::Error)]
