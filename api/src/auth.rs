@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::jwt::{self, Algorithm, JwkSet, Key, Rules};
 use super::problem::Problem;
 use tel_core::domain::{Assignee, AssigneeType};
 
@@ -38,7 +38,7 @@ pub enum Verifier {
     /// API Gateway's JWT authorizer already verified the token.
     Gateway,
     /// One shared HS256 key (local development).
-    Hs256(DecodingKey),
+    Hs256(hmac::Key),
     /// The keys of a JWKS document, by `kid` (RS256/ES256 and friends).
     Jwks(JwkSet),
 }
@@ -74,7 +74,7 @@ impl AuthConfig {
                 let secret = var("TEL_JWT_HS256_SECRET").ok_or_else(|| {
                     anyhow::anyhow!("TEL_AUTH_MODE=hs256 needs TEL_JWT_HS256_SECRET")
                 })?;
-                Verifier::Hs256(DecodingKey::from_secret(secret.as_bytes()))
+                Verifier::Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()))
             }
             "jwks" => {
                 let file = var("TEL_JWT_JWKS_FILE")
@@ -109,7 +109,7 @@ impl AuthConfig {
 
     pub fn hs256(secret: &str) -> Self {
         Self {
-            verifier: Verifier::Hs256(DecodingKey::from_secret(secret.as_bytes())),
+            verifier: Verifier::Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes())),
             groups_claim: "cognito:groups".into(),
             admin_group: "tel-admins".into(),
             issuer: None,
@@ -143,54 +143,48 @@ impl AuthConfig {
     /// The claims of a bearer token this configuration accepts: signature,
     /// expiry, not-before, and issuer and audience when set.
     pub fn verify(&self, token: &str) -> Result<HashMap<String, Value>, Problem> {
-        let header = jsonwebtoken::decode_header(token)
+        let header = jwt::header(token)
             .map_err(|e| Problem::unauthenticated(format!("malformed token: {e}")))?;
-        let (key, algorithm) = match &self.verifier {
-            Verifier::Hs256(key) => (key.clone(), Algorithm::HS256),
-            Verifier::Jwks(set) => {
-                let jwk = match header.kid.as_deref() {
+        let refused = || {
+            Problem::unauthenticated(format!(
+                "tokens signed with {} are not accepted",
+                header.alg
+            ))
+        };
+        let algorithm: Algorithm = header.alg.parse().map_err(|_| refused())?;
+        let key = match &self.verifier {
+            Verifier::Hs256(key) if algorithm == Algorithm::HS256 => Key::Hmac(key),
+            Verifier::Jwks(_) if algorithm.is_hmac() => return Err(refused()),
+            Verifier::Jwks(set) => Key::Public(
+                match header.kid.as_deref() {
                     Some(kid) => set.find(kid),
                     None if set.keys.len() == 1 => set.keys.first(),
                     None => None,
                 }
                 .ok_or_else(|| {
                     Problem::unauthenticated("no key in the JWKS matches the token's kid")
-                })?;
-                let key = DecodingKey::from_jwk(jwk)
-                    .map_err(|e| Problem::unauthenticated(format!("unusable JWKS key: {e}")))?;
-                (key, header.alg)
-            }
+                })?,
+            ),
+            Verifier::Hs256(_) => return Err(refused()),
             Verifier::Gateway => {
                 return Err(Problem::unauthenticated(
                     "no verified claims from the gateway",
                 ));
             }
         };
-        if header.alg != algorithm
-            || matches!(
-                algorithm,
-                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
-            ) && matches!(self.verifier, Verifier::Jwks(_))
-        {
-            return Err(Problem::unauthenticated(format!(
-                "tokens signed with {:?} are not accepted",
-                header.alg
-            )));
-        }
-        let mut validation = Validation::new(algorithm);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = 5;
-        match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
-        }
-        if let Some(issuer) = &self.issuer {
-            validation.set_issuer(&[issuer]);
-        }
-        jsonwebtoken::decode::<HashMap<String, Value>>(token, &key, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| Problem::unauthenticated(format!("invalid token: {e}")))
+        let rules = Rules {
+            now: chrono::Utc::now().timestamp(),
+            leeway: 5,
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+        };
+        jwt::verify(token, algorithm, key, &rules).map_err(|e| match e {
+            jwt::TokenError::UnsupportedAlgorithm(_) => refused(),
+            jwt::TokenError::UnusableKey(why) => {
+                Problem::unauthenticated(format!("unusable JWKS key: {why}"))
+            }
+            e => Problem::unauthenticated(format!("invalid token: {e}")),
+        })
     }
 
     /// The caller of a request: from the gateway's verified claims, or from
@@ -332,11 +326,7 @@ pub fn mint_dev_token(
         iat: now,
         groups: groups.to_vec(),
     };
-    Ok(jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )?)
+    Ok(jwt::mint_hs256(secret.as_bytes(), &claims)?)
 }
 
 #[cfg(test)]
@@ -416,7 +406,7 @@ crm/HJrqP948A4XF5FyBPX925I4IN0VbK23q3fFMGFeOuriCj2J3qXP4
     }
 
     fn es256(kid: &str, claims: serde_json::Value) -> String {
-        let mut header = Header::new(Algorithm::ES256);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some(kid.into());
         use base64::Engine;
         let body: String = TEST_EC_KEY
@@ -426,7 +416,12 @@ crm/HJrqP948A4XF5FyBPX925I4IN0VbK23q3fFMGFeOuriCj2J3qXP4
         let der = base64::engine::general_purpose::STANDARD
             .decode(body)
             .unwrap();
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der)).unwrap()
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&der),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod definitions;
 mod figures;
 mod filters;
 pub mod form;
+pub mod jwt;
 pub mod openapi;
 mod operations;
 mod people;

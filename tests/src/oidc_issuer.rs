@@ -14,11 +14,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tel_api::auth::{AuthConfig, Verifier};
+use tel_api::jwt::JwkSet;
 
 /// A P-256 key made for tests only, and its public half as a JWKS.
 const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
