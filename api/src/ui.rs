@@ -20,11 +20,13 @@ use super::ApiState;
 use super::auth::{AuthConfig, Verifier};
 use super::problem::Problem;
 
-/// One embedded file: its bytes, gzipped bytes and content type.
+/// One embedded file: its gzipped bytes and content type. Only the gzipped
+/// copy is embedded (every browser takes it); the plain bytes are inflated
+/// from it for a client that does not, once: the plain script was 0.15 MB
+/// of the api's zip (docs/benchmarks.md).
 struct Asset {
     name: &'static str,
     content_type: &'static str,
-    plain: &'static [u8],
     gzipped: &'static [u8],
 }
 
@@ -33,7 +35,6 @@ macro_rules! asset {
         Asset {
             name: $name,
             content_type: $type,
-            plain: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/dist/", $name)),
             gzipped: include_bytes!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/../ui/dist/",
@@ -49,6 +50,60 @@ const ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
 ];
+
+impl Asset {
+    fn index(&self) -> usize {
+        ASSETS
+            .iter()
+            .position(|a| a.name == self.name)
+            .expect("an embedded asset")
+    }
+
+    /// The file as built, inflated from its gzipped copy the first time a
+    /// client asks for it without gzip.
+    fn plain(&self) -> &'static [u8] {
+        static PLAIN: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+        let plain = PLAIN.get_or_init(|| {
+            ASSETS
+                .iter()
+                .map(|a| gunzip(a.gzipped).expect("the UI's gzipped files inflate"))
+                .collect()
+        });
+        &plain[self.index()]
+    }
+}
+
+/// The contents of a one-member gzip file (RFC 1952), checked against its
+/// recorded length; `None` if it is not one.
+fn gunzip(gz: &[u8]) -> Option<Vec<u8>> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    if gz.len() < 18 || gz[..3] != [0x1f, 0x8b, 8] {
+        return None;
+    }
+    let flags = gz[3];
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let extra = u16::from_le_bytes([*gz.get(at)?, *gz.get(at + 1)?]);
+        at += 2 + usize::from(extra);
+    }
+    for field in [FNAME, FCOMMENT] {
+        if flags & field != 0 {
+            at += gz.get(at..)?.iter().position(|b| *b == 0)? + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    let (body, trailer) = gz
+        .get(at..)?
+        .split_at_checked(gz.len().checked_sub(at + 8)?)?;
+    let plain = miniz_oxide::inflate::decompress_to_vec(body).ok()?;
+    let size = u32::from_le_bytes(trailer[4..8].try_into().ok()?);
+    (plain.len() as u32 == size).then_some(plain)
+}
 
 /// Only this origin's scripts and styles; API calls to this origin and, for
 /// the sign-in's discovery and token exchange, to the issuer and (its token
@@ -160,24 +215,21 @@ async fn file(
     serve(&name, &headers, &state.ui)
 }
 
-/// A strong validator per file, computed once.
+/// A strong validator per file, computed once from its gzipped bytes (the
+/// build's output, which changes with the file).
 fn etag(asset: &Asset) -> &'static str {
     static TAGS: OnceLock<Vec<String>> = OnceLock::new();
     let tags = TAGS.get_or_init(|| {
         ASSETS
             .iter()
             .map(|a| {
-                let digest = Sha256::digest(a.plain);
+                let digest = Sha256::digest(a.gzipped);
                 let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
                 format!("\"{hex}\"")
             })
             .collect()
     });
-    let index = ASSETS
-        .iter()
-        .position(|a| a.name == asset.name)
-        .expect("an embedded asset");
-    &tags[index]
+    &tags[asset.index()]
 }
 
 fn serve(name: &str, headers: &HeaderMap, settings: &UiSettings) -> Response {
@@ -196,7 +248,7 @@ fn serve(name: &str, headers: &HeaderMap, settings: &UiSettings) -> Response {
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        asset.plain.into_response()
+        asset.plain().into_response()
     };
     let h = response.headers_mut();
     h.insert(
@@ -254,14 +306,60 @@ mod tests {
     }
 
     #[test]
-    fn every_file_is_embedded_with_its_gzipped_twin() {
+    fn every_file_is_embedded_gzipped_and_inflates_to_the_built_file() {
         for asset in ASSETS {
-            assert!(
-                !asset.plain.is_empty() && !asset.gzipped.is_empty(),
-                "{}",
-                asset.name
-            );
             assert_eq!(&asset.gzipped[..2], [0x1f, 0x8b], "{} is gzip", asset.name);
+            let built = std::fs::read(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../ui/dist")
+                    .join(asset.name),
+            )
+            .unwrap();
+            assert!(!built.is_empty(), "{}", asset.name);
+            assert_eq!(asset.plain(), built, "{}", asset.name);
         }
+    }
+
+    #[test]
+    fn a_client_without_gzip_gets_the_plain_file_and_one_with_it_the_gzipped() {
+        let settings = UiSettings::for_auth(&AuthConfig::hs256("s"));
+        let mut headers = HeaderMap::new();
+        let plain = serve("app.css", &headers, &settings);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br, gzip;q=0.9"),
+        );
+        let gzipped = serve("app.css", &headers, &settings);
+        assert_eq!(gzipped.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(
+            plain.headers()[header::ETAG],
+            gzipped.headers()[header::ETAG]
+        );
+    }
+
+    #[test]
+    fn gunzip_takes_gzip_members_with_optional_fields_and_refuses_the_rest() {
+        let css = ASSETS.iter().find(|a| a.name == "app.css").unwrap();
+        let deflate = &css.gzipped[10..css.gzipped.len() - 8];
+        let trailer = &css.gzipped[css.gzipped.len() - 8..];
+        // FEXTRA (2 bytes), FNAME and FCOMMENT (zero-ended), FHCRC.
+        let mut with_fields = vec![0x1f, 0x8b, 8, 4 | 8 | 16 | 2, 0, 0, 0, 0, 0, 3];
+        with_fields.extend([2, 0, b'x', b'y']);
+        with_fields.extend(b"app.css\0a comment\0");
+        with_fields.extend([0, 0]);
+        with_fields.extend(deflate);
+        with_fields.extend(trailer);
+        assert_eq!(gunzip(&with_fields), Some(css.plain().to_vec()));
+        let mut wrong_length = css.gzipped.to_vec();
+        let n = wrong_length.len();
+        wrong_length[n - 1] ^= 1;
+        assert_eq!(gunzip(&wrong_length), None);
+        assert_eq!(gunzip(b"not gzip at all, not at all"), None);
+        assert_eq!(gunzip(&css.gzipped[..12]), None);
+        let mut unended_name = css.gzipped[..10].to_vec();
+        unended_name[3] = 8;
+        unended_name.extend([b'a'; 20]);
+        assert_eq!(gunzip(&unended_name), None);
     }
 }
