@@ -145,11 +145,10 @@ impl AuthConfig {
     pub fn verify(&self, token: &str) -> Result<HashMap<String, Value>, Problem> {
         let header = jwt::header(token)
             .map_err(|e| Problem::unauthenticated(format!("malformed token: {e}")))?;
+        // The header is the caller's text: quoted, and cut short.
         let refused = || {
-            Problem::unauthenticated(format!(
-                "tokens signed with {} are not accepted",
-                header.alg
-            ))
+            let alg: String = header.alg.chars().take(16).collect();
+            Problem::unauthenticated(format!("tokens signed with {alg:?} are not accepted"))
         };
         let algorithm: Algorithm = header.alg.parse().map_err(|_| refused())?;
         let key = match &self.verifier {
@@ -568,6 +567,42 @@ crm/HJrqP948A4XF5FyBPX925I4IN0VbK23q3fFMGFeOuriCj2J3qXP4
         })
         .unwrap();
         assert_eq!(dev.issuer, None);
+    }
+
+    #[test]
+    fn a_token_without_a_kid_takes_the_only_key_and_no_other() {
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let good = serde_json::json!({ "sub": "u-9", "exp": exp, "iss": "https://issuer.example", "aud": "tel" });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = None;
+        let der = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            TEST_EC_KEY
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let token = jsonwebtoken::encode(
+            &header,
+            &good,
+            &jsonwebtoken::EncodingKey::from_ec_der(&der),
+        )
+        .unwrap();
+        let one = jwks_config();
+        assert_eq!(one.caller(&parts(Some(&token))).unwrap().user, "u-9");
+        let mut two = jwks_config();
+        if let Verifier::Jwks(set) = &mut two.verifier {
+            let mut other = set.keys[0].clone();
+            other.kid = Some("test-2".into());
+            set.keys.push(other);
+        }
+        assert!(
+            two.caller(&parts(Some(&token)))
+                .unwrap_err()
+                .detail
+                .contains("no key in the JWKS")
+        );
     }
 
     #[test]

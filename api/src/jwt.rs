@@ -126,28 +126,34 @@ impl fmt::Display for Algorithm {
 }
 
 /// A token's JOSE header: what it says it is signed with, and by which key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Header {
     pub alg: String,
-    #[serde(default)]
     pub kid: Option<String>,
-    /// Extensions the verifier must understand (RFC 7515, 4.1.11): it
-    /// understands none, so a token that names any is refused.
-    #[serde(default)]
-    crit: Option<Value>,
 }
 
 /// The header of `token`, read before anything is checked (to pick the key).
+/// A header that names `crit` extensions (RFC 7515, 4.1.11) is refused,
+/// whatever their value: this verifier understands none.
 pub fn header(token: &str) -> Result<Header, TokenError> {
     let (header, _, _) = parts(token)?;
-    let header: Header = serde_json::from_slice(&decode(header, "the header is not base64url")?)
-        .map_err(|_| TokenError::Malformed("the header is not a JSON object with `alg`"))?;
-    match header.crit {
-        Some(_) => Err(TokenError::Malformed(
+    let header: serde_json::Map<String, Value> =
+        serde_json::from_slice(&decode(header, "the header is not base64url")?)
+            .map_err(|_| TokenError::Malformed("the header is not a JSON object"))?;
+    if header.contains_key("crit") {
+        return Err(TokenError::Malformed(
             "the header names critical extensions (`crit`)",
-        )),
-        None => Ok(header),
+        ));
     }
+    let text = |name: &str| match header.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(TokenError::Malformed("`alg` and `kid` are text")),
+    };
+    Ok(Header {
+        alg: text("alg")?.ok_or(TokenError::Malformed("the header names no `alg`"))?,
+        kid: text("kid")?,
+    })
 }
 
 /// A JWKS document (RFC 7517): the keys an issuer signs with.
@@ -384,19 +390,27 @@ fn ec_point(
     Ok(PublicCheck::Point(alg, point))
 }
 
+/// The latest NumericDate taken, 2^64 seconds: what `jsonwebtoken` read
+/// as an unsigned 64-bit number; a larger `exp` would never expire.
+const LAST_TIME: f64 = 18_446_744_073_709_551_616.0;
+
 fn check_claims(claims: &HashMap<String, Value>, rules: &Rules<'_>) -> Result<(), TokenError> {
+    // A NumericDate (RFC 7519): seconds since the epoch, fractions allowed.
     let time = |name: &'static str| match claims.get(name) {
         None => Ok(None),
         Some(value) => value
             .as_f64()
+            .filter(|t| (0.0..LAST_TIME).contains(t))
             .map(Some)
             .ok_or(TokenError::InvalidClaim(name)),
     };
     let now = rules.now as f64;
     let leeway = rules.leeway as f64;
     let exp = time("exp")?.ok_or(TokenError::MissingRequiredClaim("exp"))?;
-    if !claims.contains_key("sub") {
-        return Err(TokenError::MissingRequiredClaim("sub"));
+    match claims.get("sub") {
+        None => return Err(TokenError::MissingRequiredClaim("sub")),
+        Some(Value::String(sub)) if !sub.is_empty() => {}
+        Some(_) => return Err(TokenError::InvalidClaim("sub")),
     }
     if exp < now - leeway {
         return Err(TokenError::ExpiredSignature);
@@ -412,11 +426,15 @@ fn check_claims(claims: &HashMap<String, Value>, rules: &Rules<'_>) -> Result<()
         }
     }
     if let Some(audience) = rules.audience {
-        let held = match claims.get("aud") {
-            None => return Err(TokenError::MissingRequiredClaim("aud")),
-            Some(Value::String(aud)) => aud == audience,
-            Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
-            Some(_) => false,
+        // As API Gateway's JWT authorizer reads it: `aud` when the token
+        // has one, else `client_id` (Cognito's access tokens carry no `aud`).
+        let held = match (claims.get("aud"), claims.get("client_id")) {
+            (Some(Value::String(aud)), _) => aud == audience,
+            (Some(Value::Array(auds)), _) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
+            (Some(_), _) => false,
+            (None, Some(Value::String(client))) => client == audience,
+            (None, Some(_)) => false,
+            (None, None) => return Err(TokenError::MissingRequiredClaim("aud")),
         };
         if !held {
             return Err(TokenError::InvalidAudience);

@@ -57,6 +57,14 @@ o5R/ucfVUuCZN51Za0mmNs8LImmhuJcF3hqPsk6/8N5BsvVNdoR2LZU=
 -----END PRIVATE KEY-----";
 const P384_X: &str = "98soWY-ub1NvGQYyj3hST6dnvxoEd2HdqpLRd1gaghb_wjzeY-1OafeOoVGSLWbC";
 const P384_Y: &str = "6ufAiFk6OaOUf7nH1VLgmTedWWtJpjbPCyJpobiXBd4aj7JOv_DeQbL1TXaEdi2V";
+/// The P-256 key of `auth.rs`'s tests.
+const P256_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg381yIVLmI4TToNvT
+c+aliP/daHGokbS8YAHm8Z+YeAqhRANCAAQ5trW+PDplfxb6odOQRtdvH2jnb/Nl
+crm/HJrqP948A4XF5FyBPX925I4IN0VbK23q3fFMGFeOuriCj2J3qXP4
+-----END PRIVATE KEY-----";
+const P256_X: &str = "Oba1vjw6ZX8W-qHTkEbXbx9o52_zZXK5vxya6j_ePAM";
+const P256_Y: &str = "hcXkXIE9f3bkjgg3RVsrberd8UwYV466uIKPYnepc_g";
 const ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIHYKcbKTS3zpDOLeWctvkFEUfGgKS6jByrcVZki8jEf1
 -----END PRIVATE KEY-----";
@@ -87,6 +95,10 @@ fn rsa_jwk() -> Jwk {
 
 fn p384_jwk() -> Jwk {
     jwk(json!({ "kty": "EC", "crv": "P-384", "x": P384_X, "y": P384_Y }))
+}
+
+fn p256_jwk() -> Jwk {
+    jwk(json!({ "kty": "EC", "crv": "P-256", "x": P256_X, "y": P256_Y }))
 }
 
 fn ed25519_jwk() -> Jwk {
@@ -133,6 +145,11 @@ fn every_public_key_family_verifies_what_it_signed_and_nothing_changed() {
         (Mint::PS384, rsa_key(), rsa_jwk()),
         (Mint::PS512, rsa_key(), rsa_jwk()),
         (
+            Mint::ES256,
+            EncodingKey::from_ec_der(&der(P256_KEY)),
+            p256_jwk(),
+        ),
+        (
             Mint::ES384,
             EncodingKey::from_ec_der(&der(P384_KEY)),
             p384_jwk(),
@@ -159,7 +176,7 @@ fn every_public_key_family_verifies_what_it_signed_and_nothing_changed() {
 fn an_rsa_modulus_with_a_leading_zero_is_the_same_key() {
     let mut n = vec![0u8];
     n.extend(URL_SAFE_NO_PAD.decode(RSA_N).unwrap());
-    let padded = jwk(json!({ "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n), "e": "AQAB" }));
+    let padded = jwk(json!({ "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n), "e": "AAEAAQ" }));
     let token = mint(jsonwebtoken::Algorithm::RS256, &rsa_key(), &claims());
     assert!(check(&token, &padded).is_ok());
 }
@@ -179,6 +196,38 @@ fn a_key_checks_only_its_own_family_curve_algorithm_and_use() {
     // The curve must be the algorithm's.
     let p256_named = jwk(json!({ "kty": "EC", "crv": "P-256", "x": P384_X, "y": P384_Y }));
     assert_eq!(check(&es384, &p256_named), unsupported("ES384"));
+    let es256 = mint(
+        jsonwebtoken::Algorithm::ES256,
+        &EncodingKey::from_ec_der(&der(P256_KEY)),
+        &claims(),
+    );
+    let p384_named = jwk(json!({ "kty": "EC", "crv": "P-384", "x": P256_X, "y": P256_Y }));
+    assert_eq!(check(&es256, &p384_named), unsupported("ES256"));
+    // The algorithm checked is the header's: an RS256 token is not checked as PS256.
+    assert_eq!(
+        verify(&rs256, Algorithm::PS256, Key::Public(&rsa_jwk()), &rules()),
+        unsupported("PS256")
+    );
+    // An HMAC token is never checked against a public key.
+    let hs256 = mint_hs256(RSA_N.as_bytes(), &claims()).unwrap();
+    assert_eq!(check(&hs256, &rsa_jwk()), unsupported("HS256"));
+    // Coordinates of the wrong size are no key.
+    let short = URL_SAFE_NO_PAD.encode([7u8; 31]);
+    let short_ec = jwk(json!({ "kty": "EC", "crv": "P-256", "x": short, "y": P256_Y }));
+    assert!(matches!(
+        check(&es256, &short_ec),
+        Err(TokenError::UnusableKey(_))
+    ));
+    let eddsa = mint(
+        jsonwebtoken::Algorithm::EdDSA,
+        &EncodingKey::from_ed_der(&der(ED25519_KEY)),
+        &claims(),
+    );
+    let short_ed = jwk(json!({ "kty": "OKP", "crv": "Ed25519", "x": short }));
+    assert!(matches!(
+        check(&eddsa, &short_ed),
+        Err(TokenError::UnusableKey(_))
+    ));
     // A key that names its algorithm checks no other.
     let pss_only = jwk(json!({ "kty": "RSA", "alg": "PS256", "n": RSA_N, "e": "AQAB" }));
     assert_eq!(check(&rs256, &pss_only), unsupported("RS256"));
@@ -254,6 +303,7 @@ fn malformed_tokens_and_unknown_algorithms_are_refused() {
         format!("{text}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     };
     let not_an_object = URL_SAFE_NO_PAD.encode(b"[1]");
+    let payload = token.split('.').nth(1).unwrap();
     for bad in [
         String::new(),
         "a.b".into(),
@@ -262,6 +312,9 @@ fn malformed_tokens_and_unknown_algorithms_are_refused() {
         format!("{token}="),
         signed(&format!("{head}.%%%")),
         signed(&format!("{head}.{not_an_object}")),
+        // base64url without padding, in every part.
+        signed(&format!("{head}=.{payload}")),
+        signed(&format!("{head}.{payload}=")),
     ] {
         assert!(
             matches!(
@@ -278,13 +331,22 @@ fn malformed_tokens_and_unknown_algorithms_are_refused() {
     assert!(matches!(header("e30.e30.x"), Err(TokenError::Malformed(_))));
     // A header with extensions the verifier must understand, or one naming
     // another algorithm than the one checked, is refused.
-    let crit = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","crit":["exp"]}"#);
-    let payload = token.split('.').nth(1).unwrap();
-    let with_crit = signed(&format!("{crit}.{payload}"));
-    assert!(matches!(
-        verify(&with_crit, Algorithm::HS256, Key::Hmac(&secret), &rules()),
-        Err(TokenError::Malformed(_))
-    ));
+    for head in [
+        r#"{"alg":"HS256","crit":["exp"]}"#,
+        r#"{"alg":"HS256","crit":null}"#,
+        r#"{"alg":256}"#,
+        r#"{"alg":"HS256","kid":7}"#,
+        r#"{"kid":"k"}"#,
+    ] {
+        let with = signed(&format!("{}.{payload}", URL_SAFE_NO_PAD.encode(head)));
+        assert!(
+            matches!(
+                verify(&with, Algorithm::HS256, Key::Hmac(&secret), &rules()),
+                Err(TokenError::Malformed(_))
+            ),
+            "{head}"
+        );
+    }
     assert_eq!(
         verify(&token, Algorithm::HS384, Key::Hmac(&secret), &rules()),
         Err(TokenError::UnsupportedAlgorithm("HS384".into()))
