@@ -590,3 +590,17 @@ pub async fn stream_records(
     }
     Ok(records)
 }
+
+/// The versions each write of task `id` left, in the order of its change stream.
+pub async fn written_versions(t: &TestStack, id: &TaskInstanceId) -> Vec<u64> {
+    let arn = t.stack.table_stream_arn.as_deref().expect("a stream");
+    stream_records(&t.sdk, arn, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|record| record.task_change())
+        .map(Result::unwrap)
+        .filter(|change| &change.task.task_instance_id == id)
+        .map(|change| change.task.version)
+        .collect()
+}

@@ -17,7 +17,7 @@ use tel_core::domain::{
 };
 use tel_engine::batch::SqsHandler;
 use tel_engine::handlers::Executor;
-use tel_tests::TestStack;
+use tel_tests::{TestStack, written_versions};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -81,20 +81,6 @@ fn spawn_attempt(
     tokio::spawn(async move { executor.handle(message).await })
 }
 
-/// The versions each write of the task left, in the order of its change stream.
-async fn written_versions(t: &TestStack, task: &TaskInstance) -> Vec<u64> {
-    let arn = t.stack.table_stream_arn.as_deref().expect("a stream");
-    tel_tests::stream_records(&t.sdk, arn, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|record| record.task_change())
-        .map(Result::unwrap)
-        .filter(|change| change.task.task_instance_id == task.task_instance_id)
-        .map(|change| change.task.version)
-        .collect()
-}
-
 fn actions(task: &TaskInstance) -> Vec<&str> {
     task.history.iter().map(|h| h.action.as_str()).collect()
 }
@@ -119,7 +105,7 @@ async fn a_short_script_goes_from_waiting_to_completed_in_one_write_announcing_b
     assert_eq!(actions(&done), ["created", "started", "completed"]);
     assert!(done.deadlines.is_empty() && done.wake_at.is_none());
     assert_eq!(
-        written_versions(&t, &task).await,
+        written_versions(&t, &task.task_instance_id).await,
         [task.version, task.version + 2],
         "created, then started and completed in one write"
     );
@@ -170,7 +156,7 @@ async fn a_message_delivered_again_writes_the_lease_before_the_attempt() {
     let done = t.task(task.task_instance_id).await.unwrap();
     assert_eq!(done.status, TaskStatus::Completed);
     assert_eq!(
-        written_versions(&t, &task).await,
+        written_versions(&t, &task.task_instance_id).await,
         [task.version, task.version + 1, task.version + 2],
         "RUNNING written on its own, then COMPLETED"
     );
@@ -207,7 +193,7 @@ async fn a_script_still_running_near_the_task_s_deadline_writes_its_start_then()
     assert_eq!(done.status, TaskStatus::Completed);
     assert_eq!(actions(&done), ["created", "started", "completed"]);
     assert_eq!(
-        written_versions(&t, &task).await,
+        written_versions(&t, &task.task_instance_id).await,
         [task.version, task.version + 1, task.version + 2]
     );
 }
@@ -251,7 +237,7 @@ async fn a_task_cancelled_while_its_script_runs_stays_cancelled() {
     assert_eq!(after.output, None);
     assert_eq!(actions(&after), ["created", "cancelled"]);
     assert_eq!(
-        written_versions(&t, &task).await,
+        written_versions(&t, &task.task_instance_id).await,
         [task.version, task.version + 1]
     );
 }

@@ -20,7 +20,7 @@ use tel_engine::claim::hiding_of_first_deliveries;
 use tel_engine::config::Settings;
 use tel_engine::handlers::{Executor, Router};
 use tel_local::poller::lambda_record;
-use tel_tests::{TestStack, request};
+use tel_tests::{TestStack, request, written_versions};
 
 const INDEXED: [&str; 2] = ["GSI3PK", "GSI3SK"];
 
@@ -91,20 +91,6 @@ async fn deliver(t: &TestStack, body: Value, receive_count: u32) -> TaskInstance
     TaskInstanceId::parse(body["taskInstanceId"].as_str().unwrap()).unwrap()
 }
 
-/// The versions each write of the task left, in the order of its change stream.
-async fn written_versions(t: &TestStack, id: TaskInstanceId) -> Vec<u64> {
-    let arn = t.stack.table_stream_arn.as_deref().expect("a stream");
-    tel_tests::stream_records(&t.sdk, arn, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|record| record.task_change())
-        .map(Result::unwrap)
-        .filter(|change| change.task.task_instance_id == id)
-        .map(|change| change.task.version)
-        .collect()
-}
-
 #[tokio::test]
 async fn a_request_through_the_queue_goes_to_its_executor_and_never_into_the_deadline_index() {
     let t = TestStack::new().await.unwrap();
@@ -134,7 +120,7 @@ async fn a_request_through_the_queue_goes_to_its_executor_and_never_into_the_dea
     assert!(t.index_keys(id).await.unwrap().is_empty());
     // Created, then started and completed in one write: no write between
     // could have put the task in the index and taken it out again.
-    assert_eq!(written_versions(&t, id).await, [1, 3]);
+    assert_eq!(written_versions(&t, &id).await, [1, 3]);
 }
 
 #[tokio::test]

@@ -129,6 +129,12 @@ fn tampered(token: &str) -> String {
     parts.join(".")
 }
 
+/// `token` checked as `alg` with the secret `b"secret"`.
+fn with_secret(token: &str, alg: Algorithm) -> Result<HashMap<String, Value>, TokenError> {
+    let secret = hmac::Key::new(hmac::HMAC_SHA256, b"secret");
+    verify(token, alg, Key::Hmac(&secret), &rules())
+}
+
 fn check(token: &str, key: &Jwk) -> Result<HashMap<String, Value>, TokenError> {
     let alg: Algorithm = header(token)?.alg.parse()?;
     verify(token, alg, Key::Public(key), &rules())
@@ -255,7 +261,6 @@ fn rsa_keys_under_2048_bits_are_refused() {
 
 #[test]
 fn hmac_tokens_verify_with_their_secret_only() {
-    let secret = hmac::Key::new(hmac::HMAC_SHA256, b"secret");
     let ours = mint_hs256(b"secret", &claims()).unwrap();
     let theirs = mint(
         jsonwebtoken::Algorithm::HS256,
@@ -264,14 +269,9 @@ fn hmac_tokens_verify_with_their_secret_only() {
     );
     for token in [&ours, &theirs] {
         assert_eq!(header(token).unwrap().alg, "HS256");
-        assert!(verify(token, Algorithm::HS256, Key::Hmac(&secret), &rules()).is_ok());
+        assert!(with_secret(token, Algorithm::HS256).is_ok());
         assert_eq!(
-            verify(
-                &tampered(token),
-                Algorithm::HS256,
-                Key::Hmac(&secret),
-                &rules()
-            ),
+            with_secret(&tampered(token), Algorithm::HS256),
             Err(TokenError::InvalidSignature)
         );
     }
@@ -287,7 +287,7 @@ fn hmac_tokens_verify_with_their_secret_only() {
         &claims(),
     );
     assert_eq!(
-        verify(&hs384, Algorithm::HS384, Key::Hmac(&secret), &rules()),
+        with_secret(&hs384, Algorithm::HS384),
         Err(TokenError::UnsupportedAlgorithm("HS384".into()))
     );
 }
@@ -318,7 +318,7 @@ fn malformed_tokens_and_unknown_algorithms_are_refused() {
     ] {
         assert!(
             matches!(
-                verify(&bad, Algorithm::HS256, Key::Hmac(&secret), &rules()),
+                with_secret(&bad, Algorithm::HS256),
                 Err(TokenError::Malformed(_))
             ),
             "{bad}"
@@ -341,14 +341,14 @@ fn malformed_tokens_and_unknown_algorithms_are_refused() {
         let with = signed(&format!("{}.{payload}", URL_SAFE_NO_PAD.encode(head)));
         assert!(
             matches!(
-                verify(&with, Algorithm::HS256, Key::Hmac(&secret), &rules()),
+                with_secret(&with, Algorithm::HS256),
                 Err(TokenError::Malformed(_))
             ),
             "{head}"
         );
     }
     assert_eq!(
-        verify(&token, Algorithm::HS384, Key::Hmac(&secret), &rules()),
+        with_secret(&token, Algorithm::HS384),
         Err(TokenError::UnsupportedAlgorithm("HS384".into()))
     );
 }
@@ -360,7 +360,7 @@ fn claims_are_checked_after_the_signature() {
         let mut claims = claims();
         change(&mut claims);
         let token = mint_hs256(b"secret", &claims).unwrap();
-        verify(&token, Algorithm::HS256, Key::Hmac(&secret), &rules()).map(|_| ())
+        with_secret(&token, Algorithm::HS256).map(|_| ())
     };
     assert_eq!(with(&|_| {}), Ok(()));
     let drop = |name: &'static str| {
