@@ -105,7 +105,8 @@ impl FakeIssuer {
         access_token(&self.shared)
     }
 
-    /// This issuer's person's token with `extra` claims set (or replaced).
+    /// This issuer's person's token with `extra` claims set (or replaced;
+    /// a null takes the claim out).
     pub fn token_with(&self, extra: Value) -> String {
         sign(&self.shared, extra)
     }
@@ -137,7 +138,12 @@ fn sign(s: &Shared, extra: Value) -> String {
         "iss": s.url, "aud": s.client_id, "iat": now, "exp": now + 600,
     });
     if let (Some(claims), Value::Object(extra)) = (claims.as_object_mut(), extra) {
-        claims.extend(extra);
+        for (name, value) in extra {
+            match value {
+                Value::Null => claims.remove(&name),
+                value => claims.insert(name, value),
+            };
+        }
     }
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(KEY_ID.into());

@@ -2,7 +2,8 @@
 //! one integration's manager reaching another's secret or moving it to a
 //! host of their own, credentials following a redirect, a flood of a
 //! response, a path value climbing out of its segment, a group name that
-//! splits into the admins' group, tokens not valid yet, answers that say
+//! splits into the admins' group, tokens not valid yet or for another
+//! client or keyed with a public key, answers that say
 //! whether a name exists, dead letters showing step tokens, 503s naming
 //! tel's storage. Every test fails without its guard.
 
@@ -316,6 +317,33 @@ async fn a_token_not_valid_yet_is_refused() {
     assert_eq!(api.get(&early, "/tasks").await.0, StatusCode::UNAUTHORIZED);
     let now = As(Some(issuer.token()));
     assert_eq!(api.get(&now, "/tasks").await.0, StatusCode::OK);
+}
+
+/// A token of the trusted issuer made for another client (no `aud`, or
+/// another `client_id`), and one signed with HMAC using the issuer's public
+/// key as the secret, are refused; the issuer's access token for this client
+/// in Cognito's shape (`client_id`, no `aud`) is taken.
+#[tokio::test]
+async fn a_token_for_another_client_or_keyed_with_the_public_key_is_refused() {
+    let issuer = FakeIssuer::start("tel-ui", "ola", "Ola", &["finance"]).await;
+    let t = TestStack::new().await.unwrap();
+    let api = Api::serve_with(&t, issuer.auth_config()).await;
+    let status = |token: String| {
+        let api = &api;
+        async move { api.get(&As(Some(token)), "/tasks").await.0 }
+    };
+    let no_audience = issuer.token_with(json!({ "aud": null }));
+    assert_eq!(status(no_audience).await, StatusCode::UNAUTHORIZED);
+    let other_client = issuer.token_with(json!({ "aud": null, "client_id": "another-app" }));
+    assert_eq!(status(other_client).await, StatusCode::UNAUTHORIZED);
+    let this_client = issuer.token_with(json!({ "aud": null, "client_id": "tel-ui" }));
+    assert_eq!(status(this_client).await, StatusCode::OK);
+    // HS256 keyed with the JWKS key's public `x`, which anyone can read.
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let claims = json!({ "sub": "ola", "exp": exp, "iss": issuer.url, "aud": "tel-ui" });
+    let public_text = "Oba1vjw6ZX8W-qHTkEbXbx9o52_zZXK5vxya6j_ePAM";
+    let confused = tel_api::jwt::mint_hs256(public_text.as_bytes(), &claims).unwrap();
+    assert_eq!(status(confused).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
