@@ -112,8 +112,8 @@ impl<H: StageHandler> SqsHandler for H {
         event: LambdaEvent<SqsEvent>,
     ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let engine = self.engine();
-        let hiding = self.message_hiding();
-        let receipts = hiding.map(|_| Receipt::of_batch(engine, &event.payload.records));
+        let hidden = (self.message_hiding())
+            .map(|hiding| (hiding, Receipt::of_batch(engine, &event.payload.records)));
         let work = for_each_record(H::NAME, engine, event.payload, |message| {
             let delivery = Delivery::of(&message);
             with_task(
@@ -149,45 +149,59 @@ impl<H: StageHandler> SqsHandler for H {
                 },
             )
         });
-        let (Some(hiding), Some(receipts)) = (hiding, receipts) else {
-            return Ok(work.await);
-        };
-        // Hidden until the work is done; a call under way then is let
-        // finish, so it cannot land after the failed records' own.
-        let done = tokio::sync::Notify::new();
-        let keep_hidden = async {
-            let first = receipts.iter().filter(|r| r.first);
-            hide(engine, first, hiding.visibility).await;
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(hiding.renew_every) => {}
-                    () = done.notified() => return,
-                }
-                hide(engine, receipts.iter(), hiding.visibility).await;
+        match hidden {
+            Some((hiding, receipts)) => {
+                Ok(with_messages_hidden(engine, hiding, &receipts, work).await)
             }
-        };
-        let work = async {
-            let response = work.await;
-            done.notify_one();
-            response
-        };
-        let (response, ()) = tokio::join!(work, keep_hidden);
-        let failed: Vec<&str> = (response.batch_item_failures.iter())
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        let mut again: BTreeMap<Duration, Vec<&Receipt>> = BTreeMap::new();
-        for receipt in receipts
-            .iter()
-            .filter(|r| failed.contains(&r.message_id.as_str()))
-        {
-            let after = hiding.after_failure(receipt.receive_count);
-            again.entry(after).or_default().push(receipt);
+            None => Ok(work.await),
         }
-        for (after, receipts) in again {
-            hide(engine, receipts.into_iter(), after).await;
-        }
-        Ok(response)
     }
+}
+
+/// Runs a batch's `work` with its messages hidden as `hiding` says: the
+/// first deliveries at once, all of them again each `renew_every` until the
+/// work is done, then the failed records given back after their backoff.
+async fn with_messages_hidden(
+    engine: &TaskEngine,
+    hiding: Hiding,
+    receipts: &[Receipt],
+    work: impl Future<Output = SqsBatchResponse>,
+) -> SqsBatchResponse {
+    // Hidden until the work is done; a call under way then is let
+    // finish, so it cannot land after the failed records' own.
+    let done = tokio::sync::Notify::new();
+    let keep_hidden = async {
+        let first = receipts.iter().filter(|r| r.first);
+        hide(engine, first, hiding.visibility).await;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(hiding.renew_every) => {}
+                () = done.notified() => return,
+            }
+            hide(engine, receipts.iter(), hiding.visibility).await;
+        }
+    };
+    let work = async {
+        let response = work.await;
+        done.notify_one();
+        response
+    };
+    let (response, ()) = tokio::join!(work, keep_hidden);
+    let failed: Vec<&str> = (response.batch_item_failures.iter())
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    let mut again: BTreeMap<Duration, Vec<&Receipt>> = BTreeMap::new();
+    for receipt in receipts
+        .iter()
+        .filter(|r| failed.contains(&r.message_id.as_str()))
+    {
+        let after = hiding.after_failure(receipt.receive_count);
+        again.entry(after).or_default().push(receipt);
+    }
+    for (after, receipts) in again {
+        hide(engine, receipts.into_iter(), after).await;
+    }
+    response
 }
 
 /// A received message's handle, and where it came from.
