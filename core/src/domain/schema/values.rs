@@ -25,6 +25,17 @@ pub(super) enum Bound {
 }
 
 impl Kind {
+    /// The order a message names several types in.
+    pub(super) const ORDER: [Kind; 7] = [
+        Kind::Null,
+        Kind::Boolean,
+        Kind::Integer,
+        Kind::Number,
+        Kind::String,
+        Kind::Array,
+        Kind::Object,
+    ];
+
     pub(super) fn holds(self, instance: &Value) -> bool {
         match (self, instance) {
             (Kind::Null, Value::Null)
