@@ -1,48 +1,41 @@
-//! HTTPS for the whole process: one client every SDK client of a function
-//! shares, and the TLS provider the HTTP integrations' clients use. Both
-//! are rustls with ring. The SDK's default client is rustls with aws-lc,
-//! whose C library was 2 MB of every function's binary; ring does
-//! the same TLS 1.2/1.3 with the same certificate checks, without the
-//! hybrid post-quantum key exchange aws-lc offers.
+//! HTTPS for the whole process: one HTTP/1.1 client, reqwest over rustls
+//! with ring, which every SDK client of a function and the HTTP
+//! integrations share.
 //!
-//! The shared client also makes its TLS connector when the first request
-//! needs one, not once per SDK client as the function starts: the default
-//! client builds (and throws away) a connector in every `Client::new`, so
-//! that the root certificates are read at start-up; a function makes five
-//! to seven clients, each of which parsed the whole root store again, and
-//! each kept a connection pool of its own.
+//! Not the SDK's own client (`aws-smithy-http-client`): that one links
+//! HTTP/2 (`h2`, 0.3 MB of every function binary) and a connection pool of
+//! its own beside reqwest's, and no tel call uses HTTP/2 (DynamoDB, SQS,
+//! EventBridge, S3, Step Functions and Lambda all speak HTTP/1.1). Not the
+//! SDK's default either, whose aws-lc was 2 MB of every function's binary.
+//!
+//! What the SDK's client did and this one does too: proxies from the
+//! environment (`HTTPS_PROXY`, `NO_PROXY`), the system's root certificates,
+//! the SDK's connect and read timeouts, idle connections pooled, and errors
+//! classified by their type (a timeout, I/O to retry, or neither) for the
+//! SDK's retries. A client is made on the first request, not as each SDK
+//! client is made: the certificates are not read at start-up.
 
-use std::sync::Once;
+use std::sync::{Mutex, Once};
+use std::time::Duration;
 
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::body::SdkBody;
 
-/// The SDK's default HTTPS client (as `aws-smithy-runtime`'s
-/// `default_https_client` makes it at the behavior version tel runs with:
-/// proxies from the environment, the native root certificates) over ring,
-/// made lazily and shared.
+/// The client every SDK client made from the process's configuration uses.
 pub fn shared_https_client() -> SharedHttpClient {
-    let built = Builder::new().build_with_connector_fn(|settings, components| {
-        let mut connector =
-            Connector::builder().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    });
-    SharedHttpClient::new(OnFirstRequest(built))
+    SharedHttpClient::new(SdkHttpClient::default())
 }
 
-/// Makes ring the process's rustls provider, which clients that do not
-/// name one (reqwest's, for the HTTP integrations) take. Idempotent.
+/// Makes ring the process's rustls provider, which reqwest's clients (made
+/// without one) take. Idempotent.
 pub fn install_crypto_provider() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
@@ -51,22 +44,107 @@ pub fn install_crypto_provider() {
     });
 }
 
-/// Hands requests to the wrapped client, but leaves out its start-up check
-/// (`validate_base_client_config`), which is where the default client
-/// builds a connector it does not keep.
-#[derive(Debug)]
-struct OnFirstRequest(SharedHttpClient);
+/// A reqwest client per pair of timeouts the SDK asks for (one, in
+/// practice), each made when first asked for.
+#[derive(Debug, Default)]
+struct SdkHttpClient {
+    clients: Mutex<Vec<(Timeouts, reqwest::Client)>>,
+}
 
-impl HttpClient for OnFirstRequest {
+type Timeouts = (Option<Duration>, Option<Duration>);
+
+impl SdkHttpClient {
+    fn client(&self, timeouts: Timeouts) -> Result<reqwest::Client, reqwest::Error> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, client)) = clients.iter().find(|(own, _)| *own == timeouts) {
+            return Ok(client.clone());
+        }
+        install_crypto_provider();
+        let (connect, read) = timeouts;
+        let mut builder = reqwest::Client::builder()
+            // The SDK follows no redirects, and retries itself.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90));
+        if let Some(connect) = connect {
+            builder = builder.connect_timeout(connect);
+        }
+        if let Some(read) = read {
+            builder = builder.read_timeout(read);
+        }
+        let client = builder.build()?;
+        clients.push((timeouts, client.clone()));
+        Ok(client)
+    }
+}
+
+impl HttpClient for SdkHttpClient {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
+        _components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        let timeouts = (settings.connect_timeout(), settings.read_timeout());
+        SharedHttpConnector::new(Connector(self.client(timeouts)))
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
+        Some(ConnectorMetadata::new("reqwest", None))
     }
+}
+
+/// One SDK client's connector: the shared reqwest client, or why it could
+/// not be made (every request then fails with that).
+#[derive(Debug)]
+struct Connector(Result<reqwest::Client, reqwest::Error>);
+
+impl HttpConnector for Connector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = match &self.0 {
+            Ok(client) => client.clone(),
+            Err(e) => {
+                let error = format!("the HTTPS client could not be made: {e}");
+                return HttpConnectorFuture::ready(Err(ConnectorError::other(error.into(), None)));
+            }
+        };
+        let request = match request.try_into_http1x() {
+            Ok(request) => request.map(reqwest::Body::wrap),
+            Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
+        };
+        let request = match reqwest::Request::try_from(request) {
+            Ok(request) => request,
+            Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
+        };
+        HttpConnectorFuture::new(async move {
+            let response = client.execute(request).await.map_err(classified)?;
+            let response = http::Response::from(response).map(SdkBody::from_body_1_x);
+            HttpResponse::try_from(response).map_err(|e| ConnectorError::other(e.into(), None))
+        })
+    }
+}
+
+/// A failed call as the SDK's retry rules read it: by the error's kind,
+/// never its text.
+fn classified(error: reqwest::Error) -> ConnectorError {
+    if error.is_timeout() {
+        ConnectorError::timeout(error.into())
+    } else if error.is_connect() || error.is_request() || has_io_error(&error) {
+        // Not connected, or the connection failed while the request went
+        // out or the response came back: the SDK retries these.
+        ConnectorError::io(error.into())
+    } else if error.is_builder() {
+        ConnectorError::user(error.into())
+    } else {
+        ConnectorError::other(error.into(), None)
+    }
+}
+
+fn has_io_error(error: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = next {
+        if error.is::<std::io::Error>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
