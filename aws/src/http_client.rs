@@ -148,3 +148,84 @@ fn has_io_error(error: &reqwest::Error) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn connector(timeout: Duration) -> Connector {
+        Connector(SdkHttpClient::default().client((Some(timeout), Some(timeout))))
+    }
+
+    fn get(url: &str) -> HttpRequest {
+        let request = http::Request::builder()
+            .uri(url)
+            .body(SdkBody::empty())
+            .unwrap();
+        HttpRequest::try_from(request).unwrap()
+    }
+
+    /// A server that answers one request with `answer`, or with nothing.
+    async fn server(answer: Option<&'static str>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            match answer {
+                Some(answer) => socket.write_all(answer.as_bytes()).await.unwrap(),
+                None => tokio::time::sleep(Duration::from_secs(30)).await,
+            }
+        });
+        at
+    }
+
+    #[tokio::test]
+    async fn a_response_reaches_the_sdk_with_its_status_and_body() {
+        let at = server(Some("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")).await;
+        let response = connector(Duration::from_secs(5))
+            .call(get(&at))
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let body = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(body.into_bytes().as_ref(), b"ok");
+    }
+
+    /// The SDK retries I/O and timeouts; it must be told which is which by
+    /// the error's kind.
+    #[tokio::test]
+    async fn no_answer_is_a_timeout_and_no_listener_is_io() {
+        let silent = server(None).await;
+        let error = connector(Duration::from_millis(200))
+            .call(get(&silent))
+            .await
+            .unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let error = connector(Duration::from_secs(5))
+            .call(get(&at))
+            .await
+            .unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_the_answer_is_io() {
+        let at = server(Some("")).await;
+        let error = connector(Duration::from_secs(5))
+            .call(get(&at))
+            .await
+            .unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+    }
+}
