@@ -1,6 +1,7 @@
-//! HTTPS for the whole process: one HTTP/1.1 client, reqwest over rustls
-//! with ring, which every SDK client of a function and the HTTP
-//! integrations share.
+//! HTTPS for the SDK's calls: one HTTP/1.1 client per process, reqwest
+//! over rustls with ring, which every SDK client made from the process's
+//! configuration shares (the HTTP integrations make reqwest clients of
+//! their own, one per integration, on the same stack).
 //!
 //! Not the SDK's own client (`aws-smithy-http-client`): that one links
 //! HTTP/2 (`h2`, 0.3 MB of every function binary) and a connection pool of
@@ -28,8 +29,10 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::ErrorKind;
 
-/// The client every SDK client made from the process's configuration uses.
+/// The client for a configuration (`clients::load_config`): every SDK
+/// client made from it shares it, and its connections.
 pub fn shared_https_client() -> SharedHttpClient {
     SharedHttpClient::new(SdkHttpClient::default())
 }
@@ -122,31 +125,56 @@ impl HttpConnector for Connector {
     }
 }
 
-/// A failed call as the SDK's retry rules read it: by the error's kind,
-/// never its text.
+/// A failed call as the SDK's retry rules read it: by the error's type,
+/// never its text, as the SDK's own client read hyper's errors. Without the
+/// URL: an S3 object's key is not for logs.
 fn classified(error: reqwest::Error) -> ConnectorError {
+    let error = error.without_url();
     if error.is_timeout() {
-        ConnectorError::timeout(error.into())
-    } else if error.is_connect() || error.is_request() || has_io_error(&error) {
-        // Not connected, or the connection failed while the request went
-        // out or the response came back: the SDK retries these.
-        ConnectorError::io(error.into())
-    } else if error.is_builder() {
-        ConnectorError::user(error.into())
-    } else {
-        ConnectorError::other(error.into(), None)
+        return ConnectorError::timeout(error.into());
     }
+    if error.is_connect() {
+        return ConnectorError::io(error.into());
+    }
+    if let Some(hyper) = source::<hyper::Error>(&error) {
+        if hyper.is_timeout() {
+            return ConnectorError::timeout(error.into());
+        }
+        if hyper.is_user() {
+            return ConnectorError::user(error.into());
+        }
+        if hyper.is_closed() || hyper.is_canceled() || source::<std::io::Error>(hyper).is_some() {
+            return ConnectorError::io(error.into());
+        }
+        // S3 sometimes closes a connection mid-answer: worth another try.
+        if hyper.is_incomplete_message() {
+            return ConnectorError::other(error.into(), Some(ErrorKind::TransientError));
+        }
+        // A malformed answer: not retried (a call that changes something
+        // may have happened).
+        return ConnectorError::other(error.into(), None);
+    }
+    if source::<std::io::Error>(&error).is_some() {
+        return ConnectorError::io(error.into());
+    }
+    if error.is_builder() {
+        return ConnectorError::user(error.into());
+    }
+    ConnectorError::other(error.into(), None)
 }
 
-fn has_io_error(error: &reqwest::Error) -> bool {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+/// The first error of type `E` in `error`'s chain.
+fn source<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut next = Some(error);
     while let Some(error) = next {
-        if error.is::<std::io::Error>() {
-            return true;
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
         }
         next = error.source();
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -219,13 +247,25 @@ mod tests {
         assert!(error.is_io(), "{error:?}");
     }
 
+    /// Closed before an answer: retried, as the SDK's own client had it.
+    /// A malformed answer: not retried.
     #[tokio::test]
-    async fn a_connection_closed_before_the_answer_is_io() {
+    async fn a_connection_closed_is_retried_and_a_malformed_answer_is_not() {
         let at = server(Some("")).await;
         let error = connector(Duration::from_secs(5))
             .call(get(&at))
             .await
             .unwrap_err();
-        assert!(error.is_io(), "{error:?}");
+        assert!(
+            error.is_io() || error.as_other() == Some(ErrorKind::TransientError),
+            "{error:?}"
+        );
+        let at = server(Some("HTTP/1.1 banana\r\n\r\n")).await;
+        let error = connector(Duration::from_secs(5))
+            .call(get(&at))
+            .await
+            .unwrap_err();
+        assert!(error.is_other() && error.as_other().is_none(), "{error:?}");
+        assert!(!format!("{error:?}").contains("127.0.0.1"), "{error:?}");
     }
 }

@@ -269,7 +269,7 @@ fn the_plain_validator_agrees_with_the_crate_on_random_schemas_and_instances() {
 }
 
 #[test]
-fn a_node_of_64_members_is_taken_and_one_of_65_is_left_to_the_crate() {
+fn a_node_of_64_members_is_taken_and_one_of_65_is_left_to_the_general_validator() {
     let names = |n: usize| (0..n).map(|i| format!("m{i}")).collect::<Vec<_>>();
     let at_limit = CompiledSchema::compile(&json!({ "required": names(64) })).unwrap();
     let plain = at_limit.plain.as_ref().expect("64 members are taken");

@@ -2,7 +2,7 @@
 //! 2020-12, every keyword (`$ref`, `$dynamicRef`, `$recursiveRef`,
 //! `unevaluated*`, conditionals), formats asserted, each schema checked
 //! against its draft's meta-schema first. It holds to the official JSON
-//! Schema Test Suite (tests/tests/json_schema_suite.rs) and to the
+//! Schema Test Suite (core/tests/json_schema_suite.rs) and to the
 //! `jsonschema` crate's verdicts and messages (`agreement_tests`).
 //!
 //! Why not the crate: it was 2 MB of each function that validates (a
@@ -18,6 +18,8 @@ mod evaluate;
 mod formats;
 mod index;
 mod pattern;
+#[cfg(test)]
+mod tests;
 
 use std::sync::OnceLock;
 
@@ -25,7 +27,7 @@ use serde_json::Value;
 
 use compile::{Compiler, Node, NodeId};
 use draft::Draft;
-use evaluate::{Seen, Walk};
+use evaluate::Walk;
 use index::Index;
 
 use super::SchemaViolation;
@@ -69,11 +71,7 @@ impl GeneralSchema {
     }
 
     pub(super) fn is_valid(&self, instance: &Value) -> bool {
-        Walk::new(&self.nodes, self.formats, self.tracks, false).node(
-            self.root,
-            instance,
-            &mut Seen::default(),
-        )
+        Walk::new(&self.nodes, self.formats, self.tracks, false).run(self.root, instance)
     }
 
     /// Every violation; none for a valid instance.
@@ -82,7 +80,7 @@ impl GeneralSchema {
             return Vec::new();
         }
         let mut walk = Walk::new(&self.nodes, self.formats, self.tracks, true);
-        walk.node(self.root, instance, &mut Seen::default());
+        walk.run(self.root, instance);
         walk.report
     }
 }

@@ -20,7 +20,7 @@ use super::names::{Key, Name};
 use super::values::{Bound, Kind, as_exact_float, is_integer};
 
 /// Beyond this many names in `properties` and `required` together a node is
-/// left to the crate: one bit per member must fit in a `u64`.
+/// left to the general validator: one bit per member must fit in a `u64`.
 pub(super) const MOST_MEMBERS: usize = 64;
 
 pub(super) enum Shape {

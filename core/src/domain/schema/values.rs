@@ -1,5 +1,6 @@
 //! What both halves of the plain validator check a single value by: its
-//! JSON type and the numeric bounds, exactly as the `jsonschema` crate does.
+//! JSON type and the numeric bounds, exactly as the `jsonschema` crate (the
+//! tests' reference) does; the general validator checks them the same way.
 
 use std::cmp::Ordering;
 

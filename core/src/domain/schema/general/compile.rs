@@ -44,6 +44,13 @@ pub(super) enum Rule {
     /// `minItems` (true) or `maxItems`.
     Count(bool, u64),
     Unique,
+    /// `contentEncoding: "base64"` (drafts 6 and 7).
+    Base64,
+    /// `contentMediaType: "application/json"` (drafts 6 and 7), of the
+    /// decoded string when `contentEncoding` is base64.
+    Json {
+        base64: bool,
+    },
     /// `minProperties` (true) or `maxProperties`.
     Size(bool, u64),
     Required(Vec<String>),
@@ -71,6 +78,9 @@ pub(super) enum Rule {
         node: NodeId,
         least: u64,
         most: Option<u64>,
+        /// Whether the items it matched count as evaluated for
+        /// `unevaluatedItems` (2020-12; not in 2019-09).
+        marks: bool,
     },
     AllOf(Vec<NodeId>),
     AnyOf(Vec<NodeId>),
@@ -104,6 +114,10 @@ pub(super) struct Compiler {
     dynamic: Vec<(NodeId, usize, Option<String>)>,
     /// Whether any node has an `unevaluated*` keyword.
     pub(super) tracks: bool,
+    /// Nodes given an id but not compiled yet: a subschema or a `$ref`'s
+    /// target is queued, not compiled inside its parent, so no schema
+    /// (a chain of a thousand `$ref`s) can run compiling out of stack.
+    pending: Vec<(NodeId, usize, String)>,
 }
 
 impl Compiler {
@@ -114,12 +128,14 @@ impl Compiler {
             compiled: HashMap::new(),
             dynamic: Vec::new(),
             tracks: false,
+            pending: Vec::new(),
         }
     }
 
     /// Compiles the root and all it references.
     pub(super) fn root(&mut self) -> Result<NodeId, String> {
-        let root = self.node(0, String::new())?;
+        let root = self.node(0, String::new());
+        self.drain()?;
         // Each pass may compile nodes (and load meta-schemas) that add
         // resources with the same anchors: until nothing changes.
         loop {
@@ -135,7 +151,7 @@ impl Compiler {
                         _ => continue,
                     };
                     let doc = own.doc;
-                    candidates.push((resource, self.node(doc, pointer)?));
+                    candidates.push((resource, self.node(doc, pointer)));
                 }
                 if let Rule::Dynamic {
                     candidates: own, ..
@@ -144,42 +160,51 @@ impl Compiler {
                     *own = candidates;
                 }
             }
+            self.drain()?;
             if before == (self.nodes.len(), self.index.resources.len()) {
                 return Ok(root);
             }
         }
     }
 
-    fn node(&mut self, doc: usize, pointer: String) -> Result<NodeId, String> {
+    /// The id of the node at `pointer`, queued to be compiled if new.
+    fn node(&mut self, doc: usize, pointer: String) -> NodeId {
         if let Some(id) = self.compiled.get(&(doc, pointer.clone())) {
-            return Ok(*id);
+            return *id;
         }
-        let place = self.index.place(doc, &pointer);
         let id = self.nodes.len();
         self.nodes.push(Node {
             pointer: pointer.as_str().into(),
-            resource: place.resource,
+            resource: self.index.place(doc, &pointer).resource,
             keywords: Vec::new(),
         });
         self.compiled.insert((doc, pointer.clone()), id);
-        let schema = self.index.docs[doc]
-            .pointer(&pointer)
-            .cloned()
-            .unwrap_or(Value::Bool(true));
-        let keywords = match &schema {
-            Value::Bool(true) => Vec::new(),
-            Value::Bool(false) => vec![Keyword {
-                step: "".into(),
-                rule: Rule::False,
-            }],
-            Value::Object(map) => self.keywords(id, doc, &pointer, place, map)?,
-            other => return Err(format!("{other} is not a schema (at {pointer})")),
-        };
-        self.nodes[id].keywords = keywords;
-        Ok(id)
+        self.pending.push((id, doc, pointer));
+        id
     }
 
-    fn sub(&mut self, doc: usize, pointer: &str, step: String) -> Result<NodeId, String> {
+    /// Compiles every queued node, and those they queue.
+    fn drain(&mut self) -> Result<(), String> {
+        while let Some((id, doc, pointer)) = self.pending.pop() {
+            let place = self.index.place(doc, &pointer);
+            let schema = self.index.docs[doc]
+                .pointer(&pointer)
+                .cloned()
+                .unwrap_or(Value::Bool(true));
+            self.nodes[id].keywords = match &schema {
+                Value::Bool(true) => Vec::new(),
+                Value::Bool(false) => vec![Keyword {
+                    step: "".into(),
+                    rule: Rule::False,
+                }],
+                Value::Object(map) => self.keywords(id, doc, &pointer, place, map)?,
+                other => return Err(format!("{other} is not a schema (at {pointer})")),
+            };
+        }
+        Ok(())
+    }
+
+    fn sub(&mut self, doc: usize, pointer: &str, step: String) -> NodeId {
         self.node(doc, format!("{pointer}{step}"))
     }
 
@@ -204,7 +229,7 @@ impl Compiler {
             let rule = match (keyword.as_str(), value) {
                 ("$ref", Value::String(reference)) => {
                     let target = self.index.resolve(place.resource, reference)?;
-                    match self.node(target.doc, target.pointer)? {
+                    match self.node(target.doc, target.pointer) {
                         // A schema's reference to itself adds nothing.
                         target if target == id => continue,
                         target => Rule::Ref(target),
@@ -215,7 +240,7 @@ impl Compiler {
                     let dynamic = target.anchor.clone().filter(|name| {
                         self.index.resources[target.resource].dynamic.contains(name)
                     });
-                    let initial = self.node(target.doc, target.pointer)?;
+                    let initial = self.node(target.doc, target.pointer);
                     match dynamic {
                         Some(name) => {
                             self.dynamic.push((id, out.len(), Some(name)));
@@ -230,7 +255,7 @@ impl Compiler {
                 ("$recursiveRef", Value::String(reference)) if draft == Draft::Draft201909 => {
                     let target = self.index.resolve(place.resource, reference)?;
                     let recursive = self.index.resources[target.resource].recursive;
-                    let initial = self.node(target.doc, target.pointer)?;
+                    let initial = self.node(target.doc, target.pointer);
                     if recursive {
                         self.dynamic.push((id, out.len(), None));
                         Rule::Dynamic {
@@ -257,7 +282,9 @@ impl Compiler {
                 }
                 ("enum", Value::Array(options)) => Rule::Enum(options.clone()),
                 ("const", value) if draft >= Draft::Draft6 => Rule::Const(value.clone()),
-                ("multipleOf", Value::Number(n)) => Rule::MultipleOf(n.clone()),
+                ("multipleOf", Value::Number(n)) if n.as_f64().is_some_and(|f| f > 0.0) => {
+                    Rule::MultipleOf(n.clone())
+                }
                 ("minimum" | "maximum", Value::Number(n)) => {
                     // Draft 4's `exclusiveMinimum: true` makes `minimum` exclusive.
                     let flag = if keyword == "minimum" {
@@ -288,6 +315,19 @@ impl Compiler {
                 ("minProperties", n) => Rule::Size(true, whole(n).ok_or_else(bad)?),
                 ("maxProperties", n) => Rule::Size(false, whole(n).ok_or_else(bad)?),
                 ("uniqueItems", Value::Bool(true)) => Rule::Unique,
+                ("uniqueItems", Value::Bool(false)) => continue,
+                ("contentEncoding", Value::String(encoding))
+                    if draft_6_or_7(draft) && encoding == "base64" =>
+                {
+                    Rule::Base64
+                }
+                ("contentMediaType", Value::String(media))
+                    if draft_6_or_7(draft) && media == "application/json" =>
+                {
+                    let base64 =
+                        map.get("contentEncoding") == Some(&Value::String("base64".into()));
+                    Rule::Json { base64 }
+                }
                 ("pattern", Value::String(text)) => {
                     Rule::Pattern(pattern::compile(text)?, text.clone())
                 }
@@ -310,7 +350,7 @@ impl Compiler {
                             .collect::<Result<_, String>>()?,
                     )
                 }
-                ("dependencies", Value::Object(entries)) if draft <= Draft::Draft7 => {
+                ("dependencies", Value::Object(entries)) => {
                     // Names (as `dependentRequired`) and schemas (as
                     // `dependentSchemas`) side by side: two rules.
                     let mut names = Vec::new();
@@ -322,7 +362,7 @@ impl Compiler {
                             }
                             _ => schemas.push((
                                 name.clone(),
-                                self.sub(doc, &at, format!("/{}", pointer_escape(name)))?,
+                                self.sub(doc, &at, format!("/{}", pointer_escape(name))),
                             )),
                         }
                     }
@@ -333,23 +373,23 @@ impl Compiler {
                     Rule::DependentSchemas(schemas)
                 }
                 ("dependentSchemas", Value::Object(entries)) if draft >= Draft::Draft201909 => {
-                    Rule::DependentSchemas(self.members(doc, &at, entries)?)
+                    Rule::DependentSchemas(self.members(doc, &at, entries))
                 }
                 ("properties", Value::Object(entries)) => {
-                    Rule::Properties(self.members(doc, &at, entries)?)
+                    Rule::Properties(self.members(doc, &at, entries))
                 }
                 ("patternProperties", Value::Object(entries)) => {
                     let mut out = Vec::new();
                     for (text, _) in entries {
                         out.push((
                             pattern::compile(text)?,
-                            self.sub(doc, &at, format!("/{}", pointer_escape(text)))?,
+                            self.sub(doc, &at, format!("/{}", pointer_escape(text))),
                         ));
                     }
                     Rule::PatternProperties(out)
                 }
                 ("additionalProperties", _) => Rule::AdditionalProperties {
-                    node: one(self, keyword)?,
+                    node: one(self, keyword),
                     known: map
                         .get("properties")
                         .and_then(Value::as_object)
@@ -363,13 +403,13 @@ impl Compiler {
                         .unwrap_or_default(),
                 },
                 ("propertyNames", _) if draft >= Draft::Draft6 => {
-                    Rule::PropertyNames(one(self, keyword)?)
+                    Rule::PropertyNames(one(self, keyword))
                 }
                 ("prefixItems", Value::Array(items)) if draft >= Draft::Draft202012 => {
-                    Rule::PrefixItems(self.list(doc, &at, items.len())?)
+                    Rule::PrefixItems(self.list(doc, &at, items.len()))
                 }
                 ("items", Value::Array(items)) if draft <= Draft::Draft201909 => {
-                    Rule::PrefixItems(self.list(doc, &at, items.len())?)
+                    Rule::PrefixItems(self.list(doc, &at, items.len()))
                 }
                 ("items", _) => {
                     let from = match (draft, map.get("prefixItems")) {
@@ -377,14 +417,14 @@ impl Compiler {
                         _ => 0,
                     };
                     Rule::Items {
-                        node: one(self, keyword)?,
+                        node: one(self, keyword),
                         from,
                         additional: false,
                     }
                 }
                 ("additionalItems", _) if draft <= Draft::Draft201909 => match map.get("items") {
                     Some(Value::Array(items)) => Rule::Items {
-                        node: one(self, keyword)?,
+                        node: one(self, keyword),
                         from: items.len(),
                         additional: true,
                     },
@@ -399,31 +439,26 @@ impl Compiler {
                         }
                     };
                     Rule::Contains {
-                        node: one(self, keyword)?,
+                        node: one(self, keyword),
                         least: bound("minContains").unwrap_or(1),
                         most: bound("maxContains"),
+                        marks: draft >= Draft::Draft202012,
                     }
                 }
-                ("allOf", Value::Array(items)) => Rule::AllOf(self.list(doc, &at, items.len())?),
-                ("anyOf", Value::Array(items)) => Rule::AnyOf(self.list(doc, &at, items.len())?),
-                ("oneOf", Value::Array(items)) => Rule::OneOf(self.list(doc, &at, items.len())?),
-                ("not", sub) => Rule::Not(one(self, keyword)?, sub.to_string()),
+                ("allOf", Value::Array(items)) => Rule::AllOf(self.list(doc, &at, items.len())),
+                ("anyOf", Value::Array(items)) => Rule::AnyOf(self.list(doc, &at, items.len())),
+                ("oneOf", Value::Array(items)) => Rule::OneOf(self.list(doc, &at, items.len())),
+                ("not", sub) => Rule::Not(one(self, keyword), sub.to_string()),
                 ("if", _) if draft >= Draft::Draft7 => Rule::If {
-                    test: one(self, keyword)?,
-                    then: map
-                        .contains_key("then")
-                        .then(|| one(self, "then"))
-                        .transpose()?,
-                    otherwise: map
-                        .contains_key("else")
-                        .then(|| one(self, "else"))
-                        .transpose()?,
+                    test: one(self, keyword),
+                    then: map.contains_key("then").then(|| one(self, "then")),
+                    otherwise: map.contains_key("else").then(|| one(self, "else")),
                 },
                 ("unevaluatedProperties", _) if draft >= Draft::Draft201909 => {
                     self.tracks = true;
                     last.push(Keyword {
                         step: at[pointer.len()..].into(),
-                        rule: Rule::UnevaluatedProperties(one(self, keyword)?),
+                        rule: Rule::UnevaluatedProperties(one(self, keyword)),
                     });
                     continue;
                 }
@@ -431,10 +466,14 @@ impl Compiler {
                     self.tracks = true;
                     last.push(Keyword {
                         step: at[pointer.len()..].into(),
-                        rule: Rule::UnevaluatedItems(one(self, keyword)?),
+                        rule: Rule::UnevaluatedItems(one(self, keyword)),
                     });
                     continue;
                 }
+                // A keyword tel knows, in a form it does not take: the
+                // meta-schema refuses it where it checks, and a `$ref` into
+                // what it does not check (an unknown keyword) lands here.
+                (known, _) if constrained(draft, known) => return Err(bad()),
                 _ => continue,
             };
             out.push(Keyword {
@@ -452,23 +491,65 @@ impl Compiler {
         doc: usize,
         at: &str,
         entries: &Map<String, Value>,
-    ) -> Result<Vec<(String, NodeId)>, String> {
+    ) -> Vec<(String, NodeId)> {
         entries
             .keys()
             .map(|name| {
-                Ok((
+                (
                     name.clone(),
-                    self.sub(doc, at, format!("/{}", pointer_escape(name)))?,
-                ))
+                    self.sub(doc, at, format!("/{}", pointer_escape(name))),
+                )
             })
             .collect()
     }
 
-    fn list(&mut self, doc: usize, at: &str, len: usize) -> Result<Vec<NodeId>, String> {
+    fn list(&mut self, doc: usize, at: &str, len: usize) -> Vec<NodeId> {
         (0..len)
             .map(|i| self.sub(doc, at, format!("/{i}")))
             .collect()
     }
+}
+
+/// Drafts 6 and 7 assert `contentEncoding` and `contentMediaType` (as the
+/// `jsonschema` crate did); 2019-09 made them annotations.
+fn draft_6_or_7(draft: Draft) -> bool {
+    matches!(draft, Draft::Draft6 | Draft::Draft7)
+}
+
+/// Whether `keyword` asserts something under `draft` and takes only some
+/// forms, each matched in `Compiler::keywords`: any other is an error.
+fn constrained(draft: Draft, keyword: &str) -> bool {
+    const ALWAYS: [&str; 24] = [
+        "$ref",
+        "type",
+        "enum",
+        "multipleOf",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "uniqueItems",
+        "pattern",
+        "format",
+        "required",
+        "dependencies",
+        "properties",
+        "patternProperties",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+    ];
+    ALWAYS.contains(&keyword) && !(draft == Draft::Draft4 && keyword.starts_with("exclusive"))
+        || (draft >= Draft::Draft201909
+            && ["dependentRequired", "dependentSchemas"].contains(&keyword))
+        || (draft == Draft::Draft202012 && ["prefixItems", "$dynamicRef"].contains(&keyword))
+        || (draft == Draft::Draft201909 && keyword == "$recursiveRef")
 }
 
 /// A non-negative whole number (`2.0` too, as the drafts allow).

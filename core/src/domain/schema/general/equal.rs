@@ -19,6 +19,56 @@ pub(super) fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// `uniqueItems`: no two items equal. Items are grouped by a hash that
+/// equal values share (numbers by value, objects whatever their members'
+/// order), and only items in one group are compared: an array of n
+/// distinct items costs n hashes, not n² comparisons.
+pub(super) fn all_unique(items: &[Value]) -> bool {
+    use std::collections::HashMap;
+    let mut groups: HashMap<u64, Vec<&Value>> = HashMap::with_capacity(items.len());
+    for item in items {
+        let group = groups.entry(hash_of(item)).or_default();
+        if group.iter().any(|other| json_equal(item, other)) {
+            return false;
+        }
+        group.push(item);
+    }
+    true
+}
+
+fn hash_of(value: &Value) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    match value {
+        Value::Null => 0u8.hash(&mut hasher),
+        Value::Bool(b) => (1u8, b).hash(&mut hasher),
+        Value::Number(n) => {
+            // Equal numbers, integer or float, hash alike: by their value
+            // as a float (0.0 for -0.0); `json_equal` tells apart what a
+            // float rounds together.
+            let f = n.as_f64().unwrap_or_default();
+            (2u8, if f == 0.0 { 0 } else { f.to_bits() }).hash(&mut hasher);
+        }
+        Value::String(s) => (3u8, s).hash(&mut hasher),
+        Value::Array(items) => {
+            (4u8, items.len()).hash(&mut hasher);
+            for item in items {
+                hash_of(item).hash(&mut hasher);
+            }
+        }
+        Value::Object(map) => {
+            // Summed, so the members' order does not count.
+            let members = map.iter().fold(0u64, |sum, (name, value)| {
+                let mut member = DefaultHasher::new();
+                (name, hash_of(value)).hash(&mut member);
+                sum.wrapping_add(member.finish())
+            });
+            (5u8, map.len(), members).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
 fn number_equal(x: &Number, y: &Number) -> bool {
     match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
         (Some(x), Some(y), _, _) => x == y,
@@ -35,7 +85,8 @@ pub(super) fn multiple_of(value: &Number, by: &Number) -> bool {
     if let (Some(value), Some(by)) = (value.as_i64(), by.as_i64())
         && by != 0
     {
-        return value % by == 0;
+        // `i64::MIN % -1` overflows; every integer is a multiple of ±1.
+        return value.checked_rem(by).is_none_or(|rest| rest == 0);
     }
     if let (Some((vm, ve)), Some((bm, be))) = (decimal(value), decimal(by))
         && bm != 0
@@ -104,5 +155,24 @@ mod tests {
         assert!(!multiple(json!(7), json!(2)));
         assert!(multiple(json!(1e308), json!(0.5)));
         assert!(!multiple(json!(1e-320), json!(1)));
+        assert!(multiple(json!(i64::MIN), json!(-1)));
+    }
+
+    #[test]
+    fn unique_items_are_told_by_value_in_any_member_order() {
+        assert!(!all_unique(&[
+            json!({"a": 1, "b": [1.0]}),
+            json!({"b": [1], "a": 1.0})
+        ]));
+        assert!(!all_unique(&[json!(0), json!(-0.0)]));
+        assert!(all_unique(&[
+            json!(9007199254740993u64),
+            json!(9007199254740992u64)
+        ]));
+        let many: Vec<Value> = (0..100_000).map(|i| json!(i)).collect();
+        assert!(all_unique(&many));
+        let mut twice = many.clone();
+        twice.push(json!(99_999.0));
+        assert!(!all_unique(&twice));
     }
 }

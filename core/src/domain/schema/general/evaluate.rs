@@ -9,12 +9,15 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 use super::compile::{Node, NodeId, Rule};
-use super::equal::{json_equal, multiple_of};
+use super::equal::{all_unique, json_equal, multiple_of};
 use crate::domain::schema::values::Kind;
 use crate::domain::schema::{SchemaViolation, pointer_escape};
 
-/// Nodes entered without leaving: past this a schema recurses without end
-/// (`{"$ref": "#"}`), or far deeper than any instance JSON can nest.
+/// Nodes entered without leaving. A recursive schema walks a few nodes per
+/// level of the instance, so this is an instance nested some hundred
+/// levels, past what tel checks (and near what a thread's stack holds).
+/// Past it the whole instance is invalid (`Walk::run`), never just the
+/// branch: under `not` a failed branch would count as a pass.
 const MOST_DEPTH: usize = 400;
 
 /// What a node evaluated of its instance: members by their position in the
@@ -63,6 +66,8 @@ pub(super) struct Walk<'s> {
     keyword_at: &'s str,
     /// The resources entered, outermost first: the dynamic scope.
     scope: Vec<usize>,
+    /// Whether the walk went past `MOST_DEPTH` somewhere.
+    too_deep: bool,
     /// The references followed to here, each with the instance it was
     /// followed for: one followed again for the same instance is a loop
     /// that would check nothing new, and holds (as the crate has it).
@@ -82,14 +87,34 @@ impl<'s> Walk<'s> {
             node_at: "",
             keyword_at: "",
             scope: Vec::new(),
+            too_deep: false,
             followed: Vec::new(),
             depth: 0,
         }
     }
 
+    /// The instance against the node `root`: valid only if it holds and
+    /// the walk never went too deep; too deep, one violation says so.
+    pub(super) fn run(&mut self, root: NodeId, instance: &Value) -> bool {
+        let holds = self.node(root, instance, &mut Seen::default());
+        if self.too_deep {
+            self.report.clear();
+            self.at.clear();
+            (self.node_at, self.keyword_at) = ("", "");
+            let message = || {
+                format!(
+                    "the instance is nested deeper than tel checks it ({MOST_DEPTH} schema levels)"
+                )
+            };
+            return self.fail(message, None);
+        }
+        holds
+    }
+
     pub(super) fn node(&mut self, id: NodeId, instance: &Value, seen: &mut Seen) -> bool {
         if self.depth >= MOST_DEPTH {
-            return self.fail(|| "the schema recurses without end".to_owned(), None);
+            self.too_deep = true;
+            return false;
         }
         let node = &self.nodes[id];
         let entered = self.scope.last() != Some(&node.resource);
@@ -244,11 +269,29 @@ impl<'s> Walk<'s> {
                     )
             }
             (Rule::Unique, Value::Array(items)) => {
-                let unique = items
-                    .iter()
-                    .enumerate()
-                    .all(|(i, a)| items[i + 1..].iter().all(|b| !json_equal(a, b)));
-                unique || self.fail(|| format!("{instance} has non-unique elements"), None)
+                all_unique(items)
+                    || self.fail(|| format!("{instance} has non-unique elements"), None)
+            }
+            (Rule::Base64, Value::String(s)) => {
+                base64_decoded(s).is_some()
+                    || self.fail(
+                        || format!(r#"{instance} is not compliant with "base64" content encoding"#),
+                        None,
+                    )
+            }
+            (Rule::Json { base64 }, Value::String(s)) => {
+                let text = if *base64 {
+                    base64_decoded(s)
+                } else {
+                    Some(s.as_bytes().to_vec())
+                };
+                // Undecodable base64 is `contentEncoding`'s violation, not this.
+                text.is_none_or(|text| {
+                    serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok()
+                }) || self.fail(
+                    || format!(r#"{instance} is not compliant with "application/json" media type"#),
+                    None,
+                )
             }
             (Rule::Size(least, limit), Value::Object(map)) => {
                 within(map.len() as u64, *least, *limit)
@@ -374,12 +417,20 @@ impl<'s> Walk<'s> {
                 }
                 valid
             }
-            (Rule::Contains { node, least, most }, Value::Array(items)) => {
+            (
+                Rule::Contains {
+                    node,
+                    least,
+                    most,
+                    marks,
+                },
+                Value::Array(items),
+            ) => {
                 let mut count = 0;
                 for (at, item) in items.iter().enumerate() {
                     if self.quietly(*node, item, &mut Seen::default()) {
                         count += 1;
-                        if self.tracks {
+                        if self.tracks && *marks {
                             Seen::mark(&mut seen.items, at, items.len());
                         }
                     }
@@ -606,6 +657,12 @@ impl<'s> Walk<'s> {
         }
         valid
     }
+}
+
+/// Standard base64 with padding, as `contentEncoding` names it.
+fn base64_decoded(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 fn step_of(name: &str) -> String {

@@ -257,7 +257,9 @@ fn subschemas(draft: Draft, map: &Map<String, Value>) -> Vec<(String, &Value)> {
         let members = match keyword.as_str() {
             "properties" | "patternProperties" | "definitions" => true,
             "$defs" | "dependentSchemas" => draft >= Draft::Draft201909,
-            "dependencies" => draft <= Draft::Draft7,
+            // Replaced by `dependentSchemas` in 2019-09, but still
+            // enforced there, as the `jsonschema` crate did.
+            "dependencies" => true,
             _ => false,
         };
         if one {

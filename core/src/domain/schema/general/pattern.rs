@@ -10,6 +10,9 @@ use regex_lite::Regex;
 
 /// ECMA-262's white space and line terminators, for `\s`.
 const SPACE: &str = r"\t\n\x0B\x0C\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF";
+/// Every other character, for `\S`: ranges, so that it fits inside a
+/// class too (regex-lite nests no classes, and its own `\S` is ASCII).
+const NOT_SPACE: &str = r"\x00-\x08\x0E-\x1F\x21-\x{9F}\x{A1}-\x{167F}\x{1681}-\x{1FFF}\x{200B}-\x{2027}\x{202A}-\x{202E}\x{2030}-\x{205E}\x{2060}-\x{2FFF}\x{3001}-\x{FEFE}\x{FF00}-\x{10FFFF}";
 
 pub(super) fn compile(pattern: &str) -> Result<Regex, String> {
     translated(pattern)
@@ -24,9 +27,21 @@ pub(super) fn compile(pattern: &str) -> Result<Regex, String> {
         })
 }
 
-/// Whether `pattern` is one `compile` takes (the `regex` format).
+/// How large a compiled `regex`-format string may grow. The format is
+/// checked on instances, which anyone submitting a task or a form writes:
+/// `(?:a{1000}){1000}` would otherwise build up to regex-lite's 10 MB
+/// default before it failed, for each string of an array of them.
+const FORMAT_SIZE_LIMIT: usize = 256 * 1024;
+
+/// Whether `pattern` is one `compile` takes (the `regex` format), within
+/// `FORMAT_SIZE_LIMIT`.
 pub(super) fn is_valid(pattern: &str) -> bool {
-    compile(pattern).is_ok()
+    translated(pattern).is_ok_and(|translated| {
+        regex_lite::RegexBuilder::new(&translated)
+            .size_limit(FORMAT_SIZE_LIMIT)
+            .build()
+            .is_ok()
+    })
 }
 
 /// Groups ECMA-262 has: non-capturing, look-around (which regex-lite then
@@ -46,9 +61,10 @@ fn translated(pattern: &str) -> Result<String, String> {
                     out.push_str(SPACE);
                     out.push(']');
                 }
-                Some('S') if !in_class => {
-                    out.push_str("[^");
-                    out.push_str(SPACE);
+                Some('S') if in_class => out.push_str(NOT_SPACE),
+                Some('S') => {
+                    out.push('[');
+                    out.push_str(NOT_SPACE);
                     out.push(']');
                 }
                 Some('c') => match chars.next() {
@@ -128,6 +144,10 @@ mod tests {
         assert!(matches(r"^\s$", "\u{00A0}"));
         assert!(matches(r"^[\s]$", "\u{FEFF}"));
         assert!(!matches(r"^\S$", "\u{2003}"));
+        assert!(!matches(r"^[\S]$", "\u{00A0}"));
+        assert!(matches(r"^[\Sx]$", "a"));
+        assert!(matches(r"^[\s\S]$", "\u{00A0}") && matches(r"^[\s\S]$", "\u{10FFFF}"));
+        assert!(matches(r"^[^\S]$", "\u{3000}") && !matches(r"^[^\S]$", "a"));
         assert!(matches(r"^\cJ$", "\n"));
         assert!(!matches(r"^.$", "\u{2028}"));
         assert!(matches(r"^a\/b$", "a/b"));
@@ -144,5 +164,7 @@ mod tests {
             "{error}"
         );
         assert!(!is_valid("^(abc]"));
+        assert!(!is_valid("(?:a{1000}){1000}"));
+        assert!(is_valid("^a{1000}$"));
     }
 }
