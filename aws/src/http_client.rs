@@ -195,6 +195,11 @@ mod tests {
         HttpRequest::try_from(request).unwrap()
     }
 
+    /// The connector's error for a GET of `at`.
+    async fn failure(at: &str, timeout: Duration) -> ConnectorError {
+        connector(timeout).call(get(at)).await.unwrap_err()
+    }
+
     /// A server that answers one request with `answer`, or with nothing.
     async fn server(answer: Option<&'static str>) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -231,19 +236,13 @@ mod tests {
     #[tokio::test]
     async fn no_answer_is_a_timeout_and_no_listener_is_io() {
         let silent = server(None).await;
-        let error = connector(Duration::from_millis(200))
-            .call(get(&silent))
-            .await
-            .unwrap_err();
+        let error = failure(&silent, Duration::from_millis(200)).await;
         assert!(error.is_timeout(), "{error:?}");
 
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let at = format!("http://{}/", closed.local_addr().unwrap());
         drop(closed);
-        let error = connector(Duration::from_secs(5))
-            .call(get(&at))
-            .await
-            .unwrap_err();
+        let error = failure(&at, Duration::from_secs(5)).await;
         assert!(error.is_io(), "{error:?}");
     }
 
@@ -252,19 +251,13 @@ mod tests {
     #[tokio::test]
     async fn a_connection_closed_is_retried_and_a_malformed_answer_is_not() {
         let at = server(Some("")).await;
-        let error = connector(Duration::from_secs(5))
-            .call(get(&at))
-            .await
-            .unwrap_err();
+        let error = failure(&at, Duration::from_secs(5)).await;
         assert!(
             error.is_io() || error.as_other() == Some(ErrorKind::TransientError),
             "{error:?}"
         );
         let at = server(Some("HTTP/1.1 banana\r\n\r\n")).await;
-        let error = connector(Duration::from_secs(5))
-            .call(get(&at))
-            .await
-            .unwrap_err();
+        let error = failure(&at, Duration::from_secs(5)).await;
         assert!(error.is_other() && error.as_other().is_none(), "{error:?}");
         assert!(!format!("{error:?}").contains("127.0.0.1"), "{error:?}");
     }

@@ -130,8 +130,13 @@ impl Serialize for SchemaViolation<'_> {
 
 /// A schema compiled once and reused for every instance.
 pub struct CompiledSchema {
-    general: GeneralSchema,
-    plain: Option<PlainSchema>,
+    validator: Validator,
+}
+
+/// The quickest validator that takes the schema.
+enum Validator {
+    Plain(PlainSchema),
+    General(GeneralSchema),
 }
 
 impl CompiledSchema {
@@ -139,25 +144,38 @@ impl CompiledSchema {
         if !schema.is_object() && !schema.is_boolean() {
             return Err("a schema must be a JSON object or a boolean".to_owned());
         }
-        Ok(Self {
-            general: GeneralSchema::compile(schema)?,
-            plain: PlainSchema::compile(schema),
-        })
+        let validator = match PlainSchema::compile(schema) {
+            Some(plain) => {
+                GeneralSchema::check(schema)?;
+                Validator::Plain(plain)
+            }
+            None => Validator::General(GeneralSchema::compile(schema)?),
+        };
+        Ok(Self { validator })
     }
 
     pub fn is_valid(&self, instance: &Value) -> bool {
-        match &self.plain {
-            Some(plain) => plain.is_valid(instance),
-            None => self.general.is_valid(instance),
+        match &self.validator {
+            Validator::Plain(plain) => plain.is_valid(instance),
+            Validator::General(general) => general.is_valid(instance),
         }
     }
 
     /// Every violation, not just the first. A valid instance (the usual
     /// case) is only checked, never walked for a report.
     pub fn violations(&self, instance: &Value) -> Vec<SchemaViolation<'_>> {
-        match &self.plain {
-            Some(plain) => plain.violations(instance),
-            None => self.general.violations(instance),
+        match &self.validator {
+            Validator::Plain(plain) => plain.violations(instance),
+            Validator::General(general) => general.violations(instance),
+        }
+    }
+
+    /// The plain validator, if it took the schema.
+    #[cfg(test)]
+    fn plain(&self) -> Option<&PlainSchema> {
+        match &self.validator {
+            Validator::Plain(plain) => Some(plain),
+            Validator::General(_) => None,
         }
     }
 }

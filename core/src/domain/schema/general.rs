@@ -45,6 +45,17 @@ pub(super) struct GeneralSchema {
 impl GeneralSchema {
     /// The schema, checked against its draft's meta-schema, compiled.
     pub(super) fn compile(schema: &Value) -> Result<Self, String> {
+        Self::build(Self::checked(schema)?, true)
+    }
+
+    /// Whether the schema meets its draft's meta-schema: what a schema the
+    /// plain validator takes needs, which is never built here.
+    pub(super) fn check(schema: &Value) -> Result<(), String> {
+        Self::checked(schema).map(drop)
+    }
+
+    /// The schema's documents, once it meets its draft's meta-schema.
+    fn checked(schema: &Value) -> Result<Index, String> {
         let index = Index::of(schema.clone())?;
         let draft = index.root().draft;
         let metaschema = metaschema(draft);
@@ -56,7 +67,7 @@ impl GeneralSchema {
                 format!("{} (at {at})", first.message())
             });
         }
-        Self::build(index, true)
+        Ok(index)
     }
 
     fn build(index: Index, formats: bool) -> Result<Self, String> {

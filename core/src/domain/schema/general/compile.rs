@@ -454,19 +454,19 @@ impl Compiler {
                     then: map.contains_key("then").then(|| one(self, "then")),
                     otherwise: map.contains_key("else").then(|| one(self, "else")),
                 },
-                ("unevaluatedProperties", _) if draft >= Draft::Draft201909 => {
+                ("unevaluatedProperties" | "unevaluatedItems", _)
+                    if draft >= Draft::Draft201909 =>
+                {
                     self.tracks = true;
+                    let node = one(self, keyword);
+                    let rule = if keyword == "unevaluatedItems" {
+                        Rule::UnevaluatedItems(node)
+                    } else {
+                        Rule::UnevaluatedProperties(node)
+                    };
                     last.push(Keyword {
                         step: at[pointer.len()..].into(),
-                        rule: Rule::UnevaluatedProperties(one(self, keyword)),
-                    });
-                    continue;
-                }
-                ("unevaluatedItems", _) if draft >= Draft::Draft201909 => {
-                    self.tracks = true;
-                    last.push(Keyword {
-                        step: at[pointer.len()..].into(),
-                        rule: Rule::UnevaluatedItems(one(self, keyword)),
+                        rule,
                     });
                     continue;
                 }

@@ -319,16 +319,10 @@ impl<'s> Walk<'s> {
                 valid
             }
             (Rule::DependentSchemas(schemas), Value::Object(map)) => {
-                let mut valid = true;
-                for (name, sub) in schemas {
-                    if map.contains_key(name) {
-                        valid &= self.in_place(*sub, instance, seen);
-                        if !valid && !self.reporting {
-                            return false;
-                        }
-                    }
-                }
-                valid
+                let present = schemas.iter().filter(|(name, _)| map.contains_key(name));
+                self.every(present, |walk, (_, sub)| {
+                    walk.in_place(*sub, instance, seen)
+                })
             }
             (Rule::Properties(properties), Value::Object(map)) => self.members(map, seen, |name| {
                 properties
@@ -337,21 +331,16 @@ impl<'s> Walk<'s> {
                     .map(|(_, sub)| sub)
             }),
             (Rule::PatternProperties(patterns), Value::Object(map)) => {
-                let mut valid = true;
-                for (at, (name, value)) in map.iter().enumerate() {
-                    for (regex, sub) in patterns {
-                        if regex.is_match(name) {
-                            valid &= self.inside(&step_of(name), *sub, value);
-                            if self.tracks {
-                                Seen::mark(&mut seen.props, at, map.len());
-                            }
-                            if !valid && !self.reporting {
-                                return false;
-                            }
-                        }
-                    }
-                }
-                valid
+                let matches = map.iter().enumerate().flat_map(|(at, (name, value))| {
+                    patterns
+                        .iter()
+                        .filter(move |(regex, _)| regex.is_match(name))
+                        .map(move |(_, sub)| (at, name, value, *sub))
+                });
+                self.every(matches, |walk, (at, name, value, sub)| {
+                    walk.mark(&mut seen.props, at, map.len());
+                    walk.inside(&step_of(name), sub, value)
+                })
             }
             (
                 Rule::AdditionalProperties {
@@ -371,28 +360,17 @@ impl<'s> Walk<'s> {
                 if self.is_false(*node) && !map.is_empty() {
                     return self.fail(|| format!("False schema does not allow {instance}"), None);
                 }
-                let mut valid = true;
-                for name in map.keys() {
-                    valid &= self.node(*node, &Value::String(name.clone()), &mut Seen::default());
-                    if !valid && !self.reporting {
-                        return false;
-                    }
-                }
-                valid
+                self.every(map.keys(), |walk, name| {
+                    walk.node(*node, &Value::String(name.clone()), &mut Seen::default())
+                })
             }
-            (Rule::PrefixItems(subs), Value::Array(items)) => {
-                let mut valid = true;
-                for (at, (sub, item)) in subs.iter().zip(items).enumerate() {
-                    valid &= self.inside(&format!("/{at}"), *sub, item);
-                    if self.tracks {
-                        Seen::mark(&mut seen.items, at, items.len());
-                    }
-                    if !valid && !self.reporting {
-                        return false;
-                    }
-                }
-                valid
-            }
+            (Rule::PrefixItems(subs), Value::Array(items)) => self.every(
+                subs.iter().zip(items).enumerate(),
+                |walk, (at, (sub, item))| {
+                    walk.mark(&mut seen.items, at, items.len());
+                    walk.inside(&format!("/{at}"), *sub, item)
+                },
+            ),
             (
                 Rule::Items {
                     node,
@@ -408,14 +386,9 @@ impl<'s> Walk<'s> {
                 if *additional && self.is_false(*node) {
                     return self.fail(|| unexpected_items(&items[*from..]), None);
                 }
-                let mut valid = true;
-                for (at, item) in items.iter().enumerate().skip(*from) {
-                    valid &= self.inside(&format!("/{at}"), *node, item);
-                    if !valid && !self.reporting {
-                        return false;
-                    }
-                }
-                valid
+                self.every(items.iter().enumerate().skip(*from), |walk, (at, item)| {
+                    walk.inside(&format!("/{at}"), *node, item)
+                })
             }
             (
                 Rule::Contains {
@@ -430,8 +403,8 @@ impl<'s> Walk<'s> {
                 for (at, item) in items.iter().enumerate() {
                     if self.quietly(*node, item, &mut Seen::default()) {
                         count += 1;
-                        if self.tracks && *marks {
-                            Seen::mark(&mut seen.items, at, items.len());
+                        if *marks {
+                            self.mark(&mut seen.items, at, items.len());
                         }
                     }
                 }
@@ -457,14 +430,7 @@ impl<'s> Walk<'s> {
                 }
             }
             (Rule::AllOf(subs), _) => {
-                let mut valid = true;
-                for sub in subs {
-                    valid &= self.in_place(*sub, instance, seen);
-                    if !valid && !self.reporting {
-                        return false;
-                    }
-                }
-                valid
+                self.every(subs, |walk, sub| walk.in_place(*sub, instance, seen))
             }
             (Rule::AnyOf(subs), _) => {
                 let mut any = false;
@@ -580,20 +546,13 @@ impl<'s> Walk<'s> {
     }
 
     fn required(&mut self, names: &[String], map: &Map<String, Value>) -> bool {
-        let mut valid = true;
-        for name in names {
-            if !map.contains_key(name) {
-                valid = false;
-                if !self.reporting {
-                    return false;
-                }
-                self.fail(
-                    || format!("{} is a required property", Value::String(name.clone())),
-                    Some(name),
-                );
-            }
-        }
-        valid
+        let missing = names.iter().filter(|name| !map.contains_key(*name));
+        self.every(missing, |walk, name| {
+            walk.fail(
+                || format!("{} is a required property", Value::String(name.clone())),
+                Some(name),
+            )
+        })
     }
 
     /// `properties`: each member with a schema of its own.
@@ -603,19 +562,14 @@ impl<'s> Walk<'s> {
         seen: &mut Seen,
         schema_of: impl Fn(&str) -> Option<&'a NodeId>,
     ) -> bool {
-        let mut valid = true;
-        for (at, (name, value)) in map.iter().enumerate() {
-            if let Some(sub) = schema_of(name) {
-                valid &= self.inside(&step_of(name), *sub, value);
-                if self.tracks {
-                    Seen::mark(&mut seen.props, at, map.len());
-                }
-                if !valid && !self.reporting {
-                    return false;
-                }
-            }
-        }
-        valid
+        let named = map
+            .iter()
+            .enumerate()
+            .filter_map(|(at, (name, value))| Some((at, name, value, *schema_of(name)?)));
+        self.every(named, |walk, (at, name, value, sub)| {
+            walk.mark(&mut seen.props, at, map.len());
+            walk.inside(&step_of(name), sub, value)
+        })
     }
 
     /// `additionalProperties`: the members `extra` picks, checked against
@@ -633,10 +587,8 @@ impl<'s> Walk<'s> {
             .filter(|(_, (name, _))| extra(name))
             .map(|(at, (name, value))| (at, name, value))
             .collect();
-        if self.tracks {
-            for (at, _, _) in &extras {
-                Seen::mark(&mut seen.props, *at, map.len());
-            }
+        for (at, _, _) in &extras {
+            self.mark(&mut seen.props, *at, map.len());
         }
         if extras.is_empty() {
             return true;
@@ -648,14 +600,33 @@ impl<'s> Walk<'s> {
                 .collect();
             return self.fail(|| unexpected_list("Additional properties", &names), None);
         }
+        self.every(extras, |walk, (_, name, value)| {
+            walk.inside(&step_of(name), node, value)
+        })
+    }
+
+    /// `check` of each item: all of them when reporting, else until one
+    /// fails. Whether all held.
+    fn every<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut check: impl FnMut(&mut Self, T) -> bool,
+    ) -> bool {
         let mut valid = true;
-        for (_, name, value) in extras {
-            valid &= self.inside(&step_of(name), node, value);
+        for item in items {
+            valid &= check(self, item);
             if !valid && !self.reporting {
                 return false;
             }
         }
         valid
+    }
+
+    /// Marks member or item `at` evaluated, when annotations are kept.
+    fn mark(&self, marks: &mut Vec<bool>, at: usize, len: usize) {
+        if self.tracks {
+            Seen::mark(marks, at, len);
+        }
     }
 }
 
