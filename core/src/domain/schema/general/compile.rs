@@ -2,6 +2,10 @@
 //! of rules in the order they are checked. A `$ref` is a node's id, so a
 //! recursive schema is a cycle in the arena, compiled once.
 
+mod applicators;
+mod assertions;
+mod references;
+
 use std::collections::HashMap;
 
 use regex_lite::Regex;
@@ -10,7 +14,6 @@ use serde_json::{Map, Number, Value};
 use super::draft::Draft;
 use super::formats::Format;
 use super::index::{Index, Place};
-use super::pattern;
 use crate::domain::schema::pointer_escape;
 use crate::domain::schema::values::{Bound, Kind};
 
@@ -204,10 +207,8 @@ impl Compiler {
         Ok(())
     }
 
-    fn sub(&mut self, doc: usize, pointer: &str, step: String) -> NodeId {
-        self.node(doc, format!("{pointer}{step}"))
-    }
-
+    /// A node's rules, keyword by keyword, each compiled by its
+    /// vocabulary: references, assertions, applicators.
     fn keywords(
         &mut self,
         id: NodeId,
@@ -216,304 +217,95 @@ impl Compiler {
         place: Place,
         map: &Map<String, Value>,
     ) -> Result<Vec<Keyword>, String> {
-        let draft = place.draft;
         let mut out = Vec::new();
         let mut last = Vec::new();
-        let one = |this: &mut Self, keyword: &str| this.node(doc, format!("{pointer}/{keyword}"));
         for (keyword, value) in map {
-            if draft.ref_overrides() && map.contains_key("$ref") && keyword != "$ref" {
+            if place.draft.ref_overrides() && map.contains_key("$ref") && keyword != "$ref" {
                 continue;
             }
-            let bad = || format!("{keyword} is malformed: {value} (at {pointer})");
-            let at = format!("{pointer}/{}", pointer_escape(keyword));
-            let rule = match (keyword.as_str(), value) {
-                ("$ref", Value::String(reference)) => {
-                    let target = self.index.resolve(place.resource, reference)?;
-                    match self.node(target.doc, target.pointer) {
-                        // A schema's reference to itself adds nothing.
-                        target if target == id => continue,
-                        target => Rule::Ref(target),
-                    }
-                }
-                ("$dynamicRef", Value::String(reference)) if draft == Draft::Draft202012 => {
-                    let target = self.index.resolve(place.resource, reference)?;
-                    let dynamic = target.anchor.clone().filter(|name| {
-                        self.index.resources[target.resource].dynamic.contains(name)
-                    });
-                    let initial = self.node(target.doc, target.pointer);
-                    match dynamic {
-                        Some(name) => {
-                            self.dynamic.push((id, out.len(), Some(name)));
-                            Rule::Dynamic {
-                                initial,
-                                candidates: Vec::new(),
-                            }
-                        }
-                        None => Rule::Ref(initial),
-                    }
-                }
-                ("$recursiveRef", Value::String(reference)) if draft == Draft::Draft201909 => {
-                    let target = self.index.resolve(place.resource, reference)?;
-                    let recursive = self.index.resources[target.resource].recursive;
-                    let initial = self.node(target.doc, target.pointer);
-                    if recursive {
-                        self.dynamic.push((id, out.len(), None));
-                        Rule::Dynamic {
-                            initial,
-                            candidates: Vec::new(),
-                        }
-                    } else {
-                        Rule::Ref(initial)
-                    }
-                }
-                ("type", Value::String(name)) => {
-                    Rule::Type(vec![Kind::named(name).ok_or_else(bad)?])
-                }
-                ("type", Value::Array(names)) => {
-                    let mut kinds = names
-                        .iter()
-                        .map(|name| name.as_str().and_then(Kind::named).ok_or_else(bad))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    // Named in a message in one order, whatever the schema's.
-                    kinds.sort_by_key(|kind| {
-                        Kind::ORDER.iter().position(|k| k.name() == kind.name())
-                    });
-                    Rule::Type(kinds)
-                }
-                ("enum", Value::Array(options)) => Rule::Enum(options.clone()),
-                ("const", value) if draft >= Draft::Draft6 => Rule::Const(value.clone()),
-                ("multipleOf", Value::Number(n)) if n.as_f64().is_some_and(|f| f > 0.0) => {
-                    Rule::MultipleOf(n.clone())
-                }
-                ("minimum" | "maximum", Value::Number(n)) => {
-                    // Draft 4's `exclusiveMinimum: true` makes `minimum` exclusive.
-                    let flag = if keyword == "minimum" {
-                        "exclusiveMinimum"
-                    } else {
-                        "exclusiveMaximum"
-                    };
-                    let exclusive =
-                        draft == Draft::Draft4 && map.get(flag) == Some(&Value::Bool(true));
-                    let bound = match (keyword.as_str(), exclusive) {
-                        ("minimum", false) => Bound::Minimum,
-                        ("minimum", true) => Bound::ExclusiveMinimum,
-                        ("maximum", false) => Bound::Maximum,
-                        _ => Bound::ExclusiveMaximum,
-                    };
-                    Rule::Bound(bound, n.clone())
-                }
-                ("exclusiveMinimum", Value::Number(n)) if draft >= Draft::Draft6 => {
-                    Rule::Bound(Bound::ExclusiveMinimum, n.clone())
-                }
-                ("exclusiveMaximum", Value::Number(n)) if draft >= Draft::Draft6 => {
-                    Rule::Bound(Bound::ExclusiveMaximum, n.clone())
-                }
-                ("minLength", n) => Rule::Length(true, whole(n).ok_or_else(bad)?),
-                ("maxLength", n) => Rule::Length(false, whole(n).ok_or_else(bad)?),
-                ("minItems", n) => Rule::Count(true, whole(n).ok_or_else(bad)?),
-                ("maxItems", n) => Rule::Count(false, whole(n).ok_or_else(bad)?),
-                ("minProperties", n) => Rule::Size(true, whole(n).ok_or_else(bad)?),
-                ("maxProperties", n) => Rule::Size(false, whole(n).ok_or_else(bad)?),
-                ("uniqueItems", Value::Bool(true)) => Rule::Unique,
-                ("uniqueItems", Value::Bool(false)) => continue,
-                ("contentEncoding", Value::String(encoding))
-                    if draft_6_or_7(draft) && encoding == "base64" =>
-                {
-                    Rule::Base64
-                }
-                ("contentMediaType", Value::String(media))
-                    if draft_6_or_7(draft) && media == "application/json" =>
-                {
-                    let base64 =
-                        map.get("contentEncoding") == Some(&Value::String("base64".into()));
-                    Rule::Json { base64 }
-                }
-                ("pattern", Value::String(text)) => {
-                    Rule::Pattern(pattern::compile(text)?, text.clone())
-                }
-                ("format", Value::String(name)) => match Format::named(name) {
-                    Some(format) => Rule::Format(format, name.clone()),
-                    None => continue,
-                },
-                ("required", Value::Array(names)) => {
-                    Rule::Required(strings(names).ok_or_else(bad)?)
-                }
-                ("dependentRequired", Value::Object(entries)) if draft >= Draft::Draft201909 => {
-                    Rule::DependentRequired(
-                        entries
-                            .iter()
-                            .map(|(name, names)| {
-                                let names =
-                                    names.as_array().and_then(|n| strings(n)).ok_or_else(bad)?;
-                                Ok((name.clone(), names))
-                            })
-                            .collect::<Result<_, String>>()?,
-                    )
-                }
-                ("dependencies", Value::Object(entries)) => {
-                    // Names (as `dependentRequired`) and schemas (as
-                    // `dependentSchemas`) side by side: two rules.
-                    let mut names = Vec::new();
-                    let mut schemas = Vec::new();
-                    for (name, dependency) in entries {
-                        match dependency {
-                            Value::Array(list) => {
-                                names.push((name.clone(), strings(list).ok_or_else(bad)?))
-                            }
-                            _ => schemas.push((
-                                name.clone(),
-                                self.sub(doc, &at, format!("/{}", pointer_escape(name))),
-                            )),
-                        }
-                    }
-                    out.push(Keyword {
-                        step: at[pointer.len()..].into(),
-                        rule: Rule::DependentRequired(names),
-                    });
-                    Rule::DependentSchemas(schemas)
-                }
-                ("dependentSchemas", Value::Object(entries)) if draft >= Draft::Draft201909 => {
-                    Rule::DependentSchemas(self.members(doc, &at, entries))
-                }
-                ("properties", Value::Object(entries)) => {
-                    Rule::Properties(self.members(doc, &at, entries))
-                }
-                ("patternProperties", Value::Object(entries)) => {
-                    let mut out = Vec::new();
-                    for (text, _) in entries {
-                        out.push((
-                            pattern::compile(text)?,
-                            self.sub(doc, &at, format!("/{}", pointer_escape(text))),
-                        ));
-                    }
-                    Rule::PatternProperties(out)
-                }
-                ("additionalProperties", _) => Rule::AdditionalProperties {
-                    node: one(self, keyword),
-                    known: map
-                        .get("properties")
-                        .and_then(Value::as_object)
-                        .map(|p| p.keys().cloned().collect())
-                        .unwrap_or_default(),
-                    patterns: map
-                        .get("patternProperties")
-                        .and_then(Value::as_object)
-                        .map(|p| p.keys().map(|text| pattern::compile(text)).collect())
-                        .transpose()?
-                        .unwrap_or_default(),
-                },
-                ("propertyNames", _) if draft >= Draft::Draft6 => {
-                    Rule::PropertyNames(one(self, keyword))
-                }
-                ("prefixItems", Value::Array(items)) if draft >= Draft::Draft202012 => {
-                    Rule::PrefixItems(self.list(doc, &at, items.len()))
-                }
-                ("items", Value::Array(items)) if draft <= Draft::Draft201909 => {
-                    Rule::PrefixItems(self.list(doc, &at, items.len()))
-                }
-                ("items", _) => {
-                    let from = match (draft, map.get("prefixItems")) {
-                        (Draft::Draft202012, Some(Value::Array(prefix))) => prefix.len(),
-                        _ => 0,
-                    };
-                    Rule::Items {
-                        node: one(self, keyword),
-                        from,
-                        additional: false,
-                    }
-                }
-                ("additionalItems", _) if draft <= Draft::Draft201909 => match map.get("items") {
-                    Some(Value::Array(items)) => Rule::Items {
-                        node: one(self, keyword),
-                        from: items.len(),
-                        additional: true,
-                    },
-                    _ => continue,
-                },
-                ("contains", _) if draft >= Draft::Draft6 => {
-                    let bound = |name: &str| {
-                        if draft >= Draft::Draft201909 {
-                            map.get(name).and_then(whole)
-                        } else {
-                            None
-                        }
-                    };
-                    Rule::Contains {
-                        node: one(self, keyword),
-                        least: bound("minContains").unwrap_or(1),
-                        most: bound("maxContains"),
-                        marks: draft >= Draft::Draft202012,
-                    }
-                }
-                ("allOf", Value::Array(items)) => Rule::AllOf(self.list(doc, &at, items.len())),
-                ("anyOf", Value::Array(items)) => Rule::AnyOf(self.list(doc, &at, items.len())),
-                ("oneOf", Value::Array(items)) => Rule::OneOf(self.list(doc, &at, items.len())),
-                ("not", sub) => Rule::Not(one(self, keyword), sub.to_string()),
-                ("if", _) if draft >= Draft::Draft7 => Rule::If {
-                    test: one(self, keyword),
-                    then: map.contains_key("then").then(|| one(self, "then")),
-                    otherwise: map.contains_key("else").then(|| one(self, "else")),
-                },
-                ("unevaluatedProperties" | "unevaluatedItems", _)
-                    if draft >= Draft::Draft201909 =>
-                {
-                    self.tracks = true;
-                    let node = one(self, keyword);
-                    let rule = if keyword == "unevaluatedItems" {
-                        Rule::UnevaluatedItems(node)
-                    } else {
-                        Rule::UnevaluatedProperties(node)
-                    };
-                    last.push(Keyword {
-                        step: at[pointer.len()..].into(),
-                        rule,
-                    });
-                    continue;
-                }
+            let site = Site {
+                id,
+                doc,
+                pointer,
+                place,
+                map,
+                keyword,
+                value,
+                at: format!("{pointer}/{}", pointer_escape(keyword)),
+                slot: out.len(),
+            };
+            let compiled = if let Some(compiled) = self.reference(&site)? {
+                compiled
+            } else if let Some(compiled) = assertions::compile(&site)? {
+                compiled
+            } else if let Some(compiled) = self.applicator(&site)? {
+                compiled
+            } else if constrained(place.draft, keyword) {
                 // A keyword tel knows, in a form it does not take: the
                 // meta-schema refuses it where it checks, and a `$ref` into
                 // what it does not check (an unknown keyword) lands here.
-                (known, _) if constrained(draft, known) => return Err(bad()),
-                _ => continue,
+                return Err(site.malformed());
+            } else {
+                continue;
             };
-            out.push(Keyword {
-                step: at[pointer.len()..].into(),
+            let keyword = |rule| Keyword {
+                step: site.at[pointer.len()..].into(),
                 rule,
-            });
+            };
+            match compiled {
+                Compiled::Rule(rule) => out.push(keyword(rule)),
+                Compiled::Pair(first, second) => out.extend([keyword(first), keyword(second)]),
+                Compiled::Last(rule) => last.push(keyword(rule)),
+                Compiled::Nothing => {}
+            }
         }
         // `unevaluated*` see what every other keyword of the node evaluated.
         out.append(&mut last);
         Ok(out)
     }
+}
 
-    fn members(
-        &mut self,
-        doc: usize,
-        at: &str,
-        entries: &Map<String, Value>,
-    ) -> Vec<(String, NodeId)> {
-        entries
-            .keys()
-            .map(|name| {
-                (
-                    name.clone(),
-                    self.sub(doc, at, format!("/{}", pointer_escape(name))),
-                )
-            })
-            .collect()
+/// A keyword being compiled, and the schema around it.
+struct Site<'a> {
+    id: NodeId,
+    doc: usize,
+    /// The schema's pointer in its document.
+    pointer: &'a str,
+    place: Place,
+    /// The schema's members, for the keywords that read their neighbours.
+    map: &'a Map<String, Value>,
+    keyword: &'a str,
+    value: &'a Value,
+    /// The keyword's own pointer.
+    at: String,
+    /// Where its rule will be among the node's keywords.
+    slot: usize,
+}
+
+impl Site<'_> {
+    fn draft(&self) -> Draft {
+        self.place.draft
     }
 
-    fn list(&mut self, doc: usize, at: &str, len: usize) -> Vec<NodeId> {
-        (0..len)
-            .map(|i| self.sub(doc, at, format!("/{i}")))
-            .collect()
+    fn malformed(&self) -> String {
+        format!(
+            "{} is malformed: {} (at {})",
+            self.keyword, self.value, self.pointer
+        )
     }
 }
 
-/// Drafts 6 and 7 assert `contentEncoding` and `contentMediaType` (as the
-/// `jsonschema` crate did); 2019-09 made them annotations.
-fn draft_6_or_7(draft: Draft) -> bool {
-    matches!(draft, Draft::Draft6 | Draft::Draft7)
+/// What a keyword compiles to.
+enum Compiled {
+    Rule(Rule),
+    /// `dependencies`: its lists of names, then its schemas.
+    Pair(Rule, Rule),
+    /// `unevaluated*`: checked after every other keyword of the node, whose
+    /// evaluation it sees.
+    Last(Rule),
+    /// Known, and asserting nothing here (`uniqueItems: false`, a format
+    /// tel does not know, a schema's `$ref` to itself).
+    Nothing,
 }
 
 /// Whether `keyword` asserts something under `draft` and takes only some
