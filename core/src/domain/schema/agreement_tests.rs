@@ -82,7 +82,7 @@ fn numbers() -> Vec<Value> {
     ]
 }
 
-fn pick<'a, T>(rng: &mut StdRng, from: &'a [T]) -> &'a T {
+pub(super) fn pick<'a, T>(rng: &mut StdRng, from: &'a [T]) -> &'a T {
     &from[rng.random_range(0..from.len())]
 }
 

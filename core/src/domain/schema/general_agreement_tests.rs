@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use super::agreement_tests::{reference, reference_violations};
+use super::agreement_tests::{pick, reference, reference_violations};
 use super::{CompiledSchema, SchemaViolation};
 
 const NAMES: [&str; 6] = ["a", "b", "c/d", "e~f", "ü", "x1"];
@@ -35,10 +35,6 @@ const STRINGS: [&str; 10] = [
     "123e4567-e89b-12d3-a456-426614174000",
     "2024-01-01T10:00:00Z",
 ];
-
-fn pick<'a, T>(rng: &mut StdRng, from: &'a [T]) -> &'a T {
-    &from[rng.random_range(0..from.len())]
-}
 
 fn value(rng: &mut StdRng, depth: u32) -> Value {
     match rng.random_range(0..if depth == 0 { 5 } else { 7 }) {
